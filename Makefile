@@ -1,0 +1,111 @@
+# ngx_mdm: `make run` starts the local stack, `make test` builds and tests.
+#
+# B is the build directory; `make test-asan` reuses every rule with B=build-asan
+# and the sanitizer flags.
+
+B        ?= build
+SAN      ?=
+CC       ?= cc
+PKGS      = hiredis libplist-2.0 msgpack jansson libnghttp2 libssl libcrypto
+WARN      = -Wall -Wextra -Werror
+CFLAGS   ?= -g -O2
+CFLAGS   += $(WARN) -fPIC -std=gnu11 -Ilibmdm -I$(B)/gen $(SAN)
+LDFLAGS  += $(SAN)
+LIBS      = $(shell pkg-config --libs $(PKGS)) -lev -lm
+
+NGX_SRC  ?= /usr/share/nginx/src
+NGX_CC_OPT = -g -O2 -fPIC -fstack-protector-strong -Wformat \
+             -Werror=format-security -Wdate-time -D_FORTIFY_SOURCE=2 $(SAN)
+
+LIBMDM_SRCS  = $(wildcard libmdm/*.c)
+LIBMDM_OBJS  = $(LIBMDM_SRCS:%.c=$(B)/%.o) $(B)/gen/mdm_scripts.o
+LUA_SRCS     = $(wildcard libmdm/lua/*.lua)
+MODULE_SRCS  = $(wildcard ngx_mdm_module/*.c ngx_mdm_module/*.h)
+WORKER_SRCS  = $(wildcard worker/*.c)
+UNIT_SRCS    = $(wildcard libmdm/t/test_*.c)
+UNIT_BINS    = $(UNIT_SRCS:libmdm/t/test_%.c=$(B)/unit/%.t)
+TOOLS        = $(patsubst tools/%/,%,$(dir $(wildcard tools/*/main.c)))
+TOOL_BINS    = $(TOOLS:%=$(B)/%)
+
+MODULE_SO    = $(B)/nginx/ngx_http_mdm_module.so
+
+.PHONY: all module deps deps-if-missing run stop test test-unit test-asan bench clean
+
+all: $(B)/libmdm.a $(MODULE_SO) $(B)/mdm-worker $(TOOL_BINS) $(UNIT_BINS)
+
+module: $(MODULE_SO)
+
+deps:
+	@tools/install-deps.sh
+
+$(B)/gen/mdm_scripts.c: $(LUA_SRCS) tools/embed-lua.sh
+	@mkdir -p $(@D)
+	tools/embed-lua.sh libmdm/lua > $@.tmp && mv $@.tmp $@
+
+$(B)/%.o: %.c $(wildcard libmdm/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/gen/mdm_scripts.o: $(B)/gen/mdm_scripts.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/libmdm.a: $(LIBMDM_OBJS)
+	$(AR) rcs $@ $^
+
+# The module is built by nginx's own build system from Debian's nginx-dev
+# sources with Debian's exact configure flags, so that its signature matches
+# the nginx binary that loads it. Nothing is written outside $(B).
+$(B)/nginx/Makefile: config $(wildcard libmdm/*.c) $(MODULE_SRCS) $(LUA_SRCS)
+	@mkdir -p $(B)/nginx
+	cd $(NGX_SRC) && . ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
+	    --with-cc-opt="$(NGX_CC_OPT)" --with-ld-opt="$(SAN)" \
+	    --add-dynamic-module=$(CURDIR) --builddir=$(CURDIR)/$(B)/nginx \
+	    > $(CURDIR)/$(B)/nginx/configure.log 2>&1 \
+	    || { tail -20 $(CURDIR)/$(B)/nginx/configure.log; exit 1; }
+
+$(MODULE_SO): $(B)/nginx/Makefile $(wildcard libmdm/*.c libmdm/*.h) $(MODULE_SRCS) $(LUA_SRCS)
+	$(MAKE) -s -f $(CURDIR)/$(B)/nginx/Makefile -C $(NGX_SRC) modules
+
+$(B)/mdm-worker: $(WORKER_SRCS:%.c=$(B)/%.o) $(B)/libmdm.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/worker/%.o: worker/%.c $(wildcard worker/*.h libmdm/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Iworker -c $< -o $@
+
+.SECONDEXPANSION:
+$(TOOL_BINS): $(B)/%: $$(patsubst %.c,$(B)/%.o,$$(wildcard tools/%/*.c)) $(B)/libmdm.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tools/%.o: tools/%.c $(wildcard libmdm/*.h) $$(wildcard $$(dir tools/%)*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -I$(dir $<) -c $< -o $@
+
+$(B)/unit/%.t: libmdm/t/test_%.c libmdm/t/tap.h $(B)/libmdm.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Ilibmdm/t -o $@ $< $(B)/libmdm.a $(LDFLAGS) $(LIBS)
+
+test: deps-if-missing all
+	prove --exec '' $(UNIT_BINS)
+	MDM_BUILD=$(B) prove -j2 t/
+
+test-unit: $(UNIT_BINS)
+	prove --exec '' $(UNIT_BINS)
+
+test-asan:
+	$(MAKE) B=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" test
+
+deps-if-missing:
+	@tools/install-deps.sh --if-missing
+
+run: deps-if-missing all
+	@tools/dev-stack.sh start $(B)
+
+stop:
+	@tools/dev-stack.sh stop
+
+bench: deps-if-missing all
+	@bench/run.sh $(B)
+
+clean:
+	rm -rf build build-asan
