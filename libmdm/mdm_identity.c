@@ -1,0 +1,779 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE            /* memmem(), timegm() */
+#endif
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+#include "mdm_cms.h"
+#include "mdm_hex.h"
+#include "mdm_identity.h"
+
+
+/* A signed request carries one ~2 KB CMS; this leaves room for chains. */
+#define ID_MAX_SIGNATURE_B64  (64 * 1024)
+
+#define ID_NONE  UINT32_MAX
+
+
+typedef struct {
+    uint64_t        hash;
+    unsigned char  *der;
+    size_t          der_len;
+    EVP_PKEY       *pkey;
+    const char     *verdict;       /* NULL when the chain verified */
+    time_t          not_before;    /* latest notBefore along the chain */
+    time_t          not_after;     /* earliest notAfter along the chain */
+    uint32_t        bucket_next;
+    uint32_t        lru_prev;
+    uint32_t        lru_next;
+    char            sha256_hex[MDM_IDENTITY_SHA256_HEX_LEN + 1];
+    char            cn[MDM_IDENTITY_CN_MAX + 1];
+} id_entry_t;
+
+struct mdm_identity_s {
+    X509_STORE            *store;
+    time_t                 now;
+    id_entry_t            *entries;
+    uint32_t              *buckets;
+    uint32_t               mask;
+    uint32_t               size;
+    uint32_t               used;
+    uint32_t               lru_head;   /* most recently used */
+    uint32_t               lru_tail;
+    uint64_t               seed[2];
+    unsigned char         *buf;        /* decoded Mdm-Signature */
+    size_t                 buf_size;
+    mdm_identity_stats_t   stats;
+};
+
+
+static id_entry_t *id_cache_get(mdm_identity_t *id, const unsigned char *der,
+    size_t len);
+static id_entry_t *id_cache_add(mdm_identity_t *id, uint64_t hash,
+    const unsigned char *der, size_t len);
+static void id_cache_drop(mdm_identity_t *id, uint32_t i);
+static void id_lru_unlink(mdm_identity_t *id, uint32_t i);
+static void id_lru_push(mdm_identity_t *id, uint32_t i);
+static void id_examine(mdm_identity_t *id, id_entry_t *e);
+static const char *id_verify_chain(mdm_identity_t *id, X509 *x,
+    id_entry_t *e);
+static void id_cn(X509 *x, char *out);
+static time_t id_time(const ASN1_TIME *t);
+static time_t id_now(const mdm_identity_t *id);
+static int id_accept(mdm_identity_t *id, const id_entry_t *e,
+    mdm_identity_result_t *res);
+static uint64_t id_siphash(const uint64_t key[2], const unsigned char *in,
+    size_t len);
+static long id_base64(const char *in, size_t len, unsigned char *out,
+    int skip_space);
+static int id_unhex(int c);
+
+
+mdm_identity_t *
+mdm_identity_create(const char *ca_pem_path, size_t cache_size,
+    const char **err)
+{
+    uint32_t         n;
+    mdm_identity_t  *id;
+
+    if (cache_size == 0 || cache_size >= ID_NONE / 2) {
+        *err = "bad cache size";
+        return NULL;
+    }
+
+    id = calloc(1, sizeof(*id));
+    if (id == NULL) {
+        *err = "out of memory";
+        return NULL;
+    }
+
+    /* Buckets: a power of two at least the entry count, load <= 1. */
+    for (n = 1; n < cache_size; n <<= 1) { /* void */ }
+
+    id->size = cache_size;
+    id->mask = n - 1;
+    id->lru_head = ID_NONE;
+    id->lru_tail = ID_NONE;
+    id->entries = calloc(cache_size, sizeof(id_entry_t));
+    id->buckets = malloc(n * sizeof(uint32_t));
+    id->store = X509_STORE_new();
+
+    if (id->entries == NULL || id->buckets == NULL || id->store == NULL) {
+        *err = "out of memory";
+        goto failed;
+    }
+
+    memset(id->buckets, 0xff, n * sizeof(uint32_t));
+
+    /* Keyed bucket hash: failed certificates are cached too, so anyone
+     * can choose keys; a secret seed keeps the chains short. */
+    if (RAND_bytes((unsigned char *) id->seed, sizeof(id->seed)) != 1) {
+        *err = "no randomness for the cache seed";
+        goto failed;
+    }
+
+    if (X509_STORE_load_file(id->store, ca_pem_path) != 1) {
+        *err = "cannot load the CA bundle";
+        goto failed;
+    }
+
+    /* Any configured certificate is an anchor, intermediates included;
+     * time is checked per request against the cached validity window. */
+    X509_STORE_set_flags(id->store,
+                         X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_NO_CHECK_TIME);
+
+    return id;
+
+failed:
+
+    ERR_clear_error();
+    mdm_identity_destroy(id);
+    return NULL;
+}
+
+
+void
+mdm_identity_destroy(mdm_identity_t *id)
+{
+    uint32_t  i;
+
+    if (id == NULL) {
+        return;
+    }
+
+    for (i = 0; i < id->used; i++) {
+        free(id->entries[i].der);
+        EVP_PKEY_free(id->entries[i].pkey);
+    }
+
+    X509_STORE_free(id->store);
+    free(id->entries);
+    free(id->buckets);
+    free(id->buf);
+    free(id);
+}
+
+
+void
+mdm_identity_set_time(mdm_identity_t *id, time_t now)
+{
+    id->now = now;
+}
+
+
+void
+mdm_identity_stats(const mdm_identity_t *id, mdm_identity_stats_t *st)
+{
+    *st = id->stats;
+    st->entries = id->used;
+}
+
+
+int
+mdm_identity_from_signature(mdm_identity_t *id, const char *b64,
+    size_t b64_len, const unsigned char *body, size_t body_len,
+    mdm_identity_result_t *res)
+{
+    long         len;
+    mdm_cms_t    cms;
+    id_entry_t  *e;
+
+    memset(res, 0, sizeof(*res));
+
+    if (b64_len > ID_MAX_SIGNATURE_B64) {
+        res->error = "bad base64: signature too long";
+        return -1;
+    }
+
+    if (id->buf_size < b64_len) {
+        free(id->buf);
+        id->buf_size = 0;
+        id->buf = malloc(b64_len);
+
+        if (id->buf == NULL) {
+            res->error = "out of memory";
+            return -1;
+        }
+
+        id->buf_size = b64_len;
+    }
+
+    len = id_base64(b64, b64_len, id->buf, 0);
+    if (len < 0) {
+        res->error = "bad base64";
+        return -1;
+    }
+
+    if (mdm_cms_parse(id->buf, len, &cms, &res->error) != 0) {
+        return -1;
+    }
+
+    e = id_cache_get(id, cms.cert, cms.cert_len);
+    if (e == NULL) {
+        res->error = "out of memory";
+        return -1;
+    }
+
+    if (id_accept(id, e, res) != 0) {
+        return -1;
+    }
+
+    if (mdm_cms_verify(&cms, body, body_len, e->pkey, &res->error) != 0) {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+int
+mdm_identity_from_der(mdm_identity_t *id, const unsigned char *der,
+    size_t len, mdm_identity_result_t *res)
+{
+    id_entry_t  *e;
+
+    memset(res, 0, sizeof(*res));
+
+    e = id_cache_get(id, der, len);
+    if (e == NULL) {
+        res->error = "out of memory";
+        return -1;
+    }
+
+    return id_accept(id, e, res);
+}
+
+
+/* Fills res from a cached verdict and checks it against the clock. */
+static int
+id_accept(mdm_identity_t *id, const id_entry_t *e,
+    mdm_identity_result_t *res)
+{
+    time_t  now;
+
+    memcpy(res->sha256_hex, e->sha256_hex, sizeof(res->sha256_hex));
+    memcpy(res->cn, e->cn, sizeof(res->cn));
+    res->not_after = e->not_after;
+
+    if (e->verdict != NULL) {
+        res->error = e->verdict;
+        return -1;
+    }
+
+    now = id_now(id);
+
+    if (now > e->not_after) {
+        res->error = "expired";
+        return -1;
+    }
+
+    if (now < e->not_before) {
+        res->error = "not yet valid";
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static time_t
+id_now(const mdm_identity_t *id)
+{
+    return id->now != 0 ? id->now : time(NULL);
+}
+
+
+/* The cached entry for these bytes, examined on first sight. */
+static id_entry_t *
+id_cache_get(mdm_identity_t *id, const unsigned char *der, size_t len)
+{
+    uint32_t     i;
+    uint64_t     hash;
+    id_entry_t  *e;
+
+    hash = id_siphash(id->seed, der, len);
+
+    for (i = id->buckets[hash & id->mask]; i != ID_NONE; i = e->bucket_next) {
+        e = &id->entries[i];
+
+        if (e->hash == hash && e->der_len == len
+            && memcmp(e->der, der, len) == 0)
+        {
+            id->stats.hits++;
+            id_lru_unlink(id, i);
+            id_lru_push(id, i);
+            return e;
+        }
+    }
+
+    id->stats.misses++;
+
+    e = id_cache_add(id, hash, der, len);
+    if (e != NULL) {
+        id_examine(id, e);
+    }
+
+    return e;
+}
+
+
+static id_entry_t *
+id_cache_add(mdm_identity_t *id, uint64_t hash, const unsigned char *der,
+    size_t len)
+{
+    uint32_t        i;
+    unsigned char  *copy;
+    id_entry_t     *e;
+
+    copy = malloc(len ? len : 1);
+    if (copy == NULL) {
+        return NULL;
+    }
+
+    memcpy(copy, der, len);
+
+    if (id->used < id->size) {
+        i = id->used++;
+
+    } else {
+        i = id->lru_tail;
+        id_cache_drop(id, i);
+        id->stats.evictions++;
+    }
+
+    e = &id->entries[i];
+    memset(e, 0, sizeof(*e));
+    e->hash = hash;
+    e->der = copy;
+    e->der_len = len;
+
+    e->bucket_next = id->buckets[hash & id->mask];
+    id->buckets[hash & id->mask] = i;
+    id_lru_push(id, i);
+
+    return e;
+}
+
+
+/* Frees entry i and unlinks it, leaving the slot for reuse. */
+static void
+id_cache_drop(mdm_identity_t *id, uint32_t i)
+{
+    uint32_t    *link;
+    id_entry_t  *e;
+
+    e = &id->entries[i];
+
+    for (link = &id->buckets[e->hash & id->mask];
+         *link != i;
+         link = &id->entries[*link].bucket_next)
+    { /* void */ }
+
+    *link = e->bucket_next;
+    id_lru_unlink(id, i);
+
+    free(e->der);
+    EVP_PKEY_free(e->pkey);
+    e->der = NULL;
+    e->pkey = NULL;
+}
+
+
+static void
+id_lru_unlink(mdm_identity_t *id, uint32_t i)
+{
+    id_entry_t  *e;
+
+    e = &id->entries[i];
+
+    if (e->lru_prev != ID_NONE) {
+        id->entries[e->lru_prev].lru_next = e->lru_next;
+
+    } else {
+        id->lru_head = e->lru_next;
+    }
+
+    if (e->lru_next != ID_NONE) {
+        id->entries[e->lru_next].lru_prev = e->lru_prev;
+
+    } else {
+        id->lru_tail = e->lru_prev;
+    }
+}
+
+
+static void
+id_lru_push(mdm_identity_t *id, uint32_t i)
+{
+    id_entry_t  *e;
+
+    e = &id->entries[i];
+    e->lru_prev = ID_NONE;
+    e->lru_next = id->lru_head;
+
+    if (id->lru_head != ID_NONE) {
+        id->entries[id->lru_head].lru_prev = i;
+
+    } else {
+        id->lru_tail = i;
+    }
+
+    id->lru_head = i;
+}
+
+
+/*
+ * The expensive part, once per certificate: decode, verify the chain and
+ * keep the public key. The verdict is cached whatever it is, so a bad
+ * certificate sent again costs no more than a good one.
+ */
+static void
+id_examine(mdm_identity_t *id, id_entry_t *e)
+{
+    X509                 *x;
+    unsigned int          n;
+    const unsigned char  *p;
+    unsigned char         dig[32];
+
+    if (EVP_Digest(e->der, e->der_len, dig, &n, EVP_sha256(), NULL) == 1) {
+        mdm_hex_encode(dig, n, e->sha256_hex);
+    }
+
+    p = e->der;
+    x = d2i_X509(NULL, &p, e->der_len);
+
+    if (x == NULL || p != e->der + e->der_len) {
+        e->verdict = "bad certificate";
+        X509_free(x);
+        ERR_clear_error();
+        return;
+    }
+
+    id_cn(x, e->cn);
+    e->verdict = id_verify_chain(id, x, e);
+
+    if (e->verdict == NULL) {
+        e->pkey = X509_get_pubkey(x);
+
+        if (e->pkey == NULL) {
+            e->verdict = "unsupported public key";
+        }
+    }
+
+    X509_free(x);
+    ERR_clear_error();
+}
+
+
+static const char *
+id_verify_chain(mdm_identity_t *id, X509 *x, id_entry_t *e)
+{
+    int              i, rc, reason;
+    time_t           nb, na;
+    X509            *c;
+    X509_STORE_CTX  *ctx;
+    STACK_OF(X509)  *chain;
+
+    ctx = X509_STORE_CTX_new();
+
+    if (ctx == NULL || X509_STORE_CTX_init(ctx, id->store, x, NULL) != 1) {
+        X509_STORE_CTX_free(ctx);
+        return "out of memory";
+    }
+
+    /* clientAuth is required only where an extendedKeyUsage is present. */
+    X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
+
+    rc = X509_verify_cert(ctx);
+    reason = X509_STORE_CTX_get_error(ctx);
+
+    if (rc != 1) {
+        X509_STORE_CTX_free(ctx);
+        return reason == X509_V_ERR_INVALID_PURPOSE ? "wrong usage"
+                                                    : "untrusted chain";
+    }
+
+    chain = X509_STORE_CTX_get0_chain(ctx);
+    e->not_before = 0;
+    e->not_after = (time_t) INT64_MAX;
+
+    for (i = 0; i < sk_X509_num(chain); i++) {
+        c = sk_X509_value(chain, i);
+
+        nb = id_time(X509_get0_notBefore(c));
+        na = id_time(X509_get0_notAfter(c));
+
+        if (nb == (time_t) -1 || na == (time_t) -1) {
+            X509_STORE_CTX_free(ctx);
+            return "bad certificate validity";
+        }
+
+        e->not_before = nb > e->not_before ? nb : e->not_before;
+        e->not_after = na < e->not_after ? na : e->not_after;
+    }
+
+    X509_STORE_CTX_free(ctx);
+
+    return NULL;
+}
+
+
+static time_t
+id_time(const ASN1_TIME *t)
+{
+    struct tm  tm;
+
+    /* -1 doubles as "unreadable": no device certificate ends in 1969. */
+    if (ASN1_TIME_to_tm(t, &tm) != 1) {
+        return (time_t) -1;
+    }
+
+    return timegm(&tm);
+}
+
+
+static void
+id_cn(X509 *x, char *out)
+{
+    int              i, len;
+    unsigned char   *utf8;
+    X509_NAME       *name;
+
+    name = X509_get_subject_name(x);
+    i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+
+    if (i < 0) {
+        return;
+    }
+
+    len = ASN1_STRING_to_UTF8(&utf8,
+              X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
+    if (len < 0) {
+        return;
+    }
+
+    if (len > MDM_IDENTITY_CN_MAX) {
+        len = MDM_IDENTITY_CN_MAX;
+    }
+
+    /* Log lines must not carry control bytes or half UTF-8 sequences. */
+    for (i = 0; i < len; i++) {
+        out[i] = (utf8[i] >= 0x20 && utf8[i] < 0x7f) ? utf8[i] : '?';
+    }
+
+    out[len] = '\0';
+    OPENSSL_free(utf8);
+}
+
+
+#define ID_ROTL(x, b)  (uint64_t) (((x) << (b)) | ((x) >> (64 - (b))))
+
+#define ID_SIPROUND                                                          \
+    do {                                                                     \
+        v0 += v1; v1 = ID_ROTL(v1, 13); v1 ^= v0; v0 = ID_ROTL(v0, 32);      \
+        v2 += v3; v3 = ID_ROTL(v3, 16); v3 ^= v2;                            \
+        v0 += v3; v3 = ID_ROTL(v3, 21); v3 ^= v0;                            \
+        v2 += v1; v1 = ID_ROTL(v1, 17); v1 ^= v2; v2 = ID_ROTL(v2, 32);      \
+    } while (0)
+
+
+/* SipHash-2-4: a keyed hash, so bucket collisions cannot be precomputed. */
+static uint64_t
+id_siphash(const uint64_t key[2], const unsigned char *in, size_t len)
+{
+    int       i;
+    size_t    off;
+    uint64_t  v0, v1, v2, v3, m;
+
+    v0 = 0x736f6d6570736575ULL ^ key[0];
+    v1 = 0x646f72616e646f6dULL ^ key[1];
+    v2 = 0x6c7967656e657261ULL ^ key[0];
+    v3 = 0x7465646279746573ULL ^ key[1];
+
+    for (off = 0; off + 8 <= len; off += 8) {
+        for (m = 0, i = 7; i >= 0; i--) {
+            m = (m << 8) | in[off + i];
+        }
+
+        v3 ^= m;
+        ID_SIPROUND;
+        ID_SIPROUND;
+        v0 ^= m;
+    }
+
+    for (m = (uint64_t) len << 56, i = 0; off + i < len; i++) {
+        m |= (uint64_t) in[off + i] << (8 * i);
+    }
+
+    v3 ^= m;
+    ID_SIPROUND;
+    ID_SIPROUND;
+    v0 ^= m;
+    v2 ^= 0xff;
+    ID_SIPROUND;
+    ID_SIPROUND;
+    ID_SIPROUND;
+    ID_SIPROUND;
+
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+
+long
+mdm_identity_der_from_escaped_pem(const char *in, size_t len,
+    unsigned char *out)
+{
+    int           hi, lo;
+    size_t        i, n;
+    const char   *begin, *end;
+    static const char  head[] = "-----BEGIN CERTIFICATE-----";
+    static const char  tail[] = "-----END CERTIFICATE-----";
+
+    /* Unescape into out first; the base64 then decodes in place. */
+    for (i = 0, n = 0; i < len; i++, n++) {
+        if (in[i] != '%') {
+            out[n] = in[i];
+            continue;
+        }
+
+        if (len - i < 3) {
+            return -1;
+        }
+
+        hi = id_unhex(in[i + 1]);
+        lo = id_unhex(in[i + 2]);
+
+        if (hi < 0 || lo < 0) {
+            return -1;
+        }
+
+        out[n] = (unsigned char) (hi << 4 | lo);
+        i += 2;
+    }
+
+    begin = memmem(out, n, head, sizeof(head) - 1);
+    if (begin == NULL) {
+        return -1;
+    }
+
+    begin += sizeof(head) - 1;
+    end = memmem(begin, n - (begin - (char *) out), tail, sizeof(tail) - 1);
+
+    if (end == NULL) {
+        return -1;
+    }
+
+    return id_base64(begin, end - begin, out, 1);
+}
+
+
+long
+mdm_identity_der_from_client_cert(const char *in, size_t len,
+    unsigned char *out)
+{
+    /* RFC 9110 optional whitespace around the field value. */
+    while (len > 0 && (*in == ' ' || *in == '\t')) {
+        in++;
+        len--;
+    }
+
+    while (len > 0 && (in[len - 1] == ' ' || in[len - 1] == '\t')) {
+        len--;
+    }
+
+    if (len < 2 || in[0] != ':' || in[len - 1] != ':') {
+        return -1;
+    }
+
+    return id_base64(in + 1, len - 2, out, 0);
+}
+
+
+static int
+id_unhex(int c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    c |= 0x20;
+
+    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+
+/*
+ * Standard alphabet, padding optional; whitespace only where PEM wraps
+ * lines. Writes never overtake reads, so in == out works.
+ */
+static long
+id_base64(const char *in, size_t len, unsigned char *out, int skip_space)
+{
+    int       v;
+    size_t    i, n, pad;
+    uint32_t  acc;
+    unsigned  bits;
+
+    static const signed char  sextet[128] = {
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+        52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+        -1,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14,
+        15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+        -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+        41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1
+    };
+
+    acc = 0;
+    bits = 0;
+    pad = 0;
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+        v = (unsigned char) in[i];
+
+        if (skip_space && (v == '\n' || v == '\r' || v == ' ' || v == '\t'))
+        {
+            continue;
+        }
+
+        if (v == '=') {
+            pad++;
+            continue;
+        }
+
+        v = v < 128 ? sextet[v] : -1;
+
+        /* Data after padding, or a byte outside the alphabet. */
+        if (v < 0 || pad > 0) {
+            return -1;
+        }
+
+        acc = (acc << 6) | v;
+        bits += 6;
+
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (unsigned char) (acc >> bits);
+        }
+    }
+
+    /* 6 leftover bits cannot end a byte string; padding must complete a
+     * quantum exactly. */
+    if (bits == 6 || (pad > 0 && pad != bits / 2)) {
+        return -1;
+    }
+
+    return n;
+}
