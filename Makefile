@@ -3,6 +3,8 @@
 # B is the build directory; `make test-asan` reuses every rule with B=build-asan
 # and the sanitizer flags.
 
+SHELL    := /bin/bash
+
 B        ?= build
 SAN      ?=
 CC       ?= cc
@@ -15,6 +17,7 @@ LIBS      = $(shell pkg-config --libs $(PKGS)) -lev -lm
 
 NGX_SRC  ?= /usr/share/nginx/src
 NGX_CC_OPT = -g -O2 -fPIC -fstack-protector-strong -Wformat \
+             -Wall -Wextra -Wno-unused-parameter -Werror \
              -Werror=format-security -Wdate-time -D_FORTIFY_SOURCE=2 $(SAN)
 
 LIBMDM_SRCS  = $(wildcard libmdm/*.c)
@@ -29,7 +32,7 @@ TOOL_BINS    = $(TOOLS:%=$(B)/%)
 
 MODULE_SO    = $(B)/nginx/ngx_http_mdm_module.so
 
-.PHONY: all module deps deps-if-missing run stop test test-unit test-asan bench clean
+.PHONY: FORCE all module deps deps-if-missing run stop test test-unit test-asan bench clean
 
 all: $(B)/libmdm.a $(MODULE_SO) $(B)/mdm-worker $(TOOL_BINS) $(UNIT_BINS)
 
@@ -55,13 +58,20 @@ $(B)/libmdm.a: $(LIBMDM_OBJS)
 # The module is built by nginx's own build system from Debian's nginx-dev
 # sources with Debian's exact configure flags, so that its signature matches
 # the nginx binary that loads it. Nothing is written outside $(B).
-$(B)/nginx/Makefile: config $(wildcard libmdm/*.c) $(MODULE_SRCS) $(LUA_SRCS)
-	@mkdir -p $(B)/nginx
+$(B)/nginx/Makefile: config $(B)/nginx/sources.list
 	cd $(NGX_SRC) && . ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
 	    --with-cc-opt="$(NGX_CC_OPT)" --with-ld-opt="$(SAN)" \
 	    --add-dynamic-module=$(CURDIR) --builddir=$(CURDIR)/$(B)/nginx \
 	    > $(CURDIR)/$(B)/nginx/configure.log 2>&1 \
 	    || { tail -20 $(CURDIR)/$(B)/nginx/configure.log; exit 1; }
+
+# Re-run configure only when the set of source files changes, not their text.
+$(B)/nginx/sources.list: FORCE
+	@mkdir -p $(@D)
+	@ls libmdm/*.[ch] libmdm/lua/*.lua ngx_mdm_module/*.[ch] > $@.tmp
+	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
+
+FORCE:
 
 $(MODULE_SO): $(B)/nginx/Makefile $(wildcard libmdm/*.c libmdm/*.h) $(MODULE_SRCS) $(LUA_SRCS)
 	$(MAKE) -s -f $(CURDIR)/$(B)/nginx/Makefile -C $(NGX_SRC) modules

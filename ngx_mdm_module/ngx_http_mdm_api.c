@@ -1,0 +1,147 @@
+/*
+ * The admin API (NanoMDM-compatible paths first). Routes are matched on the
+ * URI below the location's prefix, so "location /api/ { mdm_api; }" serves
+ * /api/v1/enqueue/... as well as "location / { mdm_api; }" serves /v1/...
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "mdm_version.h"
+#include "ngx_http_mdm_module.h"
+#include "ngx_http_mdm_api.h"
+
+
+static ngx_int_t ngx_http_mdm_api_version(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_api_authorized(ngx_http_request_t *r,
+    ngx_http_mdm_loc_conf_t *mlcf);
+static void ngx_http_mdm_api_route(ngx_http_request_t *r, ngx_str_t *path);
+
+
+static ngx_http_mdm_api_route_t  ngx_http_mdm_api_routes[] = {
+    { ngx_null_string, 0, NULL }
+};
+
+
+ngx_int_t
+ngx_http_mdm_api_handler(ngx_http_request_t *r)
+{
+    ngx_str_t                 path;
+    ngx_http_mdm_api_route_t *route;
+    ngx_http_mdm_loc_conf_t  *mlcf;
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mdm_module);
+
+    ngx_http_mdm_api_route(r, &path);
+
+    if (path.len == sizeof("/version") - 1
+        && ngx_strncmp(path.data, "/version", path.len) == 0)
+    {
+        return ngx_http_mdm_api_version(r);
+    }
+
+    if (!ngx_http_mdm_api_authorized(r, mlcf)) {
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    for (route = ngx_http_mdm_api_routes; route->prefix.len; route++) {
+        if (path.len >= route->prefix.len
+            && ngx_strncmp(path.data, route->prefix.data, route->prefix.len)
+               == 0
+            && (route->prefix_only || path.len == route->prefix.len))
+        {
+            path.data += route->prefix.len;
+            path.len -= route->prefix.len;
+            return route->handler(r, &path);
+        }
+    }
+
+    return NGX_HTTP_NOT_FOUND;
+}
+
+
+/* The URI below the location's prefix, with a leading slash. */
+static void
+ngx_http_mdm_api_route(ngx_http_request_t *r, ngx_str_t *path)
+{
+    size_t                     skip;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    skip = clcf->name.len;
+    if (skip && clcf->name.data[skip - 1] == '/') {
+        skip--;
+    }
+
+    if (clcf->exact_match || clcf->regex || skip > r->uri.len) {
+        skip = 0;
+    }
+
+    path->data = r->uri.data + skip;
+    path->len = r->uri.len - skip;
+}
+
+
+static ngx_int_t
+ngx_http_mdm_api_version(ngx_http_request_t *r)
+{
+    static const u_char  body[] = "{\"version\":\"" MDM_VERSION "\"}\n";
+    ngx_int_t            rc;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_mdm_send(r, NGX_HTTP_OK, "application/json", body,
+                             sizeof(body) - 1);
+}
+
+
+/*
+ * HTTP Basic, any user name, password = API key, as NanoMDM does. The
+ * comparison takes the same time wherever the first difference is.
+ */
+static ngx_int_t
+ngx_http_mdm_api_authorized(ngx_http_request_t *r,
+    ngx_http_mdm_loc_conf_t *mlcf)
+{
+    u_char     diff;
+    size_t     i;
+    ngx_int_t  rc;
+
+    rc = ngx_http_auth_basic_user(r);
+
+    if (rc == NGX_OK
+        && r->headers_in.passwd.len == mlcf->api_key.len)
+    {
+        diff = 0;
+        for (i = 0; i < mlcf->api_key.len; i++) {
+            diff |= r->headers_in.passwd.data[i] ^ mlcf->api_key.data[i];
+        }
+
+        if (diff == 0) {
+            return 1;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "mdm api: %s API key", rc == NGX_OK ? "wrong" : "missing");
+
+    r->headers_out.www_authenticate = ngx_list_push(&r->headers_out.headers);
+    if (r->headers_out.www_authenticate != NULL) {
+        r->headers_out.www_authenticate->hash = 1;
+        ngx_str_set(&r->headers_out.www_authenticate->key,
+                    "WWW-Authenticate");
+        ngx_str_set(&r->headers_out.www_authenticate->value,
+                    "Basic realm=\"ngx_mdm\"");
+    }
+
+    return 0;
+}

@@ -1,0 +1,28 @@
+#ifndef _NGX_HTTP_MDM_API_H_INCLUDED_
+#define _NGX_HTTP_MDM_API_H_INCLUDED_
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+/* path: what follows the route's prefix, e.g. the ID list of /v1/enqueue/ */
+typedef ngx_int_t (*ngx_http_mdm_api_pt)(ngx_http_request_t *r,
+    ngx_str_t *path);
+
+typedef struct {
+    ngx_str_t               prefix;
+    ngx_uint_t              prefix_only;   /* more path may follow */
+    ngx_http_mdm_api_pt     handler;
+} ngx_http_mdm_api_route_t;
+
+
+ngx_int_t ngx_http_mdm_api_enqueue(ngx_http_request_t *r, ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_push(ngx_http_request_t *r, ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_pushcert(ngx_http_request_t *r, ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_enrollments(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_queue(ngx_http_request_t *r, ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_commands(ngx_http_request_t *r, ngx_str_t *path);
+
+#endif /* _NGX_HTTP_MDM_API_H_INCLUDED_ */

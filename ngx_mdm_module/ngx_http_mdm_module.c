@@ -1,0 +1,589 @@
+/*
+ * ngx_http_mdm_module: directives, configuration and process start.
+ * The endpoints live in their own files; this one wires them in.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_mdm_module.h"
+#include "ngx_http_mdm_identity.h"
+
+
+static void *ngx_http_mdm_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_mdm_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_mdm_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_mdm_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_mdm_set_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_mdm_set_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_mdm_set_identity(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_mdm_set_trusted_proxy(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_mdm_check_body_buffer(ngx_conf_t *cf,
+    ngx_http_mdm_loc_conf_t *conf);
+static ngx_int_t ngx_http_mdm_init_process(ngx_cycle_t *cycle);
+static void ngx_http_mdm_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_enum_t  ngx_http_mdm_cert_binding[] = {
+    { ngx_string("off"), NGX_HTTP_MDM_BIND_OFF },
+    { ngx_string("on"), NGX_HTTP_MDM_BIND_ON },
+    { ngx_string("retro"), NGX_HTTP_MDM_BIND_RETRO },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_mdm_user_authenticate[] = {
+    { ngx_string("decline"), NGX_HTTP_MDM_UA_DECLINE },
+    { ngx_string("empty_digest"), NGX_HTTP_MDM_UA_EMPTY },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_command_t  ngx_http_mdm_commands[] = {
+
+    { ngx_string("mdm_checkin"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_mdm_set_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) NGX_HTTP_MDM_CHECKIN },
+
+    { ngx_string("mdm_connect"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_mdm_set_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) NGX_HTTP_MDM_CONNECT },
+
+    { ngx_string("mdm_server"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_mdm_set_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) NGX_HTTP_MDM_SERVER },
+
+    { ngx_string("mdm_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_mdm_set_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) NGX_HTTP_MDM_API },
+
+    { ngx_string("mdm_healthz"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_mdm_set_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) NGX_HTTP_MDM_HEALTHZ },
+
+    { ngx_string("mdm_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_mdm_set_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mdm_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mdm_main_conf_t, redis.timeout),
+      NULL },
+
+    { ngx_string("mdm_redis_connect_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mdm_main_conf_t, redis.connect_timeout),
+      NULL },
+
+    { ngx_string("mdm_redis_backoff_max"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mdm_main_conf_t, redis.backoff_max),
+      NULL },
+
+    { ngx_string("mdm_redis_error_log_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mdm_main_conf_t, redis.error_log_interval),
+      NULL },
+
+    { ngx_string("mdm_events_maxlen"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mdm_main_conf_t, events_maxlen),
+      NULL },
+
+    { ngx_string("mdm_result_retention"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mdm_main_conf_t, result_retention),
+      NULL },
+
+    { ngx_string("mdm_identity_cache_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mdm_main_conf_t, identity_cache_size),
+      NULL },
+
+    { ngx_string("mdm_api_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, api_key),
+      NULL },
+
+    { ngx_string("mdm_identity"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_mdm_set_identity,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mdm_device_ca"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, device_ca),
+      NULL },
+
+    { ngx_string("mdm_identity_header"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, identity_header),
+      NULL },
+
+    { ngx_string("mdm_trusted_proxy"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_mdm_set_trusted_proxy,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mdm_cert_binding"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, cert_binding),
+      &ngx_http_mdm_cert_binding },
+
+    { ngx_string("mdm_topic_check"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, topic_check),
+      NULL },
+
+    { ngx_string("mdm_user_authenticate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, user_authenticate),
+      &ngx_http_mdm_user_authenticate },
+
+    { ngx_string("mdm_token"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_conf_set_keyval_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, tokens),
+      NULL },
+
+    { ngx_string("mdm_return_to_service"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, return_to_service),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_mdm_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_mdm_create_main_conf,         /* create main configuration */
+    ngx_http_mdm_init_main_conf,           /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_mdm_create_loc_conf,          /* create location configuration */
+    ngx_http_mdm_merge_loc_conf            /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_mdm_module = {
+    NGX_MODULE_V1,
+    &ngx_http_mdm_module_ctx,              /* module context */
+    ngx_http_mdm_commands,                 /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_mdm_init_process,             /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_mdm_exit_process,             /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_mdm_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_mdm_main_conf_t  *mcf;
+
+    mcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_mdm_main_conf_t));
+    if (mcf == NULL) {
+        return NULL;
+    }
+
+    mcf->redis.pool_size = NGX_CONF_UNSET_UINT;
+    mcf->redis.timeout = NGX_CONF_UNSET_MSEC;
+    mcf->redis.connect_timeout = NGX_CONF_UNSET_MSEC;
+    mcf->redis.backoff_max = NGX_CONF_UNSET_MSEC;
+    mcf->redis.error_log_interval = NGX_CONF_UNSET_MSEC;
+    mcf->events_maxlen = NGX_CONF_UNSET_UINT;
+    mcf->result_retention = NGX_CONF_UNSET;
+    mcf->identity_cache_size = NGX_CONF_UNSET_UINT;
+
+    return mcf;
+}
+
+
+static char *
+ngx_http_mdm_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_mdm_main_conf_t  *mcf = conf;
+
+    ngx_str_t  dflt = ngx_string("127.0.0.1:6379");
+    char      *err;
+
+    if (mcf->redis.addr.len == 0) {
+        err = ngx_mdm_redis_parse_addr(cf->pool, &dflt, &mcf->redis);
+        if (err != NULL) {
+            return err;
+        }
+    }
+
+    ngx_conf_init_uint_value(mcf->redis.pool_size, 2);
+    ngx_conf_init_msec_value(mcf->redis.timeout, 1000);
+    ngx_conf_init_msec_value(mcf->redis.connect_timeout, 1000);
+    ngx_conf_init_msec_value(mcf->redis.backoff_max, 5000);
+    ngx_conf_init_msec_value(mcf->redis.error_log_interval, 10000);
+    ngx_conf_init_uint_value(mcf->events_maxlen, 1000000);
+    ngx_conf_init_value(mcf->result_retention, 7 * 86400);
+    ngx_conf_init_uint_value(mcf->identity_cache_size, 10000);
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_mdm_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_mdm_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_mdm_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->endpoint = 0;
+     *     conf->api_key = { 0, NULL };
+     *     conf->device_ca = { 0, NULL };
+     *     conf->identity_header = { 0, NULL };
+     *     conf->identity_ctx = NULL;
+     */
+
+    conf->identity = NGX_CONF_UNSET_UINT;
+    conf->trusted_proxies = NGX_CONF_UNSET_PTR;
+    conf->cert_binding = NGX_CONF_UNSET_UINT;
+    conf->topic_check = NGX_CONF_UNSET;
+    conf->user_authenticate = NGX_CONF_UNSET_UINT;
+    conf->tokens = NGX_CONF_UNSET_PTR;
+    conf->return_to_service = NGX_CONF_UNSET;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_mdm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_mdm_loc_conf_t *prev = parent;
+    ngx_http_mdm_loc_conf_t *conf = child;
+
+    ngx_conf_merge_str_value(conf->api_key, prev->api_key, "");
+    ngx_conf_merge_uint_value(conf->identity, prev->identity,
+                              NGX_HTTP_MDM_ID_TLS|NGX_HTTP_MDM_ID_SIGNATURE);
+    ngx_conf_merge_str_value(conf->device_ca, prev->device_ca, "");
+    ngx_conf_merge_str_value(conf->identity_header, prev->identity_header,
+                             "X-Client-Cert");
+    ngx_conf_merge_ptr_value(conf->trusted_proxies, prev->trusted_proxies,
+                             NULL);
+    ngx_conf_merge_uint_value(conf->cert_binding, prev->cert_binding,
+                              NGX_HTTP_MDM_BIND_ON);
+    ngx_conf_merge_value(conf->topic_check, prev->topic_check, 0);
+    ngx_conf_merge_uint_value(conf->user_authenticate,
+                              prev->user_authenticate,
+                              NGX_HTTP_MDM_UA_DECLINE);
+    ngx_conf_merge_ptr_value(conf->tokens, prev->tokens, NULL);
+    ngx_conf_merge_value(conf->return_to_service, prev->return_to_service,
+                         0);
+
+    if (conf->endpoint == NGX_HTTP_MDM_API && conf->api_key.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mdm_api\" requires \"mdm_api_key\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->endpoint >= NGX_HTTP_MDM_CHECKIN
+        && conf->endpoint <= NGX_HTTP_MDM_SERVER)
+    {
+        if (ngx_http_mdm_check_body_buffer(cf, conf) != NGX_CONF_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_http_mdm_identity_init(cf, conf, prev) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Device bodies are kept in memory: a body that nginx spilled to a temp file
+ * would have to be read back with blocking I/O. Say so at "nginx -t".
+ */
+static char *
+ngx_http_mdm_check_body_buffer(ngx_conf_t *cf, ngx_http_mdm_loc_conf_t *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->client_max_body_size == 0
+        || clcf->client_body_buffer_size < (size_t) clcf->client_max_body_size)
+    {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "mdm: \"client_body_buffer_size\" %uz is less "
+                           "than \"client_max_body_size\" %O; device bodies "
+                           "larger than the buffer will be refused with 413",
+                           clcf->client_body_buffer_size,
+                           clcf->client_max_body_size);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_mdm_set_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mdm_loc_conf_t *mlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_mdm_main_conf_t  *mcf;
+
+    if (mlcf->endpoint != 0) {
+        return "is duplicate: a location serves one mdm endpoint";
+    }
+
+    mlcf->endpoint = (ngx_uint_t) cmd->post;
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mdm_module);
+    mcf->used = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    switch (mlcf->endpoint) {
+    case NGX_HTTP_MDM_API:
+        clcf->handler = ngx_http_mdm_api_handler;
+        break;
+    case NGX_HTTP_MDM_HEALTHZ:
+        clcf->handler = ngx_http_mdm_healthz_handler;
+        break;
+    default:
+        clcf->handler = ngx_http_mdm_device_handler;
+        break;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_mdm_set_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mdm_main_conf_t *mcf = conf;
+
+    ngx_str_t  *value;
+    ngx_int_t   n;
+    char       *err;
+
+    if (mcf->redis.addr.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    err = ngx_mdm_redis_parse_addr(cf->pool, &value[1], &mcf->redis);
+    if (err != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mdm_redis\" address \"%V\" %s", &value[1], err);
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "pool=", 5) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"mdm_redis\" parameter \"%V\"",
+                               &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        n = ngx_atoi(value[2].data + 5, value[2].len - 5);
+        if (n < 1 || n > 64) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"mdm_redis\" pool must be 1..64, not \"%V\"",
+                               &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        mcf->redis.pool_size = n;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_mdm_set_identity(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mdm_loc_conf_t *mlcf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (mlcf->identity != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    mlcf->identity = 0;
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (ngx_strcmp(value[i].data, "tls") == 0) {
+            mlcf->identity |= NGX_HTTP_MDM_ID_TLS;
+
+        } else if (ngx_strcmp(value[i].data, "signature") == 0) {
+            mlcf->identity |= NGX_HTTP_MDM_ID_SIGNATURE;
+
+        } else if (ngx_strcmp(value[i].data, "header") == 0) {
+            mlcf->identity |= NGX_HTTP_MDM_ID_HEADER;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"mdm_identity\" source \"%V\", "
+                               "expected \"tls\", \"signature\" or \"header\"",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_mdm_set_trusted_proxy(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_mdm_loc_conf_t *mlcf = conf;
+
+    ngx_str_t   *value;
+    ngx_cidr_t  *cidr;
+
+    if (mlcf->trusted_proxies == NGX_CONF_UNSET_PTR) {
+        mlcf->trusted_proxies = ngx_array_create(cf->pool, 2,
+                                                 sizeof(ngx_cidr_t));
+        if (mlcf->trusted_proxies == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    cidr = ngx_array_push(mlcf->trusted_proxies);
+    if (cidr == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    switch (ngx_ptocidr(&value[1], cidr)) {
+    case NGX_ERROR:
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"mdm_trusted_proxy\" address \"%V\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    case NGX_DONE:
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "low address bits of %V are meaningless",
+                           &value[1]);
+        break;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mdm_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_mdm_main_conf_t  *mcf;
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_mdm_module);
+    if (mcf == NULL || !mcf->used) {
+        return NGX_OK;
+    }
+
+    mcf->rd = ngx_mdm_redis_create(cycle, &mcf->redis);
+    if (mcf->rd == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_mdm_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_mdm_main_conf_t  *mcf;
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_mdm_module);
+    if (mcf != NULL && mcf->rd != NULL) {
+        ngx_mdm_redis_destroy(mcf->rd);
+        mcf->rd = NULL;
+    }
+}

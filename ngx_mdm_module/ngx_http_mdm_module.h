@@ -1,0 +1,94 @@
+#ifndef _NGX_HTTP_MDM_MODULE_H_INCLUDED_
+#define _NGX_HTTP_MDM_MODULE_H_INCLUDED_
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_mdm_redis.h"
+
+
+#define NGX_HTTP_MDM_CHECKIN        1
+#define NGX_HTTP_MDM_CONNECT        2
+#define NGX_HTTP_MDM_SERVER         3   /* check-ins and reports, one URL */
+#define NGX_HTTP_MDM_API            4
+#define NGX_HTTP_MDM_HEALTHZ        5
+
+#define NGX_HTTP_MDM_ID_TLS         0x01
+#define NGX_HTTP_MDM_ID_SIGNATURE   0x02
+#define NGX_HTTP_MDM_ID_HEADER      0x04
+
+#define NGX_HTTP_MDM_BIND_OFF       0
+#define NGX_HTTP_MDM_BIND_ON        1
+#define NGX_HTTP_MDM_BIND_RETRO     2
+
+#define NGX_HTTP_MDM_UA_DECLINE     0
+#define NGX_HTTP_MDM_UA_EMPTY       1
+
+
+typedef struct {
+    ngx_mdm_redis_conf_t        redis;
+    ngx_mdm_redis_t            *rd;          /* per worker process */
+    ngx_flag_t                  used;        /* some location is mdm */
+    ngx_uint_t                  events_maxlen;
+    time_t                      result_retention;
+    ngx_uint_t                  identity_cache_size;
+} ngx_http_mdm_main_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                  endpoint;
+    ngx_str_t                   api_key;
+
+    ngx_uint_t                  identity;    /* NGX_HTTP_MDM_ID_* bits */
+    ngx_str_t                   device_ca;
+    void                       *identity_ctx;  /* mdm_identity_t */
+    ngx_str_t                   identity_header;
+    ngx_array_t                *trusted_proxies;  /* ngx_cidr_t */
+    ngx_uint_t                  cert_binding;
+    ngx_flag_t                  topic_check;
+    ngx_uint_t                  user_authenticate;
+    ngx_array_t                *tokens;      /* ngx_keyval_t */
+    ngx_flag_t                  return_to_service;
+} ngx_http_mdm_loc_conf_t;
+
+
+/* per-request state */
+typedef struct ngx_http_mdm_ctx_s  ngx_http_mdm_ctx_t;
+
+typedef ngx_int_t (*ngx_http_mdm_reply_pt)(ngx_http_request_t *r,
+    redisReply *reply);
+
+struct ngx_http_mdm_ctx_s {
+    ngx_mdm_redis_cmd_t        *cmd;
+    ngx_http_mdm_reply_pt       reply_handler;
+    void                       *data;        /* the endpoint's own state */
+
+    ngx_str_t                   enrollment_id;   /* for logs and variables */
+    ngx_str_t                   message_type;
+    ngx_str_t                   status;
+    ngx_str_t                   command_uuid;
+};
+
+
+extern ngx_module_t  ngx_http_mdm_module;
+
+
+/* ngx_http_mdm_request.c: plumbing shared by the endpoints */
+ngx_http_mdm_ctx_t *ngx_http_mdm_get_ctx(ngx_http_request_t *r);
+ngx_int_t ngx_http_mdm_redis_call(ngx_http_request_t *r, int argc,
+    const char **argv, const size_t *argvlen, ngx_http_mdm_reply_pt handler);
+ngx_int_t ngx_http_mdm_send(ngx_http_request_t *r, ngx_uint_t status,
+    const char *content_type, const u_char *body, size_t len);
+ngx_int_t ngx_http_mdm_send_json_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *message);
+ngx_int_t ngx_http_mdm_read_body(ngx_http_request_t *r,
+    ngx_http_client_body_handler_pt post_handler);
+ngx_int_t ngx_http_mdm_body(ngx_http_request_t *r, ngx_str_t *body);
+
+/* endpoint handlers */
+ngx_int_t ngx_http_mdm_api_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_mdm_healthz_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_mdm_device_handler(ngx_http_request_t *r);
+
+#endif /* _NGX_HTTP_MDM_MODULE_H_INCLUDED_ */

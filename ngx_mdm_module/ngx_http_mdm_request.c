@@ -1,0 +1,262 @@
+/*
+ * Request plumbing shared by every mdm endpoint: the per-request context,
+ * in-memory body intake, Redis calls bound to a request, and responses.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_mdm_module.h"
+
+
+static void ngx_http_mdm_redis_done(void *data, redisReply *reply);
+static void ngx_http_mdm_request_cleanup(void *data);
+
+
+ngx_http_mdm_ctx_t *
+ngx_http_mdm_get_ctx(ngx_http_request_t *r)
+{
+    ngx_http_mdm_ctx_t  *ctx;
+    ngx_pool_cleanup_t  *cln;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mdm_module);
+    if (ctx != NULL) {
+        return ctx;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_mdm_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_mdm_request_cleanup;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_mdm_module);
+
+    return ctx;
+}
+
+
+/* The request is going away: a reply still in flight must not touch it. */
+static void
+ngx_http_mdm_request_cleanup(void *data)
+{
+    ngx_http_mdm_ctx_t  *ctx = data;
+
+    if (ctx->cmd != NULL) {
+        ngx_mdm_redis_cancel(ctx->cmd);
+        ctx->cmd = NULL;
+    }
+}
+
+
+/*
+ * Sends one command for this request. The request stays alive (count++) until
+ * the reply arrives; then handler's return code finalizes it. A handler that
+ * sends another command returns NGX_DONE.
+ */
+ngx_int_t
+ngx_http_mdm_redis_call(ngx_http_request_t *r, int argc, const char **argv,
+    const size_t *argvlen, ngx_http_mdm_reply_pt handler)
+{
+    ngx_http_mdm_ctx_t        *ctx;
+    ngx_http_mdm_main_conf_t  *mcf;
+
+    ctx = ngx_http_mdm_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_mdm_module);
+
+    ctx->reply_handler = handler;
+    ctx->cmd = ngx_mdm_redis_send(mcf->rd, argc, argv, argvlen,
+                                  ngx_http_mdm_redis_done, r);
+    if (ctx->cmd == NULL) {
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_mdm_redis_done(void *data, redisReply *reply)
+{
+    ngx_http_request_t  *r = data;
+
+    ngx_int_t            rc;
+    ngx_connection_t    *c;
+    ngx_http_mdm_ctx_t  *ctx;
+
+    c = r->connection;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mdm_module);
+    ctx->cmd = NULL;
+
+    if (reply == NULL) {
+        rc = NGX_HTTP_SERVICE_UNAVAILABLE;
+
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "mdm redis error: %s", reply->str);
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    } else {
+        rc = ctx->reply_handler(r, reply);
+    }
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+ngx_int_t
+ngx_http_mdm_send(ngx_http_request_t *r, ngx_uint_t status,
+    const char *content_type, const u_char *body, size_t len)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+
+    if (content_type != NULL) {
+        r->headers_out.content_type.data = (u_char *) content_type;
+        r->headers_out.content_type.len = ngx_strlen(content_type);
+        r->headers_out.content_type_len = r->headers_out.content_type.len;
+    }
+
+    if (len == 0) {
+        r->header_only = 1;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    /* the body may live in a Redis reply that is freed after this call */
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->pos, body, len);
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_mdm_send_json_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message)
+{
+    u_char  *p, *buf;
+    size_t   len;
+
+    len = sizeof("{\"error\":\"\"}\n") - 1
+          + ngx_escape_json(NULL, (u_char *) message, ngx_strlen(message));
+
+    buf = ngx_pnalloc(r->pool, len);
+    if (buf == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(buf, "{\"error\":\"", sizeof("{\"error\":\"") - 1);
+    p = (u_char *) ngx_escape_json(p, (u_char *) message,
+                                   ngx_strlen(message));
+    p = ngx_cpymem(p, "\"}\n", 3);
+
+    return ngx_http_mdm_send(r, status, "application/json", buf, p - buf);
+}
+
+
+ngx_int_t
+ngx_http_mdm_read_body(ngx_http_request_t *r,
+    ngx_http_client_body_handler_pt post_handler)
+{
+    ngx_int_t  rc;
+
+    r->request_body_in_single_buf = 1;
+    r->request_body_in_persistent_file = 0;
+
+    rc = ngx_http_read_client_request_body(r, post_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+/*
+ * The whole body as one contiguous memory block. NGX_DECLINED when the body
+ * went to a temp file (bigger than client_body_buffer_size).
+ */
+ngx_int_t
+ngx_http_mdm_body(ngx_http_request_t *r, ngx_str_t *body)
+{
+    size_t        len;
+    u_char       *p;
+    ngx_chain_t  *cl;
+
+    ngx_str_null(body);
+
+    if (r->request_body == NULL) {
+        return NGX_OK;
+    }
+
+    if (r->request_body->temp_file != NULL) {
+        return NGX_DECLINED;
+    }
+
+    cl = r->request_body->bufs;
+    if (cl == NULL) {
+        return NGX_OK;
+    }
+
+    if (cl->next == NULL) {
+        body->data = cl->buf->pos;
+        body->len = cl->buf->last - cl->buf->pos;
+        return NGX_OK;
+    }
+
+    len = 0;
+    for ( /* void */ ; cl; cl = cl->next) {
+        if (cl->buf->in_file) {
+            return NGX_DECLINED;
+        }
+        len += cl->buf->last - cl->buf->pos;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->data = p;
+    body->len = len;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+    }
+
+    return NGX_OK;
+}

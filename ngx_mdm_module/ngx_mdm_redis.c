@@ -1,0 +1,634 @@
+/*
+ * hiredis async contexts on nginx connections.
+ *
+ * hiredis owns the socket: it connects, reads, writes and finally closes it.
+ * nginx only lends a connection object so the fd joins nginx's event loop.
+ * Events are registered level-triggered because redisAsyncHandleRead() reads
+ * at most 16 KiB per call: with edge-triggered epoll the rest of a large reply
+ * would wait for the next packet.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include "mdm_script.h"
+#include "ngx_mdm_redis.h"
+
+
+typedef enum {
+    NGX_MDM_REDIS_IDLE = 0,
+    NGX_MDM_REDIS_CONNECTING,
+    NGX_MDM_REDIS_CONNECTED
+} ngx_mdm_redis_state_e;
+
+
+typedef struct {
+    ngx_mdm_redis_t            *rd;
+    redisAsyncContext          *ac;
+    ngx_connection_t           *c;
+    ngx_mdm_redis_state_e       state;
+    ngx_msec_t                  backoff;
+    ngx_event_t                 retry;
+    ngx_event_t                 connect_timer;
+} ngx_mdm_redis_conn_t;
+
+
+struct ngx_mdm_redis_s {
+    ngx_mdm_redis_conf_t       *conf;
+    ngx_log_t                  *log;
+    ngx_mdm_redis_conn_t       *conns;
+    ngx_uint_t                  next;
+    ngx_flag_t                  exiting;
+    time_t                      last_error_log;
+    ngx_uint_t                  suppressed;
+    char                      (*shas)[MDM_SHA1_HEX_LEN + 1];
+};
+
+
+static void ngx_mdm_redis_connect(ngx_mdm_redis_conn_t *conn);
+static void ngx_mdm_redis_retry_handler(ngx_event_t *ev);
+static void ngx_mdm_redis_connect_timeout(ngx_event_t *ev);
+static void ngx_mdm_redis_on_connect(const redisAsyncContext *ac, int status);
+static void ngx_mdm_redis_on_disconnect(const redisAsyncContext *ac,
+    int status);
+static void ngx_mdm_redis_load_scripts(ngx_mdm_redis_conn_t *conn);
+static void ngx_mdm_redis_script_loaded(redisAsyncContext *ac, void *r,
+    void *privdata);
+static ngx_int_t ngx_mdm_redis_attach(ngx_mdm_redis_conn_t *conn);
+static void ngx_mdm_redis_add_read(void *privdata);
+static void ngx_mdm_redis_del_read(void *privdata);
+static void ngx_mdm_redis_add_write(void *privdata);
+static void ngx_mdm_redis_del_write(void *privdata);
+static void ngx_mdm_redis_cleanup(void *privdata);
+static void ngx_mdm_redis_read_handler(ngx_event_t *ev);
+static void ngx_mdm_redis_write_handler(ngx_event_t *ev);
+static ngx_mdm_redis_conn_t *ngx_mdm_redis_pick(ngx_mdm_redis_t *rd);
+static void ngx_mdm_redis_reply(redisAsyncContext *ac, void *r,
+    void *privdata);
+static void ngx_mdm_redis_cmd_timeout(ngx_event_t *ev);
+static void ngx_mdm_redis_log_error(ngx_mdm_redis_t *rd, const char *what,
+    const char *detail);
+
+
+char *
+ngx_mdm_redis_parse_addr(ngx_pool_t *pool, ngx_str_t *value,
+    ngx_mdm_redis_conf_t *conf)
+{
+    u_char     *colon, *last;
+    ngx_int_t   port;
+
+    conf->addr = *value;
+
+    if (value->len > 5 && ngx_strncmp(value->data, "unix:", 5) == 0) {
+        conf->host.len = value->len - 5;
+        conf->host.data = ngx_pnalloc(pool, conf->host.len + 1);
+        if (conf->host.data == NULL) {
+            return "out of memory";
+        }
+        ngx_cpystrn(conf->host.data, value->data + 5, conf->host.len + 1);
+        conf->port = 0;
+        return NULL;
+    }
+
+    /*
+     * hiredis resolves names with a blocking getaddrinfo(): only literal
+     * addresses are accepted so that nothing can block a worker.
+     */
+    last = value->data + value->len;
+    colon = ngx_strlchr(value->data, last, ':');
+    if (colon == NULL || colon == value->data) {
+        return "must be \"ip:port\" or \"unix:/path\"";
+    }
+
+    port = ngx_atoi(colon + 1, last - colon - 1);
+    if (port < 1 || port > 65535) {
+        return "has an invalid port";
+    }
+
+    if (ngx_inet_addr(value->data, colon - value->data) == INADDR_NONE) {
+        return "must use an IPv4 address, not a host name";
+    }
+
+    conf->host.len = colon - value->data;
+    conf->host.data = ngx_pnalloc(pool, conf->host.len + 1);
+    if (conf->host.data == NULL) {
+        return "out of memory";
+    }
+    ngx_cpystrn(conf->host.data, value->data, conf->host.len + 1);
+    conf->port = (in_port_t) port;
+
+    return NULL;
+}
+
+
+ngx_mdm_redis_t *
+ngx_mdm_redis_create(ngx_cycle_t *cycle, ngx_mdm_redis_conf_t *conf)
+{
+    ngx_uint_t              i, n;
+    ngx_mdm_redis_t        *rd;
+    ngx_mdm_redis_conn_t   *conn;
+
+    rd = ngx_pcalloc(cycle->pool, sizeof(ngx_mdm_redis_t));
+    if (rd == NULL) {
+        return NULL;
+    }
+
+    rd->conf = conf;
+    rd->log = cycle->log;
+
+    for (n = 0; mdm_scripts[n].name != NULL; n++) { /* count */ }
+
+    rd->shas = ngx_pcalloc(cycle->pool, (n + 1) * sizeof(*rd->shas));
+    rd->conns = ngx_pcalloc(cycle->pool,
+                            conf->pool_size * sizeof(ngx_mdm_redis_conn_t));
+    if (rd->shas == NULL || rd->conns == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < n; i++) {
+        mdm_script_sha1_hex(&mdm_scripts[i], rd->shas[i]);
+    }
+
+    for (i = 0; i < conf->pool_size; i++) {
+        conn = &rd->conns[i];
+        conn->rd = rd;
+        conn->retry.handler = ngx_mdm_redis_retry_handler;
+        conn->retry.data = conn;
+        conn->retry.log = rd->log;
+        conn->retry.cancelable = 1;
+        conn->connect_timer.handler = ngx_mdm_redis_connect_timeout;
+        conn->connect_timer.data = conn;
+        conn->connect_timer.log = rd->log;
+        conn->connect_timer.cancelable = 1;
+
+        ngx_mdm_redis_connect(conn);
+    }
+
+    return rd;
+}
+
+
+void
+ngx_mdm_redis_destroy(ngx_mdm_redis_t *rd)
+{
+    ngx_uint_t              i;
+    ngx_mdm_redis_conn_t   *conn;
+
+    rd->exiting = 1;
+
+    for (i = 0; i < rd->conf->pool_size; i++) {
+        conn = &rd->conns[i];
+
+        if (conn->retry.timer_set) {
+            ngx_del_timer(&conn->retry);
+        }
+
+        if (conn->connect_timer.timer_set) {
+            ngx_del_timer(&conn->connect_timer);
+        }
+
+        if (conn->ac != NULL) {
+            redisAsyncFree(conn->ac);
+        }
+    }
+}
+
+
+static void
+ngx_mdm_redis_connect(ngx_mdm_redis_conn_t *conn)
+{
+    ngx_mdm_redis_t       *rd = conn->rd;
+    ngx_mdm_redis_conf_t  *conf = rd->conf;
+    redisAsyncContext     *ac;
+
+    if (conf->port == 0) {
+        ac = redisAsyncConnectUnix((char *) conf->host.data);
+    } else {
+        ac = redisAsyncConnect((char *) conf->host.data, conf->port);
+    }
+
+    if (ac == NULL || ac->err) {
+        ngx_mdm_redis_log_error(rd, "connect failed",
+                                ac ? ac->errstr : "out of memory");
+        if (ac != NULL) {
+            redisAsyncFree(ac);
+        }
+        conn->state = NGX_MDM_REDIS_IDLE;
+        ngx_mdm_redis_cleanup(conn);
+        return;
+    }
+
+    conn->ac = ac;
+    ac->data = conn;
+
+    if (ngx_mdm_redis_attach(conn) != NGX_OK) {
+        ngx_mdm_redis_log_error(rd, "connect failed",
+                                "no free nginx connection");
+        redisAsyncFree(ac);
+        return;
+    }
+
+    conn->state = NGX_MDM_REDIS_CONNECTING;
+
+    /* Setting the connect callback arms the first write event. */
+    redisAsyncSetConnectCallback(ac, ngx_mdm_redis_on_connect);
+    redisAsyncSetDisconnectCallback(ac, ngx_mdm_redis_on_disconnect);
+
+    ngx_add_timer(&conn->connect_timer, conf->connect_timeout);
+}
+
+
+static ngx_int_t
+ngx_mdm_redis_attach(ngx_mdm_redis_conn_t *conn)
+{
+    ngx_connection_t   *c;
+    redisAsyncContext  *ac = conn->ac;
+
+    c = ngx_get_connection(ac->c.fd, conn->rd->log);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    c->data = conn;
+    c->read->handler = ngx_mdm_redis_read_handler;
+    c->write->handler = ngx_mdm_redis_write_handler;
+    c->read->log = conn->rd->log;
+    c->write->log = conn->rd->log;
+    conn->c = c;
+
+    ac->ev.data = conn;
+    ac->ev.addRead = ngx_mdm_redis_add_read;
+    ac->ev.delRead = ngx_mdm_redis_del_read;
+    ac->ev.addWrite = ngx_mdm_redis_add_write;
+    ac->ev.delWrite = ngx_mdm_redis_del_write;
+    ac->ev.cleanup = ngx_mdm_redis_cleanup;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_mdm_redis_add_read(void *privdata)
+{
+    ngx_mdm_redis_conn_t  *conn = privdata;
+
+    if (conn->c != NULL && !conn->c->read->active) {
+        ngx_add_event(conn->c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT);
+    }
+}
+
+
+static void
+ngx_mdm_redis_del_read(void *privdata)
+{
+    ngx_mdm_redis_conn_t  *conn = privdata;
+
+    if (conn->c != NULL && conn->c->read->active) {
+        ngx_del_event(conn->c->read, NGX_READ_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_mdm_redis_add_write(void *privdata)
+{
+    ngx_mdm_redis_conn_t  *conn = privdata;
+
+    if (conn->c != NULL && !conn->c->write->active) {
+        ngx_add_event(conn->c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
+    }
+}
+
+
+static void
+ngx_mdm_redis_del_write(void *privdata)
+{
+    ngx_mdm_redis_conn_t  *conn = privdata;
+
+    if (conn->c != NULL && conn->c->write->active) {
+        ngx_del_event(conn->c->write, NGX_WRITE_EVENT, 0);
+    }
+}
+
+
+/*
+ * hiredis is done with the context and is about to close the fd itself:
+ * release the nginx connection without closing it, and plan a reconnect.
+ */
+static void
+ngx_mdm_redis_cleanup(void *privdata)
+{
+    ngx_mdm_redis_conn_t  *conn = privdata;
+    ngx_mdm_redis_t       *rd = conn->rd;
+    ngx_connection_t      *c = conn->c;
+
+    if (c != NULL) {
+        ngx_mdm_redis_del_read(conn);
+        ngx_mdm_redis_del_write(conn);
+
+        if (c->read->posted) {
+            ngx_delete_posted_event(c->read);
+        }
+
+        if (c->write->posted) {
+            ngx_delete_posted_event(c->write);
+        }
+
+        ngx_free_connection(c);
+        conn->c = NULL;
+    }
+
+    conn->ac = NULL;
+    conn->state = NGX_MDM_REDIS_IDLE;
+
+    if (conn->connect_timer.timer_set) {
+        ngx_del_timer(&conn->connect_timer);
+    }
+
+    if (rd->exiting || conn->retry.timer_set) {
+        return;
+    }
+
+    conn->backoff = conn->backoff ? ngx_min(conn->backoff * 2,
+                                            rd->conf->backoff_max)
+                                  : 100;
+    ngx_add_timer(&conn->retry, conn->backoff);
+}
+
+
+static void
+ngx_mdm_redis_retry_handler(ngx_event_t *ev)
+{
+    ngx_mdm_redis_conn_t  *conn = ev->data;
+
+    if (!conn->rd->exiting && conn->ac == NULL) {
+        ngx_mdm_redis_connect(conn);
+    }
+}
+
+
+static void
+ngx_mdm_redis_connect_timeout(ngx_event_t *ev)
+{
+    ngx_mdm_redis_conn_t  *conn = ev->data;
+
+    ngx_mdm_redis_log_error(conn->rd, "connect failed", "timed out");
+
+    if (conn->ac != NULL) {
+        redisAsyncFree(conn->ac);
+    }
+}
+
+
+static void
+ngx_mdm_redis_on_connect(const redisAsyncContext *ac, int status)
+{
+    ngx_mdm_redis_conn_t  *conn = ac->data;
+    ngx_mdm_redis_t       *rd = conn->rd;
+
+    if (status != REDIS_OK) {
+        /* hiredis frees the context after this; cleanup plans the retry */
+        ngx_mdm_redis_log_error(rd, "connect failed", ac->errstr);
+        return;
+    }
+
+    if (conn->connect_timer.timer_set) {
+        ngx_del_timer(&conn->connect_timer);
+    }
+
+    if (rd->suppressed || rd->last_error_log) {
+        ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
+                      "mdm redis %V: connected", &rd->conf->addr);
+        rd->last_error_log = 0;
+        rd->suppressed = 0;
+    }
+
+    conn->state = NGX_MDM_REDIS_CONNECTED;
+    conn->backoff = 0;
+
+    ngx_mdm_redis_load_scripts(conn);
+}
+
+
+static void
+ngx_mdm_redis_on_disconnect(const redisAsyncContext *ac, int status)
+{
+    ngx_mdm_redis_conn_t  *conn = ac->data;
+
+    if (status != REDIS_OK && !conn->rd->exiting) {
+        ngx_mdm_redis_log_error(conn->rd, "connection lost", ac->errstr);
+    }
+}
+
+
+/*
+ * Scripts are loaded on every new connection, ahead of any EVALSHA sent on
+ * it: Redis may have restarted and forgotten them.
+ */
+static void
+ngx_mdm_redis_load_scripts(ngx_mdm_redis_conn_t *conn)
+{
+    const mdm_script_t  *s;
+    const char          *argv[3];
+    size_t               argvlen[3];
+
+    argv[0] = "SCRIPT";
+    argvlen[0] = 6;
+    argv[1] = "LOAD";
+    argvlen[1] = 4;
+
+    for (s = mdm_scripts; s->name != NULL; s++) {
+        argv[2] = s->src;
+        argvlen[2] = s->len;
+        redisAsyncCommandArgv(conn->ac, ngx_mdm_redis_script_loaded,
+                              (void *) s, 3, argv, argvlen);
+    }
+}
+
+
+static void
+ngx_mdm_redis_script_loaded(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply            *reply = r;
+    const mdm_script_t    *s = privdata;
+    ngx_mdm_redis_conn_t  *conn = ac->data;
+
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, conn->rd->log, 0,
+                      "mdm redis: SCRIPT LOAD %s failed: %s",
+                      s->name, reply->str);
+    }
+}
+
+
+static void
+ngx_mdm_redis_read_handler(ngx_event_t *ev)
+{
+    ngx_connection_t      *c = ev->data;
+    ngx_mdm_redis_conn_t  *conn = c->data;
+
+    redisAsyncHandleRead(conn->ac);
+}
+
+
+static void
+ngx_mdm_redis_write_handler(ngx_event_t *ev)
+{
+    ngx_connection_t      *c = ev->data;
+    ngx_mdm_redis_conn_t  *conn = c->data;
+
+    redisAsyncHandleWrite(conn->ac);
+}
+
+
+static ngx_mdm_redis_conn_t *
+ngx_mdm_redis_pick(ngx_mdm_redis_t *rd)
+{
+    ngx_uint_t              i, n;
+    ngx_mdm_redis_conn_t   *conn, *connecting;
+
+    n = rd->conf->pool_size;
+    connecting = NULL;
+
+    for (i = 0; i < n; i++) {
+        conn = &rd->conns[rd->next++ % n];
+
+        if (conn->state == NGX_MDM_REDIS_CONNECTED) {
+            return conn;
+        }
+
+        if (conn->state == NGX_MDM_REDIS_CONNECTING && connecting == NULL) {
+            connecting = conn;
+        }
+    }
+
+    /* hiredis buffers commands until the connection is up */
+    return connecting;
+}
+
+
+ngx_mdm_redis_cmd_t *
+ngx_mdm_redis_send(ngx_mdm_redis_t *rd, int argc, const char **argv,
+    const size_t *argvlen, ngx_mdm_redis_handler_pt handler, void *data)
+{
+    ngx_mdm_redis_cmd_t   *cmd;
+    ngx_mdm_redis_conn_t  *conn;
+
+    conn = ngx_mdm_redis_pick(rd);
+    if (conn == NULL) {
+        ngx_mdm_redis_log_error(rd, "unavailable", "no connection");
+        return NULL;
+    }
+
+    /* outlives the request that asked: freed when Redis answers */
+    cmd = ngx_calloc(sizeof(ngx_mdm_redis_cmd_t), rd->log);
+    if (cmd == NULL) {
+        return NULL;
+    }
+
+    cmd->data = data;
+    cmd->handler = handler;
+    cmd->conn = conn;
+    cmd->timer.handler = ngx_mdm_redis_cmd_timeout;
+    cmd->timer.data = cmd;
+    cmd->timer.log = rd->log;
+
+    if (redisAsyncCommandArgv(conn->ac, ngx_mdm_redis_reply, cmd, argc,
+                              argv, argvlen)
+        != REDIS_OK)
+    {
+        ngx_free(cmd);
+        return NULL;
+    }
+
+    ngx_add_timer(&cmd->timer, rd->conf->timeout);
+
+    return cmd;
+}
+
+
+void
+ngx_mdm_redis_cancel(ngx_mdm_redis_cmd_t *cmd)
+{
+    cmd->handler = NULL;
+}
+
+
+static void
+ngx_mdm_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    ngx_mdm_redis_cmd_t  *cmd = privdata;
+
+    if (cmd->timer.timer_set) {
+        ngx_del_timer(&cmd->timer);
+    }
+
+    if (!cmd->done && cmd->handler != NULL) {
+        cmd->done = 1;
+        cmd->handler(cmd->data, r);
+    }
+
+    ngx_free(cmd);
+}
+
+
+/*
+ * A command that got no answer in time: the requester gets its failure now,
+ * and the connection, which is stalled or dead, is dropped and reconnected.
+ * Dropping it completes this command, so cmd must not be used afterwards.
+ */
+static void
+ngx_mdm_redis_cmd_timeout(ngx_event_t *ev)
+{
+    ngx_mdm_redis_cmd_t   *cmd = ev->data;
+    ngx_mdm_redis_conn_t  *conn = cmd->conn;
+
+    ngx_mdm_redis_log_error(conn->rd, "command failed", "timed out");
+
+    if (!cmd->done && cmd->handler != NULL) {
+        cmd->done = 1;
+        cmd->handler(cmd->data, NULL);
+    }
+
+    cmd->done = 1;
+
+    if (conn->ac != NULL) {
+        redisAsyncFree(conn->ac);
+    }
+}
+
+
+/* One error line per interval, however many requests hit the outage. */
+static void
+ngx_mdm_redis_log_error(ngx_mdm_redis_t *rd, const char *what,
+    const char *detail)
+{
+    time_t  now = ngx_time();
+
+    if (rd->last_error_log
+        && now - rd->last_error_log
+           < (time_t) (rd->conf->error_log_interval / 1000))
+    {
+        rd->suppressed++;
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                  "mdm redis %V: %s: %s (%ui similar errors suppressed)",
+                  &rd->conf->addr, what, detail, rd->suppressed);
+
+    rd->last_error_log = now;
+    rd->suppressed = 0;
+}
+
+
+const char *
+ngx_mdm_redis_script_sha(ngx_mdm_redis_t *rd, const char *name)
+{
+    const mdm_script_t  *s;
+
+    s = mdm_script_find(name);
+
+    return s ? rd->shas[s - mdm_scripts] : NULL;
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/perl
+# The foundation: module loads into Debian's nginx, /version, /healthz,
+# directive errors at nginx -t, and Redis outages answered with 503 without
+# blocking, then recovered from without an nginx restart.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use Time::HiRes qw(time sleep);
+use MDM::Test;
+
+my $t = MDM::Test->new;
+my $pki = $t->pki;
+my $redis = $t->redis_start;
+my $https = $t->port('https');
+
+$t->nginx_start(<<"EOF", port => $https);
+    mdm_redis 127.0.0.1:$redis pool=2;
+    mdm_redis_timeout 500ms;
+    mdm_redis_connect_timeout 300ms;
+    mdm_redis_backoff_max 200ms;
+    mdm_redis_error_log_interval 60s;
+    server {
+        listen 127.0.0.1:$https ssl;
+        ssl_certificate $pki->{cert};
+        ssl_certificate_key $pki->{key};
+        location = /healthz { mdm_healthz; }
+        location / { mdm_api; mdm_api_key secret; }
+    }
+EOF
+
+my $r = $t->request('GET', $https, '/version');
+is($r->{status}, 200, 'GET /version answers 200');
+like($r->{body}, qr/^\{"version":"\d+\.\d+\.\d+"\}$/m, '/version is NanoMDM-shaped JSON');
+is($r->{headers}{'content-type'}, 'application/json', '/version is JSON');
+
+$r = $t->request('POST', $https, '/version');
+is($r->{status}, 405, 'POST /version is not allowed');
+
+$r = $t->request('GET', $https, '/healthz');
+is($r->{status}, 200, '/healthz is 200 while Redis answers PING');
+
+$r = $t->request('GET', $https, '/v1/nothing-here', '', headers => { MDM::Test::api_auth('secret') });
+is($r->{status}, 404, 'unknown API path is 404');
+
+$r = $t->request('GET', $https, '/v1/nothing-here');
+is($r->{status}, 401, 'API without key is 401');
+like($r->{headers}{'www-authenticate'} // '', qr/^Basic realm=/, '401 carries WWW-Authenticate');
+
+$r = $t->request('GET', $https, '/v1/nothing-here', '', headers => { MDM::Test::api_auth('wrong') });
+is($r->{status}, 401, 'API with a wrong key is 401');
+
+# Redis goes away while requests flow.
+$t->kill9('redis');
+my @status;
+my $slowest = 0;
+for (1 .. 20) {
+    my $t0 = time;
+    push @status, $t->request('GET', $https, '/healthz')->{status};
+    $slowest = $slowest > time - $t0 ? $slowest : time - $t0;
+}
+is_deeply([ grep { $_ != 503 } @status ], [], 'every /healthz is 503 while Redis is down');
+cmp_ok($slowest, '<', 5, 'no request hangs while Redis is down');
+
+my $errors = () = $t->error_log =~ /mdm redis .*(?:connect failed|connection lost|unavailable)/g;
+cmp_ok($errors, '<=', 3, "Redis errors are logged once per interval, not per request ($errors lines)");
+
+# Redis comes back on the same port: nginx recovers by itself.
+$t->redis_start;
+ok($t->wait_for(sub { $t->request('GET', $https, '/healthz')->{status} == 200 }, 10),
+   '/healthz is 200 again after Redis restarts, without an nginx restart');
+like($t->error_log, qr/mdm redis 127\.0\.0\.1:\d+: connected/, 'reconnect is logged');
+
+# A stalled Redis (CLIENT PAUSE) is answered within the timeout.
+$t->redis('CLIENT', 'PAUSE', '1500', 'ALL');
+my $t0 = time;
+$r = $t->request('GET', $https, '/healthz');
+my $took = time - $t0;
+is($r->{status}, 503, 'stalled Redis gives 503');
+cmp_ok($took, '<', 1.4, 'stalled Redis is answered within mdm_redis_timeout, not after the stall');
+sleep 1.6;
+ok($t->wait_for(sub { $t->request('GET', $https, '/healthz')->{status} == 200 }, 10),
+   'service resumes after the stall');
+
+# nginx -t names the directive that is wrong.
+my ($ok, $out) = $t->nginx_test_conf('mdm_redis localhost:6379;');
+ok(!$ok, 'host name for mdm_redis is refused');
+like($out, qr/"mdm_redis" address "localhost:6379" must use an IPv4 address/, 'error names mdm_redis');
+
+($ok, $out) = $t->nginx_test_conf('server { location / { mdm_api; } }');
+ok(!$ok, 'mdm_api without a key is refused');
+like($out, qr/"mdm_api" requires "mdm_api_key"/, 'error names mdm_api_key');
+
+($ok, $out) = $t->nginx_test_conf('server { location / { mdm_identity tls carrier-pigeon; mdm_checkin; } }');
+ok(!$ok, 'unknown identity source is refused');
+like($out, qr/invalid "mdm_identity" source "carrier-pigeon"/, 'error names mdm_identity');
+
+($ok, $out) = $t->nginx_test_conf('mdm_redis 127.0.0.1:6379 pool=0;');
+ok(!$ok, 'pool=0 is refused');
+like($out, qr/"mdm_redis" pool must be 1\.\.64/, 'error names the pool size');
+
+$t->stop('nginx');
+is_deeply([ $t->error_log_problems ], [], 'no alerts, crashes or sanitizer reports');
+
+done_testing();

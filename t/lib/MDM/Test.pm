@@ -1,0 +1,395 @@
+package MDM::Test;
+
+# Test harness in the spirit of nginx's own test suite: every test gets a
+# temp dir and free loopback ports, starts real processes (redis-server,
+# Debian's nginx loading the built module, mdm-worker, apns-mock) and stops
+# them by pid at the end, also when the test dies. It can also act as a
+# device: mint an identity from a test CA, sign bodies (Mdm-Signature) and
+# send them over TLS with or without a client certificate.
+
+use strict;
+use warnings;
+
+use Carp qw(croak);
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use IO::Socket::SSL;
+use MIME::Base64 qw(encode_base64 decode_base64);
+use POSIX qw(:sys_wait_h);
+use Time::HiRes qw(sleep time);
+
+use MDM::Redis;
+
+our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
+our $BUILD = $ENV{MDM_BUILD} // 'build';
+$BUILD = "$ROOT/$BUILD" unless $BUILD =~ m{^/};
+our $FIXTURES = $ENV{MDM_FIXTURES} // "$ROOT/../shared/fixtures";
+our $NGINX = $ENV{MDM_NGINX} // '/usr/sbin/nginx';
+
+my @all;    # every harness object, for END
+
+sub new {
+    my ($class, %args) = @_;
+    my $self = bless {
+        dir   => tempdir('mdm-test-XXXXXX', TMPDIR => 1,
+                         CLEANUP => !$ENV{MDM_KEEP}),
+        pids  => {},
+        %args,
+    }, $class;
+    push @all, $self;
+    return $self;
+}
+
+sub dir { $_[0]{dir} }
+
+sub fixture {
+    my ($self, $name) = @_;
+    return slurp("$FIXTURES/$name");
+}
+
+sub slurp {
+    my ($path) = @_;
+    open my $fh, '<:raw', $path or croak "$path: $!";
+    local $/;
+    return scalar <$fh>;
+}
+
+sub spew {
+    my ($path, $data) = @_;
+    open my $fh, '>:raw', $path or croak "$path: $!";
+    print $fh $data;
+    close $fh;
+}
+
+sub free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, ReuseAddr => 1)
+        or croak "no free port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+sub port {
+    my ($self, $name) = @_;
+    return $self->{ports}{$name} //= free_port();
+}
+
+# --- processes -------------------------------------------------------------
+
+sub spawn {
+    my ($self, $name, $env, @cmd) = @_;
+    my $log = "$self->{dir}/$name.out";
+    my $pid = fork // croak "fork: $!";
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $log;
+        open STDERR, '>&', \*STDOUT;
+        @ENV{keys %$env} = values %$env;
+        exec @cmd or POSIX::_exit(127);
+    }
+    $self->{pids}{$name} = $pid;
+    return $pid;
+}
+
+sub pid { $_[0]{pids}{$_[1]} }
+
+sub stop {
+    my ($self, $name, $signal) = @_;
+    my $pid = delete $self->{pids}{$name} or return;
+    kill $signal // 'TERM', $pid;
+    my $deadline = time + 10;
+    while (time < $deadline) {
+        return 1 if waitpid($pid, WNOHANG) == $pid;
+        sleep 0.02;
+    }
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+    return 0;
+}
+
+sub kill9 {
+    my ($self, $name) = @_;
+    my $pid = delete $self->{pids}{$name} or return;
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+}
+
+sub wait_port {
+    my ($self, $port, $what) = @_;
+    my $deadline = time + 10;
+    while (time < $deadline) {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+                                      Timeout => 1);
+        return 1 if $s;
+        sleep 0.02;
+    }
+    croak "$what did not listen on $port";
+}
+
+sub wait_for {
+    my ($self, $cond, $timeout) = @_;
+    my $deadline = time + ($timeout // 10);
+    while (time < $deadline) {
+        my $v = $cond->();
+        return $v if $v;
+        sleep 0.05;
+    }
+    return undef;
+}
+
+sub stop_all {
+    my ($self) = @_;
+    $self->stop($_) for reverse sort keys %{ $self->{pids} };
+}
+
+END {
+    my $status = $?;
+    $_->stop_all for @all;
+    $? = $status;
+}
+
+# --- redis -----------------------------------------------------------------
+
+sub redis_start {
+    my ($self) = @_;
+    my $port = $self->port('redis');
+    mkdir "$self->{dir}/redis";
+    $self->spawn('redis', {}, 'redis-server', '--port', $port,
+                 '--bind', '127.0.0.1', '--dir', "$self->{dir}/redis",
+                 '--save', '', '--appendonly', 'no', '--daemonize', 'no');
+    $self->wait_port($port, 'redis-server');
+    return $port;
+}
+
+sub redis {
+    my ($self, @cmd) = @_;
+    $self->{redis_client} //= MDM::Redis->new('127.0.0.1', $self->port('redis'));
+    return $self->{redis_client}->call(@cmd);
+}
+
+sub redis_close {
+    delete $_[0]{redis_client};
+}
+
+# --- pki -------------------------------------------------------------------
+
+sub openssl {
+    my ($self, @args) = @_;
+    my $pid = fork // croak "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>', '/dev/null';
+        open STDERR, '>', '/dev/null';
+        exec 'openssl', @args or POSIX::_exit(127);
+    }
+    waitpid($pid, 0);
+    croak "openssl @args failed" if $?;
+}
+
+# A device CA, a server certificate for 127.0.0.1/localhost and a
+# foreign CA (for negative tests).
+sub pki {
+    my ($self) = @_;
+    return $self->{pki} if $self->{pki};
+    my $d = "$self->{dir}/pki";
+    mkdir $d;
+    for my $ca (qw(ca foreign)) {
+        $self->openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes',
+            '-keyout', "$d/$ca.key", '-out', "$d/$ca.pem", '-days', '30',
+            '-subj', "/CN=ngx_mdm test $ca", '-batch');
+    }
+    spew("$d/server.ext", "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        . "extendedKeyUsage=serverAuth\n");
+    $self->openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout',
+        "$d/server.key", '-out', "$d/server.csr", '-subj', '/CN=localhost');
+    $self->openssl('x509', '-req', '-in', "$d/server.csr", '-CA', "$d/ca.pem",
+        '-CAkey', "$d/ca.key", '-CAcreateserial', '-out', "$d/server.pem",
+        '-days', '30', '-extfile', "$d/server.ext");
+    return $self->{pki} = {
+        dir => $d, ca => "$d/ca.pem", ca_key => "$d/ca.key",
+        foreign => "$d/foreign.pem", foreign_key => "$d/foreign.key",
+        cert => "$d/server.pem", key => "$d/server.key",
+    };
+}
+
+# A device identity: key + certificate with clientAuth, CN = name, signed
+# by the test device CA (or by the foreign CA with ca => 'foreign').
+sub identity {
+    my ($self, $name, %opt) = @_;
+    my $pki = $self->pki;
+    my $ca = $opt{ca} // 'ca';
+    my $base = "$pki->{dir}/id-$name-$ca" . ($opt{tag} // '');
+    return { cert => "$base.pem", key => "$base.key" } if -e "$base.pem";
+    my $days = $opt{days} // 30;
+    spew("$base.ext", "extendedKeyUsage=clientAuth\n"
+        . "keyUsage=digitalSignature,keyEncipherment\n");
+    $self->openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout',
+        "$base.key", '-out', "$base.csr", '-subj', "/CN=$name");
+    $self->openssl('x509', '-req', '-in', "$base.csr", '-CA',
+        "$pki->{dir}/$ca.pem", '-CAkey', "$pki->{dir}/$ca.key",
+        '-CAcreateserial', '-out', "$base.pem", '-days', $days,
+        '-extfile', "$base.ext");
+    return { cert => "$base.pem", key => "$base.key" };
+}
+
+# Mdm-Signature value for body: base64 DER CMS SignedData, detached.
+# digest: sha256 (default) or sha1; ber => 1 gives indefinite lengths.
+sub sign {
+    my ($self, $id, $body, %opt) = @_;
+    my $in = "$self->{dir}/sign.in";
+    my $out = "$self->{dir}/sign.out";
+    spew($in, $body);
+    $self->openssl('cms', '-sign', '-binary', '-in', $in, '-signer',
+        $id->{cert}, '-inkey', $id->{key}, '-outform', 'DER', '-out', $out,
+        '-md', $opt{digest} // 'sha256', ($opt{ber} ? ('-stream') : ()));
+    return encode_base64(slurp($out), '');
+}
+
+# --- nginx -----------------------------------------------------------------
+
+sub module_path { "$BUILD/nginx/ngx_http_mdm_module.so" }
+
+# Writes nginx.conf around the given http{} contents and starts nginx in
+# the foreground (master + workers) so the harness owns its pid.
+sub nginx_start {
+    my ($self, $http, %opt) = @_;
+    my $d = $self->{dir};
+    my $user = $> == 0 ? "user root;\n" : '';
+    my $workers = $opt{workers} // 1;
+    spew("$d/nginx.conf", <<"CONF");
+load_module ${\ module_path()};
+${user}worker_processes $workers;
+daemon off;
+master_process on;
+pid $d/nginx.pid;
+error_log $d/error.log ${\ ($opt{log_level} // 'info')};
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $d/client_body;
+    proxy_temp_path $d/proxy;
+    fastcgi_temp_path $d/fastcgi;
+    uwsgi_temp_path $d/uwsgi;
+    scgi_temp_path $d/scgi;
+$http
+}
+CONF
+    my %env;
+    if ($ENV{MDM_ASAN}) {
+        chomp(my $asan = `gcc -print-file-name=libasan.so`);
+        chomp(my $ubsan = `gcc -print-file-name=libubsan.so`);
+        %env = (LD_PRELOAD => "$asan $ubsan",
+                ASAN_OPTIONS => 'detect_leaks=0:abort_on_error=0');
+    }
+    $self->spawn('nginx', \%env, $NGINX, '-p', "$d/", '-c', "$d/nginx.conf",
+                 '-e', "$d/error.log");
+    $self->wait_port($opt{port}, 'nginx') if $opt{port};
+    return 1;
+}
+
+sub nginx_test_conf {
+    my ($self, $http) = @_;
+    my $d = $self->{dir};
+    spew("$d/test.conf", <<"CONF");
+load_module ${\ module_path()};
+events { }
+pid $d/test.pid;
+http {
+$http
+}
+CONF
+    my $out = `$NGINX -t -p $d/ -c $d/test.conf -e $d/test-error.log 2>&1`;
+    return ($? == 0, $out);
+}
+
+sub error_log {
+    my ($self) = @_;
+    my $f = "$self->{dir}/error.log";
+    return -e $f ? slurp($f) : '';
+}
+
+# Lines that must never appear: alerts, crashes, sanitizer reports.
+sub error_log_problems {
+    my ($self) = @_;
+    my @bad;
+    for my $f (grep { !/test-error\.log$/ } glob("$self->{dir}/*.log"),
+               glob("$self->{dir}/*.out")) {
+        for (split /\n/, slurp($f)) {
+            push @bad, $_ if /\[alert\]|\[emerg\]|AddressSanitizer|runtime error:|LeakSanitizer|exited on signal|segfault/;
+        }
+    }
+    return @bad;
+}
+
+# --- http ------------------------------------------------------------------
+
+# request(METHOD, port, path, body, headers => {...}, tls => 1,
+#         identity => $id (client cert), sign => $id (Mdm-Signature),
+#         digest => 'sha1', ber => 1) -> { status, headers, body }
+sub request {
+    my ($self, $method, $port, $path, $body, %opt) = @_;
+    $body //= '';
+    my %h = %{ $opt{headers} // {} };
+    if ($opt{sign}) {
+        $h{'Mdm-Signature'} = $self->sign($opt{sign}, $body,
+            digest => $opt{digest}, ber => $opt{ber});
+    }
+    my $sock;
+    if ($opt{tls} // 1) {
+        $sock = IO::Socket::SSL->new(
+            PeerAddr => "127.0.0.1:$port",
+            SSL_verify_mode => SSL_VERIFY_PEER,
+            SSL_ca_file => $self->pki->{ca},
+            SSL_verifycn_name => 'localhost',
+            ($opt{identity} ? (SSL_cert_file => $opt{identity}{cert},
+                               SSL_key_file => $opt{identity}{key}) : ()),
+        ) or croak "TLS connect to $port: $SSL_ERROR";
+    } else {
+        $sock = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port")
+            or croak "connect to $port: $!";
+    }
+    my $req = "$method $path HTTP/1.1\r\nHost: localhost\r\n"
+        . "Connection: close\r\n";
+    $req .= "Content-Length: " . length($body) . "\r\n"
+        unless exists $h{'Content-Length'} || $opt{no_length};
+    $req .= "$_: $h{$_}\r\n" for sort keys %h;
+    $req .= "\r\n";
+    $sock->print($req . $body);
+    local $/;
+    my $resp = <$sock> // '';
+    close $sock;
+    return parse_response($resp);
+}
+
+sub parse_response {
+    my ($resp) = @_;
+    my ($head, $body) = split /\r\n\r\n/, $resp, 2;
+    $head //= '';
+    my ($status) = $head =~ m{^HTTP/1\.\d (\d{3})};
+    my %headers;
+    for (split /\r\n/, $head) {
+        $headers{lc $1} = $2 if /^([^:]+):\s*(.*)$/;
+    }
+    $body //= '';
+    if (($headers{'transfer-encoding'} // '') =~ /chunked/i) {
+        my $plain = '';
+        while ($body =~ s/^([0-9a-fA-F]+)\r\n//) {
+            my $n = hex $1;
+            last if $n == 0;
+            $plain .= substr($body, 0, $n, '');
+            $body =~ s/^\r\n//;
+        }
+        $body = $plain;
+    }
+    return { status => $status // 0, headers => \%headers, body => $body };
+}
+
+# Basic auth header for the API.
+sub api_auth {
+    my ($key) = @_;
+    return (Authorization => 'Basic ' . encode_base64("nanomdm:$key", ''));
+}
+
+1;
