@@ -1,0 +1,389 @@
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mdm_hex.h"
+#include "mdm_identity.h"
+#include "tap.h"
+#include "testcert.h"
+
+
+static const unsigned char  body[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<plist version=\"1.0\">"
+    "<dict><key>MessageType</key><string>TokenUpdate</string></dict>"
+    "</plist>\n";
+
+#define BODY_LEN  (sizeof(body) - 1)
+
+
+typedef struct {
+    EVP_PKEY  *ca_key;
+    X509      *ca;
+    EVP_PKEY  *foreign_key;
+    X509      *foreign_ca;
+    EVP_PKEY  *key;
+    X509      *device;          /* clientAuth */
+    X509      *no_eku;          /* no extendedKeyUsage at all */
+    X509      *server_only;     /* serverAuth only */
+    X509      *expired;
+    X509      *foreign;         /* issued by foreign_ca */
+    X509      *ec_device;
+    EVP_PKEY  *ec_key;
+    char       ca_path[64];
+} fixtures_t;
+
+
+#define accepted(rc, res, ...)                                              \
+    do {                                                                    \
+        ok((rc) == 0 && (res)->error == NULL, __VA_ARGS__);                 \
+        if ((res)->error != NULL) {                                         \
+            diag("refused: %s", (res)->error);                              \
+        }                                                                   \
+    } while (0)
+
+
+/* Mdm-Signature for cert/key over body as a device would send it. */
+static int
+sign_and_check(mdm_identity_t *id, X509 *cert, EVP_PKEY *key,
+    const EVP_MD *md, unsigned flags, const unsigned char *b, size_t blen,
+    mdm_identity_result_t *res)
+{
+    int             rc;
+    char           *b64;
+    size_t          len;
+    unsigned char  *der;
+
+    der = tc_sign(cert, key, NULL, md, body, BODY_LEN, flags, &len);
+    b64 = tc_base64(der, len);
+    rc = mdm_identity_from_signature(id, b64, strlen(b64), b, blen, res);
+    free(b64);
+    free(der);
+    return rc;
+}
+
+
+static void
+cert_sha256_hex(X509 *x, char *hex)
+{
+    size_t          len;
+    unsigned int    n;
+    unsigned char  *der, dig[32];
+
+    der = tc_der(x, &len);
+    EVP_Digest(der, len, dig, &n, EVP_sha256(), NULL);
+    mdm_hex_encode(dig, n, hex);
+    free(der);
+}
+
+
+static void
+test_signatures(mdm_identity_t *id, fixtures_t *f)
+{
+    int                    rc;
+    char                   hex[65];
+    mdm_identity_result_t  res;
+
+    cert_sha256_hex(f->device, hex);
+
+    rc = sign_and_check(id, f->device, f->key, EVP_sha256(), CMS_DETACHED,
+                        body, BODY_LEN, &res);
+    accepted(rc, &res, "DER SHA-256 Mdm-Signature verifies");
+    is_str(res.sha256_hex, hex, "binding key is SHA-256 of the cert DER");
+    is_str(res.cn, "device-1", "subject CN reported for logs");
+    ok(res.not_after > time(NULL), "not_after reported");
+
+    rc = sign_and_check(id, f->device, f->key, EVP_sha1(),
+                        CMS_DETACHED | CMS_STREAM, body, BODY_LEN, &res);
+    accepted(rc, &res, "BER indefinite-length SHA-1 Mdm-Signature verifies");
+    is_str(res.sha256_hex, hex, "same device, same binding key");
+
+    rc = sign_and_check(id, f->device, f->key, EVP_sha256(), CMS_DETACHED,
+                        body, BODY_LEN - 2, &res);
+    is_str(res.error, "digest mismatch", "modified body is refused");
+    is_int(rc, -1, "modified body returns -1");
+
+    rc = sign_and_check(id, f->ec_device, f->ec_key, EVP_sha256(),
+                        CMS_DETACHED, body, BODY_LEN, &res);
+    accepted(rc, &res, "ECDSA device signature verifies");
+
+    sign_and_check(id, f->no_eku, f->key, EVP_sha256(), CMS_DETACHED,
+                   body, BODY_LEN, &res);
+    ok(res.error == NULL, "certificate without extendedKeyUsage is accepted");
+
+    sign_and_check(id, f->foreign, f->key, EVP_sha256(), CMS_DETACHED,
+                   body, BODY_LEN, &res);
+    is_str(res.error, "untrusted chain", "foreign CA is refused");
+    is_str(res.cn, "foreign-device", "refused cert still named for logs");
+
+    sign_and_check(id, f->expired, f->key, EVP_sha256(), CMS_DETACHED,
+                   body, BODY_LEN, &res);
+    is_str(res.error, "expired", "expired certificate is refused");
+
+    sign_and_check(id, f->server_only, f->key, EVP_sha256(), CMS_DETACHED,
+                   body, BODY_LEN, &res);
+    is_str(res.error, "wrong usage", "serverAuth-only certificate is refused");
+
+    sign_and_check(id, f->foreign_ca, f->foreign_key, EVP_sha256(),
+                   CMS_DETACHED, body, BODY_LEN, &res);
+    is_str(res.error, "untrusted chain", "self-signed stranger is refused");
+}
+
+
+static void
+test_bad_headers(mdm_identity_t *id)
+{
+    char                   big[70 * 1024];
+    mdm_identity_result_t  res;
+
+    ok(mdm_identity_from_signature(id, "MII*", 4, body, BODY_LEN, &res)
+       == -1 && strcmp(res.error, "bad base64") == 0,
+       "non-alphabet byte is bad base64");
+    ok(mdm_identity_from_signature(id, "QQ=A", 4, body, BODY_LEN, &res)
+       == -1 && strcmp(res.error, "bad base64") == 0,
+       "data after padding is bad base64");
+    ok(mdm_identity_from_signature(id, "QUJD", 4, body, BODY_LEN, &res)
+       == -1 && strncmp(res.error, "bad CMS", 7) == 0,
+       "valid base64 of garbage is bad CMS");
+    ok(mdm_identity_from_signature(id, "", 0, body, BODY_LEN, &res) == -1
+       && res.error != NULL, "empty header is refused");
+
+    memset(big, 'A', sizeof(big));
+    ok(mdm_identity_from_signature(id, big, sizeof(big), body, BODY_LEN,
+                                   &res) == -1, "oversized header is refused");
+}
+
+
+static void
+test_cache(mdm_identity_t *id, fixtures_t *f)
+{
+    int                    rc;
+    size_t                 len;
+    unsigned char         *der;
+    mdm_identity_stats_t   before, after;
+    mdm_identity_result_t  cold, warm;
+
+    der = tc_der(f->device, &len);
+
+    mdm_identity_stats(id, &before);
+    rc = mdm_identity_from_der(id, der, len, &cold);
+    accepted(rc, &cold, "TLS client certificate accepted");
+    rc = mdm_identity_from_der(id, der, len, &warm);
+    mdm_identity_stats(id, &after);
+
+    accepted(rc, &warm, "cached certificate accepted again");
+    is_int(after.hits - before.hits, 2, "a known certificate is a cache hit");
+    is_int(after.misses, before.misses, "no second examination");
+    ok(memcmp(&cold, &warm, sizeof(cold)) == 0,
+       "cache hit returns the same result");
+
+    mdm_identity_set_time(id, cold.not_after + 1);
+    mdm_identity_from_der(id, der, len, &warm);
+    is_str(warm.error, "expired", "cached certificate expires with time");
+
+    mdm_identity_set_time(id, 0);
+    mdm_identity_from_der(id, der, len, &warm);
+    ok(warm.error == NULL, "and is valid again at the real time");
+
+    mdm_identity_from_der(id, der, len - 1, &warm);
+    is_str(warm.error, "bad certificate", "truncated DER is refused");
+
+    der = realloc(der, len + 1);
+    der[len] = 0;
+    mdm_identity_from_der(id, der, len + 1, &warm);
+    is_str(warm.error, "bad certificate", "DER with a trailing byte refused");
+    mdm_identity_from_der(id, der, len + 1, &warm);
+    is_str(warm.error, "bad certificate", "and refused again from the cache");
+
+    free(der);
+}
+
+
+static void
+test_eviction(fixtures_t *f)
+{
+    int                    i;
+    X509                  *x;
+    size_t                 len[5];
+    const char            *err;
+    unsigned char         *der[5];
+    mdm_identity_t        *small;
+    mdm_identity_stats_t   st;
+    mdm_identity_result_t  res;
+    char                   cn[16];
+
+    small = mdm_identity_create(f->ca_path, 3, &err);
+    ok(small != NULL, "three-entry cache created");
+
+    for (i = 0; i < 5; i++) {
+        snprintf(cn, sizeof(cn), "evict-%d", i);
+        x = tc_cert(cn, f->key, f->ca, f->ca_key, 0, TC_DAY, 0, "clientAuth");
+        der[i] = tc_der(x, &len[i]);
+        X509_free(x);
+        mdm_identity_from_der(small, der[i], len[i], &res);
+    }
+
+    mdm_identity_stats(small, &st);
+    is_int(st.entries, 3, "cache stays at its size");
+    is_int(st.evictions, 2, "two oldest certificates evicted");
+
+    mdm_identity_from_der(small, der[4], len[4], &res);
+    mdm_identity_stats(small, &st);
+    is_int(st.hits, 1, "most recent certificate still cached");
+
+    mdm_identity_from_der(small, der[0], len[0], &res);
+    mdm_identity_stats(small, &st);
+    is_int(st.misses, 6, "evicted certificate is examined again");
+    ok(res.error == NULL && strcmp(res.cn, "evict-0") == 0,
+       "and still accepted");
+
+    for (i = 0; i < 5; i++) {
+        free(der[i]);
+    }
+
+    mdm_identity_destroy(small);
+}
+
+
+static void
+test_proxy_headers(fixtures_t *f)
+{
+    long            n;
+    char           *pem, *esc, *b64, *hdr;
+    size_t          i, len, der_len;
+    unsigned char  *der, *out;
+
+    der = tc_der(f->device, &der_len);
+    pem = tc_pem(f->device);
+    len = strlen(pem);
+    esc = malloc(3 * len + 1);
+    out = malloc(3 * len + 1);
+
+    /* As ngx_escape_uri(NGX_ESCAPE_URI_COMPONENT) leaves it. */
+    for (i = 0, n = 0; i < len; i++) {
+        if ((pem[i] >= 'A' && pem[i] <= 'Z') || (pem[i] >= 'a'
+            && pem[i] <= 'z') || (pem[i] >= '0' && pem[i] <= '9')
+            || pem[i] == '-')
+        {
+            esc[n++] = pem[i];
+
+        } else {
+            n += sprintf(esc + n, "%%%02X", (unsigned char) pem[i]);
+        }
+    }
+
+    n = mdm_identity_der_from_escaped_pem(esc, n, out);
+    ok(n == (long) der_len && memcmp(out, der, der_len) == 0,
+       "$ssl_client_escaped_cert decodes to the DER");
+
+    ok(mdm_identity_der_from_escaped_pem("%2", 2, out) == -1,
+       "truncated escape refused");
+    ok(mdm_identity_der_from_escaped_pem("abc", 3, out) == -1,
+       "escaped value without PEM armor refused");
+
+    b64 = tc_base64(der, der_len);
+    hdr = malloc(strlen(b64) + 5);
+    sprintf(hdr, " :%s: ", b64);
+
+    n = mdm_identity_der_from_client_cert(hdr, strlen(hdr), out);
+    ok(n == (long) der_len && memcmp(out, der, der_len) == 0,
+       "RFC 9440 Client-Cert decodes to the DER");
+    ok(mdm_identity_der_from_client_cert(b64, strlen(b64), out) == -1,
+       "Client-Cert without colons refused");
+    hdr[5] = '*';
+    ok(mdm_identity_der_from_client_cert(hdr, strlen(hdr), out) == -1,
+       "Client-Cert with a non-base64 byte refused");
+
+    free(hdr);
+    free(b64);
+    free(out);
+    free(esc);
+    free(pem);
+    free(der);
+}
+
+
+static void
+make_fixtures(fixtures_t *f)
+{
+    int    fd;
+    char  *pem;
+
+    f->ca_key = tc_rsa_key();
+    f->ca = tc_cert("Test Device CA", f->ca_key, NULL, NULL, 0, 30 * TC_DAY,
+                    1, NULL);
+    f->foreign_key = tc_rsa_key();
+    f->foreign_ca = tc_cert("Foreign CA", f->foreign_key, NULL, NULL, 0,
+                            30 * TC_DAY, 1, NULL);
+    f->key = tc_rsa_key();
+    f->ec_key = tc_ec_key();
+
+    f->device = tc_cert("device-1", f->key, f->ca, f->ca_key, -60, TC_DAY, 0,
+                        "clientAuth");
+    f->no_eku = tc_cert("device-2", f->key, f->ca, f->ca_key, -60, TC_DAY, 0,
+                        NULL);
+    f->server_only = tc_cert("server", f->key, f->ca, f->ca_key, -60, TC_DAY,
+                             0, "serverAuth");
+    f->expired = tc_cert("old-device", f->key, f->ca, f->ca_key, -2 * TC_DAY,
+                         -TC_DAY, 0, "clientAuth");
+    f->foreign = tc_cert("foreign-device", f->key, f->foreign_ca,
+                         f->foreign_key, -60, TC_DAY, 0, "clientAuth");
+    f->ec_device = tc_cert("ec-device", f->ec_key, f->ca, f->ca_key, -60,
+                           TC_DAY, 0, "clientAuth");
+
+    snprintf(f->ca_path, sizeof(f->ca_path), "%s/mdm-ca-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    fd = mkstemp(f->ca_path);
+    pem = tc_pem(f->ca);
+    tc_check(fd >= 0 && write(fd, pem, strlen(pem)) == (ssize_t) strlen(pem),
+             "CA bundle file");
+    close(fd);
+    free(pem);
+}
+
+
+static void
+free_fixtures(fixtures_t *f)
+{
+    unlink(f->ca_path);
+    X509_free(f->ca);
+    X509_free(f->foreign_ca);
+    X509_free(f->device);
+    X509_free(f->no_eku);
+    X509_free(f->server_only);
+    X509_free(f->expired);
+    X509_free(f->foreign);
+    X509_free(f->ec_device);
+    EVP_PKEY_free(f->ca_key);
+    EVP_PKEY_free(f->foreign_key);
+    EVP_PKEY_free(f->key);
+    EVP_PKEY_free(f->ec_key);
+}
+
+
+int
+main(void)
+{
+    const char      *err;
+    fixtures_t       f;
+    mdm_identity_t  *id;
+
+    make_fixtures(&f);
+
+    id = mdm_identity_create("no/such/bundle.pem", 10, &err);
+    ok(id == NULL && strcmp(err, "cannot load the CA bundle") == 0,
+       "missing CA bundle is a creation error");
+
+    id = mdm_identity_create(f.ca_path, 10000, &err);
+    ok(id != NULL, "identity context created from the CA bundle");
+
+    test_signatures(id, &f);
+    test_bad_headers(id);
+    test_cache(id, &f);
+    test_eviction(&f);
+    test_proxy_headers(&f);
+
+    mdm_identity_destroy(id);
+    free_fixtures(&f);
+
+    return done_testing();
+}
