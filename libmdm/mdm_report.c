@@ -48,11 +48,16 @@ mdm_report_read(mdm_report_t *rep, mdm_err_t *err)
     if (mdm_report_status(rep, err) != MDM_OK
         || mdm_enrollment_keys_read(rep->root, &rep->id_keys, err) != MDM_OK
         || mdm_enrollment_resolve(&rep->id_keys, &rep->enrollment, err)
-           != MDM_OK
-        || mdm_plist_get_string(rep->root, "RequestType", &rep->request_type,
-                                err) == MDM_ERROR)
+           != MDM_OK)
     {
         return MDM_ERROR;
+    }
+
+    /* undocumented, so only a hint: ignored unless it is a string */
+    if (mdm_plist_get_string(rep->root, "RequestType", &rep->request_type,
+                             err) != MDM_OK)
+    {
+        rep->request_type = NULL;
     }
 
     rc = mdm_plist_get_string(rep->root, "CommandUUID", &rep->command_uuid,
