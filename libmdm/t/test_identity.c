@@ -257,6 +257,7 @@ test_proxy_headers(fixtures_t *f)
     len = strlen(pem);
     esc = malloc(3 * len + 1);
     out = malloc(3 * len + 1);
+    tc_check(esc != NULL && out != NULL, "malloc");
 
     /* As ngx_escape_uri(NGX_ESCAPE_URI_COMPONENT) leaves it. */
     for (i = 0, n = 0; i < len; i++) {
@@ -282,6 +283,7 @@ test_proxy_headers(fixtures_t *f)
 
     b64 = tc_base64(der, der_len);
     hdr = malloc(strlen(b64) + 5);
+    tc_check(hdr != NULL, "malloc");
     sprintf(hdr, " :%s: ", b64);
 
     n = mdm_identity_der_from_client_cert(hdr, strlen(hdr), out);
