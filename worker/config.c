@@ -1,0 +1,201 @@
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+
+typedef enum { WK_STR, WK_NUM } wk_config_type_t;
+
+typedef struct {
+    const char       *key;
+    wk_config_type_t  type;
+    size_t            offset;
+    const char       *dflt;
+    long              min;
+} wk_config_key_t;
+
+#define STR(k, d)     { #k, WK_STR, offsetof(wk_config_t, k), d, 0 }
+#define NUM(k, d, m)  { #k, WK_NUM, offsetof(wk_config_t, k), d, m }
+
+static const wk_config_key_t keys[] = {
+    STR(redis, "127.0.0.1:6379"),
+    STR(name, ""),
+    STR(apns_url, "https://api.push.apple.com"),
+    STR(apns_ca, ""),
+    STR(log_level, "info"),
+    NUM(apns_expiration, "259200", 0),
+    NUM(apns_ping_idle, "3600", 1),
+    NUM(apns_timeout_ms, "10000", 100),
+    NUM(push_batch, "1000", 1),
+    NUM(push_block_ms, "2000", 1),
+    NUM(push_claim_idle_ms, "60000", 100),
+    NUM(push_claim_interval_ms, "5000", 100),
+    NUM(push_max_inflight, "20000", 1),
+    NUM(max_attempts, "8", 1),
+    NUM(backoff_base_ms, "1000", 1),
+    NUM(backoff_max_ms, "300000", 1),
+    NUM(cert_check_interval, "60", 1),
+    NUM(redis_timeout_ms, "5000", 100),
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+
+void
+wk_config_defaults(wk_config_t *cf)
+{
+    char err[128];
+
+    memset(cf, 0, sizeof(*cf));
+    for (size_t i = 0; i < NKEYS; i++) {
+        wk_config_set(cf, keys[i].key, keys[i].dflt, err, sizeof(err));
+    }
+    /* A consumer name must be unique in the group and stable for one run. */
+    char host[256] = "worker";
+    gethostname(host, sizeof(host) - 1);
+    snprintf(cf->name, sizeof(cf->name), "%s-%d", host, (int) getpid());
+}
+
+
+static int
+set_value(wk_config_t *cf, const wk_config_key_t *k, const char *value,
+          char *err, size_t errlen)
+{
+    char *field = (char *) cf + k->offset;
+
+    if (k->type == WK_STR) {
+        if (strlen(value) >= WK_CONFIG_STR_MAX) {
+            snprintf(err, errlen, "%s: value too long", k->key);
+            return -1;
+        }
+        strcpy(field, value);
+        return 0;
+    }
+
+    char *end;
+    errno = 0;
+    long n = strtol(value, &end, 10);
+    if (errno || end == value || *end != '\0' || n < k->min) {
+        snprintf(err, errlen, "%s: \"%s\" is not a number >= %ld",
+                 k->key, value, k->min);
+        return -1;
+    }
+    *(long *) field = n;
+    return 0;
+}
+
+
+int
+wk_config_set(wk_config_t *cf, const char *key, const char *value, char *err,
+              size_t errlen)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (strcmp(keys[i].key, key) == 0) {
+            if (set_value(cf, &keys[i], value, err, errlen) != 0) {
+                return -1;
+            }
+            if (strcmp(key, "log_level") == 0
+                && wk_log_level_parse(value) < 0)
+            {
+                snprintf(err, errlen, "log_level: unknown level \"%s\"",
+                         value);
+                return -1;
+            }
+            return 0;
+        }
+    }
+    snprintf(err, errlen, "unknown key \"%s\"", key);
+    return -1;
+}
+
+
+static char *
+trim(char *s)
+{
+    while (isspace((unsigned char) *s)) {
+        s++;
+    }
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char) e[-1])) {
+        *--e = '\0';
+    }
+    return s;
+}
+
+
+int
+wk_config_load(wk_config_t *cf, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+
+    char line[1024], msg[256];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#') {
+            continue;
+        }
+        char *eq = strchr(s, '=');
+        if (eq == NULL) {
+            snprintf(err, errlen, "%s:%d: expected key = value", path, lineno);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        if (wk_config_set(cf, trim(s), trim(eq + 1), msg, sizeof(msg)) != 0) {
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);
+            rc = -1;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+
+int
+wk_config_from_args(wk_config_t *cf, int argc, char **argv, char *err,
+                    size_t errlen)
+{
+    /* The file first, so that flags override it wherever they appear. */
+    for (int i = 1; i < argc - 1; i++) {
+        if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
+            if (wk_config_load(cf, argv[i + 1], err, errlen) != 0) {
+                return -1;
+            }
+        }
+    }
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+            i++;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0 || i + 1 >= argc) {
+            snprintf(err, errlen, "unexpected argument \"%s\"", a);
+            return -1;
+        }
+        char key[64], msg[256];
+        snprintf(key, sizeof(key), "%s", a + 2);
+        for (char *p = key; *p; p++) {
+            if (*p == '-') {
+                *p = '_';
+            }
+        }
+        if (wk_config_set(cf, key, argv[++i], msg, sizeof(msg)) != 0) {
+            snprintf(err, errlen, "%s: %s", a, msg);
+            return -1;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,48 @@
+#ifndef WK_CONFIG_H
+#define WK_CONFIG_H
+
+/*
+ * mdm-worker configuration: `key = value` lines in a file, each key also
+ * settable as a flag (`--apns-url URL` sets apns_url). Every key and its
+ * default are in one table in config.c and documented in docs/worker.md.
+ */
+
+#define WK_CONFIG_STR_MAX 512
+
+typedef struct {
+    char redis[WK_CONFIG_STR_MAX];        /* host:port, or a unix socket path */
+    char name[WK_CONFIG_STR_MAX];         /* consumer name in group pushers */
+    char apns_url[WK_CONFIG_STR_MAX];
+    char apns_ca[WK_CONFIG_STR_MAX];      /* empty: the system CA store */
+    char log_level[WK_CONFIG_STR_MAX];
+    long apns_expiration;                 /* s from now; 0: one attempt */
+    long apns_ping_idle;                  /* s idle before a PING */
+    long apns_timeout_ms;                 /* connect, PING and response */
+    long push_batch;                      /* XREADGROUP COUNT */
+    long push_block_ms;                   /* XREADGROUP BLOCK */
+    long push_claim_idle_ms;              /* XAUTOCLAIM min-idle-time */
+    long push_claim_interval_ms;
+    long push_max_inflight;               /* jobs held before reading more */
+    long max_attempts;
+    long backoff_base_ms;
+    long backoff_max_ms;
+    long cert_check_interval;             /* s between pushcert `updated` checks */
+    long redis_timeout_ms;
+} wk_config_t;
+
+/* Fills every field with its default. */
+void wk_config_defaults(wk_config_t *cf);
+
+/* Sets one key from its text value; -1 with a message in err if invalid. */
+int wk_config_set(wk_config_t *cf, const char *key, const char *value,
+                  char *err, size_t errlen);
+
+/* Reads `key = value` lines (# comments); -1 with a message in err. */
+int wk_config_load(wk_config_t *cf, const char *path, char *err,
+                   size_t errlen);
+
+/* Parses argv (-c FILE first, then --key value overrides); -1 on error. */
+int wk_config_from_args(wk_config_t *cf, int argc, char **argv, char *err,
+                        size_t errlen);
+
+#endif

@@ -1,0 +1,181 @@
+/*
+ * mdm-worker: delivers the APNs pushes that the nginx module queues in Redis.
+ *
+ *   mdm-worker [-c FILE] [--key value ...]
+ *
+ * main() reads the configuration, then init → loop → shutdown. Signals only
+ * set state that the loop acts on (ev_signal): SIGTERM/SIGINT drain and exit
+ * 0, SIGHUP reloads the push certificates.
+ */
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "config.h"
+#include "log.h"
+#include "mdm_version.h"
+#include "push.h"
+#include "redis.h"
+
+typedef struct {
+    struct ev_loop  *loop;
+    wk_config_t      cf;
+    wk_redis_t       reader;
+    wk_redis_t       cmd;
+    wk_consumer_t   *consumer;
+    ev_signal        sigterm, sigint, sighup;
+    ev_timer         drain_deadline;
+    int              stopping;
+} wk_worker_t;
+
+
+static void
+usage(void)
+{
+    fprintf(stderr,
+            "usage: mdm-worker [-c FILE] [--KEY VALUE ...]\n"
+            "  every key of the config file is also a flag, '_' written '-':\n"
+            "  --redis 127.0.0.1:6379 --apns-url https://host:port "
+            "--apns-ca FILE --name NAME --log-level debug\n");
+}
+
+
+static void
+on_redis_ready(wk_redis_t *link, void *data)
+{
+    wk_worker_t *w = data;
+    (void) link;
+
+    if (w->consumer) {
+        wk_consumer_on_redis_ready(w->consumer);
+    }
+}
+
+
+static void
+on_drained(void *data)
+{
+    wk_worker_t *w = data;
+    wk_info("drained, exiting");
+    ev_break(w->loop, EVBREAK_ALL);
+}
+
+
+static void
+on_drain_deadline(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void) t;
+    (void) revents;
+    wk_warn("drain took too long, exiting with pushes in flight; "
+            "their jobs stay pending for another worker");
+    ev_break(loop, EVBREAK_ALL);
+}
+
+
+static void
+on_sigterm(struct ev_loop *loop, ev_signal *s, int revents)
+{
+    wk_worker_t *w = s->data;
+    (void) revents;
+
+    if (w->stopping) {
+        return;
+    }
+    w->stopping = 1;
+    wk_info("signal %d: draining", s->signum);
+    /* Pushes on the wire get one response timeout, then we go anyway. */
+    ev_timer_init(&w->drain_deadline, on_drain_deadline,
+                  w->cf.apns_timeout_ms / 1000.0 + 1.0, 0.);
+    ev_timer_start(loop, &w->drain_deadline);
+    wk_consumer_drain(w->consumer, on_drained, w);
+}
+
+
+static void
+on_sighup(struct ev_loop *loop, ev_signal *s, int revents)
+{
+    wk_worker_t *w = s->data;
+    (void) loop;
+    (void) revents;
+    wk_consumer_reload(w->consumer);
+}
+
+
+static int
+worker_init(wk_worker_t *w)
+{
+    w->loop = EV_DEFAULT;
+    signal(SIGPIPE, SIG_IGN);
+    srand((unsigned) time(NULL) ^ (unsigned) getpid());
+
+    double timeout = w->cf.redis_timeout_ms / 1000.0;
+    wk_redis_init(&w->cmd, w->loop, w->cf.redis, "cmd", timeout,
+                  on_redis_ready, w);
+    wk_redis_init(&w->reader, w->loop, w->cf.redis, "reader", timeout,
+                  on_redis_ready, w);
+    w->consumer = wk_consumer_new(w->loop, &w->cf, &w->reader, &w->cmd);
+    if (w->consumer == NULL) {
+        return -1;
+    }
+
+    ev_signal_init(&w->sigterm, on_sigterm, SIGTERM);
+    ev_signal_init(&w->sigint, on_sigterm, SIGINT);
+    ev_signal_init(&w->sighup, on_sighup, SIGHUP);
+    w->sigterm.data = w->sigint.data = w->sighup.data = w;
+    ev_signal_start(w->loop, &w->sigterm);
+    ev_signal_start(w->loop, &w->sigint);
+    ev_signal_start(w->loop, &w->sighup);
+    return 0;
+}
+
+
+static void
+worker_shutdown(wk_worker_t *w)
+{
+    /* Redis first: pending callbacks must find the consumer alive. */
+    wk_redis_close(&w->reader);
+    wk_redis_close(&w->cmd);
+    if (w->consumer) {
+        wk_consumer_free(w->consumer);
+    }
+}
+
+
+int
+main(int argc, char **argv)
+{
+    static wk_worker_t w;
+    char err[512];
+
+    if (argc > 1 && (strcmp(argv[1], "-h") == 0
+                     || strcmp(argv[1], "--help") == 0))
+    {
+        usage();
+        return 0;
+    }
+    wk_config_defaults(&w.cf);
+    if (wk_config_from_args(&w.cf, argc, argv, err, sizeof(err)) != 0) {
+        fprintf(stderr, "mdm-worker: %s\n", err);
+        usage();
+        return 2;
+    }
+    wk_log_level = (wk_log_level_t) wk_log_level_parse(w.cf.log_level);
+
+    wk_info("mdm-worker %s starting: consumer %s, redis %s, apns %s",
+            MDM_VERSION, w.cf.name, w.cf.redis, w.cf.apns_url);
+    if (worker_init(&w) != 0) {
+        wk_alert("initialisation failed");
+        worker_shutdown(&w);
+        return 1;
+    }
+    ev_run(w.loop, 0);
+    worker_shutdown(&w);
+    wk_info("stopped");
+    return 0;
+}

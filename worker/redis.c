@@ -1,0 +1,253 @@
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/adapters/libev.h>
+#include <hiredis/hiredis.h>
+
+#include "log.h"
+#include "redis.h"
+
+typedef struct {
+    wk_redis_t  *link;
+    wk_redis_cb  cb;
+    void        *data;
+} wk_redis_call_t;
+
+static void redis_connect(wk_redis_t *link);
+
+
+static void
+redis_schedule_reconnect(wk_redis_t *link)
+{
+    if (link->closing) {
+        return;
+    }
+    /* 0.1 s, doubling up to 5 s: fast after a blip, quiet during an outage. */
+    double delay = 0.1 * (1u << (link->failures < 6 ? link->failures : 6));
+    if (delay > 5.0) {
+        delay = 5.0;
+    }
+    link->failures++;
+    ev_timer_set(&link->reconnect, delay, 0.);
+    ev_timer_start(link->loop, &link->reconnect);
+}
+
+
+static void
+redis_on_connect(const redisAsyncContext *ac, int status)
+{
+    wk_redis_t *link = ac->data;
+
+    if (status != REDIS_OK) {
+        if (link->failures == 0) {
+            wk_error("redis %s: cannot connect to %s: %s", link->name,
+                     link->addr, ac->errstr);
+        }
+        link->ac = NULL;                 /* hiredis frees the context */
+        redis_schedule_reconnect(link);
+        return;
+    }
+    wk_info("redis %s: connected to %s", link->name, link->addr);
+    link->connected = 1;
+    link->failures = 0;
+    link->pending = 0;
+    link->last_reply = ev_now(link->loop);
+    link->on_ready(link, link->data);
+}
+
+
+static void
+redis_on_disconnect(const redisAsyncContext *ac, int status)
+{
+    wk_redis_t *link = ac->data;
+
+    if (status != REDIS_OK && !link->closing) {
+        wk_error("redis %s: connection lost: %s", link->name, ac->errstr);
+    }
+    link->ac = NULL;
+    link->connected = 0;
+    link->pending = 0;
+    redis_schedule_reconnect(link);
+}
+
+
+static void
+redis_connect(wk_redis_t *link)
+{
+    redisAsyncContext *ac;
+    const char *colon = strrchr(link->addr, ':');
+
+    if (link->addr[0] == '/' || colon == NULL) {
+        ac = redisAsyncConnectUnix(link->addr);
+    } else {
+        char host[256];
+        size_t n = (size_t) (colon - link->addr);
+        if (n >= sizeof(host)) {
+            n = sizeof(host) - 1;
+        }
+        memcpy(host, link->addr, n);
+        host[n] = '\0';
+        ac = redisAsyncConnect(host, atoi(colon + 1));
+    }
+
+    if (ac == NULL || ac->err) {
+        wk_error("redis %s: %s", link->name, ac ? ac->errstr : "out of memory");
+        if (ac) {
+            redisAsyncFree(ac);
+        }
+        redis_schedule_reconnect(link);
+        return;
+    }
+    ac->data = link;
+    link->ac = ac;
+    redisLibevAttach(link->loop, ac);
+    redisAsyncSetConnectCallback(ac, redis_on_connect);
+    redisAsyncSetDisconnectCallback(ac, redis_on_disconnect);
+}
+
+
+static void
+redis_on_reconnect_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void) loop;
+    (void) revents;
+    redis_connect(w->data);
+}
+
+
+static void
+redis_on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    wk_redis_t *link = w->data;
+    (void) revents;
+
+    if (link->ac == NULL || link->pending == 0) {
+        return;
+    }
+    double waited = ev_now(loop) - link->last_reply;
+    if (waited > link->timeout + link->block_extra) {
+        wk_error("redis %s: no reply for %.1f s, reconnecting", link->name,
+                 waited);
+        /* Fails every pending callback with NULL, then reconnects. */
+        redisAsyncFree(link->ac);
+    }
+}
+
+
+void
+wk_redis_init(wk_redis_t *link, struct ev_loop *loop, const char *addr,
+              const char *name, double timeout, wk_redis_ready_cb on_ready,
+              void *data)
+{
+    memset(link, 0, sizeof(*link));
+    link->loop = loop;
+    link->addr = addr;
+    link->name = name;
+    link->timeout = timeout;
+    link->on_ready = on_ready;
+    link->data = data;
+
+    ev_timer_init(&link->reconnect, redis_on_reconnect_timer, 0., 0.);
+    link->reconnect.data = link;
+    ev_timer_init(&link->watchdog, redis_on_watchdog, 1., 1.);
+    link->watchdog.data = link;
+    ev_timer_start(loop, &link->watchdog);
+    ev_unref(loop);                      /* the watchdog alone keeps no loop */
+
+    redis_connect(link);
+}
+
+
+static void
+redis_on_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    wk_redis_call_t *call = privdata;
+    wk_redis_t *link = call->link;
+
+    (void) ac;
+    if (link->pending > 0) {
+        link->pending--;
+    }
+    link->last_reply = ev_now(link->loop);
+    if (call->cb) {
+        call->cb(link, r, call->data);
+    }
+    free(call);
+}
+
+
+static wk_redis_call_t *
+redis_call_new(wk_redis_t *link, wk_redis_cb cb, void *data)
+{
+    if (!link->connected || link->ac == NULL) {
+        return NULL;
+    }
+    wk_redis_call_t *call = malloc(sizeof(*call));
+    if (call == NULL) {
+        return NULL;
+    }
+    call->link = link;
+    call->cb = cb;
+    call->data = data;
+    return call;
+}
+
+
+static int
+redis_call_sent(wk_redis_t *link, wk_redis_call_t *call, int rc)
+{
+    if (rc != REDIS_OK) {
+        free(call);
+        return -1;
+    }
+    if (link->pending++ == 0) {
+        link->last_reply = ev_now(link->loop);
+    }
+    return 0;
+}
+
+
+int
+wk_redis_cmd(wk_redis_t *link, wk_redis_cb cb, void *data, const char *fmt,
+             ...)
+{
+    wk_redis_call_t *call = redis_call_new(link, cb, data);
+    if (call == NULL) {
+        return -1;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = redisvAsyncCommand(link->ac, redis_on_reply, call, fmt, ap);
+    va_end(ap);
+    return redis_call_sent(link, call, rc);
+}
+
+
+int
+wk_redis_cmdargv(wk_redis_t *link, wk_redis_cb cb, void *data, int argc,
+                 const char **argv, const size_t *argvlen)
+{
+    wk_redis_call_t *call = redis_call_new(link, cb, data);
+    if (call == NULL) {
+        return -1;
+    }
+    int rc = redisAsyncCommandArgv(link->ac, redis_on_reply, call, argc, argv,
+                                   argvlen);
+    return redis_call_sent(link, call, rc);
+}
+
+
+void
+wk_redis_close(wk_redis_t *link)
+{
+    link->closing = 1;
+    ev_timer_stop(link->loop, &link->reconnect);
+    ev_ref(link->loop);
+    ev_timer_stop(link->loop, &link->watchdog);
+    if (link->ac) {
+        redisAsyncFree(link->ac);
+        link->ac = NULL;
+    }
+    link->connected = 0;
+}
