@@ -56,7 +56,11 @@ static uint64_t mdm_bplist_uint(const unsigned char *p, unsigned size);
 static int mdm_bplist_init(mdm_bplist_t *bp, const unsigned char *buf,
     size_t len);
 static int mdm_bplist_object(const mdm_bplist_t *bp, uint64_t ref,
-    mdm_bplist_frame_t *frame);
+    mdm_bplist_frame_t *frame, mdm_err_t *err);
+static int mdm_bplist_count(const mdm_bplist_t *bp, const unsigned char **p,
+    uint64_t *count);
+static int mdm_bplist_string(const mdm_bplist_t *bp, const unsigned char *p,
+    uint64_t count, int utf16, mdm_err_t *err);
 static int mdm_bplist_scan(const char *body, size_t len, mdm_err_t *err);
 static int mdm_key_cmp(const void *a, const void *b);
 static int mdm_walk_dict(plist_t dict, int depth, mdm_walk_t *walk,
@@ -252,7 +256,7 @@ mdm_xml_skip_until(const char *p, const char *end, const char *stop,
  * libplist 2.2 parses binary plists recursively, with no depth limit and
  * copying shared objects, so the object graph is walked here first with an
  * explicit stack of at most MDM_PLIST_MAX_DEPTH frames, which also stops
- * reference cycles.
+ * reference cycles. Every reachable string is checked on the way.
  */
 static int
 mdm_bplist_scan(const char *body, size_t len, mdm_err_t *err)
@@ -270,8 +274,8 @@ mdm_bplist_scan(const char *body, size_t len, mdm_err_t *err)
     max_nodes = (uint64_t) len * MDM_BPLIST_EXPANSION;
     ref = mdm_bplist_uint(bp.buf + len - MDM_BPLIST_TRAILER + 16, 8);
 
-    if (mdm_bplist_object(&bp, ref, &stack[0]) != MDM_OK) {
-        return mdm_err(err, "malformed binary plist object");
+    if (mdm_bplist_object(&bp, ref, &stack[0], err) != MDM_OK) {
+        return MDM_ERROR;
     }
 
     depth = 1;
@@ -293,8 +297,8 @@ mdm_bplist_scan(const char *body, size_t len, mdm_err_t *err)
             return mdm_err(err, "binary plist expands to too many objects");
         }
 
-        if (mdm_bplist_object(&bp, ref, &child) != MDM_OK) {
-            return mdm_err(err, "malformed binary plist object");
+        if (mdm_bplist_object(&bp, ref, &child, err) != MDM_OK) {
+            return MDM_ERROR;
         }
 
         if (child.nrefs == 0) {
@@ -355,21 +359,21 @@ mdm_bplist_init(mdm_bplist_t *bp, const unsigned char *buf, size_t len)
  */
 static int
 mdm_bplist_object(const mdm_bplist_t *bp, uint64_t ref,
-    mdm_bplist_frame_t *frame)
+    mdm_bplist_frame_t *frame, mdm_err_t *err)
 {
-    unsigned              kind, size_log;
+    unsigned              kind;
     uint64_t              offset, count, room;
     const unsigned char  *p;
 
     if (ref >= bp->nobjects) {
-        return MDM_ERROR;
+        return mdm_err(err, "malformed binary plist object");
     }
 
     offset = mdm_bplist_uint(bp->buf + bp->table + ref * bp->offset_size,
                              bp->offset_size);
 
     if (offset < MDM_BPLIST_MAGIC_LEN || offset >= bp->table) {
-        return MDM_ERROR;
+        return mdm_err(err, "malformed binary plist object");
     }
 
     p = bp->buf + offset;
@@ -377,47 +381,101 @@ mdm_bplist_object(const mdm_bplist_t *bp, uint64_t ref,
     frame->nrefs = 0;
     frame->next = 0;
 
-    /* array, set, dict */
-    if (kind != 0xA && kind != 0xC && kind != 0xD) {
+    /* ASCII and UTF-16 strings, array, set, dict */
+    if (kind != 0x5 && kind != 0x6 && kind != 0xA && kind != 0xC
+        && kind != 0xD)
+    {
         return MDM_OK;
     }
 
-    count = p[0] & 0x0F;
-    p++;
+    if (mdm_bplist_count(bp, &p, &count) != MDM_OK) {
+        return mdm_err(err, "malformed binary plist object");
+    }
 
-    if (count == 0x0F) {
-        /* the count follows as an integer object of 1, 2, 4 or 8 bytes */
-        if ((size_t) (p - bp->buf) >= bp->table || (p[0] >> 4) != 0x1) {
-            return MDM_ERROR;
-        }
-
-        size_log = p[0] & 0x0F;
-
-        if (size_log > 3
-            || (size_t) (p + 1 - bp->buf) + (1u << size_log) > bp->table)
-        {
-            return MDM_ERROR;
-        }
-
-        count = mdm_bplist_uint(p + 1, 1u << size_log);
-        p += 1 + (1u << size_log);
+    if (kind == 0x5 || kind == 0x6) {
+        return mdm_bplist_string(bp, p, count, kind == 0x6, err);
     }
 
     room = (bp->table - (p - bp->buf)) / bp->ref_size;
 
     if (kind == 0xD) {
         if (count > room / 2) {
-            return MDM_ERROR;
+            return mdm_err(err, "malformed binary plist object");
         }
 
         count *= 2;
 
     } else if (count > room) {
-        return MDM_ERROR;
+        return mdm_err(err, "malformed binary plist object");
     }
 
     frame->refs = p - bp->buf;
     frame->nrefs = count;
+
+    return MDM_OK;
+}
+
+
+/*
+ * Reads the element count of the object whose marker is at *p and moves *p
+ * past it: the marker's low nibble, or 0xF and an integer object of 1, 2, 4
+ * or 8 bytes.
+ */
+static int
+mdm_bplist_count(const mdm_bplist_t *bp, const unsigned char **p,
+    uint64_t *count)
+{
+    size_t                size;
+    const unsigned char  *q;
+
+    q = *p;
+    *count = q[0] & 0x0F;
+    q++;
+
+    if (*count == 0x0F) {
+        if ((size_t) (q - bp->buf) >= bp->table || (q[0] >> 4) != 0x1
+            || (q[0] & 0x0F) > 3)
+        {
+            return MDM_ERROR;
+        }
+
+        size = (size_t) 1 << (q[0] & 0x0F);
+
+        if ((size_t) (q + 1 - bp->buf) + size > bp->table) {
+            return MDM_ERROR;
+        }
+
+        *count = mdm_bplist_uint(q + 1, size);
+        q += 1 + size;
+    }
+
+    *p = q;
+
+    return MDM_OK;
+}
+
+
+/*
+ * libplist 2.2 asserts (aborting the process) when a string or dict key
+ * holds a NUL character, so such strings are refused here.
+ */
+static int
+mdm_bplist_string(const mdm_bplist_t *bp, const unsigned char *p,
+    uint64_t count, int utf16, mdm_err_t *err)
+{
+    uint64_t  i, room;
+
+    room = bp->table - (p - bp->buf);
+
+    if (count > (utf16 ? room / 2 : room)) {
+        return mdm_err(err, "malformed binary plist object");
+    }
+
+    for (i = 0; i < count; i++) {
+        if (utf16 ? (p[2 * i] | p[2 * i + 1]) == 0 : p[i] == 0) {
+            return mdm_err(err, "binary plist string contains a NUL");
+        }
+    }
 
     return MDM_OK;
 }

@@ -250,6 +250,43 @@ test_binary(void)
     refused((char *) bp->buf, len, "malformed binary plist object",
             "binary array count beyond the body");
 
+    /* libplist 2.2 aborts on a NUL in a key or string it hands out */
+    memset(bp, 0, sizeof(bplist_t));
+    refs[0] = bp_ascii(bp, "a?b");
+    bp->buf[bp->offsets[refs[0]] + 2] = '\0';
+    refs[1] = bp_ascii(bp, "x");
+    top = bp_coll(bp, 0xD0, refs, 2);
+    len = bp_finish(bp, top);
+    refused((char *) bp->buf, len, "contains a NUL", "NUL inside a binary key");
+
+    memset(bp, 0, sizeof(bplist_t));
+    refs[0] = bp_ascii(bp, "a");
+    refs[1] = bp_ascii(bp, "x?");
+    bp->buf[bp->offsets[refs[1]] + 2] = '\0';
+    top = bp_coll(bp, 0xD0, refs, 2);
+    len = bp_finish(bp, top);
+    refused((char *) bp->buf, len, "contains a NUL",
+            "NUL inside a binary string");
+
+    memset(bp, 0, sizeof(bplist_t));
+    refs[0] = bp_ascii(bp, "a");
+    refs[1] = bp_begin(bp);
+    memcpy(bp->buf + bp->len, "\x62\x00\x61\x00\x00", 5);
+    bp->len += 5;
+    top = bp_coll(bp, 0xD0, refs, 2);
+    len = bp_finish(bp, top);
+    refused((char *) bp->buf, len, "contains a NUL",
+            "NUL inside a binary UTF-16 string");
+
+    memset(bp, 0, sizeof(bplist_t));
+    refs[0] = bp_ascii(bp, "a");
+    refs[1] = bp_ascii(bp, "xyz");
+    bp->buf[bp->offsets[refs[1]]] = 0x5F;
+    top = bp_coll(bp, 0xD0, refs, 2);
+    len = bp_finish(bp, top);
+    refused((char *) bp->buf, len, "malformed binary plist object",
+            "binary string length beyond the body");
+
     free(bp);
 }
 
