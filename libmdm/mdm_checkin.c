@@ -68,7 +68,9 @@ static const mdm_checkin_key_t  mdm_check_out_keys[] = {
     MDM_CHECKIN_KEYS_END
 };
 
+/* only a macOS user channel authenticates a user */
 static const mdm_checkin_key_t  mdm_user_authenticate_keys[] = {
+    MDM_CHECKIN_KEY("UserID", STRING, 1, id_keys.user_id),
     MDM_CHECKIN_KEY("DigestResponse", STRING, 0, digest_response),
     MDM_CHECKIN_KEYS_END
 };

@@ -212,7 +212,7 @@ mdm_xml_scan(const char *body, size_t len, size_t *keys, mdm_err_t *err)
             }
 
             if (next - name >= 4 && memcmp(name, "key", 3) == 0
-                && (name[3] == '>' || name[3] == '/' || name[3] == ' '))
+                && strchr(">/ \t\r\n", name[3]) != NULL)
             {
                 (*keys)++;
             }

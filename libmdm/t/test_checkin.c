@@ -354,8 +354,10 @@ test_bad_keys(void)
     refused(PLIST(STR("MessageType", "CheckOut") DEVICE),
             "missing required key Topic", "CheckOut without Topic");
     refused(PLIST(STR("MessageType", "UserAuthenticate") DEVICE
-                  DATA("DigestResponse", "AA==")),
+                  STR("UserID", "u") DATA("DigestResponse", "AA==")),
             "key DigestResponse must be a string", "data DigestResponse");
+    refused(PLIST(STR("MessageType", "UserAuthenticate") DEVICE),
+            "missing required key UserID", "UserAuthenticate without UserID");
     refused(PLIST(STR("MessageType", "SetBootstrapToken") DEVICE
                   STR("BootstrapToken", "x")),
             "key BootstrapToken must be data", "string BootstrapToken");

@@ -112,6 +112,8 @@ test_refusals(void)
     s = PLIST("<key>l</key><array><dict>" STR("x", "1") STR("x", "2")
               "</dict></array>");
     refused(s, strlen(s), "duplicated key", "duplicated key in an array item");
+    s = PLIST(STR("a", "1") "<key\n>a</key><string>2</string>");
+    refused(s, strlen(s), "duplicated key", "duplicated key in a spaced tag");
     s = PLIST(STR("a", "1") "<key>b</key>");
     refused(s, strlen(s), "key without a value", "key without a value");
     s = PLIST("<key>l</key><array><key>x</key></array>");
