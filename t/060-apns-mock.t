@@ -66,7 +66,8 @@ sub slurp {
 # Starts a mock; returns { pid, port, out, err }.
 sub start_mock {
     my ($name, @args) = @_;
-    my %m = (out => "$dir/$name.out", err => "$dir/$name.err");
+    my %m = (name => $name, out => "$dir/$name.out",
+             err => "$dir/$name.err");
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
         open STDOUT, '>', $m{out} or die;
@@ -93,8 +94,11 @@ sub stop_mock {
     my ($m) = @_;
     kill 'TERM', $m->{pid};
     waitpid $m->{pid}, 0;
+    my $status = $?;
     delete $running{$m->{pid}};
-    return ($?, slurp($m->{out}));
+    unlike slurp($m->{err}), qr/Sanitizer|runtime error/,
+        "no sanitizer output from the $m->{name} mock";
+    return ($status, slurp($m->{out}));
 }
 
 # One curl run; returns { rc, code, headers, body }.
@@ -142,13 +146,15 @@ ok $m->{port} > 0, "--port 0 prints the ephemeral port first";
 my $r = push_req($m, headers => ['apns-push-type: mdm', "apns-topic: $topic",
     'apns-priority: 10', 'apns-expiration: 0']);
 is $r->{code}, 200, 'a good push is answered 200';
-like $r->{headers}, qr/^apns-id: [0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-8[0-9a-f]{3}-[0-9a-f]{12}\r?$/m,
+my $uuid = qr/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-8[0-9a-f]{3}-[0-9a-f]{12}/;
+like $r->{headers}, qr/^apns-id: $uuid\r?$/m,
     '200 carries a generated apns-id';
 is $r->{body}, '', '200 has an empty body';
 
 my $id = '0d2c5a4e-9a9b-4b2f-8c1e-5f6a7b8c9d0e';
 $r = push_req($m, headers => ["apns-id: $id"]);
-like $r->{headers}, qr/^apns-id: \Q$id\E\r?$/m, "the request's apns-id is echoed";
+like $r->{headers}, qr/^apns-id: \Q$id\E\r?$/m,
+    "the request's apns-id is echoed";
 
 like slurp($m->{out}),
     qr/^\d{13} 200 \Q$topic\E $tok_a \{"mdm":"magic"\}$/m,
@@ -166,7 +172,7 @@ reason_is push_req($m, token => 'zz' x 32), 400, 'BadDeviceToken',
     'a non-hex token is a BadDeviceToken';
 reason_is push_req($m, token => 'abc'), 400, 'BadDeviceToken',
     'an odd-length token is a BadDeviceToken';
-reason_is push_req($m, headers => ['apns-topic: com.apple.mgmt.External.other']),
+reason_is push_req($m, headers => ["apns-topic: $topic.other"]),
     400, 'TopicDisallowed', 'an apns-topic other than the certificate UID';
 reason_is push_req($m, headers => ['apns-push-type: alert']),
     400, 'InvalidPushType', 'push type other than mdm';
@@ -225,7 +231,8 @@ SKIP: {
     pass 'an HTTP/1.1 request over negotiated h2 gets the connection closed';
     close $tls;
 }
-is push_req($m)->{code}, 200, 'still serving after a non-TLS client and a bad preface';
+is push_req($m)->{code}, 200,
+    'still serving after a non-TLS client and a bad preface';
 
 kill 'USR1', $m->{pid};
 sleep 0.2;
@@ -263,7 +270,8 @@ $m = start_mock('burst', '--burst-429', '1:2', '--goaway-after', 2,
         '-w', '%{http_code}\n', ('-o', '/dev/null', $url) x 4 or die;
     my @codes = map { chomp; $_ } <$fh>;
     close $fh;
-    is "@codes", '200 429 429 200', '--burst-429 1:2 answers 429 twice after one';
+    is "@codes", '200 429 429 200',
+        '--burst-429 1:2 answers 429 twice after one';
 }
 ($status, $out) = stop_mock($m);
 like $out, qr/ connections=2 /, '--goaway-after 2 made curl reconnect';
