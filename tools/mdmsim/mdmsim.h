@@ -1,0 +1,141 @@
+#ifndef MDMSIM_H
+#define MDMSIM_H
+
+/*
+ * mdmsim: an Apple MDM device simulator and load generator. It speaks only
+ * Apple's wire protocol (check-in and command PUTs over HTTP/1.1), so it can
+ * drive any MDM server at a URL.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+
+enum mdmsim_mode {
+    MDMSIM_MODE_NONE,
+    MDMSIM_MODE_TLS,
+    MDMSIM_MODE_SIGN
+};
+
+/* What one unit of work (a "job") of the runner does. */
+enum mdmsim_scenario {
+    MDMSIM_SCENARIO_ENROLL,
+    MDMSIM_SCENARIO_SESSION,
+    MDMSIM_SCENARIO_IDLE,
+    MDMSIM_SCENARIO_CHECKIN_STORM
+};
+
+struct mdmsim_opts {
+    const char            *check_in_url;
+    const char            *server_url;
+    const char            *ca_file;
+    const char            *ca_cert;
+    const char            *ca_key;
+    const char            *id_dir;
+    const char            *udid_prefix;
+    const char            *topic;
+    enum mdmsim_mode       mode;
+    enum mdmsim_scenario   scenario;
+    long                   devices;
+    long                   first_device;
+    long                   concurrency;
+    long                   requests;
+    long                   sessions;
+    long                   max_commands;
+    long                   apps;
+    long                   jobs;
+    double                 duration;
+    double                 timeout;
+    double                 notnow_share;
+    uint64_t               seed;
+    int                    ec;
+    int                    insecure;
+    int                    keepalive;
+    int                    user_channel;
+    int                    unlock_token;
+    int                    json;
+    int                    verbose;
+    int                    load;
+};
+
+/* A request body and, once a signed request needed it, its Mdm-Signature. */
+struct mdmsim_body {
+    char                  *data;
+    size_t                 len;
+    char                  *signature;
+};
+
+struct mdmsim_device {
+    long                   index;
+    char                   udid[80];
+    char                   serial[16];
+    char                   push_magic[40];
+    char                   user_id[40];
+    unsigned char          token[32];
+    EVP_PKEY              *key;
+    X509                  *cert;
+    struct mdmsim_body     authenticate;
+    struct mdmsim_body     token_update;
+    struct mdmsim_body     user_token_update;
+    struct mdmsim_body     idle;
+};
+
+struct mdmsim_fleet {
+    const struct mdmsim_opts *opts;
+    struct mdmsim_device  *devices;
+    long                   count;
+    X509                  *ca_cert;
+    uint64_t               rng;
+};
+
+
+/* identity.c */
+
+/* Loads the CA and every device identity, generating and caching missing ones. */
+int mdmsim_identities_load(struct mdmsim_fleet *fleet);
+
+/* sign.c */
+
+/* Mdm-Signature value for the body: base64 DER detached CMS SignedData. */
+char *mdmsim_sign(EVP_PKEY *key, X509 *cert, const char *data, size_t len);
+
+/* The body's signature, computed on first use and kept with the body. */
+const char *mdmsim_body_signature(const struct mdmsim_device *dev,
+    struct mdmsim_body *body);
+
+void mdmsim_body_free(struct mdmsim_body *body);
+
+/* device.c */
+
+/* Derives a device's repeatable attributes (UDID, serial, token…) from opts. */
+void mdmsim_device_init(struct mdmsim_device *dev,
+    const struct mdmsim_opts *opts, long index);
+
+/* Builds the bodies a device sends again and again: check-ins and Idle. */
+int mdmsim_device_build_bodies(struct mdmsim_device *dev,
+    const struct mdmsim_opts *opts);
+
+uint64_t mdmsim_rng_next(uint64_t *state);
+
+/* commands.c */
+
+/* What the device did with one command, for logs and statistics. */
+struct mdmsim_answer {
+    char                   command_uuid[128];
+    char                   request_type[64];
+    const char            *status;
+};
+
+/* Parses a command plist from the server and builds the device's report. */
+int mdmsim_answer_command(struct mdmsim_fleet *fleet,
+    struct mdmsim_device *dev, const char *cmd, size_t len,
+    struct mdmsim_body *report, struct mdmsim_answer *answer);
+
+/* device.c, shared by every file that writes a plist */
+
+/* Serializes a plist to XML into body (malloc'd), without a signature. */
+int mdmsim_plist_body(void *plist, struct mdmsim_body *body);
+
+#endif /* MDMSIM_H */

@@ -1,0 +1,349 @@
+/*
+ * Jobs on concurrent connections. Each slot owns one connection and runs one
+ * job at a time; a finished job hands the slot the next device from a FIFO
+ * ring, so no two requests for the same device are ever in flight together
+ * (a server may serialize per device, a real device never overlaps either).
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runner.h"
+
+
+#define MDMSIM_CHECKIN_TYPE  "application/x-apple-aspen-mdm-checkin"
+#define MDMSIM_REPORT_TYPE   "application/x-apple-aspen-mdm; charset=UTF-8"
+
+
+static void mdmsim_job_start(struct mdmsim_slot *slot);
+static void mdmsim_job_end(struct mdmsim_slot *slot, int failed);
+static int mdmsim_job_more(struct mdmsim_runner *r);
+static void mdmsim_send(struct mdmsim_slot *slot, const struct mdmsim_url *url,
+    const char *content_type, struct mdmsim_body *body, const char *what);
+static void mdmsim_request_done(struct mdmsim_conn *c,
+    enum mdmsim_http_error error, const struct mdmsim_response *resp);
+static void mdmsim_enroll_next(struct mdmsim_slot *slot);
+static void mdmsim_session_next(struct mdmsim_slot *slot,
+    const struct mdmsim_response *resp);
+static void mdmsim_log(struct mdmsim_slot *slot, enum mdmsim_http_error error,
+    const struct mdmsim_response *resp);
+static void mdmsim_deadline(struct ev_loop *loop, ev_timer *w, int revents);
+
+
+static void
+mdmsim_send(struct mdmsim_slot *slot, const struct mdmsim_url *url,
+    const char *content_type, struct mdmsim_body *body, const char *what)
+{
+    struct mdmsim_runner   *r = slot->runner;
+    struct mdmsim_request   req;
+
+    memset(&req, 0, sizeof(req));
+    req.url = url;
+    req.content_type = content_type;
+    req.body = body->data;
+    req.body_len = body->len;
+    if (r->opts->mode == MDMSIM_MODE_TLS) {
+        req.identity = slot->dev;
+    } else if (r->opts->mode == MDMSIM_MODE_SIGN) {
+        req.signature = mdmsim_body_signature(slot->dev, body);
+        if (req.signature == NULL) {
+            /* Only a broken key gets here; every later request would fail. */
+            fprintf(stderr, "mdmsim: cannot sign for %s\n", slot->dev->udid);
+            exit(2);
+        }
+    }
+    slot->what = what;
+    r->requests_started++;
+    slot->request_started = ev_time();
+    mdmsim_conn_put(&slot->conn, &req);
+}
+
+
+static int
+mdmsim_job_more(struct mdmsim_runner *r)
+{
+    return !r->stopping
+           && (r->jobs_limit < 0 || r->jobs_started < r->jobs_limit)
+           && (r->requests_limit < 0
+               || r->requests_started < r->requests_limit);
+}
+
+
+static void
+mdmsim_job_start(struct mdmsim_slot *slot)
+{
+    struct mdmsim_runner  *r = slot->runner;
+    long                   index;
+
+    if (!r->sticky || slot->dev == NULL) {
+        index = r->ring[r->ring_head];
+        r->ring_head = (r->ring_head + 1) % r->fleet->count;
+        r->ring_len--;
+        slot->dev = &r->fleet->devices[index];
+    }
+    r->jobs_started++;
+    slot->step = 0;
+    slot->commands = 0;
+
+    switch (r->opts->scenario) {
+    case MDMSIM_SCENARIO_ENROLL:
+        mdmsim_send(slot, &r->check_in, MDMSIM_CHECKIN_TYPE,
+                    &slot->dev->authenticate, "Authenticate");
+        break;
+    case MDMSIM_SCENARIO_CHECKIN_STORM:
+        mdmsim_send(slot, &r->check_in, MDMSIM_CHECKIN_TYPE,
+                    &slot->dev->token_update, "TokenUpdate");
+        break;
+    default:
+        mdmsim_send(slot, &r->server, MDMSIM_REPORT_TYPE, &slot->dev->idle,
+                    "Idle");
+    }
+}
+
+
+static void
+mdmsim_job_end(struct mdmsim_slot *slot, int failed)
+{
+    struct mdmsim_runner  *r = slot->runner;
+
+    r->stats.jobs++;
+    r->stats.jobs_failed += failed != 0;
+    mdmsim_body_free(&slot->report);
+    if (!r->opts->keepalive) {
+        mdmsim_conn_close(&slot->conn);
+    }
+    if (!r->sticky) {
+        r->ring[(r->ring_head + r->ring_len) % r->fleet->count] =
+            slot->dev->index - r->opts->first_device;
+        r->ring_len++;
+    }
+    if (mdmsim_job_more(r)) {
+        mdmsim_job_start(slot);
+        return;
+    }
+    mdmsim_conn_close(&slot->conn);
+    if (--r->active == 0) {
+        ev_timer_stop(r->loop, &r->deadline);
+        ev_break(r->loop, EVBREAK_ALL);
+    }
+}
+
+
+static void
+mdmsim_enroll_next(struct mdmsim_slot *slot)
+{
+    struct mdmsim_runner  *r = slot->runner;
+
+    slot->step++;
+    if (slot->step == 1) {
+        mdmsim_send(slot, &r->check_in, MDMSIM_CHECKIN_TYPE,
+                    &slot->dev->token_update, "TokenUpdate");
+    } else if (slot->step == 2 && r->opts->user_channel) {
+        mdmsim_send(slot, &r->check_in, MDMSIM_CHECKIN_TYPE,
+                    &slot->dev->user_token_update, "TokenUpdate (user)");
+    } else {
+        mdmsim_job_end(slot, 0);
+    }
+}
+
+
+static void
+mdmsim_session_next(struct mdmsim_slot *slot,
+    const struct mdmsim_response *resp)
+{
+    struct mdmsim_runner  *r = slot->runner;
+    struct mdmsim_answer   answer;
+    struct mdmsim_stats   *s = &r->stats;
+
+    /* An empty 200 ends the session (protocol §3.2). */
+    if (resp->body_len == 0) {
+        mdmsim_job_end(slot, 0);
+        return;
+    }
+    if (slot->commands++ >= r->opts->max_commands) {
+        fprintf(stderr, "mdmsim: %s: more than %ld commands in one session, "
+                "giving up\n", slot->dev->udid, r->opts->max_commands);
+        mdmsim_job_end(slot, 1);
+        return;
+    }
+    mdmsim_body_free(&slot->report);
+    if (mdmsim_answer_command(r->fleet, slot->dev, resp->body, resp->body_len,
+                              &slot->report, &answer) != 0)
+    {
+        fprintf(stderr, "mdmsim: cannot build a report\n");
+        exit(2);
+    }
+    if (strcmp(answer.status, "Acknowledged") == 0) {
+        s->acknowledged++;
+    } else if (strcmp(answer.status, "NotNow") == 0) {
+        s->notnow++;
+    } else if (strcmp(answer.status, "Error") == 0) {
+        s->errors_reported++;
+    } else {
+        s->format_errors++;
+    }
+    if (r->opts->verbose) {
+        fprintf(stderr, "mdmsim: %s: command %s %s -> %s\n", slot->dev->udid,
+                answer.command_uuid, answer.request_type, answer.status);
+    }
+    mdmsim_send(slot, &r->server, MDMSIM_REPORT_TYPE, &slot->report,
+                answer.status);
+}
+
+
+static void
+mdmsim_log(struct mdmsim_slot *slot, enum mdmsim_http_error error,
+    const struct mdmsim_response *resp)
+{
+    if (error != MDMSIM_HTTP_OK) {
+        fprintf(stderr, "mdmsim: %s: %s -> %s error\n", slot->dev->udid,
+                slot->what, mdmsim_http_error_name(error));
+    } else if (resp->status != 200 || slot->runner->opts->verbose) {
+        fprintf(stderr, "mdmsim: %s: %s -> %d (%zu bytes)\n",
+                slot->dev->udid, slot->what, resp->status, resp->body_len);
+    }
+}
+
+
+static void
+mdmsim_request_done(struct mdmsim_conn *c, enum mdmsim_http_error error,
+    const struct mdmsim_response *resp)
+{
+    struct mdmsim_slot    *slot = c->data;
+    struct mdmsim_runner  *r = slot->runner;
+    int                    status = resp ? resp->status : 0;
+
+    mdmsim_stats_request(&r->stats, ev_time() - slot->request_started, status,
+                         error);
+    /* In a load run, failures are counted; printing each would flood. */
+    if (r->opts->verbose
+        || (!r->opts->load && (error != MDMSIM_HTTP_OK || status != 200)))
+    {
+        mdmsim_log(slot, error, resp);
+    }
+    if (error != MDMSIM_HTTP_OK || status != 200) {
+        mdmsim_job_end(slot, 1);
+        return;
+    }
+
+    switch (r->opts->scenario) {
+    case MDMSIM_SCENARIO_ENROLL:
+        mdmsim_enroll_next(slot);
+        break;
+    case MDMSIM_SCENARIO_SESSION:
+        mdmsim_session_next(slot, resp);
+        break;
+    case MDMSIM_SCENARIO_IDLE:
+        /* The idle scenario measures the Idle path only. */
+        r->stats.commands_unanswered += resp->body_len > 0;
+        mdmsim_job_end(slot, 0);
+        break;
+    default:
+        mdmsim_job_end(slot, 0);
+    }
+}
+
+
+static void
+mdmsim_deadline(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct mdmsim_runner  *r = w->data;
+
+    (void) loop;
+    (void) revents;
+    r->stopping = 1;
+}
+
+
+static int
+mdmsim_runner_init(struct mdmsim_runner *r, struct mdmsim_fleet *fleet)
+{
+    const struct mdmsim_opts  *opts = fleet->opts;
+    long                       i;
+
+    memset(r, 0, sizeof(*r));
+    r->fleet = fleet;
+    r->opts = opts;
+    if ((opts->server_url && mdmsim_url_parse(opts->server_url, &r->server))
+        || (opts->check_in_url
+            && mdmsim_url_parse(opts->check_in_url, &r->check_in)))
+    {
+        return -1;
+    }
+    if (r->server.tls || r->check_in.tls) {
+        r->ctx = mdmsim_tls_ctx(opts->ca_file, opts->insecure);
+        if (r->ctx == NULL) {
+            return -1;
+        }
+    }
+    r->ring = malloc(fleet->count * sizeof(long));
+    r->nslots = opts->concurrency < fleet->count ? opts->concurrency
+                                                 : fleet->count;
+    r->slots = calloc(r->nslots, sizeof(struct mdmsim_slot));
+    r->loop = ev_default_loop(EVFLAG_AUTO);
+    if (r->ring == NULL || r->slots == NULL || r->loop == NULL) {
+        return -1;
+    }
+    for (i = 0; i < fleet->count; i++) {
+        r->ring[i] = i;
+    }
+    r->ring_len = fleet->count;
+    for (i = 0; i < r->nslots; i++) {
+        r->slots[i].runner = r;
+        mdmsim_conn_init(&r->slots[i].conn, r->loop, r->ctx, opts->timeout,
+                         mdmsim_request_done, &r->slots[i]);
+        r->slots[i].conn.verbose = opts->verbose;
+    }
+    return 0;
+}
+
+
+int
+mdmsim_run(struct mdmsim_fleet *fleet, long jobs_limit, long requests_limit,
+    double duration, const char *label)
+{
+    struct mdmsim_runner  r;
+    const struct mdmsim_opts *opts = fleet->opts;
+    long                  i;
+
+    if (mdmsim_runner_init(&r, fleet) != 0) {
+        return 2;
+    }
+    r.jobs_limit = jobs_limit;
+    r.requests_limit = requests_limit;
+    /*
+     * A TLS client identity is bound to its connection: with keep-alive,
+     * each connection stays with its own device instead of rotating.
+     */
+    r.sticky = opts->keepalive && opts->mode == MDMSIM_MODE_TLS
+               && jobs_limit < 0;
+    ev_timer_init(&r.deadline, mdmsim_deadline, duration, 0.);
+    r.deadline.data = &r;
+    if (duration > 0) {
+        ev_timer_start(r.loop, &r.deadline);
+    }
+
+    mdmsim_stats_start(&r.stats);
+    for (i = 0; i < r.nslots && mdmsim_job_more(&r); i++) {
+        r.active++;
+        mdmsim_job_start(&r.slots[i]);
+    }
+    if (r.active > 0) {
+        ev_run(r.loop, 0);
+    }
+    mdmsim_stats_stop(&r.stats);
+    mdmsim_stats_print(&r.stats, opts, r.nslots, label);
+
+    for (i = 0; i < r.nslots; i++) {
+        mdmsim_conn_close(&r.slots[i].conn);
+        free(r.slots[i].conn.in);
+        free(r.slots[i].conn.out);
+        free(r.slots[i].conn.chunked);
+    }
+    free(r.slots);
+    free(r.ring);
+    free(r.stats.latency_us);
+    SSL_CTX_free(r.ctx);
+    return r.stats.requests_failed > 0 || r.stats.requests == 0;
+}
