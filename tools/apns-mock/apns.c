@@ -194,8 +194,8 @@ static const char *
 am_check_request(const am_stream_t *s, int *status)
 {
     const am_field_t  *path = &s->hdr[AM_H_PATH];
-    const char        *token = path->v + sizeof(AM_PATH_PREFIX) - 1;
-    size_t             len = path->len - (sizeof(AM_PATH_PREFIX) - 1);
+    const char        *token;
+    size_t             len;
 
     if (path->len < sizeof(AM_PATH_PREFIX) - 1
         || memcmp(path->v, AM_PATH_PREFIX, sizeof(AM_PATH_PREFIX) - 1) != 0)
@@ -203,6 +203,8 @@ am_check_request(const am_stream_t *s, int *status)
         *status = 404;
         return "BadPath";
     }
+    token = path->v + sizeof(AM_PATH_PREFIX) - 1;
+    len = path->len - (sizeof(AM_PATH_PREFIX) - 1);
     if (!am_field_is(&s->hdr[AM_H_METHOD], "POST")) {
         *status = 405;
         return "MethodNotAllowed";
