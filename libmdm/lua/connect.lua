@@ -1,0 +1,127 @@
+-- One command report, stored atomically (protocol.md §3): certificate
+-- binding, the reported command's state, the event for the workers, and the
+-- next command to send. The cost does not grow with the queue's length: the
+-- acknowledged command is found from the head, and only commands NotNow'd in
+-- this session are skipped.
+--
+-- KEYS: 1 enrollment hash, 2 hash holding the binding, 3 mdm:cert:<sha>,
+--       4 queue, 5 NotNow set, 6 this command's result hash (the enrollment
+--       hash for Idle), 7 events stream
+-- ARGV: 1 enrollment ID, 2 parent ID, 3 certificate SHA-256 ('' when
+--       binding is off), 4 binding mode, 5 now, 6 Status, 7 CommandUUID,
+--       8 raw body, 9 event (msgpack), 10 events MAXLEN, 11 result
+--       retention (s)
+-- Returns {note, next command body or ''} with note ok|unknown|duplicate,
+-- or {'err', reason}.
+--
+-- Command bodies (mdm:cmd:{<uuid>}) live in their own slot: on Redis Cluster
+-- this script would need them fetched in a second step.
+
+local enr, bind_enr, cert_key, q, nn, rkey, events = unpack(KEYS)
+local id, parent, sha, mode, now, status, uuid, raw, event, maxlen,
+      retention = unpack(ARGV, 1, 11)
+
+local bind_id = parent ~= '' and parent or id
+
+local function check_binding()
+    if sha == '' then
+        if redis.call('EXISTS', enr) == 0 then
+            return 'unknown enrollment'
+        end
+        return nil
+    end
+    local bound = redis.call('HGET', bind_enr, 'cert')
+    if bound == sha then return nil end
+    if bound then
+        return 'certificate does not match the one bound to the enrollment'
+    end
+    if redis.call('EXISTS', bind_enr) == 0 then
+        return 'unknown enrollment'
+    end
+    if mode ~= 'retro' then
+        return 'enrollment has no bound certificate'
+    end
+    local owner = redis.call('GET', cert_key)
+    if owner and owner ~= bind_id then
+        return 'certificate is bound to another enrollment'
+    end
+    redis.call('HSET', bind_enr, 'cert', sha)
+    redis.call('SET', cert_key, bind_id)
+    return nil
+end
+
+local final = { Acknowledged = true, Error = true, CommandFormatError = true }
+
+local function record()
+    if status == 'Idle' then
+        redis.call('DEL', nn)
+        return 'ok'
+    end
+    if status == 'NotNow' then
+        if not redis.call('LPOS', q, uuid) then return 'unknown' end
+        redis.call('SADD', nn, uuid)
+        redis.call('HINCRBY', rkey, 'notnow', 1)
+        redis.call('HSET', rkey, 'status', 'NotNow', 'updated', now)
+        return 'ok'
+    end
+    if final[redis.call('HGET', rkey, 'status')] then
+        return 'duplicate'
+    end
+    if redis.call('LREM', q, 1, uuid) == 0 then
+        return 'unknown'
+    end
+    redis.call('HSET', rkey, 'status', status, 'result', raw, 'updated', now)
+    redis.call('EXPIRE', rkey, retention)
+    redis.call('SREM', nn, uuid)
+    return 'ok'
+end
+
+-- A queued command whose body is gone (cancelled) or whose TTL passed is
+-- dropped from the queue on the way.
+local function expire(cmd_uuid, dead)
+    redis.call('LREM', q, 1, cmd_uuid)
+    if not dead then return end
+    local r = 'mdm:{' .. id .. '}:r:' .. cmd_uuid
+    redis.call('HSET', r, 'status', 'Expired', 'updated', now)
+    redis.call('EXPIRE', r, retention)
+    redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'm',
+               cmsgpack.pack({ topic = 'mdm.CommandExpired', id = id,
+                               parent = parent ~= '' and parent or nil,
+                               command_uuid = cmd_uuid,
+                               ts = tonumber(now) * 1000 }))
+end
+
+local function next_command()
+    local skipping = redis.call('SCARD', nn) > 0
+    local start = 0
+    while true do
+        local batch = redis.call('LRANGE', q, start, start + 15)
+        if #batch == 0 then return '' end
+        local dropped = 0
+        for _, cmd_uuid in ipairs(batch) do
+            if not skipping or redis.call('SISMEMBER', nn, cmd_uuid) == 0 then
+                local cmd = redis.call('HMGET', 'mdm:cmd:{' .. cmd_uuid .. '}',
+                                       'body', 'expires')
+                local expires = tonumber(cmd[2] or '0') or 0
+                if cmd[1] and (expires == 0 or expires > tonumber(now)) then
+                    return cmd[1]
+                end
+                expire(cmd_uuid, cmd[1] ~= false)
+                dropped = dropped + 1
+            end
+        end
+        start = start + #batch - dropped
+    end
+end
+
+local err = check_binding()
+if err then return {'err', err} end
+
+redis.call('HSET', enr, 'last_seen', now)
+
+local note = record()
+if note ~= 'duplicate' then
+    redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'm', event)
+end
+
+return {note, next_command()}

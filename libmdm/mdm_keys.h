@@ -1,0 +1,41 @@
+#ifndef MDM_KEYS_H
+#define MDM_KEYS_H
+
+/*
+ * The Redis key schema (docs/redis-schema.md), spelled once. Each function
+ * writes the key into buf (at least MDM_KEY_MAX bytes) and returns its
+ * length. Per-enrollment keys carry the enrollment ID as a hash tag.
+ */
+
+#include <stddef.h>
+
+#define MDM_KEY_MAX         (256 + 128)
+
+#define MDM_KEY_EVENTS      "mdm:events"
+#define MDM_KEY_PUSH        "mdm:push"
+#define MDM_KEY_ENROLLMENTS "mdm:enrollments"
+#define MDM_KEY_EXPIRY      "mdm:expiry"
+#define MDM_KEY_PUSHCERT    "mdm:pushcert:"
+#define MDM_KEY_CMD_PREFIX  "mdm:cmd:"
+
+/* mdm:{<id>}:enr, :auth, :q, :nn, :users */
+size_t mdm_key_enrollment(char *buf, const char *id);
+size_t mdm_key_auth(char *buf, const char *id);
+size_t mdm_key_queue(char *buf, const char *id);
+size_t mdm_key_notnow(char *buf, const char *id);
+size_t mdm_key_users(char *buf, const char *id);
+
+/* mdm:{<id>}:r:<uuid> */
+size_t mdm_key_result(char *buf, const char *id, const char *uuid);
+
+/* mdm:cmd:{<uuid>} and mdm:cmd:{<uuid>}:ids */
+size_t mdm_key_command(char *buf, const char *uuid);
+size_t mdm_key_command_ids(char *buf, const char *uuid);
+
+/* mdm:cert:<sha256 hex> */
+size_t mdm_key_cert(char *buf, const char *sha256_hex);
+
+/* mdm:pushcert:<topic> */
+size_t mdm_key_pushcert(char *buf, const char *topic);
+
+#endif
