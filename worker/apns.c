@@ -65,6 +65,7 @@ struct wk_apns_conn_s {
     int               draining;         /* GOAWAY or a new cert: no new streams */
     int               in_recv;          /* inside nghttp2_session_mem_recv */
     int               closing;          /* streams already completed */
+    unsigned          gen;              /* topic->gen when opened */
     int               failed;
     char              fail_reason[160];
     unsigned char    *wbuf;
@@ -84,6 +85,7 @@ struct wk_apns_topic_s {
     int               loading;          /* pushcert HGETALL in flight */
     int               stopped;          /* 403: nothing until a reload */
     int               force;            /* rebuild the SSL_CTX on next load */
+    unsigned          gen;              /* bumped with every new SSL_CTX */
     wk_apns_topic_t  *next;
 };
 
@@ -305,23 +307,25 @@ on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id,
 }
 
 
-static void
-log_outcome(wk_apns_topic_t *t, wk_apns_req_t *req, wk_apns_outcome_t out)
+/*
+ * A 403 stops the topic, unless it came over a connection made with a
+ * certificate that has been replaced since: then the new one gets a chance.
+ */
+static wk_apns_outcome_t
+forbidden(wk_apns_conn_t *c, wk_apns_req_t *req)
 {
-    switch (out) {
-    case WK_APNS_OK:
-        break;
-    case WK_APNS_FORBIDDEN:
-        if (!t->stopped) {
-            wk_alert("apns %s: 403 %s: topic stopped until the push "
-                     "certificate is reloaded (SIGHUP or a new `updated`)",
-                     t->name, req->reason);
-        }
-        t->stopped = 1;
-        break;
-    default:
-        break;
+    wk_apns_topic_t *t = c->topic;
+
+    if (c->gen != t->gen) {
+        return WK_APNS_RETRY;
     }
+    if (!t->stopped) {
+        wk_alert("apns %s: 403 %s: topic stopped until the push "
+                 "certificate is reloaded (SIGHUP or a new `updated`)",
+                 t->name, req->reason);
+    }
+    t->stopped = 1;
+    return WK_APNS_FORBIDDEN;
 }
 
 
@@ -356,7 +360,9 @@ on_stream_close(nghttp2_session *session, int32_t stream_id,
 
     parse_error_body(req);
     wk_apns_outcome_t out = classify(req->status, req->reason);
-    log_outcome(c->topic, req, out);
+    if (out == WK_APNS_FORBIDDEN) {
+        out = forbidden(c, req);
+    }
     req_complete(c->apns, req, out);
     return 0;
 }
@@ -690,7 +696,8 @@ conn_pump(wk_apns_conn_t *c)
     wk_apns_topic_t *t = c->topic;
     size_t limit = conn_stream_limit(c);
 
-    while (t->qhead && c->ninflight < limit && !c->draining
+    /* While a certificate reload is pending, requests wait for its result. */
+    while (t->qhead && c->ninflight < limit && !c->draining && !t->loading
            && nghttp2_session_check_request_allowed(c->h2))
     {
         wk_apns_req_t *req = queue_pop(t);
@@ -1060,6 +1067,7 @@ conn_open(wk_apns_topic_t *t)
     c->topic = t;
     c->fd = -1;
     c->started = ev_now(a->loop);
+    c->gen = t->gen;
     c->next = a->conns;
     if (a->conns) {
         a->conns->prev = c;
@@ -1116,6 +1124,7 @@ topic_set_ctx(wk_apns_topic_t *t, SSL_CTX *ctx, const char *updated)
         }
     }
     t->ctx = ctx;
+    t->gen++;
     snprintf(t->updated, sizeof(t->updated), "%s", updated);
 }
 
@@ -1219,13 +1228,16 @@ topic_kick(wk_apns_topic_t *t)
         queue_fail_all(t, WK_APNS_FORBIDDEN);
         return;
     }
+    if (t->loading) {
+        return;                 /* a reload may replace the connection */
+    }
     if (t->conn) {
         if (t->conn->state == CONN_READY && !t->conn->in_recv) {
             conn_process(t->conn);
         }
         return;
     }
-    if (t->qhead == NULL || t->loading || ev_is_active(&t->backoff)) {
+    if (t->qhead == NULL || ev_is_active(&t->backoff)) {
         return;
     }
     /* Every new connection rereads the certificate: it may have changed. */

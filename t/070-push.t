@@ -1,0 +1,265 @@
+#!/usr/bin/perl
+# mdm-worker delivers the pushes queued in mdm:push to APNs (tools/apns-mock):
+# one push per enrollment with the right token, topic, headers and push
+# magic; dead tokens marked and skipped; faults retried until delivered; a
+# killed worker's jobs finished by another; push certificates reloaded.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use Digest::SHA qw(sha256);
+use Time::HiRes qw(sleep);
+use MDM::Test;
+
+my $worker_bin = "$MDM::Test::BUILD/mdm-worker";
+my $mock_bin = "$MDM::Test::BUILD/apns-mock";
+plan skip_all => 'mdm-worker or apns-mock not built'
+    unless -x $worker_bin && -x $mock_bin;
+
+my $t = MDM::Test->new;
+my $dir = $t->dir;
+my $pki = $t->pki;
+my $redis = $t->redis_start;
+my $topic = 'com.apple.mgmt.External.2f1c6e3a-test';
+
+# Push certificates: subject UID = topic, issued by the CA the mock trusts.
+sub push_cert {
+    my ($name, $uid) = @_;
+    my $base = "$pki->{dir}/push-$name";
+    $t->openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout',
+        "$base.key", '-out', "$base.csr", '-subj', "/UID=$uid/CN=$name");
+    $t->openssl('x509', '-req', '-in', "$base.csr", '-CA', $pki->{ca},
+        '-CAkey', $pki->{ca_key}, '-CAcreateserial', '-out', "$base.pem",
+        '-days', '30');
+    return { cert => MDM::Test::slurp("$base.pem"),
+             key => MDM::Test::slurp("$base.key") };
+}
+
+my %cert = (
+    first  => push_cert('first', $topic),
+    second => push_cert('second', $topic),
+    wrong  => push_cert('wrong', 'com.example.not-mdm'),
+);
+my $updated = 0;
+
+sub set_push_cert {
+    my ($which) = @_;
+    $t->redis('HSET', "mdm:pushcert:$topic", cert => $cert{$which}{cert},
+        key => $cert{$which}{key}, not_after => time + 86400,
+        updated => ++$updated);
+}
+
+sub token { sha256("token-$_[0]") }
+sub token_hex { unpack 'H*', token($_[0]) }
+
+sub enroll {
+    my ($id, %f) = @_;
+    $t->redis('HSET', "mdm:{$id}:enr", token => token($id),
+        push_magic => "magic-$id", topic => $topic, enabled => 1,
+        last_seen => time, %f);
+}
+
+sub job { $t->redis('XADD', 'mdm:push', '*', id => $_) for @_ }
+
+# --- processes --------------------------------------------------------------
+
+my $mock_port;
+my $mock_log;
+
+sub start_mock {
+    my (@args) = @_;
+    $t->stop('mock');
+    $mock_log = "$dir/mock-" . (time . int(rand 1e6)) . '.log';
+    my $out = "$dir/mock.out";
+    unlink $out;
+    $t->spawn('mock', {}, $mock_bin, '--port', 0, '--cert', $pki->{cert},
+        '--key', $pki->{key}, '--ca', $pki->{ca}, '--log', $mock_log, @args);
+    $mock_port = $t->wait_for(sub {
+        -e $out && MDM::Test::slurp($out) =~ /^port=(\d+)$/m ? $1 : undef
+    }) or BAIL_OUT('apns-mock did not start');
+}
+
+MDM::Test::spew("$dir/mdm-worker.conf", <<"EOF");
+# as in conf/mdm-worker.conf, tuned for a fast test
+redis = 127.0.0.1:$redis
+log_level = debug
+backoff_base_ms = 50
+backoff_max_ms = 400
+max_attempts = 40
+push_claim_idle_ms = 1000
+push_claim_interval_ms = 200
+cert_check_interval = 1
+EOF
+
+sub start_worker {
+    my ($name, @args) = @_;
+    $t->spawn($name, {}, $worker_bin, '-c', "$dir/mdm-worker.conf",
+        '--apns-url', "https://127.0.0.1:$mock_port",
+        '--apns-ca', $pki->{ca}, '--name', $name, @args);
+}
+
+# [status, topic, token, body] per push the mock answered.
+sub pushes {
+    return [] unless -e $mock_log;
+    my @p;
+    for (split /\n/, MDM::Test::slurp($mock_log)) {
+        my (undef, @f) = split / /, $_, 5;
+        push @p, \@f;
+    }
+    return \@p;
+}
+
+sub delivered_tokens {
+    my %seen;
+    $seen{ $_->[2] }++ for grep { $_->[0] == 200 } @{ pushes() };
+    return \%seen;
+}
+
+sub wait_delivered {
+    my ($n, $timeout) = @_;
+    return $t->wait_for(sub { keys %{ delivered_tokens() } >= $n }, $timeout);
+}
+
+# Jobs neither read nor acked yet (XINFO GROUPS: lag + pending).
+sub unfinished {
+    my $groups = $t->redis('XINFO', 'GROUPS', 'mdm:push');
+    return -1 unless ref $groups eq 'ARRAY' && @$groups;
+    my %g = @{ $groups->[0] };
+    return ($g{lag} // 1) + $g{pending};
+}
+
+sub pending {
+    my $r = $t->redis('XPENDING', 'mdm:push', 'pushers');
+    return ref $r eq 'ARRAY' ? $r->[0] : -1;
+}
+
+sub wait_no_pending {
+    return $t->wait_for(sub { unfinished() == 0 }, $_[0]);
+}
+
+sub worker_log { MDM::Test::slurp("$dir/$_[0].out") }
+
+# --- one push, coalesced, exact request -------------------------------------
+
+set_push_cert('first');
+start_mock();
+enroll('dev-a', push_magic => 'magic "quoted" \\ a');
+enroll('dev-b');
+enroll('dev-off', enabled => 0);
+enroll('dev-notoken', token => '');
+job('dev-a', 'dev-a', 'dev-a', 'dev-off', 'dev-notoken');
+start_worker('w1');
+
+ok wait_no_pending(10), 'every job of the first batch is acked';
+sleep 0.3;
+my $p = pushes();
+is scalar @$p, 1, 'three jobs for one enrollment make one push, '
+    . 'disabled and tokenless enrollments none';
+is_deeply $p->[0], [200, $topic, token_hex('dev-a'),
+    '{"mdm":"magic \"quoted\" \\\\ a"}'],
+    'the mock accepted it: token in hex, topic, mdm headers, '
+    . 'push magic JSON-escaped';
+
+job('dev-b');
+ok wait_delivered(2), 'a job for another enrollment is pushed';
+is scalar @{ pushes() }, 2, '... exactly once';
+
+# --- dead tokens -------------------------------------------------------------
+
+MDM::Test::spew("$dir/script", join '',
+    token_hex('dev-gone') . " 410 Unregistered\n",
+    token_hex('dev-bad') . " 400 BadDeviceToken\n",
+    token_hex('dev-badtopic') . " 400 BadTopic\n");
+start_mock('--script', "$dir/script");
+$t->stop('w1');
+start_worker('w1');
+enroll($_) for qw(dev-gone dev-bad dev-badtopic);
+job(qw(dev-gone dev-bad dev-badtopic));
+ok wait_no_pending(10), '410 and 400 answers are final';
+ok $t->redis('HGET', 'mdm:{dev-gone}:enr', 'push_dead'),
+    '410 Unregistered sets push_dead';
+ok $t->redis('HGET', 'mdm:{dev-bad}:enr', 'push_dead'),
+    '400 BadDeviceToken sets push_dead';
+ok !$t->redis('HGET', 'mdm:{dev-badtopic}:enr', 'push_dead'),
+    '400 BadTopic leaves the token alone';
+is scalar(grep { $_->[0] == 400 } @{ pushes() }), 2,
+    'rejected pushes are not retried';
+like worker_log('w1'), qr/\[error\] push dev-badtopic: APNs 400 BadTopic/,
+    'the rejection is logged as an error';
+
+my $before = scalar @{ pushes() };
+job(qw(dev-gone dev-bad));
+ok wait_no_pending(10), 'jobs for dead tokens are acked';
+sleep 0.3;
+is scalar @{ pushes() }, $before, '... without a push';
+
+# --- faults: 503s, 429 bursts, GOAWAY ---------------------------------------
+
+my @many = map { "dev-f$_" } 1 .. 60;
+enroll($_) for @many;
+for my $fault (['--fail-every', 3], ['--burst-429', '10:5'],
+               ['--goaway-after', 7])
+{
+    start_mock(@$fault);
+    $t->stop('w1');
+    start_worker('w1');
+    job(@many);
+    ok wait_delivered(scalar @many, 20),
+        "@$fault: every push is delivered in the end";
+    ok wait_no_pending(5), "@$fault: and every job acked";
+}
+like worker_log('w1'), qr/GOAWAY/, 'the GOAWAY was seen';
+
+# --- a killed worker's jobs are finished by another ---------------------------
+
+$t->stop('w1');
+$t->stop('mock');                 # nothing answers: jobs stay pending in w1
+my @late = map { "dev-k$_" } 1 .. 20;
+enroll($_) for @late;
+start_worker('w1');
+job(@late);
+ok $t->wait_for(sub { pending() == @late }, 5),
+    'the first worker holds the jobs while APNs is down';
+$t->kill9('w1');
+start_mock();
+start_worker('w2');
+ok wait_delivered(scalar @late, 15),
+    'a second worker claims and delivers every job of the killed one';
+ok wait_no_pending(5), '... and acks them';
+my $counts = delivered_tokens();
+ok !(grep { $_ != 1 } values %$counts), '... each exactly once';
+like worker_log('w2'), qr/claimed \d+ jobs/, 'the claim is logged';
+
+# --- push certificate replaced -----------------------------------------------
+
+set_push_cert('wrong');
+kill 'HUP', $t->pid('w2');
+ok $t->wait_for(sub { worker_log('w2') =~ /push certificate loaded \(updated $updated\)/ }),
+    'SIGHUP reloads the push certificate';
+enroll('dev-cert');
+job('dev-cert');
+ok $t->wait_for(sub { grep { $_->[0] == 403 } @{ pushes() } }),
+    'the new certificate is used (here one APNs refuses)';
+ok $t->wait_for(sub { worker_log('w2') =~ /\[alert\] apns .*403 BadCertificate/ }),
+    '403 stops the topic with an alert';
+
+set_push_cert('second');
+kill 'HUP', $t->pid('w2');
+job('dev-cert');
+ok $t->wait_for(sub { delivered_tokens()->{ token_hex('dev-cert') } }),
+    'after the fix and SIGHUP the topic delivers again';
+
+set_push_cert('first');
+ok $t->wait_for(sub { worker_log('w2') =~ /push certificate changed in Redis/ }, 5),
+    'a new `updated` is noticed without a signal';
+
+# --- graceful stop -----------------------------------------------------------
+
+$t->stop('w2', 'TERM');
+is $? >> 8, 0, 'SIGTERM drains and exits 0';
+my $log = worker_log('w1') . worker_log('w2');
+my @alerts = grep { !/403/ } $log =~ /^.*\[alert\].*$/mg;
+is_deeply \@alerts, [], 'no other [alert] lines';
+
+done_testing;
