@@ -95,8 +95,16 @@ static int cms_cert_matches(const cms_span_t *cert, const cms_sid_t *sid);
 static int cms_cert_key_id(cms_rd_t *rd, cms_span_t *key_id);
 static int cms_ext_key_id(cms_rd_t *rd, cms_span_t *key_id);
 static int cms_span_eq(const cms_span_t *a, const cms_span_t *b);
-static int cms_verify_digest(const mdm_cms_t *cms, EVP_PKEY *pkey,
+static int cms_digests(const mdm_cms_t *cms, const unsigned char *body,
+    size_t body_len, EVP_MD_CTX *ctx, unsigned char *dig,
+    unsigned int *dig_len, const char **err);
+static int cms_digest(EVP_MD_CTX *ctx, const EVP_MD *md,
+    const unsigned char *head, size_t head_len, const unsigned char *in,
+    size_t len, unsigned char *out, unsigned int *out_len);
+static int cms_verify_digest(const mdm_cms_t *cms, mdm_cms_verifier_t *v,
     const unsigned char *dig, size_t dig_len, const char **err);
+static int cms_verifier_setup(const mdm_cms_t *cms, mdm_cms_verifier_t *v,
+    const char **err);
 
 
 static const unsigned char  oid_signed_data[] =
@@ -967,85 +975,180 @@ int
 mdm_cms_verify(const mdm_cms_t *cms, const unsigned char *body,
     size_t body_len, EVP_PKEY *pkey, const char **err)
 {
+    int                  rc;
+    mdm_cms_verifier_t   v;
+
+    memset(&v, 0, sizeof(v));
+    v.pkey = pkey;
+
+    rc = mdm_cms_verify_with(cms, body, body_len, &v, NULL, err);
+
+    mdm_cms_verifier_free(&v);
+    return rc;
+}
+
+
+void
+mdm_cms_verifier_free(mdm_cms_verifier_t *v)
+{
+    EVP_PKEY_CTX_free(v->ctx);
+    v->ctx = NULL;
+}
+
+
+int
+mdm_cms_verify_with(const mdm_cms_t *cms, const unsigned char *body,
+    size_t body_len, mdm_cms_verifier_t *v, EVP_MD_CTX *md_ctx,
+    const char **err)
+{
     int             rc;
-    unsigned        dig_len;
-    EVP_MD_CTX     *ctx;
-    const EVP_MD   *md;
+    EVP_MD_CTX     *own;
     unsigned char   dig[EVP_MAX_MD_SIZE];
-    unsigned char   set_tag = 0x31;
+    unsigned int    dig_len;
+
+    own = NULL;
+
+    if (md_ctx == NULL) {
+        md_ctx = own = EVP_MD_CTX_new();
+
+        if (md_ctx == NULL) {
+            *err = "out of memory";
+            return -1;
+        }
+    }
+
+    rc = cms_digests(cms, body, body_len, md_ctx, dig, &dig_len, err);
+
+    EVP_MD_CTX_free(own);
+
+    if (rc != 0) {
+        return -1;
+    }
+
+    return cms_verify_digest(cms, v, dig, dig_len, err);
+}
+
+
+/* What the signature covers: the body's digest, or with signed attributes
+ * (checked to carry that digest) the digest of the attributes. */
+static int
+cms_digests(const mdm_cms_t *cms, const unsigned char *body, size_t body_len,
+    EVP_MD_CTX *ctx, unsigned char *dig, unsigned int *dig_len,
+    const char **err)
+{
+    const EVP_MD          *md;
+    static const unsigned char  set_tag = CMS_TAG_SET;
 
     md = mdm_cms_md(cms->md);
 
-    if (md == NULL || EVP_Digest(body, body_len, dig, &dig_len, md, NULL) != 1)
-    {
+    if (cms_digest(ctx, md, NULL, 0, body, body_len, dig, dig_len) != 0) {
         *err = "digest failed";
         return -1;
     }
 
     if (cms->signed_attrs == NULL) {
-        return cms_verify_digest(cms, pkey, dig, dig_len, err);
+        return 0;
     }
 
-    if (cms->message_digest_len != dig_len
-        || CRYPTO_memcmp(cms->message_digest, dig, dig_len) != 0)
+    if (cms->message_digest_len != *dig_len
+        || CRYPTO_memcmp(cms->message_digest, dig, *dig_len) != 0)
     {
         *err = "digest mismatch";
         return -1;
     }
 
     /* The attributes are signed with their universal SET OF tag. */
-    ctx = EVP_MD_CTX_new();
-
-    rc = ctx != NULL
-         && EVP_DigestInit_ex(ctx, md, NULL) == 1
-         && EVP_DigestUpdate(ctx, &set_tag, 1) == 1
-         && EVP_DigestUpdate(ctx, cms->signed_attrs + 1,
-                             cms->signed_attrs_len - 1) == 1
-         && EVP_DigestFinal_ex(ctx, dig, &dig_len) == 1;
-
-    EVP_MD_CTX_free(ctx);
-
-    if (!rc) {
+    if (cms_digest(ctx, md, &set_tag, 1, cms->signed_attrs + 1,
+                   cms->signed_attrs_len - 1, dig, dig_len) != 0)
+    {
         *err = "digest failed";
         return -1;
     }
 
-    return cms_verify_digest(cms, pkey, dig, dig_len, err);
+    return 0;
 }
 
 
 static int
-cms_verify_digest(const mdm_cms_t *cms, EVP_PKEY *pkey,
+cms_digest(EVP_MD_CTX *ctx, const EVP_MD *md, const unsigned char *head,
+    size_t head_len, const unsigned char *in, size_t len, unsigned char *out,
+    unsigned int *out_len)
+{
+    if (md == NULL
+        || EVP_DigestInit_ex(ctx, md, NULL) != 1
+        || (head_len > 0 && EVP_DigestUpdate(ctx, head, head_len) != 1)
+        || EVP_DigestUpdate(ctx, in, len) != 1
+        || EVP_DigestFinal_ex(ctx, out, out_len) != 1)
+    {
+        ERR_clear_error();
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * Setting up an EVP_PKEY_CTX costs about a quarter of an RSA-2048 verify, so
+ * a cached key keeps one, set up for the algorithms it last verified.
+ */
+static int
+cms_verify_digest(const mdm_cms_t *cms, mdm_cms_verifier_t *v,
     const unsigned char *dig, size_t dig_len, const char **err)
 {
-    int            rc;
+    if (v->ctx == NULL || v->md != cms->md || v->sig != cms->sig) {
+        mdm_cms_verifier_free(v);
+
+        if (cms_verifier_setup(cms, v, err) != 0) {
+            return -1;
+        }
+    }
+
+    if (EVP_PKEY_verify(v->ctx, cms->signature, cms->signature_len,
+                        dig, dig_len) != 1)
+    {
+        /* The caller's TLS code reads the same per-thread error queue;
+         * and a context that failed is not trusted to be reusable. */
+        ERR_clear_error();
+        mdm_cms_verifier_free(v);
+        *err = "bad signature";
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+cms_verifier_setup(const mdm_cms_t *cms, mdm_cms_verifier_t *v,
+    const char **err)
+{
     EVP_PKEY_CTX  *ctx;
 
-    if (!EVP_PKEY_is_a(pkey,
+    if (!EVP_PKEY_is_a(v->pkey,
                        cms->sig == MDM_CMS_SIG_RSA ? "RSA" : "EC"))
     {
         *err = "bad signature: algorithm does not match the key";
         return -1;
     }
 
-    ctx = EVP_PKEY_CTX_new(pkey, NULL);
+    ctx = EVP_PKEY_CTX_new(v->pkey, NULL);
 
-    rc = ctx != NULL
-         && EVP_PKEY_verify_init(ctx) == 1
-         && (cms->sig != MDM_CMS_SIG_RSA
-             || EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1)
-         && EVP_PKEY_CTX_set_signature_md(ctx, mdm_cms_md(cms->md)) == 1
-         && EVP_PKEY_verify(ctx, cms->signature, cms->signature_len,
-                            dig, dig_len) == 1;
-
-    EVP_PKEY_CTX_free(ctx);
-
-    if (!rc) {
-        /* The caller's TLS code reads the same per-thread error queue. */
+    if (ctx == NULL
+        || EVP_PKEY_verify_init(ctx) != 1
+        || (cms->sig == MDM_CMS_SIG_RSA
+            && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1)
+        || EVP_PKEY_CTX_set_signature_md(ctx, mdm_cms_md(cms->md)) != 1)
+    {
         ERR_clear_error();
-        *err = "bad signature";
+        EVP_PKEY_CTX_free(ctx);
+        *err = "bad signature: key unusable";
         return -1;
     }
+
+    v->ctx = ctx;
+    v->md = cms->md;
+    v->sig = cms->sig;
 
     return 0;
 }

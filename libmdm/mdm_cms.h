@@ -46,6 +46,18 @@ typedef struct {
     size_t               signature_len;
 } mdm_cms_t;
 
+/*
+ * Verification state kept next to a cached public key: a context set up
+ * for the algorithms last seen. Zero it, set pkey (borrowed, must outlive
+ * it), and release it with mdm_cms_verifier_free().
+ */
+typedef struct {
+    EVP_PKEY      *pkey;
+    EVP_PKEY_CTX  *ctx;
+    mdm_cms_md_e   md;
+    mdm_cms_sig_e  sig;
+} mdm_cms_verifier_t;
+
 /* Parses `der` into `cms`; 0 on success, -1 with a static reason in *err. */
 int mdm_cms_parse(const unsigned char *der, size_t len, mdm_cms_t *cms,
     const char **err);
@@ -54,6 +66,15 @@ int mdm_cms_parse(const unsigned char *der, size_t len, mdm_cms_t *cms,
  * public key); 0 on success, -1 with a static reason in *err. */
 int mdm_cms_verify(const mdm_cms_t *cms, const unsigned char *body,
     size_t body_len, EVP_PKEY *pkey, const char **err);
+
+/* The same with a reusable verifier and digest context (md_ctx may be
+ * NULL): the per-request path for a known certificate. */
+int mdm_cms_verify_with(const mdm_cms_t *cms, const unsigned char *body,
+    size_t body_len, mdm_cms_verifier_t *v, EVP_MD_CTX *md_ctx,
+    const char **err);
+
+/* Frees the verifier's context (not its pkey); it may be used again. */
+void mdm_cms_verifier_free(mdm_cms_verifier_t *v);
 
 /* The OpenSSL digest for `md` (a static object, not to be freed). */
 const EVP_MD *mdm_cms_md(mdm_cms_md_e md);

@@ -26,18 +26,18 @@
 
 
 typedef struct {
-    uint64_t        hash;
-    unsigned char  *der;
-    size_t          der_len;
-    EVP_PKEY       *pkey;
-    const char     *verdict;       /* NULL when the chain verified */
-    time_t          not_before;    /* latest notBefore along the chain */
-    time_t          not_after;     /* earliest notAfter along the chain */
-    uint32_t        bucket_next;
-    uint32_t        lru_prev;
-    uint32_t        lru_next;
-    char            sha256_hex[MDM_IDENTITY_SHA256_HEX_LEN + 1];
-    char            cn[MDM_IDENTITY_CN_MAX + 1];
+    uint64_t             hash;
+    unsigned char       *der;
+    size_t               der_len;
+    mdm_cms_verifier_t   verifier;      /* owns verifier.pkey */
+    const char          *verdict;       /* NULL when the chain verified */
+    time_t               not_before;    /* latest notBefore along the chain */
+    time_t               not_after;     /* earliest notAfter along the chain */
+    uint32_t             bucket_next;
+    uint32_t             lru_prev;
+    uint32_t             lru_next;
+    char                 sha256_hex[MDM_IDENTITY_SHA256_HEX_LEN + 1];
+    char                 cn[MDM_IDENTITY_CN_MAX + 1];
 } id_entry_t;
 
 struct mdm_identity_s {
@@ -51,6 +51,7 @@ struct mdm_identity_s {
     uint32_t               lru_head;   /* most recently used */
     uint32_t               lru_tail;
     uint64_t               seed[2];
+    EVP_MD_CTX            *md_ctx;     /* reused for every digest */
     unsigned char         *buf;        /* decoded Mdm-Signature */
     size_t                 buf_size;
     mdm_identity_stats_t   stats;
@@ -62,6 +63,7 @@ static id_entry_t *id_cache_get(mdm_identity_t *id, const unsigned char *der,
 static id_entry_t *id_cache_add(mdm_identity_t *id, uint64_t hash,
     const unsigned char *der, size_t len);
 static void id_cache_drop(mdm_identity_t *id, uint32_t i);
+static void id_entry_free(id_entry_t *e);
 static void id_lru_unlink(mdm_identity_t *id, uint32_t i);
 static void id_lru_push(mdm_identity_t *id, uint32_t i);
 static void id_examine(mdm_identity_t *id, id_entry_t *e);
@@ -107,8 +109,11 @@ mdm_identity_create(const char *ca_pem_path, size_t cache_size,
     id->entries = calloc(cache_size, sizeof(id_entry_t));
     id->buckets = malloc(n * sizeof(uint32_t));
     id->store = X509_STORE_new();
+    id->md_ctx = EVP_MD_CTX_new();
 
-    if (id->entries == NULL || id->buckets == NULL || id->store == NULL) {
+    if (id->entries == NULL || id->buckets == NULL || id->store == NULL
+        || id->md_ctx == NULL)
+    {
         *err = "out of memory";
         goto failed;
     }
@@ -152,11 +157,11 @@ mdm_identity_destroy(mdm_identity_t *id)
     }
 
     for (i = 0; i < id->used; i++) {
-        free(id->entries[i].der);
-        EVP_PKEY_free(id->entries[i].pkey);
+        id_entry_free(&id->entries[i]);
     }
 
     X509_STORE_free(id->store);
+    EVP_MD_CTX_free(id->md_ctx);
     free(id->entries);
     free(id->buckets);
     free(id->buf);
@@ -228,7 +233,10 @@ mdm_identity_from_signature(mdm_identity_t *id, const char *b64,
         return -1;
     }
 
-    if (mdm_cms_verify(&cms, body, body_len, e->pkey, &res->error) != 0) {
+    if (mdm_cms_verify_with(&cms, body, body_len, &e->verifier, id->md_ctx,
+                            &res->error)
+        != 0)
+    {
         return -1;
     }
 
@@ -381,11 +389,18 @@ id_cache_drop(mdm_identity_t *id, uint32_t i)
 
     *link = e->bucket_next;
     id_lru_unlink(id, i);
+    id_entry_free(e);
+}
 
+
+static void
+id_entry_free(id_entry_t *e)
+{
     free(e->der);
-    EVP_PKEY_free(e->pkey);
+    mdm_cms_verifier_free(&e->verifier);
+    EVP_PKEY_free(e->verifier.pkey);
     e->der = NULL;
-    e->pkey = NULL;
+    e->verifier.pkey = NULL;
 }
 
 
@@ -463,9 +478,9 @@ id_examine(mdm_identity_t *id, id_entry_t *e)
     e->verdict = id_verify_chain(id, x, e);
 
     if (e->verdict == NULL) {
-        e->pkey = X509_get_pubkey(x);
+        e->verifier.pkey = X509_get_pubkey(x);
 
-        if (e->pkey == NULL) {
+        if (e->verifier.pkey == NULL) {
             e->verdict = "unsupported public key";
         }
     }

@@ -192,6 +192,47 @@ test_variants(fixtures_t *f)
 }
 
 
+/* One verifier per cached key, across digests and after a failure. */
+static void
+test_verifier_reuse(fixtures_t *f)
+{
+    int                  i, rc;
+    size_t               len[2];
+    mdm_cms_t            cms[2];
+    const char          *err;
+    EVP_MD_CTX          *md_ctx;
+    unsigned char       *der[2];
+    mdm_cms_verifier_t   v;
+
+    der[0] = tc_sign(f->cert, f->key, NULL, EVP_sha256(), body, BODY_LEN,
+                     CMS_DETACHED, &len[0]);
+    der[1] = tc_sign(f->cert, f->key, NULL, EVP_sha1(), body, BODY_LEN,
+                     CMS_DETACHED | CMS_STREAM | CMS_NOATTR, &len[1]);
+    mdm_cms_parse(der[0], len[0], &cms[0], &err);
+    mdm_cms_parse(der[1], len[1], &cms[1], &err);
+
+    memset(&v, 0, sizeof(v));
+    v.pkey = f->key;
+    md_ctx = EVP_MD_CTX_new();
+
+    for (rc = 0, i = 0; i < 6; i++) {
+        rc |= mdm_cms_verify_with(&cms[i % 2], body, BODY_LEN, &v, md_ctx,
+                                  &err);
+    }
+
+    is_int(rc, 0, "a reused verifier alternates SHA-256 and SHA-1");
+    ok(mdm_cms_verify_with(&cms[1], body, 3, &v, md_ctx, &err) == -1
+       && strcmp(err, "bad signature") == 0, "reused verifier refuses");
+    is_int(mdm_cms_verify_with(&cms[1], body, BODY_LEN, &v, md_ctx, &err), 0,
+           "and verifies again after a refusal");
+
+    mdm_cms_verifier_free(&v);
+    EVP_MD_CTX_free(md_ctx);
+    free(der[0]);
+    free(der[1]);
+}
+
+
 static void
 test_refusals(fixtures_t *f)
 {
@@ -312,6 +353,7 @@ main(void)
     test_der_sha256(&f);
     test_ber_sha1(&f);
     test_variants(&f);
+    test_verifier_reuse(&f);
     test_refusals(&f);
     test_mutations(&f);
 
