@@ -42,12 +42,16 @@ static int mdm_walk_fail(mdm_cmd_walk_t *w, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static int mdm_walk_oom(mdm_cmd_walk_t *w);
 static void mdm_utf8_sanitize(char *s);
+static size_t mdm_walk_append(mdm_cmd_walk_t *w, const char *fmt,
+    const char *s, size_t i);
 static size_t mdm_walk_push_key(mdm_cmd_walk_t *w, const char *key);
 static size_t mdm_walk_push_index(mdm_cmd_walk_t *w, size_t i);
 static void mdm_walk_pop(mdm_cmd_walk_t *w, size_t saved);
 
 static const mdm_command_key_t *mdm_key_find(unsigned first, unsigned n,
     const char *name, int top);
+static const mdm_command_key_t *mdm_form_single_valued(
+    const mdm_command_key_t *form, const char *name);
 static const char *mdm_variant_key(const mdm_command_key_t *array);
 static const mdm_command_key_t *mdm_variant_find(
     const mdm_command_key_t *array, const char *disc, const char *value);
@@ -69,6 +73,7 @@ static int mdm_validate_variant(mdm_cmd_walk_t *w, plist_t elem,
     const mdm_command_key_t *array);
 static int mdm_validate_allowed(mdm_cmd_walk_t *w, plist_t v,
     const mdm_command_key_t *key);
+static void mdm_list_add(char *list, size_t size, const char *item);
 
 static int mdm_json_command(mdm_cmd_walk_t *w, json_t *root, plist_t *out);
 static int mdm_json_uuid(mdm_cmd_walk_t *w, json_t *root, char *uuid);
@@ -97,8 +102,12 @@ static int mdm_command_set(mdm_cmd_walk_t *w, mdm_command_t *cmd,
 
 static int mdm_uuid_acceptable(const char *s, size_t len);
 static int mdm_uuid_generate(char *out);
+static int mdm_base64_value(unsigned char c);
 static long mdm_base64_decode(const char *in, size_t len,
     unsigned char *out);
+static int mdm_digits(const char *s, int n, int *val);
+static const char *mdm_rfc3339_fraction(const char *p, int *usec);
+static int mdm_rfc3339_offset(const char *p, long long *offset);
 static int mdm_rfc3339_parse(const char *s, long long *sec, int *usec);
 
 
@@ -695,7 +704,8 @@ mdm_validate_value(mdm_cmd_walk_t *w, plist_t v, const mdm_command_key_t *key)
 
 
 static int
-mdm_validate_array(mdm_cmd_walk_t *w, plist_t array, const mdm_command_key_t *key)
+mdm_validate_array(mdm_cmd_walk_t *w, plist_t array,
+    const mdm_command_key_t *key)
 {
     int       rc;
     size_t    saved;
