@@ -124,6 +124,54 @@ sub push_req {
              body => slurp("$dir/b") };
 }
 
+# Raw HTTP/2 over TLS, for what curl does not show (GOAWAY frames).
+sub h2_frame {
+    my ($type, $flags, $id, $payload) = @_;
+    return substr(pack('N', length $payload), 1)
+        . pack('CCN', $type, $flags, $id) . $payload;
+}
+
+# HPACK "literal header field without indexing, new name", no Huffman.
+sub h2_headers {
+    my @kv = @_;
+    my $block = '';
+    while (my ($name, $value) = splice @kv, 0, 2) {
+        $block .= pack('CC/a*C/a*', 0, $name, $value);
+    }
+    return $block;
+}
+
+# Sends one push per stream id in one write; returns the frames read
+# until the server closes, as [type, flags, stream, payload].
+sub h2_exchange {
+    my ($m, @ids) = @_;
+    my $tls = IO::Socket::SSL->new(PeerAddr => "127.0.0.1:$m->{port}",
+        SSL_ca_file => "$dir/ca.pem", SSL_cert_file => "$dir/client.pem",
+        SSL_key_file => "$dir/client.key", SSL_alpn_protocols => ['h2'],
+        SSL_verifycn_name => '127.0.0.1', Timeout => 5)
+        or die "TLS connect: $IO::Socket::SSL::SSL_ERROR";
+    my $out = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" . h2_frame(4, 0, 0, '');
+    for my $id (@ids) {
+        $out .= h2_frame(1, 0x4, $id, h2_headers(':method' => 'POST',
+            ':scheme' => 'https', ':authority' => '127.0.0.1',
+            ':path' => "/3/device/$tok_a"));
+        $out .= h2_frame(0, 0x1, $id, '{"mdm":"raw"}');
+    }
+    print $tls $out;
+    my $buf = '';
+    1 while $tls->sysread($buf, 65536, length $buf);
+    close $tls;
+    my @frames;
+    while (length $buf >= 9) {
+        my ($hi, $lo, $type, $flags, $id) = unpack('CnCCN', $buf);
+        my $len = ($hi << 16) | $lo;
+        push @frames, [$type, $flags, $id & 0x7fffffff,
+                       substr($buf, 9, $len)];
+        substr($buf, 0, 9 + $len) = '';
+    }
+    return @frames;
+}
+
 sub reason_is {
     my ($r, $status, $reason, $name) = @_;
     subtest $name => sub {
@@ -277,5 +325,25 @@ $m = start_mock('burst', '--burst-429', '1:2', '--goaway-after', 2,
 like $out, qr/ connections=2 /, '--goaway-after 2 made curl reconnect';
 like $out, qr/ goaways=2 /, '... counted each GOAWAY';
 unlike $out, qr/^\d{13} /m, '--quiet logs no pushes';
+
+# GOAWAY as APNs sends it, seen frame by frame
+SKIP: {
+    skip 'IO::Socket::SSL without ALPN', 5
+        unless eval { require IO::Socket::SSL;
+                      IO::Socket::SSL->can_alpn };
+    $m = start_mock('goaway', '--goaway-after', 1);
+    my @frames = h2_exchange($m, 1, 3);
+    my ($goaway) = grep { $_->[0] == 7 } @frames;
+    ok((grep { $_->[0] == 1 && $_->[2] == 1 && $_->[1] & 0x1 } @frames),
+        '--goaway-after 1: stream 1 is answered');
+    ok $goaway, '... then a GOAWAY is sent';
+    my ($last, $error) = unpack 'NN', $goaway ? $goaway->[3] : "\0" x 8;
+    is "$last $error", '1 0', 'GOAWAY: last stream 1, NO_ERROR';
+    is substr($goaway ? $goaway->[3] : '', 8), '{"reason":"Shutdown"}',
+        'GOAWAY debug data is {"reason":"Shutdown"}';
+    ($status, $out) = stop_mock($m);
+    is scalar(() = $out =~ /^\d{13} 200 /mg), 1,
+        'stream 3, sent with stream 1, is refused, not processed';
+}
 
 done_testing;

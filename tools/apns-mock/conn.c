@@ -487,6 +487,20 @@ am_h2_begin_headers(nghttp2_session *session, const nghttp2_frame *frame,
         return 0;
     }
 
+    /*
+     * Requests that arrive in the same read as the GOAWAY's last stream
+     * were not processed, as the GOAWAY says: refuse them, so the client
+     * may retry them on a new connection.
+     */
+    if (c->srv->cfg.goaway_after
+        && c->streams_done >= c->srv->cfg.goaway_after)
+    {
+        return nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE,
+                                         frame->hd.stream_id,
+                                         NGHTTP2_REFUSED_STREAM) == 0
+               ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+
     s = c->free_streams;
     if (s != NULL) {
         c->free_streams = s->next_free;
