@@ -42,12 +42,6 @@ typedef struct {
 } mdm_bplist_frame_t;
 
 
-typedef struct {
-    size_t  dict_entries;
-    int     binary;
-} mdm_walk_t;
-
-
 static int mdm_xml_skip_until(const char *p, const char *end,
     const char *stop, const char **next);
 static int mdm_xml_scan(const char *body, size_t len, size_t *keys,
@@ -63,9 +57,9 @@ static int mdm_bplist_string(const mdm_bplist_t *bp, const unsigned char *p,
     uint64_t count, int utf16, mdm_err_t *err);
 static int mdm_bplist_scan(const char *body, size_t len, mdm_err_t *err);
 static int mdm_key_cmp(const void *a, const void *b);
-static int mdm_walk_dict(plist_t dict, int depth, mdm_walk_t *walk,
+static int mdm_walk_dict(plist_t dict, int depth, size_t *entries,
     mdm_err_t *err);
-static int mdm_walk(plist_t node, int depth, mdm_walk_t *walk,
+static int mdm_walk(plist_t node, int depth, size_t *entries,
     mdm_err_t *err);
 static plist_t mdm_plist_get(plist_t dict, const char *key,
     plist_type type, const char *type_name, mdm_err_t *err, int *rc);
@@ -89,9 +83,8 @@ mdm_plist_parse(const char *body, size_t len, size_t max_len, plist_t *dict,
     mdm_err_t *err)
 {
     int         binary;
-    size_t      xml_keys;
+    size_t      xml_keys, entries;
     plist_t     root;
-    mdm_walk_t  walk;
 
     *dict = NULL;
     xml_keys = 0;
@@ -131,10 +124,9 @@ mdm_plist_parse(const char *body, size_t len, size_t max_len, plist_t *dict,
         return mdm_err(err, "top level of the plist is not a dict");
     }
 
-    walk.dict_entries = 0;
-    walk.binary = binary;
+    entries = 0;
 
-    if (mdm_walk(root, 1, &walk, err) != MDM_OK) {
+    if (mdm_walk(root, 1, &entries, err) != MDM_OK) {
         plist_free(root);
         return MDM_ERROR;
     }
@@ -144,7 +136,7 @@ mdm_plist_parse(const char *body, size_t len, size_t max_len, plist_t *dict,
      * a key without a value: either leaves fewer dict entries than <key>
      * elements.
      */
-    if (!binary && walk.dict_entries != xml_keys) {
+    if (!binary && entries != xml_keys) {
         plist_free(root);
         return mdm_err(err, "a dict has a duplicated key or a key without "
                        "a value");
@@ -212,7 +204,7 @@ mdm_xml_scan(const char *body, size_t len, size_t *keys, mdm_err_t *err)
             }
 
             if (next - name >= 4 && memcmp(name, "key", 3) == 0
-                && strchr(">/ \t\r\n", name[3]) != NULL)
+                && name[3] != '\0' && strchr(">/ \t\r\n", name[3]) != NULL)
             {
                 (*keys)++;
             }
@@ -497,9 +489,12 @@ mdm_bplist_uint(const unsigned char *p, unsigned size)
 }
 
 
-/* Checks depth and key uniqueness; depth is bounded by the pre-scan. */
+/*
+ * Checks depth and key uniqueness and counts dict entries; the recursion is
+ * bounded by the pre-scan.
+ */
 static int
-mdm_walk(plist_t node, int depth, mdm_walk_t *walk, mdm_err_t *err)
+mdm_walk(plist_t node, int depth, size_t *entries, mdm_err_t *err)
 {
     plist_t           item;
     plist_type        type;
@@ -517,7 +512,7 @@ mdm_walk(plist_t node, int depth, mdm_walk_t *walk, mdm_err_t *err)
     }
 
     if (type == PLIST_DICT) {
-        return mdm_walk_dict(node, depth, walk, err);
+        return mdm_walk_dict(node, depth, entries, err);
     }
 
     iter = NULL;
@@ -531,7 +526,9 @@ mdm_walk(plist_t node, int depth, mdm_walk_t *walk, mdm_err_t *err)
         item = NULL;
         plist_array_next_item(node, iter, &item);
 
-        if (item == NULL || mdm_walk(item, depth + 1, walk, err) != MDM_OK) {
+        if (item == NULL
+            || mdm_walk(item, depth + 1, entries, err) != MDM_OK)
+        {
             break;
         }
     }
@@ -547,7 +544,7 @@ mdm_walk(plist_t node, int depth, mdm_walk_t *walk, mdm_err_t *err)
  * binary dict (and then returns the first on lookup).
  */
 static int
-mdm_walk_dict(plist_t dict, int depth, mdm_walk_t *walk, mdm_err_t *err)
+mdm_walk_dict(plist_t dict, int depth, size_t *entries, mdm_err_t *err)
 {
     int              rc;
     char           **keys, *key;
@@ -556,7 +553,7 @@ mdm_walk_dict(plist_t dict, int depth, mdm_walk_t *walk, mdm_err_t *err)
     plist_dict_iter  iter;
 
     size = plist_dict_get_size(dict);
-    walk->dict_entries += size;
+    *entries += size;
 
     if (size == 0) {
         return MDM_OK;
@@ -585,7 +582,7 @@ mdm_walk_dict(plist_t dict, int depth, mdm_walk_t *walk, mdm_err_t *err)
 
         keys[n] = key;
 
-        if (mdm_walk(val, depth + 1, walk, err) != MDM_OK) {
+        if (mdm_walk(val, depth + 1, entries, err) != MDM_OK) {
             rc = MDM_ERROR;
             n++;
             break;
