@@ -122,7 +122,7 @@ static plist_t
 mdmsim_info_value(const struct mdmsim_device *dev, const char *key)
 {
     const struct mdmsim_info_value  *v;
-    char                             imei[20];
+    char                             imei[48];
 
     if (strcmp(key, "UDID") == 0) {
         return plist_new_string(dev->udid);
