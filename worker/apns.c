@@ -102,6 +102,7 @@ struct wk_apns_s {
     wk_apns_conn_t     *conns;
     size_t              pending;
     ev_timer            cert_check;
+    ev_prepare          flush;
     nghttp2_session_callbacks *callbacks;
     unsigned char       rbuf[RBUF_SIZE];
 };
@@ -1316,6 +1317,22 @@ apns_on_cert_check(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 
+/* Before the loop blocks: move every queued request toward the wire. */
+static void
+apns_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    wk_apns_t *a = w->data;
+    (void) loop;
+    (void) revents;
+
+    for (wk_apns_topic_t *t = a->topics; t; t = t->next) {
+        if (t->qhead) {
+            topic_kick(t);
+        }
+    }
+}
+
+
 /* ---- public API ---- */
 
 static int
@@ -1397,6 +1414,9 @@ wk_apns_new(struct ev_loop *loop, const wk_config_t *cf, wk_redis_t *redis,
                   (double) cf->cert_check_interval);
     a->cert_check.data = a;
     ev_timer_start(loop, &a->cert_check);
+    ev_prepare_init(&a->flush, apns_on_prepare);
+    a->flush.data = a;
+    ev_prepare_start(loop, &a->flush);
     return a;
 }
 
@@ -1412,8 +1432,8 @@ wk_apns_send(wk_apns_t *a, wk_apns_req_t *req)
         req_complete(a, req, WK_APNS_RETRY);
         return;
     }
+    /* Sent from on_prepare: one TLS write carries this turn's requests. */
     queue_push_back(t, req);
-    topic_kick(t);
 }
 
 
@@ -1440,6 +1460,7 @@ void
 wk_apns_free(wk_apns_t *a)
 {
     ev_timer_stop(a->loop, &a->cert_check);
+    ev_prepare_stop(a->loop, &a->flush);
     while (a->conns) {
         wk_apns_conn_t *c = a->conns;
         c->failed = 0;

@@ -16,6 +16,7 @@
 #define ENTRY_ID_MAX   48          /* "<ms>-<seq>": two 20-digit numbers */
 #define TOKEN_MAX      256         /* bytes; APNs tokens are 32 today */
 #define ACK_CHUNK      1000        /* ids per XACK / XCLAIM command */
+#define SPARE_MAX      4096        /* pushes kept for reuse */
 
 typedef char wk_entry_id_t[ENTRY_ID_MAX];
 
@@ -69,6 +70,9 @@ struct wk_consumer_s {
     wk_push_t          *all;
     size_t              held;       /* stream entries held, not yet acked */
     size_t              in_progress;/* pushes in LOOKUP or SENDING */
+
+    wk_push_t          *spare;      /* freed pushes kept for reuse */
+    size_t              nspare;
 
     wk_entry_id_t      *acks;       /* XACKs gathered for one loop turn */
     size_t              nacks, acks_cap;
@@ -266,12 +270,42 @@ queue_ack(wk_consumer_t *c, const wk_entry_id_t id)
 
 /* ---- pushes ---- */
 
+static void
+push_release(wk_consumer_t *c, wk_push_t *p)
+{
+    if (c->nspare < SPARE_MAX && !c->draining) {
+        p->next = c->spare;
+        c->spare = p;
+        c->nspare++;
+        return;
+    }
+    free(p->entries);
+    free(p);
+}
+
+
 static wk_push_t *
 push_new(wk_consumer_t *c, const char *id, size_t len, uint32_t h)
 {
-    wk_push_t *p = calloc(1, sizeof(*p));
-    if (p == NULL || (p->id = malloc(len + 1)) == NULL) {
-        free(p);
+    /*
+     * A push is 2 KB: reusing them spares malloc the large-chunk path
+     * (and its fastbin consolidation) for every job.
+     */
+    wk_push_t *p = c->spare;
+    if (p) {
+        c->spare = p->next;
+        c->nspare--;
+        wk_entry_id_t *entries = p->entries;
+        size_t cap = p->cap;
+        memset(p, 0, offsetof(wk_push_t, req.path));
+        memset(&p->consumer, 0, sizeof(*p) - offsetof(wk_push_t, consumer));
+        p->entries = entries;
+        p->cap = cap;
+    } else if ((p = calloc(1, sizeof(*p))) == NULL) {
+        return NULL;
+    }
+    if ((p->id = malloc(len + 1)) == NULL) {
+        push_release(c, p);
         return NULL;
     }
     memcpy(p->id, id, len);
@@ -337,9 +371,8 @@ push_free(wk_push_t *p, int ack)
     if (p->next) {
         p->next->prev = p->prev;
     }
-    free(p->entries);
     free(p->id);
-    free(p);
+    push_release(c, p);
     consumer_check_drained(c);
 }
 
@@ -987,6 +1020,12 @@ wk_consumer_free(wk_consumer_t *c)
         push_free(c->all, 0);
     }
     log_stats(c, " total");
+    while (c->spare) {
+        wk_push_t *p = c->spare;
+        c->spare = p->next;
+        free(p->entries);
+        free(p);
+    }
     free(c->acks);
     free(c->buckets);
     free(c);
