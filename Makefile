@@ -84,7 +84,7 @@ $(B)/worker/%.o: worker/%.c $(wildcard worker/*.h libmdm/*.h)
 	$(CC) $(CFLAGS) -Iworker -c $< -o $@
 
 .SECONDEXPANSION:
-$(TOOL_BINS): $(B)/%: $$(patsubst %.c,$(B)/%.o,$$(wildcard tools/%/*.c)) $(B)/libmdm.a
+$(TOOL_BINS): $(B)/%: $$(addprefix $(B)/,$$(subst .c,.o,$$(wildcard tools/%/*.c))) $(B)/libmdm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/tools/%.o: tools/%.c $(wildcard libmdm/*.h) $$(wildcard $$(dir tools/%)*.h)

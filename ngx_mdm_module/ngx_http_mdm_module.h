@@ -25,6 +25,8 @@
 #define NGX_HTTP_MDM_UA_DECLINE     0
 #define NGX_HTTP_MDM_UA_EMPTY       1
 
+#define NGX_HTTP_MDM_GONE           410
+
 
 typedef struct {
     ngx_mdm_redis_conf_t        redis;
@@ -74,7 +76,31 @@ struct ngx_http_mdm_ctx_s {
 extern ngx_module_t  ngx_http_mdm_module;
 
 
+/* Redis command arguments, allocated from the request pool */
+typedef struct {
+    const char                **argv;
+    size_t                     *argvlen;
+    int                         argc;
+    int                         nalloc;
+} ngx_http_mdm_args_t;
+
+
 /* ngx_http_mdm_request.c: plumbing shared by the endpoints */
+ngx_int_t ngx_http_mdm_args_init(ngx_http_request_t *r,
+    ngx_http_mdm_args_t *args, int n);
+void ngx_http_mdm_args_add(ngx_http_mdm_args_t *args, const void *p,
+    size_t len);
+void ngx_http_mdm_args_add_cstr(ngx_http_mdm_args_t *args, const char *s);
+ngx_int_t ngx_http_mdm_args_add_copy(ngx_http_request_t *r,
+    ngx_http_mdm_args_t *args, const char *s, size_t len);
+ngx_int_t ngx_http_mdm_args_add_int(ngx_http_request_t *r,
+    ngx_http_mdm_args_t *args, int64_t n);
+ngx_int_t ngx_http_mdm_args_script(ngx_http_request_t *r,
+    ngx_http_mdm_args_t *args, const char *script, int nkeys);
+ngx_int_t ngx_http_mdm_eval(ngx_http_request_t *r,
+    ngx_http_mdm_args_t *args, ngx_http_mdm_reply_pt handler);
+int64_t ngx_http_mdm_now_ms(void);
+char *ngx_http_mdm_cstr(ngx_pool_t *pool, ngx_str_t *s);
 ngx_http_mdm_ctx_t *ngx_http_mdm_get_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_mdm_redis_call(ngx_http_request_t *r, int argc,
     const char **argv, const size_t *argvlen, ngx_http_mdm_reply_pt handler);
@@ -90,5 +116,9 @@ ngx_int_t ngx_http_mdm_body(ngx_http_request_t *r, ngx_str_t *body);
 ngx_int_t ngx_http_mdm_api_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_mdm_healthz_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_mdm_device_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_mdm_checkin(ngx_http_request_t *r, ngx_str_t *body,
+    const char *cert_sha256);
+ngx_int_t ngx_http_mdm_connect(ngx_http_request_t *r, ngx_str_t *body,
+    const char *cert_sha256);
 
 #endif /* _NGX_HTTP_MDM_MODULE_H_INCLUDED_ */

@@ -260,3 +260,137 @@ ngx_http_mdm_body(ngx_http_request_t *r, ngx_str_t *body)
 
     return NGX_OK;
 }
+
+
+ngx_int_t
+ngx_http_mdm_args_init(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
+    int n)
+{
+    args->argv = ngx_palloc(r->pool, n * sizeof(char *));
+    args->argvlen = ngx_palloc(r->pool, n * sizeof(size_t));
+    args->argc = 0;
+    args->nalloc = n;
+
+    return (args->argv && args->argvlen) ? NGX_OK : NGX_ERROR;
+}
+
+
+/* Callers size the array for what they add: overflow is a bug. */
+void
+ngx_http_mdm_args_add(ngx_http_mdm_args_t *args, const void *p, size_t len)
+{
+    if (args->argc == args->nalloc) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "mdm: redis argument array overflow");
+        return;
+    }
+
+    args->argv[args->argc] = p;
+    args->argvlen[args->argc] = len;
+    args->argc++;
+}
+
+
+void
+ngx_http_mdm_args_add_cstr(ngx_http_mdm_args_t *args, const char *s)
+{
+    ngx_http_mdm_args_add(args, s, ngx_strlen(s));
+}
+
+
+/* For values built in a stack buffer: copied to the request pool. */
+ngx_int_t
+ngx_http_mdm_args_add_copy(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
+    const char *s, size_t len)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(r->pool, len ? len : 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, s, len);
+    ngx_http_mdm_args_add(args, p, len);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_mdm_args_add_int(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
+    int64_t n)
+{
+    u_char  *p, *last;
+
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    last = ngx_sprintf(p, "%L", n);
+    ngx_http_mdm_args_add(args, p, last - p);
+
+    return NGX_OK;
+}
+
+
+/* EVALSHA <sha of script> <nkeys>: keys and arguments follow. */
+ngx_int_t
+ngx_http_mdm_args_script(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
+    const char *script, int nkeys)
+{
+    const char                *sha;
+    ngx_http_mdm_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_mdm_module);
+
+    sha = ngx_mdm_redis_script_sha(mcf->rd, script);
+    if (sha == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "mdm: no script \"%s\"", script);
+        return NGX_ERROR;
+    }
+
+    ngx_http_mdm_args_add(args, "EVALSHA", 7);
+    ngx_http_mdm_args_add_cstr(args, sha);
+
+    return ngx_http_mdm_args_add_int(r, args, nkeys);
+}
+
+
+ngx_int_t
+ngx_http_mdm_eval(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
+    ngx_http_mdm_reply_pt handler)
+{
+    return ngx_http_mdm_redis_call(r, args->argc, args->argv, args->argvlen,
+                                   handler);
+}
+
+
+int64_t
+ngx_http_mdm_now_ms(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (int64_t) tp->sec * 1000 + tp->msec;
+}
+
+
+/* A NUL-terminated copy, for libmdm, which takes C strings. */
+char *
+ngx_http_mdm_cstr(ngx_pool_t *pool, ngx_str_t *s)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(pool, s->len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    *ngx_cpymem(p, s->data, s->len) = '\0';
+
+    return (char *) p;
+}

@@ -244,7 +244,51 @@ sub sign {
     $self->openssl('cms', '-sign', '-binary', '-in', $in, '-signer',
         $id->{cert}, '-inkey', $id->{key}, '-outform', 'DER', '-out', $out,
         '-md', $opt{digest} // 'sha256', ($opt{ber} ? ('-stream') : ()));
-    return encode_base64(slurp($out), '');
+    my $cms = slurp($out);
+    $cms = ber_detach($cms) if $opt{ber};
+    return encode_base64($cms, '');
+}
+
+# openssl's CLI streams BER only with the content attached; devices send it
+# detached. With every enclosing length indefinite, cutting the eContent
+# element out leaves valid BER, and the signature (over the signed
+# attributes) stays valid.
+sub ber_header_len {
+    my ($buf, $pos) = @_;
+    my $l = ord substr($buf, $pos + 1, 1);
+    return 2 + (($l & 0x80) && $l != 0x80 ? ($l & 0x7f) : 0);
+}
+
+sub ber_elem_len {
+    my ($buf, $pos) = @_;
+    my $h = ber_header_len($buf, $pos);
+    my $l = ord substr($buf, $pos + 1, 1);
+    if ($l == 0x80) {
+        my $p = $pos + $h;
+        $p += ber_elem_len($buf, $p) while substr($buf, $p, 2) ne "\0\0";
+        return $p + 2 - $pos;
+    }
+    if ($l & 0x80) {
+        $l = 0;
+        $l = $l * 256 + ord substr($buf, $pos + 2 + $_, 1)
+            for 0 .. (ord(substr($buf, $pos + 1, 1)) & 0x7f) - 1;
+    }
+    return $h + $l;
+}
+
+sub ber_detach {
+    my ($cms) = @_;
+    my $p = ber_header_len($cms, 0);             # ContentInfo
+    $p += ber_elem_len($cms, $p);                # contentType
+    $p += ber_header_len($cms, $p);              # [0]
+    $p += ber_header_len($cms, $p);              # SignedData
+    $p += ber_elem_len($cms, $p);                # version
+    $p += ber_elem_len($cms, $p);                # digestAlgorithms
+    $p += ber_header_len($cms, $p);              # encapContentInfo
+    $p += ber_elem_len($cms, $p);                # eContentType
+    substr($cms, $p, ber_elem_len($cms, $p), '') # eContent
+        if ord(substr($cms, $p, 1)) == 0xa0;
+    return $cms;
 }
 
 # --- nginx -----------------------------------------------------------------
@@ -393,3 +437,68 @@ sub api_auth {
 }
 
 1;
+
+package MDM::Plist;
+
+# Plist XML for test bodies: plist(Key => value, ...), keys in order.
+# Values: plain scalar = <string>, data($bytes) = <data>, true/false,
+# integer($n), [ ... ] = <array>, { ... } (hash ref of pairs) = <dict>.
+
+use MIME::Base64 qw(encode_base64);
+
+sub data { bless \(my $b = $_[0]), 'MDM::Plist::Data' }
+sub integer { bless \(my $n = $_[0]), 'MDM::Plist::Integer' }
+sub true { bless \(my $v = 1), 'MDM::Plist::Bool' }
+sub false { bless \(my $v = 0), 'MDM::Plist::Bool' }
+
+sub esc {
+    my ($s) = @_;
+    $s =~ s/&/&amp;/g; $s =~ s/</&lt;/g; $s =~ s/>/&gt;/g;
+    return $s;
+}
+
+sub value {
+    my ($v) = @_;
+    my $r = ref $v;
+    return '<string>' . esc($v) . '</string>' unless $r;
+    return '<data>' . encode_base64($$v, '') . '</data>' if $r eq 'MDM::Plist::Data';
+    return "<integer>$$v</integer>" if $r eq 'MDM::Plist::Integer';
+    return $$v ? '<true/>' : '<false/>' if $r eq 'MDM::Plist::Bool';
+    return '<array>' . join('', map { value($_) } @$v) . '</array>' if $r eq 'ARRAY';
+    return dict(@$v) if $r eq 'MDM::Plist::Dict';
+    die "plist: cannot encode $r";
+}
+
+sub dict {
+    my @kv = @_;
+    my $out = '<dict>';
+    while (my ($k, $v) = splice @kv, 0, 2) {
+        $out .= '<key>' . esc($k) . '</key>' . value($v);
+    }
+    return $out . '</dict>';
+}
+
+sub subdict { bless [@_], 'MDM::Plist::Dict' }
+
+sub plist {
+    return qq{<?xml version="1.0" encoding="UTF-8"?>\n}
+        . qq{<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">\n}
+        . '<plist version="1.0">' . dict(@_) . "</plist>\n";
+}
+
+package MDM::Test;
+
+# Everything stored in Redis, as one comparable string: proves that a
+# refused request changed nothing.
+sub redis_snapshot {
+    my ($self) = @_;
+    my $keys = $self->redis('KEYS', '*');
+    my @out;
+    for my $k (sort @$keys) {
+        my $type = $self->redis('TYPE', $k);
+        my $v = $type eq 'stream' ? $self->redis('XLEN', $k)
+              : $self->redis('DUMP', $k);
+        push @out, "$k $type " . unpack('H*', $v // '');
+    }
+    return join "\n", @out;
+}
