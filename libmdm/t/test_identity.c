@@ -295,6 +295,19 @@ test_proxy_headers(fixtures_t *f)
     ok(mdm_identity_der_from_client_cert(hdr, strlen(hdr), out) == -1,
        "Client-Cert with a non-base64 byte refused");
 
+    is_int(mdm_identity_der_from_client_cert(":QUJD:", 6, out), 3,
+           "whole quantum decodes");
+    is_int(mdm_identity_der_from_client_cert(":QQ==:", 6, out), 1,
+           "two padding bytes complete a quantum");
+    is_int(mdm_identity_der_from_client_cert(":QQ:", 4, out), 1,
+           "padding may be left out");
+    is_int(mdm_identity_der_from_client_cert(":QQ=:", 5, out), -1,
+           "padding that does not complete a quantum is refused");
+    is_int(mdm_identity_der_from_client_cert(":Q:", 3, out), -1,
+           "a lone sextet is refused");
+    is_int(mdm_identity_der_from_client_cert(":QUJD\nQUJD:", 11, out), -1,
+           "line breaks are refused outside PEM");
+
     free(hdr);
     free(b64);
     free(out);
