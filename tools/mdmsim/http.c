@@ -44,6 +44,7 @@ static void mdmsim_conn_write(struct mdmsim_conn *c);
 static void mdmsim_conn_read(struct mdmsim_conn *c);
 static void mdmsim_conn_fail(struct mdmsim_conn *c,
     enum mdmsim_http_error error);
+static void mdmsim_conn_keep_session(struct mdmsim_conn *c);
 static void mdmsim_conn_finish(struct mdmsim_conn *c,
     struct mdmsim_response *resp);
 static int mdmsim_conn_retry(struct mdmsim_conn *c);
@@ -242,6 +243,13 @@ mdmsim_conn_close(struct mdmsim_conn *c)
 {
     ev_io_stop(c->loop, &c->io);
     if (c->ssl != NULL) {
+        /*
+         * OpenSSL marks the session of a connection freed without a
+         * close_notify as not resumable; one non-blocking call sends it.
+         */
+        if (c->state == MDMSIM_CONN_READY) {
+            SSL_shutdown(c->ssl);
+        }
         SSL_free(c->ssl);
         c->ssl = NULL;
     }
@@ -347,6 +355,7 @@ mdmsim_conn_connected(struct mdmsim_conn *c)
 {
     const struct mdmsim_url  *url = c->url;
     unsigned char             ip[sizeof(struct in6_addr)];
+    SSL_SESSION              *session;
     int                       is_ip;
 
     if (!url->tls) {
@@ -373,6 +382,12 @@ mdmsim_conn_connected(struct mdmsim_conn *c)
     {
         mdmsim_conn_fail(c, MDMSIM_HTTP_TLS);
         return;
+    }
+    if (c->resume) {
+        session = c->identity ? c->identity->tls_session : c->session;
+        if (session != NULL) {
+            SSL_set_session(c->ssl, session);
+        }
     }
     SSL_set_connect_state(c->ssl);
     c->state = MDMSIM_CONN_HANDSHAKE;
@@ -416,6 +431,8 @@ mdmsim_conn_handshake(struct mdmsim_conn *c)
     if (rc < 0) {
         mdmsim_conn_fail(c, MDMSIM_HTTP_TLS);
     } else if (rc > 0) {
+        c->handshakes++;
+        c->resumed += SSL_session_reused(c->ssl) == 1;
         c->state = MDMSIM_CONN_WRITING;
         mdmsim_conn_write(c);
     }
@@ -544,13 +561,35 @@ static void
 mdmsim_conn_finish(struct mdmsim_conn *c, struct mdmsim_response *resp)
 {
     ev_timer_stop(c->loop, &c->timer);
+    if (c->resume && c->ssl != NULL) {
+        mdmsim_conn_keep_session(c);
+    }
+    ev_io_stop(c->loop, &c->io);
+    c->state = MDMSIM_CONN_READY;
     if (resp->close) {
         mdmsim_conn_close(c);
-    } else {
-        ev_io_stop(c->loop, &c->io);
-        c->state = MDMSIM_CONN_READY;
     }
     c->done(c, MDMSIM_HTTP_OK, resp);
+}
+
+
+/*
+ * A TLS 1.3 ticket arrives after the handshake, so the session is taken
+ * once a response has been read. A session bound to a client certificate
+ * belongs to that device, not to the connection that happened to carry it.
+ */
+static void
+mdmsim_conn_keep_session(struct mdmsim_conn *c)
+{
+    SSL_SESSION  **kept, *session = SSL_get1_session(c->ssl);
+
+    if (session == NULL || !SSL_SESSION_is_resumable(session)) {
+        SSL_SESSION_free(session);
+        return;
+    }
+    kept = c->identity ? &c->identity->tls_session : &c->session;
+    SSL_SESSION_free(*kept);
+    *kept = session;
 }
 
 

@@ -49,7 +49,7 @@ typedef void (*mdmsim_conn_done_pt)(struct mdmsim_conn *c,
 
 struct mdmsim_request {
     const struct mdmsim_url     *url;
-    const struct mdmsim_device  *identity;   /* TLS client cert, or NULL */
+    struct mdmsim_device        *identity;   /* TLS client cert, or NULL */
     const char                  *content_type;
     const char                  *signature;  /* Mdm-Signature, or NULL */
     const char                  *body;
@@ -68,7 +68,11 @@ struct mdmsim_conn {
     int                          reused;
     int                          retried;
     const struct mdmsim_url     *url;
-    const struct mdmsim_device  *identity;
+    struct mdmsim_device        *identity;
+    SSL_SESSION                 *session;    /* resumable, no identity */
+    int                          resume;
+    long                         handshakes;
+    long                         resumed;
     char                        *out;
     size_t                       out_len, out_off, out_cap;
     char                        *in;

@@ -22,6 +22,7 @@ enum {
     OPT_CA_CERT, OPT_CA_KEY, OPT_ID_DIR, OPT_UDID_PREFIX, OPT_FIRST_DEVICE,
     OPT_TOPIC, OPT_MODE, OPT_EC, OPT_USER_CHANNEL, OPT_UNLOCK_TOKEN,
     OPT_SCENARIO, OPT_DURATION, OPT_REQUESTS, OPT_SESSIONS, OPT_KEEPALIVE,
+    OPT_TLS_RESUME,
     OPT_NOTNOW, OPT_TIMEOUT, OPT_MAX_COMMANDS, OPT_APPS, OPT_JOBS, OPT_SEED,
     OPT_JSON
 };
@@ -58,6 +59,7 @@ static const struct option  mdmsim_options[] = {
     { "requests",      required_argument, NULL, OPT_REQUESTS },
     { "sessions",      required_argument, NULL, OPT_SESSIONS },
     { "keepalive",     no_argument,       NULL, OPT_KEEPALIVE },
+    { "tls-resume",    no_argument,       NULL, OPT_TLS_RESUME },
     { "notnow-share",  required_argument, NULL, OPT_NOTNOW },
     { "timeout",       required_argument, NULL, OPT_TIMEOUT },
     { "max-commands",  required_argument, NULL, OPT_MAX_COMMANDS },
@@ -98,6 +100,7 @@ mdmsim_usage(FILE *f)
 "  --scenario idle|session|checkin-storm|enroll   (load)\n"
 "  --duration S | --requests N | --sessions N     (load; default 10 s)\n"
 "  --keepalive          reuse connections across jobs\n"
+"  --tls-resume         resume TLS sessions on new connections\n"
 "  --notnow-share F     answer this share of commands with NotNow\n"
 "  --apps N             apps in InstalledApplicationList (default 40)\n"
 "  --max-commands N     per session (default 1000); --timeout S (10)\n"
@@ -164,6 +167,7 @@ mdmsim_parse_opts(int argc, char **argv, struct mdmsim_opts *o)
         case OPT_REQUESTS: o->requests = atol(optarg); break;
         case OPT_SESSIONS: o->sessions = atol(optarg); break;
         case OPT_KEEPALIVE: o->keepalive = 1; break;
+        case OPT_TLS_RESUME: o->tls_resume = 1; break;
         case OPT_NOTNOW: o->notnow_share = atof(optarg); break;
         case OPT_TIMEOUT: o->timeout = atof(optarg); break;
         case OPT_MAX_COMMANDS: o->max_commands = atol(optarg); break;
@@ -239,6 +243,7 @@ mdmsim_fleet_free(struct mdmsim_fleet *fleet)
         mdmsim_body_free(&d->idle);
         EVP_PKEY_free(d->key);
         X509_free(d->cert);
+        SSL_SESSION_free(d->tls_session);
     }
     free(fleet->devices);
     X509_free(fleet->ca_cert);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 
@@ -53,6 +54,7 @@ struct mdmsim_opts {
     int                    ec;
     int                    insecure;
     int                    keepalive;
+    int                    tls_resume;
     int                    user_channel;
     int                    unlock_token;
     int                    json;
@@ -76,6 +78,7 @@ struct mdmsim_device {
     unsigned char          token[32];
     EVP_PKEY              *key;
     X509                  *cert;
+    SSL_SESSION           *tls_session;    /* --tls-resume */
     struct mdmsim_body     authenticate;
     struct mdmsim_body     token_update;
     struct mdmsim_body     user_token_update;

@@ -294,6 +294,7 @@ mdmsim_runner_init(struct mdmsim_runner *r, struct mdmsim_fleet *fleet)
         mdmsim_conn_init(&r->slots[i].conn, r->loop, r->ctx, opts->timeout,
                          mdmsim_request_done, &r->slots[i]);
         r->slots[i].conn.verbose = opts->verbose;
+        r->slots[i].conn.resume = opts->tls_resume;
     }
     return 0;
 }
@@ -333,6 +334,10 @@ mdmsim_run(struct mdmsim_fleet *fleet, long jobs_limit, long requests_limit,
         ev_run(r.loop, 0);
     }
     mdmsim_stats_stop(&r.stats);
+    for (i = 0; i < r.nslots; i++) {
+        r.stats.tls_handshakes += r.slots[i].conn.handshakes;
+        r.stats.tls_resumed += r.slots[i].conn.resumed;
+    }
     mdmsim_stats_print(&r.stats, opts, r.nslots, label);
 
     for (i = 0; i < r.nslots; i++) {
@@ -340,6 +345,7 @@ mdmsim_run(struct mdmsim_fleet *fleet, long jobs_limit, long requests_limit,
         free(r.slots[i].conn.in);
         free(r.slots[i].conn.out);
         free(r.slots[i].conn.chunked);
+        SSL_SESSION_free(r.slots[i].conn.session);
     }
     free(r.slots);
     free(r.ring);

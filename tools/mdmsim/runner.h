@@ -30,6 +30,8 @@ struct mdmsim_stats {
     long             errors_reported;
     long             format_errors;
     long             commands_unanswered;
+    long             tls_handshakes;
+    long             tls_resumed;
 };
 
 struct mdmsim_runner;

@@ -171,6 +171,10 @@ mdmsim_print_text(struct mdmsim_stats *s, const struct mdmsim_summary *sum,
                s->commands_unanswered);
     }
 
+    if (s->tls_handshakes) {
+        printf("TLS handshakes: %ld (%ld resumed)\n", s->tls_handshakes,
+               s->tls_resumed);
+    }
     printf("errors:");
     for (i = 0; i < 600; i++) {
         if (i != 200 && s->status[i]) {
@@ -219,7 +223,7 @@ mdmsim_print_json(struct mdmsim_stats *s, const struct mdmsim_summary *sum,
     }
     root = json_pack("{s:s, s:s, s:I, s:I, s:s, s:b, s:f, s:I, s:I, s:f, "
                      "s:I, s:I, s:f, s:{s:I, s:I, s:I, s:I}, s:o, s:o, "
-                     "s:{s:I, s:I, s:I, s:I, s:I}, s:f, s:b}",
+                     "s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I}, s:f, s:b}",
                      "command", label,
                      "scenario", mdmsim_scenario_names[opts->scenario],
                      "devices", (json_int_t) opts->devices,
@@ -246,6 +250,9 @@ mdmsim_print_json(struct mdmsim_stats *s, const struct mdmsim_summary *sum,
                      "Error", (json_int_t) s->errors_reported,
                      "CommandFormatError", (json_int_t) s->format_errors,
                      "unanswered", (json_int_t) s->commands_unanswered,
+                     "tls_handshakes",
+                     "full", (json_int_t) (s->tls_handshakes - s->tls_resumed),
+                     "resumed", (json_int_t) s->tls_resumed,
                      "client_cpu", sum->cpu / t,
                      "client_bound", sum->cpu / t >= MDMSIM_CLIENT_BOUND);
     if (root != NULL) {
