@@ -694,10 +694,8 @@ mdmsim_parse_response(struct mdmsim_conn *c, int eof,
     }
     resp->close = minor == 0;
 
-    for (line = memmem(head, hdr_end + 2 - head, "\r\n", 2) + 2;
-         line < hdr_end;
-         line = eol + 2)
-    {
+    line = (const char *) memmem(head, hdr_end + 2 - head, "\r\n", 2) + 2;
+    for ( /* void */ ; line < hdr_end; line = eol + 2) {
         eol = memmem(line, hdr_end + 2 - line, "\r\n", 2);
         if (mdmsim_header_is(line, "Content-Length", &value)) {
             length = strtol(value, NULL, 10);
