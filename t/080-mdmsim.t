@@ -436,6 +436,18 @@ like($out, qr/"requests_failed":\s*0\b/, 'none failed');
 like($out, qr/"p99":\s*\d+/, 'JSON has latency percentiles');
 like($out, qr/"status":\s*\{"200":\s*30\}/, 'JSON counts statuses');
 
+queue_command($l_log, $_, command_plist("CMD-L$_",
+    '<key>RequestType</key><string>SecurityInfo</string>')) for 1 .. 2;
+($rc, $out, $err) = mdmsim("load --mode none -n 2 -c 1 --scenario session"
+    . " --sessions 3 --json --server-url $l_url/mdm/connect");
+is($rc, 0, 'load session succeeds') or diag($err);
+like($out, qr/"sessions":\s*3\b/, 'load runs --sessions sessions');
+like($out, qr/"Acknowledged":\s*2\b/, 'and answers the queued commands');
+like($out, qr/"requests":\s*5\b/, 'three Idles and two results');
+
+($rc, $out, $err) = mdmsim("enroll --mode tls $ca --check-in-url $l_url/x");
+is($rc, 2, '--mode tls refuses a plain http URL');
+
 ($rc, $out, $err) = mdmsim("load --mode none -n 2 -c 2 --scenario checkin-storm"
     . " --sessions 4 --check-in-url $l_url/mdm/checkin");
 is($rc, 0, 'checkin-storm succeeds') or diag($err);

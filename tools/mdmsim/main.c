@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <openssl/x509.h>
 
 #include "runner.h"
@@ -35,6 +36,7 @@ static int mdmsim_parse_choice(const char *value, const char *const *names,
 static int mdmsim_fleet_init(struct mdmsim_fleet *fleet,
     const struct mdmsim_opts *opts, int need_ids);
 static void mdmsim_fleet_free(struct mdmsim_fleet *fleet);
+static void mdmsim_raise_fd_limit(void);
 
 
 static const struct option  mdmsim_options[] = {
@@ -250,6 +252,19 @@ mdmsim_fleet_free(struct mdmsim_fleet *fleet)
 }
 
 
+/* One descriptor per connection: allow as many as the hard limit does. */
+static void
+mdmsim_raise_fd_limit(void)
+{
+    struct rlimit  rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+
 static int
 mdmsim_main(const char *command, struct mdmsim_opts *opts,
     struct mdmsim_fleet *fleet)
@@ -289,6 +304,15 @@ mdmsim_main(const char *command, struct mdmsim_opts *opts,
         fprintf(stderr, "mdmsim %s: --check-in-url is required\n", command);
         return 2;
     }
+    if (opts->mode == MDMSIM_MODE_TLS
+        && (strncmp(opts->check_in_url, "https:", 6) != 0
+            || (opts->server_url && strncmp(opts->server_url, "https:", 6))))
+    {
+        fprintf(stderr, "mdmsim %s: --mode tls needs https:// URLs\n",
+                command);
+        return 2;
+    }
+    mdmsim_raise_fd_limit();
     if (mdmsim_fleet_init(fleet, opts, opts->mode != MDMSIM_MODE_NONE) != 0) {
         return 2;
     }
