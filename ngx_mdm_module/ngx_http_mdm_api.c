@@ -8,9 +8,16 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <jansson.h>
+
+#include "mdm_enrollment.h"
 #include "mdm_version.h"
 #include "ngx_http_mdm_module.h"
 #include "ngx_http_mdm_api.h"
+
+
+/* One API call may name this many enrollments. */
+#define NGX_HTTP_MDM_API_MAX_IDS  200000
 
 
 static ngx_int_t ngx_http_mdm_api_version(ngx_http_request_t *r);
@@ -20,6 +27,15 @@ static void ngx_http_mdm_api_route(ngx_http_request_t *r, ngx_str_t *path);
 
 
 static ngx_http_mdm_api_route_t  ngx_http_mdm_api_routes[] = {
+    { ngx_string("/v1/enqueue/"), 1, ngx_http_mdm_api_enqueue },
+    { ngx_string("/v1/enqueue"), 0, ngx_http_mdm_api_enqueue },
+    { ngx_string("/v1/commands/"), 1, ngx_http_mdm_api_commands },
+    { ngx_string("/v1/commands"), 0, ngx_http_mdm_api_commands },
+    { ngx_string("/v1/push/"), 1, ngx_http_mdm_api_push },
+    { ngx_string("/v1/pushcert"), 0, ngx_http_mdm_api_pushcert },
+    { ngx_string("/v1/enrollments/"), 1, ngx_http_mdm_api_enrollments },
+    { ngx_string("/v1/enrollments"), 0, ngx_http_mdm_api_enrollments },
+    { ngx_string("/v1/queue/"), 1, ngx_http_mdm_api_queue },
     { ngx_null_string, 0, NULL }
 };
 
@@ -144,4 +160,93 @@ ngx_http_mdm_api_authorized(ngx_http_request_t *r,
     }
 
     return 0;
+}
+
+
+/* Sends a jansson value as the response body and releases it. */
+ngx_int_t
+ngx_http_mdm_api_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    void *json)
+{
+    char       *text;
+    ngx_int_t   rc;
+
+    text = json_dumps(json, JSON_COMPACT);
+    json_decref(json);
+
+    if (text == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_mdm_send(r, status, "application/json", (u_char *) text,
+                           ngx_strlen(text));
+    free(text);
+
+    return rc;
+}
+
+
+/*
+ * "id1,id2,..." into an array of C strings. Each ID must be one that could
+ * have come from a device (mdm_id_check), so it cannot break Redis keys.
+ */
+ngx_int_t
+ngx_http_mdm_api_split_ids(ngx_http_request_t *r, ngx_str_t *list,
+    ngx_array_t **ids, const char **err)
+{
+    u_char       *p, *last, *comma;
+    char        **id;
+    ngx_str_t     one;
+    mdm_err_t     merr;
+    ngx_array_t  *a;
+
+    a = ngx_array_create(r->pool, 8, sizeof(char *));
+    if (a == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = list->data;
+    last = list->data + list->len;
+
+    while (p < last) {
+        comma = ngx_strlchr(p, last, ',');
+        if (comma == NULL) {
+            comma = last;
+        }
+
+        one.data = p;
+        one.len = comma - p;
+        p = comma + 1;
+
+        if (a->nelts == NGX_HTTP_MDM_API_MAX_IDS) {
+            *err = "too many enrollment IDs";
+            return NGX_DECLINED;
+        }
+
+        id = ngx_array_push(a);
+        if (id == NULL) {
+            return NGX_ERROR;
+        }
+
+        *id = ngx_http_mdm_cstr(r->pool, &one);
+        if (*id == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (mdm_id_check("enrollment ID", *id, &merr) != MDM_OK) {
+            one.data = (u_char *) merr.msg;
+            one.len = ngx_strlen(merr.msg);
+            *err = ngx_http_mdm_cstr(r->pool, &one);
+            return *err ? NGX_DECLINED : NGX_ERROR;
+        }
+    }
+
+    if (a->nelts == 0) {
+        *err = "no enrollment IDs";
+        return NGX_DECLINED;
+    }
+
+    *ids = a;
+
+    return NGX_OK;
 }

@@ -17,12 +17,29 @@ typedef struct {
 } ngx_http_mdm_api_route_t;
 
 
+/* ngx_http_mdm_api_enqueue.c: PUT /v1/enqueue/<ids>, POST /v1/enqueue,
+ * POST /v1/commands[/<ids>] (JSON builder); GET|DELETE /v1/commands/<uuid>
+ * are passed on to the inspection handlers */
 ngx_int_t ngx_http_mdm_api_enqueue(ngx_http_request_t *r, ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_commands(ngx_http_request_t *r, ngx_str_t *path);
+
+/* ngx_http_mdm_api_push.c: GET|POST /v1/push/<ids>, PUT|GET /v1/pushcert */
 ngx_int_t ngx_http_mdm_api_push(ngx_http_request_t *r, ngx_str_t *path);
 ngx_int_t ngx_http_mdm_api_pushcert(ngx_http_request_t *r, ngx_str_t *path);
+
+/* ngx_http_mdm_api_inspect.c: enrollments, queues, command status */
 ngx_int_t ngx_http_mdm_api_enrollments(ngx_http_request_t *r,
     ngx_str_t *path);
 ngx_int_t ngx_http_mdm_api_queue(ngx_http_request_t *r, ngx_str_t *path);
-ngx_int_t ngx_http_mdm_api_commands(ngx_http_request_t *r, ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_command_status(ngx_http_request_t *r,
+    ngx_str_t *uuid);
+ngx_int_t ngx_http_mdm_api_command_cancel(ngx_http_request_t *r,
+    ngx_str_t *uuid);
+
+/* shared by the API handlers */
+ngx_int_t ngx_http_mdm_api_send_json(ngx_http_request_t *r,
+    ngx_uint_t status, void *json);
+ngx_int_t ngx_http_mdm_api_split_ids(ngx_http_request_t *r, ngx_str_t *list,
+    ngx_array_t **ids, const char **err);
 
 #endif /* _NGX_HTTP_MDM_API_H_INCLUDED_ */
