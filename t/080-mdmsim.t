@@ -151,7 +151,9 @@ sub serve_connection {
             ? Net::SSLeay::PEM_get_string_X509($c->peer_certificate) : undef;
     }
     $c->autoflush(1);
-    1 while serve_request($c, $o, $cert);
+    # once: close after one response, without saying so, as servers do
+    # with idle keep-alive connections.
+    1 while serve_request($c, $o, $cert) && !$o->{once};
 }
 
 # Returns the server's base URL; the server forks once per connection so
@@ -423,6 +425,19 @@ close $dead;
     . " --server-url http://127.0.0.1:$dead_port/mdm/connect");
 isnt($rc, 0, 'load against a closed port fails');
 like($out, qr/"connect":\s*5/, 'connect errors are counted');
+
+my $silent = IO::Socket::IP->new(LocalHost => '127.0.0.1', LocalPort => 0,
+    Listen => 8) or die;
+($rc, $out, $err) = mdmsim("load --mode none --requests 2 -c 1 --timeout 0.3"
+    . " --json --server-url http://127.0.0.1:" . $silent->sockport . "/x");
+isnt($rc, 0, 'a server that never answers fails the run');
+like($out, qr/"timeout":\s*2/, 'after --timeout, counted as timeouts');
+
+my ($o_url) = start_server(once => 1);
+($rc, $out, $err) = mdmsim("load --mode none --requests 6 -c 1 --keepalive"
+    . " --json --server-url $o_url/mdm/connect");
+is($rc, 0, 'a keep-alive connection closed by the server is reopened')
+    or diag($out, $err);
 
 # --- load mode --------------------------------------------------------------
 
