@@ -173,16 +173,13 @@ mdmsim_device_build_bodies(struct mdmsim_device *dev,
     plist_t  dict;
     int      rc;
 
+    /* DeviceName, Model and ModelName are macOS-only in Authenticate. */
     dict = mdmsim_checkin_new(dev, "Authenticate");
     plist_dict_set_item(dict, "Topic", plist_new_string(opts->topic));
     plist_dict_set_item(dict, "SerialNumber", plist_new_string(dev->serial));
     plist_dict_set_item(dict, "ProductName", plist_new_string("iPhone15,2"));
     plist_dict_set_item(dict, "OSVersion", plist_new_string("17.5.1"));
     plist_dict_set_item(dict, "BuildVersion", plist_new_string("21F90"));
-    plist_dict_set_item(dict, "DeviceName",
-                        plist_new_string("Simulated iPhone"));
-    plist_dict_set_item(dict, "Model", plist_new_string("MQ9T3LL/A"));
-    plist_dict_set_item(dict, "ModelName", plist_new_string("iPhone"));
     rc = mdmsim_plist_body(dict, &dev->authenticate);
     plist_free(dict);
     if (rc != 0) {

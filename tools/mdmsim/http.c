@@ -56,6 +56,8 @@ static int mdmsim_parse_chunked(struct mdmsim_conn *c, const char *p,
 static int mdmsim_header_is(const char *line, const char *name,
     const char **value);
 static int mdmsim_reserve(char **buf, size_t *cap, size_t need);
+static int mdmsim_format_head(char *buf, size_t size,
+    const struct mdmsim_request *req);
 
 
 static const char  *mdmsim_http_error_names[] = {
@@ -187,30 +189,32 @@ mdmsim_reserve(char **buf, size_t *cap, size_t need)
 }
 
 
+/* User-Agent as sent by iOS and macOS for MDM requests. */
+static int
+mdmsim_format_head(char *buf, size_t size, const struct mdmsim_request *req)
+{
+    return snprintf(buf, size, "PUT %s HTTP/1.1\r\nHost: %s\r\n"
+                    "User-Agent: MDM/1.0\r\nContent-Type: %s\r\n"
+                    "Content-Length: %zu\r\n%s%s%s\r\n",
+                    req->url->path, req->url->authority, req->content_type,
+                    req->body_len, req->signature ? "Mdm-Signature: " : "",
+                    req->signature ? req->signature : "",
+                    req->signature ? "\r\n" : "");
+}
+
+
 void
 mdmsim_conn_put(struct mdmsim_conn *c, const struct mdmsim_request *req)
 {
     int   n;
     int   same;
 
-    n = snprintf(NULL, 0, "PUT %s HTTP/1.1\r\nHost: %s\r\n"
-                 "User-Agent: MDM/1.0\r\nContent-Type: %s\r\n"
-                 "Content-Length: %zu\r\n%s%s%s\r\n",
-                 req->url->path, req->url->authority, req->content_type,
-                 req->body_len, req->signature ? "Mdm-Signature: " : "",
-                 req->signature ? req->signature : "",
-                 req->signature ? "\r\n" : "");
+    n = mdmsim_format_head(NULL, 0, req);
     if (mdmsim_reserve(&c->out, &c->out_cap, n + 1 + req->body_len) != 0) {
         mdmsim_conn_fail(c, MDMSIM_HTTP_IO);
         return;
     }
-    snprintf(c->out, n + 1, "PUT %s HTTP/1.1\r\nHost: %s\r\n"
-             "User-Agent: MDM/1.0\r\nContent-Type: %s\r\n"
-             "Content-Length: %zu\r\n%s%s%s\r\n",
-             req->url->path, req->url->authority, req->content_type,
-             req->body_len, req->signature ? "Mdm-Signature: " : "",
-             req->signature ? req->signature : "",
-             req->signature ? "\r\n" : "");
+    mdmsim_format_head(c->out, n + 1, req);
     memcpy(c->out + n, req->body, req->body_len);
     c->out_len = n + req->body_len;
     c->out_off = 0;
