@@ -45,8 +45,8 @@ static plist_t mdmsim_info_value(const struct mdmsim_device *dev,
 static void mdmsim_error_chain(plist_t report, const char *request_type);
 static const char *mdmsim_plist_string(plist_t dict, const char *key);
 static plist_t mdmsim_mac(const struct mdmsim_device *dev, unsigned kind);
-static plist_t mdmsim_profile(const char *identifier, const char *name,
-    const char *type, int managed);
+static plist_t mdmsim_profile(const char *identifier, const char *uuid,
+    const char *name, const char *type);
 static plist_t mdmsim_certificate(X509 *cert, const char *name, int identity);
 static const char *mdmsim_fill_report(struct mdmsim_fleet *fleet,
     struct mdmsim_device *dev, plist_t command, const char *request_type,
@@ -223,8 +223,8 @@ mdmsim_security_info(struct mdmsim_fleet *fleet, struct mdmsim_device *dev,
 
 
 static plist_t
-mdmsim_profile(const char *identifier, const char *name, const char *type,
-    int managed)
+mdmsim_profile(const char *identifier, const char *uuid, const char *name,
+    const char *type)
 {
     plist_t  profile = plist_new_dict(), content = plist_new_array();
     plist_t  payload = plist_new_dict();
@@ -239,15 +239,14 @@ mdmsim_profile(const char *identifier, const char *name, const char *type,
 
     plist_dict_set_item(profile, "PayloadIdentifier",
                         plist_new_string(identifier));
-    plist_dict_set_item(profile, "PayloadUUID",
-                        plist_new_string("6D4D8FA1-6C48-4E8A-9D5A-0A6F0B1C2D3E"));
+    plist_dict_set_item(profile, "PayloadUUID", plist_new_string(uuid));
     plist_dict_set_item(profile, "PayloadDisplayName", plist_new_string(name));
     plist_dict_set_item(profile, "PayloadOrganization",
                         plist_new_string("mdmsim"));
     plist_dict_set_item(profile, "PayloadVersion", plist_new_uint(1));
     plist_dict_set_item(profile, "PayloadRemovalDisallowed",
-                        plist_new_bool(managed));
-    plist_dict_set_item(profile, "IsManaged", plist_new_bool(managed));
+                        plist_new_bool(0));
+    plist_dict_set_item(profile, "IsManaged", plist_new_bool(1));
     plist_dict_set_item(profile, "IsEncrypted", plist_new_bool(0));
     plist_dict_set_item(profile, "PayloadContent", content);
     return profile;
@@ -263,12 +262,18 @@ mdmsim_profile_list(struct mdmsim_fleet *fleet, struct mdmsim_device *dev,
     (void) fleet;
     (void) dev;
     (void) command;
-    plist_array_append_item(list, mdmsim_profile("com.example.mdm.enroll",
-                            "MDM Enrollment", "com.apple.mdm", 1));
-    plist_array_append_item(list, mdmsim_profile("com.example.wifi",
-                            "Office Wi-Fi", "com.apple.wifi.managed", 1));
-    plist_array_append_item(list, mdmsim_profile("com.example.restrictions",
-                            "Restrictions", "com.apple.applicationaccess", 1));
+    plist_array_append_item(list,
+        mdmsim_profile("com.example.mdm.enroll",
+                       "6D4D8FA1-6C48-4E8A-9D5A-0A6F0B1C2D3E",
+                       "MDM Enrollment", "com.apple.mdm"));
+    plist_array_append_item(list,
+        mdmsim_profile("com.example.wifi",
+                       "0B7E3C52-91A4-4F0D-B8E6-2C5D7A9F1E30",
+                       "Office Wi-Fi", "com.apple.wifi.managed"));
+    plist_array_append_item(list,
+        mdmsim_profile("com.example.restrictions",
+                       "A83F61D9-4E27-4C15-9B02-7D6E5F4C3B21",
+                       "Restrictions", "com.apple.applicationaccess"));
     plist_dict_set_item(report, "ProfileList", list);
 }
 

@@ -96,7 +96,7 @@ struct mdmsim_fleet {
 
 /* identity.c */
 
-/* Loads the CA and every device identity, generating and caching missing ones. */
+/* Loads the CA and every device identity; creates and caches missing ones. */
 int mdmsim_identities_load(struct mdmsim_fleet *fleet);
 
 /* sign.c */
@@ -112,7 +112,7 @@ void mdmsim_body_free(struct mdmsim_body *body);
 
 /* device.c */
 
-/* Derives a device's repeatable attributes (UDID, serial, token…) from opts. */
+/* Derives a device's repeatable attributes (UDID, serial, token…). */
 void mdmsim_device_init(struct mdmsim_device *dev,
     const struct mdmsim_opts *opts, long index);
 
