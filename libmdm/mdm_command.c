@@ -935,7 +935,7 @@ mdm_json_uuid(mdm_cmd_walk_t *w, json_t *root, char *uuid)
         || !mdm_uuid_acceptable(json_string_value(cu), json_string_length(cu)))
     {
         return mdm_walk_fail(w, "command_uuid must be a string of 1 to %d "
-                             "bytes without control characters",
+                             "bytes without control characters or braces",
                              MDM_COMMAND_UUID_MAX);
     }
 
@@ -1256,7 +1256,8 @@ mdm_plist_envelope(mdm_cmd_walk_t *w, plist_t root, const char **uuid,
 
     if (!mdm_uuid_acceptable(*uuid, strlen(*uuid))) {
         return mdm_walk_fail(w, "CommandUUID must be 1 to %d bytes without "
-                             "control characters", MDM_COMMAND_UUID_MAX);
+                             "control characters or braces",
+                             MDM_COMMAND_UUID_MAX);
     }
 
     rc = mdm_plist_get_dict(root, "Command", command, w->err);
@@ -1316,8 +1317,11 @@ mdm_uuid_acceptable(const char *s, size_t len)
         return 0;
     }
 
+    /* braces would break the hash tag of the mdm:cmd:{<uuid>} keys */
     for (i = 0; i < len; i++) {
-        if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f) {
+        if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f
+            || s[i] == '{' || s[i] == '}')
+        {
             return 0;
         }
     }

@@ -465,11 +465,15 @@ test_refusals(void)
     is_str(refuse("{\"request_type\": \"DeviceInformation\","
                   " \"command_uuid\": \"\", \"Queries\": []}"),
            "command_uuid must be a string of 1 to 128 bytes without "
-           "control characters", "empty command_uuid");
+           "control characters or braces", "empty command_uuid");
     is_str(refuse("{\"request_type\": \"DeviceInformation\","
                   " \"command_uuid\": \"a\\nb\", \"Queries\": []}"),
            "command_uuid must be a string of 1 to 128 bytes without "
-           "control characters", "command_uuid with a newline");
+           "control characters or braces", "command_uuid with a newline");
+    is_str(refuse("{\"request_type\": \"DeviceInformation\","
+                  " \"command_uuid\": \"a}b\", \"Queries\": []}"),
+           "command_uuid must be a string of 1 to 128 bytes without "
+           "control characters or braces", "command_uuid with a brace");
 
     ok(strncmp(refuse("{\"request_type\": \"DeviceInformation\","), 
                "invalid JSON: ", 14) == 0, "malformed JSON");
@@ -578,7 +582,7 @@ test_check_plist(void)
                 "<string></string><key>Command</key><dict/></dict></plist>",
                 0);
     is_str(err, "CommandUUID must be 1 to 128 bytes without control "
-           "characters", "empty CommandUUID");
+           "characters or braces", "empty CommandUUID");
 
     check_plist("<plist version=\"1.0\"><dict><key>CommandUUID</key>"
                 "<integer>5</integer></dict></plist>", 0);
