@@ -400,6 +400,22 @@ is(scalar @apps, 30, 'InstalledApplicationList lists --apps apps');
 is(plist_string($req[3]{body}, 'Status'), 'Acknowledged',
     'InstallProfile is Acknowledged');
 
+queue_command($s_log, "4$_", command_plist("CMD-$_",
+    "<key>RequestType</key><string>$_</string>"))
+    for qw(CertificateList ProfileList SecurityInfo);
+unlink glob "$s_log/*.head";
+($rc, $out, $err) = mdmsim("session $ca --udid-prefix T- --mode sign"
+    . " --server-url $s_url/mdm/connect");
+@req = requests($s_log);
+like($req[1]{body}, qr{<key>CertificateList</key>\s*<array>\s*<dict>},
+    'CertificateList lists certificates');
+like($req[1]{body}, qr{<key>IsIdentity</key>\s*<true/>},
+    'including the device identity');
+like($req[2]{body}, qr{<key>ProfileList</key>\s*<array>\s*<dict>},
+    'ProfileList lists profiles');
+like($req[3]{body}, qr{<key>SecurityInfo</key>\s*<dict>},
+    'SecurityInfo answers a dict');
+
 queue_command($s_log, '5', command_plist('CMD-NN',
     '<key>RequestType</key><string>ProfileList</string>'));
 unlink glob "$s_log/*.head";
