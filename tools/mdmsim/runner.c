@@ -348,14 +348,16 @@ mdmsim_run(struct mdmsim_fleet *fleet, long jobs_limit, long requests_limit,
      */
     r.sticky = opts->keepalive && opts->mode == MDMSIM_MODE_TLS
                && jobs_limit < 0;
+    if (opts->load && opts->mode == MDMSIM_MODE_SIGN) {
+        mdmsim_presign(&r);
+    }
+
+    /* The loop's clock is cached: without the update, presigning counts. */
+    ev_now_update(r.loop);
     ev_timer_init(&r.deadline, mdmsim_deadline, duration, 0.);
     r.deadline.data = &r;
     if (duration > 0) {
         ev_timer_start(r.loop, &r.deadline);
-    }
-
-    if (opts->load && opts->mode == MDMSIM_MODE_SIGN) {
-        mdmsim_presign(&r);
     }
     mdmsim_stats_start(&r.stats);
     for (i = 0; i < r.nslots && mdmsim_job_more(&r); i++) {
