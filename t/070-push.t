@@ -203,7 +203,9 @@ for my $fault (['--fail-every', 3], ['--burst-429', '10:5'],
 {
     start_mock(@$fault);
     $t->stop('w1');
-    start_worker('w1');
+    # One run by name: resolved without blocking, each address tried.
+    start_worker('w1', $fault->[0] eq '--goaway-after'
+        ? ('--apns-url', "https://localhost:$mock_port") : ());
     job(@many);
     ok wait_delivered(scalar @many, 20),
         "@$fault: every push is delivered in the end";
@@ -261,5 +263,18 @@ is $? >> 8, 0, 'SIGTERM drains and exits 0';
 my $log = worker_log('w1') . worker_log('w2');
 my @alerts = grep { !/403/ } $log =~ /^.*\[alert\].*$/mg;
 is_deeply \@alerts, [], 'no other [alert] lines';
+
+# --- ALPN h2 is required --------------------------------------------------------
+
+my $h1 = $t->port('h1');
+$t->spawn('h1', {}, 'openssl', 's_server', '-accept', "127.0.0.1:$h1",
+    '-cert', $pki->{cert}, '-key', $pki->{key}, '-www');
+$t->wait_port($h1, 'openssl s_server');
+start_worker('w3', '--apns-url', "https://127.0.0.1:$h1");
+enroll('dev-h1');
+job('dev-h1');
+ok $t->wait_for(sub { worker_log('w3') =~ /did not select ALPN h2, refusing/ }),
+    'a server that does not select h2 is refused';
+$t->stop('w3');
 
 done_testing;

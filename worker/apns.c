@@ -45,6 +45,7 @@ typedef struct {
     struct addrinfo  hints;
     char             host[256];
     char             port[8];
+    struct addrinfo *next;          /* address to try if this one fails */
 } wk_resolve_t;
 
 struct wk_apns_conn_s {
@@ -111,6 +112,7 @@ static void topic_kick(wk_apns_topic_t *t);
 static void conn_fail(wk_apns_conn_t *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void conn_process(wk_apns_conn_t *c);
+static void conn_connect_next(wk_apns_conn_t *c);
 
 
 /* ---- requests ---- */
@@ -912,6 +914,11 @@ conn_start_tls(wk_apns_conn_t *c)
     socklen_t len = sizeof(err);
 
     if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err) {
+        if (c->resolve && c->resolve->next) {
+            /* localhost may be ::1 first while the server is on 127.0.0.1 */
+            conn_connect_next(c);
+            return;
+        }
         conn_fail(c, "connect: %s", strerror(err ? err : errno));
         return;
     }
@@ -970,6 +977,10 @@ conn_connect(wk_apns_conn_t *c, const struct sockaddr *sa, socklen_t salen)
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (connect(c->fd, sa, salen) != 0 && errno != EINPROGRESS) {
+        if (c->resolve && c->resolve->next) {
+            conn_connect_next(c);
+            return;
+        }
         conn_fail(c, "connect: %s", strerror(errno));
         return;
     }
@@ -977,6 +988,21 @@ conn_connect(wk_apns_conn_t *c, const struct sockaddr *sa, socklen_t salen)
     ev_io_init(&c->io, conn_on_io, c->fd, EV_WRITE);
     c->io.data = c;
     ev_io_start(c->apns->loop, &c->io);
+}
+
+
+static void
+conn_connect_next(wk_apns_conn_t *c)
+{
+    struct addrinfo *ai = c->resolve->next;
+
+    c->resolve->next = ai->ai_next;
+    if (c->fd >= 0) {
+        ev_io_stop(c->apns->loop, &c->io);
+        close(c->fd);
+        c->fd = -1;
+    }
+    conn_connect(c, ai->ai_addr, ai->ai_addrlen);
 }
 
 
@@ -1015,11 +1041,8 @@ resolve_poll(wk_apns_conn_t *c)
         conn_fail(c, "resolve %s: %s", c->apns->host, gai_strerror(rc));
         return;
     }
-    struct addrinfo *ai = c->resolve->cb.ar_result;
-    conn_connect(c, ai->ai_addr, ai->ai_addrlen);
-    freeaddrinfo(ai);
-    free(c->resolve);
-    c->resolve = NULL;
+    c->resolve->next = c->resolve->cb.ar_result;
+    conn_connect_next(c);
     c->tick.repeat = 1.;
     ev_timer_again(c->apns->loop, &c->tick);
 }
