@@ -170,7 +170,8 @@ ngx_http_mdm_send_json_error(ngx_http_request_t *r, ngx_uint_t status,
     u_char  *p, *buf;
     size_t   len;
 
-    len = sizeof("{\"error\":\"\"}\n") - 1
+    /* ngx_escape_json(NULL, ...) counts only the bytes escaping adds */
+    len = sizeof("{\"error\":\"\"}\n") - 1 + ngx_strlen(message)
           + ngx_escape_json(NULL, (u_char *) message, ngx_strlen(message));
 
     buf = ngx_pnalloc(r->pool, len);
