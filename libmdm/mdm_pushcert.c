@@ -57,6 +57,10 @@ mdm_pushcert_parse(const char *body, size_t len, int64_t now,
     memset(pc, 0, sizeof(mdm_pushcert_t));
     memset(&parts, 0, sizeof(pc_parts_t));
 
+    if (len == 0) {
+        return pc_fail(err, "no PEM certificate in body");
+    }
+
     if (len > INT_MAX / 2) {
         return pc_fail(err, "body is too large");
     }

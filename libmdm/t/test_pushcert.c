@@ -276,6 +276,16 @@ test_refused(fixtures_t *f)
     other = key_pkcs8(f->other_key);
 
     refused("", "no PEM certificate", "empty body refused");
+
+    {
+        mdm_pushcert_t  pc;
+        mdm_err_t       err;
+
+        ok(mdm_pushcert_parse(NULL, 0, 0, &pc, &err) == MDM_ERROR
+           && strcmp(err.msg, "no PEM certificate in body") == 0,
+           "no body at all (NULL, 0) refused");
+    }
+
     refused("garbage\x01\x02 not a pem at all\n", "no PEM certificate",
             "garbage refused");
     refused(cert, "no PEM private key", "certificate without key refused");
