@@ -15,8 +15,11 @@
 #define MDM_KEY_PUSH        "mdm:push"
 #define MDM_KEY_ENROLLMENTS "mdm:enrollments"
 #define MDM_KEY_EXPIRY      "mdm:expiry"
+#define MDM_KEY_PENDING     "mdm:pending"
+#define MDM_KEY_NOTNOW      "mdm:notnow"
 #define MDM_KEY_PUSHCERT    "mdm:pushcert:"
 #define MDM_KEY_CMD_PREFIX  "mdm:cmd:"
+#define MDM_KEY_WORKER_METRICS "mdm:metrics:worker"
 
 /* mdm:{<id>}:enr, :auth, :q, :nn, :users */
 size_t mdm_key_enrollment(char *buf, const char *id);

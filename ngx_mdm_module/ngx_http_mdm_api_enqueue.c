@@ -442,9 +442,9 @@ ngx_http_mdm_enqueue_chunk(ngx_http_request_t *r)
 
     last = ngx_min(eq->next + NGX_HTTP_MDM_ENQUEUE_CHUNK, eq->ids->nelts);
 
-    if (ngx_http_mdm_args_init(r, &args, 3 + 4 + 7 + (last - eq->next))
+    if (ngx_http_mdm_args_init(r, &args, 3 + 5 + 7 + (last - eq->next))
             != NGX_OK
-        || ngx_http_mdm_args_script(r, &args, "enqueue", 4) != NGX_OK)
+        || ngx_http_mdm_args_script(r, &args, "enqueue", 5) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -461,6 +461,7 @@ ngx_http_mdm_enqueue_chunk(ngx_http_request_t *r)
 
     ngx_http_mdm_args_add_cstr(&args, MDM_KEY_EXPIRY);
     ngx_http_mdm_args_add_cstr(&args, MDM_KEY_PUSH);
+    ngx_http_mdm_args_add_cstr(&args, MDM_KEY_PENDING);
 
     ngx_http_mdm_args_add_cstr(&args, eq->cmd.uuid);
     ngx_http_mdm_args_add(&args, eq->body.data, eq->body.len);

@@ -14,7 +14,7 @@
 #include "ngx_http_mdm_module.h"
 
 
-#define NGX_HTTP_MDM_CONNECT_KEYS   7
+#define NGX_HTTP_MDM_CONNECT_KEYS   9
 #define NGX_HTTP_MDM_CONNECT_ARGS   (3 + NGX_HTTP_MDM_CONNECT_KEYS + 11)
 
 
@@ -132,6 +132,8 @@ ngx_http_mdm_connect_argv(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
 #undef ngx_http_mdm_key
 
     ngx_http_mdm_args_add_cstr(args, MDM_KEY_EVENTS);
+    ngx_http_mdm_args_add_cstr(args, MDM_KEY_PENDING);
+    ngx_http_mdm_args_add_cstr(args, MDM_KEY_NOTNOW);
 
     ngx_http_mdm_args_add_cstr(args, id);
     ngx_http_mdm_args_add_cstr(args, rep->enrollment.parent);

@@ -114,8 +114,12 @@ is($r->{status}, 200, 'C3 acknowledged');
 is($r->{body}, '', "the session ends without re-offering the NotNow'd command");
 is($t->redis('HGET', "mdm:{$A}:r:C2", 'notnow'), 1, 'NotNow counted');
 
+ok(defined $t->redis('ZSCORE', 'mdm:notnow', $A), "a session ending with NotNow'd commands left is marked for a re-push");
+ok(defined $t->redis('ZSCORE', 'mdm:pending', $A), '... and the enrollment still has pending work');
+
 $r = report($ida, $A, Status => 'Idle');
 is($r->{body}, $c2, "NotNow'd command is re-offered after the next Idle");
+ok(!defined $t->redis('ZSCORE', 'mdm:notnow', $A), 'the re-push mark goes when the session goes on');
 
 # --- Error is final, ErrorChain kept ------------------------------------------
 
@@ -130,6 +134,7 @@ $r = $t->request('PUT', $port, '/mdm', $err, sign => $idc,
                  headers => { 'Content-Type' => 'application/x-apple-aspen-mdm; charset=UTF-8' });
 is($r->{status}, 200, 'real Error report (fixture) accepted');
 is($r->{body}, '', 'Error is final: the queue is empty');
+ok(!defined $t->redis('ZSCORE', 'mdm:pending', $err_udid), 'an empty queue leaves the pending index');
 is($t->redis('HGET', "mdm:{$err_udid}:r:$err_uuid", 'status'), 'Error', 'status Error stored');
 like($t->redis('HGET', "mdm:{$err_udid}:r:$err_uuid", 'result'), qr/ErrorChain/, 'ErrorChain stored with the raw result');
 

@@ -6,7 +6,7 @@
 --
 -- KEYS: 1 enrollment hash, 2 hash holding the binding, 3 mdm:cert:<sha>,
 --       4 queue, 5 NotNow set, 6 this command's result hash (the enrollment
---       hash for Idle), 7 events stream
+--       hash for Idle), 7 events stream, 8 mdm:pending, 9 mdm:notnow
 -- ARGV: 1 enrollment ID, 2 parent ID, 3 certificate SHA-256 ('' when
 --       binding is off), 4 binding mode, 5 now, 6 Status, 7 CommandUUID,
 --       8 raw body, 9 event (msgpack), 10 events MAXLEN, 11 result
@@ -17,7 +17,8 @@
 -- Command bodies (mdm:cmd:{<uuid>}) live in their own slot: on Redis Cluster
 -- this script would need them fetched in a second step.
 
-local enr, bind_enr, cert_key, q, nn, rkey, events = unpack(KEYS)
+local enr, bind_enr, cert_key, q, nn, rkey, events, pending, notnow =
+      unpack(KEYS)
 local id, parent, sha, mode, now, status, uuid, raw, event, maxlen,
       retention = unpack(ARGV, 1, 11)
 
@@ -124,4 +125,22 @@ if note ~= 'duplicate' then
     redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'm', event)
 end
 
-return {note, next_command()}
+local next_body = next_command()
+
+-- What the workers' sweeps look at: who still has work queued (and when it
+-- was last heard of), and whose session ended with NotNow'd commands left
+-- (protocol.md §3.4: unless NotNow was the last thing it said, such a
+-- device will not poll again by itself and needs a push later).
+local left = redis.call('LLEN', q)
+if left == 0 then
+    redis.call('ZREM', pending, id)
+else
+    redis.call('ZADD', pending, now, id)
+end
+if next_body == '' and left > 0 then
+    redis.call('ZADD', notnow, now, id)
+else
+    redis.call('ZREM', notnow, id)
+end
+
+return {note, next_body}

@@ -3,13 +3,13 @@
 -- IDs so that no single call holds Redis for long.
 --
 -- KEYS: 1 mdm:cmd:{<uuid>}, 2 mdm:cmd:{<uuid>}:ids, 3 expiry zset,
---       4 push stream
+--       4 push stream, 5 mdm:pending
 -- ARGV: 1 CommandUUID, 2 body, 3 RequestType, 4 now, 5 expires (unix s,
 --       0 = never), 6 nopush (1|0), 7 first chunk (1|0), 8.. enrollment IDs
 -- Returns {'err', reason} or {'ok', queued, id, error, id, error, ...} with
 -- an entry for every ID that was not queued or not pushed.
 
-local cmd, ids, expiry, push = unpack(KEYS)
+local cmd, ids, expiry, push, pending = unpack(KEYS)
 local uuid, body, rtype, now, expires, nopush, first = unpack(ARGV, 1, 7)
 
 if first == '1' then
@@ -40,6 +40,7 @@ for i = 8, #ARGV do
         out[#out + 1] = 'already queued'
     else
         redis.call('RPUSH', 'mdm:{' .. id .. '}:q', uuid)
+        redis.call('ZADD', pending, 'NX', now, id)
         queued = queued + 1
         if nopush ~= '1' then
             if state[1] ~= '1' then
