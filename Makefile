@@ -103,7 +103,8 @@ test-unit: $(UNIT_BINS)
 	prove --exec '' $(UNIT_BINS)
 
 test-asan:
-	$(MAKE) B=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" test
+	MDM_ASAN=1 UBSAN_OPTIONS=print_stacktrace=1 $(MAKE) B=build-asan \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" test
 
 deps-if-missing:
 	@tools/install-deps.sh --if-missing
