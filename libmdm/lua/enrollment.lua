@@ -1,0 +1,25 @@
+-- One enrollment for the inspection API: its hash, its user channels and the
+-- length of its queue, read at once (all three keys are in its slot).
+-- Secrets are not shipped: unlock_token and bootstrap_token come back as '1'
+-- when present.
+--
+-- KEYS: 1 enrollment hash, 2 user-channel set, 3 queue
+-- Returns {} for an unknown enrollment, else {field/value pairs, user-channel
+-- IDs, queue length}.
+
+local enr, users, q = unpack(KEYS)
+
+if redis.call('EXISTS', enr) == 0 then
+    return {}
+end
+
+local secret = { unlock_token = true, bootstrap_token = true }
+local fields = redis.call('HGETALL', enr)
+
+for i = 1, #fields, 2 do
+    if secret[fields[i]] then
+        fields[i + 1] = '1'
+    end
+end
+
+return {fields, redis.call('SMEMBERS', users), redis.call('LLEN', q)}
