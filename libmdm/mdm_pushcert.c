@@ -206,8 +206,8 @@ pc_fail(mdm_err_t *err, const char *fmt, ...)
 static char *
 pc_unglue(const char *body, size_t len, size_t *out_len)
 {
-    char        *copy, *q;
-    const char  *p, *last, *glue;
+    char    *copy;
+    size_t   i, n;
 
     if (memmem(body, len, "----------", 10) == NULL) {
         return NULL;
@@ -218,20 +218,20 @@ pc_unglue(const char *body, size_t len, size_t *out_len)
         return NULL;
     }
 
-    p = body;
-    last = body + len;
-    q = copy;
+    n = 0;
 
-    while ((glue = memmem(p, last - p, "----------", 10)) != NULL) {
-        memcpy(q, p, glue + 5 - p);
-        q += glue + 5 - p;
-        *q++ = '\n';
-        p = glue + 5;
+    for (i = 0; i < len; i++) {
+        copy[n++] = body[i];
+
+        /* after the fifth of ten dashes: one line ends, the next begins */
+        if (i >= 4 && i + 5 < len
+            && memcmp(body + i - 4, "----------", 10) == 0)
+        {
+            copy[n++] = '\n';
+        }
     }
 
-    memcpy(q, p, last - p);
-    q += last - p;
-    *out_len = q - copy;
+    *out_len = n;
 
     return copy;
 }
