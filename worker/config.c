@@ -55,10 +55,20 @@ wk_config_defaults(wk_config_t *cf)
     for (size_t i = 0; i < NKEYS; i++) {
         wk_config_set(cf, keys[i].key, keys[i].dflt, err, sizeof(err));
     }
-    /* A consumer name must be unique in the group and stable for one run. */
+}
+
+
+/* A consumer name must be unique in the group and stable for one run. */
+static void
+default_name(wk_config_t *cf)
+{
     char host[256] = "worker";
-    gethostname(host, sizeof(host) - 1);
-    snprintf(cf->name, sizeof(cf->name), "%s-%d", host, (int) getpid());
+
+    if (cf->name[0] == '\0') {
+        gethostname(host, sizeof(host) - 1);
+        snprintf(cf->name, sizeof(cf->name), "%.200s-%d", host,
+                 (int) getpid());
+    }
 }
 
 
@@ -197,5 +207,6 @@ wk_config_from_args(wk_config_t *cf, int argc, char **argv, char *err,
             return -1;
         }
     }
+    default_name(cf);
     return 0;
 }

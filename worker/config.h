@@ -41,7 +41,8 @@ int wk_config_set(wk_config_t *cf, const char *key, const char *value,
 int wk_config_load(wk_config_t *cf, const char *path, char *err,
                    size_t errlen);
 
-/* Parses argv (-c FILE first, then --key value overrides); -1 on error. */
+/* Parses argv (-c FILE first, then --key value overrides), then fills
+ * the default consumer name; -1 on error. */
 int wk_config_from_args(wk_config_t *cf, int argc, char **argv, char *err,
                         size_t errlen);
 
