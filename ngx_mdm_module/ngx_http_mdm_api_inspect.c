@@ -774,9 +774,16 @@ ngx_http_mdm_inspect_clear_next(ngx_http_request_t *r)
     ids = b->ids->elts;
     n = ngx_min(b->ids->nelts - b->next, NGX_HTTP_MDM_INSPECT_CHUNK);
 
-    if (ngx_http_mdm_args_init(r, &args, 3 + 3 + n) != NGX_OK
-        || ngx_http_mdm_args_script(r, &args, "queue_clear", 0) != NGX_OK
-        || ngx_http_mdm_args_add_int(r, &args, ngx_time()) != NGX_OK
+    if (ngx_http_mdm_args_init(r, &args, 3 + 2 + 3 + n) != NGX_OK
+        || ngx_http_mdm_args_script(r, &args, "queue_clear", 2) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_mdm_args_add_cstr(&args, MDM_KEY_PENDING);
+    ngx_http_mdm_args_add_cstr(&args, MDM_KEY_NOTNOW);
+
+    if (ngx_http_mdm_args_add_int(r, &args, ngx_time()) != NGX_OK
         || ngx_http_mdm_args_add_int(r, &args, mcf->result_retention)
            != NGX_OK
         || ngx_http_mdm_args_add_int(r, &args,
@@ -1227,8 +1234,8 @@ ngx_http_mdm_inspect_cancel_next(ngx_http_request_t *r)
     n = b->ids ? ngx_min(b->ids->nelts - b->next, NGX_HTTP_MDM_INSPECT_CHUNK)
                : 0;
 
-    if (ngx_http_mdm_args_init(r, &args, 3 + 3 + 4 + n) != NGX_OK
-        || ngx_http_mdm_args_script(r, &args, "command_cancel", 3) != NGX_OK
+    if (ngx_http_mdm_args_init(r, &args, 3 + 5 + 4 + n) != NGX_OK
+        || ngx_http_mdm_args_script(r, &args, "command_cancel", 5) != NGX_OK
         || ngx_http_mdm_inspect_key(r, &args, mdm_key_command, b->uuid)
            != NGX_OK
         || ngx_http_mdm_inspect_key(r, &args, mdm_key_command_ids, b->uuid)
@@ -1238,6 +1245,8 @@ ngx_http_mdm_inspect_cancel_next(ngx_http_request_t *r)
     }
 
     ngx_http_mdm_args_add_cstr(&args, MDM_KEY_EXPIRY);
+    ngx_http_mdm_args_add_cstr(&args, MDM_KEY_PENDING);
+    ngx_http_mdm_args_add_cstr(&args, MDM_KEY_NOTNOW);
     ngx_http_mdm_args_add_cstr(&args, b->uuid);
 
     if (ngx_http_mdm_args_add_int(r, &args, ngx_time()) != NGX_OK

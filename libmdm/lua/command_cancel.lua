@@ -3,9 +3,11 @@
 -- retention). Final states (Acknowledged, Error, ...) are not overwritten.
 -- Given no IDs, the call walks the command's ID set one SSCAN step at a time;
 -- after the last step the command body goes (connect.lua drops queue
--- entries without a body) and the ID set expires with the results.
+-- entries without a body) and the ID set expires with the results. A queue
+-- left empty leaves the workers' re-push indexes.
 --
--- KEYS: 1 mdm:cmd:{<uuid>}, 2 mdm:cmd:{<uuid>}:ids, 3 expiry zset
+-- KEYS: 1 mdm:cmd:{<uuid>}, 2 mdm:cmd:{<uuid>}:ids, 3 expiry zset,
+--       4 mdm:pending, 5 mdm:notnow
 -- ARGV: 1 CommandUUID, 2 now (unix s), 3 result retention (s), 4 SSCAN
 --       cursor ('' when IDs are given), 5.. enrollment IDs
 -- Returns {'err', reason} or {'ok', next cursor ('' when done), id, error
@@ -14,7 +16,7 @@
 -- Per-enrollment keys live in other slots: on Redis Cluster this script
 -- would need one call per enrollment.
 
-local cmd, ids, expiry = unpack(KEYS)
+local cmd, ids, expiry, pending, notnow = unpack(KEYS)
 local uuid, now, retention, cursor = unpack(ARGV, 1, 4)
 
 if redis.call('EXISTS', cmd) == 0 and redis.call('EXISTS', ids) == 0 then
@@ -36,8 +38,13 @@ local function cancel(id)
     if final[status] then
         return 'already ' .. status
     end
-    if redis.call('LREM', 'mdm:{' .. id .. '}:q', 1, uuid) == 0 then
+    local q = 'mdm:{' .. id .. '}:q'
+    if redis.call('LREM', q, 1, uuid) == 0 then
         return 'command is no longer queued'
+    end
+    if redis.call('EXISTS', q) == 0 then
+        redis.call('ZREM', pending, id)
+        redis.call('ZREM', notnow, id)
     end
     redis.call('HSET', r, 'status', 'Canceled', 'updated', now)
     redis.call('EXPIRE', r, retention)

@@ -3,8 +3,9 @@
 -- and NotNow set go. The enrollment stays listed in each command's ID set,
 -- so the command's status keeps showing the cancellation. At most `budget`
 -- queue entries are handled per call; the caller calls again with the IDs
--- not yet reported.
+-- not yet reported. An emptied queue leaves the workers' re-push indexes.
 --
+-- KEYS: 1 mdm:pending, 2 mdm:notnow
 -- ARGV: 1 now (unix s), 2 result retention (s), 3 budget, 4.. enrollment IDs
 -- Returns {id, state, cancelled count, id, ...} for the IDs handled in this
 -- call, in order; state is 'ok', an error, or 'more' for an ID whose queue
@@ -13,6 +14,7 @@
 -- Keys of several enrollments are touched: on Redis Cluster this script
 -- would need one call per enrollment.
 
+local pending, notnow = unpack(KEYS)
 local now, retention, budget = ARGV[1], ARGV[2], tonumber(ARGV[3])
 
 local function key(id, suffix)
@@ -49,6 +51,8 @@ for i = 4, #ARGV do
             break
         end
         redis.call('DEL', key(id, 'nn'))
+        redis.call('ZREM', pending, id)
+        redis.call('ZREM', notnow, id)
     end
 end
 
