@@ -30,7 +30,7 @@ static ngx_int_t ngx_http_mdm_pushcert_found(ngx_http_request_t *r,
     redisReply *reply);
 static ngx_int_t ngx_http_mdm_pushcert_send(ngx_http_request_t *r,
     const char *topic, int64_t not_after);
-static ngx_int_t ngx_http_mdm_pushcert_refuse(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mdm_push_refuse(ngx_http_request_t *r,
     ngx_uint_t status, const char *reason);
 static void ngx_http_mdm_pushcert_cleanup(void *data);
 static ngx_uint_t ngx_http_mdm_push_utf8(u_char *p);
@@ -87,7 +87,7 @@ ngx_http_mdm_pushcert_put(ngx_http_request_t *r)
         break;
 
     case NGX_DECLINED:
-        return ngx_http_mdm_pushcert_refuse(r,
+        return ngx_http_mdm_push_refuse(r,
                    NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                    "body larger than client_body_buffer_size");
 
@@ -109,7 +109,7 @@ ngx_http_mdm_pushcert_put(ngx_http_request_t *r)
                            &err)
         != MDM_OK)
     {
-        return ngx_http_mdm_pushcert_refuse(r, NGX_HTTP_BAD_REQUEST,
+        return ngx_http_mdm_push_refuse(r, NGX_HTTP_BAD_REQUEST,
                                             err.msg);
     }
 
@@ -176,7 +176,7 @@ ngx_http_mdm_pushcert_get(ngx_http_request_t *r)
     if (ngx_http_arg(r, (u_char *) "topic", 5, &arg) != NGX_OK
         || arg.len == 0)
     {
-        return ngx_http_mdm_pushcert_refuse(r, NGX_HTTP_BAD_REQUEST,
+        return ngx_http_mdm_push_refuse(r, NGX_HTTP_BAD_REQUEST,
                                             "topic argument is required");
     }
 
@@ -195,7 +195,7 @@ ngx_http_mdm_pushcert_get(ngx_http_request_t *r)
     if (mdm_pushcert_topic_check((char *) topic.data, topic.len, &err)
         != MDM_OK)
     {
-        return ngx_http_mdm_pushcert_refuse(r, NGX_HTTP_BAD_REQUEST,
+        return ngx_http_mdm_push_refuse(r, NGX_HTTP_BAD_REQUEST,
                                             err.msg);
     }
 
@@ -284,12 +284,17 @@ ngx_http_mdm_pushcert_send(ngx_http_request_t *r, const char *topic,
 }
 
 
+/*
+ * A client's mistake: logged at info, answered {"error":"<reason>"}. The URI
+ * as sent: decoded, it could carry control characters into the log.
+ */
 static ngx_int_t
-ngx_http_mdm_pushcert_refuse(ngx_http_request_t *r, ngx_uint_t status,
+ngx_http_mdm_push_refuse(ngx_http_request_t *r, ngx_uint_t status,
     const char *reason)
 {
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "mdm api: pushcert refused: %s", reason);
+                  "mdm api: %V %V refused: %s", &r->method_name,
+                  &r->unparsed_uri, reason);
 
     return ngx_http_mdm_send_json_error(r, status, reason);
 }
@@ -331,9 +336,7 @@ ngx_http_mdm_api_push(ngx_http_request_t *r, ngx_str_t *path)
     rc = ngx_http_mdm_api_split_ids(r, path, &ids, &err);
 
     if (rc == NGX_DECLINED) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "mdm api: push refused: %s", err);
-        return ngx_http_mdm_send_json_error(r, NGX_HTTP_BAD_REQUEST, err);
+        return ngx_http_mdm_push_refuse(r, NGX_HTTP_BAD_REQUEST, err);
     }
 
     if (rc != NGX_OK) {
@@ -344,10 +347,7 @@ ngx_http_mdm_api_push(ngx_http_request_t *r, ngx_str_t *path)
     id = ids->elts;
     for (i = 0; i < ids->nelts; i++) {
         if (!ngx_http_mdm_push_utf8((u_char *) id[i])) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "mdm api: push refused: enrollment ID is not "
-                          "UTF-8");
-            return ngx_http_mdm_send_json_error(r, NGX_HTTP_BAD_REQUEST,
+            return ngx_http_mdm_push_refuse(r, NGX_HTTP_BAD_REQUEST,
                                             "enrollment ID is not UTF-8");
         }
     }

@@ -200,7 +200,8 @@ for my $case (@bad) {
 my $log = $t->error_log;
 for my $reason ('no PEM private key in body', 'private key is encrypted',
                 'push certificate expired at') {
-    like($log, qr/\[info\].*pushcert refused: \Q$reason\E/, "refusal logged at info: $reason");
+    like($log, qr{\[info\].*mdm api: PUT /v1/pushcert refused: \Q$reason\E},
+         "refusal logged at info: $reason");
 }
 
 $r = api('PUT', '/v1/pushcert', $cert{first}{cert} . $cert{first}{key}, noauth => 1);
@@ -273,6 +274,8 @@ for my $case ([ '/v1/push/', 'no enrollment IDs' ],
     is($r->{status}, 400, "$path is 400");
     like(json_of($r)->{error} // '', qr/\Q$error\E/, "... error: $error");
 }
+like($t->error_log, qr{\[info\].*mdm api: POST /v1/push/bad%7Bid refused: .*0x7B},
+     'bad ID list logged at info');
 
 is(api('PUT', "/v1/push/$udid")->{status}, 405, 'PUT /v1/push is 405');
 is(api('POST', "/v1/push/$udid", '', noauth => 1)->{status}, 401,

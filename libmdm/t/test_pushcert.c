@@ -176,6 +176,20 @@ parse(const char *body, mdm_pushcert_t *pc)
     } while (0)
 
 
+/* x with the PEM key is refused for reason. */
+static void
+refused_cert(X509 *x, const char *key, const char *reason, const char *what)
+{
+    char  *pem, *body;
+
+    pem = cert_pem(x);
+    body = cat(pem, key, NULL, NULL);
+    refused(body, reason, "%s", what);
+    free(body);
+    free(pem);
+}
+
+
 static void
 test_accepted(fixtures_t *f)
 {
@@ -269,7 +283,7 @@ test_accepted(fixtures_t *f)
 static void
 test_refused(fixtures_t *f)
 {
-    char  *cert, *key, *other, *body, *enc, *pem;
+    char  *cert, *key, *other, *body, *enc;
 
     cert = cert_pem(f->cert);
     key = key_pkcs8(f->key);
@@ -311,30 +325,12 @@ test_refused(fixtures_t *f)
     free(body);
     free(enc);
 
-    pem = cert_pem(f->not_mdm);
-    body = cat(pem, key, NULL, NULL);
-    refused(body, "topic must start with \"com.apple.mgmt.\"",
-            "UID that is not an MDM topic refused");
-    free(body);
-    free(pem);
-
-    pem = cert_pem(f->no_uid);
-    body = cat(pem, key, NULL, NULL);
-    refused(body, "no UID", "certificate without UID refused");
-    free(body);
-    free(pem);
-
-    pem = cert_pem(f->bad_uid);
-    body = cat(pem, key, NULL, NULL);
-    refused(body, "character", "UID with a hash-tag brace refused");
-    free(body);
-    free(pem);
-
-    pem = cert_pem(f->expired);
-    body = cat(pem, key, NULL, NULL);
-    refused(body, "expired at", "expired certificate refused");
-    free(body);
-    free(pem);
+    refused_cert(f->not_mdm, key, "topic must start with \"com.apple.mgmt.\"",
+                 "UID that is not an MDM topic refused");
+    refused_cert(f->no_uid, key, "no UID", "certificate without UID refused");
+    refused_cert(f->bad_uid, key, "character",
+                 "UID with a hash-tag brace refused");
+    refused_cert(f->expired, key, "expired at", "expired certificate refused");
 
     body = cat(cert, key, "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n"
                "-----END CERTIFICATE REQUEST-----\n", NULL);
