@@ -263,6 +263,8 @@ is $? >> 8, 0, 'SIGTERM drains and exits 0';
 my $log = worker_log('w1') . worker_log('w2');
 my @alerts = grep { !/403/ } $log =~ /^.*\[alert\].*$/mg;
 is_deeply \@alerts, [], 'no other [alert] lines';
+unlike $log, qr/AddressSanitizer|LeakSanitizer|runtime error:/,
+    'no sanitizer output';
 
 # --- ALPN h2 is required --------------------------------------------------------
 
