@@ -14,6 +14,7 @@
 #include "mdm_version.h"
 #include "ngx_http_mdm_module.h"
 #include "ngx_http_mdm_api.h"
+#include "ngx_http_mdm_metrics.h"
 
 
 /* One API call may name this many enrollments. */
@@ -23,7 +24,6 @@
 static ngx_int_t ngx_http_mdm_api_version(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mdm_api_authorized(ngx_http_request_t *r,
     ngx_http_mdm_loc_conf_t *mlcf);
-static void ngx_http_mdm_api_route(ngx_http_request_t *r, ngx_str_t *path);
 
 
 static ngx_http_mdm_api_route_t  ngx_http_mdm_api_routes[] = {
@@ -36,6 +36,7 @@ static ngx_http_mdm_api_route_t  ngx_http_mdm_api_routes[] = {
     { ngx_string("/v1/enrollments/"), 1, ngx_http_mdm_api_enrollments },
     { ngx_string("/v1/enrollments"), 0, ngx_http_mdm_api_enrollments },
     { ngx_string("/v1/queue/"), 1, ngx_http_mdm_api_queue },
+    { ngx_string("/metrics"), 0, ngx_http_mdm_metrics_api },
     { ngx_null_string, 0, NULL }
 };
 
@@ -78,7 +79,7 @@ ngx_http_mdm_api_handler(ngx_http_request_t *r)
 
 
 /* The URI below the location's prefix, with a leading slash. */
-static void
+void
 ngx_http_mdm_api_route(ngx_http_request_t *r, ngx_str_t *path)
 {
     size_t                     skip;

@@ -12,6 +12,7 @@
 #include "mdm_keys.h"
 #include "mdm_response.h"
 #include "ngx_http_mdm_module.h"
+#include "ngx_http_mdm_metrics.h"
 
 
 #define NGX_HTTP_MDM_CHECKIN_KEYS   10
@@ -326,6 +327,7 @@ ngx_http_mdm_checkin_reply(ngx_http_request_t *r, redisReply *reply)
     }
 
     if (ngx_strcmp(reply->element[0]->str, "ok") != 0) {
+        ngx_http_mdm_metrics_identity_failure(reply->element[1]->str);
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mdm checkin: %V from \"%V\" refused: %s",
                       &ctx->message_type, &ctx->enrollment_id,

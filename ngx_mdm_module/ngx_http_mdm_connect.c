@@ -12,6 +12,7 @@
 #include "mdm_keys.h"
 #include "mdm_report.h"
 #include "ngx_http_mdm_module.h"
+#include "ngx_http_mdm_metrics.h"
 
 
 #define NGX_HTTP_MDM_CONNECT_KEYS   9
@@ -218,6 +219,7 @@ ngx_http_mdm_connect_reply(ngx_http_request_t *r, redisReply *reply)
     next = reply->element[1];
 
     if (ngx_strcmp(note->str, "err") == 0) {
+        ngx_http_mdm_metrics_identity_failure(next->str);
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mdm report: %V from \"%V\" refused: %s",
                       &ctx->status, &ctx->enrollment_id, next->str);

@@ -10,6 +10,7 @@
 
 #include "ngx_http_mdm_module.h"
 #include "ngx_http_mdm_identity.h"
+#include "ngx_http_mdm_metrics.h"
 
 
 #define NGX_HTTP_MDM_CT_CHECKIN  "application/x-apple-aspen-mdm-checkin"
@@ -95,6 +96,7 @@ ngx_http_mdm_device_process(ngx_http_request_t *r)
     }
 
     if (ngx_http_mdm_identity_check(r, &body, &idr) != NGX_OK) {
+        ngx_http_mdm_metrics_identity_failure(idr.error);
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mdm: identity refused: %s", idr.error);
         return NGX_HTTP_BAD_REQUEST;

@@ -9,6 +9,7 @@
 
 #include "ngx_http_mdm_module.h"
 #include "ngx_http_mdm_identity.h"
+#include "ngx_http_mdm_metrics.h"
 
 
 static void *ngx_http_mdm_create_main_conf(ngx_conf_t *cf);
@@ -81,6 +82,13 @@ static ngx_command_t  ngx_http_mdm_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       (void *) NGX_HTTP_MDM_HEALTHZ },
+
+    { ngx_string("mdm_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_mdm_set_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) NGX_HTTP_MDM_METRICS },
 
     { ngx_string("mdm_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
@@ -213,8 +221,8 @@ static ngx_command_t  ngx_http_mdm_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_mdm_module_ctx = {
-    NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_mdm_add_variables,            /* preconfiguration */
+    ngx_http_mdm_metrics_init,             /* postconfiguration */
 
     ngx_http_mdm_create_main_conf,         /* create main configuration */
     ngx_http_mdm_init_main_conf,           /* init main configuration */
@@ -424,6 +432,9 @@ ngx_http_mdm_set_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     case NGX_HTTP_MDM_HEALTHZ:
         clcf->handler = ngx_http_mdm_healthz_handler;
         break;
+    case NGX_HTTP_MDM_METRICS:
+        clcf->handler = ngx_http_mdm_metrics_handler;
+        break;
     default:
         clcf->handler = ngx_http_mdm_device_handler;
         break;
@@ -566,6 +577,8 @@ ngx_http_mdm_init_process(ngx_cycle_t *cycle)
     if (mcf == NULL || !mcf->used) {
         return NGX_OK;
     }
+
+    ngx_http_mdm_metrics_init_process(cycle);
 
     mcf->rd = ngx_mdm_redis_create(cycle, &mcf->redis);
     if (mcf->rd == NULL) {

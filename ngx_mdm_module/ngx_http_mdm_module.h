@@ -13,6 +13,7 @@
 #define NGX_HTTP_MDM_SERVER         3   /* check-ins and reports, one URL */
 #define NGX_HTTP_MDM_API            4
 #define NGX_HTTP_MDM_HEALTHZ        5
+#define NGX_HTTP_MDM_METRICS        6
 
 #define NGX_HTTP_MDM_ID_TLS         0x01
 #define NGX_HTTP_MDM_ID_SIGNATURE   0x02
@@ -35,6 +36,7 @@ typedef struct {
     ngx_uint_t                  events_maxlen;
     time_t                      result_retention;
     ngx_uint_t                  identity_cache_size;
+    ngx_shm_zone_t             *metrics_zone;
 } ngx_http_mdm_main_conf_t;
 
 
@@ -111,6 +113,9 @@ ngx_int_t ngx_http_mdm_send_json_error(ngx_http_request_t *r,
 ngx_int_t ngx_http_mdm_read_body(ngx_http_request_t *r,
     ngx_http_client_body_handler_pt post_handler);
 ngx_int_t ngx_http_mdm_body(ngx_http_request_t *r, ngx_str_t *body);
+
+/* ngx_http_mdm_variables.c: $mdm_* for access logs (preconfiguration) */
+ngx_int_t ngx_http_mdm_add_variables(ngx_conf_t *cf);
 
 /* endpoint handlers */
 ngx_int_t ngx_http_mdm_api_handler(ngx_http_request_t *r);

@@ -69,6 +69,9 @@ static void ngx_mdm_redis_reply(redisAsyncContext *ac, void *r,
 static void ngx_mdm_redis_cmd_timeout(ngx_event_t *ev);
 static void ngx_mdm_redis_log_error(ngx_mdm_redis_t *rd, const char *what,
     const char *detail);
+static void ngx_mdm_redis_observe(ngx_mdm_redis_t *rd,
+    ngx_mdm_redis_event_e event, uint64_t sent);
+static uint64_t ngx_mdm_redis_usec(void);
 
 
 char *
@@ -209,6 +212,7 @@ ngx_mdm_redis_connect(ngx_mdm_redis_conn_t *conn)
     }
 
     if (ac == NULL || ac->err) {
+        ngx_mdm_redis_observe(rd, NGX_MDM_REDIS_CONNECT_FAILED, 0);
         ngx_mdm_redis_log_error(rd, "connect failed",
                                 ac ? ac->errstr : "out of memory");
         if (ac != NULL) {
@@ -373,6 +377,7 @@ ngx_mdm_redis_connect_timeout(ngx_event_t *ev)
 {
     ngx_mdm_redis_conn_t  *conn = ev->data;
 
+    ngx_mdm_redis_observe(conn->rd, NGX_MDM_REDIS_CONNECT_FAILED, 0);
     ngx_mdm_redis_log_error(conn->rd, "connect failed", "timed out");
 
     if (conn->ac != NULL) {
@@ -389,6 +394,7 @@ ngx_mdm_redis_on_connect(const redisAsyncContext *ac, int status)
 
     if (status != REDIS_OK) {
         /* hiredis frees the context after this; cleanup plans the retry */
+        ngx_mdm_redis_observe(rd, NGX_MDM_REDIS_CONNECT_FAILED, 0);
         ngx_mdm_redis_log_error(rd, "connect failed", ac->errstr);
         return;
     }
@@ -417,6 +423,7 @@ ngx_mdm_redis_on_disconnect(const redisAsyncContext *ac, int status)
     ngx_mdm_redis_conn_t  *conn = ac->data;
 
     if (status != REDIS_OK && !conn->rd->exiting) {
+        ngx_mdm_redis_observe(conn->rd, NGX_MDM_REDIS_CONNECTION_LOST, 0);
         ngx_mdm_redis_log_error(conn->rd, "connection lost", ac->errstr);
     }
 }
@@ -517,6 +524,7 @@ ngx_mdm_redis_send(ngx_mdm_redis_t *rd, int argc, const char **argv,
 
     conn = ngx_mdm_redis_pick(rd);
     if (conn == NULL) {
+        ngx_mdm_redis_observe(rd, NGX_MDM_REDIS_UNAVAILABLE, 0);
         ngx_mdm_redis_log_error(rd, "unavailable", "no connection");
         return NULL;
     }
@@ -533,11 +541,13 @@ ngx_mdm_redis_send(ngx_mdm_redis_t *rd, int argc, const char **argv,
     cmd->timer.handler = ngx_mdm_redis_cmd_timeout;
     cmd->timer.data = cmd;
     cmd->timer.log = rd->log;
+    cmd->sent = rd->conf->observe ? ngx_mdm_redis_usec() : 0;
 
     if (redisAsyncCommandArgv(conn->ac, ngx_mdm_redis_reply, cmd, argc,
                               argv, argvlen)
         != REDIS_OK)
     {
+        ngx_mdm_redis_observe(rd, NGX_MDM_REDIS_UNAVAILABLE, 0);
         ngx_free(cmd);
         return NULL;
     }
@@ -558,10 +568,19 @@ ngx_mdm_redis_cancel(ngx_mdm_redis_cmd_t *cmd)
 static void
 ngx_mdm_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
-    ngx_mdm_redis_cmd_t  *cmd = privdata;
+    redisReply            *reply = r;
+    ngx_mdm_redis_cmd_t   *cmd = privdata;
+    ngx_mdm_redis_conn_t  *conn = cmd->conn;
 
     if (cmd->timer.timer_set) {
         ngx_del_timer(&cmd->timer);
+    }
+
+    if (reply != NULL) {
+        ngx_mdm_redis_observe(conn->rd, reply->type == REDIS_REPLY_ERROR
+                                        ? NGX_MDM_REDIS_ERROR_REPLY
+                                        : NGX_MDM_REDIS_REPLY,
+                              cmd->sent);
     }
 
     if (!cmd->done && cmd->handler != NULL) {
@@ -584,6 +603,7 @@ ngx_mdm_redis_cmd_timeout(ngx_event_t *ev)
     ngx_mdm_redis_cmd_t   *cmd = ev->data;
     ngx_mdm_redis_conn_t  *conn = cmd->conn;
 
+    ngx_mdm_redis_observe(conn->rd, NGX_MDM_REDIS_TIMEOUT, 0);
     ngx_mdm_redis_log_error(conn->rd, "command failed", "timed out");
 
     if (!cmd->done && cmd->handler != NULL) {
@@ -620,6 +640,32 @@ ngx_mdm_redis_log_error(ngx_mdm_redis_t *rd, const char *what,
 
     rd->last_error_log = now;
     rd->suppressed = 0;
+}
+
+
+/* Tells the observer, if any; a reply's latency is measured from sent. */
+static void
+ngx_mdm_redis_observe(ngx_mdm_redis_t *rd, ngx_mdm_redis_event_e event,
+    uint64_t sent)
+{
+    if (rd->conf->observe != NULL) {
+        rd->conf->observe(event, sent ? ngx_mdm_redis_usec() - sent : 0);
+    }
+}
+
+
+/*
+ * nginx's cached time moves once per event loop turn, in milliseconds: too
+ * coarse for replies that take a fraction of one.
+ */
+static uint64_t
+ngx_mdm_redis_usec(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 

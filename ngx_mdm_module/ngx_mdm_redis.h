@@ -24,6 +24,20 @@ typedef struct ngx_mdm_redis_s  ngx_mdm_redis_t;
 typedef void (*ngx_mdm_redis_handler_pt)(void *data, redisReply *reply);
 
 
+/* What an observer is told, for metrics; usec only with the replies. */
+typedef enum {
+    NGX_MDM_REDIS_REPLY = 0,
+    NGX_MDM_REDIS_ERROR_REPLY,
+    NGX_MDM_REDIS_TIMEOUT,
+    NGX_MDM_REDIS_UNAVAILABLE,
+    NGX_MDM_REDIS_CONNECTION_LOST,
+    NGX_MDM_REDIS_CONNECT_FAILED
+} ngx_mdm_redis_event_e;
+
+typedef void (*ngx_mdm_redis_observe_pt)(ngx_mdm_redis_event_e event,
+    uint64_t usec);
+
+
 typedef struct {
     ngx_str_t                   addr;        /* "ip:port" or "unix:/path" */
     ngx_str_t                   host;        /* ip, or unix socket path */
@@ -33,6 +47,7 @@ typedef struct {
     ngx_msec_t                  connect_timeout;
     ngx_msec_t                  backoff_max;
     ngx_msec_t                  error_log_interval;
+    ngx_mdm_redis_observe_pt    observe;     /* NULL: nobody listens */
 } ngx_mdm_redis_conf_t;
 
 
@@ -42,6 +57,7 @@ typedef struct {
     ngx_event_t                 timer;
     ngx_flag_t                  done;
     void                       *conn;
+    uint64_t                    sent;        /* usec, when observed */
 } ngx_mdm_redis_cmd_t;
 
 
