@@ -2,7 +2,8 @@
 # Push API (NanoMDM-compatible): PUT/GET /v1/pushcert stores and shows APNs
 # push certificates, refusing every bad body without touching Redis;
 # GET/POST /v1/push/<ids> queues one push job per pushable enrollment and
-# reports every ID in NanoMDM's APIResult shape.
+# reports every ID in NanoMDM's APIResult shape; mdm-worker delivers the job
+# with the uploaded certificate.
 
 use strict;
 use warnings;
@@ -38,14 +39,17 @@ EOF
 
 my $topic = 'com.apple.mgmt.External.test';
 
-# A self-signed push certificate made by the openssl CLI, as Apple's would
-# look: subject UID = topic.
+# A push certificate made by the openssl CLI, as Apple's would look (subject
+# UID = topic), issued by the test CA so that apns-mock accepts it.
 sub push_cert {
     my ($name, %opt) = @_;
     my $base = "$dir/push-$name";
     my $subj = $opt{subj} // "/UID=$topic/CN=APSP:$name";
-    $t->openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout',
-        "$base.key", '-out', "$base.pem", '-days', '30', '-subj', $subj);
+    $t->openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout',
+        "$base.key", '-out', "$base.csr", '-subj', $subj);
+    $t->openssl('x509', '-req', '-in', "$base.csr", '-CA', $pki->{ca},
+        '-CAkey', $pki->{ca_key}, '-CAcreateserial', '-out', "$base.pem",
+        '-days', '30');
     my $end = `openssl x509 -in $base.pem -noout -enddate -dateopt iso_8601`;
     $end =~ /notAfter=(\S+) (\S+)/ or die "no notAfter in $end";
     return { cert => MDM::Test::slurp("$base.pem"),
@@ -282,6 +286,41 @@ is(api('POST', "/v1/push/$udid", '', noauth => 1)->{status}, 401,
    'push without the API key is 401');
 is($t->redis_snapshot, $before, 'refused pushes changed nothing in Redis');
 
+# --- delivery --------------------------------------------------------------
+
+my $worker_bin = "$MDM::Test::BUILD/mdm-worker";
+my $mock_bin = "$MDM::Test::BUILD/apns-mock";
+
+SKIP: {
+    skip 'mdm-worker or apns-mock not built', 3
+        unless -x $worker_bin && -x $mock_bin;
+
+    my $mock_log = "$dir/mock.log";
+    $t->spawn('mock', {}, $mock_bin, '--port', 0, '--cert', $pki->{cert},
+        '--key', $pki->{key}, '--ca', $pki->{ca}, '--log', $mock_log);
+    my $mock_port = $t->wait_for(sub {
+        -e "$dir/mock.out"
+            && MDM::Test::slurp("$dir/mock.out") =~ /^port=(\d+)$/m ? $1 : undef
+    });
+    ok($mock_port, 'apns-mock started');
+
+    MDM::Test::spew("$dir/mdm-worker.conf", "redis = 127.0.0.1:$redis\n"
+        . "log_level = debug\n");
+    $t->spawn('worker', {}, $worker_bin, '-c', "$dir/mdm-worker.conf",
+        '--apns-url', "https://127.0.0.1:$mock_port", '--apns-ca', $pki->{ca},
+        '--name', 'w1');
+
+    is(api('POST', "/v1/push/$udid")->{status}, 200, 'push queued with a worker running');
+
+    my $token = unpack 'H*', "\x11" x 32;
+    ok($t->wait_for(sub {
+        -e $mock_log && MDM::Test::slurp($mock_log) =~ /^\S+ 200 \Q$topic\E $token /m
+    }, 15), 'mdm-worker delivered it to APNs with the uploaded certificate')
+        or diag(MDM::Test::slurp("$dir/worker.out"));
+}
+
+$t->stop('worker');
+$t->stop('mock');
 $t->stop('nginx');
 is_deeply([ $t->error_log_problems ], [], 'no alerts, crashes or sanitizer reports');
 
