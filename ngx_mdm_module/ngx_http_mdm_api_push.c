@@ -109,8 +109,7 @@ ngx_http_mdm_pushcert_put(ngx_http_request_t *r)
                            &err)
         != MDM_OK)
     {
-        return ngx_http_mdm_push_refuse(r, NGX_HTTP_BAD_REQUEST,
-                                            err.msg);
+        return ngx_http_mdm_push_refuse(r, NGX_HTTP_BAD_REQUEST, err.msg);
     }
 
     ctx->data = pc;
