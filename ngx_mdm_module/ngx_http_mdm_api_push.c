@@ -194,8 +194,7 @@ ngx_http_mdm_pushcert_get(ngx_http_request_t *r)
     if (mdm_pushcert_topic_check((char *) topic.data, topic.len, &err)
         != MDM_OK)
     {
-        return ngx_http_mdm_push_refuse(r, NGX_HTTP_BAD_REQUEST,
-                                            err.msg);
+        return ngx_http_mdm_push_refuse(r, NGX_HTTP_BAD_REQUEST, err.msg);
     }
 
     ctx->data = topic.data;
