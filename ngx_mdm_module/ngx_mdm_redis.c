@@ -339,7 +339,9 @@ ngx_mdm_redis_cleanup(void *privdata)
             ngx_delete_posted_event(c->write);
         }
 
+        /* hiredis closes the fd: nginx must not think it is still open */
         ngx_free_connection(c);
+        c->fd = (ngx_socket_t) -1;
         conn->c = NULL;
     }
 

@@ -307,6 +307,23 @@ cmp_ok(metric($s, dev('connect', 'Idle', '503')), '>=', 1, 'the 503 is counted')
 $t->redis_start;
 ok($t->wait_for(sub { metric(scalar scrape(), 'mdm_redis_up') == 1 }, 10), 'Redis back: mdm_redis_up 1 again');
 
+# --- reload ----------------------------------------------------------------------
+
+$before = scrape();
+kill 'HUP', $t->pid('nginx');
+ok($t->wait_for(sub {
+       my $e = $t->error_log;
+       () = $e =~ /gracefully shutting down/g;
+   }, 10), 'nginx reloaded');
+$s = scrape();
+cmp_ok(metric($s, dev('checkin', 'Authenticate', '200')), '>=',
+       metric($before, dev('checkin', 'Authenticate', '200')), 'counters survive a reload');
+cmp_ok(metric($s, dev('checkin', 'Authenticate', '200')), '>', 0, '... and are not zero');
+is(metric($s, 'mdm_redis_up'), 1, 'the new workers reach Redis');
+my $head = $t->request('HEAD', $plain, '/metrics', undef, tls => 0);
+is($head->{status}, 200, 'HEAD /metrics: 200');
+is($head->{body}, '', '... without a body');
+
 # --- access log variables ---------------------------------------------------------
 
 my $log = MDM::Test::slurp("$d/mdm_access.log");
