@@ -18,7 +18,7 @@ LIBS      = $(shell pkg-config --libs $(PKGS)) -lev -lm
 NGX_SRC  ?= /usr/share/nginx/src
 NGX_CC_OPT = -g -O2 -fPIC -fstack-protector-strong -Wformat \
              -Wall -Wextra -Wno-unused-parameter -Werror \
-             -Werror=format-security -Wdate-time -D_FORTIFY_SOURCE=2 $(SAN)
+             -Werror=format-security -Wdate-time -D_FORTIFY_SOURCE=2
 
 LIBMDM_SRCS  = $(wildcard libmdm/*.c)
 LIBMDM_OBJS  = $(LIBMDM_SRCS:%.c=$(B)/%.o) $(B)/gen/mdm_scripts.o
@@ -60,10 +60,12 @@ $(B)/libmdm.a: $(LIBMDM_OBJS)
 # the nginx binary that loads it. Nothing is written outside $(B).
 $(B)/nginx/Makefile: config $(B)/nginx/sources.list
 	cd $(NGX_SRC) && . ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
-	    --with-cc-opt="$(NGX_CC_OPT)" --with-ld-opt="$(SAN)" \
+	    --with-cc-opt="$(NGX_CC_OPT)" \
 	    --add-dynamic-module=$(CURDIR) --builddir=$(CURDIR)/$(B)/nginx \
 	    > $(CURDIR)/$(B)/nginx/configure.log 2>&1 \
 	    || { tail -20 $(CURDIR)/$(B)/nginx/configure.log; exit 1; }
+	@# configure's own probes must not run sanitized: add the flags after
+	sed -i -e 's|^CFLAGS = .*|& $(SAN)|' -e 's|^LINK =.*|& $(SAN)|' $@
 
 # Re-run configure only when the set of source files changes, not their text.
 $(B)/nginx/sources.list: FORCE
@@ -73,7 +75,14 @@ $(B)/nginx/sources.list: FORCE
 
 FORCE:
 
+# config embeds the Lua scripts at configure time; refresh them when edited.
 $(MODULE_SO): $(B)/nginx/Makefile $(wildcard libmdm/*.c libmdm/*.h) $(MODULE_SRCS) $(LUA_SRCS)
+	tools/embed-lua.sh libmdm/lua > $(B)/nginx/addon/mdm_gen/mdm_scripts.c.tmp
+	cmp -s $(B)/nginx/addon/mdm_gen/mdm_scripts.c.tmp \
+	    $(B)/nginx/addon/mdm_gen/mdm_scripts.c \
+	    && rm $(B)/nginx/addon/mdm_gen/mdm_scripts.c.tmp \
+	    || mv $(B)/nginx/addon/mdm_gen/mdm_scripts.c.tmp \
+	          $(B)/nginx/addon/mdm_gen/mdm_scripts.c
 	$(MAKE) -s -f $(CURDIR)/$(B)/nginx/Makefile -C $(NGX_SRC) modules
 
 $(B)/mdm-worker: $(WORKER_SRCS:%.c=$(B)/%.o) $(B)/libmdm.a

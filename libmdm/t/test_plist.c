@@ -50,7 +50,11 @@ nest(const char *open, const char *close, size_t depth, size_t *len)
 
     size = depth * (strlen(open) + strlen(close)) + 64;
     buf = malloc(size);
-    p = buf + sprintf(buf, "<plist><dict><key>a</key>");
+    if (buf == NULL) {
+        abort();
+    }
+
+    p = stpcpy(buf, "<plist><dict><key>a</key>");
 
     for (i = 0; i < depth; i++) {
         p = stpcpy(p, open);
