@@ -102,6 +102,7 @@ struct wk_apns_s {
     wk_apns_topic_t    *topics;
     wk_apns_conn_t     *conns;
     size_t              pending;
+    int                 closing;        /* wk_apns_free: no new connections */
     ev_timer            cert_check;
     ev_prepare          flush;
     nghttp2_session_callbacks *callbacks;
@@ -1208,6 +1209,11 @@ topic_on_cert(wk_redis_t *link, redisReply *r, void *data)
     (void) link;
 
     t->loading = 0;
+    if (r == NULL) {
+        /* Redis went away (or we are stopping): try again with the jobs. */
+        queue_fail_all(t, WK_APNS_RETRY);
+        return;
+    }
     if (topic_apply_cert(t, r) != 0) {
         /* Without a certificate nothing can be sent: let the jobs back off. */
         queue_fail_all(t, WK_APNS_RETRY);
@@ -1248,6 +1254,9 @@ topic_load_cert(wk_apns_topic_t *t)
 static void
 topic_kick(wk_apns_topic_t *t)
 {
+    if (t->apns->closing) {
+        return;
+    }
     if (t->stopped) {
         queue_fail_all(t, WK_APNS_FORBIDDEN);
         return;
@@ -1484,16 +1493,15 @@ wk_apns_free(wk_apns_t *a)
 {
     ev_timer_stop(a->loop, &a->cert_check);
     ev_prepare_stop(a->loop, &a->flush);
+    a->closing = 1;
     while (a->conns) {
         wk_apns_conn_t *c = a->conns;
         c->failed = 0;
-        c->topic->stopped = 1;        /* nothing reconnects from here on */
         conn_close(c);
     }
     while (a->topics) {
         wk_apns_topic_t *t = a->topics;
         a->topics = t->next;
-        t->stopped = 0;
         queue_fail_all(t, WK_APNS_RETRY);
         ev_timer_stop(a->loop, &t->backoff);
         SSL_CTX_free(t->ctx);
