@@ -288,14 +288,16 @@ ngx_http_mdm_inspect_enrollment_reply(ngx_http_request_t *r,
     }
 
     json = ngx_http_mdm_inspect_enrollment_json(r, reply->element[0]);
-    users = json_array();
 
-    if (json == NULL || users == NULL
-        || ngx_http_mdm_inspect_set(json, "user_channels", users) != NGX_OK)
+    if (json == NULL
+        || ngx_http_mdm_inspect_set(json, "user_channels", json_array())
+           != NGX_OK)
     {
         json_decref(json);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    users = json_object_get(json, "user_channels");
 
     u = reply->element[1];
 
@@ -548,15 +550,12 @@ ngx_http_mdm_inspect_list_reply(ngx_http_request_t *r, redisReply *reply)
         return ngx_http_mdm_inspect_unexpected(r, "enrollments");
     }
 
-    json = json_object();
-    list = json_array();
-
-    if (json == NULL || list == NULL
-        || ngx_http_mdm_inspect_set(json, "enrollments", list) != NGX_OK)
-    {
-        json_decref(json);
+    json = json_pack("{s:[]}", "enrollments");
+    if (json == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    list = json_object_get(json, "enrollments");
 
     for (i = 1; i < reply->elements; i += 5) {
         el = &reply->element[i];
@@ -692,12 +691,13 @@ ngx_http_mdm_inspect_queue_reply(ngx_http_request_t *r, redisReply *reply)
         return ngx_http_mdm_inspect_unexpected(r, "queue");
     }
 
-    list = json_array();
-    json = json_pack("{s:s%,s:o}", "id", (char *) ctx->enrollment_id.data,
-                     ctx->enrollment_id.len, "commands", list);
+    json = json_pack("{s:s%,s:[]}", "id", (char *) ctx->enrollment_id.data,
+                     ctx->enrollment_id.len, "commands");
     if (json == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    list = json_object_get(json, "commands");
 
     for (i = 2; i < reply->elements; i += 6) {
         el = &reply->element[i];
@@ -1041,14 +1041,16 @@ ngx_http_mdm_inspect_status_reply(ngx_http_request_t *r, redisReply *reply)
     }
 
     json = ngx_http_mdm_inspect_command_json(r, st, reply->element[1]);
-    list = json_array();
 
-    if (json == NULL || list == NULL
-        || ngx_http_mdm_inspect_set(json, "enrollments", list) != NGX_OK)
+    if (json == NULL
+        || ngx_http_mdm_inspect_set(json, "enrollments", json_array())
+           != NGX_OK)
     {
         json_decref(json);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    list = json_object_get(json, "enrollments");
 
     for (i = 3; i < reply->elements; i += 5) {
         if (json_array_append_new(list,

@@ -455,6 +455,29 @@ is_deeply(api('GET', "/v1/queue/$A")->{json}{commands}, [], 'the queue lists emp
 $r = api('DELETE', '/v1/queue/NOBODY,NOBODY2');
 is($r->{status}, 500, 'clearing only unknown IDs: 500');
 
+# --- Expired, and states nobody knows any more ------------------------------------------
+
+$r = api('PUT', "/v1/enqueue/$C?nopush=1&ttl=1", command('SHORT', 'ProfileList'));
+is($r->{status}, 200, 'a command with a 1 s TTL');
+enqueue($C, 'GONE', 'ProfileList');
+sleep 2;
+$r = api('GET', "/v1/queue/$C");
+is_deeply([ map { [$_->{command_uuid}, $_->{status}] } @{ $r->{json}{commands} } ],
+          [['SHORT', 'Expired'], ['GONE', 'Queued']], 'a command past its TTL lists as Expired');
+like($r->{json}{commands}[0]{expires}, $RFC3339, '... with its expiry time');
+is(api('GET', '/v1/commands/SHORT')->{json}{enrollments}[0]{status}, 'Expired',
+   'command status says Expired too');
+$r = api('DELETE', "/v1/commands/SHORT?ids=$C");
+is($r->{json}{status}{$C}{command_error}, 'already Expired', 'an expired command cannot be cancelled');
+
+checkin($idc, plist(MessageType => 'Authenticate', UDID => $C, Topic => $topic, SerialNumber => 'SERIAL-C'));
+$r = api('GET', '/v1/commands/GONE');
+is($r->{json}{enrollments}[0]{status}, undef, 'a queue dropped by re-enrollment: status null');
+$r = api('DELETE', "/v1/commands/GONE?ids=$C");
+is($r->{json}{status}{$C}{command_error}, 'command is no longer queued', '... and nothing to cancel');
+checkin($idc, plist(MessageType => 'TokenUpdate', UDID => $C, Topic => $topic,
+                    Token => data("\x0c" x 32), PushMagic => 'magic-C'));
+
 # --- refused requests change nothing -----------------------------------------------------
 
 enqueue($B, 'KEEP', 'ProfileList');

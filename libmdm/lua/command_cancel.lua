@@ -1,6 +1,7 @@
 -- Cancels a command for a chunk of its targets: the UUID leaves each queue
 -- and the target's result hash says Canceled (kept for the result
--- retention). Final states (Acknowledged, Error, ...) are not overwritten.
+-- retention). Final states (Acknowledged, Error, ..., and Expired once the
+-- TTL passed) are not overwritten.
 -- Given no IDs, the call walks the command's ID set one SSCAN step at a time;
 -- after the last step the command body goes (connect.lua drops queue
 -- entries without a body) and the ID set expires with the results. A queue
@@ -26,6 +27,11 @@ end
 local final = { Acknowledged = true, Error = true, CommandFormatError = true,
                 Expired = true, Canceled = true }
 
+-- past its TTL, a queued command is as good as Expired (connect.lua marks
+-- it so when the device next connects)
+local expires = tonumber(redis.call('HGET', cmd, 'expires') or '0') or 0
+local expired = expires ~= 0 and expires <= tonumber(now)
+
 local function cancel(id)
     if redis.call('SISMEMBER', ids, id) == 0 then
         if redis.call('EXISTS', 'mdm:{' .. id .. '}:enr') == 0 then
@@ -37,6 +43,9 @@ local function cancel(id)
     local status = redis.call('HGET', r, 'status')
     if final[status] then
         return 'already ' .. status
+    end
+    if expired then
+        return 'already Expired'
     end
     local q = 'mdm:{' .. id .. '}:q'
     if redis.call('LREM', q, 1, uuid) == 0 then
