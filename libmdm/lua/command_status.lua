@@ -9,7 +9,9 @@
 -- Returns {'err', reason} or {'ok', {RequestType, created, expires, body},
 -- next cursor ('' at the end), id, status, updated, NotNow count, result,
 -- id, ...}. status is '' when nothing is known any more (result retention
--- passed, or the queue was dropped by a re-enrollment).
+-- passed, or the queue was dropped by a re-enrollment). Telling Queued from
+-- that takes an LPOS in the target's queue: queues are short, but this is
+-- the one cost here that grows with a queue's length.
 --
 -- Per-enrollment keys live in other slots: on Redis Cluster this script
 -- would need them fetched in a second step.
