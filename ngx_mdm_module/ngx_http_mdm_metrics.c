@@ -15,18 +15,47 @@
 #include "ngx_http_mdm_metrics.h"
 
 
-#define NGX_HTTP_MDM_METRICS_ENDPOINTS  3
 #define NGX_HTTP_MDM_METRICS_MESSAGES   15
 #define NGX_HTTP_MDM_METRICS_CODES      21
 #define NGX_HTTP_MDM_METRICS_KNOWN      15   /* codes with their own label */
 #define NGX_HTTP_MDM_METRICS_ROUTES     9
-#define NGX_HTTP_MDM_METRICS_REASONS    13
 #define NGX_HTTP_MDM_METRICS_REDIS      5
 #define NGX_HTTP_MDM_METRICS_BUCKETS    10   /* and +Inf */
+
+#define NGX_HTTP_MDM_METRICS_KEYS       4    /* of metrics.lua */
+#define NGX_HTTP_MDM_METRICS_ARGS       (3 + NGX_HTTP_MDM_METRICS_KEYS)
 
 /* the longest line printed; worker fields are checked against it */
 #define NGX_HTTP_MDM_METRICS_LINE       1024
 #define NGX_HTTP_MDM_METRICS_BUF        16384
+
+
+/* indexes of ngx_http_mdm_metrics_endpoints[] */
+enum {
+    NGX_HTTP_MDM_METRICS_EP_CHECKIN = 0,
+    NGX_HTTP_MDM_METRICS_EP_CONNECT,
+    NGX_HTTP_MDM_METRICS_EP_SERVER,
+    NGX_HTTP_MDM_METRICS_ENDPOINTS
+};
+
+
+/* indexes of ngx_http_mdm_metrics_reasons[] */
+enum {
+    NGX_HTTP_MDM_REASON_NO_CERTIFICATE = 0,
+    NGX_HTTP_MDM_REASON_MALFORMED_SIGNATURE,
+    NGX_HTTP_MDM_REASON_BAD_SIGNATURE,
+    NGX_HTTP_MDM_REASON_DIGEST_MISMATCH,
+    NGX_HTTP_MDM_REASON_MALFORMED_CERTIFICATE,
+    NGX_HTTP_MDM_REASON_UNTRUSTED_CHAIN,
+    NGX_HTTP_MDM_REASON_WRONG_USAGE,
+    NGX_HTTP_MDM_REASON_EXPIRED,
+    NGX_HTTP_MDM_REASON_NOT_YET_VALID,
+    NGX_HTTP_MDM_REASON_BINDING_MISMATCH,
+    NGX_HTTP_MDM_REASON_UNBOUND_ENROLLMENT,
+    NGX_HTTP_MDM_REASON_UNKNOWN_ENROLLMENT,
+    NGX_HTTP_MDM_REASON_OTHER,
+    NGX_HTTP_MDM_METRICS_REASONS
+};
 
 
 typedef struct {
@@ -64,9 +93,8 @@ static ngx_int_t ngx_http_mdm_metrics_init_zone(ngx_shm_zone_t *zone,
     void *data);
 static ngx_int_t ngx_http_mdm_metrics_log_handler(ngx_http_request_t *r);
 static void ngx_http_mdm_metrics_count_device(ngx_http_request_t *r,
-    ngx_uint_t endpoint, ngx_uint_t code);
-static void ngx_http_mdm_metrics_count_api(ngx_http_request_t *r,
-    ngx_uint_t code);
+    ngx_uint_t endpoint);
+static void ngx_http_mdm_metrics_count_api(ngx_http_request_t *r);
 static ngx_uint_t ngx_http_mdm_metrics_code(ngx_http_request_t *r);
 static ngx_uint_t ngx_http_mdm_metrics_find(ngx_str_t *names, ngx_uint_t n,
     ngx_str_t *value);
@@ -102,7 +130,8 @@ static ngx_str_t  ngx_http_mdm_metrics_zone_name =
 static ngx_http_mdm_metrics_shm_t  *ngx_http_mdm_metrics;
 
 
-static ngx_str_t  ngx_http_mdm_metrics_endpoints[] = {
+static ngx_str_t  ngx_http_mdm_metrics_endpoints[NGX_HTTP_MDM_METRICS_ENDPOINTS]
+    = {
     ngx_string("checkin"),
     ngx_string("connect"),
     ngx_string("server")        /* refused before it said which */
@@ -110,7 +139,8 @@ static ngx_str_t  ngx_http_mdm_metrics_endpoints[] = {
 
 
 /* check-in MessageTypes, then report Statuses */
-static ngx_str_t  ngx_http_mdm_metrics_messages[] = {
+static ngx_str_t  ngx_http_mdm_metrics_messages[NGX_HTTP_MDM_METRICS_MESSAGES]
+    = {
     ngx_string("none"),
     ngx_string("Authenticate"),
     ngx_string("TokenUpdate"),
@@ -130,12 +160,12 @@ static ngx_str_t  ngx_http_mdm_metrics_messages[] = {
 
 
 /* the codes these endpoints answer get a label each; others their class */
-static ngx_uint_t  ngx_http_mdm_metrics_known[] = {
+static ngx_uint_t  ngx_http_mdm_metrics_known[NGX_HTTP_MDM_METRICS_KNOWN] = {
     200, 204, 400, 401, 403, 404, 405, 410, 413, 499, 500, 501, 502, 503,
     504
 };
 
-static ngx_str_t  ngx_http_mdm_metrics_codes[] = {
+static ngx_str_t  ngx_http_mdm_metrics_codes[NGX_HTTP_MDM_METRICS_CODES] = {
     ngx_string("200"), ngx_string("204"), ngx_string("400"),
     ngx_string("401"), ngx_string("403"), ngx_string("404"),
     ngx_string("405"), ngx_string("410"), ngx_string("413"),
@@ -152,7 +182,7 @@ static ngx_str_t  ngx_http_mdm_metrics_codes[] = {
  * dashboards rely on, so they change only on purpose. A route not listed
  * here, or no route at all, counts as "other".
  */
-static ngx_str_t  ngx_http_mdm_metrics_routes[] = {
+static ngx_str_t  ngx_http_mdm_metrics_routes[NGX_HTTP_MDM_METRICS_ROUTES] = {
     ngx_string("/version"),
     ngx_string("/metrics"),
     ngx_string("/v1/enqueue"),
@@ -165,7 +195,7 @@ static ngx_str_t  ngx_http_mdm_metrics_routes[] = {
 };
 
 
-static ngx_str_t  ngx_http_mdm_metrics_reasons[] = {
+static ngx_str_t  ngx_http_mdm_metrics_reasons[NGX_HTTP_MDM_METRICS_REASONS] = {
     ngx_string("no_certificate"),
     ngx_string("malformed_signature"),
     ngx_string("bad_signature"),
@@ -184,28 +214,32 @@ static ngx_str_t  ngx_http_mdm_metrics_reasons[] = {
 
 /* reason texts of libmdm's identity checks and the check-in scripts */
 static ngx_http_mdm_metrics_reason_t  ngx_http_mdm_metrics_reason_map[] = {
-    { "no device certificate", 0 },
-    { "bad CMS", 1 },
-    { "bad base64", 1 },
-    { "bad signature", 2 },
-    { "digest mismatch", 3 },
-    { "bad certificate", 4 },
-    { "malformed certificate", 4 },
-    { "unsupported public key", 4 },
-    { "cannot encode", 4 },
-    { "untrusted chain", 5 },
-    { "wrong usage", 6 },
-    { "expired", 7 },
-    { "not yet valid", 8 },
-    { "certificate does not match", 9 },
-    { "certificate is bound to another", 9 },
-    { "enrollment has no bound certificate", 10 },
-    { "unknown enrollment", 11 },
-    { NULL, 12 }
+    { "no device certificate", NGX_HTTP_MDM_REASON_NO_CERTIFICATE },
+    { "bad CMS", NGX_HTTP_MDM_REASON_MALFORMED_SIGNATURE },
+    { "bad base64", NGX_HTTP_MDM_REASON_MALFORMED_SIGNATURE },
+    { "bad signature", NGX_HTTP_MDM_REASON_BAD_SIGNATURE },
+    { "digest mismatch", NGX_HTTP_MDM_REASON_DIGEST_MISMATCH },
+    { "bad certificate", NGX_HTTP_MDM_REASON_MALFORMED_CERTIFICATE },
+    { "malformed certificate", NGX_HTTP_MDM_REASON_MALFORMED_CERTIFICATE },
+    { "unsupported public key", NGX_HTTP_MDM_REASON_MALFORMED_CERTIFICATE },
+    { "cannot encode", NGX_HTTP_MDM_REASON_MALFORMED_CERTIFICATE },
+    { "untrusted chain", NGX_HTTP_MDM_REASON_UNTRUSTED_CHAIN },
+    { "wrong usage", NGX_HTTP_MDM_REASON_WRONG_USAGE },
+    { "expired", NGX_HTTP_MDM_REASON_EXPIRED },
+    { "not yet valid", NGX_HTTP_MDM_REASON_NOT_YET_VALID },
+    { "certificate does not match", NGX_HTTP_MDM_REASON_BINDING_MISMATCH },
+    { "certificate is bound to another",
+      NGX_HTTP_MDM_REASON_BINDING_MISMATCH },
+    { "enrollment has no bound certificate",
+      NGX_HTTP_MDM_REASON_UNBOUND_ENROLLMENT },
+    { "unknown enrollment", NGX_HTTP_MDM_REASON_UNKNOWN_ENROLLMENT },
+    { NULL, NGX_HTTP_MDM_REASON_OTHER }
 };
 
 
-static ngx_str_t  ngx_http_mdm_metrics_redis_errors[] = {
+/* in the order of ngx_mdm_redis_event_e, which starts with the plain reply */
+static ngx_str_t  ngx_http_mdm_metrics_redis_errors[NGX_HTTP_MDM_METRICS_REDIS]
+    = {
     ngx_string("error_reply"),
     ngx_string("timeout"),
     ngx_string("unavailable"),
@@ -326,16 +360,16 @@ ngx_http_mdm_metrics_log_handler(ngx_http_request_t *r)
 
     switch (mlcf->endpoint) {
     case NGX_HTTP_MDM_CHECKIN:
-        ngx_http_mdm_metrics_count_device(r, 0, ngx_http_mdm_metrics_code(r));
+        ngx_http_mdm_metrics_count_device(r, NGX_HTTP_MDM_METRICS_EP_CHECKIN);
         break;
     case NGX_HTTP_MDM_CONNECT:
-        ngx_http_mdm_metrics_count_device(r, 1, ngx_http_mdm_metrics_code(r));
+        ngx_http_mdm_metrics_count_device(r, NGX_HTTP_MDM_METRICS_EP_CONNECT);
         break;
     case NGX_HTTP_MDM_SERVER:
-        ngx_http_mdm_metrics_count_device(r, 2, ngx_http_mdm_metrics_code(r));
+        ngx_http_mdm_metrics_count_device(r, NGX_HTTP_MDM_METRICS_EP_SERVER);
         break;
     case NGX_HTTP_MDM_API:
-        ngx_http_mdm_metrics_count_api(r, ngx_http_mdm_metrics_code(r));
+        ngx_http_mdm_metrics_count_api(r);
         break;
     default:
         break;
@@ -350,23 +384,23 @@ ngx_http_mdm_metrics_log_handler(ngx_http_request_t *r)
  * ServerURL was; a request refused before that keeps the location's.
  */
 static void
-ngx_http_mdm_metrics_count_device(ngx_http_request_t *r, ngx_uint_t endpoint,
-    ngx_uint_t code)
+ngx_http_mdm_metrics_count_device(ngx_http_request_t *r, ngx_uint_t endpoint)
 {
-    ngx_uint_t           message;
+    ngx_uint_t           message, code;
     ngx_http_mdm_ctx_t  *ctx;
 
     message = 0;
+    code = ngx_http_mdm_metrics_code(r);
     ctx = ngx_http_get_module_ctx(r, ngx_http_mdm_module);
 
     if (ctx != NULL && ctx->message_type.len) {
-        endpoint = 0;
+        endpoint = NGX_HTTP_MDM_METRICS_EP_CHECKIN;
         message = ngx_http_mdm_metrics_find(ngx_http_mdm_metrics_messages,
                                             NGX_HTTP_MDM_METRICS_MESSAGES,
                                             &ctx->message_type);
 
     } else if (ctx != NULL && ctx->status.len) {
-        endpoint = 1;
+        endpoint = NGX_HTTP_MDM_METRICS_EP_CONNECT;
         message = ngx_http_mdm_metrics_find(ngx_http_mdm_metrics_messages,
                                             NGX_HTTP_MDM_METRICS_MESSAGES,
                                             &ctx->status);
@@ -382,11 +416,12 @@ ngx_http_mdm_metrics_count_device(ngx_http_request_t *r, ngx_uint_t endpoint,
 
 
 static void
-ngx_http_mdm_metrics_count_api(ngx_http_request_t *r, ngx_uint_t code)
+ngx_http_mdm_metrics_count_api(ngx_http_request_t *r)
 {
     ngx_str_t   path, *route;
-    ngx_uint_t  i;
+    ngx_uint_t  i, code;
 
+    code = ngx_http_mdm_metrics_code(r);
     ngx_http_mdm_api_route(r, &path);
 
     route = ngx_http_mdm_metrics_routes;
@@ -465,7 +500,7 @@ ngx_http_mdm_metrics_identity_failure(const char *reason)
 }
 
 
-/* The Redis adapter's observer: its event numbers are our error indexes. */
+/* The Redis adapter's observer: every event but a plain reply is an error. */
 static void
 ngx_http_mdm_metrics_redis(ngx_mdm_redis_event_e event, uint64_t usec)
 {
@@ -526,8 +561,11 @@ ngx_http_mdm_metrics_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_mdm_get_ctx(r);
     if (ctx == NULL
-        || ngx_http_mdm_args_init(r, &args, 7) != NGX_OK
-        || ngx_http_mdm_args_script(r, &args, "metrics", 4) != NGX_OK)
+        || ngx_http_mdm_args_init(r, &args, NGX_HTTP_MDM_METRICS_ARGS)
+           != NGX_OK
+        || ngx_http_mdm_args_script(r, &args, "metrics",
+                                    NGX_HTTP_MDM_METRICS_KEYS)
+           != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -631,8 +669,8 @@ ngx_http_mdm_metrics_send(ngx_http_request_t *r, redisReply *reply)
 static void
 ngx_http_mdm_metrics_print_device(ngx_http_mdm_metrics_out_t *o)
 {
-    ngx_uint_t            e, m, c;
-    ngx_atomic_uint_t     n;
+    ngx_uint_t         e, m, c;
+    ngx_atomic_uint_t  n;
 
     ngx_http_mdm_metrics_printf(o,
         "# HELP mdm_device_requests_total Device requests by endpoint, "
@@ -711,8 +749,8 @@ ngx_http_mdm_metrics_print_list(ngx_http_mdm_metrics_out_t *o,
 static void
 ngx_http_mdm_metrics_print_latency(ngx_http_mdm_metrics_out_t *o)
 {
-    ngx_uint_t          i;
-    ngx_atomic_uint_t   total, usec;
+    ngx_uint_t         i;
+    ngx_atomic_uint_t  total, usec;
 
     ngx_http_mdm_metrics_printf(o,
         "# HELP mdm_redis_command_duration_seconds Redis commands from "

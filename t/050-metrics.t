@@ -258,6 +258,7 @@ $t->redis('XGROUP', 'CREATE', 'mdm:push', 'pushers', '0');
 $t->redis('XREADGROUP', 'GROUP', 'pushers', 'w1', 'COUNT', '1', 'STREAMS', 'mdm:push', '>');
 $t->redis('HSET', 'mdm:metrics:worker', 'pushes_total{result="200"}', '5',
           'pushes_total{result="410"}', '1', 'webhooks_total', '3', 'push_seconds_sum', '0.25',
+          'pushes_total_failed', '2', 'pushes_total', '9',
           'bad name', '1', 'evil_total', "1\n# TYPE x gauge");
 ($s, $types, $errors) = scrape();
 is_deeply($errors, [], 'with groups and worker counters the output still parses') or diag $last_body;
@@ -267,6 +268,7 @@ is(metric($s, 'mdm_stream_lag{stream="mdm:push",group="pushers"}'), 1, 'lag of t
 is(metric($s, 'mdm_worker_pushes_total{result="200"}'), 5, 'worker counter exported with its labels');
 is(metric($s, 'mdm_worker_pushes_total{result="410"}'), 1, 'every label set of it');
 is(metric($s, 'mdm_worker_webhooks_total'), 3, 'a worker counter without labels');
+is(metric($s, 'mdm_worker_pushes_total'), 9, 'one family with and without labels stays together');
 is($types->{mdm_worker_pushes_total}, 'counter', 'worker counters are typed counter, once per family');
 unlike($last_body, qr/bad name|evil_total/, 'fields that would break the format are left out');
 like($t->error_log, qr/invalid field in "mdm:metrics:worker" left out/, '... and logged');

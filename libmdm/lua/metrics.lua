@@ -7,8 +7,9 @@
 -- Returns {enrollments, streams, worker}:
 --   streams: one {stream, length, groups} per stream, groups a flat list of
 --            group name, pending entries, lag (-1 when Redis cannot tell)
---   worker:  flat field, value list of the worker counters, sorted by field
---            so that the lines of one metric family come out together
+--   worker:  flat field, value list of the worker counters, sorted by the
+--            metric name before any '{' first, so that the lines of one
+--            metric family come out together
 
 local function groups_of(stream)
     local out = {}
@@ -37,7 +38,14 @@ for i = 1, #all, 2 do
     fields[#fields + 1] = all[i]
     values[all[i]] = all[i + 1]
 end
-table.sort(fields)
+local function family(field)
+    return (string.match(field, '^[^{]*'))
+end
+table.sort(fields, function(a, b)
+    local fa, fb = family(a), family(b)
+    if fa ~= fb then return fa < fb end
+    return a < b
+end)
 
 local worker = {}
 for _, f in ipairs(fields) do
