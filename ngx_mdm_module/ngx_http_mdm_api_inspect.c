@@ -1434,7 +1434,7 @@ ngx_http_mdm_inspect_result(ngx_http_request_t *r,
     if (b->failed) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mdm api: %V %V: %ui of %ui refused",
-                      &r->method_name, &r->uri, b->failed,
+                      &r->method_name, &r->unparsed_uri, b->failed,
                       b->failed + b->ok);
     }
 
@@ -1697,13 +1697,14 @@ ngx_http_mdm_inspect_bad(ngx_http_request_t *r, ngx_int_t rc,
 }
 
 
+/* The URI as sent: decoded, it could carry control characters to the log. */
 static ngx_int_t
 ngx_http_mdm_inspect_refuse(ngx_http_request_t *r, ngx_uint_t status,
     const char *why)
 {
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "mdm api: %V %V refused: %s", &r->method_name, &r->uri,
-                  why);
+                  "mdm api: %V %V refused: %s", &r->method_name,
+                  &r->unparsed_uri, why);
 
     return ngx_http_mdm_send_json_error(r, status, why);
 }

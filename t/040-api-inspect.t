@@ -237,6 +237,8 @@ for my $bad (['limit=0', qr/limit/], ['limit=1001', qr/limit/], ['limit=abc', qr
     like($r->{json}{error} // '', $bad->[1], "?$bad->[0]: JSON error says why");
 }
 is(api('GET', '/v1/enrollments/a%7Bb%7D')->{status}, 400, 'an ID with a hash-tag brace: 400');
+is(api('GET', '/v1/enrollments/a%0Ab')->{status}, 400, 'an ID with a control character: 400');
+unlike($t->error_log, qr/refused.*\na?b/, '... logged as sent, no raw newline in the log');
 is(api('GET', "/v1/enrollments/$A?x=1")->{status}, 400, 'a query parameter on one enrollment: 400');
 is(api('POST', '/v1/enrollments')->{status}, 405, 'POST /v1/enrollments: 405');
 is($t->request('GET', $port, '/v1/enrollments')->{status}, 401, 'without the API key: 401');
