@@ -1,0 +1,515 @@
+#!/bin/bash
+# `make bench`: starts its own stack in a temp dir on free loopback ports
+# (redis-server, nginx with the module, apns-mock, mdm-worker), runs the
+# scenarios of BENCHMARKS.md, prints one table and writes
+# bench/results/latest.txt.
+#
+#   bench/run.sh [BUILD_DIR]
+#
+# Environment: BENCH_RUNS (3), BENCH_DURATION (seconds per timed load, 4),
+# BENCH_IDS (identity cache, build/bench-ids), MDM_NGINX (/usr/sbin/nginx),
+# BENCH_KEEP=1 keeps the temp dir.
+#
+# Every figure is the median of BENCH_RUNS runs with min-max. The load
+# generator (mdmsim) runs on the same machine as the server.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+B=${1:-build}
+RUNS=${BENCH_RUNS:-3}
+DUR=${BENCH_DURATION:-4}
+IDS=${BENCH_IDS:-build/bench-ids}
+NGINX=${MDM_NGINX:-/usr/sbin/nginx}
+OUT=bench/results/latest.txt
+
+N_SIGN=${BENCH_N_SIGN:-200}          # RSA-2048 devices for signed Idle reports
+C_SIGN=32
+N_EC=${BENCH_N_EC:-2000}   # P-256 devices, enrolled through the check-in path: storm, sessions, queue depth
+N_SESS=${BENCH_N_SESS:-1000} # sessions per run (each device once)
+C_SESS=32
+C_STORM=64
+QDEPTH=${BENCH_QDEPTH:-10000}
+N_ENQ=${BENCH_N_ENQ:-100000}
+N_MEM=${BENCH_N_MEM:-100000}
+TOPIC=com.apple.mgmt.External.bench
+API_KEY=bench-key
+PFX_RSA=00008101-   # mdmsim's default prefix
+PFX_EC=00008110-
+PFX_ENQ=00008120-
+PFX_MEM=00008130-
+
+SIM=$B/mdmsim
+WORKER=$B/mdm-worker
+MOCK=$B/apns-mock
+MODULE=$B/nginx/ngx_http_mdm_module.so
+for f in "$SIM" "$WORKER" "$MOCK" "$MODULE"; do
+    [ -e "$f" ] || { echo "bench: $f missing; run make first" >&2; exit 2; }
+done
+MODULE=$(cd "$(dirname "$MODULE")" && pwd)/$(basename "$MODULE")
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/mdm-bench.XXXXXX")
+PIDS=()
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    [ -n "${BENCH_KEEP:-}" ] && echo "bench: kept $TMP" >&2 || rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf '%s bench: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+# processes of others on these cores: logged with every scenario
+loadavg() { cut -d' ' -f1 /proc/loadavg; }
+
+free_port() {
+    perl -MIO::Socket::INET -e \
+        'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => 0)->sockport'
+}
+
+wait_port() {
+    local i
+    for i in $(seq 200); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "bench: nothing listens on $1" >&2; exit 1
+}
+
+ossl() { openssl "$@" >/dev/null 2>&1; }
+
+# --- PKI: the device CA is cached with the identities it issued ------------
+mkdir -p "$IDS/rsa" "$IDS/ec"
+if [ ! -s "$IDS/ca.pem" ] || [ ! -s "$IDS/ca.key" ]; then
+    ossl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=ngx_mdm bench device CA" \
+        -keyout "$IDS/ca.key" -out "$IDS/ca.pem"
+fi
+DCA=$(cd "$IDS" && pwd)/ca.pem
+DCA_KEY=$(cd "$IDS" && pwd)/ca.key
+
+P=$TMP/pki
+mkdir -p "$P"
+ossl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=ngx_mdm bench server CA" \
+    -keyout "$P/sca.key" -out "$P/sca.pem"
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' > "$P/server.ext"
+ossl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout "$P/server.key" -out "$P/server.csr"
+ossl x509 -req -in "$P/server.csr" -CA "$P/sca.pem" -CAkey "$P/sca.key" -CAcreateserial \
+    -days 2 -out "$P/server.pem" -extfile "$P/server.ext"
+ossl req -newkey rsa:2048 -nodes -subj "/UID=$TOPIC/CN=bench push" -keyout "$P/push.key" -out "$P/push.csr"
+ossl x509 -req -in "$P/push.csr" -CA "$P/sca.pem" -CAkey "$P/sca.key" -CAcreateserial \
+    -days 2 -out "$P/push.pem"
+
+SIMID_RSA=(--ca-cert "$DCA" --ca-key "$DCA_KEY" --id-dir "$IDS/rsa" --udid-prefix "$PFX_RSA" --topic "$TOPIC")
+SIMID_EC=(--ca-cert "$DCA" --ca-key "$DCA_KEY" --id-dir "$IDS/ec" --ec --udid-prefix "$PFX_EC" --topic "$TOPIC")
+
+log "identities: $N_SIGN RSA-2048 and $N_EC P-256 (cached in $IDS)"
+t0=$(date +%s)
+"$SIM" gen-ids "${SIMID_RSA[@]}" -n "$N_SIGN" >/dev/null
+"$SIM" gen-ids "${SIMID_EC[@]}" -n "$N_EC" >/dev/null
+log "identities ready in $(( $(date +%s) - t0 )) s"
+
+# --- the stack ---------------------------------------------------------------
+RPORT=$(free_port)
+HPORT=$(free_port)
+mkdir -p "$TMP/redis"
+redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$TMP/redis" --save '' \
+    --appendonly no --daemonize no >"$TMP/redis.log" 2>&1 &
+REDIS_PID=$!
+PIDS+=("$REDIS_PID")
+wait_port "$RPORT"
+R() { redis-cli -p "$RPORT" "$@"; }
+
+# The ceiling for a session: Idle (the only body of its length) gets the same
+# command plist as the real server sends, the result gets an empty 200.
+CMD_PLIST=$(perl bench/seed.pl command CEILING-0000-0000-0000-000000000000)
+CMD_NGINX=$(printf '%s' "$CMD_PLIST" | perl -pe 's/\\/\\\\/g; s/"/\\"/g; s/\n/\\n/g; s/\t/\\t/g')
+
+mkdir -p "$TMP/nginx"
+USER_LINE=
+[ "$(id -u)" = 0 ] && USER_LINE="user root;"
+cat > "$TMP/nginx/nginx.conf" <<EOF
+load_module $MODULE;
+$USER_LINE
+worker_processes 2;
+daemon off;
+master_process on;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $TMP/nginx/client_body;
+    proxy_temp_path $TMP/nginx/proxy;
+    fastcgi_temp_path $TMP/nginx/fastcgi;
+    uwsgi_temp_path $TMP/nginx/uwsgi;
+    scgi_temp_path $TMP/nginx/scgi;
+    keepalive_requests 1000000;
+    keepalive_timeout 60s;
+    mdm_redis 127.0.0.1:$RPORT;
+
+    map \$http_content_length \$ceiling_session {
+        IDLE_LEN_PLACEHOLDER "$CMD_NGINX";
+        default "";
+    }
+
+    server {
+        listen 127.0.0.1:$HPORT ssl;
+        ssl_certificate $P/server.pem;
+        ssl_certificate_key $P/server.key;
+        ssl_verify_client optional_no_ca;
+        client_max_body_size 64k;
+        client_body_buffer_size 64k;
+        mdm_device_ca $DCA;
+
+        location = /mdm { mdm_server; }
+        location /api/ {
+            mdm_api;
+            mdm_api_key $API_KEY;
+            client_max_body_size 16m;
+            client_body_buffer_size 16m;
+        }
+        location = /ceiling { return 200; }
+        location = /ceiling-session { default_type application/xml; return 200 \$ceiling_session; }
+    }
+}
+EOF
+
+URL=https://127.0.0.1:$HPORT
+SIMTLS=(--ca-file "$P/sca.pem")
+
+# The length of an Idle body: a one-device session against a location that
+# answers 200 (empty) and logs the request length.
+idle_len() {
+    sed 's/IDLE_LEN_PLACEHOLDER/-1/' "$TMP/nginx/nginx.conf" |
+        sed "s|access_log off;|log_format len \$content_length; access_log $TMP/nginx/len.log len;|" \
+        > "$TMP/nginx/probe.conf"
+    "$NGINX" -p "$TMP/nginx/" -c "$TMP/nginx/probe.conf" -e "$TMP/nginx/error.log" &
+    local pid=$!
+    wait_port "$HPORT"
+    "$SIM" session "${SIMID_EC[@]}" "${SIMTLS[@]}" --mode tls -n 1 \
+        --server-url "$URL/ceiling" >/dev/null 2>&1 || true
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    head -1 "$TMP/nginx/len.log"
+}
+IDLE_LEN=$(idle_len)
+[[ "$IDLE_LEN" =~ ^[0-9]+$ ]] || { echo "bench: could not learn the Idle length" >&2; exit 1; }
+sed -i "s/IDLE_LEN_PLACEHOLDER/$IDLE_LEN/" "$TMP/nginx/nginx.conf"
+
+"$NGINX" -p "$TMP/nginx/" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log" &
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
+wait_port "$HPORT"
+sleep 0.3
+NGINX_WORKERS=$(ps -o pid= --ppid "$NGINX_PID" | tr -d ' ' | tr '\n' ' ')
+
+"$MOCK" --port 0 --quiet --cert "$P/server.pem" --key "$P/server.key" --ca "$P/sca.pem" \
+    >"$TMP/mock.out" 2>"$TMP/mock.err" &
+PIDS+=("$!")
+for i in $(seq 200); do grep -q '^port=' "$TMP/mock.out" 2>/dev/null && break; sleep 0.05; done
+MPORT=$(sed -n 's/^port=//p' "$TMP/mock.out")
+R hset "mdm:pushcert:$TOPIC" cert "$(cat "$P/push.pem")" key "$(cat "$P/push.key")" \
+    updated "$(date +%s)" >/dev/null
+
+WORKER_PID=
+worker_start() {
+    "$WORKER" --redis "127.0.0.1:$RPORT" --apns-url "https://127.0.0.1:$MPORT" \
+        --apns-ca "$P/sca.pem" --name "bench-$1" --log-level warn 2>>"$TMP/worker.log" &
+    WORKER_PID=$!
+    PIDS+=("$WORKER_PID")
+}
+worker_stop() {
+    [ -n "$WORKER_PID" ] || return 0
+    kill -TERM "$WORKER_PID" 2>/dev/null || true
+    wait "$WORKER_PID" 2>/dev/null || true
+    WORKER_PID=
+}
+
+TCK=$(getconf CLK_TCK)
+# utime+stime (ticks) of the given pids
+ticks() {
+    local sum=0 p s
+    for p in "$@"; do
+        s=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)
+        sum=$((sum + s))
+    done
+    echo "$sum"
+}
+server_ticks() { ticks $NGINX_WORKERS "$REDIS_PID"; }
+us_per() { awk -v t="$1" -v hz="$TCK" -v n="$2" 'BEGIN { printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0) }'; }
+
+# median (min-max) of the numbers given
+stat3() {
+    printf '%s\n' "$@" | sort -g | awk -v fmt="${FMT:-%.0f}" '
+        { v[NR] = $1 } END {
+            if (NR == 0) { print "-"; exit }
+            m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+            printf fmt " (" fmt "–" fmt ")", m, v[1], v[NR] }'
+}
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
+
+NOTES=()
+note() { NOTES+=("$*"); log "note: $*"; }
+
+# mdmsim load ... --json into $TMP/sim.json; returns mdmsim's status
+sim_load() {
+    local limit=$1; shift
+    local rc=0
+    timeout -k 5 "$limit" "$SIM" load "$@" --json >"$TMP/sim.json" 2>"$TMP/sim.err" || rc=$?
+    if [ ! -s "$TMP/sim.json" ]; then
+        echo "bench: mdmsim produced no report (status $rc):" >&2
+        cat "$TMP/sim.err" >&2
+        return 1
+    fi
+    return 0
+}
+jv() { jq -r "$1" "$TMP/sim.json"; }
+check_sim() {
+    local what=$1
+    local failed; failed=$(jv '.requests_failed')
+    if [ "$failed" != 0 ]; then
+        note "$what: $failed of $(jv '.requests') requests failed: status $(jv -c '.status') errors $(jv -c '.errors')"
+    fi
+    if [ "$(jv '.client_bound')" = true ]; then
+        note "$what: mdmsim reported itself as the bottleneck (client CPU $(jv '.client_cpu'))"
+    fi
+}
+
+api_put_ok() { [ "$1" = 200 ]; }
+
+# --- enrollment through the real check-in path -------------------------------
+log "enrolling $N_SIGN RSA devices (signed) and $N_EC P-256 devices (TLS identity)"
+t0=$(date +%s.%N)
+"$SIM" enroll "${SIMID_RSA[@]}" "${SIMTLS[@]}" --mode sign -n "$N_SIGN" -c 16 \
+    --server-url "$URL/mdm" >"$TMP/enroll-rsa.txt" 2>&1 || { cat "$TMP/enroll-rsa.txt" >&2; exit 1; }
+"$SIM" enroll "${SIMID_EC[@]}" "${SIMTLS[@]}" --mode tls -n "$N_EC" -c 32 \
+    --server-url "$URL/mdm" >"$TMP/enroll-ec.txt" 2>&1 || { cat "$TMP/enroll-ec.txt" >&2; exit 1; }
+log "enrolled in $(awk -v s="$t0" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s; $(R zcard mdm:enrollments) enrollments"
+
+ROWS=()
+row() { ROWS+=("$(printf '| %s | %s | %s | %s | %s | %s |' "$@")"); }
+met() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN {
+    if (v == "") { print "-"; exit }
+    ok = op == ">=" ? v >= t : v <= t; print ok ? "met" : "not met" }'; }
+
+# --- 1. signed Idle over keep-alive TLS --------------------------------------
+s1() {
+    log "[load $(loadavg)] 1. Idle reports with Mdm-Signature, keep-alive, $N_SIGN devices, c=$C_SIGN, ${DUR}s per run"
+    local r rps=() p50=() p90=() p99=() cpu=() crps=() ccpu=() rat=() a b t n
+    for r in $(seq "$RUNS"); do
+        a=$(server_ticks)
+        sim_load $((DUR + 120)) "${SIMID_RSA[@]}" "${SIMTLS[@]}" --mode sign --keepalive \
+            --scenario idle -n "$N_SIGN" -c "$C_SIGN" --duration "$DUR" --server-url "$URL/mdm"
+        b=$(server_ticks)
+        check_sim "1. signed Idle run $r"
+        n=$(jv '.requests'); rps+=("$(jv '.requests_per_s')")
+        p50+=("$(jv '.latency_us.p50')"); p90+=("$(jv '.latency_us.p90')"); p99+=("$(jv '.latency_us.p99')")
+        cpu+=("$(us_per $((b - a)) "$n")")
+        a=$(server_ticks)
+        sim_load $((DUR + 120)) "${SIMID_RSA[@]}" "${SIMTLS[@]}" --mode sign --keepalive \
+            --scenario idle -n "$N_SIGN" -c "$C_SIGN" --duration "$DUR" --server-url "$URL/ceiling"
+        b=$(server_ticks)
+        check_sim "1. ceiling run $r"
+        n=$(jv '.requests'); crps+=("$(jv '.requests_per_s')")
+        ccpu+=("$(us_per $((b - a)) "$n")")
+        rat+=("$(ratio "${rps[-1]}" "${crps[-1]}")")
+        log "   run $r: ${rps[-1]} req/s, ${cpu[-1]} us/req; ceiling ${crps[-1]} req/s, ${ccpu[-1]} us/req"
+    done
+    row "1" "Signed Idle, keep-alive TLS: req/s" "$(stat3 "${rps[@]}")" "$(stat3 "${crps[@]}")" \
+        "$(FMT=%.2f stat3 "${rat[@]}")" "≥ 0.30: $(met "$(median "${rat[@]}")" ">=" 0.30)"
+    row "1" "  latency p50 / p90 / p99 (µs)" "$(stat3 "${p50[@]}") / $(stat3 "${p90[@]}") / $(stat3 "${p99[@]}")" "" "" ""
+    row "1" "  server CPU µs per request (nginx workers + redis)" "$(FMT=%.1f stat3 "${cpu[@]}")" \
+        "$(FMT=%.1f stat3 "${ccpu[@]}")" "" "≤ 80: $(met "$(median "${cpu[@]}")" "<=" 80)"
+}
+
+# --- 2. device sessions, new TLS connection each -----------------------------
+s2() {
+    log "[load $(loadavg)] 2. sessions: new TLS connection with client certificate, Idle → command → Acknowledged → empty; $N_SESS per run, c=$C_SESS"
+    local r uuid code sps=() csps=() rat=() cpu=() a b acked rq
+    for r in $(seq "$RUNS"); do
+        uuid=$(perl -e 'printf "B2B2B2B2-0000-4000-8000-%012d", $ARGV[0]' "$r")
+        perl bench/seed.pl enqueue-json "$PFX_EC" 0 "$N_SESS" "$uuid" > "$TMP/enq.json"
+        code=$(curl -sS -o "$TMP/enq.out" -w '%{http_code}' --cacert "$P/sca.pem" \
+            -u "nanomdm:$API_KEY" -X POST --data-binary @"$TMP/enq.json" "$URL/api/v1/enqueue?nopush=1")
+        [ "$code" = 200 ] || { echo "bench: enqueue for sessions: $code $(head -c 300 "$TMP/enq.out")" >&2; exit 1; }
+        a=$(server_ticks)
+        sim_load $((N_SESS / 20 + 120)) "${SIMID_EC[@]}" "${SIMTLS[@]}" --mode tls --scenario session \
+            -n "$N_SESS" -c "$C_SESS" --sessions "$N_SESS" --server-url "$URL/mdm"
+        b=$(server_ticks)
+        check_sim "2. sessions run $r"
+        acked=$(jv '.commands.Acknowledged')
+        [ "$acked" = "$N_SESS" ] || note "2. sessions run $r: $acked of $N_SESS commands acknowledged"
+        rq=$(jv '.requests')
+        sps+=("$(jv '.sessions_per_s')"); cpu+=("$(us_per $((b - a)) "$(jv '.sessions')")")
+        sim_load $((N_SESS / 20 + 120)) "${SIMID_EC[@]}" "${SIMTLS[@]}" --mode tls --scenario session \
+            -n "$N_SESS" -c "$C_SESS" --sessions "$N_SESS" --server-url "$URL/ceiling-session"
+        check_sim "2. ceiling run $r"
+        [ "$(jv '.requests')" = "$rq" ] ||
+            note "2. ceiling run $r: $(jv '.requests') requests for $N_SESS sessions, the server's took $rq"
+        csps+=("$(jv '.sessions_per_s')")
+        rat+=("$(ratio "${sps[-1]}" "${csps[-1]}")")
+        log "   run $r: ${sps[-1]} sessions/s (${cpu[-1]} us server CPU each); ceiling ${csps[-1]}/s"
+    done
+    row "2" "Sessions (new TLS + client cert; Idle→command, Acknowledged→empty): sessions/s" "$(stat3 "${sps[@]}")" \
+        "$(stat3 "${csps[@]}")" "$(FMT=%.2f stat3 "${rat[@]}")" "≥ 0.5: $(met "$(median "${rat[@]}")" ">=" 0.5)"
+    row "2" "  server CPU µs per session" "$(stat3 "${cpu[@]}")" "" "" ""
+}
+
+# --- 3. check-in storm -------------------------------------------------------
+s3() {
+    log "[load $(loadavg)] 3. check-in storm: TokenUpdate from $N_EC devices, new TLS connection each, c=$C_STORM"
+    local r mps=() p50=() cpu=() a b
+    for r in $(seq "$RUNS"); do
+        a=$(server_ticks)
+        sim_load $((N_EC / 50 + 120)) "${SIMID_EC[@]}" "${SIMTLS[@]}" --mode tls --scenario checkin-storm \
+            -n "$N_EC" -c "$C_STORM" --sessions "$N_EC" --server-url "$URL/mdm"
+        b=$(server_ticks)
+        check_sim "3. check-in storm run $r"
+        mps+=("$(jv '.requests_per_s')"); p50+=("$(jv '.latency_us.p50')")
+        cpu+=("$(us_per $((b - a)) "$(jv '.requests')")")
+        log "   run $r: ${mps[-1]} TokenUpdates/s, ${cpu[-1]} us server CPU each"
+    done
+    row "3" "Check-in storm, $N_EC TokenUpdates (new TLS each): messages/s" "$(stat3 "${mps[@]}")" "" "" "-"
+    row "3" "  server CPU µs per TokenUpdate (incl. TLS handshake)" "$(stat3 "${cpu[@]}")" "" "" ""
+}
+
+# --- 5. queue depth ------------------------------------------------------------
+s5() {
+    local deep short
+    deep=$(printf '%s%016X' "$PFX_EC" 0)
+    short=$(printf '%s%016X' "$PFX_EC" 1)
+    log "[load $(loadavg)] 5. queue depth: $QDEPTH queued commands on $deep vs 1 on $short; Idle reports, TLS keep-alive, c=1"
+    R del "mdm:{$deep}:q" "mdm:{$short}:q" >/dev/null
+    perl bench/seed.pl queue "$deep" "$QDEPTH" deep | R --pipe >/dev/null
+    perl bench/seed.pl queue "$short" 1 short | R --pipe >/dev/null
+    log "   queue lengths: $(R llen "mdm:{$deep}:q") and $(R llen "mdm:{$short}:q")"
+    local r d=() s=() rat=()
+    for r in $(seq "$RUNS"); do
+        sim_load $((DUR + 60)) "${SIMID_EC[@]}" "${SIMTLS[@]}" --mode tls --keepalive --scenario idle \
+            -n 1 -c 1 --first-device 0 --duration "$((DUR / 2 > 1 ? DUR / 2 : 1))" --server-url "$URL/mdm"
+        check_sim "5. deep queue run $r"
+        [ "$(jv '.commands.unanswered')" = "$(jv '.requests')" ] || note "5. deep queue run $r: not every Idle got a command"
+        d+=("$(jv '.latency_us.p50')")
+        sim_load $((DUR + 60)) "${SIMID_EC[@]}" "${SIMTLS[@]}" --mode tls --keepalive --scenario idle \
+            -n 1 -c 1 --first-device 1 --duration "$((DUR / 2 > 1 ? DUR / 2 : 1))" --server-url "$URL/mdm"
+        check_sim "5. short queue run $r"
+        s+=("$(jv '.latency_us.p50')")
+        rat+=("$(ratio "${d[-1]}" "${s[-1]}")")
+        log "   run $r: p50 ${d[-1]} us (deep) vs ${s[-1]} us (1 queued)"
+    done
+    row "5" "Idle → head command, p50 µs: $QDEPTH queued vs 1 queued" "$(stat3 "${d[@]}")" "$(stat3 "${s[@]}")" \
+        "$(FMT=%.2f stat3 "${rat[@]}")" "≤ 1.1: $(met "$(median "${rat[@]}")" "<=" 1.1)"
+}
+
+# --- 4 + 6. enqueue to 100k, then the pushes it queued -------------------------
+unfinished() {
+    R xinfo groups mdm:push | awk '
+        prev == "pending" { p = $1 } prev == "lag" { l = $1 } { prev = $1 }
+        END { print (p == "" || l == "") ? -1 : p + l }'
+}
+s46() {
+    log "[load $(loadavg)] 4. seeding $N_ENQ enrollments (enabled, with push tokens) straight into Redis"
+    perl bench/seed.pl enrollments "$N_ENQ" "$PFX_ENQ" "$TOPIC" | R --pipe >/dev/null
+    R xgroup create mdm:push pushers '$' mkstream >/dev/null 2>&1 || true
+    local r uuid code secs=() pps=() wcpu=() queued start end a wt ok=1 pushes
+    for r in $(seq "$RUNS"); do
+        uuid=$(perl -e 'printf "E4E4E4E4-0000-4000-8000-%012d", $ARGV[0]' "$r")
+        perl bench/seed.pl enqueue-json "$PFX_ENQ" 0 "$N_ENQ" "$uuid" > "$TMP/enq.json"
+        R xtrim mdm:push maxlen 0 >/dev/null
+        code=$(curl -sS -o "$TMP/enq.out" -w '%{http_code} %{time_total}' --cacert "$P/sca.pem" \
+            -u "nanomdm:$API_KEY" -X POST --data-binary @"$TMP/enq.json" "$URL/api/v1/enqueue")
+        [ "${code% *}" = 200 ] || { echo "bench: enqueue: $code $(head -c 300 "$TMP/enq.out")" >&2; exit 1; }
+        secs+=("${code#* }")
+        queued=$(R llen "mdm:{${PFX_ENQ}0000000000000000}:q")
+        pushes=$(R xlen mdm:push)
+        log "   run $r: enqueue to $N_ENQ in ${secs[-1]} s; $pushes push jobs"
+        # 6: a fresh worker drains the jobs this enqueue queued
+        start=$(date +%s.%N)
+        worker_start "$r"
+        local deadline=$((SECONDS + 120))
+        while [ "$(unfinished)" != 0 ]; do
+            if ! kill -0 "$WORKER_PID" 2>/dev/null || [ $SECONDS -gt $deadline ]; then ok=0; break; fi
+            sleep 0.02
+        done
+        end=$(date +%s.%N)
+        wt=$(ticks "$WORKER_PID")
+        worker_stop
+        if [ $ok = 0 ]; then
+            note "6. run $r: the worker did not drain $pushes pushes within 120 s ($(unfinished) left); see worker log"
+            tail -5 "$TMP/worker.log" >&2
+            break
+        fi
+        pps+=("$(awk -v n="$pushes" -v s="$start" -v e="$end" 'BEGIN { printf "%.0f", n / (e - s) }')")
+        wcpu+=("$(us_per "$wt" "$pushes")")
+        log "   run $r: $pushes pushes in $(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.2f", e - s }') s: ${pps[-1]}/s, ${wcpu[-1]} us worker CPU each"
+    done
+    row "4" "Enqueue 1 command to $N_ENQ enrollments, one API call: s" "$(FMT=%.2f stat3 "${secs[@]}")" "" "" \
+        "≤ 1 s: $(met "$(median "${secs[@]}")" "<=" 1)"
+    if [ ${#pps[@]} -gt 0 ]; then
+        row "6" "Pushes to apns-mock (1 worker, jobs from the enqueue): pushes/s" "$(stat3 "${pps[@]}")" "" "" \
+            "≥ 40,000: $(met "$(median "${pps[@]}")" ">=" 40000)"
+        row "6" "  worker CPU µs per push" "$(FMT=%.1f stat3 "${wcpu[@]}")" "" "" \
+            "≤ 15: $(met "$(median "${wcpu[@]}")" "<=" 15)"
+    else
+        row "6" "Pushes/s to apns-mock" "not measured (worker did not drain the jobs)" "" "" ""
+    fi
+    local mock
+    mock=$(grep '^stats' "$TMP/mock.out" | tail -1 || true)
+    if [ -n "$mock" ]; then log "   apns-mock: $mock"; fi
+}
+
+# --- 7. Redis memory per enrolled device ------------------------------------------
+s7() {
+    local tid
+    tid=$(printf '%s%016X' "$PFX_EC" 2)
+    perl bench/seed.pl template "$RPORT" "$tid" > "$TMP/template.json"
+    log "[load $(loadavg)] 7. Redis memory: $N_MEM enrollments as checkin.lua stores them (template: $tid's hash)"
+    local r before after per=() fixture=../shared/fixtures/devices/ios-authenticate.plist
+    [ -r "$fixture" ] || fixture=${MDM_FIXTURES:-../shared/fixtures}/devices/ios-authenticate.plist
+    for r in $(seq "$RUNS"); do
+        R flushall >/dev/null
+        R memory purge >/dev/null 2>&1 || true
+        before=$(R info memory | tr -d '\r' | sed -n 's/^used_memory://p')
+        perl bench/seed.pl realistic "$N_MEM" "$PFX_MEM" "$TMP/template.json" "$fixture" "$TOPIC" | R --pipe >/dev/null
+        after=$(R info memory | tr -d '\r' | sed -n 's/^used_memory://p')
+        per+=("$(awk -v a="$before" -v b="$after" -v n="$N_MEM" 'BEGIN { printf "%.0f", (b - a) / n }')")
+        log "   run $r: $(R dbsize) keys, used_memory +$((after - before)) B: ${per[-1]} B/device"
+    done
+    row "7" "Redis used_memory per enrolled device, $N_MEM devices: bytes" "$(stat3 "${per[@]}")" "" "" \
+        "≤ 1536: $(met "$(median "${per[@]}")" "<=" 1536)"
+}
+
+START=$(date +%s)
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+s1
+s2
+s3
+s5
+s46
+s7
+
+# --- report --------------------------------------------------------------------
+mkdir -p bench/results
+{
+    echo "ngx_mdm make bench — $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- libmdm ngx_mdm_module worker tools 2>/dev/null || echo ' (+ uncommitted changes)')"
+    echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+    echo "nginx $("$NGINX" -v 2>&1 | sed 's|.*/||'), redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'), $(openssl version | cut -d' ' -f1-2)"
+    echo "load average before / after: $LOAD0 / $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine shares the cores)"
+    echo "runs: $RUNS per figure, median (min–max); load generator on the same cores; $(( $(date +%s) - START )) s"
+    echo
+    echo "| # | Measure | ngx_mdm | Ceiling (return 200) | Ratio | Target |"
+    echo "|---|---|---|---|---|---|"
+    printf '%s\n' "${ROWS[@]}"
+    if [ ${#NOTES[@]} -gt 0 ]; then
+        echo
+        echo "Notes:"
+        printf -- '- %s\n' "${NOTES[@]}"
+    fi
+} > "$OUT.tmp"
+mv "$OUT.tmp" "$OUT"
+echo
+cat "$OUT"

@@ -1,0 +1,147 @@
+#!/usr/bin/perl
+# Bench data for Redis, written straight into the schema of
+# docs/redis-schema.md (RESP on stdout, for `redis-cli --pipe`), or JSON for
+# the enqueue API. Used by bench/run.sh.
+#
+#   seed.pl enrollments N PREFIX TOPIC
+#       minimal enabled enrollments (what enqueue.lua and mdm-worker read):
+#       mdm:{id}:enr type/enabled/topic/token/push_magic, mdm:enrollments
+#   seed.pl template REDIS_PORT ID
+#       prints the enrollment hash of ID as JSON (hex values): the template
+#       for `realistic`, taken from a device enrolled through the real path
+#   seed.pl realistic N PREFIX TEMPLATE_JSON AUTH_PLIST TOPIC
+#       what checkin.lua leaves behind after Authenticate + TokenUpdate of a
+#       device channel with certificate binding: the enrollment hash (the
+#       template's fields, per-device values), mdm:{id}:auth (the raw
+#       Authenticate plist), mdm:cert:<sha256> and the mdm:enrollments entry
+#   seed.pl queue ID N TAG
+#       N DeviceInformation commands queued for ID, as enqueue.lua stores
+#       them (mdm:cmd:{uuid} hash, :ids set, RPUSH to the queue)
+#   seed.pl enqueue-json PREFIX FIRST N UUID
+#       {"ids":[...],"command":"<plist>"} for POST /v1/enqueue
+#   seed.pl command UUID
+#       the DeviceInformation command plist alone
+#
+# Enrollment IDs are PREFIX + the device number in 16 upper-case hex digits,
+# as mdmsim makes its UDIDs.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Digest::SHA qw(sha256 sha256_hex);
+
+binmode STDOUT;
+
+sub cmd {
+    my $s = '*' . @_ . "\r\n";
+    $s .= '$' . length($_) . "\r\n$_\r\n" for @_;
+    return $s;
+}
+
+sub uuid_for {
+    my ($tag, $i) = @_;
+    my $h = uc substr(sha256_hex("$tag-$i"), 0, 32);
+    return join '-', unpack('A8 A4 A4 A4 A12', $h);
+}
+
+sub command_plist {
+    my ($uuid) = @_;
+    return qq{<?xml version="1.0" encoding="UTF-8"?>\n}
+        . qq{<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">\n}
+        . qq{<plist version="1.0">\n<dict>\n}
+        . qq{\t<key>Command</key>\n\t<dict>\n}
+        . qq{\t\t<key>Queries</key>\n\t\t<array>\n}
+        . qq{\t\t\t<string>DeviceName</string>\n\t\t\t<string>OSVersion</string>\n}
+        . qq{\t\t\t<string>SerialNumber</string>\n\t\t</array>\n}
+        . qq{\t\t<key>RequestType</key>\n\t\t<string>DeviceInformation</string>\n}
+        . qq{\t</dict>\n\t<key>CommandUUID</key>\n\t<string>$uuid</string>\n}
+        . qq{</dict>\n</plist>\n};
+}
+
+my $mode = shift // die "usage: seed.pl enrollments|template|realistic|queue|enqueue-json ...\n";
+my $now = time;
+
+if ($mode eq 'enrollments') {
+    my ($n, $prefix, $topic) = @ARGV;
+    my $buf = '';
+    for my $i (0 .. $n - 1) {
+        my $id = sprintf '%s%016X', $prefix, $i;
+        $buf .= cmd('HSET', "mdm:{$id}:enr", 'type', 'Device', 'udid', $id,
+                    'enabled', '1', 'topic', $topic,
+                    'token', sha256("token-$id"),
+                    'push_magic', uuid_for('magic', $i),
+                    'created', $now, 'last_seen', $now);
+        $buf .= cmd('ZADD', 'mdm:enrollments', $now, $id);
+        if (length $buf > 1 << 20) { print $buf; $buf = '' }
+    }
+    print $buf;
+} elsif ($mode eq 'template') {
+    require MDM::Redis;
+    my ($port, $id) = @ARGV;
+    my $r = MDM::Redis->new('127.0.0.1', $port);
+    my $h = $r->call('HGETALL', "mdm:{$id}:enr");
+    die "no enrollment $id\n" unless ref $h eq 'ARRAY' && @$h;
+    my @pairs;
+    while (my ($k, $v) = splice @$h, 0, 2) {
+        push @pairs, qq{["$k","} . unpack('H*', $v) . '"]';
+    }
+    print '[' . join(',', @pairs) . "]\n";
+} elsif ($mode eq 'realistic') {
+    require JSON::PP;
+    my ($n, $prefix, $tfile, $auth_file, $topic) = @ARGV;
+    open my $tf, '<', $tfile or die "$tfile: $!";
+    my $tpl = JSON::PP::decode_json(do { local $/; <$tf> });
+    open my $af, '<:raw', $auth_file or die "$auth_file: $!";
+    my $auth = do { local $/; <$af> };
+    my $buf = '';
+    for my $i (0 .. $n - 1) {
+        my $id = sprintf '%s%016X', $prefix, $i;
+        my $serial = substr(uc sha256_hex("serial-$i"), 0, 12);
+        my $sha = sha256_hex("cert-$id");
+        my %per = (
+            udid => $id, serial => $serial, topic => $topic,
+            token => sha256("token-$id"), push_magic => uuid_for('magic', $i),
+            cert => $sha, created => $now, last_seen => $now,
+        );
+        my @fields;
+        for my $p (@$tpl) {
+            my ($k, $v) = @$p;
+            push @fields, $k, exists $per{$k} ? $per{$k} : pack('H*', $v);
+        }
+        (my $a = $auth) =~ s{(<key>UDID</key>\s*<string>)[^<]*}{$1$id};
+        $a =~ s{(<key>SerialNumber</key>\s*<string>)[^<]*}{$1$serial};
+        $a =~ s{(<key>Topic</key>\s*<string>)[^<]*}{$1$topic};
+        $buf .= cmd('HSET', "mdm:{$id}:enr", @fields);
+        $buf .= cmd('SET', "mdm:{$id}:auth", $a);
+        $buf .= cmd('SET', "mdm:cert:$sha", $id);
+        $buf .= cmd('ZADD', 'mdm:enrollments', 'NX', $now, $id);
+        if (length $buf > 1 << 20) { print $buf; $buf = '' }
+    }
+    print $buf;
+} elsif ($mode eq 'queue') {
+    my ($id, $n, $tag) = @ARGV;
+    my $buf = '';
+    for my $i (1 .. $n) {
+        my $uuid = uuid_for($tag, $i);
+        $buf .= cmd('HSET', "mdm:cmd:{$uuid}", 'body', command_plist($uuid),
+                    'type', 'DeviceInformation', 'created', $now,
+                    'expires', '0');
+        $buf .= cmd('SADD', "mdm:cmd:{$uuid}:ids", $id);
+        $buf .= cmd('RPUSH', "mdm:{$id}:q", $uuid);
+        if (length $buf > 1 << 20) { print $buf; $buf = '' }
+    }
+    print $buf;
+} elsif ($mode eq 'enqueue-json') {
+    my ($prefix, $first, $n, $uuid) = @ARGV;
+    my $plist = command_plist($uuid);
+    $plist =~ s/(["\\])/\\$1/g;
+    $plist =~ s/\n/\\n/g;
+    $plist =~ s/\t/\\t/g;
+    print '{"ids":[';
+    print join ',', map { sprintf '"%s%016X"', $prefix, $_ } $first .. $first + $n - 1;
+    print '],"command":"' . $plist . '"}';
+} elsif ($mode eq 'command') {
+    print command_plist($ARGV[0]);
+} else {
+    die "seed.pl: unknown mode $mode\n";
+}
