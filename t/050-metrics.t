@@ -23,6 +23,7 @@ my $d = $t->dir;
 $t->nginx_start(<<"EOF", port => $port, workers => 2);
     mdm_redis 127.0.0.1:$redis;
     mdm_redis_backoff_max 200ms;
+    mdm_redis_timeout 500ms;
     log_format mdm '\$status id=\$mdm_enrollment_id type=\$mdm_message_type '
                    'status=\$mdm_status uuid=\$mdm_command_uuid';
     server {
@@ -285,6 +286,21 @@ ok(exists $s->{'mdm_device_requests_total{endpoint="checkin",message="Authentica
    'the nginx counters are still there');
 is_deeply($errors, [], 'and still valid text');
 $t->redis('DEL', 'mdm:metrics:worker');
+
+# --- a Redis that stops answering ------------------------------------------------
+
+$before = scrape();
+kill 'STOP', $t->pid('redis');
+my $t0 = time;
+($s, $types, $errors) = eval { scrape() };
+my $took = time - $t0;
+kill 'CONT', $t->pid('redis');
+is(metric($s, 'mdm_redis_up'), 0, 'a frozen Redis: the scrape is answered without it');
+is_deeply($errors, [], '... with valid text');
+is(metric($s, 'mdm_redis_errors_total{error="timeout"}')
+   - metric($before, 'mdm_redis_errors_total{error="timeout"}'), 1, 'the timeout is counted');
+ok($took < 5, "... after mdm_redis_timeout, not forever (${took}s)");
+ok($t->wait_for(sub { metric(scalar scrape(), 'mdm_redis_up') == 1 }, 10), 'Redis thawed: mdm_redis_up 1 again');
 
 # --- Redis outage ----------------------------------------------------------------
 
