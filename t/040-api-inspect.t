@@ -298,6 +298,14 @@ is($r->{json}{next_cursor}, undef, 'one page');
 $r = api('GET', '/v1/commands/Q2?plist=1');
 is($r->{json}{plist}, command('Q2', 'ProfileList'), 'plist=1: the command body');
 
+$t->redis('HSET', 'mdm:cmd:{BIN}', 'body', "bplist00\xd1\x01\x02\xff", 'type', 'ProfileList',
+          'created', 1700000000, 'expires', 0);
+$r = api('GET', '/v1/commands/BIN?plist=1');
+is($r->{json}{plist_base64}, 'YnBsaXN0MDDRAQL/', 'a body that is not UTF-8 comes as plist_base64');
+is($r->{json}{created}, '2023-11-14T22:13:20Z', 'created as RFC 3339');
+is_deeply($r->{json}{enrollments}, [], 'a command without targets has an empty list');
+$t->redis('DEL', 'mdm:cmd:{BIN}');
+
 $r = api('GET', "/v1/commands/Q2?format=plist&id=$A");
 is($r->{status}, 200, 'format=plist&id=');
 is($r->{headers}{'content-type'}, 'application/xml', '... as application/xml');
@@ -453,6 +461,9 @@ is_deeply({ map { $_->{id} => $_->{status} } @{ api('GET', '/v1/commands/CL1')->
           { $A => 'Canceled', $B => 'Canceled' }, 'command status shows the cleared queues');
 is(report($ida, $A, Status => 'Idle')->{body}, '', 'the device gets nothing after its queue is cleared');
 is_deeply(api('GET', "/v1/queue/$A")->{json}{commands}, [], 'the queue lists empty');
+
+$r = api('DELETE', "/v1/queue/$B,$B");
+is_deeply($r->{json}, { status => { $B => { canceled => 0 } } }, 'an ID named twice is answered once');
 
 $r = api('DELETE', '/v1/queue/NOBODY,NOBODY2');
 is($r->{status}, 500, 'clearing only unknown IDs: 500');
