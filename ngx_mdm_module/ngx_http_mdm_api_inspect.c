@@ -50,7 +50,7 @@ typedef enum {
 
 /* one field of mdm:{<id>}:enr and its JSON form */
 typedef struct {
-    ngx_str_t                     field;
+    const char                   *field;
     const char                   *name;
     ngx_http_mdm_field_e          kind;
 } ngx_http_mdm_inspect_field_t;
@@ -157,44 +157,36 @@ static ngx_int_t ngx_http_mdm_inspect_set(json_t *obj, const char *key,
 
 
 static ngx_http_mdm_inspect_field_t  ngx_http_mdm_inspect_fields[] = {
-    { ngx_string("type"), "type", NGX_HTTP_MDM_FIELD_STRING },
-    { ngx_string("parent"), "parent", NGX_HTTP_MDM_FIELD_STRING },
-    { ngx_string("enabled"), "enabled", NGX_HTTP_MDM_FIELD_BOOL },
-    { ngx_string("udid"), "udid", NGX_HTTP_MDM_FIELD_STRING },
-    { ngx_string("enrollment_id"), "enrollment_id",
-      NGX_HTTP_MDM_FIELD_STRING },
-    { ngx_string("user_id"), "user_id", NGX_HTTP_MDM_FIELD_STRING },
-    { ngx_string("user_short_name"), "user_short_name",
-      NGX_HTTP_MDM_FIELD_STRING },
-    { ngx_string("user_long_name"), "user_long_name",
-      NGX_HTTP_MDM_FIELD_STRING },
-    { ngx_string("enrollment_user_id"), "enrollment_user_id",
-      NGX_HTTP_MDM_FIELD_STRING },
-    { ngx_string("serial"), "serial", NGX_HTTP_MDM_FIELD_STRING },
-    { ngx_string("model"), "model", NGX_HTTP_MDM_FIELD_STRING },
-    { ngx_string("model_name"), "model_name", NGX_HTTP_MDM_FIELD_STRING },
-    { ngx_string("product"), "product", NGX_HTTP_MDM_FIELD_STRING },
-    { ngx_string("os_version"), "os_version", NGX_HTTP_MDM_FIELD_STRING },
-    { ngx_string("build_version"), "build_version",
-      NGX_HTTP_MDM_FIELD_STRING },
-    { ngx_string("device_name"), "device_name", NGX_HTTP_MDM_FIELD_STRING },
-    { ngx_string("imei"), "imei", NGX_HTTP_MDM_FIELD_STRING },
-    { ngx_string("meid"), "meid", NGX_HTTP_MDM_FIELD_STRING },
-    { ngx_string("topic"), "topic", NGX_HTTP_MDM_FIELD_STRING },
-    { ngx_string("token"), "token", NGX_HTTP_MDM_FIELD_HEX },
-    { ngx_string("push_magic"), "push_magic", NGX_HTTP_MDM_FIELD_STRING },
-    { ngx_string("unlock_token"), "has_unlock_token",
-      NGX_HTTP_MDM_FIELD_PRESENT },
-    { ngx_string("bootstrap_token"), "has_bootstrap_token",
-      NGX_HTTP_MDM_FIELD_PRESENT },
-    { ngx_string("awaiting_config"), "awaiting_config",
-      NGX_HTTP_MDM_FIELD_BOOL },
-    { ngx_string("tally"), "tally", NGX_HTTP_MDM_FIELD_INT },
-    { ngx_string("cert"), "cert", NGX_HTTP_MDM_FIELD_STRING },
-    { ngx_string("created"), "created", NGX_HTTP_MDM_FIELD_TIME },
-    { ngx_string("last_seen"), "last_seen", NGX_HTTP_MDM_FIELD_TIME },
-    { ngx_string("push_dead"), "push_dead", NGX_HTTP_MDM_FIELD_TIME },
-    { ngx_null_string, NULL, 0 }
+    { "type", "type", NGX_HTTP_MDM_FIELD_STRING },
+    { "parent", "parent", NGX_HTTP_MDM_FIELD_STRING },
+    { "enabled", "enabled", NGX_HTTP_MDM_FIELD_BOOL },
+    { "udid", "udid", NGX_HTTP_MDM_FIELD_STRING },
+    { "enrollment_id", "enrollment_id", NGX_HTTP_MDM_FIELD_STRING },
+    { "user_id", "user_id", NGX_HTTP_MDM_FIELD_STRING },
+    { "user_short_name", "user_short_name", NGX_HTTP_MDM_FIELD_STRING },
+    { "user_long_name", "user_long_name", NGX_HTTP_MDM_FIELD_STRING },
+    { "enrollment_user_id", "enrollment_user_id", NGX_HTTP_MDM_FIELD_STRING },
+    { "serial", "serial", NGX_HTTP_MDM_FIELD_STRING },
+    { "model", "model", NGX_HTTP_MDM_FIELD_STRING },
+    { "model_name", "model_name", NGX_HTTP_MDM_FIELD_STRING },
+    { "product", "product", NGX_HTTP_MDM_FIELD_STRING },
+    { "os_version", "os_version", NGX_HTTP_MDM_FIELD_STRING },
+    { "build_version", "build_version", NGX_HTTP_MDM_FIELD_STRING },
+    { "device_name", "device_name", NGX_HTTP_MDM_FIELD_STRING },
+    { "imei", "imei", NGX_HTTP_MDM_FIELD_STRING },
+    { "meid", "meid", NGX_HTTP_MDM_FIELD_STRING },
+    { "topic", "topic", NGX_HTTP_MDM_FIELD_STRING },
+    { "token", "token", NGX_HTTP_MDM_FIELD_HEX },
+    { "push_magic", "push_magic", NGX_HTTP_MDM_FIELD_STRING },
+    { "unlock_token", "has_unlock_token", NGX_HTTP_MDM_FIELD_PRESENT },
+    { "bootstrap_token", "has_bootstrap_token", NGX_HTTP_MDM_FIELD_PRESENT },
+    { "awaiting_config", "awaiting_config", NGX_HTTP_MDM_FIELD_BOOL },
+    { "tally", "tally", NGX_HTTP_MDM_FIELD_INT },
+    { "cert", "cert", NGX_HTTP_MDM_FIELD_STRING },
+    { "created", "created", NGX_HTTP_MDM_FIELD_TIME },
+    { "last_seen", "last_seen", NGX_HTTP_MDM_FIELD_TIME },
+    { "push_dead", "push_dead", NGX_HTTP_MDM_FIELD_TIME },
+    { NULL, NULL, 0 }
 };
 
 
@@ -351,9 +343,7 @@ ngx_http_mdm_inspect_enrollment_json(ngx_http_request_t *r,
         found = NULL;
 
         for (i = 0; i < fields->elements; i += 2) {
-            if (ngx_http_mdm_inspect_is(fields->element[i],
-                                        (char *) f->field.data))
-            {
+            if (ngx_http_mdm_inspect_is(fields->element[i], f->field)) {
                 found = ngx_http_mdm_inspect_str(fields->element[i + 1]);
                 break;
             }
