@@ -688,6 +688,8 @@ conn_submit(wk_apns_conn_t *c, wk_apns_req_t *req)
     if (id < 0) {
         return -1;
     }
+    req->stream_id = id;
+    req->submitted = ev_now(a->loop);
     inflight_add(c, req);
     return 0;
 }
@@ -1049,6 +1051,23 @@ resolve_poll(wk_apns_conn_t *c)
 }
 
 
+/*
+ * A stream the server never answers while it answers others would hold its
+ * jobs for ever: reset it, and it completes as WK_APNS_RETRY.
+ */
+static void
+conn_reset_stale_streams(wk_apns_conn_t *c, ev_tstamp now, double timeout)
+{
+    for (wk_apns_req_t *req = c->inflight; req; req = req->next) {
+        if (now - req->submitted > timeout) {
+            nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE,
+                                      req->stream_id, NGHTTP2_CANCEL);
+            req->submitted = now;           /* one reset is enough */
+        }
+    }
+}
+
+
 /* Once a second: timeouts and the idle PING. */
 static void
 conn_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
@@ -1069,6 +1088,8 @@ conn_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
         conn_fail(c, "no PING answer in %.1f s", timeout);
     } else if (c->ninflight && now - c->last_read > timeout) {
         conn_fail(c, "no response in %.1f s", timeout);
+    } else if (c->ninflight) {
+        conn_reset_stale_streams(c, now, timeout);
     } else if (!c->ping_sent
                && now - c->last_read > c->apns->cf->apns_ping_idle)
     {

@@ -51,6 +51,8 @@ struct wk_apns_req_s {
 
     /* Private to the client. */
     size_t          body_sent;
+    double          submitted;        /* ev_now() when put on a stream */
+    int32_t         stream_id;
     char            resp[256];        /* error body, truncated */
     size_t          resp_len;
     void           *conn;
