@@ -199,7 +199,7 @@ is scalar @{ pushes() }, $before, '... without a push';
 my @many = map { "dev-f$_" } 1 .. 60;
 enroll($_) for @many;
 for my $fault (['--fail-every', 3], ['--burst-429', '10:5'],
-               ['--goaway-after', 7])
+               ['--goaway-after', 7], ['--max-streams', 4])
 {
     start_mock(@$fault);
     $t->stop('w1');
