@@ -387,6 +387,28 @@ push_on_retry_timer(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 
+/* Jobs that arrived during the attempt go with this push: 1 if it merged. */
+static int
+push_join_waiting(wk_push_t *p)
+{
+    wk_consumer_t *c = p->consumer;
+    wk_push_t *other = p->in_table ? NULL
+                       : table_find(c, p->id, p->id_len, p->hash);
+
+    if (other) {
+        for (size_t i = 0; i < p->nentries; i++) {
+            push_add_entry(other, p->entries[i], strlen(p->entries[i]));
+        }
+        push_free(p, 0);
+        return 1;
+    }
+    if (!p->in_table) {
+        table_insert(c, p);
+    }
+    return 0;
+}
+
+
 /* Waits before the next attempt, or gives up when attempts are spent. */
 static void
 push_retry(wk_push_t *p, const char *why)
@@ -394,9 +416,7 @@ push_retry(wk_push_t *p, const char *why)
     wk_consumer_t *c = p->consumer;
     const wk_config_t *cf = c->cf;
 
-    if (p->state != PUSH_WAITING) {
-        c->in_progress--;
-    }
+    c->in_progress--;
     if (++p->attempts >= (unsigned) cf->max_attempts) {
         wk_error("push %s: giving up after %u attempts: %s", p->id,
                  p->attempts, why);
@@ -408,19 +428,9 @@ push_retry(wk_push_t *p, const char *why)
         push_free(p, 0);                      /* another worker claims it */
         return;
     }
-
-    /* Jobs that arrived meanwhile join one waiting push. */
-    wk_push_t *other = p->in_table ? NULL
-                       : table_find(c, p->id, p->id_len, p->hash);
-    if (other && other != p) {
-        for (size_t i = 0; i < p->nentries; i++) {
-            push_add_entry(other, p->entries[i], strlen(p->entries[i]));
-        }
-        push_free(p, 0);
+    c->stats.retried++;
+    if (push_join_waiting(p)) {
         return;
-    }
-    if (!p->in_table) {
-        table_insert(c, p);
     }
 
     unsigned shift = p->attempts - 1 < 20 ? p->attempts - 1 : 20;
@@ -432,7 +442,6 @@ push_retry(wk_push_t *p, const char *why)
     delay = delay / 2 + delay / 2 * (rand() / (double) RAND_MAX);
     wk_debug("push %s: attempt %u failed (%s), next in %.2f s", p->id,
              p->attempts, why, delay);
-    c->stats.retried++;
     p->state = PUSH_WAITING;
     ev_set_cb(&p->retry, push_on_retry_timer);
     ev_timer_set(&p->retry, delay, 0.);
