@@ -167,7 +167,13 @@ start_nginx() {
     port_free "$MDM_PORT" MDM_PORT
     port_free "$API_PORT" API_PORT
     write_nginx_conf
-    "$NGINX" -p "$VAR/nginx/" -c "$VAR/nginx/nginx.conf" \
+    # a module built by `make test-asan` needs the sanitizer runtimes
+    local preload=()
+    if [ -n "${MDM_ASAN:-}" ]; then
+        preload=(env ASAN_OPTIONS=detect_leaks=0 "LD_PRELOAD=$(gcc \
+            -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)")
+    fi
+    "${preload[@]}" "$NGINX" -p "$VAR/nginx/" -c "$VAR/nginx/nginx.conf" \
         -e "$VAR/log/nginx-error.log"
     wait_port "$MDM_PORT"
 }

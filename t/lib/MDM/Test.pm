@@ -320,17 +320,20 @@ http {
 $http
 }
 CONF
-    my %env;
-    if ($ENV{MDM_ASAN}) {
-        chomp(my $asan = `gcc -print-file-name=libasan.so`);
-        chomp(my $ubsan = `gcc -print-file-name=libubsan.so`);
-        %env = (LD_PRELOAD => "$asan $ubsan",
-                ASAN_OPTIONS => 'detect_leaks=0:abort_on_error=0');
-    }
-    $self->spawn('nginx', \%env, $NGINX, '-p', "$d/", '-c', "$d/nginx.conf",
+    $self->spawn('nginx', { nginx_env() }, $NGINX, '-p', "$d/", '-c', "$d/nginx.conf",
                  '-e', "$d/error.log");
     $self->wait_port($opt{port}, 'nginx') if $opt{port};
     return 1;
+}
+
+# Debian's nginx is not built with sanitizers: a sanitized module needs
+# their runtimes preloaded.
+sub nginx_env {
+    return () unless $ENV{MDM_ASAN};
+    chomp(my $asan = `gcc -print-file-name=libasan.so`);
+    chomp(my $ubsan = `gcc -print-file-name=libubsan.so`);
+    return (LD_PRELOAD => "$asan $ubsan",
+            ASAN_OPTIONS => 'detect_leaks=0:abort_on_error=0');
 }
 
 sub nginx_test_conf {
@@ -344,6 +347,8 @@ http {
 $http
 }
 CONF
+    my %env = nginx_env();
+    local @ENV{keys %env} = values %env;
     my $out = `$NGINX -t -p $d/ -c $d/test.conf -e $d/test-error.log 2>&1`;
     return ($? == 0, $out);
 }
