@@ -159,6 +159,34 @@ is(report($ida, $A, Status => 'Idle')->{body}, '', "the device channel does not 
 is(report($ida, $A, Status => 'Idle', UserID => 'USER-1')->{body}, command('CU', 'ProfileList'),
    'the user channel gets it');
 
+# --- NanoMDM's documented example (docs/openapi.yaml) ----------------------------
+
+my $nano = <<'PLIST';
+<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+  <key>Command</key>
+  <dict>
+    <key>RequestType</key>
+    <string>ProfileList</string>
+  </dict>
+  <key>CommandUUID</key>
+  <string>fedd659e-fc3c-4e35-8bb1-c8f51ae542a5</string>
+</dict>
+</plist>
+PLIST
+$r = enqueue("$A,$B", $nano);
+is($r->{status}, 200, "NanoMDM's example enqueue body is accepted");
+is_deeply([ sort keys %{ $r->{json} } ], [qw(command_uuid queued request_type status)],
+          'APIResult keys as NanoMDM (plus queued)');
+is_deeply($r->{json}{status}, { $A => { push_result => 'queued' }, $B => { push_result => 'queued' } },
+          'per-ID status object keyed by enrollment ID');
+is(report($idb, $B, Status => 'Acknowledged', CommandUUID => 'CB')->{body}, $nano,
+   "the device receives NanoMDM's example plist byte for byte");
+report($idb, $B, Status => 'Acknowledged', CommandUUID => 'fedd659e-fc3c-4e35-8bb1-c8f51ae542a5');
+is($t->request("DELETE", $port, "/v1/queue/$A", "", headers => \%API)->{status}, 200, "DELETE /v1/queue clears the rest");
+
 # --- many targets, bad input -------------------------------------------------------
 
 $r = enqueue("$A,$B,NOPE-1", command('MULTI', 'ProfileList'));
