@@ -41,6 +41,14 @@ static const wk_config_key_t keys[] = {
     NUM(backoff_max_ms, "300000", 1),
     NUM(cert_check_interval, "60", 1),
     NUM(redis_timeout_ms, "5000", 100),
+    NUM(sweep_interval_ms, "1000", 10),
+    NUM(sweep_batch, "1000", 1),
+    NUM(result_retention, "604800", 1),
+    NUM(events_maxlen, "1000000", 1),
+    NUM(repush_silent_after, "14400", 0),
+    NUM(repush_notnow_after, "900", 0),
+    NUM(push_coalesce_ms, "1000", 0),
+    NUM(metrics_interval_ms, "5000", 100),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

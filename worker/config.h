@@ -28,6 +28,14 @@ typedef struct {
     long backoff_max_ms;
     long cert_check_interval;             /* s between pushcert `updated` checks */
     long redis_timeout_ms;
+    long sweep_interval_ms;               /* expiry and re-push sweeps */
+    long sweep_batch;                     /* IDs one sweep call touches */
+    long result_retention;                /* s an Expired result is kept */
+    long events_maxlen;                   /* XADD mdm:events MAXLEN ~ */
+    long repush_silent_after;             /* s; 0: no silent-device re-push */
+    long repush_notnow_after;             /* s; 0: no NotNow re-push */
+    long push_coalesce_ms;                /* per-enrollment push window */
+    long metrics_interval_ms;             /* HINCRBY mdm:metrics:worker */
 } wk_config_t;
 
 /* Fills every field with its default. */
