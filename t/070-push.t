@@ -138,7 +138,7 @@ sub wait_no_pending {
     return $t->wait_for(sub { unfinished() == 0 }, $_[0]);
 }
 
-sub worker_log { MDM::Test::slurp("$dir/$_[0].out") }
+sub worker_log { -e "$dir/$_[0].out" ? MDM::Test::slurp("$dir/$_[0].out") : "" }
 
 # --- one push, coalesced, exact request -------------------------------------
 
