@@ -251,3 +251,19 @@ ngx_http_mdm_api_split_ids(ngx_http_request_t *r, ngx_str_t *list,
 
     return NGX_OK;
 }
+
+
+/*
+ * A refused API call: one INFO line naming the call as sent (undecoded, so
+ * no control character reaches the log) and a JSON error body.
+ */
+ngx_int_t
+ngx_http_mdm_api_refuse(ngx_http_request_t *r, ngx_uint_t status,
+    const char *why)
+{
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "mdm api: %V %V refused: %s", &r->method_name,
+                  &r->unparsed_uri, why);
+
+    return ngx_http_mdm_send_json_error(r, status, why);
+}

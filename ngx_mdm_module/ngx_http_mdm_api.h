@@ -37,6 +37,8 @@ ngx_int_t ngx_http_mdm_api_command_cancel(ngx_http_request_t *r,
     ngx_str_t *uuid);
 
 /* shared by the API handlers */
+ngx_int_t ngx_http_mdm_api_refuse(ngx_http_request_t *r, ngx_uint_t status,
+    const char *why);
 void ngx_http_mdm_api_route(ngx_http_request_t *r, ngx_str_t *path);
 ngx_int_t ngx_http_mdm_api_send_json(ngx_http_request_t *r,
     ngx_uint_t status, void *json);

@@ -139,8 +139,6 @@ static ngx_int_t ngx_http_mdm_inspect_key(ngx_http_request_t *r,
     const char *s);
 static ngx_int_t ngx_http_mdm_inspect_bad(ngx_http_request_t *r,
     ngx_int_t rc, const char *err);
-static ngx_int_t ngx_http_mdm_inspect_refuse(ngx_http_request_t *r,
-    ngx_uint_t status, const char *why);
 static ngx_int_t ngx_http_mdm_inspect_unexpected(ngx_http_request_t *r,
     const char *script);
 
@@ -266,7 +264,7 @@ ngx_http_mdm_inspect_enrollment_reply(ngx_http_request_t *r,
     redisReply  *u;
 
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 0) {
-        return ngx_http_mdm_inspect_refuse(r, NGX_HTTP_NOT_FOUND,
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_NOT_FOUND,
                                            "unknown enrollment");
     }
 
@@ -673,7 +671,7 @@ ngx_http_mdm_inspect_queue_reply(ngx_http_request_t *r, redisReply *reply)
         && ngx_http_mdm_inspect_is(reply->element[0], "err")
         && ngx_http_mdm_inspect_str(reply->element[1]))
     {
-        return ngx_http_mdm_inspect_refuse(r, NGX_HTTP_NOT_FOUND,
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_NOT_FOUND,
                                            reply->element[1]->str);
     }
 
@@ -1015,7 +1013,7 @@ ngx_http_mdm_inspect_status_reply(ngx_http_request_t *r, redisReply *reply)
         && ngx_http_mdm_inspect_is(reply->element[0], "err")
         && ngx_http_mdm_inspect_str(reply->element[1]))
     {
-        return ngx_http_mdm_inspect_refuse(r, NGX_HTTP_NOT_FOUND,
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_NOT_FOUND,
                                            reply->element[1]->str);
     }
 
@@ -1077,7 +1075,7 @@ ngx_http_mdm_inspect_status_raw(ngx_http_request_t *r, redisReply *reply)
     result = ngx_http_mdm_inspect_str(reply->element[3 + 4]);
 
     if (result == NULL) {
-        return ngx_http_mdm_inspect_refuse(r, NGX_HTTP_NOT_FOUND,
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_NOT_FOUND,
                                            "no result for this enrollment");
     }
 
@@ -1276,7 +1274,7 @@ ngx_http_mdm_inspect_cancel_reply(ngx_http_request_t *r, redisReply *reply)
         && ngx_http_mdm_inspect_is(reply->element[0], "err")
         && ngx_http_mdm_inspect_str(reply->element[1]))
     {
-        return ngx_http_mdm_inspect_refuse(r, NGX_HTTP_NOT_FOUND,
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_NOT_FOUND,
                                            reply->element[1]->str);
     }
 
@@ -1683,20 +1681,7 @@ ngx_http_mdm_inspect_bad(ngx_http_request_t *r, ngx_int_t rc,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_mdm_inspect_refuse(r, NGX_HTTP_BAD_REQUEST, err);
-}
-
-
-/* The URI as sent: decoded, it could carry control characters to the log. */
-static ngx_int_t
-ngx_http_mdm_inspect_refuse(ngx_http_request_t *r, ngx_uint_t status,
-    const char *why)
-{
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "mdm api: %V %V refused: %s", &r->method_name,
-                  &r->unparsed_uri, why);
-
-    return ngx_http_mdm_send_json_error(r, status, why);
+    return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST, err);
 }
 
 

@@ -30,8 +30,6 @@ static ngx_int_t ngx_http_mdm_pushcert_found(ngx_http_request_t *r,
     redisReply *reply);
 static ngx_int_t ngx_http_mdm_pushcert_send(ngx_http_request_t *r,
     const char *topic, int64_t not_after);
-static ngx_int_t ngx_http_mdm_push_refuse(ngx_http_request_t *r,
-    ngx_uint_t status, const char *reason);
 static void ngx_http_mdm_pushcert_cleanup(void *data);
 static ngx_uint_t ngx_http_mdm_push_utf8(u_char *p);
 static ngx_int_t ngx_http_mdm_push_reply(ngx_http_request_t *r,
@@ -87,7 +85,7 @@ ngx_http_mdm_pushcert_put(ngx_http_request_t *r)
         break;
 
     case NGX_DECLINED:
-        return ngx_http_mdm_push_refuse(r,
+        return ngx_http_mdm_api_refuse(r,
                    NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                    "body larger than client_body_buffer_size");
 
@@ -109,7 +107,7 @@ ngx_http_mdm_pushcert_put(ngx_http_request_t *r)
                            &err)
         != MDM_OK)
     {
-        return ngx_http_mdm_push_refuse(r, NGX_HTTP_BAD_REQUEST, err.msg);
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST, err.msg);
     }
 
     ctx->data = pc;
@@ -175,7 +173,7 @@ ngx_http_mdm_pushcert_get(ngx_http_request_t *r)
     if (ngx_http_arg(r, (u_char *) "topic", 5, &arg) != NGX_OK
         || arg.len == 0)
     {
-        return ngx_http_mdm_push_refuse(r, NGX_HTTP_BAD_REQUEST,
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST,
                                             "topic argument is required");
     }
 
@@ -194,7 +192,7 @@ ngx_http_mdm_pushcert_get(ngx_http_request_t *r)
     if (mdm_pushcert_topic_check((char *) topic.data, topic.len, &err)
         != MDM_OK)
     {
-        return ngx_http_mdm_push_refuse(r, NGX_HTTP_BAD_REQUEST, err.msg);
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST, err.msg);
     }
 
     ctx->data = topic.data;
@@ -282,22 +280,6 @@ ngx_http_mdm_pushcert_send(ngx_http_request_t *r, const char *topic,
 }
 
 
-/*
- * A client's mistake: logged at info, answered {"error":"<reason>"}. The URI
- * as sent: decoded, it could carry control characters into the log.
- */
-static ngx_int_t
-ngx_http_mdm_push_refuse(ngx_http_request_t *r, ngx_uint_t status,
-    const char *reason)
-{
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "mdm api: %V %V refused: %s", &r->method_name,
-                  &r->unparsed_uri, reason);
-
-    return ngx_http_mdm_send_json_error(r, status, reason);
-}
-
-
 static void
 ngx_http_mdm_pushcert_cleanup(void *data)
 {
@@ -334,7 +316,7 @@ ngx_http_mdm_api_push(ngx_http_request_t *r, ngx_str_t *path)
     rc = ngx_http_mdm_api_split_ids(r, path, &ids, &err);
 
     if (rc == NGX_DECLINED) {
-        return ngx_http_mdm_push_refuse(r, NGX_HTTP_BAD_REQUEST, err);
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST, err);
     }
 
     if (rc != NGX_OK) {
@@ -345,7 +327,7 @@ ngx_http_mdm_api_push(ngx_http_request_t *r, ngx_str_t *path)
     id = ids->elts;
     for (i = 0; i < ids->nelts; i++) {
         if (!ngx_http_mdm_push_utf8((u_char *) id[i])) {
-            return ngx_http_mdm_push_refuse(r, NGX_HTTP_BAD_REQUEST,
+            return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST,
                                             "enrollment ID is not UTF-8");
         }
     }
