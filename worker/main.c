@@ -20,8 +20,10 @@
 #include "config.h"
 #include "log.h"
 #include "mdm_version.h"
+#include "metrics.h"
 #include "push.h"
 #include "redis.h"
+#include "sweep.h"
 
 typedef struct {
     struct ev_loop  *loop;
@@ -29,6 +31,7 @@ typedef struct {
     wk_redis_t       reader;
     wk_redis_t       cmd;
     wk_consumer_t   *consumer;
+    wk_sweep_t      *sweep;
     ev_signal        sigterm, sigint, sighup;
     ev_timer         drain_deadline;
     int              stopping;
@@ -50,10 +53,12 @@ static void
 on_redis_ready(wk_redis_t *link, void *data)
 {
     wk_worker_t *w = data;
-    (void) link;
 
     if (w->consumer) {
         wk_consumer_on_redis_ready(w->consumer);
+    }
+    if (w->sweep && link == &w->cmd) {
+        wk_sweep_on_redis_ready(w->sweep);
     }
 }
 
@@ -93,6 +98,7 @@ on_sigterm(struct ev_loop *loop, ev_signal *s, int revents)
     ev_timer_init(&w->drain_deadline, on_drain_deadline,
                   w->cf.apns_timeout_ms / 1000.0 + 1.0, 0.);
     ev_timer_start(loop, &w->drain_deadline);
+    wk_sweep_stop(w->sweep);
     wk_consumer_drain(w->consumer, on_drained, w);
 }
 
@@ -123,6 +129,11 @@ worker_init(wk_worker_t *w)
     if (w->consumer == NULL) {
         return -1;
     }
+    w->sweep = wk_sweep_new(w->loop, &w->cf, &w->cmd);
+    if (w->sweep == NULL) {
+        return -1;
+    }
+    wk_metrics_start(w->loop, &w->cf, &w->cmd);
 
     ev_signal_init(&w->sigterm, on_sigterm, SIGTERM);
     ev_signal_init(&w->sigint, on_sigterm, SIGINT);
@@ -144,6 +155,8 @@ worker_shutdown(wk_worker_t *w)
     if (w->consumer) {
         wk_consumer_free(w->consumer);
     }
+    wk_sweep_free(w->sweep);
+    wk_metrics_stop();
 }
 
 

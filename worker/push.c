@@ -6,10 +6,13 @@
 #include <time.h>
 
 #include "apns.h"
+#include "events.h"
 #include "log.h"
 #include "mdm_hex.h"
 #include "mdm_keys.h"
+#include "metrics.h"
 #include "push.h"
+#include "recent.h"
 
 #define PUSH_STREAM    MDM_KEY_PUSH
 #define PUSH_GROUP     "pushers"
@@ -39,6 +42,8 @@ struct wk_push_s {
     size_t          nentries, cap;
     unsigned        attempts;
     ev_tstamp       claimed;        /* last time our claim was refreshed */
+    ev_tstamp       sent;           /* when this attempt went to APNs */
+    ev_tstamp       after;          /* the delivered push it waits behind */
     ev_timer        retry;
     int             in_table;
     wk_push_t      *hnext;          /* coalescing table chain */
@@ -56,6 +61,7 @@ struct wk_consumer_s {
     wk_redis_t         *reader;
     wk_redis_t         *cmd;
     wk_apns_t          *apns;
+    wk_recent_t        *recent;     /* delivered pushes, push_coalesce_ms */
 
     int                 group_ready;
     int                 creating_group;
@@ -421,6 +427,10 @@ push_retry(wk_push_t *p, const char *why)
         wk_error("push %s: giving up after %u attempts: %s", p->id,
                  p->attempts, why);
         c->stats.gave_up++;
+        wk_metric_add(WK_M_PUSH_FAILED, 1);
+        wk_event_push_failed(c->cmd, cf, p->id, p->req.status,
+                             p->req.reason[0] ? p->req.reason
+                                              : "AttemptsExhausted");
         push_free(p, 1);
         return;
     }
@@ -429,6 +439,7 @@ push_retry(wk_push_t *p, const char *why)
         return;
     }
     c->stats.retried++;
+    wk_metric_add(WK_M_PUSH_RETRIES, 1);
     if (push_join_waiting(p)) {
         return;
     }
@@ -500,7 +511,7 @@ reply_str(const redisReply *r, size_t i, size_t *len)
 }
 
 
-/* HMGET fields: token, push_magic, topic, enabled, push_dead. */
+/* HMGET fields: token, push_magic, topic, enabled, push_dead, last_seen. */
 static const char *
 push_prepare(wk_push_t *p, const redisReply *r)
 {
@@ -536,6 +547,24 @@ push_prepare(wk_push_t *p, const redisReply *r)
 }
 
 
+/*
+ * A push deferred behind one delivered moments ago is not needed while the
+ * device has not been heard of since that one left: answering it, the
+ * device fetches the whole queue, this job's command included. last_seen
+ * is in whole seconds, so the same second counts as heard of.
+ */
+static int
+push_answered_by_earlier(const wk_push_t *p, const redisReply *last_seen)
+{
+    if (p->after == 0) {
+        return 0;
+    }
+    long seen = last_seen->type == REDIS_REPLY_STRING
+                ? strtol(last_seen->str, NULL, 10) : 0;
+    return seen < (long) p->after;
+}
+
+
 static void
 push_on_lookup(wk_redis_t *link, redisReply *r, void *data)
 {
@@ -543,7 +572,7 @@ push_on_lookup(wk_redis_t *link, redisReply *r, void *data)
     wk_consumer_t *c = p->consumer;
     (void) link;
 
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 5) {
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 6) {
         push_retry(p, r && r->type == REDIS_REPLY_ERROR ? r->str
                                                         : "Redis lookup failed");
         return;
@@ -555,9 +584,19 @@ push_on_lookup(wk_redis_t *link, redisReply *r, void *data)
         push_final(p);
         return;
     }
+    if (push_answered_by_earlier(p, r->element[5])) {
+        wk_debug("push %s: coalesced with the push of %.3f, not yet "
+                 "answered by the device", p->id, p->after);
+        c->stats.coalesced++;
+        wk_metric_add(WK_M_PUSH_COALESCED, 1);
+        push_final(p);
+        return;
+    }
     /* From here on new jobs need a new push: this one may beat them. */
     table_remove(c, p);
     p->state = PUSH_SENDING;
+    p->sent = ev_now(c->loop);
+    p->req.status = 0;                  /* no stale status in the counts */
     wk_apns_send(c->apns, &p->req);
 }
 
@@ -569,7 +608,7 @@ push_lookup(wk_push_t *p)
 
     char key[MDM_KEY_MAX];
     const char *argv[] = { "HMGET", key, "token", "push_magic", "topic",
-                           "enabled", "push_dead" };
+                           "enabled", "push_dead", "last_seen" };
 
     p->state = PUSH_LOOKUP;
     c->in_progress++;
@@ -579,7 +618,7 @@ push_lookup(wk_push_t *p)
         push_free(p, 1);
         return;
     }
-    if (wk_redis_cmdargv(c->cmd, push_on_lookup, p, 7, argv, NULL) != 0) {
+    if (wk_redis_cmdargv(c->cmd, push_on_lookup, p, 8, argv, NULL) != 0) {
         push_retry(p, "Redis is down");
     }
 }
@@ -603,28 +642,45 @@ push_log_dead(wk_push_t *p)
 
 
 static void
+push_failed(wk_push_t *p, int status, const char *reason)
+{
+    wk_consumer_t *c = p->consumer;
+
+    wk_metric_add(WK_M_PUSH_FAILED, 1);
+    wk_event_push_failed(c->cmd, c->cf, p->id, status, reason);
+}
+
+
+static void
 push_on_done(wk_apns_req_t *req, wk_apns_outcome_t out, void *data)
 {
     wk_push_t *p = (wk_push_t *) req;
     wk_consumer_t *c = data;
 
+    /* A stopped topic fails its pushes without asking APNs: still a 403. */
+    wk_metric_push_status(out == WK_APNS_FORBIDDEN ? 403 : req->status);
     switch (out) {
     case WK_APNS_OK:
         wk_debug("push %s: delivered, apns-id %s", p->id, req->apns_id);
         c->stats.delivered++;
+        wk_recent_mark(c->recent, p->id, p->id_len, p->hash, p->sent,
+                       ev_now(c->loop));
         break;
     case WK_APNS_DEAD_TOKEN:
         push_log_dead(p);
         c->stats.dead++;
+        push_failed(p, req->status, req->reason);
         break;
     case WK_APNS_REJECTED:
         wk_error("push %s: APNs %d %s: not retried", p->id, req->status,
                  req->reason[0] ? req->reason : "(no reason)");
         c->stats.rejected++;
+        push_failed(p, req->status, req->reason);
         break;
     case WK_APNS_FORBIDDEN:
         wk_debug("push %s: topic %s stopped (403)", p->id, req->topic);
         c->stats.rejected++;
+        push_failed(p, 403, req->reason[0] ? req->reason : "TopicStopped");
         break;
     case WK_APNS_RETRY: {
         char why[96];
@@ -634,6 +690,25 @@ push_on_done(wk_apns_req_t *req, wk_apns_outcome_t out, void *data)
     }
     }
     push_final(p);
+}
+
+
+/*
+ * A push was delivered to this enrollment within push_coalesce_ms: wait
+ * for the window to pass (jobs that come meanwhile join), then push only if
+ * the device has been heard of since.
+ */
+static void
+push_defer(wk_push_t *p, ev_tstamp sent)
+{
+    wk_consumer_t *c = p->consumer;
+    double delay = sent + c->cf->push_coalesce_ms / 1000.0 - ev_now(c->loop);
+
+    p->after = sent;
+    p->state = PUSH_WAITING;
+    ev_set_cb(&p->retry, push_on_retry_timer);
+    ev_timer_set(&p->retry, delay > 0 ? delay : 0., 0.);
+    ev_timer_start(c->loop, &p->retry);
 }
 
 
@@ -660,6 +735,11 @@ job_add(wk_consumer_t *c, const char *entry, size_t elen, const char *id,
         return;
     }
     table_insert(c, p);
+    ev_tstamp sent = wk_recent_get(c->recent, id, len, h, ev_now(c->loop));
+    if (sent > 0) {
+        push_defer(p, sent);
+        return;
+    }
     push_lookup(p);
 }
 
@@ -931,7 +1011,9 @@ wk_consumer_new(struct ev_loop *loop, const wk_config_t *cf,
     c->nbuckets = 1024;
     c->buckets = calloc(c->nbuckets, sizeof(*c->buckets));
     c->apns = wk_apns_new(loop, cf, cmd, push_on_done, c);
-    if (c->buckets == NULL || c->apns == NULL) {
+    c->recent = wk_recent_new(cf->push_coalesce_ms / 1000.0);
+    if (c->buckets == NULL || c->apns == NULL || c->recent == NULL) {
+        wk_recent_free(c->recent);
         free(c->buckets);
         free(c);
         return NULL;
@@ -1035,6 +1117,7 @@ wk_consumer_free(wk_consumer_t *c)
         free(p->entries);
         free(p);
     }
+    wk_recent_free(c->recent);
     free(c->acks);
     free(c->buckets);
     free(c);

@@ -1,0 +1,258 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "log.h"
+#include "mdm_keys.h"
+#include "mdm_script.h"
+#include "metrics.h"
+#include "sweep.h"
+
+typedef struct {
+    const mdm_script_t  *script;
+    char                 sha[MDM_SHA1_HEX_LEN + 1];
+} wk_script_t;
+
+struct wk_sweep_s {
+    struct ev_loop     *loop;
+    const wk_config_t  *cf;
+    wk_redis_t         *redis;
+    wk_script_t         expire, pending;
+    int                 expiring;       /* an expire.lua call in flight */
+    int                 repushing;      /* a sweep_pending.lua call in flight */
+    int                 stopped;
+    ev_timer            timer;
+};
+
+static void sweep_expire(wk_sweep_t *s);
+
+
+static int
+script_init(wk_script_t *sc, const char *name)
+{
+    sc->script = mdm_script_find(name);
+    if (sc->script == NULL) {
+        wk_alert("Lua script %s.lua is not built in", name);
+        return -1;
+    }
+    mdm_script_sha1_hex(sc->script, sc->sha);
+    return 0;
+}
+
+
+static void
+on_script_loaded(wk_redis_t *link, redisReply *r, void *data)
+{
+    wk_script_t *sc = data;
+    (void) link;
+
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        wk_error("SCRIPT LOAD %s: %s", sc->script->name, r->str);
+    } else if (r && (r->type != REDIS_REPLY_STRING
+                     || strcmp(r->str, sc->sha) != 0))
+    {
+        wk_error("SCRIPT LOAD %s: unexpected SHA", sc->script->name);
+    }
+}
+
+
+static void
+script_load(wk_sweep_t *s, wk_script_t *sc)
+{
+    const char *argv[] = { "SCRIPT", "LOAD", sc->script->src };
+    const size_t argvlen[] = { 6, 4, sc->script->len };
+
+    wk_redis_cmdargv(s->redis, on_script_loaded, sc, 3, argv, argvlen);
+}
+
+
+/* An error reply; NOSCRIPT (a SCRIPT FLUSH) reloads for the next tick. */
+static int
+script_failed(wk_sweep_t *s, wk_script_t *sc, const redisReply *r)
+{
+    if (r == NULL) {
+        return 1;                  /* connection lost: on_ready reloads */
+    }
+    if (r->type != REDIS_REPLY_ERROR) {
+        return 0;
+    }
+    wk_error("%s.lua: %s", sc->script->name, r->str);
+    if (strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        script_load(s, sc);
+    }
+    return 1;
+}
+
+
+static long long
+reply_int(const redisReply *r, size_t i)
+{
+    if (r->type != REDIS_REPLY_ARRAY || i >= r->elements
+        || r->element[i]->type != REDIS_REPLY_INTEGER)
+    {
+        return 0;
+    }
+    return r->element[i]->integer;
+}
+
+
+static void
+on_expired(wk_redis_t *link, redisReply *r, void *data)
+{
+    wk_sweep_t *s = data;
+    (void) link;
+
+    s->expiring = 0;
+    if (script_failed(s, &s->expire, r)) {
+        return;
+    }
+    long long targets = reply_int(r, 0), done = reply_int(r, 1);
+    if (targets || done) {
+        wk_info("expired %lld queued command(s); %lld command(s) past "
+                "their TTL finished", targets, done);
+        wk_metric_add(WK_M_COMMANDS_EXPIRED, (unsigned long) targets);
+    }
+    /* A backlog is worked off call after call, each one bounded. */
+    if (reply_int(r, 2) && !s->stopped) {
+        sweep_expire(s);
+    }
+}
+
+
+static void
+on_repushed(wk_redis_t *link, redisReply *r, void *data)
+{
+    wk_sweep_t *s = data;
+    (void) link;
+
+    s->repushing = 0;
+    if (script_failed(s, &s->pending, r)) {
+        return;
+    }
+    long long silent = reply_int(r, 0), notnow = reply_int(r, 1);
+    if (silent || notnow) {
+        wk_info("re-push: %lld silent device(s), %lld after NotNow",
+                silent, notnow);
+        wk_metric_add(WK_M_REPUSH_SILENT, (unsigned long) silent);
+        wk_metric_add(WK_M_REPUSH_NOTNOW, (unsigned long) notnow);
+    }
+}
+
+
+static void
+sweep_expire(wk_sweep_t *s)
+{
+    char now[24], batch[24], retention[24], maxlen[24];
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    snprintf(now, sizeof(now), "%lld",
+             (long long) tv.tv_sec * 1000 + tv.tv_usec / 1000);
+    snprintf(batch, sizeof(batch), "%ld", s->cf->sweep_batch);
+    snprintf(retention, sizeof(retention), "%ld", s->cf->result_retention);
+    snprintf(maxlen, sizeof(maxlen), "%ld", s->cf->events_maxlen);
+
+    const char *argv[] = { "EVALSHA", s->expire.sha, "4", MDM_KEY_EXPIRY,
+                           MDM_KEY_EVENTS, MDM_KEY_PENDING, MDM_KEY_NOTNOW,
+                           now, batch, retention, maxlen };
+    if (wk_redis_cmdargv(s->redis, on_expired, s, 11, argv, NULL) == 0) {
+        s->expiring = 1;
+    }
+}
+
+
+static void
+sweep_repush(wk_sweep_t *s)
+{
+    char now[24], silent[24], notnow[24], batch[24];
+
+    if (s->cf->repush_silent_after == 0 && s->cf->repush_notnow_after == 0) {
+        return;
+    }
+    snprintf(now, sizeof(now), "%ld", (long) ev_now(s->loop));
+    snprintf(silent, sizeof(silent), "%ld", s->cf->repush_silent_after);
+    snprintf(notnow, sizeof(notnow), "%ld", s->cf->repush_notnow_after);
+    snprintf(batch, sizeof(batch), "%ld", s->cf->sweep_batch);
+
+    const char *argv[] = { "EVALSHA", s->pending.sha, "3", MDM_KEY_PENDING,
+                           MDM_KEY_NOTNOW, MDM_KEY_PUSH, now, silent, notnow,
+                           batch };
+    if (wk_redis_cmdargv(s->redis, on_repushed, s, 10, argv, NULL) == 0) {
+        s->repushing = 1;
+    }
+}
+
+
+static void
+on_sweep_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    wk_sweep_t *s = t->data;
+    (void) loop;
+    (void) revents;
+
+    /* A slow Redis gets no second call on top of one it has not answered. */
+    if (!s->expiring) {
+        sweep_expire(s);
+    }
+    if (!s->repushing) {
+        sweep_repush(s);
+    }
+}
+
+
+wk_sweep_t *
+wk_sweep_new(struct ev_loop *loop, const wk_config_t *cf, wk_redis_t *redis)
+{
+    wk_sweep_t *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        return NULL;
+    }
+    s->loop = loop;
+    s->cf = cf;
+    s->redis = redis;
+    if (script_init(&s->expire, "expire") != 0
+        || script_init(&s->pending, "sweep_pending") != 0)
+    {
+        free(s);
+        return NULL;
+    }
+    double every = cf->sweep_interval_ms / 1000.0;
+    ev_timer_init(&s->timer, on_sweep_timer, every, every);
+    s->timer.data = s;
+    ev_timer_start(loop, &s->timer);
+    ev_unref(loop);                      /* the timer alone keeps no loop */
+    return s;
+}
+
+
+void
+wk_sweep_on_redis_ready(wk_sweep_t *s)
+{
+    /* Sent first on the new connection, so ahead of any EVALSHA. */
+    script_load(s, &s->expire);
+    script_load(s, &s->pending);
+}
+
+
+void
+wk_sweep_stop(wk_sweep_t *s)
+{
+    if (s == NULL || s->stopped) {
+        return;
+    }
+    s->stopped = 1;
+    ev_ref(s->loop);
+    ev_timer_stop(s->loop, &s->timer);
+}
+
+
+void
+wk_sweep_free(wk_sweep_t *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    wk_sweep_stop(s);
+    free(s);
+}
