@@ -48,7 +48,6 @@ ngx_http_mdm_checkin(ngx_http_request_t *r, ngx_str_t *body,
     ngx_pool_cleanup_t        *cln;
     ngx_http_mdm_ctx_t        *ctx;
     ngx_http_mdm_args_t        args;
-    ngx_http_core_loc_conf_t  *clcf;
 
     ctx = ngx_http_mdm_get_ctx(r);
     ci = ngx_pcalloc(r->pool, sizeof(mdm_checkin_t));
@@ -57,13 +56,9 @@ ngx_http_mdm_checkin(ngx_http_request_t *r, ngx_str_t *body,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    if (mdm_checkin_decode((char *) body->data, body->len,
-                           clcf->client_max_body_size
-                           ? (size_t) clcf->client_max_body_size
-                           : body->len,
-                           ci, &err)
+    /* nginx has already held the body to client_max_body_size */
+    if (mdm_checkin_decode((char *) body->data, body->len, body->len, ci,
+                           &err)
         != MDM_OK)
     {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -280,8 +275,6 @@ ngx_http_mdm_checkin_event(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
     mdm_checkin_t *ci, ngx_str_t *body)
 {
     u_char       topic[64];
-    ngx_int_t    rc;
-    mdm_buf_t    enc;
     mdm_event_t  ev;
 
     ngx_memzero(&ev, sizeof(mdm_event_t));
@@ -294,19 +287,7 @@ ngx_http_mdm_checkin_event(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
     ev.type = mdm_enrollment_type_name(ci->enrollment.type);
     ev.udid = ci->id_keys.udid;
     ev.enrollment_id = ci->id_keys.enrollment_id;
-    ev.params = r->args.len ? ngx_http_mdm_cstr(r->pool, &r->args) : NULL;
-    ev.raw = body->data;
-    ev.raw_len = body->len;
-    ev.ts_ms = ngx_http_mdm_now_ms();
-
-    if (mdm_event_encode(&ev, &enc) != 0) {
-        return NGX_ERROR;
-    }
-
-    rc = ngx_http_mdm_args_add_copy(r, args, enc.data, enc.len);
-    mdm_buf_free(&enc);
-
-    return rc;
+    return ngx_http_mdm_args_add_event(r, args, &ev, body);
 }
 
 

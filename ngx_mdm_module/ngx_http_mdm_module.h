@@ -5,6 +5,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "mdm_event.h"
 #include "ngx_mdm_redis.h"
 
 
@@ -101,6 +102,8 @@ ngx_int_t ngx_http_mdm_args_script(ngx_http_request_t *r,
     ngx_http_mdm_args_t *args, const char *script, int nkeys);
 ngx_int_t ngx_http_mdm_eval(ngx_http_request_t *r,
     ngx_http_mdm_args_t *args, ngx_http_mdm_reply_pt handler);
+ngx_int_t ngx_http_mdm_args_add_event(ngx_http_request_t *r,
+    ngx_http_mdm_args_t *args, mdm_event_t *ev, ngx_str_t *body);
 int64_t ngx_http_mdm_now_ms(void);
 char *ngx_http_mdm_cstr(ngx_pool_t *pool, ngx_str_t *s);
 ngx_http_mdm_ctx_t *ngx_http_mdm_get_ctx(ngx_http_request_t *r);

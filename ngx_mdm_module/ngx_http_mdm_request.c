@@ -7,6 +7,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "mdm_event.h"
 #include "ngx_http_mdm_module.h"
 
 
@@ -394,4 +395,32 @@ ngx_http_mdm_cstr(ngx_pool_t *pool, ngx_str_t *s)
     *ngx_cpymem(p, s->data, s->len) = '\0';
 
     return (char *) p;
+}
+
+
+/*
+ * The event for the workers (docs/redis-schema.md): what the caller filled
+ * in, plus what every event carries: the raw body, the query string and
+ * the time.
+ */
+ngx_int_t
+ngx_http_mdm_args_add_event(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
+    mdm_event_t *ev, ngx_str_t *body)
+{
+    ngx_int_t  rc;
+    mdm_buf_t  enc;
+
+    ev->params = r->args.len ? ngx_http_mdm_cstr(r->pool, &r->args) : NULL;
+    ev->raw = body->data;
+    ev->raw_len = body->len;
+    ev->ts_ms = ngx_http_mdm_now_ms();
+
+    if (mdm_event_encode(ev, &enc) != 0) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_mdm_args_add_copy(r, args, enc.data, enc.len);
+    mdm_buf_free(&enc);
+
+    return rc;
 }
