@@ -103,6 +103,7 @@ struct wk_apns_s {
     wk_apns_conn_t     *conns;
     size_t              pending;
     int                 closing;        /* wk_apns_free: no new connections */
+    X509_STORE         *ca_store;       /* shared by every topic's SSL_CTX */
     ev_timer            cert_check;
     ev_prepare          flush;
     nghttp2_session_callbacks *callbacks;
@@ -489,8 +490,32 @@ ctx_use_pem(SSL_CTX *ctx, const char *cert, size_t cert_len, const char *key,
 }
 
 
+/*
+ * The trust store is read once, at start: certificate reloads then cost no
+ * file I/O on the loop, and a bad apns_ca fails at start, not at first push.
+ */
+static X509_STORE *
+ca_store_new(const char *ca_file)
+{
+    X509_STORE *store = X509_STORE_new();
+    if (store == NULL) {
+        return NULL;
+    }
+    int ok = ca_file[0] ? X509_STORE_load_file(store, ca_file)
+                        : X509_STORE_set_default_paths(store);
+    if (ok != 1) {
+        char msg[160];
+        ssl_error_string(msg, sizeof(msg));
+        wk_alert("apns_ca \"%s\": %s", ca_file[0] ? ca_file : "(system)", msg);
+        X509_STORE_free(store);
+        return NULL;
+    }
+    return store;
+}
+
+
 static SSL_CTX *
-ctx_new(const wk_config_t *cf, const char *cert, size_t cert_len,
+ctx_new(X509_STORE *store, const char *cert, size_t cert_len,
         const char *key, size_t key_len, char *err, size_t errlen)
 {
     static const unsigned char alpn[] = "\x02h2";
@@ -503,17 +528,7 @@ ctx_new(const wk_config_t *cf, const char *cert, size_t cert_len,
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
                           | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-
-    int ca_ok = cf->apns_ca[0]
-                ? SSL_CTX_load_verify_locations(ctx, cf->apns_ca, NULL)
-                : SSL_CTX_set_default_verify_paths(ctx);
-    if (ca_ok != 1) {
-        char ssl_err[160];
-        ssl_error_string(ssl_err, sizeof(ssl_err));
-        snprintf(err, errlen, "apns_ca \"%.100s\": %s", cf->apns_ca, ssl_err);
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
+    SSL_CTX_set1_cert_store(ctx, store);
     if (ctx_use_pem(ctx, cert, cert_len, key, key_len) != 0) {
         char ssl_err[160];
         ssl_error_string(ssl_err, sizeof(ssl_err));
@@ -1210,7 +1225,7 @@ topic_apply_cert(wk_apns_topic_t *t, const redisReply *r)
     }
 
     char err[512];
-    SSL_CTX *ctx = ctx_new(t->apns->cf, cert->str, cert->len, key->str,
+    SSL_CTX *ctx = ctx_new(t->apns->ca_store, cert->str, cert->len, key->str,
                            key->len, err, sizeof(err));
     if (ctx == NULL) {
         wk_error("apns %s: %s", t->name, err);
@@ -1457,8 +1472,13 @@ wk_apns_new(struct ev_loop *loop, const wk_config_t *cf, wk_redis_t *redis,
         free(a);
         return NULL;
     }
+    a->ca_store = ca_store_new(cf->apns_ca);
     a->callbacks = callbacks_new();
-    if (a->callbacks == NULL) {
+    if (a->ca_store == NULL || a->callbacks == NULL) {
+        X509_STORE_free(a->ca_store);
+        if (a->callbacks) {
+            nghttp2_session_callbacks_del(a->callbacks);
+        }
         free(a);
         return NULL;
     }
@@ -1529,5 +1549,6 @@ wk_apns_free(wk_apns_t *a)
         free(t);
     }
     nghttp2_session_callbacks_del(a->callbacks);
+    X509_STORE_free(a->ca_store);
     free(a);
 }
