@@ -8,7 +8,8 @@ SHELL    := /bin/bash
 B        ?= build
 SAN      ?=
 CC       ?= cc
-PKGS      = hiredis libplist-2.0 msgpack jansson libnghttp2 libssl libcrypto
+PKGS      = hiredis libplist-2.0 msgpack jansson libnghttp2 libssl libcrypto \
+            libcurl
 WARN      = -Wall -Wextra -Werror
 CFLAGS   ?= -g -O2
 CFLAGS   += $(WARN) -fPIC -std=gnu11 -Ilibmdm -I$(B)/gen $(SAN)
@@ -22,7 +23,7 @@ NGX_CC_OPT = -g -O2 -fPIC -fstack-protector-strong -Wformat \
 
 LIBMDM_SRCS  = $(wildcard libmdm/*.c)
 LIBMDM_OBJS  = $(LIBMDM_SRCS:%.c=$(B)/%.o) $(B)/gen/mdm_scripts.o
-LUA_SRCS     = $(wildcard libmdm/lua/*.lua)
+LUA_SRCS     = $(wildcard libmdm/lua/*.lua libmdm/lua/lib/*.lua)
 MODULE_SRCS  = $(wildcard ngx_mdm_module/*.c ngx_mdm_module/*.h)
 WORKER_SRCS  = $(wildcard worker/*.c)
 UNIT_SRCS    = $(wildcard libmdm/t/test_*.c)
@@ -70,7 +71,7 @@ $(B)/nginx/Makefile: config $(B)/nginx/sources.list
 # Re-run configure only when the set of source files changes, not their text.
 $(B)/nginx/sources.list: FORCE
 	@mkdir -p $(@D)
-	@ls libmdm/*.[ch] libmdm/lua/*.lua ngx_mdm_module/*.[ch] > $@.tmp
+	@ls libmdm/*.[ch] libmdm/lua/*.lua libmdm/lua/lib/*.lua ngx_mdm_module/*.[ch] > $@.tmp
 	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
 FORCE:

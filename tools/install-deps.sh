@@ -10,7 +10,7 @@ PACKAGES="
     nginx nginx-dev libpcre2-dev zlib1g-dev
     redis-server
     libhiredis-dev libplist-dev libmsgpack-dev libnghttp2-dev
-    libjansson-dev libev-dev libssl-dev openssl
+    libjansson-dev libev-dev libssl-dev openssl libcurl4-openssl-dev
     perl libio-socket-ssl-perl curl
 "
 

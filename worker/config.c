@@ -49,6 +49,13 @@ static const wk_config_key_t keys[] = {
     NUM(repush_notnow_after, "900", 0),
     NUM(push_coalesce_ms, "1000", 0),
     NUM(metrics_interval_ms, "5000", 100),
+    STR(webhook_hmac_key, ""),
+    NUM(webhook_timeout_ms, "10000", 100),
+    NUM(webhook_retry_for, "3600", 0),
+    NUM(webhook_backoff_base_ms, "1000", 1),
+    NUM(webhook_backoff_max_ms, "60000", 1),
+    NUM(webhook_concurrency, "16", 1),
+    NUM(webhook_max_held, "1000", 1),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -108,10 +115,30 @@ set_value(wk_config_t *cf, const wk_config_key_t *k, const char *value,
 }
 
 
+/* `webhook` may be repeated: each line adds one (parsed in webhook.c). */
+static int
+add_webhook(wk_config_t *cf, const char *value, char *err, size_t errlen)
+{
+    if (cf->nwebhooks == WK_WEBHOOKS_MAX) {
+        snprintf(err, errlen, "webhook: more than %d", WK_WEBHOOKS_MAX);
+        return -1;
+    }
+    if (strlen(value) >= WK_CONFIG_STR_MAX) {
+        snprintf(err, errlen, "webhook: value too long");
+        return -1;
+    }
+    strcpy(cf->webhooks[cf->nwebhooks++], value);
+    return 0;
+}
+
+
 int
 wk_config_set(wk_config_t *cf, const char *key, const char *value, char *err,
               size_t errlen)
 {
+    if (strcmp(key, "webhook") == 0) {
+        return add_webhook(cf, value, err, errlen);
+    }
     for (size_t i = 0; i < NKEYS; i++) {
         if (strcmp(keys[i].key, key) == 0) {
             if (set_value(cf, &keys[i], value, err, errlen) != 0) {

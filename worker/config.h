@@ -8,6 +8,7 @@
  */
 
 #define WK_CONFIG_STR_MAX 512
+#define WK_WEBHOOKS_MAX   16
 
 typedef struct {
     char redis[WK_CONFIG_STR_MAX];        /* host:port, or a unix socket path */
@@ -36,6 +37,16 @@ typedef struct {
     long repush_notnow_after;             /* s; 0: no NotNow re-push */
     long push_coalesce_ms;                /* per-enrollment push window */
     long metrics_interval_ms;             /* HINCRBY mdm:metrics:worker */
+    /* `webhook = <name> <url> [options]` lines as written (webhook.c) */
+    char webhooks[WK_WEBHOOKS_MAX][WK_CONFIG_STR_MAX];
+    int  nwebhooks;
+    char webhook_hmac_key[WK_CONFIG_STR_MAX]; /* default for every webhook */
+    long webhook_timeout_ms;              /* one POST, connect included */
+    long webhook_retry_for;               /* s from the event to dead letter */
+    long webhook_backoff_base_ms;
+    long webhook_backoff_max_ms;
+    long webhook_concurrency;             /* POSTs in flight per webhook */
+    long webhook_max_held;                /* events held per webhook */
 } wk_config_t;
 
 /* Fills every field with its default. */

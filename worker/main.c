@@ -24,6 +24,7 @@
 #include "push.h"
 #include "redis.h"
 #include "sweep.h"
+#include "webhook.h"
 
 typedef struct {
     struct ev_loop  *loop;
@@ -32,6 +33,8 @@ typedef struct {
     wk_redis_t       cmd;
     wk_consumer_t   *consumer;
     wk_sweep_t      *sweep;
+    wk_webhooks_t   *webhooks;
+    int              draining;        /* push consumer and webhooks left */
     ev_signal        sigterm, sigint, sighup;
     ev_timer         drain_deadline;
     int              stopping;
@@ -67,6 +70,9 @@ static void
 on_drained(void *data)
 {
     wk_worker_t *w = data;
+    if (--w->draining > 0) {
+        return;
+    }
     wk_info("drained, exiting");
     ev_break(w->loop, EVBREAK_ALL);
 }
@@ -95,10 +101,14 @@ on_sigterm(struct ev_loop *loop, ev_signal *s, int revents)
     w->stopping = 1;
     wk_info("signal %d: draining", s->signum);
     /* Pushes on the wire get one response timeout, then we go anyway. */
+    long timeout_ms = w->cf.apns_timeout_ms > w->cf.webhook_timeout_ms
+                      ? w->cf.apns_timeout_ms : w->cf.webhook_timeout_ms;
     ev_timer_init(&w->drain_deadline, on_drain_deadline,
-                  w->cf.apns_timeout_ms / 1000.0 + 1.0, 0.);
+                  timeout_ms / 1000.0 + 1.0, 0.);
     ev_timer_start(loop, &w->drain_deadline);
     wk_sweep_stop(w->sweep);
+    w->draining = 2;
+    wk_webhooks_drain(w->webhooks, on_drained, w);
     wk_consumer_drain(w->consumer, on_drained, w);
 }
 
@@ -134,6 +144,10 @@ worker_init(wk_worker_t *w)
         return -1;
     }
     wk_metrics_start(w->loop, &w->cf, &w->cmd);
+    w->webhooks = wk_webhooks_new(w->loop, &w->cf, &w->cmd);
+    if (w->webhooks == NULL) {
+        return -1;
+    }
 
     ev_signal_init(&w->sigterm, on_sigterm, SIGTERM);
     ev_signal_init(&w->sigint, on_sigterm, SIGINT);
@@ -156,6 +170,7 @@ worker_shutdown(wk_worker_t *w)
         wk_consumer_free(w->consumer);
     }
     wk_sweep_free(w->sweep);
+    wk_webhooks_free(w->webhooks);
     wk_metrics_stop();
 }
 

@@ -1,0 +1,37 @@
+#ifndef WK_HTTP_H
+#define WK_HTTP_H
+
+/*
+ * Non-blocking HTTP POSTs on the libev loop: libcurl's multi interface with
+ * its sockets and timer driven by ev_io/ev_timer watchers. One client keeps
+ * its connections alive and shares them between requests to the same host.
+ */
+
+#include <stddef.h>
+
+#include <ev.h>
+
+typedef struct wk_http_s wk_http_t;
+
+/* status: the HTTP status, 0 when there was no response (error says why). */
+typedef void (*wk_http_done_cb)(void *data, long status, const char *error);
+
+/* NULL on failure (logged). */
+wk_http_t *wk_http_new(struct ev_loop *loop);
+
+/*
+ * POSTs body (not copied: it must live until done runs) with the given
+ * header lines; done runs exactly once, from the loop, never from inside
+ * this call. -1 if the request could not be started.
+ */
+int wk_http_post(wk_http_t *h, const char *url, const char *body, size_t len,
+                 const char *const *headers, long timeout_ms,
+                 wk_http_done_cb done, void *data);
+
+/* Requests in flight. */
+unsigned wk_http_active(const wk_http_t *h);
+
+/* Aborts whatever is in flight without calling done, and frees h. */
+void wk_http_free(wk_http_t *h);
+
+#endif
