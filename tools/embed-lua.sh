@@ -1,6 +1,8 @@
 #!/bin/sh
 # Turns every libmdm/lua/*.lua into a C string in one generated file, so the
-# scripts stay readable Lua in the tree and ship inside the binaries.
+# scripts stay readable Lua in the tree and ship inside the binaries. Code
+# shared by several scripts lives in libmdm/lua/lib/ and is inlined where a
+# script says "-- @include NAME".
 # Usage: embed-lua.sh <lua dir> > mdm_scripts.c
 set -eu
 dir=$1
@@ -12,7 +14,22 @@ for f in "$dir"/*.lua; do
     name=$(basename "$f" .lua)
     names="$names $name"
     printf 'static const char mdm_script_%s_src[] =\n' "$name"
-    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$/\\n"/' "$f"
+    # "-- @include NAME" lines are replaced by lib/NAME.lua
+    src=$(awk -v lib="$dir/lib" '
+        /^-- @include [a-z_]+$/ {
+            file = lib "/" $3 ".lua"
+            n = 0
+            while ((rc = (getline line < file)) > 0) { print line; n++ }
+            if (rc < 0 || n == 0) {
+                print "embed-lua: cannot include " file > "/dev/stderr"
+                exit 1
+            }
+            close(file)
+            next
+        }
+        { print }' "$f")
+    printf '%s\n' "$src" |
+    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$/\\n"/'
     printf '    ;\n\n'
 done
 echo 'const mdm_script_t mdm_scripts[] = {'

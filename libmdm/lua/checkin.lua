@@ -25,27 +25,10 @@ local function user_key(uid, suffix)
     return 'mdm:{' .. uid .. '}:' .. suffix
 end
 
--- Every message but Authenticate must come with the bound certificate.
-local function check_binding()
-    if sha == '' then return nil end
-    local bound = redis.call('HGET', bind_enr, 'cert')
-    if bound == sha then return nil end
-    if bound then
-        return 'certificate does not match the one bound to the enrollment'
-    end
-    if redis.call('EXISTS', bind_enr) == 0 then
-        return 'unknown enrollment'
-    end
-    if mode ~= 'retro' then
-        return 'enrollment has no bound certificate'
-    end
-    local owner = redis.call('GET', cert_key)
-    if owner and owner ~= bind_id then
-        return 'certificate is bound to another enrollment'
-    end
-    redis.call('HSET', bind_enr, 'cert', sha)
-    redis.call('SET', cert_key, bind_id)
-    return nil
+-- @include binding
+
+local function check_bound()
+    return check_binding(bind_enr, cert_key, bind_id, sha, mode)
 end
 
 local function bind_authenticate()
@@ -104,7 +87,7 @@ local function authenticate()
 end
 
 local function token_update()
-    local err = check_binding()
+    local err = check_bound()
     if err then return err end
     store_fields()
     redis.call('HDEL', enr, 'push_dead')
@@ -119,7 +102,7 @@ local function token_update()
 end
 
 local function check_out()
-    local err = check_binding()
+    local err = check_bound()
     if err then return err end
     redis.call('HSET', enr, 'enabled', '0', 'last_seen', now)
     for _, uid in ipairs(redis.call('SMEMBERS', users_key)) do
@@ -128,7 +111,7 @@ local function check_out()
 end
 
 local function set_bootstrap_token()
-    local err = check_binding()
+    local err = check_bound()
     if err then return err end
     redis.call('HDEL', enr, 'bootstrap_token')
     store_fields()
@@ -136,14 +119,14 @@ local function set_bootstrap_token()
 end
 
 local function get_bootstrap_token()
-    local err = check_binding()
+    local err = check_bound()
     if err then return err end
     payload = redis.call('HGET', enr, 'bootstrap_token') or ''
     touch()
 end
 
 local function other()
-    local err = check_binding()
+    local err = check_bound()
     if err then return err end
     touch()
 end

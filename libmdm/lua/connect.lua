@@ -24,31 +24,13 @@ local id, parent, sha, mode, now, status, uuid, raw, event, maxlen,
 
 local bind_id = parent ~= '' and parent or id
 
-local function check_binding()
-    if sha == '' then
-        if redis.call('EXISTS', enr) == 0 then
-            return 'unknown enrollment'
-        end
-        return nil
-    end
-    local bound = redis.call('HGET', bind_enr, 'cert')
-    if bound == sha then return nil end
-    if bound then
-        return 'certificate does not match the one bound to the enrollment'
-    end
-    if redis.call('EXISTS', bind_enr) == 0 then
+-- @include binding
+
+local function check_enrollment()
+    if sha == '' and redis.call('EXISTS', enr) == 0 then
         return 'unknown enrollment'
     end
-    if mode ~= 'retro' then
-        return 'enrollment has no bound certificate'
-    end
-    local owner = redis.call('GET', cert_key)
-    if owner and owner ~= bind_id then
-        return 'certificate is bound to another enrollment'
-    end
-    redis.call('HSET', bind_enr, 'cert', sha)
-    redis.call('SET', cert_key, bind_id)
-    return nil
+    return check_binding(bind_enr, cert_key, bind_id, sha, mode)
 end
 
 local final = { Acknowledged = true, Error = true, CommandFormatError = true }
@@ -115,7 +97,7 @@ local function next_command()
     end
 end
 
-local err = check_binding()
+local err = check_enrollment()
 if err then return {'err', err} end
 
 redis.call('HSET', enr, 'last_seen', now)
