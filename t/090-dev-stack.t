@@ -34,6 +34,20 @@ my $r = $t->request('GET', $env{API_PORT}, '/version');
 is($r->{status}, 200, 'API_URL/version answers');
 is($t->request('GET', $env{API_PORT}, '/healthz')->{status}, 200, 'healthz is 200: Redis is up');
 
+# Anyone can enroll a test device at MDM_URL, in both identity modes.
+for my $mode (qw(tls sign)) {
+    my @sim = ("$MDM::Test::BUILD/mdmsim", 'enroll', '--check-in-url', $dev{MDM_URL},
+               '--server-url', $dev{MDM_URL}, '--ca-file', $dev{DEVICE_CA_CERT},
+               '--ca-cert', $dev{DEVICE_CA_CERT}, '--ca-key', $dev{DEVICE_CA_KEY},
+               '--id-dir', $t->dir . '/ids', '-n', 1, '--udid-prefix', "DEV-$mode-",
+               '--topic', $dev{PUSH_TOPIC}, '--mode', $mode);
+    my $sim = `@sim 2>&1`;
+    is($?, 0, "a simulated device enrolls at MDM_URL with --mode $mode") or diag $sim;
+}
+$t->{ports}{redis} = $env{REDIS_PORT};
+is($t->redis('ZCARD', 'mdm:enrollments'), 2, 'both enrollments are stored');
+$t->redis_close;
+
 $out = `tools/dev-stack.sh start $MDM::Test::BUILD 2>&1`;
 like($out, qr/already running/, 'a second start says so instead of starting twice');
 
