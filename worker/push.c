@@ -585,8 +585,9 @@ push_on_lookup(wk_redis_t *link, redisReply *r, void *data)
         return;
     }
     if (push_answered_by_earlier(p, r->element[5])) {
-        wk_debug("push %s: coalesced with the push of %.3f, not yet "
-                 "answered by the device", p->id, p->after);
+        wk_debug("push %s: coalesced with the one delivered %.0f ms "
+                 "before, not yet answered by the device", p->id,
+                 (ev_now(c->loop) - p->after) * 1000);
         c->stats.coalesced++;
         wk_metric_add(WK_M_PUSH_COALESCED, 1);
         push_final(p);

@@ -1,0 +1,321 @@
+#!/usr/bin/perl
+# The command lifecycle in mdm-worker: commands past their TTL expire even
+# when the device never connects; devices silent too long and sessions that
+# ended with NotNow are pushed again; two quick enqueues make one push; a
+# final push failure becomes an mdm.PushFailed event; the worker's counters
+# reach mdm:metrics:worker.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use Digest::SHA qw(sha256);
+use JSON::PP;
+use Time::HiRes qw(sleep);
+use MDM::Test;
+
+*plist = \&MDM::Plist::plist;
+*data = \&MDM::Plist::data;
+
+my $worker_bin = "$MDM::Test::BUILD/mdm-worker";
+my $mock_bin = "$MDM::Test::BUILD/apns-mock";
+plan skip_all => 'mdm-worker or apns-mock not built'
+    unless -x $worker_bin && -x $mock_bin;
+
+my $t = MDM::Test->new;
+my $dir = $t->dir;
+my $pki = $t->pki;
+my $redis = $t->redis_start;
+my $port = $t->port('https');
+my $topic = 'com.apple.mgmt.External.lifecycle-test';
+
+$t->nginx_start(<<"EOF", port => $port);
+    mdm_redis 127.0.0.1:$redis;
+    server {
+        listen 127.0.0.1:$port ssl;
+        ssl_certificate $pki->{cert};
+        ssl_certificate_key $pki->{key};
+        mdm_device_ca $pki->{ca};
+        location /mdm { mdm_server; }
+        location / { mdm_api; mdm_api_key sekret; }
+    }
+EOF
+
+my %API = MDM::Test::api_auth('sekret');
+
+# --- push certificate, APNs mock ---------------------------------------------
+
+{
+    my $base = "$pki->{dir}/push";
+    $t->openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout',
+        "$base.key", '-out', "$base.csr", '-subj', "/UID=$topic/CN=push");
+    $t->openssl('x509', '-req', '-in', "$base.csr", '-CA', $pki->{ca},
+        '-CAkey', $pki->{ca_key}, '-CAcreateserial', '-out', "$base.pem",
+        '-days', '30');
+    $t->redis('HSET', "mdm:pushcert:$topic",
+        cert => MDM::Test::slurp("$base.pem"),
+        key => MDM::Test::slurp("$base.key"),
+        not_after => time + 86400, updated => 1);
+}
+
+sub token { sha256("token-$_[0]") }
+sub token_hex { unpack 'H*', token($_[0]) }
+
+MDM::Test::spew("$dir/script", token_hex('GONE-0001') . " 410 Unregistered\n");
+my $mock_log = "$dir/mock.log";
+$t->spawn('mock', {}, $mock_bin, '--port', 0, '--cert', $pki->{cert},
+    '--key', $pki->{key}, '--ca', $pki->{ca}, '--log', $mock_log,
+    '--script', "$dir/script");
+my $mock_port = $t->wait_for(sub {
+    -e "$dir/mock.out" && MDM::Test::slurp("$dir/mock.out") =~ /^port=(\d+)$/m
+        ? $1 : undef
+}) or BAIL_OUT('apns-mock did not start');
+
+# Pushes the mock answered to one device: [status, ...] each.
+sub pushes_to {
+    my ($udid) = @_;
+    return [] unless -e $mock_log;
+    my $hex = token_hex($udid);
+    return [ grep { $_->[2] eq $hex }
+             map { my (undef, @f) = split / /, $_, 5; \@f }
+             split /\n/, MDM::Test::slurp($mock_log) ];
+}
+
+# --- devices and the API -------------------------------------------------------
+
+sub device {
+    my ($udid) = @_;
+    my $id = $t->identity($udid);
+    for my $msg (plist(MessageType => 'Authenticate', UDID => $udid, Topic => $topic),
+                 plist(MessageType => 'TokenUpdate', UDID => $udid, Topic => $topic,
+                       Token => data(token($udid)), PushMagic => "magic-$udid")) {
+        my $r = $t->request('PUT', $port, '/mdm', $msg, sign => $id,
+            headers => { 'Content-Type' => 'application/x-apple-aspen-mdm-checkin' });
+        die "enrollment of $udid failed: $r->{status}" unless $r->{status} == 200;
+    }
+    # heard of a minute ago: the worker's coalescing compares with this
+    $t->redis('HSET', "mdm:{$udid}:enr", last_seen => time - 60);
+    return $id;
+}
+
+sub report {
+    my ($id, $udid, %kv) = @_;
+    return $t->request('PUT', $port, '/mdm',
+        plist(UDID => $udid, map { $_ => $kv{$_} } sort keys %kv), sign => $id,
+        headers => { 'Content-Type' => 'application/x-apple-aspen-mdm; charset=UTF-8' });
+}
+
+sub enqueue {
+    my ($udid, $uuid, $query) = @_;
+    my $body = plist(CommandUUID => $uuid,
+        Command => MDM::Plist::subdict(RequestType => 'ProfileList'));
+    my $r = $t->request('PUT', $port, "/v1/enqueue/$udid" . ($query // ''),
+        $body, headers => \%API);
+    die "enqueue $uuid: $r->{status} $r->{body}" unless $r->{status} == 200;
+    return $r;
+}
+
+sub api_json {
+    my ($path) = @_;
+    my $r = $t->request('GET', $port, $path, '', headers => \%API);
+    return eval { decode_json($r->{body}) } // {};
+}
+
+# A small msgpack reader for the event maps (libmdm/mdm_event.h): maps,
+# strings, binaries, integers, nil and booleans are all they hold.
+sub unpack_msgpack {
+    my ($buf, $pos) = @_;
+    my $b = ord substr $$buf, $$pos++, 1;
+    my $take = sub { my $s = substr $$buf, $$pos, $_[0]; $$pos += $_[0]; $s };
+    return $b if $b <= 0x7f;
+    return $b - 0x100 if $b >= 0xe0;
+    if (($b & 0xf0) == 0x80 || $b == 0xde || $b == 0xdf) {
+        my $n = $b == 0xde ? unpack('n', $take->(2))
+              : $b == 0xdf ? unpack('N', $take->(4)) : $b & 0x0f;
+        my %m;
+        for (1 .. $n) {
+            my $k = unpack_msgpack($buf, $pos);
+            $m{$k} = unpack_msgpack($buf, $pos);
+        }
+        return \%m;
+    }
+    return $take->($b & 0x1f) if ($b & 0xe0) == 0xa0;
+    my %len = (0xd9 => 'C', 0xda => 'n', 0xdb => 'N',
+               0xc4 => 'C', 0xc5 => 'n', 0xc6 => 'N');
+    if (my $f = $len{$b}) {
+        return $take->(unpack $f, $take->($f eq 'C' ? 1 : $f eq 'n' ? 2 : 4));
+    }
+    my %int = (0xcc => ['C', 1], 0xcd => ['n', 2], 0xce => ['N', 4],
+               0xcf => ['Q>', 8], 0xd0 => ['c', 1], 0xd1 => ['s>', 2],
+               0xd2 => ['l>', 4], 0xd3 => ['q>', 8]);
+    if (my $i = $int{$b}) {
+        return unpack $i->[0], $take->($i->[1]);
+    }
+    return undef if $b == 0xc0;
+    return 0 if $b == 0xc2;
+    return 1 if $b == 0xc3;
+    die sprintf "msgpack type 0x%02x not expected in an event", $b;
+}
+
+# mdm:events entries with this topic, decoded.
+sub events {
+    my ($topic) = @_;
+    my @ev;
+    for my $e (@{ $t->redis('XRANGE', 'mdm:events', '-', '+') }) {
+        my %f = @{ $e->[1] };
+        my $pos = 0;
+        my $ev = unpack_msgpack(\$f{m}, \$pos);
+        push @ev, $ev if $ev->{topic} eq $topic;
+    }
+    return @ev;
+}
+
+sub metrics { +{ @{ $t->redis('HGETALL', 'mdm:metrics:worker') } } }
+
+# --- the worker ------------------------------------------------------------------
+
+MDM::Test::spew("$dir/mdm-worker.conf", <<"EOF");
+redis = 127.0.0.1:$redis
+apns_url = https://127.0.0.1:$mock_port
+apns_ca = $pki->{ca}
+log_level = debug
+backoff_base_ms = 50
+backoff_max_ms = 200
+sweep_interval_ms = 200
+metrics_interval_ms = 200
+push_coalesce_ms = 1000
+result_retention = 3600
+EOF
+
+sub start_worker {
+    my ($name, @args) = @_;
+    $t->spawn($name, {}, $worker_bin, '-c', "$dir/mdm-worker.conf",
+        '--name', $name, @args);
+}
+
+sub worker_log { MDM::Test::slurp("$dir/$_[0].out") }
+
+start_worker('w1', '--repush-silent-after', 0, '--repush-notnow-after', 0);
+
+# --- expiry --------------------------------------------------------------------------
+
+my $EXP = 'EXPR-DEVICE-0001';
+device($EXP);
+enqueue($EXP, 'TTL1', '?ttl=1&nopush=1');
+ok $t->wait_for(sub {
+    ($t->redis('HGET', "mdm:{$EXP}:r:TTL1", 'status') // '') eq 'Expired'
+}, 5), 'a command past its TTL is Expired although the device never connected';
+is $t->redis('LLEN', "mdm:{$EXP}:q"), 0, '... it left the queue';
+is $t->redis('EXISTS', 'mdm:cmd:{TTL1}'), 0, '... its body is deleted';
+ok !defined $t->redis('ZSCORE', 'mdm:expiry', 'TTL1'), '... and it left mdm:expiry';
+ok !defined $t->redis('ZSCORE', 'mdm:pending', $EXP),
+    '... an enrollment left without work leaves mdm:pending';
+my $ttl = $t->redis('TTL', "mdm:{$EXP}:r:TTL1");
+ok $ttl > 3500 && $ttl <= 3600, '... the result is kept for result_retention';
+ok $t->redis('TTL', 'mdm:cmd:{TTL1}:ids') > 0, '... so is the target set';
+my $st = api_json('/v1/commands/TTL1');
+is $st->{enrollments}[0]{status}, 'Expired', 'GET /v1/commands says Expired';
+my @exp = events('mdm.CommandExpired');
+is scalar @exp, 1, 'one mdm.CommandExpired event';
+is_deeply [ @{ $exp[0] }{qw(id command_uuid)} ], [$EXP, 'TTL1'],
+    '... with the enrollment and the command';
+ok abs($exp[0]{ts} / 1000 - time) < 10, '... and a time in ms';
+
+enqueue($EXP, 'TTL2', '?ttl=3600&nopush=1');
+sleep 0.6;
+is $t->redis('LINDEX', "mdm:{$EXP}:q", 0), 'TTL2', 'a command within its TTL stays queued';
+
+# --- coalescing --------------------------------------------------------------------
+
+my $CO = 'COAL-DEVICE-0001';
+device($CO);
+enqueue($CO, 'CO1');
+sleep 0.1;
+enqueue($CO, 'CO2');
+ok $t->wait_for(sub { @{ pushes_to($CO) } >= 1 }, 5), 'the first enqueue pushes';
+sleep 1.5;
+is scalar @{ pushes_to($CO) }, 1,
+    'a second enqueue 100 ms later makes no second push: the device has not answered the first';
+
+my $CA = 'COAL-DEVICE-0002';
+my $ida = device($CA);
+enqueue($CA, 'CA1');
+ok $t->wait_for(sub { @{ pushes_to($CA) } >= 1 }, 5), 'another device is pushed';
+like report($ida, $CA, Status => 'Idle')->{body}, qr/CA1/,
+    '... answers and fetches its queue';
+enqueue($CA, 'CA2');
+ok $t->wait_for(sub { @{ pushes_to($CA) } >= 2 }, 5),
+    'a command enqueued within the window after that makes a second push '
+    . '(the device may have fetched its queue before it)';
+
+# --- a dead token: mdm.PushFailed ---------------------------------------------------
+
+my $GONE = 'GONE-0001';
+device($GONE);
+enqueue($GONE, 'G1');
+ok $t->wait_for(sub { events('mdm.PushFailed') }, 5), 'a 410 makes an mdm.PushFailed event';
+my ($pf) = events('mdm.PushFailed');
+is_deeply [ @{$pf}{qw(id status params)} ], [$GONE, '410', 'reason=Unregistered'],
+    '... with the enrollment, the HTTP status and the APNs reason';
+ok $t->redis('HGET', "mdm:{$GONE}:enr", 'push_dead'), '... and the token is marked dead';
+enqueue($GONE, 'G2');
+sleep 1.2;
+is scalar @{ pushes_to($GONE) }, 1, 'no further push to a dead token';
+
+# --- counters ------------------------------------------------------------------------
+
+ok $t->wait_for(sub {
+    my $m = metrics();
+    ($m->{'pushes_total{result="200"}'} // 0) >= 1
+        && ($m->{'pushes_total{result="410"}'} // 0) >= 1
+        && ($m->{commands_expired_total} // 0) >= 1
+        && ($m->{pushes_coalesced_total} // 0) >= 1
+        && ($m->{push_failures_total} // 0) >= 1
+}, 5), 'mdm:metrics:worker counts pushes by result, expiry, coalescing and failures'
+    or diag explain metrics();
+
+# --- NotNow re-push --------------------------------------------------------------------
+
+$t->stop('w1');
+start_worker('w2', '--repush-silent-after', 0, '--repush-notnow-after', 1);
+
+my $NN = 'NOTN-DEVICE-0001';
+my $idn = device($NN);
+enqueue($NN, 'NN1');
+ok $t->wait_for(sub { @{ pushes_to($NN) } >= 1 }, 5), 'NotNow device: first push';
+my $r = report($idn, $NN, Status => 'Idle');
+like $r->{body}, qr/NN1/, 'the device fetches the command';
+$r = report($idn, $NN, Status => 'NotNow', CommandUUID => 'NN1');
+is $r->{body}, '', '... says NotNow, the session ends';
+ok defined $t->redis('ZSCORE', 'mdm:notnow', $NN), '... and it is in mdm:notnow';
+ok $t->wait_for(sub { @{ pushes_to($NN) } >= 2 }, 5),
+    'after repush_notnow_after it is pushed again';
+ok !defined $t->redis('ZSCORE', 'mdm:notnow', $NN), '... and leaves mdm:notnow';
+sleep 1.5;
+is scalar @{ pushes_to($NN) }, 2, '... once';
+ok $t->wait_for(sub { (metrics()->{'repushes_total{reason="notnow"}'} // 0) >= 1 }, 3),
+    'NotNow re-pushes are counted';
+
+# --- silent devices ---------------------------------------------------------------------
+
+$t->stop('w2');
+my $before = scalar @{ pushes_to($CO) };
+my $t0 = time;
+start_worker('w3', '--repush-silent-after', 1, '--repush-notnow-after', 0);
+ok $t->wait_for(sub { @{ pushes_to($CO) } > $before }, 5),
+    'a device silent longer than repush_silent_after with work queued is pushed again';
+ok $t->redis('ZSCORE', 'mdm:pending', $CO) >= $t0, '... and its clock restarts';
+is scalar @{ pushes_to($GONE) }, 1, '... a dead token is not';
+ok $t->wait_for(sub { (metrics()->{'repushes_total{reason="silent"}'} // 0) >= 1 }, 3),
+    'silent re-pushes are counted';
+
+$t->stop('w3', 'TERM');
+is $? >> 8, 0, 'SIGTERM: exit 0';
+
+my $log = join '', map { worker_log($_) } qw(w1 w2 w3);
+unlike $log, qr/\[alert\]/, 'no [alert] lines';
+unlike $log, qr/NOSCRIPT|SCRIPT LOAD .*:/, 'scripts loaded and found';
+unlike $log, qr/AddressSanitizer|LeakSanitizer|runtime error:/, 'no sanitizer output';
+is_deeply [ $t->error_log_problems ], [], 'no alerts in nginx error.log';
+
+done_testing;
