@@ -36,6 +36,10 @@ ngx_int_t ngx_http_mdm_api_command_status(ngx_http_request_t *r,
 ngx_int_t ngx_http_mdm_api_command_cancel(ngx_http_request_t *r,
     ngx_str_t *uuid);
 
+/* ngx_http_mdm_api_webhooks.c: GET /v1/webhooks/<name>/dead,
+ * POST /v1/webhooks/<name>/replay (mdm-worker's dead letters) */
+ngx_int_t ngx_http_mdm_api_webhooks(ngx_http_request_t *r, ngx_str_t *path);
+
 /* shared by the API handlers */
 ngx_int_t ngx_http_mdm_api_refuse(ngx_http_request_t *r, ngx_uint_t status,
     const char *why);

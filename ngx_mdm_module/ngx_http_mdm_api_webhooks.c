@@ -1,0 +1,377 @@
+/*
+ * Dead letters of mdm-worker's webhooks (docs/webhooks.md):
+ *   GET  /v1/webhooks/<name>/dead[?count=N]   the oldest N (default 100)
+ *   POST /v1/webhooks/<name>/replay[?id=ID]   one, or all, back to the
+ *        webhook's retry stream (webhook_replay.lua)
+ * The module does not know the worker's webhook list: a name only has to
+ * be one the worker would accept; an unknown one has no dead letters.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <jansson.h>
+
+#include "ngx_http_mdm_module.h"
+#include "ngx_http_mdm_api.h"
+
+
+#define NGX_HTTP_MDM_WEBHOOK_NAME_MAX  63
+#define NGX_HTTP_MDM_DEAD_COUNT        100
+#define NGX_HTTP_MDM_DEAD_COUNT_MAX    10000
+#define NGX_HTTP_MDM_REPLAY_MAX        "100000"
+#define NGX_HTTP_MDM_ENTRY_ID_MAX      47
+
+
+typedef struct {
+    ngx_str_t   name;
+    ngx_str_t   id;                  /* replay of one entry, or empty */
+} ngx_http_mdm_webhook_req_t;
+
+
+static ngx_int_t ngx_http_mdm_webhook_name(ngx_str_t *path, ngx_str_t *name,
+    ngx_str_t *action);
+static ngx_int_t ngx_http_mdm_webhook_dead(ngx_http_request_t *r,
+    ngx_str_t *name);
+static ngx_int_t ngx_http_mdm_webhook_dead_list(ngx_http_request_t *r,
+    redisReply *reply);
+static json_t *ngx_http_mdm_webhook_dead_entry(redisReply *entry);
+static ngx_int_t ngx_http_mdm_webhook_replay(ngx_http_request_t *r,
+    ngx_str_t *name);
+static ngx_int_t ngx_http_mdm_webhook_replayed(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_mdm_webhook_key(ngx_http_request_t *r,
+    ngx_http_mdm_args_t *args, const char *prefix, ngx_str_t *name);
+
+
+ngx_int_t
+ngx_http_mdm_api_webhooks(ngx_http_request_t *r, ngx_str_t *path)
+{
+    ngx_int_t   rc;
+    ngx_str_t   name, action;
+
+    if (ngx_http_mdm_webhook_name(path, &name, &action) != NGX_OK) {
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_NOT_FOUND,
+                   "expected /v1/webhooks/<name>/dead or /replay, "
+                   "name of [A-Za-z0-9._-]");
+    }
+
+    if (action.len == 4 && ngx_strncmp(action.data, "dead", 4) == 0) {
+        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+            return NGX_HTTP_NOT_ALLOWED;
+        }
+
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_mdm_webhook_dead(r, &name);
+    }
+
+    if (action.len == 6 && ngx_strncmp(action.data, "replay", 6) == 0) {
+        if (r->method != NGX_HTTP_POST) {
+            return NGX_HTTP_NOT_ALLOWED;
+        }
+
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_mdm_webhook_replay(r, &name);
+    }
+
+    return ngx_http_mdm_api_refuse(r, NGX_HTTP_NOT_FOUND,
+                                   "expected /dead or /replay");
+}
+
+
+/* "<name>/<action>": the name as mdm-worker accepts it (webhook.c). */
+static ngx_int_t
+ngx_http_mdm_webhook_name(ngx_str_t *path, ngx_str_t *name,
+    ngx_str_t *action)
+{
+    u_char  *p, *slash;
+
+    slash = ngx_strlchr(path->data, path->data + path->len, '/');
+    if (slash == NULL || slash == path->data
+        || slash - path->data > NGX_HTTP_MDM_WEBHOOK_NAME_MAX)
+    {
+        return NGX_ERROR;
+    }
+
+    for (p = path->data; p < slash; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'
+              || *p == '.'))
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    name->data = path->data;
+    name->len = slash - path->data;
+    action->data = slash + 1;
+    action->len = path->data + path->len - action->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mdm_webhook_key(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
+    const char *prefix, ngx_str_t *name)
+{
+    u_char  *key, *last;
+    size_t   len;
+
+    len = ngx_strlen(prefix) + name->len;
+    key = ngx_pnalloc(r->pool, len);
+    if (key == NULL) {
+        return NGX_ERROR;
+    }
+
+    last = ngx_cpymem(key, prefix, ngx_strlen(prefix));
+    ngx_memcpy(last, name->data, name->len);
+    ngx_http_mdm_args_add(args, key, len);
+
+    return NGX_OK;
+}
+
+
+/* GET /v1/webhooks/<name>/dead?count=N: XRANGE, oldest first. */
+static ngx_int_t
+ngx_http_mdm_webhook_dead(ngx_http_request_t *r, ngx_str_t *name)
+{
+    ngx_int_t             count;
+    ngx_str_t             arg;
+    ngx_http_mdm_ctx_t   *ctx;
+    ngx_http_mdm_args_t   args;
+
+    count = NGX_HTTP_MDM_DEAD_COUNT;
+
+    if (ngx_http_arg(r, (u_char *) "count", 5, &arg) == NGX_OK) {
+        count = ngx_atoi(arg.data, arg.len);
+        if (count < 1 || count > NGX_HTTP_MDM_DEAD_COUNT_MAX) {
+            return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST,
+                       "count must be a number from 1 to 10000");
+        }
+    }
+
+    ctx = ngx_http_mdm_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->data = name;
+
+    if (ngx_http_mdm_args_init(r, &args, 6) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_mdm_args_add(&args, "XRANGE", 6);
+
+    if (ngx_http_mdm_webhook_key(r, &args, "mdm:webhook:dead:", name)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_mdm_args_add(&args, "-", 1);
+    ngx_http_mdm_args_add(&args, "+", 1);
+    ngx_http_mdm_args_add(&args, "COUNT", 5);
+
+    if (ngx_http_mdm_args_add_int(r, &args, count) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_webhook_dead_list);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_webhook_dead_list(ngx_http_request_t *r, redisReply *reply)
+{
+    size_t               i;
+    json_t              *root, *list, *entry;
+    ngx_str_t           *name;
+    ngx_http_mdm_ctx_t  *ctx;
+
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "mdm api: unexpected XRANGE reply");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mdm_module);
+    name = ctx->data;
+
+    root = json_object();
+    list = json_array();
+
+    if (root == NULL || list == NULL
+        || json_object_set_new(root, "webhook",
+               json_stringn((char *) name->data, name->len)) != 0
+        || json_object_set(root, "dead", list) != 0)
+    {
+        json_decref(list);
+        json_decref(root);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    json_decref(list);
+
+    for (i = 0; i < reply->elements; i++) {
+        entry = ngx_http_mdm_webhook_dead_entry(reply->element[i]);
+        if (entry != NULL && json_array_append_new(list, entry) != 0) {
+            json_decref(root);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    return ngx_http_mdm_api_send_json(r, NGX_HTTP_OK, root);
+}
+
+
+/* {"id", "event_id", "topic", "enrollment_id", "error", "attempts"} */
+static json_t *
+ngx_http_mdm_webhook_dead_entry(redisReply *entry)
+{
+    size_t       i;
+    json_t      *obj, *v;
+    redisReply  *f, *k, *val;
+
+    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2
+        || entry->element[0]->type != REDIS_REPLY_STRING
+        || entry->element[1]->type != REDIS_REPLY_ARRAY)
+    {
+        return NULL;
+    }
+
+    obj = json_object();
+    if (obj == NULL) {
+        return NULL;
+    }
+
+    json_object_set_new(obj, "id", json_stringn(entry->element[0]->str,
+                                                entry->element[0]->len));
+    f = entry->element[1];
+
+    for (i = 0; i + 1 < f->elements; i += 2) {
+        k = f->element[i];
+        val = f->element[i + 1];
+
+        if (k->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING
+            || ngx_strcmp(k->str, "m") == 0 || ngx_strcmp(k->str, "tally") == 0)
+        {
+            continue;
+        }
+
+        if (ngx_strcmp(k->str, "attempts") == 0) {
+            v = json_integer(ngx_atoi((u_char *) val->str, val->len));
+
+        } else {
+            /* strings from the worker; a non-UTF-8 one is left out */
+            v = json_stringn(val->str, val->len);
+        }
+
+        if (v != NULL) {
+            json_object_set_new(obj,
+                ngx_strcmp(k->str, "id") == 0 ? "enrollment_id" : k->str, v);
+        }
+    }
+
+    return obj;
+}
+
+
+/* POST /v1/webhooks/<name>/replay[?id=<entry id>] */
+static ngx_int_t
+ngx_http_mdm_webhook_replay(ngx_http_request_t *r, ngx_str_t *name)
+{
+    u_char                      *p;
+    ngx_str_t                    arg;
+    ngx_http_mdm_ctx_t          *ctx;
+    ngx_http_mdm_args_t          args;
+    ngx_http_mdm_webhook_req_t  *req;
+
+    ctx = ngx_http_mdm_get_ctx(r);
+    req = ngx_pcalloc(r->pool, sizeof(ngx_http_mdm_webhook_req_t));
+    if (ctx == NULL || req == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    req->name = *name;
+
+    if (ngx_http_arg(r, (u_char *) "id", 2, &arg) == NGX_OK) {
+        /* a stream entry ID: <ms>-<seq> */
+        for (p = arg.data; p < arg.data + arg.len; p++) {
+            if (!((*p >= '0' && *p <= '9') || *p == '-')) {
+                break;
+            }
+        }
+
+        if (arg.len == 0 || arg.len > NGX_HTTP_MDM_ENTRY_ID_MAX
+            || p != arg.data + arg.len)
+        {
+            return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST,
+                       "id must be a stream entry ID like 1700000000000-0");
+        }
+
+        req->id = arg;
+    }
+
+    ctx->data = req;
+
+    if (ngx_http_mdm_args_init(r, &args, 3 + 2 + 2) != NGX_OK
+        || ngx_http_mdm_args_script(r, &args, "webhook_replay", 2) != NGX_OK
+        || ngx_http_mdm_webhook_key(r, &args, "mdm:webhook:dead:", name)
+           != NGX_OK
+        || ngx_http_mdm_webhook_key(r, &args, "mdm:webhook:retry:", name)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_mdm_args_add(&args, req->id.data, req->id.len);
+    ngx_http_mdm_args_add_cstr(&args, NGX_HTTP_MDM_REPLAY_MAX);
+
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_webhook_replayed);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_webhook_replayed(ngx_http_request_t *r, redisReply *reply)
+{
+    json_t                      *root;
+    ngx_http_mdm_ctx_t          *ctx;
+    ngx_http_mdm_webhook_req_t  *req;
+
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "mdm api: unexpected reply from webhook_replay.lua");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mdm_module);
+    req = ctx->data;
+
+    if (req->id.len && reply->integer == 0) {
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_NOT_FOUND,
+                                       "no such dead letter");
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                  "mdm api: webhook \"%V\": %L dead letters replayed",
+                  &req->name, (int64_t) reply->integer);
+
+    root = json_pack("{s:s%,s:I}", "webhook", (char *) req->name.data,
+                     req->name.len, "replayed", (json_int_t) reply->integer);
+    if (root == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_mdm_api_send_json(r, NGX_HTTP_OK, root);
+}
