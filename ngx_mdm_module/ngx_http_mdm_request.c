@@ -86,6 +86,9 @@ ngx_http_mdm_redis_call(ngx_http_request_t *r, int argc, const char **argv,
 
     r->main->count++;
 
+    /* a client that goes away meanwhile ends the request: nothing waits */
+    r->read_event_handler = ngx_http_test_reading;
+
     return NGX_DONE;
 }
 
