@@ -33,7 +33,7 @@ TOOL_BINS    = $(TOOLS:%=$(B)/%)
 
 MODULE_SO    = $(B)/nginx/ngx_http_mdm_module.so
 
-.PHONY: FORCE all module deps deps-if-missing run stop test test-unit test-asan bench clean
+.PHONY: FORCE all module deps deps-if-missing fuzz run stop test test-unit test-asan bench clean
 
 all: $(B)/libmdm.a $(MODULE_SO) $(B)/mdm-worker $(TOOL_BINS) $(UNIT_BINS)
 
@@ -127,6 +127,23 @@ stop:
 
 bench: deps-if-missing all
 	@bench/run.sh $(B)
+
+# libFuzzer targets for the parsers that see untrusted bytes first (needs
+# clang and libclang-rt-14-dev): make fuzz FUZZ_SECONDS=300
+FUZZ_SECONDS ?= 60
+FUZZ_CC       = clang -g -O1 -fsanitize=fuzzer,address,undefined -Ilibmdm
+FUZZ_LIBMDM   = libmdm/mdm_plist.c libmdm/mdm_enrollment.c \
+                libmdm/mdm_checkin.c libmdm/mdm_report.c
+
+fuzz:
+	@mkdir -p $(B)/fuzz/cms $(B)/fuzz/checkin
+	$(FUZZ_CC) libmdm/fuzz/fuzz_cms.c libmdm/mdm_cms.c -lcrypto \
+	    -o $(B)/fuzz/fuzz_cms
+	$(FUZZ_CC) libmdm/fuzz/fuzz_checkin.c $(FUZZ_LIBMDM) \
+	    $$(pkg-config --libs libplist-2.0) -o $(B)/fuzz/fuzz_checkin
+	$(B)/fuzz/fuzz_cms -max_total_time=$(FUZZ_SECONDS) $(B)/fuzz/cms
+	$(B)/fuzz/fuzz_checkin -max_total_time=$(FUZZ_SECONDS) \
+	    -dict=libmdm/fuzz/plist.dict $(B)/fuzz/checkin
 
 clean:
 	rm -rf build build-asan
