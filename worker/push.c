@@ -415,6 +415,17 @@ push_join_waiting(wk_push_t *p)
 }
 
 
+/* A final failure: counted, and an mdm.PushFailed event for the readers. */
+static void
+push_failed(wk_push_t *p, int status, const char *reason)
+{
+    wk_consumer_t *c = p->consumer;
+
+    wk_metric_add(WK_M_PUSH_FAILED, 1);
+    wk_event_push_failed(c->cmd, c->cf, p->id, status, reason);
+}
+
+
 /* Waits before the next attempt, or gives up when attempts are spent. */
 static void
 push_retry(wk_push_t *p, const char *why)
@@ -427,10 +438,8 @@ push_retry(wk_push_t *p, const char *why)
         wk_error("push %s: giving up after %u attempts: %s", p->id,
                  p->attempts, why);
         c->stats.gave_up++;
-        wk_metric_add(WK_M_PUSH_FAILED, 1);
-        wk_event_push_failed(c->cmd, cf, p->id, p->req.status,
-                             p->req.reason[0] ? p->req.reason
-                                              : "AttemptsExhausted");
+        push_failed(p, p->req.status,
+                    p->req.reason[0] ? p->req.reason : "AttemptsExhausted");
         push_free(p, 1);
         return;
     }
@@ -639,16 +648,6 @@ push_log_dead(wk_push_t *p)
     if (wk_redis_cmdargv(c->cmd, NULL, NULL, 4, argv, NULL) != 0) {
         wk_error("push %s: cannot set push_dead: Redis is down", p->id);
     }
-}
-
-
-static void
-push_failed(wk_push_t *p, int status, const char *reason)
-{
-    wk_consumer_t *c = p->consumer;
-
-    wk_metric_add(WK_M_PUSH_FAILED, 1);
-    wk_event_push_failed(c->cmd, c->cf, p->id, status, reason);
 }
 
 
