@@ -195,7 +195,9 @@ sub start_worker {
 
 sub worker_log { MDM::Test::slurp("$dir/$_[0].out") }
 
-start_worker('w1', '--repush-silent-after', 0, '--repush-notnow-after', 0);
+# A small batch: a command with many targets takes several calls.
+start_worker('w1', '--repush-silent-after', 0, '--repush-notnow-after', 0,
+    '--sweep-batch', 20);
 
 # --- expiry --------------------------------------------------------------------------
 
@@ -220,6 +222,22 @@ is scalar @exp, 1, 'one mdm.CommandExpired event';
 is_deeply [ @{ $exp[0] }{qw(id command_uuid)} ], [$EXP, 'TTL1'],
     '... with the enrollment and the command';
 ok abs($exp[0]{ts} / 1000 - time) < 10, '... and a time in ms';
+
+# More targets than one set listpack holds: SSCAN walks them in steps, and
+# the sweep keeps its cursor between calls.
+my @many = map { sprintf 'MANY-%04d', $_ } 1 .. 200;
+$t->redis('HSET', "mdm:{$_}:enr", enabled => 0, created => time) for @many;
+enqueue(join(',', @many), 'TTLMANY', '?ttl=1&nopush=1');
+ok $t->wait_for(sub { !$t->redis('EXISTS', 'mdm:cmd:{TTLMANY}') }, 10),
+    'a command with 200 targets is expired in batches of 20';
+is scalar(grep { ($t->redis('HGET', "mdm:{$_}:r:TTLMANY", 'status') // '') eq 'Expired' } @many),
+    200, '... every target is Expired';
+is scalar(grep { $t->redis('LLEN', "mdm:{$_}:q") == 0 } @many), 200,
+    '... every queue is empty';
+is scalar(grep { $_->{command_uuid} eq 'TTLMANY' } events('mdm.CommandExpired')),
+    200, '... one event per target';
+ok worker_log('w1') =~ /expired \d+ queued command\(s\); 0 command/,
+    '... over several calls';
 
 enqueue($EXP, 'TTL2', '?ttl=3600&nopush=1');
 sleep 0.6;
