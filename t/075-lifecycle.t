@@ -327,12 +327,27 @@ is scalar @{ pushes_to($GONE) }, 1, '... a dead token is not';
 ok $t->wait_for(sub { (metrics()->{'repushes_total{reason="silent"}'} // 0) >= 1 }, 3),
     'silent re-pushes are counted';
 
+unlike worker_log('w1') . worker_log('w2') . worker_log('w3'),
+    qr/NOSCRIPT|SCRIPT LOAD .*:/, 'scripts loaded and found';
+
+# --- scripts flushed ----------------------------------------------------------------
+
+# Written the way enqueue.lua would: nginx's own scripts are not involved.
+$t->redis('SCRIPT', 'FLUSH');
+$t->redis('HSET', 'mdm:cmd:{FLUSHED}', body => 'x', type => 'ProfileList',
+    created => time - 5, expires => time - 1);
+$t->redis('SADD', 'mdm:cmd:{FLUSHED}:ids', $EXP);
+$t->redis('RPUSH', "mdm:{$EXP}:q", 'FLUSHED');
+$t->redis('ZADD', 'mdm:expiry', time - 1, 'FLUSHED');
+ok $t->wait_for(sub {
+    ($t->redis('HGET', "mdm:{$EXP}:r:FLUSHED", 'status') // '') eq 'Expired'
+}, 5), 'after SCRIPT FLUSH the worker loads its scripts again and sweeps on';
+
 $t->stop('w3', 'TERM');
 is $? >> 8, 0, 'SIGTERM: exit 0';
 
 my $log = join '', map { worker_log($_) } qw(w1 w2 w3);
 unlike $log, qr/\[alert\]/, 'no [alert] lines';
-unlike $log, qr/NOSCRIPT|SCRIPT LOAD .*:/, 'scripts loaded and found';
 unlike $log, qr/AddressSanitizer|LeakSanitizer|runtime error:/, 'no sanitizer output';
 is_deeply [ $t->error_log_problems ], [], 'no alerts in nginx error.log';
 
