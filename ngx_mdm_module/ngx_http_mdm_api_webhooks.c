@@ -146,7 +146,7 @@ static ngx_int_t
 ngx_http_mdm_webhook_dead(ngx_http_request_t *r, ngx_str_t *name)
 {
     ngx_int_t             count;
-    ngx_str_t             arg;
+    ngx_str_t             arg, *saved;
     ngx_http_mdm_ctx_t   *ctx;
     ngx_http_mdm_args_t   args;
 
@@ -160,12 +160,15 @@ ngx_http_mdm_webhook_dead(ngx_http_request_t *r, ngx_str_t *name)
         }
     }
 
+    /* name lives on the caller's stack; the reply comes later */
     ctx = ngx_http_mdm_get_ctx(r);
-    if (ctx == NULL) {
+    saved = ngx_palloc(r->pool, sizeof(ngx_str_t));
+    if (ctx == NULL || saved == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->data = name;
+    *saved = *name;
+    ctx->data = saved;
 
     if (ngx_http_mdm_args_init(r, &args, 6) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -136,6 +136,8 @@ sub received {
     my @r = map { decode_json($_) }
         split /\n/, MDM::Test::slurp("$dir/$name.requests");
     @r = grep { $_->{status} =~ /^2/ } @r unless $opt{all};
+    my $path = $opt{path} // ($name eq 'filtered' ? '/in' : '/hooks/mdm');
+    @r = grep { $_->{request} eq "POST $path HTTP/1.1" } @r;
     $_->{json} = eval { decode_json($_->{body}) } for @r;
     return \@r;
 }
@@ -155,6 +157,7 @@ push_claim_idle_ms = 1000
 push_claim_interval_ms = 200
 webhook = main http://127.0.0.1:$hook_port{main}/hooks/mdm
 webhook = filtered http://127.0.0.1:$hook_port{filtered}/in topics=mdm.Authenticate,mdm.TokenUpdate,mdm.CheckOut hmac_key=other-key
+webhook = reports http://127.0.0.1:$hook_port{filtered}/reports topics=mdm.Connect skip_idle=1
 webhook_hmac_key = sekrit
 webhook_timeout_ms = 1000
 webhook_retry_for = 4
@@ -375,6 +378,19 @@ my $want = hmac_sha256_base64($filtered->[0]{body}, 'other-key');
 $want .= '=' while length($want) % 4;
 is $filtered->[0]{signature}, $want, '... signed with its own hmac_key';
 is $filtered->[0]{request}, 'POST /in HTTP/1.1', '... at its own URL';
+
+my $reports = received('filtered', path => '/reports');
+is_deeply [map { $_->{json}{acknowledge_event}{status} } @$reports],
+    ['Acknowledged'], 'skip_idle=1 leaves out Idle reports';
+
+# --- configuration errors -----------------------------------------------------
+
+for my $bad ('x ftp://example.com/', 'bad/name http://127.0.0.1/',
+             'y http://127.0.0.1/ colour=blue') {
+    my $out = `$worker_bin --redis 127.0.0.1:$redis --name bad --webhook '$bad' 2>&1`;
+    isnt $? >> 8, 0, "worker refuses to start with webhook = $bad";
+    like $out, qr/\[alert\] webhook .*(expected|unknown option)/, '... saying why';
+}
 
 # --- receiver down for a while: everything arrives, in order per enrollment ---
 
