@@ -24,7 +24,8 @@ OUT=bench/results/latest.txt
 
 N_SIGN=${BENCH_N_SIGN:-200}          # RSA-2048 devices for signed Idle reports
 C_SIGN=32
-N_EC=${BENCH_N_EC:-2000}   # P-256 devices, enrolled through the check-in path: storm, sessions, queue depth
+N_EC=${BENCH_N_EC:-10000}  # P-256 devices, enrolled through the check-in path: storm, sessions, queue depth
+STORM_RUNS=${BENCH_STORM_RUNS:-3}  # the storm of N_EC TokenUpdates takes ~20 s a run
 N_SESS=${BENCH_N_SESS:-1000} # sessions per run (each device once)
 C_SESS=32
 C_STORM=64
@@ -259,15 +260,16 @@ note() { NOTES+=("$*"); log "note: $*"; }
 sim_load() {
     local limit=$1; shift
     local rc=0
-    timeout -k 5 "$limit" "$SIM" load "$@" --json >"$TMP/sim.json" 2>"$TMP/sim.err" || rc=$?
-    if [ ! -s "$TMP/sim.json" ]; then
+    local out=${SIM_OUT:-$TMP/sim.json}
+    timeout -k 5 "$limit" "$SIM" load "$@" --json >"$out" 2>"${out%.json}.err" || rc=$?
+    if [ ! -s "$out" ]; then
         echo "bench: mdmsim produced no report (status $rc):" >&2
-        cat "$TMP/sim.err" >&2
+        cat "${out%.json}.err" >&2
         return 1
     fi
     return 0
 }
-jv() { jq -r "$1" "$TMP/sim.json"; }
+jv() { jq -r "$1" "${SIM_OUT:-$TMP/sim.json}"; }
 check_sim() {
     local what=$1
     local failed; failed=$(jv '.requests_failed')
@@ -299,14 +301,15 @@ met() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN {
 # --- 1. signed Idle over keep-alive TLS --------------------------------------
 s1() {
     log "[load $(loadavg)] 1. Idle reports with Mdm-Signature, keep-alive, $N_SIGN devices, c=$C_SIGN, ${DUR}s per run"
-    local r rps=() p50=() p90=() p99=() cpu=() crps=() ccpu=() rat=() a b t n
+    local r rps=() p50=() p90=() p99=() cpu=() rcpu=() crps=() ccpu=() rat=() a b ra rb n
     for r in $(seq "$RUNS"); do
-        a=$(server_ticks)
+        a=$(server_ticks); ra=$(ticks "$REDIS_PID")
         sim_load $((DUR + 120)) "${SIMID_RSA[@]}" "${SIMTLS[@]}" --mode sign --keepalive \
             --scenario idle -n "$N_SIGN" -c "$C_SIGN" --duration "$DUR" --server-url "$URL/mdm"
-        b=$(server_ticks)
+        b=$(server_ticks); rb=$(ticks "$REDIS_PID")
         check_sim "1. signed Idle run $r"
         n=$(jv '.requests'); rps+=("$(jv '.requests_per_s')")
+        rcpu+=("$(us_per $((rb - ra)) "$n")")
         p50+=("$(jv '.latency_us.p50')"); p90+=("$(jv '.latency_us.p90')"); p99+=("$(jv '.latency_us.p99')")
         cpu+=("$(us_per $((b - a)) "$n")")
         a=$(server_ticks)
@@ -324,6 +327,7 @@ s1() {
     row "1" "  latency p50 / p90 / p99 (µs)" "$(stat3 "${p50[@]}") / $(stat3 "${p90[@]}") / $(stat3 "${p99[@]}")" "" "" ""
     row "1" "  server CPU µs per request (nginx workers + redis)" "$(FMT=%.1f stat3 "${cpu[@]}")" \
         "$(FMT=%.1f stat3 "${ccpu[@]}")" "" "≤ 80: $(met "$(median "${cpu[@]}")" "<=" 80)"
+    row "1" "  … of which redis-server" "$(FMT=%.1f stat3 "${rcpu[@]}")" "" "" ""
 }
 
 # --- 2. device sessions, new TLS connection each -----------------------------
@@ -366,7 +370,7 @@ s2() {
 s3() {
     log "[load $(loadavg)] 3. check-in storm: TokenUpdate from $N_EC devices, new TLS connection each, c=$C_STORM"
     local r mps=() p50=() cpu=() a b
-    for r in $(seq "$RUNS"); do
+    for r in $(seq "$STORM_RUNS"); do
         a=$(server_ticks)
         sim_load $((N_EC / 50 + 120)) "${SIMID_EC[@]}" "${SIMTLS[@]}" --mode tls --scenario checkin-storm \
             -n "$N_EC" -c "$C_STORM" --sessions "$N_EC" --server-url "$URL/mdm"
@@ -376,7 +380,7 @@ s3() {
         cpu+=("$(us_per $((b - a)) "$(jv '.requests')")")
         log "   run $r: ${mps[-1]} TokenUpdates/s, ${cpu[-1]} us server CPU each"
     done
-    row "3" "Check-in storm, $N_EC devices × TokenUpdate, new TLS each, messages/s" "$(stat3 "${mps[@]}")" "" "" "-"
+    row "3" "Check-in storm, $N_EC devices × TokenUpdate, new TLS each, messages/s ($STORM_RUNS runs)" "$(stat3 "${mps[@]}")" "" "" "-"
     row "3" "  server CPU µs per TokenUpdate (incl. TLS handshake)" "$(stat3 "${cpu[@]}")" "" "" ""
 }
 
@@ -385,22 +389,28 @@ s5() {
     local deep short
     deep=$(printf '%s%016X' "$PFX_EC" 0)
     short=$(printf '%s%016X' "$PFX_EC" 1)
-    log "[load $(loadavg)] 5. queue depth: $QDEPTH queued commands on $deep vs 1 on $short; Idle reports, TLS keep-alive, c=1"
+    log "[load $(loadavg)] 5. queue depth: $QDEPTH queued commands on $deep vs 1 on $short; Idle reports, TLS keep-alive, one connection each, at the same time"
     R del "mdm:{$deep}:q" "mdm:{$short}:q" >/dev/null
     perl bench/seed.pl queue "$deep" "$QDEPTH" deep | R --pipe >/dev/null
     perl bench/seed.pl queue "$short" 1 short | R --pipe >/dev/null
     log "   queue lengths: $(R llen "mdm:{$deep}:q") and $(R llen "mdm:{$short}:q")"
-    local r d=() s=() rat=()
+    # Both devices at the same time, one connection each, so that both see
+    # the same machine (other load on these cores comes and goes).
+    local r d=() s=() rat=() p1 p2
     for r in $(seq "$RUNS"); do
-        sim_load $((DUR + 60)) "${SIMID_EC[@]}" "${SIMTLS[@]}" --mode tls --keepalive --scenario idle \
-            -n 1 -c 1 --first-device 0 --duration "$DUR" --server-url "$URL/mdm"
-        check_sim "5. deep queue run $r"
-        [ "$(jv '.commands.unanswered')" = "$(jv '.requests')" ] || note "5. deep queue run $r: not every Idle got a command"
-        d+=("$(jv '.latency_us.p50')")
-        sim_load $((DUR + 60)) "${SIMID_EC[@]}" "${SIMTLS[@]}" --mode tls --keepalive --scenario idle \
-            -n 1 -c 1 --first-device 1 --duration "$DUR" --server-url "$URL/mdm"
-        check_sim "5. short queue run $r"
-        s+=("$(jv '.latency_us.p50')")
+        SIM_OUT=$TMP/deep.json sim_load $((DUR + 60)) "${SIMID_EC[@]}" "${SIMTLS[@]}" --mode tls --keepalive \
+            --scenario idle -n 1 -c 1 --first-device 0 --duration "$DUR" --server-url "$URL/mdm" &
+        p1=$!
+        SIM_OUT=$TMP/short.json sim_load $((DUR + 60)) "${SIMID_EC[@]}" "${SIMTLS[@]}" --mode tls --keepalive \
+            --scenario idle -n 1 -c 1 --first-device 1 --duration "$DUR" --server-url "$URL/mdm" &
+        p2=$!
+        wait "$p1"; wait "$p2"
+        SIM_OUT=$TMP/deep.json check_sim "5. deep queue run $r"
+        [ "$(SIM_OUT=$TMP/deep.json jv '.commands.unanswered')" = "$(SIM_OUT=$TMP/deep.json jv '.requests')" ] ||
+            note "5. deep queue run $r: not every Idle got a command"
+        SIM_OUT=$TMP/short.json check_sim "5. short queue run $r"
+        d+=("$(SIM_OUT=$TMP/deep.json jv '.latency_us.p50')")
+        s+=("$(SIM_OUT=$TMP/short.json jv '.latency_us.p50')")
         rat+=("$(ratio "${d[-1]}" "${s[-1]}")")
         log "   run $r: p50 ${d[-1]} us (deep) vs ${s[-1]} us (1 queued)"
     done
