@@ -494,6 +494,19 @@ is scalar(grep { $_->{json}{topic} ne 'mdm.TokenUpdate' }
           @{ received('filtered') }[$fbase .. $#{ received('filtered') }]), 0,
     'a replay for one webhook is not delivered to the other';
 
+# --- an entry that is not an event -------------------------------------------
+
+my $garbage = $t->redis('XADD', 'mdm:events', '*', m => "\xc1not msgpack");
+ok $t->wait_for(sub {
+        my $d = $t->redis('XRANGE', 'mdm:webhook:dead:main', '-', '+');
+        grep { my %f = @{ $_->[1] }; ($f{event_id} // '') eq $garbage } @$d
+    }), 'an entry that is no event is dead-lettered at once';
+my ($gd) = grep { my %f = @{ $_->[1] }; ($f{event_id} // '') eq $garbage }
+    @{ $t->redis('XRANGE', 'mdm:webhook:dead:main', '-', '+') };
+my %gf = @{ $gd->[1] };
+is $gf{error}, 'field m is not a valid event', '... saying why';
+is $gf{attempts}, 0, '... without an attempt';
+
 # --- a killed worker's events are delivered by another ------------------------
 
 $base = @{ received('main') };

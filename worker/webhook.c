@@ -122,6 +122,7 @@ struct wk_webhooks_s {
 };
 
 static void hook_read(wk_hook_t *k);
+static double backoff(const wk_config_t *cf, unsigned attempts);
 static void hook_dispatch(wk_hook_t *k);
 static void check_drained(wk_webhooks_t *wh);
 
@@ -510,7 +511,9 @@ dead_letter(wk_delivery_t *d, const char *why)
         ARG("id", 2);
         ARG(d->enrollment, strlen(d->enrollment));
     }
-    snprintf(d->error, sizeof(d->error), "%s", why);
+    if (why != d->error) {
+        snprintf(d->error, sizeof(d->error), "%s", why);
+    }
     ARG("error", 5);
     ARG(d->error, strlen(d->error));
     snprintf(attempts, sizeof(attempts), "%u", d->attempts);
@@ -529,9 +532,11 @@ dead_letter(wk_delivery_t *d, const char *why)
         k->dead_letters++;
         return;
     }
-    wk_error("webhook %s: Redis is down, event %s stays pending", k->name,
-             d->entry);
-    delivery_free(d);
+    /* Kept, never freed here (callers still hold d): tried again later. */
+    wk_error("webhook %s: Redis is down, event %s not dead-lettered yet",
+             k->name, d->entry);
+    d->state = D_WAITING;
+    d->next_at = ev_now(k->wh->loop) + backoff(k->wh->cf, d->attempts + 1);
 }
 
 
@@ -615,6 +620,10 @@ delivery_send(wk_delivery_t *d)
         "Content-Type: application/json; charset=utf-8", NULL, NULL
     };
 
+    if (d->body == NULL) {
+        dead_letter(d, d->error);     /* undeliverable, Redis was down */
+        return;
+    }
     if (d->signature[0]) {
         snprintf(sig_header, sizeof(sig_header), "X-Hmac-Signature: %s",
                  d->signature);
@@ -680,7 +689,9 @@ hook_dispatch(wk_hook_t *k)
         if (!seen_add(&seen, d->key) && d->state == D_WAITING) {
             if (d->next_at <= now) {
                 delivery_send(d);
-            } else if (wake == 0 || d->next_at < wake) {
+            }
+            /* still waiting: not due, or the POST could not even start */
+            if (d->state == D_WAITING && (wake == 0 || d->next_at < wake)) {
                 wake = d->next_at;
             }
         }
