@@ -58,7 +58,7 @@ use B;
 use JSON::PP;
 use Fcntl qw(:flock);
 
-my ($port, $log, $status_file) = @ARGV;
+my ($port, $log, $status_file, $cert, $key) = @ARGV;
 my $listener = IO::Socket::INET->new(Listen => 64, ReuseAddr => 1,
     LocalAddr => "127.0.0.1:$port") or die "listen $port: $!";
 $SIG{CHLD} = 'IGNORE';
@@ -74,10 +74,15 @@ sub answer_status {
 sub serve {
     my ($c) = @_;
     my $buf = '';
+    if ($cert) {
+        require IO::Socket::SSL;
+        IO::Socket::SSL->start_SSL($c, SSL_server => 1,
+            SSL_cert_file => $cert, SSL_key_file => $key) or return;
+    }
     my $sel = IO::Select->new($c);
     while (1) {
         while ($buf !~ /\r\n\r\n/) {
-            unless ($sel->can_read(0.1)) {
+            unless (($cert && $c->pending) || $sel->can_read(0.1)) {
                 return if getppid() != $parent;
                 next;
             }
@@ -118,12 +123,14 @@ while (1) {
 EOF
 
 my %hook_port = (main => $t->port('hook-main'),
-                 filtered => $t->port('hook-filtered'));
+                 filtered => $t->port('hook-filtered'),
+                 tls => $t->port('hook-tls'));
 
 sub receiver_start {
     my ($name) = @_;
     $t->spawn("receiver-$name", {}, $^X, "$dir/receiver.pl",
-        $hook_port{$name}, "$dir/$name.requests", "$dir/$name.status");
+        $hook_port{$name}, "$dir/$name.requests", "$dir/$name.status",
+        $name eq 'tls' ? ($pki->{cert}, $pki->{key}) : ());
     $t->wait_port($hook_port{$name}, "receiver $name");
 }
 
@@ -136,7 +143,8 @@ sub received {
     my @r = map { decode_json($_) }
         split /\n/, MDM::Test::slurp("$dir/$name.requests");
     @r = grep { $_->{status} =~ /^2/ } @r unless $opt{all};
-    my $path = $opt{path} // ($name eq 'filtered' ? '/in' : '/hooks/mdm');
+    my $path = $opt{path}
+        // { filtered => '/in', main => '/hooks/mdm', tls => '/secure' }->{$name};
     @r = grep { $_->{request} eq "POST $path HTTP/1.1" } @r;
     $_->{json} = eval { decode_json($_->{body}) } for @r;
     return \@r;
@@ -158,6 +166,8 @@ push_claim_interval_ms = 200
 webhook = main http://127.0.0.1:$hook_port{main}/hooks/mdm
 webhook = filtered http://127.0.0.1:$hook_port{filtered}/in topics=mdm.Authenticate,mdm.TokenUpdate,mdm.CheckOut hmac_key=other-key
 webhook = reports http://127.0.0.1:$hook_port{filtered}/reports topics=mdm.Connect skip_idle=1
+webhook = tls https://127.0.0.1:$hook_port{tls}/secure topics=mdm.CheckOut ca=$pki->{ca}
+webhook = untrusted https://127.0.0.1:$hook_port{tls}/untrusted topics=mdm.CheckOut
 webhook_hmac_key = sekrit
 webhook_timeout_ms = 1000
 webhook_retry_for = 4
@@ -378,6 +388,13 @@ my $want = hmac_sha256_base64($filtered->[0]{body}, 'other-key');
 $want .= '=' while length($want) % 4;
 is $filtered->[0]{signature}, $want, '... signed with its own hmac_key';
 is $filtered->[0]{request}, 'POST /in HTTP/1.1', '... at its own URL';
+
+ok wait_received('tls', 1), 'an https webhook, server verified against its ca=';
+is received('tls')->[0]{json}{topic}, 'mdm.CheckOut', '... gets its topic';
+ok $t->wait_for(sub { $t->redis('XLEN', 'mdm:webhook:dead:untrusted') }, 10),
+    'a server the CAs do not vouch for gets nothing: dead-lettered';
+my ($untrusted) = @{ $t->redis('XRANGE', 'mdm:webhook:dead:untrusted', '-', '+') };
+like {@{ $untrusted->[1] }}->{error}, qr/certificate/i, '... for its certificate';
 
 my $reports = received('filtered', path => '/reports');
 is_deeply [map { $_->{json}{acknowledge_event}{status} } @$reports],

@@ -50,6 +50,7 @@ static const wk_config_key_t keys[] = {
     NUM(push_coalesce_ms, "1000", 0),
     NUM(metrics_interval_ms, "5000", 100),
     STR(webhook_hmac_key, ""),
+    STR(webhook_ca, ""),
     NUM(webhook_timeout_ms, "10000", 100),
     NUM(webhook_retry_for, "3600", 0),
     NUM(webhook_backoff_base_ms, "1000", 1),

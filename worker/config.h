@@ -41,6 +41,7 @@ typedef struct {
     char webhooks[WK_WEBHOOKS_MAX][WK_CONFIG_STR_MAX];
     int  nwebhooks;
     char webhook_hmac_key[WK_CONFIG_STR_MAX]; /* default for every webhook */
+    char webhook_ca[WK_CONFIG_STR_MAX];   /* empty: the system CA store */
     long webhook_timeout_ms;              /* one POST, connect included */
     long webhook_retry_for;               /* s from the event to dead letter */
     long webhook_backoff_base_ms;

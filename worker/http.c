@@ -236,8 +236,8 @@ build_headers(const char *const *lines)
 
 int
 wk_http_post(wk_http_t *h, const char *url, const char *body, size_t len,
-             const char *const *headers, long timeout_ms,
-             wk_http_done_cb done, void *data)
+             const char *const *headers, const char *ca_file,
+             long timeout_ms, wk_http_done_cb done, void *data)
 {
     wk_http_req_t *req = calloc(1, sizeof(*req));
     if (req == NULL) {
@@ -269,6 +269,9 @@ wk_http_post(wk_http_t *h, const char *url, const char *body, size_t len,
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_body);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->error);
     curl_easy_setopt(e, CURLOPT_PRIVATE, req);
+    if (ca_file && *ca_file) {
+        curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
+    }
 
     if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
         curl_easy_cleanup(e);

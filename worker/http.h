@@ -21,12 +21,13 @@ wk_http_t *wk_http_new(struct ev_loop *loop);
 
 /*
  * POSTs body (not copied: it must live until done runs) with the given
- * header lines; done runs exactly once, from the loop, never from inside
- * this call. -1 if the request could not be started.
+ * header lines; an https server is verified against ca_file (NULL or "":
+ * the system CAs) and the URL's host. done runs exactly once, from the
+ * loop, never from inside this call. -1 if the request could not start.
  */
 int wk_http_post(wk_http_t *h, const char *url, const char *body, size_t len,
-                 const char *const *headers, long timeout_ms,
-                 wk_http_done_cb done, void *data);
+                 const char *const *headers, const char *ca_file,
+                 long timeout_ms, wk_http_done_cb done, void *data);
 
 /* Requests in flight. */
 unsigned wk_http_active(const wk_http_t *h);

@@ -79,6 +79,7 @@ struct wk_hook_s {
     char                url[WK_CONFIG_STR_MAX];
     char                topics[WK_CONFIG_STR_MAX];  /* ",a,b,"; "" = all */
     char                hmac_key[WK_CONFIG_STR_MAX];
+    char                ca[WK_CONFIG_STR_MAX];      /* "": system CAs */
     int                 skip_idle;
     char                group[NAME_MAX_LEN + 16];
     char                streams[NSTREAMS][NAME_MAX_LEN + 32];
@@ -166,11 +167,15 @@ hook_option(wk_hook_t *k, const char *opt)
         snprintf(k->hmac_key, sizeof(k->hmac_key), "%s", opt + 9);
         return 0;
     }
+    if (strncmp(opt, "ca=", 3) == 0) {
+        snprintf(k->ca, sizeof(k->ca), "%s", opt + 3);
+        return 0;
+    }
     return -1;
 }
 
 
-/* "<name> <url> [topics=a,b|all] [skip_idle=1] [hmac_key=K]" */
+/* "<name> <url> [topics=a,b|all] [skip_idle=1] [hmac_key=K] [ca=FILE]" */
 static int
 hook_parse(wk_hook_t *k, const char *line, const wk_config_t *cf)
 {
@@ -185,12 +190,13 @@ hook_parse(wk_hook_t *k, const char *line, const wk_config_t *cf)
             && strncmp(url, "https://", 8) != 0))
     {
         wk_alert("webhook \"%s\": expected <name> <http(s)://url> "
-                 "[topics=...] [skip_idle=1] [hmac_key=...]", line);
+                 "[topics=...] [skip_idle=1] [hmac_key=...] [ca=...]", line);
         return -1;
     }
     snprintf(k->name, sizeof(k->name), "%s", name);
     snprintf(k->url, sizeof(k->url), "%s", url);
     snprintf(k->hmac_key, sizeof(k->hmac_key), "%s", cf->webhook_hmac_key);
+    snprintf(k->ca, sizeof(k->ca), "%s", cf->webhook_ca);
     for (char *opt; (opt = strtok_r(NULL, " \t", &save)) != NULL; ) {
         if (hook_option(k, opt) != 0) {
             wk_alert("webhook %s: unknown option \"%s\"", name, opt);
@@ -632,7 +638,8 @@ delivery_send(wk_delivery_t *d)
     d->attempts++;
     d->state = D_SENDING;
     if (wk_http_post(k->wh->http, k->url, d->body, d->body_len, headers,
-                     k->wh->cf->webhook_timeout_ms, on_http_done, d) != 0)
+                     k->ca, k->wh->cf->webhook_timeout_ms, on_http_done, d)
+        != 0)
     {
         delivery_failed(d, "could not start the HTTP request");
         return;
