@@ -825,8 +825,10 @@ delivery_new(wk_hook_t *k, int from, const redisReply *id,
 }
 
 
+/* claimed: the entry may be one we hold already (a claim we were slow to
+ * refresh); new entries (XREADGROUP >) cannot be. */
 static void
-event_add(wk_hook_t *k, int from, const redisReply *e)
+event_add(wk_hook_t *k, int from, const redisReply *e, int claimed)
 {
     char err[256];
 
@@ -841,7 +843,7 @@ event_add(wk_hook_t *k, int from, const redisReply *e)
         queue_ack(k, from, id->str);          /* trimmed while pending */
         return;
     }
-    if (is_held(k, from, id->str)) {
+    if (claimed && is_held(k, from, id->str)) {
         return;
     }
     wk_delivery_t *d = delivery_new(k, from, id, fields);
@@ -866,13 +868,13 @@ event_add(wk_hook_t *k, int from, const redisReply *e)
 
 
 static size_t
-events_add(wk_hook_t *k, int from, const redisReply *entries)
+events_add(wk_hook_t *k, int from, const redisReply *entries, int claimed)
 {
     size_t before = k->stats.skipped;
     size_t held = k->held;
 
     for (size_t i = 0; i < entries->elements; i++) {
-        event_add(k, from, entries->element[i]);
+        event_add(k, from, entries->element[i], claimed);
     }
     return k->held - held + (k->stats.skipped - before);
 }
@@ -919,7 +921,7 @@ on_read(wk_redis_t *link, redisReply *r, void *data)
         {
             int from = stream_index(k, s->element[0]);
             if (from >= 0) {
-                events_add(k, from, s->element[1]);
+                events_add(k, from, s->element[1], 0);
             }
         }
     }
@@ -1031,9 +1033,14 @@ on_autoclaim(wk_redis_t *link, redisReply *r, void *data)
     if (k->wh->draining) {
         return;
     }
-    size_t n = events_add(k, from, r->element[1]);
-    if (r->elements > 2 && r->element[2]->type == REDIS_REPLY_ARRAY) {
-        /* ids Redis found deleted (trimmed): nothing left to deliver */
+    size_t n = events_add(k, from, r->element[1], 1);
+    if (r->elements > 2 && r->element[2]->type == REDIS_REPLY_ARRAY
+        && r->element[2]->elements > 0)
+    {
+        /* trimmed by MAXLEN while pending: nothing left to deliver */
+        wk_warn("webhook %s: %zu pending events were trimmed from %s before "
+                "delivery; lost", k->name, r->element[2]->elements,
+                k->streams[from]);
         for (size_t i = 0; i < r->element[2]->elements; i++) {
             queue_ack(k, from, r->element[2]->element[i]->str);
         }
