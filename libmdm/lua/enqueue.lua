@@ -1,6 +1,7 @@
 -- Enqueues one command to a chunk of enrollments. The command body is stored
 -- once, whatever the number of targets; the API calls this once per chunk of
--- IDs so that no single call holds Redis for long.
+-- IDs so that no single call holds Redis for long. Per ID it costs three
+-- commands (HMGET, RPUSH, XADD); set and index updates are one call a chunk.
 --
 -- KEYS: 1 mdm:cmd:{<uuid>}, 2 mdm:cmd:{<uuid>}:ids, 3 expiry zset,
 --       4 push stream, 5 mdm:pending
@@ -25,30 +26,40 @@ elseif redis.call('EXISTS', cmd) == 0 then
     return {'err', 'command vanished while it was being enqueued'}
 end
 
-local out = {'ok', 0}
-local queued = 0
+local chunk = {}
+for i = 8, #ARGV do chunk[#chunk + 1] = ARGV[i] end
+if #chunk == 0 then return {'ok', 0} end
 
-for i = 8, #ARGV do
-    local id = ARGV[i]
-    local enr = 'mdm:{' .. id .. '}:enr'
-    local state = redis.call('HMGET', enr, 'enabled', 'token', 'push_dead')
-    if redis.call('EXISTS', enr) == 0 then
-        out[#out + 1] = id
-        out[#out + 1] = 'unknown enrollment'
-    elseif redis.call('SADD', ids, id) == 0 then
-        out[#out + 1] = id
-        out[#out + 1] = 'already queued'
+local queued_before = redis.call('SMISMEMBER', ids, unpack(chunk))
+local out = {'ok', 0}
+local added, seen, scores = {}, {}, {}
+
+local function refuse(id, why)
+    out[#out + 1] = id
+    out[#out + 1] = why
+end
+
+for i, id in ipairs(chunk) do
+    if queued_before[i] == 1 or seen[id] then
+        refuse(id, 'already queued')
     else
-        redis.call('RPUSH', 'mdm:{' .. id .. '}:q', uuid)
-        redis.call('ZADD', pending, 'NX', now, id)
-        queued = queued + 1
-        if nopush ~= '1' then
-            if state[1] ~= '1' then
-                out[#out + 1] = id
-                out[#out + 1] = 'push: enrollment is not enabled'
-            elseif not state[2] or state[3] then
-                out[#out + 1] = id
-                out[#out + 1] = 'push: enrollment has no live push token'
+        seen[id] = true
+        -- every stored enrollment has 'created' (checkin.lua sets it)
+        local st = redis.call('HMGET', 'mdm:{' .. id .. '}:enr', 'created',
+                              'enabled', 'token', 'push_dead')
+        if not st[1] and not st[2] then
+            refuse(id, 'unknown enrollment')
+        else
+            redis.call('RPUSH', 'mdm:{' .. id .. '}:q', uuid)
+            added[#added + 1] = id
+            scores[#scores + 1] = now
+            scores[#scores + 1] = id
+            if nopush == '1' then
+                -- queued only
+            elseif st[2] ~= '1' then
+                refuse(id, 'push: enrollment is not enabled')
+            elseif not st[3] or st[4] then
+                refuse(id, 'push: enrollment has no live push token')
             else
                 redis.call('XADD', push, '*', 'id', id)
             end
@@ -56,5 +67,10 @@ for i = 8, #ARGV do
     end
 end
 
-out[2] = queued
+if #added > 0 then
+    redis.call('SADD', ids, unpack(added))
+    redis.call('ZADD', pending, 'NX', unpack(scores))
+end
+
+out[2] = #added
 return out
