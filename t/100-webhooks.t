@@ -102,6 +102,7 @@ sub serve {
         open my $out, '>>', $log or die "$log: $!";
         flock $out, LOCK_EX;
         print $out encode_json({ request => $line, status => $status,
+            connection => $$,
             signature => $h{'x-hmac-signature'},
             content_type => $h{'content-type'}, body => $body }), "\n";
         close $out;
@@ -358,6 +359,9 @@ my $first = $main[0];
 is $first->{request}, 'POST /hooks/mdm HTTP/1.1', 'POSTed to the configured path';
 is $first->{content_type}, 'application/json; charset=utf-8',
     'Content-Type as NanoMDM sends it';
+my %connections = map { $_->{connection} => 1 } @main;
+cmp_ok scalar(keys %connections), '<', @main / 2,
+    'connections are kept alive between POSTs';
 my $types_ok = 1;
 for my $m (@main) {
     my $b = $m->{json}{checkin_event} // $m->{json}{acknowledge_event};
