@@ -747,3 +747,21 @@ mdm_plist_get_array(plist_t dict, const char *key, plist_t *val,
 
     return rc;
 }
+
+
+int
+mdm_plist_to_binary(plist_t dict, char **out, size_t *len)
+{
+    char      *bin = NULL;
+    uint32_t   n = 0;
+
+    plist_to_bin(dict, &bin, &n);
+    if (bin == NULL) {
+        return -1;
+    }
+
+    *out = bin;
+    *len = n;
+
+    return 0;
+}

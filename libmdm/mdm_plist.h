@@ -54,6 +54,9 @@ int mdm_plist_get_dict(plist_t dict, const char *key, plist_t *val,
 int mdm_plist_get_array(plist_t dict, const char *key, plist_t *val,
     mdm_err_t *err);
 
+/* Binary plist (bplist00) of dict, malloc'd into *out / *len; 0 or -1. */
+int mdm_plist_to_binary(plist_t dict, char **out, size_t *len);
+
 /* Formats a message into err; returns MDM_ERROR for `return mdm_err(...)`. */
 int mdm_err(mdm_err_t *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -25,6 +25,8 @@ static ngx_int_t ngx_http_mdm_checkin_keys(ngx_http_request_t *r,
 static ngx_int_t ngx_http_mdm_checkin_argv(ngx_http_request_t *r,
     ngx_http_mdm_args_t *args, mdm_checkin_t *ci, ngx_str_t *body,
     const char *sha);
+static ngx_int_t ngx_http_mdm_checkin_raw(ngx_http_request_t *r,
+    ngx_http_mdm_args_t *args, mdm_checkin_t *ci);
 static void ngx_http_mdm_checkin_fields(ngx_http_mdm_args_t *args,
     mdm_checkin_t *ci);
 static ngx_int_t ngx_http_mdm_checkin_event(ngx_http_request_t *r,
@@ -149,10 +151,43 @@ ngx_http_mdm_checkin_argv(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
         return NGX_ERROR;
     }
 
-    ngx_http_mdm_args_add(args, body->data, body->len);
+    if (ngx_http_mdm_checkin_raw(r, args, ci) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     ngx_http_mdm_checkin_fields(args, ci);
 
     return NGX_OK;
+}
+
+
+/*
+ * Authenticate's plist is kept (unknown keys included) as a binary plist:
+ * the same plist in about half the bytes of the XML, for every enrolled
+ * device. The event carries the body as received. Other messages store no
+ * raw body.
+ */
+static ngx_int_t
+ngx_http_mdm_checkin_raw(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
+    mdm_checkin_t *ci)
+{
+    char       *bin;
+    size_t      len;
+    ngx_int_t   rc;
+
+    if (ci->type != MDM_CHECKIN_AUTHENTICATE) {
+        ngx_http_mdm_args_add(args, "", 0);
+        return NGX_OK;
+    }
+
+    if (mdm_plist_to_binary(ci->root, &bin, &len) != 0) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_mdm_args_add_copy(r, args, bin, len);
+    free(bin);
+
+    return rc;
 }
 
 

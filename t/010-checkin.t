@@ -64,7 +64,10 @@ is(enr($udid, 'os_version'), '9.3.5', 'OS version stored');
 is(enr($udid, 'topic'), $topic, 'topic stored');
 is(enr($udid, 'type'), 'Device', 'enrollment type is Device');
 is(enr($udid, 'enabled'), '0', 'not enabled before TokenUpdate');
-is($t->redis('GET', "mdm:{$udid}:auth"), $auth, 'raw Authenticate plist kept byte for byte');
+my $kept = $t->redis('GET', "mdm:{$udid}:auth");
+like($kept, qr/^bplist00/, 'Authenticate plist kept, as a binary plist');
+cmp_ok(length $kept, '<', length($auth) * 0.6, '... about half the size of the XML');
+like($kept, qr/F5JM992LF193/, '... with its values');
 like(enr($udid, 'cert'), qr/^[0-9a-f]{64}$/, 'certificate SHA-256 bound at Authenticate');
 is($t->redis('GET', 'mdm:cert:' . enr($udid, 'cert')), $udid, 'certificate index points at the enrollment');
 is($t->redis('XLEN', 'mdm:events'), 1, 'Authenticate appended one event');
@@ -198,6 +201,7 @@ my $auth2 = plist(MessageType => 'Authenticate', UDID => $udid2, Topic => $topic
                   DeviceName => 'mac', Challenge => data('unknown keys are kept'));
 is(checkin($auth2, identity => $dev2, path => '/mtls')->{status}, 200, 'Authenticate over mutual TLS');
 is(enr($udid2, 'model'), 'Mac14,2', 'macOS facts stored');
+like($t->redis('GET', "mdm:{$udid2}:auth"), qr/unknown keys are kept/, 'unknown keys (Challenge) are kept');
 is(checkin(plist(MessageType => 'TokenUpdate', Topic => $topic, UDID => $udid2,
                  Token => data("\x05" x 32), PushMagic => 'M'),
            identity => $dev2, path => '/mtls')->{status}, 200, 'TokenUpdate over mutual TLS');

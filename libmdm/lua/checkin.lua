@@ -9,7 +9,8 @@
 -- ARGV: 1 MessageType, 2 enrollment ID, 3 parent ID ('' for a device),
 --       4 enrollment type, 5 certificate SHA-256 ('' when binding is off),
 --       6 binding mode (on|retro), 7 now (unix s), 8 event (msgpack),
---       9 events MAXLEN, 10 raw body, 11.. field/value pairs to store
+--       9 events MAXLEN, 10 Authenticate's plist to keep ('' for other
+--       messages), 11.. field/value pairs to store
 -- Returns {'ok', payload} or {'err', reason}.
 
 local enr, bind_enr, cert_key, auth_key, q_key, nn_key, users_key,
