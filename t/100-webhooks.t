@@ -1,9 +1,12 @@
 #!/usr/bin/perl
 # mdm-worker's webhooks (docs/webhooks.md): every event of mdm:events POSTed
-# as NanoMDM/MicroMDM webhook JSON, signed with X-Hmac-Signature; a receiver
+# as NanoMDM/MicroMDM webhook JSON (golden bodies for every topic, our
+# mdm.CommandExpired and mdm.PushFailed included), signed with
+# X-Hmac-Signature, over kept-alive HTTP and verified HTTPS; a receiver
 # that is down gets everything later, in order per enrollment; one that
 # keeps failing gets its events dead-lettered, and the API replays them; a
-# second webhook with a topic filter gets only its topics, undisturbed.
+# second webhook with a topic filter gets only its topics, undisturbed; a
+# SIGKILLed worker's events are delivered by another.
 
 use strict;
 use warnings;
@@ -20,7 +23,9 @@ use MDM::Test;
 *data = \&MDM::Plist::data;
 
 my $worker_bin = "$MDM::Test::BUILD/mdm-worker";
-plan skip_all => 'mdm-worker not built' unless -x $worker_bin;
+my $mock_bin = "$MDM::Test::BUILD/apns-mock";
+plan skip_all => 'mdm-worker or apns-mock not built'
+    unless -x $worker_bin && -x $mock_bin;
 
 my $t = MDM::Test->new;
 my $dir = $t->dir;
@@ -154,13 +159,40 @@ sub received {
 receiver_answers($_, 200) for keys %hook_port;
 receiver_start($_) for keys %hook_port;
 
+# --- APNs: a mock that says one token is gone (for mdm.PushFailed) ------------
+
+my $topic = 'com.apple.mgmt.External.webhooks';
+my $gone_token = "\x55" x 32;
+{
+    my $base = "$pki->{dir}/push";
+    $t->openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout',
+        "$base.key", '-out', "$base.csr", '-subj', "/UID=$topic/CN=push");
+    $t->openssl('x509', '-req', '-in', "$base.csr", '-CA', $pki->{ca},
+        '-CAkey', $pki->{ca_key}, '-CAcreateserial', '-out', "$base.pem",
+        '-days', '30');
+    $t->redis('HSET', "mdm:pushcert:$topic",
+        cert => MDM::Test::slurp("$base.pem"),
+        key => MDM::Test::slurp("$base.key"), not_after => time + 86400,
+        updated => 1);
+    MDM::Test::spew("$dir/apns.script",
+                    unpack('H*', $gone_token) . " 410 Unregistered\n");
+}
+$t->spawn('mock', {}, $mock_bin, '--port', 0, '--cert', $pki->{cert},
+    '--key', $pki->{key}, '--ca', $pki->{ca}, '--log', "$dir/mock.log",
+    '--script', "$dir/apns.script");
+my $mock_port = $t->wait_for(sub {
+    -e "$dir/mock.out" && MDM::Test::slurp("$dir/mock.out") =~ /^port=(\d+)$/m
+        ? $1 : undef
+}) or BAIL_OUT('apns-mock did not start');
+
 # --- the worker ---------------------------------------------------------------
 
 MDM::Test::spew("$dir/mdm-worker.conf", <<"EOF");
 # as in conf/mdm-worker.conf, tuned for a fast test
 redis = 127.0.0.1:$redis
 log_level = debug
-apns_url = https://127.0.0.1:9
+apns_url = https://127.0.0.1:$mock_port
+apns_ca = $pki->{ca}
 push_block_ms = 200
 push_claim_idle_ms = 1000
 push_claim_interval_ms = 200
@@ -195,7 +227,6 @@ ok $t->wait_for(sub { my $g = groups();
 
 # --- devices ------------------------------------------------------------------
 
-my $topic = 'com.apple.mgmt.External.webhooks';
 my %identity;
 
 sub send_mdm {
@@ -527,6 +558,27 @@ my ($gd) = grep { my %f = @{ $_->[1] }; ($f{event_id} // '') eq $garbage }
 my %gf = @{ $gd->[1] };
 is $gf{error}, 'field m is not a valid event', '... saying why';
 is $gf{attempts}, 0, '... without an attempt';
+
+# --- mdm.PushFailed --------------------------------------------------------------
+
+$base = @{ received('main') };
+my $GONE = 'GONE-DEVICE-0001';
+checkin($GONE, 'Authenticate', undef, Topic => $topic);
+checkin($GONE, 'TokenUpdate', undef, Topic => $topic,
+        Token => data($gone_token), PushMagic => 'magic-gone');
+$r = $t->request('PUT', $port, "/v1/enqueue/$GONE",
+    plist(CommandUUID => 'CMD-GONE',
+          Command => MDM::Plist::subdict(RequestType => 'ProfileList')),
+    headers => \%API);
+is $r->{status}, 200, 'a command for a device whose token APNs says is gone';
+ok $t->wait_for(sub { grep { $_->{json}{topic} eq 'mdm.PushFailed' }
+                      @{ received('main') } }, 10),
+    'the failed push reaches the webhook';
+my ($pf) = grep { $_->{json}{topic} eq 'mdm.PushFailed' } @{ received('main') };
+is_deeply normalised($pf->{json}), { topic => 'mdm.PushFailed',
+    event_id => 'ID', created_at => 'TIME', push_event => { status => 410,
+    reason => 'Unregistered', ids => { id => $GONE } } },
+    'golden body: mdm.PushFailed (push_event: APNs status and reason)';
 
 # --- a killed worker's events are delivered by another ------------------------
 
