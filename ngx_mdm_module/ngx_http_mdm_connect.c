@@ -145,7 +145,16 @@ ngx_http_mdm_connect_argv(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
     ngx_http_mdm_args_add_cstr(args, rep->status_name);
     ngx_http_mdm_args_add_cstr(args,
                             rep->command_uuid ? rep->command_uuid : "");
-    ngx_http_mdm_args_add(args, body->data, body->len);
+    /* only a final result is stored; the event carries every body */
+    if (rep->status == MDM_STATUS_ACKNOWLEDGED
+        || rep->status == MDM_STATUS_ERROR
+        || rep->status == MDM_STATUS_COMMAND_FORMAT_ERROR)
+    {
+        ngx_http_mdm_args_add(args, body->data, body->len);
+
+    } else {
+        ngx_http_mdm_args_add(args, "", 0);
+    }
 
     if (ngx_http_mdm_connect_event(r, args, rep, body) != NGX_OK
         || ngx_http_mdm_args_add_int(r, args, mcf->events_maxlen) != NGX_OK

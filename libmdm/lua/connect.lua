@@ -9,8 +9,8 @@
 --       hash for Idle), 7 events stream, 8 mdm:pending, 9 mdm:notnow
 -- ARGV: 1 enrollment ID, 2 parent ID, 3 certificate SHA-256 ('' when
 --       binding is off), 4 binding mode, 5 now, 6 Status, 7 CommandUUID,
---       8 raw body, 9 event (msgpack), 10 events MAXLEN, 11 result
---       retention (s)
+--       8 raw body of a final result ('' otherwise), 9 event (msgpack),
+--       10 events MAXLEN, 11 result retention (s)
 -- Returns {note, next command body or ''} with note ok|unknown|duplicate,
 -- or {'err', reason}.
 --
@@ -74,12 +74,13 @@ local function expire(cmd_uuid, dead)
                                ts = tonumber(now) * 1000 }))
 end
 
+-- Returns the body to send ('' for none) and whether the queue is empty.
 local function next_command()
-    local skipping = redis.call('SCARD', nn) > 0
+    local skipping = status ~= 'Idle' and redis.call('SCARD', nn) > 0
     local start = 0
     while true do
         local batch = redis.call('LRANGE', q, start, start + 15)
-        if #batch == 0 then return '' end
+        if #batch == 0 then return '', start == 0 end
         local dropped = 0
         for _, cmd_uuid in ipairs(batch) do
             if not skipping or redis.call('SISMEMBER', nn, cmd_uuid) == 0 then
@@ -87,7 +88,7 @@ local function next_command()
                                        'body', 'expires')
                 local expires = tonumber(cmd[2] or '0') or 0
                 if cmd[1] and (expires == 0 or expires > tonumber(now)) then
-                    return cmd[1]
+                    return cmd[1], false
                 end
                 expire(cmd_uuid, cmd[1] ~= false)
                 dropped = dropped + 1
@@ -107,19 +108,18 @@ if note ~= 'duplicate' then
     redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'm', event)
 end
 
-local next_body = next_command()
+local next_body, empty = next_command()
 
 -- What the workers' sweeps look at: who still has work queued (and when it
 -- was last heard of), and whose session ended with NotNow'd commands left
 -- (protocol.md §3.4: unless NotNow was the last thing it said, such a
 -- device will not poll again by itself and needs a push later).
-local left = redis.call('LLEN', q)
-if left == 0 then
+if empty then
     redis.call('ZREM', pending, id)
 else
     redis.call('ZADD', pending, now, id)
 end
-if next_body == '' and left > 0 then
+if next_body == '' and not empty then
     redis.call('ZADD', notnow, now, id)
 else
     redis.call('ZREM', notnow, id)
