@@ -156,8 +156,15 @@ ngx_http_mdm_connect_argv(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
         ngx_http_mdm_args_add(args, "", 0);
     }
 
-    if (ngx_http_mdm_connect_event(r, args, rep, body) != NGX_OK
-        || ngx_http_mdm_args_add_int(r, args, mcf->events_maxlen) != NGX_OK
+    /* Idle reports are most of the traffic and rarely of interest */
+    if (rep->status == MDM_STATUS_IDLE && !mlcf->idle_events) {
+        ngx_http_mdm_args_add(args, "", 0);
+
+    } else if (ngx_http_mdm_connect_event(r, args, rep, body) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_mdm_args_add_int(r, args, mcf->events_maxlen) != NGX_OK
         || ngx_http_mdm_args_add_int(r, args, mcf->result_retention)
            != NGX_OK)
     {

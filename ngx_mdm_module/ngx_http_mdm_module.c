@@ -209,6 +209,13 @@ static ngx_command_t  ngx_http_mdm_commands[] = {
       offsetof(ngx_http_mdm_loc_conf_t, tokens),
       NULL },
 
+    { ngx_string("mdm_idle_events"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, idle_events),
+      NULL },
+
     { ngx_string("mdm_return_to_service"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -329,6 +336,7 @@ ngx_http_mdm_create_loc_conf(ngx_conf_t *cf)
     conf->user_authenticate = NGX_CONF_UNSET_UINT;
     conf->tokens = NGX_CONF_UNSET_PTR;
     conf->return_to_service = NGX_CONF_UNSET;
+    conf->idle_events = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -357,6 +365,7 @@ ngx_http_mdm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->tokens, prev->tokens, NULL);
     ngx_conf_merge_value(conf->return_to_service, prev->return_to_service,
                          0);
+    ngx_conf_merge_value(conf->idle_events, prev->idle_events, 1);
 
     if (conf->endpoint == NGX_HTTP_MDM_API && conf->api_key.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -55,6 +55,7 @@ typedef struct {
     ngx_uint_t                  user_authenticate;
     ngx_array_t                *tokens;      /* ngx_keyval_t */
     ngx_flag_t                  return_to_service;
+    ngx_flag_t                  idle_events;
 } ngx_http_mdm_loc_conf_t;
 
 

@@ -28,6 +28,7 @@ $t->nginx_start(<<"EOF", port => $port);
         client_body_buffer_size 1m;
         mdm_device_ca $pki->{ca};
         location /mdm { mdm_server; }
+        location /quiet { mdm_idle_events off; mdm_server; }
         location / { mdm_api; mdm_api_key sekret; }
     }
 EOF
@@ -104,6 +105,13 @@ $r = report($ida, $A, Status => 'Acknowledged', CommandUUID => 'C1');
 is($r->{status}, 200, 'a duplicate report is accepted');
 is($r->{body}, $c2, 'a duplicate report changes nothing: C2 is still next');
 like($t->redis('HGET', "mdm:{$A}:r:C1", 'result'), qr/<string>X1<\/string>/, 'first result kept, not the duplicate');
+
+# mdm_idle_events off: Idle reports leave no event; others still do.
+my $events = $t->redis('XLEN', 'mdm:events');
+$r = $t->request('PUT', $port, '/quiet', plist(UDID => $B, Status => 'Idle'), sign => $idb,
+                 headers => { 'Content-Type' => 'application/x-apple-aspen-mdm; charset=UTF-8' });
+is($r->{status}, 200, 'Idle with mdm_idle_events off');
+is($t->redis('XLEN', 'mdm:events'), $events, '... appends no event');
 
 # --- NotNow ------------------------------------------------------------------
 

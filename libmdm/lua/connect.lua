@@ -9,8 +9,8 @@
 --       hash for Idle), 7 events stream, 8 mdm:pending, 9 mdm:notnow
 -- ARGV: 1 enrollment ID, 2 parent ID, 3 certificate SHA-256 ('' when
 --       binding is off), 4 binding mode, 5 now, 6 Status, 7 CommandUUID,
---       8 raw body of a final result ('' otherwise), 9 event (msgpack),
---       10 events MAXLEN, 11 result retention (s)
+--       8 raw body of a final result ('' otherwise), 9 event (msgpack;
+--       '' for none), 10 events MAXLEN, 11 result retention (s)
 -- Returns {note, next command body or ''} with note ok|unknown|duplicate,
 -- or {'err', reason}.
 --
@@ -104,7 +104,7 @@ if err then return {'err', err} end
 redis.call('HSET', enr, 'last_seen', now)
 
 local note = record()
-if note ~= 'duplicate' then
+if note ~= 'duplicate' and event ~= '' then
     redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'm', event)
 end
 
