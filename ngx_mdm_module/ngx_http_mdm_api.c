@@ -268,3 +268,18 @@ ngx_http_mdm_api_refuse(ngx_http_request_t *r, ngx_uint_t status,
 
     return ngx_http_mdm_send_json_error(r, status, why);
 }
+
+
+/*
+ * A handler's first step: NGX_OK when the method is one of methods and the
+ * body is discarded, else the status to return.
+ */
+ngx_int_t
+ngx_http_mdm_api_method(ngx_http_request_t *r, ngx_uint_t methods)
+{
+    if (!(r->method & methods)) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    return ngx_http_discard_request_body(r);
+}

@@ -27,10 +27,14 @@ ngx_int_t ngx_http_mdm_api_commands(ngx_http_request_t *r, ngx_str_t *path);
 ngx_int_t ngx_http_mdm_api_push(ngx_http_request_t *r, ngx_str_t *path);
 ngx_int_t ngx_http_mdm_api_pushcert(ngx_http_request_t *r, ngx_str_t *path);
 
-/* ngx_http_mdm_api_inspect.c: enrollments, queues, command status */
+/* ngx_http_mdm_api_enrollments.c: GET /v1/enrollments[/<id>] */
 ngx_int_t ngx_http_mdm_api_enrollments(ngx_http_request_t *r,
     ngx_str_t *path);
+
+/* ngx_http_mdm_api_queue.c: GET|DELETE /v1/queue/<ids> */
 ngx_int_t ngx_http_mdm_api_queue(ngx_http_request_t *r, ngx_str_t *path);
+
+/* ngx_http_mdm_api_command.c: GET|DELETE /v1/commands/<uuid> */
 ngx_int_t ngx_http_mdm_api_command_status(ngx_http_request_t *r,
     ngx_str_t *uuid);
 ngx_int_t ngx_http_mdm_api_command_cancel(ngx_http_request_t *r,
@@ -41,6 +45,7 @@ ngx_int_t ngx_http_mdm_api_command_cancel(ngx_http_request_t *r,
 ngx_int_t ngx_http_mdm_api_webhooks(ngx_http_request_t *r, ngx_str_t *path);
 
 /* shared by the API handlers */
+ngx_int_t ngx_http_mdm_api_method(ngx_http_request_t *r, ngx_uint_t methods);
 ngx_int_t ngx_http_mdm_api_refuse(ngx_http_request_t *r, ngx_uint_t status,
     const char *why);
 void ngx_http_mdm_api_route(ngx_http_request_t *r, ngx_str_t *path);
