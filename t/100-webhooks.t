@@ -206,6 +206,7 @@ webhook_timeout_ms = 1000
 webhook_retry_for = 4
 webhook_backoff_base_ms = 100
 webhook_backoff_max_ms = 400
+metrics_interval_ms = 200
 EOF
 
 sub start_worker {
@@ -493,6 +494,13 @@ cmp_ok $f{attempts}, '>=', 3, '... and how many attempts were made';
 ok defined $f{m} && $f{event_id} =~ /^\d+-\d+$/, '... and keeps the event';
 is $t->redis('XPENDING', 'mdm:events', 'webhook:main')->[0], 0,
     'dead-lettered events are acked';
+ok $t->wait_for(sub {
+        my %m = @{ $t->redis('HGETALL', 'mdm:metrics:worker') };
+        ($m{webhook_dead_letters_total} // 0) >= 2
+        && ($m{webhook_retries_total} // 0) >= 2
+        && ($m{webhook_deliveries_total} // 0) > 0
+        && ($m{webhook_skipped_total} // 0) > 0 }, 5),
+    'deliveries, retries, dead letters and skips are counted for /metrics';
 
 sub api {
     my ($method, $path) = @_;

@@ -20,6 +20,10 @@ static const char *const names[WK_M_COUNT] = {
     [WK_M_COMMANDS_EXPIRED] = "commands_expired_total",
     [WK_M_REPUSH_SILENT]    = "repushes_total{reason=\"silent\"}",
     [WK_M_REPUSH_NOTNOW]    = "repushes_total{reason=\"notnow\"}",
+    [WK_M_WEBHOOK_DELIVERED] = "webhook_deliveries_total",
+    [WK_M_WEBHOOK_RETRIED]  = "webhook_retries_total",
+    [WK_M_WEBHOOK_DEAD]     = "webhook_dead_letters_total",
+    [WK_M_WEBHOOK_SKIPPED]  = "webhook_skipped_total",
 };
 
 typedef struct {

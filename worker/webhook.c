@@ -19,6 +19,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "mdm_event.h"
 #include "mdm_keys.h"
 #include "webhook.h"
@@ -475,6 +476,7 @@ on_dead_lettered(wk_redis_t *link, redisReply *r, void *data)
     } else {
         queue_ack(k, d->from, d->entry);
         k->stats.dead++;
+        wk_metric_add(WK_M_WEBHOOK_DEAD, 1);
     }
     delivery_free(d);
     if (!k->wh->draining) {
@@ -582,6 +584,7 @@ delivery_failed(wk_delivery_t *d, const char *why)
     d->state = D_WAITING;
     d->next_at = ev_now(loop) + delay;
     k->stats.retried++;
+    wk_metric_add(WK_M_WEBHOOK_RETRIED, 1);
 }
 
 
@@ -597,6 +600,7 @@ on_http_done(void *data, long status, const char *error)
         wk_debug("webhook %s: event %s (%s, %s) delivered: %ld", k->name,
                  d->event_id, d->topic, d->enrollment, status);
         k->stats.delivered++;
+        wk_metric_add(WK_M_WEBHOOK_DELIVERED, 1);
         queue_ack(k, d->from, d->entry);
         delivery_free(d);
     } else if (k->wh->draining) {
@@ -856,6 +860,7 @@ event_add(wk_hook_t *k, int from, const redisReply *e, int claimed)
     int rc = delivery_prepare(d, err, sizeof(err));
     if (rc > 0) {
         k->stats.skipped++;
+        wk_metric_add(WK_M_WEBHOOK_SKIPPED, 1);
         queue_ack(k, from, d->entry);
         delivery_free(d);
     } else if (rc < 0) {
