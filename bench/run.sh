@@ -489,18 +489,40 @@ s46() {
 }
 
 # --- 7. Redis memory per enrolled device ------------------------------------------
+# The template device checks in through nginx with the fixture bodies
+# (devices/ios-authenticate.plist, devices/ios-tokenupdate.plist without its
+# UnlockToken), its UDID replaced by its own; whatever the server stores for
+# it is then copied N times with per-device values.
+FIXTURES=${MDM_FIXTURES:-../shared/fixtures}
+checkin_put() {
+    local body=$1 pem=$2 sig
+    sig=$(openssl cms -sign -binary -in "$body" -signer "$pem" -inkey "$pem" \
+        -outform DER -md sha256 | base64 -w0)
+    curl -sS -o "$TMP/checkin.out" -w '%{http_code}' --cacert "$P/sca.pem" -X PUT \
+        -H 'Content-Type: application/x-apple-aspen-mdm-checkin' -H "Mdm-Signature: $sig" \
+        --data-binary @"$body" "$URL/mdm"
+}
 s7() {
-    local tid
-    tid=$(printf '%s%016X' "$PFX_EC" 2)
+    local tnum=4095 tid pem code
+    tid=$(printf '%s%016X' "$PFX_RSA" "$tnum")
+    "$SIM" gen-ids "${SIMID_RSA[@]}" --first-device "$tnum" -n 1 >/dev/null
+    pem=$IDS/rsa/$tid.pem
+    perl -0777 -pe "s{(<key>UDID</key>\\s*<string>)[^<]*}{\${1}$tid}" \
+        "$FIXTURES/devices/ios-authenticate.plist" > "$TMP/t-auth.plist"
+    perl -0777 -pe "s{(<key>UDID</key>\\s*<string>)[^<]*}{\${1}$tid}; s{\\s*<key>UnlockToken</key>\\s*<data>.*?</data>}{}s" \
+        "$FIXTURES/devices/ios-tokenupdate.plist" > "$TMP/t-token.plist"
+    for m in auth token; do
+        code=$(checkin_put "$TMP/t-$m.plist" "$pem")
+        [ "$code" = 200 ] || { echo "bench: template check-in ($m): $code $(head -c 200 "$TMP/checkin.out")" >&2; exit 1; }
+    done
     perl bench/seed.pl template "$RPORT" "$tid" > "$TMP/template.json"
-    log "[load $(loadavg)] 7. Redis memory: $N_MEM enrollments as checkin.lua stores them (template: $tid's hash)"
-    local r before after per=() fixture=../shared/fixtures/devices/ios-authenticate.plist
-    [ -r "$fixture" ] || fixture=${MDM_FIXTURES:-../shared/fixtures}/devices/ios-authenticate.plist
+    log "[load $(loadavg)] 7. Redis memory: $N_MEM enrollments as checkin.lua stores them (template: $tid, fixture bodies; stored Authenticate $(R strlen "mdm:{$tid}:auth") B, $(R hlen "mdm:{$tid}:enr") hash fields)"
+    local r before after per=()
     for r in $(seq "$RUNS"); do
         R flushall >/dev/null
         R memory purge >/dev/null 2>&1 || true
         before=$(R info memory | tr -d '\r' | sed -n 's/^used_memory://p')
-        perl bench/seed.pl realistic "$N_MEM" "$PFX_MEM" "$TMP/template.json" "$fixture" "$TOPIC" | R --pipe >/dev/null
+        perl bench/seed.pl realistic "$N_MEM" "$PFX_MEM" "$TMP/template.json" | R --pipe >/dev/null
         after=$(R info memory | tr -d '\r' | sed -n 's/^used_memory://p')
         per+=("$(awk -v a="$before" -v b="$after" -v n="$N_MEM" 'BEGIN { printf "%.0f", (b - a) / n }')")
         log "   run $r: $(R dbsize) keys, used_memory +$((after - before)) B: ${per[-1]} B/device"

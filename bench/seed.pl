@@ -7,13 +7,15 @@
 #       minimal enabled enrollments (what enqueue.lua and mdm-worker read):
 #       mdm:{id}:enr type/enabled/topic/token/push_magic, mdm:enrollments
 #   seed.pl template REDIS_PORT ID
-#       prints the enrollment hash of ID as JSON (hex values): the template
-#       for `realistic`, taken from a device enrolled through the real path
-#   seed.pl realistic N PREFIX TEMPLATE_JSON AUTH_PLIST TOPIC
+#       prints the enrollment hash and the stored Authenticate of ID as JSON
+#       (hex values): the template for `realistic`, taken from a device that
+#       checked in through the real path
+#   seed.pl realistic N PREFIX TEMPLATE_JSON
 #       what checkin.lua leaves behind after Authenticate + TokenUpdate of a
-#       device channel with certificate binding: the enrollment hash (the
-#       template's fields, per-device values), mdm:{id}:auth (the raw
-#       Authenticate plist), mdm:cert:<sha256> and the mdm:enrollments entry
+#       device channel with certificate binding, copied from the template
+#       with per-device values (ID and serial number substituted in place,
+#       token, PushMagic, certificate hash, times): the enrollment hash,
+#       mdm:{id}:auth, mdm:cert:<sha256> and the mdm:enrollments entry
 #   seed.pl queue ID N TAG
 #       N DeviceInformation commands queued for ID, as enqueue.lua stores
 #       them (mdm:cmd:{uuid} hash, :ids set, RPUSH to the queue)
@@ -81,38 +83,47 @@ if ($mode eq 'enrollments') {
     my $r = MDM::Redis->new('127.0.0.1', $port);
     my $h = $r->call('HGETALL', "mdm:{$id}:enr");
     die "no enrollment $id\n" unless ref $h eq 'ARRAY' && @$h;
+    my $auth = $r->call('GET', "mdm:{$id}:auth");
+    die "no Authenticate stored for $id\n" unless defined $auth && !ref $auth;
     my @pairs;
     while (my ($k, $v) = splice @$h, 0, 2) {
         push @pairs, qq{["$k","} . unpack('H*', $v) . '"]';
     }
-    print '[' . join(',', @pairs) . "]\n";
+    print qq({"id":"$id","auth":") . unpack('H*', $auth) . '","hash":['
+        . join(',', @pairs) . "]}\n";
 } elsif ($mode eq 'realistic') {
     require JSON::PP;
-    my ($n, $prefix, $tfile, $auth_file, $topic) = @ARGV;
+    my ($n, $prefix, $tfile) = @ARGV;
     open my $tf, '<', $tfile or die "$tfile: $!";
     my $tpl = JSON::PP::decode_json(do { local $/; <$tf> });
-    open my $af, '<:raw', $auth_file or die "$auth_file: $!";
-    my $auth = do { local $/; <$af> };
+    my %t = map { $_->[0] => pack('H*', $_->[1]) } @{ $tpl->{hash} };
+    my ($tid, $tserial) = ($tpl->{id}, $t{serial} // "\0none");
+    my $tauth = pack('H*', $tpl->{auth});
+    die "template ID and prefix differ in length\n"
+        if length($tid) != length($prefix) + 16;
     my $buf = '';
     for my $i (0 .. $n - 1) {
         my $id = sprintf '%s%016X', $prefix, $i;
-        my $serial = substr(uc sha256_hex("serial-$i"), 0, 12);
+        my $serial = substr(uc sha256_hex("serial-$i"), 0, length $tserial);
         my $sha = sha256_hex("cert-$id");
+        # Same-length substitutions keep a binary plist valid.
+        my $subst = sub {
+            my ($v) = @_;
+            $v =~ s/\Q$tid\E/$id/g;
+            $v =~ s/\Q$tserial\E/$serial/g;
+            return $v;
+        };
         my %per = (
-            udid => $id, serial => $serial, topic => $topic,
             token => sha256("token-$id"), push_magic => uuid_for('magic', $i),
             cert => $sha, created => $now, last_seen => $now,
         );
         my @fields;
-        for my $p (@$tpl) {
-            my ($k, $v) = @$p;
-            push @fields, $k, exists $per{$k} ? $per{$k} : pack('H*', $v);
+        for my $p (@{ $tpl->{hash} }) {
+            my $k = $p->[0];
+            push @fields, $k, exists $per{$k} ? $per{$k} : $subst->($t{$k});
         }
-        (my $a = $auth) =~ s{(<key>UDID</key>\s*<string>)[^<]*}{$1$id};
-        $a =~ s{(<key>SerialNumber</key>\s*<string>)[^<]*}{$1$serial};
-        $a =~ s{(<key>Topic</key>\s*<string>)[^<]*}{$1$topic};
         $buf .= cmd('HSET', "mdm:{$id}:enr", @fields);
-        $buf .= cmd('SET', "mdm:{$id}:auth", $a);
+        $buf .= cmd('SET', "mdm:{$id}:auth", $subst->($tauth));
         $buf .= cmd('SET', "mdm:cert:$sha", $id);
         $buf .= cmd('ZADD', 'mdm:enrollments', 'NX', $now, $id);
         if (length $buf > 1 << 20) { print $buf; $buf = '' }
