@@ -22,7 +22,7 @@
 #define NGX_HTTP_MDM_METRICS_REDIS      5
 #define NGX_HTTP_MDM_METRICS_BUCKETS    10   /* and +Inf */
 
-#define NGX_HTTP_MDM_METRICS_KEYS       4    /* of metrics.lua */
+#define NGX_HTTP_MDM_METRICS_KEYS       6    /* of metrics.lua */
 #define NGX_HTTP_MDM_METRICS_ARGS       (3 + NGX_HTTP_MDM_METRICS_KEYS)
 
 /* the longest line printed; worker fields are checked against it */
@@ -574,6 +574,8 @@ ngx_http_mdm_metrics_handler(ngx_http_request_t *r)
     ngx_http_mdm_args_add_cstr(&args, MDM_KEY_EVENTS);
     ngx_http_mdm_args_add_cstr(&args, MDM_KEY_PUSH);
     ngx_http_mdm_args_add_cstr(&args, MDM_KEY_WORKER_METRICS);
+    ngx_http_mdm_args_add_cstr(&args, MDM_KEY_PENDING);
+    ngx_http_mdm_args_add_cstr(&args, MDM_KEY_NOTNOW);
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_mdm_module);
 
@@ -782,10 +784,12 @@ ngx_http_mdm_metrics_print_redis(ngx_http_mdm_metrics_out_t *o,
     redisReply *reply)
 {
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements != 3
+        || reply->elements != 5
         || reply->element[0]->type != REDIS_REPLY_INTEGER
         || reply->element[1]->type != REDIS_REPLY_ARRAY
-        || reply->element[2]->type != REDIS_REPLY_ARRAY)
+        || reply->element[2]->type != REDIS_REPLY_ARRAY
+        || reply->element[3]->type != REDIS_REPLY_INTEGER
+        || reply->element[4]->type != REDIS_REPLY_INTEGER)
     {
         if (reply != NULL) {
             ngx_log_error(NGX_LOG_ERR, o->r->connection->log, 0,
@@ -801,6 +805,18 @@ ngx_http_mdm_metrics_print_redis(ngx_http_mdm_metrics_out_t *o,
         "# HELP mdm_enrollments Enrollment IDs in the enrollment index.\n"
         "# TYPE mdm_enrollments gauge\n"
         "mdm_enrollments %L\n", reply->element[0]->integer);
+
+    /* exact queue depths would need a scan of every queue */
+    ngx_http_mdm_metrics_printf(o,
+        "# HELP mdm_enrollments_with_queued_commands Enrollments whose "
+        "command queue is not empty.\n"
+        "# TYPE mdm_enrollments_with_queued_commands gauge\n"
+        "mdm_enrollments_with_queued_commands %L\n"
+        "# HELP mdm_enrollments_notnow Enrollments whose last session ended "
+        "with NotNow'd commands queued.\n"
+        "# TYPE mdm_enrollments_notnow gauge\n"
+        "mdm_enrollments_notnow %L\n",
+        reply->element[3]->integer, reply->element[4]->integer);
 
     ngx_http_mdm_metrics_print_streams(o, reply->element[1]);
     ngx_http_mdm_metrics_print_worker(o, reply->element[2]);

@@ -203,6 +203,10 @@ is(metric($s, dev('connect', 'Idle', '200')), 1, 'Idle report counted under conn
 is(metric($s, dev('connect', 'Acknowledged', '200')), 1, 'Acknowledged report counted');
 is(metric($s, dev('checkin', 'UserAuthenticate', '410')), 1, 'a 410 is counted with its code');
 is(metric($s, 'mdm_enrollments'), 1, 'mdm_enrollments is the enrollment index');
+is(metric($s, 'mdm_enrollments_with_queued_commands'), $t->redis('ZCARD', 'mdm:pending'),
+   'enrollments with queued commands');
+is(metric($s, 'mdm_enrollments_notnow'), $t->redis('ZCARD', 'mdm:notnow'),
+   "enrollments left with NotNow'd commands");
 is(metric($s, 'mdm_stream_length{stream="mdm:events"}'), $t->redis('XLEN', 'mdm:events'),
    'events stream length');
 cmp_ok(metric($s, 'mdm_redis_command_duration_seconds_count'), '>=', 6, 'every Redis command timed');

@@ -3,8 +3,8 @@
 -- every enrollment, so the streams' backlogs stand in for them.
 --
 -- KEYS: 1 enrollment index, 2 events stream, 3 push stream,
---       4 worker counters hash
--- Returns {enrollments, streams, worker}:
+--       4 worker counters hash, 5 mdm:pending, 6 mdm:notnow
+-- Returns {enrollments, streams, worker, with queued commands, NotNow'd}:
 --   streams: one {stream, length, groups} per stream, groups a flat list of
 --            group name, pending entries, lag (-1 when Redis cannot tell)
 --   worker:  flat field, value list of the worker counters, sorted by the
@@ -53,4 +53,5 @@ for _, f in ipairs(fields) do
     worker[#worker + 1] = values[f]
 end
 
-return {redis.call('ZCARD', KEYS[1]), streams, worker}
+return {redis.call('ZCARD', KEYS[1]), streams, worker,
+        redis.call('ZCARD', KEYS[5]), redis.call('ZCARD', KEYS[6])}
