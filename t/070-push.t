@@ -152,6 +152,8 @@ job('dev-a', 'dev-a', 'dev-a', 'dev-off', 'dev-notoken');
 start_worker('w1');
 
 ok wait_no_pending(10), 'every job of the first batch is acked';
+ok $t->wait_for(sub { $t->redis('XLEN', 'mdm:push') == 0 }, 5),
+    'acked jobs are deleted: the push stream does not grow';
 sleep 0.3;
 my $p = pushes();
 is scalar @$p, 1, 'three jobs for one enrollment make one push, '

@@ -228,12 +228,33 @@ send_ids(wk_consumer_t *c, const char *verb, const wk_entry_id_t *ids,
 }
 
 
+/*
+ * `pushers` is the only group reading mdm:push, so an acknowledged job is
+ * done for good: deleting it keeps the stream as short as the backlog.
+ */
+static void
+delete_jobs(wk_consumer_t *c, const wk_entry_id_t *ids, size_t n)
+{
+    const char *argv[ACK_CHUNK + 2];
+    int argc = 0;
+
+    argv[argc++] = "XDEL";
+    argv[argc++] = PUSH_STREAM;
+    for (size_t i = 0; i < n; i++) {
+        argv[argc++] = ids[i];
+    }
+
+    wk_redis_cmdargv(c->cmd, NULL, c, argc, argv, NULL);
+}
+
+
 static void
 flush_acks(wk_consumer_t *c)
 {
     for (size_t i = 0; i < c->nacks; i += ACK_CHUNK) {
         size_t n = c->nacks - i < ACK_CHUNK ? c->nacks - i : ACK_CHUNK;
         send_ids(c, "XACK", c->acks + i, n);
+        delete_jobs(c, c->acks + i, n);
     }
     c->nacks = 0;
 }
