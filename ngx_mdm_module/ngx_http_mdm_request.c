@@ -13,6 +13,8 @@
 
 static void ngx_http_mdm_redis_done(void *data, redisReply *reply);
 static void ngx_http_mdm_request_cleanup(void *data);
+static ngx_int_t ngx_http_mdm_redis_error(ngx_http_request_t *r,
+    redisReply *reply);
 
 
 ngx_http_mdm_ctx_t *
@@ -110,9 +112,7 @@ ngx_http_mdm_redis_done(void *data, redisReply *reply)
         rc = NGX_HTTP_SERVICE_UNAVAILABLE;
 
     } else if (reply->type == REDIS_REPLY_ERROR) {
-        ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                      "mdm redis error: %s", reply->str);
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        rc = ngx_http_mdm_redis_error(r, reply);
 
     } else {
         rc = ctx->reply_handler(r, reply);
@@ -120,6 +120,31 @@ ngx_http_mdm_redis_done(void *data, redisReply *reply)
 
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * Errors Redis gives while it is not ready (still loading its data, scripts
+ * flushed, a replica without a master) pass: 503, and the Redis layer has
+ * logged them once per interval. Anything else is a bug worth a line each.
+ */
+static ngx_int_t
+ngx_http_mdm_redis_error(ngx_http_request_t *r, redisReply *reply)
+{
+    static const char  *transient[] = { "NOSCRIPT", "LOADING", "BUSY",
+                                        "MASTERDOWN", "TRYAGAIN", NULL };
+    const char        **t;
+
+    for (t = transient; *t != NULL; t++) {
+        if (ngx_strncmp(reply->str, *t, ngx_strlen(*t)) == 0) {
+            return NGX_HTTP_SERVICE_UNAVAILABLE;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "mdm redis error: %s", reply->str);
+
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
 

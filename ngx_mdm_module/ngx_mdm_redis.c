@@ -31,6 +31,7 @@ typedef struct {
     ngx_msec_t                  backoff;
     ngx_event_t                 retry;
     ngx_event_t                 connect_timer;
+    ngx_uint_t                  loading;    /* SCRIPT LOADs unanswered */
 } ngx_mdm_redis_conn_t;
 
 
@@ -229,7 +230,10 @@ ngx_mdm_redis_connect(ngx_mdm_redis_conn_t *conn)
     if (ngx_mdm_redis_attach(conn) != NGX_OK) {
         ngx_mdm_redis_log_error(rd, "connect failed",
                                 "no free nginx connection");
+        /* no cleanup callback is installed yet: do its work here */
         redisAsyncFree(ac);
+        conn->ac = NULL;
+        ngx_mdm_redis_cleanup(conn);
         return;
     }
 
@@ -238,6 +242,12 @@ ngx_mdm_redis_connect(ngx_mdm_redis_conn_t *conn)
     /* Setting the connect callback arms the first write event. */
     redisAsyncSetConnectCallback(ac, ngx_mdm_redis_on_connect);
     redisAsyncSetDisconnectCallback(ac, ngx_mdm_redis_on_disconnect);
+
+    /*
+     * Queued now, the scripts reach Redis ahead of any command a request
+     * sends on this connection, even one sent before it is established.
+     */
+    ngx_mdm_redis_load_scripts(conn);
 
     ngx_add_timer(&conn->connect_timer, conf->connect_timeout);
 }
@@ -347,6 +357,7 @@ ngx_mdm_redis_cleanup(void *privdata)
 
     conn->ac = NULL;
     conn->state = NGX_MDM_REDIS_IDLE;
+    conn->loading = 0;
 
     if (conn->connect_timer.timer_set) {
         ngx_del_timer(&conn->connect_timer);
@@ -414,8 +425,6 @@ ngx_mdm_redis_on_connect(const redisAsyncContext *ac, int status)
 
     conn->state = NGX_MDM_REDIS_CONNECTED;
     conn->backoff = 0;
-
-    ngx_mdm_redis_load_scripts(conn);
 }
 
 
@@ -433,7 +442,8 @@ ngx_mdm_redis_on_disconnect(const redisAsyncContext *ac, int status)
 
 /*
  * Scripts are loaded on every new connection, ahead of any EVALSHA sent on
- * it: Redis may have restarted and forgotten them.
+ * it: Redis may have restarted and forgotten them. A NOSCRIPT reply later
+ * (SCRIPT FLUSH) loads them again on that connection.
  */
 static void
 ngx_mdm_redis_load_scripts(ngx_mdm_redis_conn_t *conn)
@@ -441,6 +451,10 @@ ngx_mdm_redis_load_scripts(ngx_mdm_redis_conn_t *conn)
     const mdm_script_t  *s;
     const char          *argv[3];
     size_t               argvlen[3];
+
+    if (conn->loading) {
+        return;
+    }
 
     argv[0] = "SCRIPT";
     argvlen[0] = 6;
@@ -450,12 +464,21 @@ ngx_mdm_redis_load_scripts(ngx_mdm_redis_conn_t *conn)
     for (s = mdm_scripts; s->name != NULL; s++) {
         argv[2] = s->src;
         argvlen[2] = s->len;
-        redisAsyncCommandArgv(conn->ac, ngx_mdm_redis_script_loaded,
-                              (void *) s, 3, argv, argvlen);
+        if (redisAsyncCommandArgv(conn->ac, ngx_mdm_redis_script_loaded,
+                                  (void *) s, 3, argv, argvlen)
+            == REDIS_OK)
+        {
+            conn->loading++;
+        }
     }
 }
 
 
+/*
+ * A script that did not load (Redis still loading its data set, out of
+ * memory) makes the connection useless: it is dropped and, after the
+ * backoff, made again, scripts first.
+ */
 static void
 ngx_mdm_redis_script_loaded(redisAsyncContext *ac, void *r, void *privdata)
 {
@@ -463,10 +486,13 @@ ngx_mdm_redis_script_loaded(redisAsyncContext *ac, void *r, void *privdata)
     const mdm_script_t    *s = privdata;
     ngx_mdm_redis_conn_t  *conn = ac->data;
 
+    conn->loading--;
+
     if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
-        ngx_log_error(NGX_LOG_ALERT, conn->rd->log, 0,
-                      "mdm redis: SCRIPT LOAD %s failed: %s",
-                      s->name, reply->str);
+        ngx_mdm_redis_log_error(conn->rd, "SCRIPT LOAD failed", reply->str);
+        ngx_log_debug1(NGX_LOG_DEBUG_CORE, conn->rd->log, 0,
+                       "mdm redis: script %s not loaded", s->name);
+        redisAsyncDisconnect(ac);
     }
 }
 
@@ -583,6 +609,13 @@ ngx_mdm_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
                                         ? NGX_MDM_REDIS_ERROR_REPLY
                                         : NGX_MDM_REDIS_REPLY,
                               cmd->sent);
+
+        if (reply->type == REDIS_REPLY_ERROR
+            && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0)
+        {
+            ngx_mdm_redis_log_error(conn->rd, "scripts lost", reply->str);
+            ngx_mdm_redis_load_scripts(conn);
+        }
     }
 
     if (!cmd->done && cmd->handler != NULL) {

@@ -248,6 +248,13 @@ $r = $t->request('POST', $port, '/v1/commands', encode_json({ request_type => 'P
 is($r->{status}, 200, 'builder without IDs is a dry run');
 like(decode_json($r->{body})->{plist}, qr/ProfileList/, '... returning the plist');
 
+# --- Redis forgets the scripts ------------------------------------------------------
+
+$t->redis('SCRIPT', 'FLUSH');
+my @after = map { report($idb, $B, Status => 'Idle')->{status} } 1 .. 4;
+ok(!grep({ $_ == 500 } @after), 'scripts flushed: no 500s') or diag "@after";
+is($after[-1], 200, '... the scripts are loaded again and service resumes');
+
 # --- TTL ------------------------------------------------------------------------------
 
 my $D = 'DDDD-DEVICE-0004';
