@@ -178,6 +178,12 @@ mdm_checkin_decode(const char *body, size_t len, size_t max_len,
         goto failed;
     }
 
+    /* the topic names a Redis key (the push certificate's) */
+    if (ci->topic != NULL && mdm_id_check("Topic", ci->topic, err) != MDM_OK)
+    {
+        goto failed;
+    }
+
     return MDM_OK;
 
 failed:

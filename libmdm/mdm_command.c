@@ -10,6 +10,7 @@
 #include <plist/plist.h>
 
 #include "mdm_command.h"
+#include "mdm_utf8.h"
 #include "mdm_command_schema.h"
 
 
@@ -41,7 +42,6 @@ static void mdm_walk_init(mdm_cmd_walk_t *w, mdm_err_t *err, int json);
 static int mdm_walk_fail(mdm_cmd_walk_t *w, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static int mdm_walk_oom(mdm_cmd_walk_t *w);
-static void mdm_utf8_sanitize(char *s);
 static size_t mdm_walk_append(mdm_cmd_walk_t *w, const char *fmt,
     const char *s, size_t i);
 static size_t mdm_walk_push_key(mdm_cmd_walk_t *w, const char *key);
@@ -275,6 +275,8 @@ mdm_walk_fail(mdm_cmd_walk_t *w, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(w->err->msg, sizeof(w->err->msg), fmt, ap);
     va_end(ap);
+    /* messages quote the caller's bytes, cut where a character may split,
+     * and go into JSON */
     mdm_utf8_sanitize(w->err->msg);
 
     return MDM_ERROR;
@@ -285,61 +287,6 @@ static int
 mdm_walk_oom(mdm_cmd_walk_t *w)
 {
     return mdm_walk_fail(w, "out of memory");
-}
-
-
-/*
- * Messages quote the caller's keys and values, cut to a length that may
- * split a character, and may come from a plist nobody checked for UTF-8.
- * The API puts them into JSON, which needs valid UTF-8, so every byte that
- * does not start a well-formed sequence becomes '?'.
- */
-static void
-mdm_utf8_sanitize(char *s)
-{
-    unsigned char  *p, lo, hi;
-    size_t          need, i;
-
-    p = (unsigned char *) s;
-
-    while (*p != '\0') {
-        lo = 0x80;
-        hi = 0xbf;
-
-        if (*p < 0x80) {
-            need = 0;
-
-        } else if (*p >= 0xc2 && *p <= 0xdf) {
-            need = 1;
-
-        } else if (*p >= 0xe0 && *p <= 0xef) {
-            need = 2;
-            lo = (*p == 0xe0) ? 0xa0 : 0x80;
-            hi = (*p == 0xed) ? 0x9f : 0xbf;
-
-        } else if (*p >= 0xf0 && *p <= 0xf4) {
-            need = 3;
-            lo = (*p == 0xf0) ? 0x90 : 0x80;
-            hi = (*p == 0xf4) ? 0x8f : 0xbf;
-
-        } else {
-            *p++ = '?';
-            continue;
-        }
-
-        for (i = 1; i <= need; i++) {
-            if (p[i] < (i == 1 ? lo : 0x80) || p[i] > (i == 1 ? hi : 0xbf)) {
-                break;
-            }
-        }
-
-        if (i <= need) {
-            *p++ = '?';
-            continue;
-        }
-
-        p += need + 1;
-    }
 }
 
 

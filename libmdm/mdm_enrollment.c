@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "mdm_enrollment.h"
+#include "mdm_utf8.h"
 
 
 static int mdm_enrollment_build(mdm_enrollment_t *enr,
@@ -184,6 +185,11 @@ mdm_id_check(const char *key, const char *val, mdm_err_t *err)
             return mdm_err(err, "key %s contains a forbidden character "
                            "0x%02X", key, *p);
         }
+    }
+
+    /* IDs are echoed in JSON (API, webhooks), which must be UTF-8 */
+    if (!mdm_utf8_valid(val)) {
+        return mdm_err(err, "key %s is not valid UTF-8", key);
     }
 
     return MDM_OK;

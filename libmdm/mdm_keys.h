@@ -9,7 +9,8 @@
 
 #include <stddef.h>
 
-#define MDM_KEY_MAX         (256 + 128)
+/* the longest: mdm:{<256-byte ID>}:r:<256-byte CommandUUID>, with room */
+#define MDM_KEY_MAX         640
 
 #define MDM_KEY_EVENTS      "mdm:events"
 #define MDM_KEY_PUSH        "mdm:push"

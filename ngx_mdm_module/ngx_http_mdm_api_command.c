@@ -367,7 +367,7 @@ ngx_http_mdm_api_command_cancel(ngx_http_request_t *r, ngx_str_t *uuid)
     }
 
     if (rc == NGX_OK && q[0].set) {
-        rc = ngx_http_mdm_inspect_ids(r, &q[0].value, &b->ids, &err);
+        rc = ngx_http_mdm_api_split_ids(r, &q[0].value, &b->ids, &err);
     }
 
     if (rc != NGX_OK) {

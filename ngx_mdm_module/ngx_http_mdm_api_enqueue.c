@@ -450,12 +450,12 @@ ngx_http_mdm_enqueue_chunk(ngx_http_request_t *r)
     }
 
     n = mdm_key_command(key, eq->cmd.uuid);
-    if (ngx_http_mdm_args_add_copy(r, &args, key, n) != NGX_OK) {
+    if (n == 0 || ngx_http_mdm_args_add_copy(r, &args, key, n) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     n = mdm_key_command_ids(key, eq->cmd.uuid);
-    if (ngx_http_mdm_args_add_copy(r, &args, key, n) != NGX_OK) {
+    if (n == 0 || ngx_http_mdm_args_add_copy(r, &args, key, n) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -545,7 +545,10 @@ ngx_http_mdm_enqueue_note(ngx_http_mdm_enqueue_t *eq, const char *id,
     entry = json_object_get(eq->status, id);
     if (entry == NULL) {
         entry = json_object();
-        json_object_set_new(eq->status, id, entry);
+        /* on failure jansson has already released entry */
+        if (json_object_set_new(eq->status, id, entry) != 0) {
+            return;
+        }
     }
 
     json_object_set_new(entry, key, json_string(value));

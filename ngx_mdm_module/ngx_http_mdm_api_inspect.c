@@ -299,7 +299,6 @@ ngx_http_mdm_inspect_id(ngx_http_request_t *r, ngx_str_t *s,
     const char *what, char **id, const char **err)
 {
     u_char     *p;
-    json_t     *utf8;
     mdm_err_t   merr;
     ngx_str_t   msg;
 
@@ -320,14 +319,7 @@ ngx_http_mdm_inspect_id(ngx_http_request_t *r, ngx_str_t *s,
                     MDM_COMMAND_UUID_MAX);
 
     } else if (mdm_id_check(what, *id, &merr) == MDM_OK) {
-        utf8 = json_string(*id);
-        json_decref(utf8);
-
-        if (utf8 != NULL) {
-            return NGX_OK;
-        }
-
-        ngx_sprintf(p, "%s is not UTF-8%Z", what);
+        return NGX_OK;
     }
 
     msg.data = (u_char *) merr.msg;
@@ -357,37 +349,6 @@ ngx_http_mdm_inspect_path_id(ngx_http_request_t *r, ngx_str_t *path,
     }
 
     ctx->enrollment_id = *path;
-
-    return NGX_OK;
-}
-
-
-/* "id1,id2,...": the shared ID-list rules, and UTF-8 for the JSON keys */
-ngx_int_t
-ngx_http_mdm_inspect_ids(ngx_http_request_t *r, ngx_str_t *list,
-    ngx_array_t **ids, const char **err)
-{
-    char        **id;
-    json_t       *utf8;
-    ngx_int_t     rc;
-    ngx_uint_t    i;
-
-    rc = ngx_http_mdm_api_split_ids(r, list, ids, err);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    id = (*ids)->elts;
-
-    for (i = 0; i < (*ids)->nelts; i++) {
-        utf8 = json_string(id[i]);
-        json_decref(utf8);
-
-        if (utf8 == NULL) {
-            *err = "enrollment ID is not UTF-8";
-            return NGX_DECLINED;
-        }
-    }
 
     return NGX_OK;
 }

@@ -62,8 +62,6 @@ ngx_int_t ngx_http_mdm_inspect_id(ngx_http_request_t *r,
     ngx_str_t *s, const char *what, char **id, const char **err);
 ngx_int_t ngx_http_mdm_inspect_path_id(ngx_http_request_t *r,
     ngx_str_t *path, char **id, const char **err);
-ngx_int_t ngx_http_mdm_inspect_ids(ngx_http_request_t *r,
-    ngx_str_t *list, ngx_array_t **ids, const char **err);
 ngx_int_t ngx_http_mdm_inspect_key(ngx_http_request_t *r,
     ngx_http_mdm_args_t *args, size_t (*key)(char *buf, const char *s),
     const char *s);

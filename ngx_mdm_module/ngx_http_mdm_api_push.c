@@ -31,7 +31,6 @@ static ngx_int_t ngx_http_mdm_pushcert_found(ngx_http_request_t *r,
 static ngx_int_t ngx_http_mdm_pushcert_send(ngx_http_request_t *r,
     const char *topic, int64_t not_after);
 static void ngx_http_mdm_pushcert_cleanup(void *data);
-static ngx_uint_t ngx_http_mdm_push_utf8(u_char *p);
 static ngx_int_t ngx_http_mdm_push_reply(ngx_http_request_t *r,
     redisReply *reply);
 static ngx_int_t ngx_http_mdm_push_outcome(json_t *status, const char *id,
@@ -323,16 +322,8 @@ ngx_http_mdm_api_push(ngx_http_request_t *r, ngx_str_t *path)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* a device sends IDs in plist strings, UTF-8, as JSON keys must be */
-    id = ids->elts;
-    for (i = 0; i < ids->nelts; i++) {
-        if (!ngx_http_mdm_push_utf8((u_char *) id[i])) {
-            return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST,
-                                            "enrollment ID is not UTF-8");
-        }
-    }
-
     ctx->data = ids;
+    id = ids->elts;
 
     if (ngx_http_mdm_args_init(r, &args, 3 + 1 + ids->nelts) != NGX_OK
         || ngx_http_mdm_args_script(r, &args, "push", 1) != NGX_OK)
@@ -347,28 +338,6 @@ ngx_http_mdm_api_push(ngx_http_request_t *r, ngx_str_t *path)
     }
 
     return ngx_http_mdm_eval(r, &args, ngx_http_mdm_push_reply);
-}
-
-
-static ngx_uint_t
-ngx_http_mdm_push_utf8(u_char *p)
-{
-    u_char  *last;
-
-    last = p + ngx_strlen(p);
-
-    while (p < last) {
-        if (*p < 0x80) {
-            p++;
-            continue;
-        }
-
-        if (ngx_utf8_decode(&p, last - p) > 0x10ffff) {
-            return 0;
-        }
-    }
-
-    return 1;
 }
 
 

@@ -168,7 +168,7 @@ ngx_http_mdm_inspect_queue_clear(ngx_http_request_t *r, ngx_str_t *path)
     rc = ngx_http_mdm_inspect_args(r, none, &err);
 
     if (rc == NGX_OK) {
-        rc = ngx_http_mdm_inspect_ids(r, path, &b->ids, &err);
+        rc = ngx_http_mdm_api_split_ids(r, path, &b->ids, &err);
     }
 
     if (rc != NGX_OK) {

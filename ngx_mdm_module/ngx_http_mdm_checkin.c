@@ -80,7 +80,7 @@ ngx_http_mdm_checkin(ngx_http_request_t *r, ngx_str_t *body,
     switch (ci->type) {
 
     case MDM_CHECKIN_DECLARATIVE_MANAGEMENT:
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mdm checkin: DeclarativeManagement from \"%V\" is "
                       "not implemented", &ctx->enrollment_id);
         return NGX_HTTP_NOT_IMPLEMENTED;
@@ -212,7 +212,7 @@ ngx_http_mdm_checkin_keys(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
 
 #define ngx_http_mdm_key(expr)                                              \
     n = (expr);                                                             \
-    if (ngx_http_mdm_args_add_copy(r, args, key, n) != NGX_OK) {            \
+    if (n == 0 || ngx_http_mdm_args_add_copy(r, args, key, n) != NGX_OK) {  \
         return NGX_ERROR;                                                   \
     }
 

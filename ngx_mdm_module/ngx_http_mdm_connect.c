@@ -109,7 +109,7 @@ ngx_http_mdm_connect_argv(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
 
 #define ngx_http_mdm_key(expr)                                              \
     n = (expr);                                                             \
-    if (ngx_http_mdm_args_add_copy(r, args, key, n) != NGX_OK) {            \
+    if (n == 0 || ngx_http_mdm_args_add_copy(r, args, key, n) != NGX_OK) {  \
         return NGX_ERROR;                                                   \
     }
 

@@ -583,7 +583,12 @@ ngx_http_mdm_init_process(ngx_cycle_t *cycle)
     ngx_http_mdm_main_conf_t  *mcf;
 
     mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_mdm_module);
-    if (mcf == NULL || !mcf->used) {
+
+    /* cache managers and loaders serve no requests: no Redis for them */
+    if (mcf == NULL || !mcf->used
+        || (ngx_process != NGX_PROCESS_WORKER
+            && ngx_process != NGX_PROCESS_SINGLE))
+    {
         return NGX_OK;
     }
 

@@ -157,6 +157,11 @@ is(report($ida, $A, Status => 'Acknowledged', CommandUUID => 'CB')->{status}, 20
 is($t->redis('LLEN', "mdm:{$B}:q"), 1, "... but does not touch B's queue");
 like($t->error_log, qr/Acknowledged for unknown command "CB" from "$A"/, 'unknown command reports are logged');
 
+# a user channel that never sent TokenUpdate has no enrollment to report to
+is(report($ida, $A, Status => 'Idle', UserID => 'GHOST')->{status}, 400,
+   'a report from an unknown user channel is refused');
+ok(!$t->redis('EXISTS', "mdm:{$A:GHOST}:enr"), '... and leaves no stub enrollment behind');
+
 # user channel queue is separate from the device queue
 my $user = "$A:USER-1";
 $t->request('PUT', $port, '/mdm', plist(MessageType => 'TokenUpdate', UDID => $A, UserID => 'USER-1',
@@ -218,6 +223,7 @@ for my $bad (['no CommandUUID', plist(Command => MDM::Plist::subdict(RequestType
     ok(defined $r->{json}{error}, "$bad->[0]: JSON error");
 }
 is(enqueue('a{b}', $c1)->{status}, 400, 'an ID with a brace: 400');
+is(enqueue("$A,%FF%FE", $c1)->{status}, 400, 'an ID that is not UTF-8: 400');
 is(enqueue($A, $c1, '?nopush=maybe')->{status}, 400, 'bad nopush value: 400');
 is(enqueue($A, $c1, '?ttl=-5')->{status}, 400, 'bad ttl: 400');
 $r = $t->request('PUT', $port, "/v1/enqueue/$A", $c1);

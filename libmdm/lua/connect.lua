@@ -26,8 +26,10 @@ local bind_id = parent ~= '' and parent or id
 
 -- @include binding
 
+-- A report needs an enrollment made by check-ins: a user channel that never
+-- sent its TokenUpdate has none, and must not get a stub from this script.
 local function check_enrollment()
-    if sha == '' and redis.call('EXISTS', enr) == 0 then
+    if redis.call('EXISTS', enr) == 0 then
         return 'unknown enrollment'
     end
     return check_binding(bind_enr, cert_key, bind_id, sha, mode)
@@ -48,6 +50,7 @@ local function record()
         return 'ok'
     end
     if final[redis.call('HGET', rkey, 'status')] then
+        redis.call('LREM', q, 1, uuid)    -- however it got back in
         return 'duplicate'
     end
     if redis.call('LREM', q, 1, uuid) == 0 then
@@ -112,8 +115,9 @@ local next_body, empty = next_command()
 
 -- What the workers' sweeps look at: who still has work queued (and when it
 -- was last heard of), and whose session ended with NotNow'd commands left
--- (protocol.md §3.4: unless NotNow was the last thing it said, such a
--- device will not poll again by itself and needs a push later).
+-- (protocol.md §3.4: unless NotNow was the last thing it said, such a device
+-- will not poll again by itself; when it was, the delayed re-push is only a
+-- safety net).
 if empty then
     redis.call('ZREM', pending, id)
 else
