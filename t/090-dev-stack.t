@@ -35,17 +35,38 @@ is($r->{status}, 200, 'API_URL/version answers');
 is($t->request('GET', $env{API_PORT}, '/healthz')->{status}, 200, 'healthz is 200: Redis is up');
 
 # Anyone can enroll a test device at MDM_URL, in both identity modes.
-for my $mode (qw(tls sign)) {
-    my @sim = ("$MDM::Test::BUILD/mdmsim", 'enroll', '--check-in-url', $dev{MDM_URL},
+sub mdmsim {
+    my ($verb, $mode) = @_;
+    my @sim = ("$MDM::Test::BUILD/mdmsim", $verb, '--check-in-url', $dev{MDM_URL},
                '--server-url', $dev{MDM_URL}, '--ca-file', $dev{DEVICE_CA_CERT},
                '--ca-cert', $dev{DEVICE_CA_CERT}, '--ca-key', $dev{DEVICE_CA_KEY},
                '--id-dir', $t->dir . '/ids', '-n', 1, '--udid-prefix', "DEV-$mode-",
                '--topic', $dev{PUSH_TOPIC}, '--mode', $mode);
-    my $sim = `@sim 2>&1`;
-    is($?, 0, "a simulated device enrolls at MDM_URL with --mode $mode") or diag $sim;
+    my $out = `@sim 2>&1`;
+    return ($? == 0, $out);
+}
+for my $mode (qw(tls sign)) {
+    my ($ok, $sim) = mdmsim('enroll', $mode);
+    ok($ok, "a simulated device enrolls at MDM_URL with --mode $mode") or diag $sim;
 }
 $t->{ports}{redis} = $env{REDIS_PORT};
 is($t->redis('ZCARD', 'mdm:enrollments'), 2, 'both enrollments are stored');
+
+# One command cycle: enqueue through API_URL, the device's session runs it.
+my $udid = (grep { /^DEV-sign-/ } @{ $t->redis('ZRANGE', 'mdm:enrollments', 0, -1) })[0];
+my $cmd = MDM::Plist::plist(CommandUUID => 'DEV-STACK-1',
+    Command => MDM::Plist::subdict(RequestType => 'DeviceInformation', Queries => ['SerialNumber']));
+$r = $t->request('PUT', $env{API_PORT}, "/v1/enqueue/$udid", $cmd,
+                 headers => { MDM::Test::api_auth($dev{API_KEY}) });
+is($r->{status}, 200, 'a command is enqueued through API_URL');
+my ($ok, $sim) = mdmsim('session', 'sign');
+ok($ok, 'the simulated device runs its session') or diag $sim;
+is($t->redis('HGET', "mdm:{$udid}:r:DEV-STACK-1", 'status'), 'Acknowledged',
+   '... and the command is Acknowledged');
+like($t->redis('HGET', "mdm:{$udid}:r:DEV-STACK-1", 'result'), qr/QueryResponses/,
+     '... with the device information it sent');
+ok($t->wait_for(sub { -s "$env{MDM_VAR}/log/apns-mock.log" }, 10),
+   'mdm-worker pushed the enqueue to the APNs mock');
 $t->redis_close;
 
 $out = `tools/dev-stack.sh start $MDM::Test::BUILD 2>&1`;
