@@ -17,6 +17,12 @@ my %env = (
 );
 local @ENV{keys %env} = values %env;
 
+# Whatever happens below, nothing the stack started outlives the test.
+END {
+    system("MDM_VAR='$env{MDM_VAR}' tools/dev-stack.sh stop >/dev/null 2>&1")
+        if $env{MDM_VAR};
+}
+
 my $out = `tools/dev-stack.sh start $MDM::Test::BUILD 2>&1`;
 is($?, 0, 'dev stack starts') or diag $out;
 like($out, qr/dev stack is running/, 'start says it is running');
