@@ -39,9 +39,12 @@ typedef struct {
     size_t    refs;
     uint64_t  nrefs;
     uint64_t  next;
+    uint64_t  bytes;      /* payload libplist copies for this object */
 } mdm_bplist_frame_t;
 
 
+static int mdm_xml_tag_end(const char *p, const char *end,
+    const char **next);
 static int mdm_xml_skip_until(const char *p, const char *end,
     const char *stop, const char **next);
 static int mdm_xml_scan(const char *body, size_t len, size_t *keys,
@@ -180,23 +183,32 @@ mdm_xml_scan(const char *body, size_t len, size_t *keys, mdm_err_t *err)
                 return mdm_err(err, "unterminated XML CDATA section");
             }
 
-        } else if (end - p >= 2 && (p[1] == '?' || p[1] == '!')) {
+        } else if (end - p >= 2 && p[1] == '?') {
+            /* like libplist: a processing instruction ends at "?>" only */
+            if (mdm_xml_skip_until(p + 2, end, "?>", &next) != MDM_OK) {
+                return mdm_err(err, "unterminated XML declaration");
+            }
+
+        } else if (end - p >= 2 && p[1] == '!') {
             /* an internal DTD subset could hide markup from this scan */
-            if (mdm_xml_skip_until(p + 2, end, ">", &next) != MDM_OK
+            if (mdm_xml_tag_end(p + 2, end, &next) != MDM_OK
                 || memchr(p, '[', next - p) != NULL)
             {
                 return mdm_err(err, "unsupported XML declaration");
             }
 
         } else {
-            if (mdm_xml_skip_until(p + 1, end, ">", &next) != MDM_OK) {
+            if (mdm_xml_tag_end(p + 1, end, &next) != MDM_OK) {
                 return mdm_err(err, "unterminated XML tag");
             }
 
             name = p + 1;
 
             if (*name == '/') {
-                depth--;
+                /* stray closing tags must not buy depth for later openers */
+                if (--depth < 0) {
+                    return mdm_err(err, "unbalanced XML closing tag");
+                }
 
             } else if (next[-2] != '/' && ++depth > MDM_XML_MAX_DEPTH) {
                 return mdm_err(err, "plist nested deeper than %d levels",
@@ -218,6 +230,34 @@ mdm_xml_scan(const char *body, size_t len, size_t *keys, mdm_err_t *err)
 
 
 /* Sets *next just past the first `stop` at or after p. */
+/*
+ * The end of a tag as libplist finds it: a '>' inside a quoted attribute
+ * value does not end the tag (so "<array a='/>'>" opens an array).
+ */
+static int
+mdm_xml_tag_end(const char *p, const char *end, const char **next)
+{
+    char  quote;
+
+    for (quote = 0; p < end; p++) {
+        if (quote) {
+            if (*p == quote) {
+                quote = 0;
+            }
+
+        } else if (*p == '"' || *p == '\'') {
+            quote = *p;
+
+        } else if (*p == '>') {
+            *next = p + 1;
+            return MDM_OK;
+        }
+    }
+
+    return MDM_ERROR;
+}
+
+
 static int
 mdm_xml_skip_until(const char *p, const char *end, const char *stop,
     const char **next)
@@ -254,7 +294,7 @@ static int
 mdm_bplist_scan(const char *body, size_t len, mdm_err_t *err)
 {
     int                  depth;
-    uint64_t             ref, nodes, max_nodes;
+    uint64_t             ref, nodes, max_nodes, bytes, max_bytes;
     mdm_bplist_t         bp;
     mdm_bplist_frame_t   stack[MDM_PLIST_MAX_DEPTH], child;
     mdm_bplist_frame_t  *top;
@@ -264,6 +304,7 @@ mdm_bplist_scan(const char *body, size_t len, mdm_err_t *err)
     }
 
     max_nodes = (uint64_t) len * MDM_BPLIST_EXPANSION;
+    max_bytes = (uint64_t) len * MDM_BPLIST_EXPANSION;
     ref = mdm_bplist_uint(bp.buf + len - MDM_BPLIST_TRAILER + 16, 8);
 
     if (mdm_bplist_object(&bp, ref, &stack[0], err) != MDM_OK) {
@@ -272,6 +313,7 @@ mdm_bplist_scan(const char *body, size_t len, mdm_err_t *err)
 
     depth = 1;
     nodes = 1;
+    bytes = stack[0].bytes;
 
     while (depth > 0) {
         top = &stack[depth - 1];
@@ -291,6 +333,12 @@ mdm_bplist_scan(const char *body, size_t len, mdm_err_t *err)
 
         if (mdm_bplist_object(&bp, ref, &child, err) != MDM_OK) {
             return MDM_ERROR;
+        }
+
+        /* libplist copies an object for every reference to it */
+        bytes += child.bytes;
+        if (bytes > max_bytes) {
+            return mdm_err(err, "binary plist expands to too many bytes");
         }
 
         if (child.nrefs == 0) {
@@ -372,10 +420,11 @@ mdm_bplist_object(const mdm_bplist_t *bp, uint64_t ref,
     kind = p[0] >> 4;
     frame->nrefs = 0;
     frame->next = 0;
+    frame->bytes = 0;
 
-    /* ASCII and UTF-16 strings, array, set, dict */
-    if (kind != 0x5 && kind != 0x6 && kind != 0xA && kind != 0xC
-        && kind != 0xD)
+    /* data, ASCII and UTF-16 strings, array, set, dict */
+    if (kind != 0x4 && kind != 0x5 && kind != 0x6 && kind != 0xA
+        && kind != 0xC && kind != 0xD)
     {
         return MDM_OK;
     }
@@ -384,7 +433,13 @@ mdm_bplist_object(const mdm_bplist_t *bp, uint64_t ref,
         return mdm_err(err, "malformed binary plist object");
     }
 
+    if (kind == 0x4) {
+        frame->bytes = count;
+        return MDM_OK;
+    }
+
     if (kind == 0x5 || kind == 0x6) {
+        frame->bytes = (kind == 0x6) ? 2 * count : count;
         return mdm_bplist_string(bp, p, count, kind == 0x6, err);
     }
 

@@ -213,7 +213,8 @@ pc_unglue(const char *body, size_t len, size_t *out_len)
         return NULL;
     }
 
-    copy = malloc(len + len / 10 + 1);
+    /* a run of k dashes inserts k - 9 newlines: never more than len */
+    copy = malloc(2 * len + 1);
     if (copy == NULL) {
         return NULL;
     }

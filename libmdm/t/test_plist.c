@@ -157,6 +157,20 @@ test_refusals(void)
     body = nest("<array>", "</array>", MDM_PLIST_MAX_DEPTH + 2, &len);
     refused(body, len, "nested deeper", "three levels too deep (XML)");
     free(body);
+
+    /* markup that a naive scan reads differently from libplist */
+    body = nest("<array a=\"/>\">", "</array>", 40, &len);
+    refused(body, len, "nested deeper", "a quoted '/>' does not close a tag");
+    free(body);
+
+    body = nest("<array>", "</array>", 40, &len);
+    memcpy(body + 25, "<?x ></></></></></>?>", 22);
+    refused(body, len, "", "closers hidden in a processing instruction");
+    free(body);
+
+    s = "<plist><dict><key>a</key><string>x</string></dict></plist>"
+        "</array></array><array><array>";
+    refused(s, strlen(s), "", "stray closing tags do not buy depth");
 }
 
 
@@ -170,6 +184,35 @@ test_binary(void)
     bplist_t  *bp;
 
     bp = calloc(1, sizeof(bplist_t));
+
+    /* {a: [d, d, ... d]}: one 4 KB data object referenced 2,000 times,
+     * which libplist would copy 2,000 times (8 MB from a 12 KB body) */
+    {
+        uint32_t  *many;
+        uint32_t   data, arr, key;
+
+        many = calloc(2000, sizeof(uint32_t));
+        key = bp_ascii(bp, "a");
+        data = bp_begin(bp);
+        bp->buf[bp->len++] = 0x4F;
+        bp->buf[bp->len++] = 0x11;
+        bp->buf[bp->len++] = 0x10;
+        bp->buf[bp->len++] = 0x00;
+        memset(bp->buf + bp->len, 'z', 4096);
+        bp->len += 4096;
+        for (i = 0; i < 2000; i++) {
+            many[i] = data;
+        }
+        arr = bp_coll(bp, 0xA0, many, 2000);
+        refs[0] = key;
+        refs[1] = arr;
+        top = bp_coll(bp, 0xD0, refs, 2);
+        len = bp_finish(bp, top);
+        refused((char *) bp->buf, len, "expands to too many bytes",
+                "one data object referenced 2,000 times");
+        free(many);
+        memset(bp, 0, sizeof(bplist_t));
+    }
 
     /* {a: x, b: y} parses; keys and values are shared objects */
     refs[0] = bp_ascii(bp, "a");

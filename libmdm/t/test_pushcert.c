@@ -302,6 +302,15 @@ test_refused(fixtures_t *f)
 
     refused("garbage\x01\x02 not a pem at all\n", "no PEM certificate",
             "garbage refused");
+
+    {
+        char  dashes[4001];
+
+        /* every window of ten dashes gets a newline: the copy doubles */
+        memset(dashes, '-', sizeof(dashes) - 1);
+        dashes[sizeof(dashes) - 1] = '\0';
+        refused(dashes, "no PEM certificate", "a body of dashes refused");
+    }
     refused(cert, "no PEM private key", "certificate without key refused");
     refused(key, "no PEM certificate", "key without certificate refused");
 
