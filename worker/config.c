@@ -37,7 +37,7 @@ static const wk_config_key_t keys[] = {
     NUM(push_claim_interval_ms, "5000", 100),
     NUM(push_max_inflight, "20000", 1),
     NUM(max_attempts, "8", 1),
-    NUM(backoff_base_ms, "1000", 1),
+    NUM(backoff_base_ms, "5000", 1),
     NUM(backoff_max_ms, "300000", 1),
     NUM(cert_check_interval, "60", 1),
     NUM(redis_timeout_ms, "5000", 100),

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "mdm_hex.h"
 #include "mdm_keys.h"
+#include "mdm_script.h"
 #include "metrics.h"
 #include "push.h"
 #include "recent.h"
@@ -326,6 +327,11 @@ push_new(wk_consumer_t *c, const char *id, size_t len, uint32_t h)
         size_t cap = p->cap;
         memset(p, 0, offsetof(wk_push_t, req.path));
         memset(&p->consumer, 0, sizeof(*p) - offsetof(wk_push_t, consumer));
+        /* the previous push's answer must not speak for this one */
+        p->req.status = 0;
+        p->req.apns_id[0] = '\0';
+        p->req.reason[0] = '\0';
+        p->req.timestamp = 0;
         p->entries = entries;
         p->cap = cap;
     } else if ((p = calloc(1, sizeof(*p))) == NULL) {
@@ -659,14 +665,20 @@ static void
 push_log_dead(wk_push_t *p)
 {
     wk_consumer_t *c = p->consumer;
+    const mdm_script_t *script = mdm_script_find("push_dead");
     char now[24], key[MDM_KEY_MAX];
-    const char *argv[] = { "HSET", key, "push_dead", now };
+    const char *token = p->req.path + sizeof("/3/device/") - 1;
+
+    /* rare (only refused tokens), so plain EVAL: no SHA bookkeeping here */
+    const char *argv[] = { "EVAL", script->src, "1", key, token, now };
+    size_t argvlen[] = { 4, script->len, 1, 0, strlen(token), 0 };
 
     snprintf(now, sizeof(now), "%ld", (long) time(NULL));
-    mdm_key_enrollment(key, p->id);
+    argvlen[3] = mdm_key_enrollment(key, p->id);
+    argvlen[5] = strlen(now);
     wk_info("push %s: APNs %d %s: token marked dead", p->id, p->req.status,
             p->req.reason);
-    if (wk_redis_cmdargv(c->cmd, NULL, NULL, 4, argv, NULL) != 0) {
+    if (wk_redis_cmdargv(c->cmd, NULL, NULL, 6, argv, argvlen) != 0) {
         wk_error("push %s: cannot set push_dead: Redis is down", p->id);
     }
 }

@@ -230,6 +230,9 @@ topic_wanted(const wk_hook_t *k, const mdm_event_t *ev)
         return 1;
     }
     size_t n = strlen(ev->topic);
+    if (n == 0) {
+        return 0;                    /* "" would match between any two bytes */
+    }
     for (const char *p = strstr(k->topics, ev->topic); p;
          p = strstr(p + 1, ev->topic))
     {
