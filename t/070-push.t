@@ -172,12 +172,13 @@ is scalar @{ pushes() }, 2, '... exactly once';
 MDM::Test::spew("$dir/script", join '',
     token_hex('dev-gone') . " 410 Unregistered\n",
     token_hex('dev-bad') . " 400 BadDeviceToken\n",
+    token_hex('dev-gone-odd') . " 410 SomethingNew\n",
     token_hex('dev-badtopic') . " 400 BadTopic\n");
 start_mock('--script', "$dir/script");
 $t->stop('w1');
 start_worker('w1');
-enroll($_) for qw(dev-gone dev-bad dev-badtopic);
-job(qw(dev-gone dev-bad dev-badtopic));
+enroll($_) for qw(dev-gone dev-bad dev-badtopic dev-gone-odd);
+job(qw(dev-gone dev-bad dev-badtopic dev-gone-odd));
 ok wait_no_pending(10), '410 and 400 answers are final';
 ok $t->redis('HGET', 'mdm:{dev-gone}:enr', 'push_dead'),
     '410 Unregistered sets push_dead';
@@ -185,8 +186,14 @@ ok $t->redis('HGET', 'mdm:{dev-bad}:enr', 'push_dead'),
     '400 BadDeviceToken sets push_dead';
 ok !$t->redis('HGET', 'mdm:{dev-badtopic}:enr', 'push_dead'),
     '400 BadTopic leaves the token alone';
+ok !$t->redis('HGET', 'mdm:{dev-gone-odd}:enr', 'push_dead'),
+    '410 with an unknown reason leaves the token alone';
 is scalar(grep { $_->[0] == 400 } @{ pushes() }), 2,
     'rejected pushes are not retried';
+is scalar(grep { $_->[0] == 410 } @{ pushes() }), 2,
+    '... nor is a 410 with an unknown reason';
+like worker_log('w1'), qr/\[error\] push dev-gone-odd: APNs 410 SomethingNew/,
+    '... which is logged as an error';
 like worker_log('w1'), qr/\[error\] push dev-badtopic: APNs 400 BadTopic/,
     'the rejection is logged as an error';
 

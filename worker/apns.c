@@ -221,7 +221,13 @@ classify(int status, const char *reason)
     case 200:
         return WK_APNS_OK;
     case 410:
-        return WK_APNS_DEAD_TOKEN;
+        /* protocol.md §5: an unknown reason must not cost the token */
+        if (strcmp(reason, "Unregistered") == 0
+            || strcmp(reason, "ExpiredToken") == 0)
+        {
+            return WK_APNS_DEAD_TOKEN;
+        }
+        return WK_APNS_REJECTED;
     case 400:
         if (strcmp(reason, "BadDeviceToken") == 0
             || strcmp(reason, "DeviceTokenNotForTopic") == 0)
@@ -717,8 +723,12 @@ conn_pump(wk_apns_conn_t *c)
     wk_apns_topic_t *t = c->topic;
     size_t limit = conn_stream_limit(c);
 
-    /* While a certificate reload is pending, requests wait for its result. */
+    /*
+     * While a certificate reload is pending, requests wait for its result;
+     * once a 403 of this turn stopped the topic, they must not go out.
+     */
     while (t->qhead && c->ninflight < limit && !c->draining && !t->loading
+           && !t->stopped
            && nghttp2_session_check_request_allowed(c->h2))
     {
         wk_apns_req_t *req = queue_pop(t);
@@ -1194,8 +1204,11 @@ static const redisReply *
 hash_field(const redisReply *r, const char *name)
 {
     for (size_t i = 0; i + 1 < r->elements; i += 2) {
-        if (strcmp(r->element[i]->str, name) == 0) {
-            return r->element[i + 1];
+        if (r->element[i]->type == REDIS_REPLY_STRING
+            && strcmp(r->element[i]->str, name) == 0)
+        {
+            return r->element[i + 1]->type == REDIS_REPLY_STRING
+                   ? r->element[i + 1] : NULL;
         }
     }
     return NULL;

@@ -795,7 +795,9 @@ jobs_add(wk_consumer_t *c, const redisReply *entries)
         for (size_t j = 0; f->type == REDIS_REPLY_ARRAY && j + 1 < f->elements;
              j += 2)
         {
-            if (strcmp(f->element[j]->str, "id") == 0) {
+            if (f->element[j]->type == REDIS_REPLY_STRING
+                && strcmp(f->element[j]->str, "id") == 0)
+            {
                 id = f->element[j + 1];
             }
         }
