@@ -21,6 +21,10 @@
 #define NGX_HTTP_MDM_INSPECT_LIMIT         100     /* default page size */
 #define NGX_HTTP_MDM_INSPECT_LIMIT_MAX     1000
 #define NGX_HTTP_MDM_INSPECT_SCAN_DIGITS   19      /* fits Redis' cursor */
+/* positions a script's arithmetic and tostring() ("%.14g") keep exact */
+#define NGX_HTTP_MDM_INSPECT_POSITION_MAX  1000000000000
+/* 9999-12-31T23:59:59Z */
+#define NGX_HTTP_MDM_INSPECT_TIME_MAX      253402300799
 
 #define NGX_HTTP_MDM_MULTI_STATUS          207
 
@@ -269,7 +273,8 @@ ngx_int_t
 ngx_http_mdm_inspect_cursor(ngx_http_mdm_inspect_arg_t *arg,
     ngx_uint_t scan, const char **err)
 {
-    u_char  *p, *colon, *last;
+    u_char     *p, *colon, *last;
+    ngx_int_t   pos, skip;
 
     if (!arg->set) {
         ngx_str_set(&arg->value, "0");
@@ -281,9 +286,14 @@ ngx_http_mdm_inspect_cursor(ngx_http_mdm_inspect_arg_t *arg,
 
     colon = scan ? ngx_strlchr(p, last, ':') : NULL;
 
-    if (ngx_atoi(p, (colon ? colon : last) - p) == NGX_ERROR
+    pos = ngx_atoi(p, (colon ? colon : last) - p);
+    skip = colon ? ngx_atoi(colon + 1, last - colon - 1) : 0;
+
+    /* an SSCAN cursor stays a string; positions are Lua numbers */
+    if (pos == NGX_ERROR
         || (colon ? colon : last) - p > NGX_HTTP_MDM_INSPECT_SCAN_DIGITS
-        || (colon && ngx_atoi(colon + 1, last - colon - 1) == NGX_ERROR))
+        || (!scan && pos > NGX_HTTP_MDM_INSPECT_POSITION_MAX)
+        || skip == NGX_ERROR || skip > NGX_HTTP_MDM_INSPECT_POSITION_MAX)
     {
         *err = "cursor must be a next_cursor of an earlier page";
         return NGX_DECLINED;
@@ -445,6 +455,11 @@ ngx_http_mdm_inspect_jtime(redisReply *e)
     sec = ngx_atoi((u_char *) e->str, e->len);
     if (sec <= 0) {
         return json_null();
+    }
+
+    /* four digits of year is what the buffer and RFC 3339 hold */
+    if (sec > NGX_HTTP_MDM_INSPECT_TIME_MAX) {
+        sec = NGX_HTTP_MDM_INSPECT_TIME_MAX;
     }
 
     ngx_gmtime((time_t) sec, &tm);

@@ -365,15 +365,17 @@ ngx_http_mdm_push_reply(ngx_http_request_t *r, redisReply *reply)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* json_object_set_new() takes "status" even when it fails */
     json = json_object();
-    status = json_object();
 
-    if (json == NULL || status == NULL
-        || json_object_set_new(json, "status", status) != 0)
+    if (json == NULL
+        || json_object_set_new(json, "status", json_object()) != 0)
     {
         json_decref(json);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    status = json_object_get(json, "status");
 
     failed = 0;
     first = NULL;

@@ -321,6 +321,15 @@ ngx_http_mdm_metrics_init_zone(ngx_shm_zone_t *zone, void *data)
         return NGX_OK;
     }
 
+    /*
+     * Same zone, new layout: without the free every such reload would take
+     * another block until the zone is full. Old workers still draining may
+     * count a few requests into the new counters; they reset anyway.
+     */
+    if (old != NULL) {
+        ngx_slab_free(shpool, old);
+    }
+
     m = ngx_slab_calloc(shpool, sizeof(ngx_http_mdm_metrics_shm_t));
     if (m == NULL) {
         return NGX_ERROR;

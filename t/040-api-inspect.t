@@ -304,6 +304,10 @@ $r = api('GET', '/v1/commands/BIN?plist=1');
 is($r->{json}{plist_base64}, 'YnBsaXN0MDDRAQL/', 'a body that is not UTF-8 comes as plist_base64');
 is($r->{json}{created}, '2023-11-14T22:13:20Z', 'created as RFC 3339');
 is_deeply($r->{json}{enrollments}, [], 'a command without targets has an empty list');
+$t->redis('HSET', 'mdm:cmd:{BIN}', 'created', '1000000000000000', 'expires', '253402300800');
+$r = api('GET', '/v1/commands/BIN');
+is($r->{json}{created}, '9999-12-31T23:59:59Z', 'a time past year 9999 is clamped to it');
+is($r->{json}{expires}, '9999-12-31T23:59:59Z', '... from its first second on');
 $t->redis('DEL', 'mdm:cmd:{BIN}');
 
 $r = api('GET', "/v1/commands/Q2?format=plist&id=$A");
@@ -499,6 +503,11 @@ is(api('GET', '/v1/queue/NOT-ENROLLED')->{status}, 404, 'queue of an unknown enr
 is(api('GET', "/v1/queue/$A,$B")->{status}, 400, 'GET of two queues: 400');
 is(api('GET', "/v1/queue/$A?limit=5000")->{status}, 400, 'queue limit over 1000: 400');
 is(api('GET', "/v1/queue/$A?cursor=z")->{status}, 400, 'bad queue cursor: 400');
+is(api('GET', "/v1/queue/$A?cursor=1000000000000000000")->{status}, 400,
+   'queue cursor past what a script counts exactly: 400');
+is(api('GET', "/v1/queue/$A?cursor=1000000000000")->{status}, 200, '... the largest one: 200');
+is(api('GET', '/v1/commands/KEEP?cursor=0:1000000000000000000')->{status}, 400,
+   'status cursor skipping past what a script counts exactly: 400');
 is(api('GET', "/v1/queue/$A?x=1")->{status}, 400, 'unknown queue parameter: 400');
 is(api('DELETE', "/v1/queue/$B?x=1")->{status}, 400, 'DELETE with a query parameter: 400');
 is(api('DELETE', '/v1/queue/a%7Bb')->{status}, 400, 'DELETE of a bad ID: 400');
