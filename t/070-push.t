@@ -222,6 +222,95 @@ for my $fault (['--fail-every', 3], ['--burst-429', '10:5'],
 }
 like worker_log('w1'), qr/GOAWAY/, 'the GOAWAY was seen';
 
+# --- a server that sends GOAWAY before answering anything ---------------------
+
+sub connects { scalar(() = worker_log($_[0]) =~ /\] apns \S+: connected to/g) }
+
+$t->stop('w1');
+start_mock('--goaway-at-start', '0:Shutdown');
+enroll('dev-g1');
+job('dev-g1');
+start_worker('wg');
+sleep 2;
+my $connects = connects('wg');
+ok $connects >= 2 && $connects < 30,
+    "a GOAWAY on a connection that answered nothing is a failure: "
+    . "reconnects back off ($connects in 2 s)";
+like worker_log('wg'), qr/ended by GOAWAY NO_ERROR after 0 answers: reconnecting after a backoff/,
+    '... and say so';
+like worker_log('wg'), qr/push dev-g1: attempt 1 failed \(0 refused 3 times\)/,
+    'a request refused three times spends an attempt';
+
+# (a new mock is on a new port: the worker follows it)
+$t->stop('wg');
+start_mock('--goaway-at-start', '2:InternalServerError');
+start_worker('wg');
+sleep 1;
+like worker_log('wg'), qr/\[error\] apns \S+: GOAWAY last_stream_id=0 error=INTERNAL_ERROR/,
+    'a GOAWAY with an error code is logged as an error';
+
+$t->stop('wg');
+start_mock('--goaway-at-start', '0:BadCertificate');
+start_worker('wg');
+ok wait_no_pending(10), 'a GOAWAY with a 403 reason fails the waiting pushes';
+like worker_log('wg'),
+    qr/\[alert\] apns \S+: GOAWAY BadCertificate: topic stopped/,
+    '... because it stops the topic, as a 403 does';
+is scalar(grep { $_->[2] eq token_hex('dev-g1') } @{ pushes() }), 0,
+    '... without any push having reached APNs';
+$t->stop('wg');
+start_mock();
+start_worker('w1');
+
+# --- one entry, many ids (enqueue writes one entry per chunk) ------------------
+
+sub entry { $t->redis('XADD', 'mdm:push', '*', map { (id => $_) } @_) }
+
+sub answers {
+    my ($id, $status) = @_;
+    return scalar grep { $_->[2] eq token_hex($id) && $_->[0] == $status }
+        @{ pushes() };
+}
+
+$t->stop('w1');
+my @multi = map { "dev-m$_" } 1 .. 3;
+enroll($_) for @multi;
+MDM::Test::spew("$dir/script-m", token_hex('dev-m3') . " 503 ServiceUnavailable 3\n");
+start_mock('--script', "$dir/script-m");
+start_worker('wm1');
+entry(@multi);
+ok wait_delivered(3, 10), 'one entry with three ids makes three pushes';
+ok wait_no_pending(5), '... and is acked once all three are final';
+ok $t->wait_for(sub { $t->redis('XLEN', 'mdm:push') == 0 }, 5), '... and deleted';
+is_deeply [map { answers($_, 200) } @multi], [1, 1, 1], '... each delivered once';
+is answers('dev-m3', 503), 3, '... the third after three 503s';
+
+my @held = map { "dev-m$_" } 4 .. 6;
+enroll($_) for @held;
+MDM::Test::spew("$dir/script-m", token_hex('dev-m6') . " 503 ServiceUnavailable\n");
+start_mock('--script', "$dir/script-m");
+$t->stop('wm1');
+start_worker('wm1');
+entry(@held);
+ok $t->wait_for(sub { answers('dev-m4', 200) && answers('dev-m5', 200)
+                      && answers('dev-m6', 503) >= 2 }, 10),
+    'two ids of an entry delivered while the third is retried';
+is pending(), 1, '... the entry stays pending';
+is $t->redis('XLEN', 'mdm:push'), 1, '... and in the stream';
+$t->kill9('wm1');
+start_mock();
+start_worker('wm2');
+ok wait_delivered(3, 15),
+    'a second worker claims the killed one\'s entry and pushes all its ids '
+    . '(the delivered ones again: at least once)';
+ok wait_no_pending(5), '... and acks it once all are final';
+ok $t->wait_for(sub { $t->redis('XLEN', 'mdm:push') == 0 }, 5), '... and deletes it';
+like worker_log('wm2'), qr/claimed 3 jobs/, 'the claim counts the entry\'s ids';
+$t->stop('wm2');
+unlike worker_log('wm1') . worker_log('wm2'),
+    qr/\[alert\]|AddressSanitizer|LeakSanitizer|runtime error:/,
+    'no alert or sanitizer output';
+
 # --- a killed worker's jobs are finished by another ---------------------------
 
 $t->stop('w1');
@@ -269,8 +358,8 @@ ok $t->wait_for(sub { worker_log('w2') =~ /push certificate changed in Redis/ },
 
 $t->stop('w2', 'TERM');
 is $? >> 8, 0, 'SIGTERM drains and exits 0';
-my $log = worker_log('w1') . worker_log('w2');
-my @alerts = grep { !/403/ } $log =~ /^.*\[alert\].*$/mg;
+my $log = worker_log('w1') . worker_log('w2') . worker_log('wg');
+my @alerts = grep { !/403|GOAWAY BadCertificate/ } $log =~ /^.*\[alert\].*$/mg;
 is_deeply \@alerts, [], 'no other [alert] lines';
 unlike $log, qr/AddressSanitizer|LeakSanitizer|runtime error:/,
     'no sanitizer output';

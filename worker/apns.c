@@ -30,6 +30,13 @@
 #define WBUF_SOFT_MAX  (64 * 1024)
 #define RBUF_SIZE      (64 * 1024)
 
+/*
+ * A request refused this many times in a row (REFUSED_STREAM, or above a
+ * GOAWAY's last_stream_id) spends an attempt: a server that refuses
+ * everything must not keep it going round for ever.
+ */
+#define REFUSALS_PER_ATTEMPT  3
+
 typedef struct wk_apns_topic_s wk_apns_topic_t;
 typedef struct wk_apns_conn_s  wk_apns_conn_t;
 
@@ -66,6 +73,10 @@ struct wk_apns_conn_s {
     int               draining;         /* GOAWAY or a new cert: no new streams */
     int               in_recv;          /* inside nghttp2_session_mem_recv */
     int               closing;          /* streams already completed */
+    int               goaway;           /* a GOAWAY arrived */
+    uint32_t          goaway_error;     /* its HTTP/2 error code */
+    unsigned          answered;         /* streams with an HTTP status */
+    int               delivered;        /* a 200 came on this connection */
     unsigned          gen;              /* topic->gen when opened */
     int               failed;
     char              fail_reason[160];
@@ -319,24 +330,35 @@ on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id,
 
 
 /*
- * A 403 stops the topic, unless it came over a connection made with a
- * certificate that has been replaced since: then the new one gets a chance.
+ * A 403 (an answer, or a GOAWAY with a 403 reason) stops the topic, unless
+ * it came over a connection made with a certificate that has been replaced
+ * since: then the new one gets a chance. 1 if the topic is stopped.
  */
-static wk_apns_outcome_t
-forbidden(wk_apns_conn_t *c, wk_apns_req_t *req)
+static int
+topic_stop(wk_apns_conn_t *c, const char *what, const char *reason)
 {
     wk_apns_topic_t *t = c->topic;
 
     if (c->gen != t->gen) {
-        return WK_APNS_RETRY;
+        return 0;
     }
     if (!t->stopped) {
-        wk_alert("apns %s: 403 %s: topic stopped until the push "
+        wk_alert("apns %s: %s %s: topic stopped until the push "
                  "certificate is reloaded (SIGHUP or a new `updated`)",
-                 t->name, req->reason);
+                 t->name, what, reason);
     }
     t->stopped = 1;
-    return WK_APNS_FORBIDDEN;
+    return 1;
+}
+
+
+/* The reasons APNs gives with a 403: the push certificate is refused. */
+static int
+reason_is_forbidden(const char *reason)
+{
+    return strcmp(reason, "BadCertificate") == 0
+           || strcmp(reason, "BadCertificateEnvironment") == 0
+           || strcmp(reason, "Forbidden") == 0;
 }
 
 
@@ -356,11 +378,19 @@ on_stream_close(nghttp2_session *session, int32_t stream_id,
         /*
          * REFUSED_STREAM (also what nghttp2 reports for streams above a
          * GOAWAY's last_stream_id) guarantees the server did nothing:
-         * resend at once, without spending an attempt.
+         * resend at once, without spending an attempt — up to a point.
          */
-        if (error_code == NGHTTP2_REFUSED_STREAM) {
+        if (error_code == NGHTTP2_REFUSED_STREAM
+            && ++req->refusals < REFUSALS_PER_ATTEMPT)
+        {
             req->body_sent = 0;
             queue_push_front(c->topic, req);
+            return 0;
+        }
+        if (error_code == NGHTTP2_REFUSED_STREAM) {
+            snprintf(req->reason, sizeof(req->reason), "refused %u times",
+                     req->refusals);
+            req_complete(c->apns, req, WK_APNS_RETRY);
             return 0;
         }
         snprintf(req->reason, sizeof(req->reason), "stream reset: %s",
@@ -369,13 +399,51 @@ on_stream_close(nghttp2_session *session, int32_t stream_id,
         return 0;
     }
 
+    c->answered++;
+    if (req->status == 200 && !c->delivered) {
+        /*
+         * Only a delivered push proves the server works: a server that
+         * takes the handshake and then drops or refuses everything keeps
+         * the reconnect backoff growing.
+         */
+        c->delivered = 1;
+        c->topic->failures = 0;
+    }
     parse_error_body(req);
     wk_apns_outcome_t out = classify(req->status, req->reason);
-    if (out == WK_APNS_FORBIDDEN) {
-        out = forbidden(c, req);
+    if (out == WK_APNS_FORBIDDEN && !topic_stop(c, "403", req->reason)) {
+        out = WK_APNS_RETRY;
     }
     req_complete(c->apns, req, out);
     return 0;
+}
+
+
+/*
+ * APNs may say why it sends GOAWAY in the debug data, as the JSON of an
+ * error response: a 403 reason stops the topic as a 403 answer does.
+ */
+static void
+on_goaway(wk_apns_conn_t *c, const nghttp2_goaway *goaway)
+{
+    int clean = goaway->error_code == NGHTTP2_NO_ERROR;
+    json_t *root = json_loadb((const char *) goaway->opaque_data,
+                              goaway->opaque_data_len, 0, NULL);
+    const char *reason = json_string_value(json_object_get(root, "reason"));
+
+    wk_log(clean ? WK_LOG_INFO : WK_LOG_ERROR,
+           "apns %s: GOAWAY last_stream_id=%d error=%s %.*s",
+           c->topic->name, goaway->last_stream_id,
+           nghttp2_http2_strerror(goaway->error_code),
+           (int) goaway->opaque_data_len,
+           (const char *) goaway->opaque_data);
+    c->goaway = 1;
+    c->goaway_error = goaway->error_code;
+    c->draining = 1;
+    if (reason && reason_is_forbidden(reason)) {
+        topic_stop(c, "GOAWAY", reason);
+    }
+    json_decref(root);
 }
 
 
@@ -388,12 +456,7 @@ on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
 
     switch (frame->hd.type) {
     case NGHTTP2_GOAWAY:
-        wk_info("apns %s: GOAWAY last_stream_id=%d error=%s %.*s",
-                c->topic->name, frame->goaway.last_stream_id,
-                nghttp2_http2_strerror(frame->goaway.error_code),
-                (int) frame->goaway.opaque_data_len,
-                (const char *) frame->goaway.opaque_data);
-        c->draining = 1;
+        on_goaway(c, &frame->goaway);
         break;
     case NGHTTP2_PING:
         if (frame->hd.flags & NGHTTP2_FLAG_ACK) {
@@ -798,6 +861,19 @@ topic_start_backoff(wk_apns_topic_t *t)
 
 
 /*
+ * A GOAWAY is how APNs rotates connections: reconnect at once. But one with
+ * an error code, or on a connection that answered nothing, is a server in
+ * trouble: reconnecting at once would make a tight loop.
+ */
+static int
+conn_goaway_failed(const wk_apns_conn_t *c)
+{
+    return c->goaway
+           && (c->goaway_error != NGHTTP2_NO_ERROR || c->answered == 0);
+}
+
+
+/*
  * Ends a connection. Its streams complete as WK_APNS_RETRY (the server may
  * or may not have delivered them); the topic reconnects, after a backoff if
  * the connection failed.
@@ -809,6 +885,14 @@ conn_close(wk_apns_conn_t *c)
     wk_apns_t *a = c->apns;
     wk_apns_req_t *lost = c->inflight;
     int failed = c->failed;
+
+    if (!failed && !a->closing && conn_goaway_failed(c)) {
+        wk_error("apns %s: connection to %s:%s ended by GOAWAY %s after %u "
+                 "answers: reconnecting after a backoff", t->name, a->host,
+                 a->port, nghttp2_http2_strerror(c->goaway_error),
+                 c->answered);
+        failed = 1;
+    }
 
     if (t->conn == c) {
         t->conn = NULL;
@@ -903,7 +987,6 @@ conn_on_ready(wk_apns_conn_t *c)
 
     c->state = CONN_READY;
     c->last_read = ev_now(c->apns->loop);
-    c->topic->failures = 0;
     wk_info("apns %s: connected to %s:%s (%s)", c->topic->name,
             c->apns->host, c->apns->port, SSL_get_version(c->ssl));
 }
@@ -1513,6 +1596,7 @@ wk_apns_send(wk_apns_t *a, wk_apns_req_t *req)
     wk_apns_topic_t *t = topic_get(a, req->topic);
 
     a->pending++;
+    req->refusals = 0;
     if (t == NULL) {
         snprintf(req->reason, sizeof(req->reason), "out of memory");
         req_complete(a, req, WK_APNS_RETRY);

@@ -7,7 +7,8 @@
  * (`mdm:pushcert:<topic>`). Requests beyond the server's
  * SETTINGS_MAX_CONCURRENT_STREAMS wait in the topic's queue. A connection
  * that fails is reopened with backoff; requests refused by a GOAWAY are
- * resent on the next connection at once; requests lost with a connection
+ * resent on the next connection (the third refusal of one request ends its
+ * attempt as WK_APNS_RETRY); requests lost with a connection
  * complete as WK_APNS_RETRY for the caller to back off.
  */
 
@@ -51,6 +52,7 @@ struct wk_apns_req_s {
 
     /* Private to the client. */
     size_t          body_sent;
+    unsigned        refusals;         /* REFUSED_STREAMs of this attempt */
     double          submitted;        /* ev_now() when put on a stream */
     int32_t         stream_id;
     char            resp[256];        /* error body, truncated */

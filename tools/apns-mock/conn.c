@@ -313,6 +313,25 @@ am_conn_start_h2(am_conn_t *c)
         return -1;
     }
 
+    /*
+     * A server that takes the handshake and sends GOAWAY before serving
+     * anything (APNs does so with {"reason":"BadCertificate"} and the like):
+     * no stream is processed, nghttp2 ignores the client's requests.
+     */
+    if (cfg->goaway_at_start) {
+        char  data[AM_MAX_REASON + 16];
+        int   n = snprintf(data, sizeof(data), "{\"reason\":\"%s\"}",
+                           cfg->goaway_start_reason);
+
+        c->srv->stats.goaways++;
+        if (nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE, 0,
+                                  cfg->goaway_start_code,
+                                  (const uint8_t *) data, (size_t) n) != 0)
+        {
+            return -1;
+        }
+    }
+
     return 0;
 }
 

@@ -40,7 +40,7 @@ am_usage(FILE *f)
         "                 [--port N | --listen ADDR:PORT] [--script FILE]\n"
         "                 [--log FILE] [--quiet] [--fail-every N]\n"
         "                 [--burst-429 N:M] [--goaway-after N]\n"
-        "                 [--max-streams N]\n");
+        "                 [--max-streams N] [--goaway-at-start CODE:REASON]\n");
 }
 
 
@@ -99,6 +99,32 @@ am_parse_burst(am_config_t *cfg, const char *s)
 }
 
 
+/* "CODE:REASON": an HTTP/2 error code and a reason word for the JSON. */
+static int
+am_parse_goaway_start(am_config_t *cfg, char *arg)
+{
+    unsigned long  code;
+    char          *colon = strchr(arg, ':');
+
+    if (colon == NULL || colon[1] == '\0'
+        || strlen(colon + 1) > AM_MAX_REASON
+        || strspn(colon + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                             "abcdefghijklmnopqrstuvwxyz")
+           != strlen(colon + 1))
+    {
+        return -1;
+    }
+    *colon = '\0';
+    if (am_parse_ulong(arg, &code) != 0 || code > 0xffffffffUL) {
+        return -1;
+    }
+    cfg->goaway_at_start = 1;
+    cfg->goaway_start_code = (uint32_t) code;
+    cfg->goaway_start_reason = colon + 1;
+    return 0;
+}
+
+
 static int
 am_parse_args(am_config_t *cfg, int argc, char **argv)
 {
@@ -115,6 +141,7 @@ am_parse_args(am_config_t *cfg, int argc, char **argv)
         { "burst-429",    required_argument, NULL, 'b' },
         { "goaway-after", required_argument, NULL, 'g' },
         { "max-streams",  required_argument, NULL, 'm' },
+        { "goaway-at-start", required_argument, NULL, 'G' },
         { "help",         no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -147,6 +174,9 @@ am_parse_args(am_config_t *cfg, int argc, char **argv)
             break;
         case 'g':
             bad |= am_parse_ulong(optarg, &cfg->goaway_after) != 0;
+            break;
+        case 'G':
+            bad |= am_parse_goaway_start(cfg, optarg) != 0;
             break;
         case 'm':
             bad |= am_parse_ulong(optarg, &n) != 0 || n == 0

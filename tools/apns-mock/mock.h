@@ -38,6 +38,9 @@ typedef struct {
     unsigned long   burst_after;
     unsigned long   burst_len;
     unsigned long   goaway_after;
+    int             goaway_at_start;    /* --goaway-at-start given */
+    uint32_t        goaway_start_code;  /* its HTTP/2 error code */
+    const char     *goaway_start_reason;
     uint32_t        max_streams;
     int             quiet;
 } am_config_t;
