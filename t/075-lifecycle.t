@@ -343,6 +343,35 @@ ok $t->wait_for(sub {
     ($t->redis('HGET', "mdm:{$EXP}:r:FLUSHED", 'status') // '') eq 'Expired'
 }, 5), 'after SCRIPT FLUSH the worker loads its scripts again and sweeps on';
 
+# --- a key of the wrong type does not stop the sweeps ----------------------------------
+
+# A command whose target set is a string, due before a good one.
+$t->redis('HSET', 'mdm:cmd:{BADIDS}', body => 'x', type => 'ProfileList');
+$t->redis('SET', 'mdm:cmd:{BADIDS}:ids', 'not a set');
+$t->redis('ZADD', 'mdm:expiry', time - 10, 'BADIDS');
+# A command with a target whose queue is a string, and a good target.
+my ($BADQ, $GOODQ) = ('BADQ-DEVICE-0001', 'GOODQ-DEVICE-0001');
+$t->redis('SET', "mdm:{$BADQ}:q", 'not a list');
+$t->redis('HSET', 'mdm:cmd:{BADTGT}', body => 'x', type => 'ProfileList');
+$t->redis('SADD', 'mdm:cmd:{BADTGT}:ids', $BADQ, $GOODQ);
+$t->redis('RPUSH', "mdm:{$GOODQ}:q", 'BADTGT');
+$t->redis('ZADD', 'mdm:expiry', time - 5, 'BADTGT');
+# An enrollment in mdm:pending whose hash is a string.
+$t->redis('SET', 'mdm:{BADENR}:enr', 'not a hash');
+$t->redis('ZADD', 'mdm:pending', 0, 'BADENR');
+ok $t->wait_for(sub {
+    ($t->redis('HGET', "mdm:{$GOODQ}:r:BADTGT", 'status') // '') eq 'Expired'
+}, 5), 'a WRONGTYPE target is skipped: the command expires for the others';
+ok $t->wait_for(sub { !defined $t->redis('ZSCORE', 'mdm:expiry', 'BADTGT') }, 5),
+    '... and finishes';
+ok !defined $t->redis('ZSCORE', 'mdm:expiry', 'BADIDS'),
+    'a command whose target set is not a set leaves mdm:expiry';
+ok $t->wait_for(sub { !defined $t->redis('ZSCORE', 'mdm:pending', 'BADENR') }, 5),
+    'an enrollment whose hash is not a hash leaves mdm:pending';
+ok $t->wait_for(sub {
+    worker_log('w3') =~ /\[warn\] sweep: skipped \d+ item\(s\) on a Redis error.*WRONGTYPE/
+}, 5), 'the skips are logged as a warning, with the error';
+
 $t->stop('w3', 'TERM');
 is $? >> 8, 0, 'SIGTERM: exit 0';
 

@@ -22,6 +22,8 @@ struct wk_sweep_s {
     int                 expiring;       /* an expire.lua call in flight */
     int                 repushing;      /* a sweep_pending.lua call in flight */
     int                 stopped;
+    long long           skipped;        /* items the scripts skipped ... */
+    char                skip_error[160];/* ... and the first one's error */
     ev_timer            timer;
 };
 
@@ -97,6 +99,40 @@ reply_int(const redisReply *r, size_t i)
 }
 
 
+/*
+ * Items the scripts skipped because Redis refused an operation on them
+ * (WRONGTYPE…): gathered over a tick, logged once at its start.
+ */
+static void
+note_skipped(wk_sweep_t *s, const redisReply *r, size_t i)
+{
+    long long n = reply_int(r, i);
+
+    if (n <= 0) {
+        return;
+    }
+    if (s->skipped == 0 && i + 1 < r->elements
+        && r->element[i + 1]->type == REDIS_REPLY_STRING)
+    {
+        snprintf(s->skip_error, sizeof(s->skip_error), "%s",
+                 r->element[i + 1]->str);
+    }
+    s->skipped += n;
+}
+
+
+static void
+log_skipped(wk_sweep_t *s)
+{
+    if (s->skipped) {
+        wk_warn("sweep: skipped %lld item(s) on a Redis error, taken out of "
+                "the sweep (first error: %s)", s->skipped,
+                s->skip_error);
+        s->skipped = 0;
+    }
+}
+
+
 static void
 on_expired(wk_redis_t *link, redisReply *r, void *data)
 {
@@ -108,6 +144,7 @@ on_expired(wk_redis_t *link, redisReply *r, void *data)
         return;
     }
     long long targets = reply_int(r, 0), done = reply_int(r, 1);
+    note_skipped(s, r, 3);
     if (targets || done) {
         wk_info("expired %lld queued command(s); %lld command(s) past "
                 "their TTL finished", targets, done);
@@ -131,6 +168,7 @@ on_repushed(wk_redis_t *link, redisReply *r, void *data)
         return;
     }
     long long silent = reply_int(r, 0), notnow = reply_int(r, 1);
+    note_skipped(s, r, 2);
     if (silent || notnow) {
         wk_info("re-push: %lld silent device(s), %lld after NotNow",
                 silent, notnow);
@@ -191,6 +229,7 @@ on_sweep_timer(struct ev_loop *loop, ev_timer *t, int revents)
     (void) loop;
     (void) revents;
 
+    log_skipped(s);
     /* A slow Redis gets no second call on top of one it has not answered. */
     if (!s->expiring) {
         sweep_expire(s);

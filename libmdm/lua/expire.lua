@@ -10,7 +10,12 @@
 -- KEYS: 1 mdm:expiry, 2 mdm:events, 3 mdm:pending, 4 mdm:notnow
 -- ARGV: 1 now (unix ms), 2 batch, 3 result retention (s), 4 events MAXLEN
 -- Returns {targets expired, commands finished, more (1 if the batch ran
--- out before the due commands did)}.
+-- out before the due commands did), items skipped, the first skip's error}.
+--
+-- A key of the wrong type (WRONGTYPE) must not stop every sweep after it:
+-- a target whose keys fail is skipped (the command still finishes), a
+-- command whose own keys fail leaves mdm:expiry. Redis keeps what the item
+-- wrote before the error; the worker logs the skips.
 --
 -- Per-enrollment keys live in other slots: on Redis Cluster this script
 -- would need one call per enrollment.
@@ -21,8 +26,21 @@ now_ms = tonumber(now_ms)
 batch = tonumber(batch)
 local now = math.floor(now_ms / 1000)
 
-local expired, finished = 0, 0
+local expired, finished, skipped = 0, 0, 0
+local first_error = ''
 local budget = batch
+
+-- Runs fn(...) for one item; false (counted, first error kept) if it failed.
+local function guarded(fn, ...)
+    local ok, err = pcall(fn, ...)
+    if not ok then
+        skipped = skipped + 1
+        if first_error == '' then
+            first_error = type(err) == 'table' and err.err or tostring(err)
+        end
+    end
+    return ok, err
+end
 
 local function expire_target(id, uuid)
     local q = 'mdm:{' .. id .. '}:q'
@@ -53,7 +71,7 @@ local function sweep_command(uuid)
     repeat
         local count = budget < 256 and budget or 256
         local res = redis.call('SSCAN', ids, cursor, 'COUNT', count)
-        for _, id in ipairs(res[2]) do expire_target(id, uuid) end
+        for _, id in ipairs(res[2]) do guarded(expire_target, id, uuid) end
         -- an empty step still costs: a sparse set must not loop for free
         budget = budget - math.max(#res[2], 1)
         cursor = res[1]
@@ -72,8 +90,14 @@ end
 local due = redis.call('ZRANGEBYSCORE', expiry, '-inf', now,
                        'LIMIT', 0, batch)
 for _, uuid in ipairs(due) do
-    if budget <= 0 or not sweep_command(uuid) then
-        return {expired, finished, 1}
+    if budget <= 0 then
+        return {expired, finished, 1, skipped, first_error}
+    end
+    local ok, done = guarded(sweep_command, uuid)
+    if not ok then
+        redis.call('ZREM', expiry, uuid)
+    elseif not done then
+        return {expired, finished, 1, skipped, first_error}
     end
 end
-return {expired, finished, #due == batch and 1 or 0}
+return {expired, finished, #due == batch and 1 or 0, skipped, first_error}

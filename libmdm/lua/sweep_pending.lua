@@ -9,7 +9,10 @@
 -- KEYS: 1 mdm:pending, 2 mdm:notnow, 3 mdm:push
 -- ARGV: 1 now (unix s), 2 silent_after (s, 0 = off), 3 notnow_after (s,
 --       0 = off), 4 batch (IDs per index)
--- Returns {silent jobs, NotNow jobs}.
+-- Returns {silent jobs, NotNow jobs, IDs skipped, the first skip's error}.
+--
+-- A key of the wrong type (WRONGTYPE) must not stop every sweep after it:
+-- an ID whose keys fail leaves the index it was read from, and is counted.
 
 local pending, notnow, push = unpack(KEYS)
 local now = tonumber(ARGV[1])
@@ -39,30 +42,47 @@ local function job(id)
     return 1
 end
 
-local silent, nn = 0, 0
+local silent, nn, skipped = 0, 0, 0
+local first_error = ''
+
+local function repush_silent(id)
+    local can = pushable(id)
+    if can == 'gone' then
+        redis.call('ZREM', pending, id)
+        redis.call('ZREM', notnow, id)
+    else
+        redis.call('ZADD', pending, 'XX', now, id)
+        if can == 'yes' then silent = silent + job(id) end
+    end
+end
+
+local function repush_notnow(id)
+    redis.call('ZREM', notnow, id)
+    if pushable(id) == 'yes' then nn = nn + job(id) end
+end
+
+-- Runs fn(id); on an error the ID leaves `index` and is counted.
+local function guarded(fn, id, index)
+    local ok, err = pcall(fn, id)
+    if not ok then
+        redis.call('ZREM', index, id)
+        skipped = skipped + 1
+        if first_error == '' then
+            first_error = type(err) == 'table' and err.err or tostring(err)
+        end
+    end
+end
 
 if silent_after > 0 then
     local ids = redis.call('ZRANGEBYSCORE', pending, '-inf',
                            now - silent_after, 'LIMIT', 0, batch)
-    for _, id in ipairs(ids) do
-        local can = pushable(id)
-        if can == 'gone' then
-            redis.call('ZREM', pending, id)
-            redis.call('ZREM', notnow, id)
-        else
-            redis.call('ZADD', pending, 'XX', now, id)
-            if can == 'yes' then silent = silent + job(id) end
-        end
-    end
+    for _, id in ipairs(ids) do guarded(repush_silent, id, pending) end
 end
 
 if notnow_after > 0 then
     local ids = redis.call('ZRANGEBYSCORE', notnow, '-inf',
                            now - notnow_after, 'LIMIT', 0, batch)
-    for _, id in ipairs(ids) do
-        redis.call('ZREM', notnow, id)
-        if pushable(id) == 'yes' then nn = nn + job(id) end
-    end
+    for _, id in ipairs(ids) do guarded(repush_notnow, id, notnow) end
 end
 
-return {silent, nn}
+return {silent, nn, skipped, first_error}

@@ -508,11 +508,13 @@ am_h2_begin_headers(nghttp2_session *session, const nghttp2_frame *frame,
 
     /*
      * Requests that arrive in the same read as the GOAWAY's last stream
-     * were not processed, as the GOAWAY says: refuse them, so the client
-     * may retry them on a new connection.
+     * (or before the --goaway-at-start one left) were not processed, as the
+     * GOAWAY says: refuse them, so the client may retry them on a new
+     * connection.
      */
-    if (c->srv->cfg.goaway_after
-        && c->streams_done >= c->srv->cfg.goaway_after)
+    if (c->srv->cfg.goaway_at_start
+        || (c->srv->cfg.goaway_after
+            && c->streams_done >= c->srv->cfg.goaway_after))
     {
         return nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE,
                                          frame->hd.stream_id,
