@@ -618,7 +618,8 @@ cms_pick_signer(mdm_cms_t *cms, const cms_span_t *certs, size_t n,
 /*
  * Reads just enough of the TBSCertificate to compare issuer and serial (or
  * the subjectKeyIdentifier extension) with the SignerInfo. The certificate
- * itself must be DER: its bytes are the identity's binding key.
+ * itself must be DER, its bytes being the identity's binding key:
+ * mdm_identity refuses any other encoding of it.
  */
 static int
 cms_cert_matches(const cms_span_t *cert, const cms_sid_t *sid)

@@ -24,6 +24,8 @@
 
 #define ID_NONE  UINT32_MAX
 
+static const char  id_no_memory[] = "out of memory";
+
 
 typedef struct {
     uint64_t             hash;
@@ -31,6 +33,7 @@ typedef struct {
     size_t               der_len;
     mdm_cms_verifier_t   verifier;      /* owns verifier.pkey */
     const char          *verdict;       /* NULL when the chain verified */
+    unsigned             retry:1;       /* memory ran out: no verdict */
     time_t               not_before;    /* latest notBefore along the chain */
     time_t               not_after;     /* earliest notAfter along the chain */
     uint32_t             bucket_next;
@@ -67,8 +70,10 @@ static void id_entry_free(id_entry_t *e);
 static void id_lru_unlink(mdm_identity_t *id, uint32_t i);
 static void id_lru_push(mdm_identity_t *id, uint32_t i);
 static void id_examine(mdm_identity_t *id, id_entry_t *e);
+static const char *id_decode(id_entry_t *e, X509 **x);
 static const char *id_verify_chain(mdm_identity_t *id, X509 *x,
     id_entry_t *e);
+static int id_out_of_memory(void);
 static void id_cn(X509 *x, char *out);
 static time_t id_time(const ASN1_TIME *t);
 static time_t id_now(const mdm_identity_t *id);
@@ -317,9 +322,16 @@ id_cache_get(mdm_identity_t *id, const unsigned char *der, size_t len)
         if (e->hash == hash && e->der_len == len
             && memcmp(e->der, der, len) == 0)
         {
-            id->stats.hits++;
             id_lru_unlink(id, i);
             id_lru_push(id, i);
+
+            if (e->retry) {
+                id->stats.misses++;
+                id_examine(id, e);
+                return e;
+            }
+
+            id->stats.hits++;
             return e;
         }
     }
@@ -450,32 +462,23 @@ id_lru_push(mdm_identity_t *id, uint32_t i)
 /*
  * The expensive part, once per certificate: decode, verify the chain and
  * keep the public key. The verdict is cached whatever it is, so a bad
- * certificate sent again costs no more than a good one.
+ * certificate sent again costs no more than a good one; only running out of
+ * memory is no verdict, and the next request examines the bytes again.
  */
 static void
 id_examine(mdm_identity_t *id, id_entry_t *e)
 {
-    X509                 *x;
-    unsigned int          n;
-    const unsigned char  *p;
-    unsigned char         dig[32];
+    X509  *x;
 
-    if (EVP_Digest(e->der, e->der_len, dig, &n, EVP_sha256(), NULL) == 1) {
-        mdm_hex_encode(dig, n, e->sha256_hex);
+    ERR_clear_error();
+
+    e->retry = 0;
+    e->verdict = id_decode(e, &x);
+
+    if (e->verdict == NULL) {
+        id_cn(x, e->cn);
+        e->verdict = id_verify_chain(id, x, e);
     }
-
-    p = e->der;
-    x = d2i_X509(NULL, &p, e->der_len);
-
-    if (x == NULL || p != e->der + e->der_len) {
-        e->verdict = "bad certificate";
-        X509_free(x);
-        ERR_clear_error();
-        return;
-    }
-
-    id_cn(x, e->cn);
-    e->verdict = id_verify_chain(id, x, e);
 
     if (e->verdict == NULL) {
         e->verifier.pkey = X509_get_pubkey(x);
@@ -485,8 +488,60 @@ id_examine(mdm_identity_t *id, id_entry_t *e)
         }
     }
 
+    if (e->verdict == id_no_memory || id_out_of_memory()) {
+        EVP_PKEY_free(e->verifier.pkey);
+        e->verifier.pkey = NULL;
+        e->verdict = id_no_memory;
+        e->retry = 1;
+    }
+
     X509_free(x);
     ERR_clear_error();
+}
+
+
+/*
+ * The certificate must be DER, the one encoding of it: its SHA-256 is the
+ * binding key, and BER's freedom outside the signed part would give one
+ * certificate many keys and many cache entries.
+ */
+static const char *
+id_decode(id_entry_t *e, X509 **x)
+{
+    int                   len;
+    unsigned int          n;
+    unsigned char        *der, dig[32];
+    const unsigned char  *p;
+
+    if (EVP_Digest(e->der, e->der_len, dig, &n, EVP_sha256(), NULL) != 1) {
+        *x = NULL;
+        return id_no_memory;
+    }
+
+    mdm_hex_encode(dig, n, e->sha256_hex);
+
+    p = e->der;
+    *x = d2i_X509(NULL, &p, e->der_len);
+
+    if (*x == NULL || p != e->der + e->der_len) {
+        return "bad certificate";
+    }
+
+    der = NULL;
+    len = i2d_X509(*x, &der);
+
+    if (len < 0) {
+        return id_no_memory;
+    }
+
+    if ((size_t) len != e->der_len || memcmp(der, e->der, len) != 0) {
+        OPENSSL_free(der);
+        return "certificate is not DER";
+    }
+
+    OPENSSL_free(der);
+
+    return NULL;
 }
 
 
@@ -503,7 +558,7 @@ id_verify_chain(mdm_identity_t *id, X509 *x, id_entry_t *e)
 
     if (ctx == NULL || X509_STORE_CTX_init(ctx, id->store, x, NULL) != 1) {
         X509_STORE_CTX_free(ctx);
-        return "out of memory";
+        return id_no_memory;
     }
 
     /* clientAuth is required only where an extendedKeyUsage is present. */
@@ -514,6 +569,11 @@ id_verify_chain(mdm_identity_t *id, X509 *x, id_entry_t *e)
 
     if (rc != 1) {
         X509_STORE_CTX_free(ctx);
+
+        if (rc < 0 || reason == X509_V_ERR_OUT_OF_MEM) {
+            return id_no_memory;
+        }
+
         return reason == X509_V_ERR_INVALID_PURPOSE ? "wrong usage"
                                                     : "untrusted chain";
     }
@@ -540,6 +600,22 @@ id_verify_chain(mdm_identity_t *id, X509 *x, id_entry_t *e)
     X509_STORE_CTX_free(ctx);
 
     return NULL;
+}
+
+
+/* Whether OpenSSL ran out of memory since the error queue was cleared. */
+static int
+id_out_of_memory(void)
+{
+    unsigned long  err;
+
+    while ((err = ERR_get_error()) != 0) {
+        if (ERR_GET_REASON(err) == ERR_R_MALLOC_FAILURE) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

@@ -16,6 +16,13 @@ static const unsigned char  body[] =
 #define BODY_LEN  (sizeof(body) - 1)
 
 
+/* OpenSSL allocations made in alloc_file left before they fail; negative:
+ * never fail */
+static long         alloc_budget = -1;
+static long         alloc_failures;
+static const char  *alloc_file;
+
+
 typedef struct {
     EVP_PKEY  *ca_key;
     X509      *ca;
@@ -317,6 +324,196 @@ test_proxy_headers(fixtures_t *f)
 }
 
 
+/*
+ * The same certificate in another BER encoding: `at` is the offset of a
+ * header whose length (`len_bytes` long after its first length octet,
+ * 0 for the short form) is rewritten as 0x82 + two bytes; the outer
+ * Certificate header (0x30 0x82 + two bytes) follows the growth.
+ */
+static unsigned char *
+ber_reencode(const unsigned char *der, size_t len, size_t at,
+    size_t len_bytes, size_t *out_len)
+{
+    size_t          n, grow, outer;
+    unsigned char  *out;
+
+    n = len_bytes ? (der[at + 2] << 8 | der[at + 3]) : der[at + 1];
+    grow = 2 - len_bytes;
+    out = malloc(len + grow);
+    tc_check(out != NULL && der[0] == 0x30 && der[1] == 0x82, "BER copy");
+
+    memcpy(out, der, at + 1);
+    out[at + 1] = 0x82;
+    out[at + 2] = n >> 8;
+    out[at + 3] = n & 0xff;
+    memcpy(out + at + 4, der + at + 2 + len_bytes, len - at - 2 - len_bytes);
+
+    outer = (der[2] << 8 | der[3]) + grow;
+    out[2] = outer >> 8;
+    out[3] = outer & 0xff;
+
+    *out_len = len + grow;
+    return out;
+}
+
+
+static void
+test_not_der(mdm_identity_t *id, fixtures_t *f)
+{
+    size_t                 len, ber_len, sig_alg;
+    unsigned char         *der, *ber;
+    mdm_identity_result_t  res;
+
+    der = tc_der(f->device, &len);
+
+    /* Certificate ::= SEQUENCE { tbs, signatureAlgorithm, signature } */
+    sig_alg = 4 + 4 + (der[6] << 8 | der[7]);
+    tc_check(der[4] == 0x30 && der[5] == 0x82 && der[sig_alg] == 0x30
+             && der[sig_alg + 1] < 0x80, "certificate layout");
+
+    ber = ber_reencode(der, len, sig_alg, 0, &ber_len);
+    mdm_identity_from_der(id, ber, ber_len, &res);
+    is_str(res.error, "certificate is not DER",
+           "signatureAlgorithm with a non-minimal length is refused");
+    mdm_identity_from_der(id, ber, ber_len, &res);
+    is_str(res.error, "certificate is not DER", "and refused from the cache");
+    free(ber);
+
+    ber = malloc(len + 1);
+    tc_check(ber != NULL, "malloc");
+    memcpy(ber + 1, der, len);
+    ber[0] = 0x30;
+    ber[1] = 0x83;
+    ber[2] = 0;
+    mdm_identity_from_der(id, ber, len + 1, &res);
+    is_str(res.error, "certificate is not DER",
+           "outer length with a leading zero byte is refused");
+    free(ber);
+
+    ber = malloc(len + 2);
+    tc_check(ber != NULL, "malloc");
+    memcpy(ber, der, len);
+    memmove(ber + 2, der + 4, len - 4);
+    ber[1] = 0x80;
+    ber[len - 2] = 0;
+    ber[len - 1] = 0;
+    mdm_identity_from_der(id, ber, len, &res);
+    is_str(res.error, "certificate is not DER",
+           "indefinite-length certificate is refused");
+    free(ber);
+
+    accepted(mdm_identity_from_der(id, der, len, &res), &res,
+             "the DER of the same certificate is accepted");
+    free(der);
+}
+
+
+static void
+test_out_of_memory(fixtures_t *f, const char *file)
+{
+    X509                  *x;
+    long                   n;
+    size_t                 len;
+    unsigned char         *der;
+    const char            *err, *failed;
+    mdm_identity_t        *id;
+    mdm_identity_result_t  res;
+
+    x = tc_cert("oom-device", f->key, f->ca, f->ca_key, -60, TC_DAY, 0,
+                "clientAuth");
+    der = tc_der(x, &len);
+    X509_free(x);
+    failed = NULL;
+
+    /* memory runs out at the first, the second... allocation in file */
+    alloc_file = file;
+
+    for (n = 0; n < 10000; n++) {
+        id = mdm_identity_create(f->ca_path, 4, &err);
+        tc_check(id != NULL, "identity context");
+
+        alloc_budget = n;
+        alloc_failures = 0;
+        mdm_identity_from_der(id, der, len, &res);
+        alloc_budget = -1;
+
+        if (alloc_failures == 0) {
+            mdm_identity_destroy(id);
+            break;
+        }
+
+        if (failed == NULL
+            && (res.error == NULL || strcmp(res.error, "out of memory") != 0))
+        {
+            failed = res.error ? res.error : "accepted";
+        }
+
+        mdm_identity_from_der(id, der, len, &res);
+
+        if (failed == NULL && res.error != NULL) {
+            failed = res.error;
+        }
+
+        mdm_identity_destroy(id);
+    }
+
+    ok(n > 0 && n < 10000, "an examination allocates in %s (%ld times)",
+       file, n);
+    ok(failed == NULL, "every allocation failure there is \"out of memory\", "
+       "not cached: the next request is accepted");
+    if (failed != NULL) {
+        diag("got: %s", failed);
+    }
+
+    free(der);
+}
+
+
+static int
+budget_spent(const char *file)
+{
+    if (alloc_budget < 0 || strstr(file, alloc_file) == NULL) {
+        return 0;
+    }
+
+    if (alloc_budget == 0) {
+        alloc_failures++;
+        return 1;
+    }
+
+    alloc_budget--;
+    return 0;
+}
+
+
+static void *
+budget_malloc(size_t n, const char *file, int line)
+{
+    (void) line;
+
+    return budget_spent(file) ? NULL : malloc(n);
+}
+
+
+static void *
+budget_realloc(void *p, size_t n, const char *file, int line)
+{
+    (void) line;
+
+    return budget_spent(file) ? NULL : realloc(p, n);
+}
+
+
+static void
+budget_free(void *p, const char *file, int line)
+{
+    (void) file;
+    (void) line;
+
+    free(p);
+}
+
+
 static void
 make_fixtures(fixtures_t *f)
 {
@@ -382,6 +579,10 @@ main(void)
     fixtures_t       f;
     mdm_identity_t  *id;
 
+    tc_check(CRYPTO_set_mem_functions(budget_malloc, budget_realloc,
+                                      budget_free) == 1,
+             "OpenSSL allocator");
+
     make_fixtures(&f);
 
     id = mdm_identity_create("no/such/bundle.pem", 10, &err);
@@ -394,6 +595,8 @@ main(void)
     test_signatures(id, &f);
     test_bad_headers(id);
     test_cache(id, &f);
+    test_not_der(id, &f);
+    test_out_of_memory(&f, "crypto/x509/");
     test_eviction(&f);
     test_proxy_headers(&f);
 
