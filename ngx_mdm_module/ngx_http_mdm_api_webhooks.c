@@ -20,13 +20,14 @@
 #define NGX_HTTP_MDM_WEBHOOK_NAME_MAX  63
 #define NGX_HTTP_MDM_DEAD_COUNT        100
 #define NGX_HTTP_MDM_DEAD_COUNT_MAX    10000
-#define NGX_HTTP_MDM_REPLAY_MAX        "100000"
-#define NGX_HTTP_MDM_ENTRY_ID_MAX      47
+#define NGX_HTTP_MDM_REPLAY_BATCH      "500"    /* per script call */
 
 
 typedef struct {
     ngx_str_t   name;
     ngx_str_t   id;                  /* replay of one entry, or empty */
+    ngx_str_t   newest;              /* replay of all: the last to move */
+    int64_t     replayed;
 } ngx_http_mdm_webhook_req_t;
 
 
@@ -39,6 +40,8 @@ static ngx_int_t ngx_http_mdm_webhook_dead_list(ngx_http_request_t *r,
 static json_t *ngx_http_mdm_webhook_dead_entry(redisReply *entry);
 static ngx_int_t ngx_http_mdm_webhook_replay(ngx_http_request_t *r,
     ngx_str_t *name);
+static ngx_int_t ngx_http_mdm_webhook_entry_id(ngx_str_t *id);
+static ngx_int_t ngx_http_mdm_webhook_replay_next(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mdm_webhook_replayed(ngx_http_request_t *r,
     redisReply *reply);
 static ngx_int_t ngx_http_mdm_webhook_key(ngx_http_request_t *r,
@@ -294,10 +297,8 @@ ngx_http_mdm_webhook_dead_entry(redisReply *entry)
 static ngx_int_t
 ngx_http_mdm_webhook_replay(ngx_http_request_t *r, ngx_str_t *name)
 {
-    u_char                      *p;
     ngx_str_t                    arg;
     ngx_http_mdm_ctx_t          *ctx;
-    ngx_http_mdm_args_t          args;
     ngx_http_mdm_webhook_req_t  *req;
 
     ctx = ngx_http_mdm_get_ctx(r);
@@ -309,16 +310,7 @@ ngx_http_mdm_webhook_replay(ngx_http_request_t *r, ngx_str_t *name)
     req->name = *name;
 
     if (ngx_http_arg(r, (u_char *) "id", 2, &arg) == NGX_OK) {
-        /* a stream entry ID: <ms>-<seq> */
-        for (p = arg.data; p < arg.data + arg.len; p++) {
-            if (!((*p >= '0' && *p <= '9') || *p == '-')) {
-                break;
-            }
-        }
-
-        if (arg.len == 0 || arg.len > NGX_HTTP_MDM_ENTRY_ID_MAX
-            || p != arg.data + arg.len)
-        {
+        if (ngx_http_mdm_webhook_entry_id(&arg) != NGX_OK) {
             return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST,
                        "id must be a stream entry ID like 1700000000000-0");
         }
@@ -328,31 +320,87 @@ ngx_http_mdm_webhook_replay(ngx_http_request_t *r, ngx_str_t *name)
 
     ctx->data = req;
 
-    if (ngx_http_mdm_args_init(r, &args, 3 + 2 + 2) != NGX_OK
+    return ngx_http_mdm_webhook_replay_next(r);
+}
+
+
+/* <ms>-<seq>, both unsigned 64-bit, as Redis would take it */
+static ngx_int_t
+ngx_http_mdm_webhook_entry_id(ngx_str_t *id)
+{
+    u_char      *p, *last;
+    uint64_t     n;
+    ngx_uint_t   part;
+
+    p = id->data;
+    last = p + id->len;
+
+    for (part = 0; part < 2; part++) {
+        if (p == last || *p < '0' || *p > '9') {
+            return NGX_DECLINED;
+        }
+
+        for (n = 0; p < last && *p >= '0' && *p <= '9'; p++) {
+            if (n > (UINT64_MAX - (*p - '0')) / 10) {
+                return NGX_DECLINED;
+            }
+
+            n = n * 10 + (*p - '0');
+        }
+
+        if (part == 0 && (p == last || *p++ != '-')) {
+            return NGX_DECLINED;
+        }
+    }
+
+    return p == last ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* webhook_replay.lua, again for "all" until it has moved the last one */
+static ngx_int_t
+ngx_http_mdm_webhook_replay_next(ngx_http_request_t *r)
+{
+    ngx_http_mdm_ctx_t          *ctx;
+    ngx_http_mdm_args_t          args;
+    ngx_http_mdm_webhook_req_t  *req;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mdm_module);
+    req = ctx->data;
+
+    if (ngx_http_mdm_args_init(r, &args, 3 + 2 + 3) != NGX_OK
         || ngx_http_mdm_args_script(r, &args, "webhook_replay", 2) != NGX_OK
-        || ngx_http_mdm_webhook_key(r, &args, "mdm:webhook:dead:", name)
+        || ngx_http_mdm_webhook_key(r, &args, "mdm:webhook:dead:",
+                                    &req->name)
            != NGX_OK
-        || ngx_http_mdm_webhook_key(r, &args, "mdm:webhook:retry:", name)
+        || ngx_http_mdm_webhook_key(r, &args, "mdm:webhook:retry:",
+                                    &req->name)
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ngx_http_mdm_args_add(&args, req->id.data, req->id.len);
-    ngx_http_mdm_args_add_cstr(&args, NGX_HTTP_MDM_REPLAY_MAX);
+    ngx_http_mdm_args_add_cstr(&args, NGX_HTTP_MDM_REPLAY_BATCH);
+    ngx_http_mdm_args_add(&args, req->newest.data, req->newest.len);
 
     return ngx_http_mdm_eval(r, &args, ngx_http_mdm_webhook_replayed);
 }
 
 
+/* {moved, newest entry ID to call again with, or ''} */
 static ngx_int_t
 ngx_http_mdm_webhook_replayed(ngx_http_request_t *r, redisReply *reply)
 {
     json_t                      *root;
+    redisReply                  *newest;
     ngx_http_mdm_ctx_t          *ctx;
     ngx_http_mdm_webhook_req_t  *req;
 
-    if (reply->type != REDIS_REPLY_INTEGER) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+        || reply->element[0]->type != REDIS_REPLY_INTEGER
+        || reply->element[1]->type != REDIS_REPLY_STRING)
+    {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "mdm api: unexpected reply from webhook_replay.lua");
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -360,18 +408,33 @@ ngx_http_mdm_webhook_replayed(ngx_http_request_t *r, redisReply *reply)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_mdm_module);
     req = ctx->data;
+    newest = reply->element[1];
 
-    if (req->id.len && reply->integer == 0) {
+    req->replayed += reply->element[0]->integer;
+
+    if (newest->len) {
+        req->newest.data = ngx_pnalloc(r->pool, newest->len);
+        if (req->newest.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(req->newest.data, newest->str, newest->len);
+        req->newest.len = newest->len;
+
+        return ngx_http_mdm_webhook_replay_next(r);
+    }
+
+    if (req->id.len && req->replayed == 0) {
         return ngx_http_mdm_api_refuse(r, NGX_HTTP_NOT_FOUND,
                                        "no such dead letter");
     }
 
     ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                   "mdm api: webhook \"%V\": %L dead letters replayed",
-                  &req->name, (int64_t) reply->integer);
+                  &req->name, req->replayed);
 
     root = json_pack("{s:s%,s:I}", "webhook", (char *) req->name.data,
-                     req->name.len, "replayed", (json_int_t) reply->integer);
+                     req->name.len, "replayed", (json_int_t) req->replayed);
     if (root == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

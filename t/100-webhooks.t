@@ -554,6 +554,34 @@ is scalar(grep { $_->{json}{topic} ne 'mdm.TokenUpdate' }
           @{ received('filtered') }[$fbase .. $#{ received('filtered') }]), 0,
     'a replay for one webhook is not delivered to the other';
 
+for my $id ('-', '1-2-3', '1-', '-1', '1', '18446744073709551616-0', '1-x') {
+    is api('POST', "/v1/webhooks/main/replay?id=$id")->{status}, 400,
+        "replay of id=$id, not a stream entry ID, is 400";
+}
+is api('POST', '/v1/webhooks/main/replay?id=18446744073709551615-18446744073709551615')
+    ->{status}, 404, 'the largest stream entry ID is an ID (404: none such)';
+
+# A webhook no worker serves, so that the retry stream keeps what arrives.
+$t->redis('EVAL', q{
+    for i = 1, 1200 do
+        redis.call('XADD', KEYS[1], '*', 'event_id', i .. '-0', 'm', 'x',
+                   'error', 'HTTP status 500', 'attempts', '3')
+    end
+    redis.call('XADD', KEYS[1], '*', 'error', 'HTTP status 500', 'attempts', '3')
+}, 1, 'mdm:webhook:dead:bulk');
+is_deeply api('POST', '/v1/webhooks/bulk/replay')->{json},
+    { webhook => 'bulk', replayed => 1200 },
+    'replay of all moves more dead letters than one script call does';
+is $t->redis('XLEN', 'mdm:webhook:dead:bulk'), 0,
+    '... an entry without fields to deliver is deleted, not moved';
+my $bulk = $t->redis('XRANGE', 'mdm:webhook:retry:bulk', '-', '+');
+is_deeply [ map { $_->[1] } @$bulk[0, -1] ],
+    [[event_id => '1-0', m => 'x'], [event_id => '1200-0', m => 'x']],
+    '... oldest first, without error and attempts';
+is_deeply [ $t->error_log =~ /webhook "bulk": (\d+) dead letters replayed/g ],
+    [1200], '... logged once, with the total';
+$t->redis('DEL', 'mdm:webhook:retry:bulk');
+
 # --- an entry that is not an event -------------------------------------------
 
 my $garbage = $t->redis('XADD', 'mdm:events', '*', m => "\xc1not msgpack");

@@ -2,14 +2,20 @@
 -- that webhook's consumer group reads (XADD to mdm:events would deliver
 -- them again to every webhook). The dead letter's own fields go along
 -- except its error and attempt count; event_id stays the original one so
--- that receivers can recognise a redelivery.
+-- that receivers can recognise a redelivery. An entry with no other field
+-- has nothing to deliver: it is deleted, not moved.
+--
+-- "All" is the dead letters there at the first call, at most `most` per
+-- call so that Redis is not held: the first call finds the newest ID and
+-- returns it, the caller calls again with it until it gets ''.
 --
 -- KEYS: 1 mdm:webhook:dead:<name>, 2 mdm:webhook:retry:<name>
--- ARGV: 1 entry ID of one dead letter ('' for all), 2 most to move
--- Returns the number moved.
+-- ARGV: 1 entry ID of one dead letter ('' for all), 2 most to move,
+--       3 newest entry ID to move ('' at the first call)
+-- Returns {number moved, newest entry ID to call again with, or ''}.
 
 local dead, retry = KEYS[1], KEYS[2]
-local only, most = ARGV[1], tonumber(ARGV[2])
+local only, most, newest = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 
 local function move(entry)
     local fields = {}
@@ -20,25 +26,31 @@ local function move(entry)
             fields[#fields + 1] = f[i + 1]
         end
     end
-    redis.call('XADD', retry, '*', unpack(fields))
+    if #fields > 0 then
+        redis.call('XADD', retry, '*', unpack(fields))
+    end
     redis.call('XDEL', dead, entry[1])
+    return #fields > 0 and 1 or 0
 end
 
 if only ~= '' then
     local found = redis.call('XRANGE', dead, only, only)
-    if #found == 0 then return 0 end
-    move(found[1])
-    return 1
+    if #found == 0 then return {0, ''} end
+    return {move(found[1]), ''}
 end
 
-local moved = 0
-while moved < most do
-    local batch = redis.call('XRANGE', dead, '-', '+', 'COUNT',
-                             math.min(100, most - moved))
-    if #batch == 0 then break end
-    for _, entry in ipairs(batch) do
-        move(entry)
-        moved = moved + 1
-    end
+if newest == '' then
+    local last = redis.call('XREVRANGE', dead, '+', '-', 'COUNT', 1)
+    if #last == 0 then return {0, ''} end
+    newest = last[1][1]
 end
-return moved
+
+local batch = redis.call('XRANGE', dead, '-', newest, 'COUNT', most)
+local moved = 0
+for _, entry in ipairs(batch) do
+    moved = moved + move(entry)
+end
+if #batch < most then
+    newest = ''
+end
+return {moved, newest}
