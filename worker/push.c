@@ -24,6 +24,27 @@
 
 typedef char wk_entry_id_t[ENTRY_ID_MAX];
 
+/*
+ * One stream entry: it carries one or more enrollment IDs (field `id`,
+ * repeated) and makes one job per ID. Its jobs share it; it is acked once
+ * every one of them reached a final outcome. A job left pending (SIGTERM
+ * backoff, out of memory) leaves the whole entry pending: another worker
+ * claims it and redoes all its IDs (at-least-once).
+ */
+typedef struct wk_entry_s wk_entry_t;
+
+struct wk_entry_s {
+    wk_entry_id_t   eid;
+    size_t          remaining;      /* jobs not final yet, started or not */
+    int             abandoned;      /* a job was left pending: never acked */
+    ev_tstamp       claimed;        /* last time our claim was refreshed */
+    wk_entry_t     *next, *prev;    /* every entry held */
+    wk_entry_t     *qnext;          /* entries with IDs not started yet */
+    size_t          todo;           /* IDs not started yet */
+    size_t          off;            /* where the next one is in ids */
+    char            ids[];          /* the IDs, each NUL-terminated */
+};
+
 typedef enum {
     PUSH_LOOKUP,                    /* reading the enrollment */
     PUSH_SENDING,                   /* handed to the APNs client */
@@ -39,10 +60,9 @@ struct wk_push_s {
     char           *id;             /* enrollment ID */
     size_t          id_len;
     uint32_t        hash;
-    wk_entry_id_t  *entries;        /* stream entries this push answers */
+    wk_entry_t    **entries;        /* one per job this push answers */
     size_t          nentries, cap;
     unsigned        attempts;
-    ev_tstamp       claimed;        /* last time our claim was refreshed */
     ev_tstamp       sent;           /* when this attempt went to APNs */
     ev_tstamp       after;          /* the delivered push it waits behind */
     ev_timer        retry;
@@ -75,8 +95,13 @@ struct wk_consumer_s {
     wk_push_t         **buckets;
     size_t              nbuckets, nitems;
     wk_push_t          *all;
-    size_t              held;       /* stream entries held, not yet acked */
+    size_t              held;       /* jobs held (started or not), not final */
     size_t              in_progress;/* pushes in LOOKUP or SENDING */
+    size_t              npushes;    /* live pushes */
+    size_t              per_entry;  /* most IDs in one entry of the last read */
+
+    wk_entry_t         *entries;    /* every stream entry held */
+    wk_entry_t         *todo, *todo_tail; /* entries with IDs not started */
 
     wk_push_t          *spare;      /* freed pushes kept for reuse */
     size_t              nspare;
@@ -96,6 +121,7 @@ struct wk_consumer_s {
 
 static void push_lookup(wk_push_t *p);
 static void consumer_read(wk_consumer_t *c);
+static void jobs_start(wk_consumer_t *c);
 static void consumer_check_drained(wk_consumer_t *c);
 
 
@@ -269,6 +295,7 @@ on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
     (void) loop;
     (void) revents;
 
+    jobs_start(c);
     if (c->nacks) {
         flush_acks(c);
     }
@@ -293,6 +320,62 @@ queue_ack(wk_consumer_t *c, const wk_entry_id_t id)
         }
     }
     memcpy(c->acks[c->nacks++], id, ENTRY_ID_MAX);
+}
+
+
+/* ---- stream entries ---- */
+
+static void
+entry_free(wk_consumer_t *c, wk_entry_t *en)
+{
+    if (en->prev) {
+        en->prev->next = en->next;
+    } else {
+        c->entries = en->next;
+    }
+    if (en->next) {
+        en->next->prev = en->prev;
+    }
+    free(en);
+}
+
+
+/* One job of `en` is final (`ack`) or left pending: the last one acks it. */
+static void
+entry_done(wk_consumer_t *c, wk_entry_t *en, int ack)
+{
+    c->held--;
+    if (!ack) {
+        en->abandoned = 1;
+    }
+    if (--en->remaining > 0) {
+        return;
+    }
+    if (!en->abandoned) {
+        queue_ack(c, en->eid);
+    }
+    entry_free(c, en);
+}
+
+
+/* IDs not started yet stay pending (draining): their entries are not acked. */
+static void
+entries_drop_todo(wk_consumer_t *c)
+{
+    wk_entry_t *en;
+
+    while ((en = c->todo) != NULL) {
+        c->todo = en->qnext;
+        en->qnext = NULL;
+        c->held -= en->todo;
+        en->remaining -= en->todo;
+        en->todo = 0;
+        en->abandoned = 1;
+        if (en->remaining == 0) {
+            entry_free(c, en);
+        }
+    }
+    c->todo_tail = NULL;
 }
 
 
@@ -323,7 +406,7 @@ push_new(wk_consumer_t *c, const char *id, size_t len, uint32_t h)
     if (p) {
         c->spare = p->next;
         c->nspare--;
-        wk_entry_id_t *entries = p->entries;
+        wk_entry_t **entries = p->entries;
         size_t cap = p->cap;
         memset(p, 0, offsetof(wk_push_t, req.path));
         memset(&p->consumer, 0, sizeof(*p) - offsetof(wk_push_t, consumer));
@@ -346,7 +429,6 @@ push_new(wk_consumer_t *c, const char *id, size_t len, uint32_t h)
     p->id_len = len;
     p->hash = h;
     p->consumer = c;
-    p->claimed = ev_now(c->loop);
     ev_init(&p->retry, NULL);
     p->retry.data = p;
 
@@ -355,45 +437,40 @@ push_new(wk_consumer_t *c, const char *id, size_t len, uint32_t h)
         c->all->prev = p;
     }
     c->all = p;
+    c->npushes++;
     return p;
 }
 
 
+/* The push answers one more job, of stream entry `en`. */
 static int
-push_add_entry(wk_push_t *p, const char *entry, size_t len)
+push_add_entry(wk_push_t *p, wk_entry_t *en)
 {
-    if (len >= ENTRY_ID_MAX) {
-        return -1;
-    }
     if (p->nentries == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 2;
-        wk_entry_id_t *e = realloc(p->entries, cap * sizeof(*e));
+        wk_entry_t **e = realloc(p->entries, cap * sizeof(*e));
         if (e == NULL) {
             return -1;
         }
         p->entries = e;
         p->cap = cap;
     }
-    memcpy(p->entries[p->nentries], entry, len);
-    p->entries[p->nentries][len] = '\0';
-    p->nentries++;
-    p->consumer->held++;
+    p->entries[p->nentries++] = en;
     return 0;
 }
 
 
-/* Forgets a push; its jobs are acked if `ack`, else left pending. */
+/* Forgets a push; its jobs are final if `ack`, else left pending. */
 static void
 push_free(wk_push_t *p, int ack)
 {
     wk_consumer_t *c = p->consumer;
 
-    if (ack) {
-        for (size_t i = 0; i < p->nentries; i++) {
-            queue_ack(c, p->entries[i]);
-        }
+    for (size_t i = 0; i < p->nentries; i++) {
+        entry_done(c, p->entries[i], ack);
     }
-    c->held -= p->nentries;
+    p->nentries = 0;
+    c->npushes--;
     table_remove(c, p);
     ev_timer_stop(c->loop, &p->retry);
     if (p->prev) {
@@ -430,8 +507,11 @@ push_join_waiting(wk_push_t *p)
 
     if (other) {
         for (size_t i = 0; i < p->nentries; i++) {
-            push_add_entry(other, p->entries[i], strlen(p->entries[i]));
+            if (push_add_entry(other, p->entries[i]) != 0) {
+                entry_done(c, p->entries[i], 0);
+            }
         }
+        p->nentries = 0;
         push_free(p, 0);
         return 1;
     }
@@ -747,24 +827,27 @@ push_defer(wk_push_t *p, ev_tstamp sent)
 
 /* A job from the stream: join a push that has not left yet, or start one. */
 static void
-job_add(wk_consumer_t *c, const char *entry, size_t elen, const char *id,
-        size_t len)
+job_add(wk_consumer_t *c, wk_entry_t *en, const char *id, size_t len)
 {
     uint32_t h = hash_id(id, len);
     wk_push_t *p = table_find(c, id, len, h);
 
     if (p) {
-        if (push_add_entry(p, entry, elen) == 0) {
+        if (push_add_entry(p, en) == 0) {
             c->stats.coalesced++;
+        } else {
+            wk_error("push %s: out of memory, job left pending", id);
+            entry_done(c, en, 0);
         }
         return;
     }
     p = push_new(c, id, len, h);
-    if (p == NULL || push_add_entry(p, entry, elen) != 0) {
+    if (p == NULL || push_add_entry(p, en) != 0) {
         wk_error("push %s: out of memory, job left pending", id);
         if (p) {
             push_free(p, 0);
         }
+        entry_done(c, en, 0);
         return;
     }
     table_insert(c, p);
@@ -777,12 +860,56 @@ job_add(wk_consumer_t *c, const char *entry, size_t elen, const char *id,
 }
 
 
-/* Entries as XREADGROUP and XAUTOCLAIM return them: [id, [field, value…]]. */
+/*
+ * Turns the IDs of the entries held into jobs, while fewer than
+ * push_max_inflight pushes are live: a read of entries with 1000 IDs each
+ * holds them as compact strings, not as pushes.
+ */
+static void
+jobs_start(wk_consumer_t *c)
+{
+    while (c->todo && !c->draining
+           && c->npushes < (size_t) c->cf->push_max_inflight)
+    {
+        wk_entry_t *en = c->todo;
+        const char *id = en->ids + en->off;
+        size_t len = strlen(id);
+
+        en->off += len + 1;
+        if (--en->todo == 0) {
+            c->todo = en->qnext;
+            if (c->todo == NULL) {
+                c->todo_tail = NULL;
+            }
+            en->qnext = NULL;
+        }
+        job_add(c, en, id, len);        /* may free en: not used after */
+    }
+}
+
+
+static int
+job_id_ok(const redisReply *field, const redisReply *value)
+{
+    return field->type == REDIS_REPLY_STRING && field->len == 2
+           && memcmp(field->str, "id", 2) == 0
+           && value->type == REDIS_REPLY_STRING && value->len > 0
+           && memchr(value->str, '\0', value->len) == NULL;
+}
+
+
+/*
+ * Entries as XREADGROUP and XAUTOCLAIM return them: [id, [field, value…]],
+ * field `id` once or repeated. Returns the number of jobs (IDs) taken.
+ */
 static size_t
 jobs_add(wk_consumer_t *c, const redisReply *entries)
 {
-    size_t n = 0;
+    size_t n = 0, most = 0;
 
+    if (c->draining) {
+        return 0;                            /* left pending for the others */
+    }
     for (size_t i = 0; i < entries->elements; i++) {
         const redisReply *e = entries->element[i];
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
@@ -790,33 +917,86 @@ jobs_add(wk_consumer_t *c, const redisReply *entries)
         {
             continue;                        /* deleted from the stream */
         }
+        const redisReply *eid = e->element[0];
         const redisReply *f = e->element[1];
-        const redisReply *id = NULL;
+        if (eid->len >= ENTRY_ID_MAX) {
+            wk_warn("job %.64s: entry id too long, ignored", eid->str);
+            continue;
+        }
+        size_t count = 0, bytes = 0;
         for (size_t j = 0; f->type == REDIS_REPLY_ARRAY && j + 1 < f->elements;
              j += 2)
         {
-            if (f->element[j]->type == REDIS_REPLY_STRING
-                && strcmp(f->element[j]->str, "id") == 0)
-            {
-                id = f->element[j + 1];
+            if (job_id_ok(f->element[j], f->element[j + 1])) {
+                count++;
+                bytes += f->element[j + 1]->len + 1;
             }
         }
-        const redisReply *eid = e->element[0];
-        if (id == NULL || id->type != REDIS_REPLY_STRING || id->len == 0
-            || eid->len >= ENTRY_ID_MAX)
-        {
+        if (count == 0) {
             wk_warn("job %s: no enrollment id, dropped", eid->str);
             wk_entry_id_t drop = "";
-            if (eid->len < ENTRY_ID_MAX) {
-                memcpy(drop, eid->str, eid->len + 1);
-                queue_ack(c, drop);
-            }
+            memcpy(drop, eid->str, eid->len + 1);
+            queue_ack(c, drop);
             continue;
         }
-        job_add(c, eid->str, eid->len, id->str, id->len);
-        n++;
+        wk_entry_t *en = malloc(sizeof(*en) + bytes);
+        if (en == NULL) {
+            wk_error("job %s: out of memory, left pending", eid->str);
+            continue;
+        }
+        memcpy(en->eid, eid->str, eid->len + 1);
+        en->remaining = en->todo = count;
+        en->abandoned = 0;
+        en->off = 0;
+        en->claimed = ev_now(c->loop);
+        char *out = en->ids;
+        for (size_t j = 0; j + 1 < f->elements; j += 2) {
+            if (job_id_ok(f->element[j], f->element[j + 1])) {
+                const redisReply *v = f->element[j + 1];
+                memcpy(out, v->str, v->len);
+                out[v->len] = '\0';
+                out += v->len + 1;
+            }
+        }
+        en->prev = NULL;
+        en->next = c->entries;
+        if (c->entries) {
+            c->entries->prev = en;
+        }
+        c->entries = en;
+        en->qnext = NULL;
+        if (c->todo_tail) {
+            c->todo_tail->qnext = en;
+        } else {
+            c->todo = en;
+        }
+        c->todo_tail = en;
+        c->held += count;
+        n += count;
+        if (count > most) {
+            most = count;
+        }
     }
+    if (most) {
+        c->per_entry = most;
+    }
+    jobs_start(c);
     return n;
+}
+
+
+/* Entries to ask for: room for push_max_inflight jobs, at push_batch most. */
+static size_t
+read_count(const wk_consumer_t *c)
+{
+    size_t room = (size_t) c->cf->push_max_inflight - c->held;
+    size_t count = room / (c->per_entry ? c->per_entry : 1);
+
+    if (count == 0) {
+        count = 1;
+    }
+    return count < (size_t) c->cf->push_batch
+           ? count : (size_t) c->cf->push_batch;
 }
 
 
@@ -895,11 +1075,8 @@ consumer_read(wk_consumer_t *c)
     {
         return;
     }
-    size_t room = (size_t) c->cf->push_max_inflight - c->held;
-    size_t count = room < (size_t) c->cf->push_batch
-                   ? room : (size_t) c->cf->push_batch;
     char cnt[24], block[24];
-    snprintf(cnt, sizeof(cnt), "%zu", count);
+    snprintf(cnt, sizeof(cnt), "%zu", read_count(c));
     snprintf(block, sizeof(block), "%ld", c->cf->push_block_ms);
 
     if (wk_redis_cmd(c->reader, on_read, c,
@@ -949,24 +1126,21 @@ refresh_claims(wk_consumer_t *c)
     wk_entry_id_t *ids = NULL;
     size_t n = 0, cap = 0;
 
-    for (wk_push_t *p = c->all; p; p = p->next) {
-        if (now - p->claimed < after) {
+    for (wk_entry_t *en = c->entries; en; en = en->next) {
+        if (now - en->claimed < after) {
             continue;
         }
-        p->claimed = now;
-        for (size_t i = 0; i < p->nentries; i++) {
-            if (n == cap) {
-                cap = cap ? cap * 2 : 256;
-                wk_entry_id_t *grown = realloc(ids, cap * sizeof(*ids));
-                if (grown == NULL) {
-                    goto send;
-                }
-                ids = grown;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            wk_entry_id_t *grown = realloc(ids, cap * sizeof(*ids));
+            if (grown == NULL) {
+                break;
             }
-            memcpy(ids[n++], p->entries[i], ENTRY_ID_MAX);
+            ids = grown;
         }
+        en->claimed = now;
+        memcpy(ids[n++], en->eid, ENTRY_ID_MAX);
     }
-send:
     for (size_t i = 0; i < n; i += ACK_CHUNK) {
         send_ids(c, "XCLAIM", ids + i, n - i < ACK_CHUNK ? n - i : ACK_CHUNK);
     }
@@ -990,7 +1164,7 @@ on_claim_timer(struct ev_loop *loop, ev_timer *w, int revents)
     }
     char idle[24], count[24];
     snprintf(idle, sizeof(idle), "%ld", c->cf->push_claim_idle_ms);
-    snprintf(count, sizeof(count), "%ld", c->cf->push_batch);
+    snprintf(count, sizeof(count), "%zu", read_count(c));
     if (wk_redis_cmd(c->cmd, on_autoclaim, c,
                      "XAUTOCLAIM " PUSH_STREAM " " PUSH_GROUP " %s %s %s "
                      "COUNT %s", c->cf->name, idle, c->claim_cursor,
@@ -1043,6 +1217,7 @@ wk_consumer_new(struct ev_loop *loop, const wk_config_t *cf,
     c->reader = reader;
     c->cmd = cmd;
     strcpy(c->claim_cursor, "0-0");
+    c->per_entry = 1;
     c->nbuckets = 1024;
     c->buckets = calloc(c->nbuckets, sizeof(*c->buckets));
     c->apns = wk_apns_new(loop, cf, cmd, push_on_done, c);
@@ -1115,6 +1290,7 @@ wk_consumer_drain(wk_consumer_t *c, void (*drained)(void *), void *data)
     c->drained = drained;
     c->drained_data = data;
     ev_timer_stop(c->loop, &c->claim);
+    entries_drop_todo(c);
 
     /* Backing-off pushes are not ours to finish: leave them pending. */
     wk_push_t *p = c->all;
@@ -1144,6 +1320,10 @@ wk_consumer_free(wk_consumer_t *c)
     wk_apns_free(c->apns);
     while (c->all) {
         push_free(c->all, 0);
+    }
+    entries_drop_todo(c);
+    while (c->entries) {
+        entry_free(c, c->entries);
     }
     log_stats(c, " total");
     while (c->spare) {

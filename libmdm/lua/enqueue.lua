@@ -1,7 +1,9 @@
 -- Enqueues one command to a chunk of enrollments. The command body is stored
 -- once, whatever the number of targets; the API calls this once per chunk of
--- IDs so that no single call holds Redis for long. Per ID it costs three
--- commands (HMGET, RPUSH, XADD); set and index updates are one call a chunk.
+-- IDs so that no single call holds Redis for long. Per ID it costs two
+-- commands (HMGET, RPUSH); the set and index updates and the push job are one
+-- call a chunk: one mdm:push entry carries the chunk's IDs (field `id`
+-- repeated, at most 1000 per entry).
 --
 -- KEYS: 1 mdm:cmd:{<uuid>}, 2 mdm:cmd:{<uuid>}:ids, 3 expiry zset,
 --       4 push stream, 5 mdm:pending
@@ -32,7 +34,7 @@ if #chunk == 0 then return {'ok', 0} end
 
 local queued_before = redis.call('SMISMEMBER', ids, unpack(chunk))
 local out = {'ok', 0}
-local added, seen, scores = {}, {}, {}
+local added, seen, scores, jobs = {}, {}, {}, {}
 
 local function refuse(id, why)
     out[#out + 1] = id
@@ -61,7 +63,8 @@ for i, id in ipairs(chunk) do
             elseif not st[3] or st[4] then
                 refuse(id, 'push: enrollment has no live push token')
             else
-                redis.call('XADD', push, '*', 'id', id)
+                jobs[#jobs + 1] = 'id'
+                jobs[#jobs + 1] = id
             end
         end
     end
@@ -70,6 +73,10 @@ end
 if #added > 0 then
     redis.call('SADD', ids, unpack(added))
     redis.call('ZADD', pending, 'NX', unpack(scores))
+end
+
+for i = 1, #jobs, 2000 do
+    redis.call('XADD', push, '*', unpack(jobs, i, math.min(i + 1999, #jobs)))
 end
 
 out[2] = #added
