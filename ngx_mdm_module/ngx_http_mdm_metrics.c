@@ -221,6 +221,7 @@ static ngx_http_mdm_metrics_reason_t  ngx_http_mdm_metrics_reason_map[] = {
     { "digest mismatch", NGX_HTTP_MDM_REASON_DIGEST_MISMATCH },
     { "bad certificate", NGX_HTTP_MDM_REASON_MALFORMED_CERTIFICATE },
     { "malformed certificate", NGX_HTTP_MDM_REASON_MALFORMED_CERTIFICATE },
+    { "certificate is not DER", NGX_HTTP_MDM_REASON_MALFORMED_CERTIFICATE },
     { "unsupported public key", NGX_HTTP_MDM_REASON_MALFORMED_CERTIFICATE },
     { "cannot encode", NGX_HTTP_MDM_REASON_MALFORMED_CERTIFICATE },
     { "untrusted chain", NGX_HTTP_MDM_REASON_UNTRUSTED_CHAIN },

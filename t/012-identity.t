@@ -85,6 +85,14 @@ like($t->error_log, qr/ignored "X-Client-Cert" from an untrusted peer/, '... and
 is(checkin('/proxied', auth('PROXIED-1'), headers => { 'X-Client-Cert' => '%%%garbage' })->{status},
    400, 'a malformed certificate header is refused');
 
+# The same certificate with a leading zero byte in its outer length: BER,
+# a second binding key for one certificate if it were taken.
+my $ber = "\x30\x83\x00" . substr($der, 2);
+$r = checkin('/proxied', auth('PROXIED-1'),
+             headers => { 'X-Client-Cert' => ':' . encode_base64($ber, '') . ':' });
+is($r->{status}, 400, 'a certificate re-encoded as BER is refused');
+like($t->error_log, qr/certificate is not DER/, '... saying so');
+
 # --- ssl_verify_client on -----------------------------------------------------------
 
 my $sid = $t->identity('STRICT-1');
