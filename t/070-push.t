@@ -140,6 +140,15 @@ sub wait_no_pending {
 
 sub worker_log { -e "$dir/$_[0].out" ? MDM::Test::slurp("$dir/$_[0].out") : "" }
 
+# Consumer names in a group (XINFO CONSUMERS).
+sub consumers {
+    my ($stream, $group) = @_;
+    my $r = $t->redis('XINFO', 'CONSUMERS', $stream, $group);
+    return ref $r eq 'ARRAY' ? [ map { +{@$_}->{name} } @$r ] : [];
+}
+
+sub in_group { my ($name, @sg) = @_; scalar grep { $_ eq $name } @{ consumers(@sg) } }
+
 # --- one push, coalesced, exact request -------------------------------------
 
 set_push_cert('first');
@@ -245,9 +254,10 @@ like worker_log('wg'), qr/push dev-g1: attempt 1 failed \(0 refused 3 times\)/,
 $t->stop('wg');
 start_mock('--goaway-at-start', '2:InternalServerError');
 start_worker('wg');
-sleep 1;
-like worker_log('wg'), qr/\[error\] apns \S+: GOAWAY last_stream_id=0 error=INTERNAL_ERROR/,
-    'a GOAWAY with an error code is logged as an error';
+# (the job left pending by the last run is claimed after push_claim_idle_ms)
+ok $t->wait_for(sub {
+    worker_log('wg') =~ /\[error\] apns \S+: GOAWAY last_stream_id=0 error=INTERNAL_ERROR/
+}, 5), 'a GOAWAY with an error code is logged as an error';
 
 $t->stop('wg');
 start_mock('--goaway-at-start', '0:BadCertificate');
@@ -356,9 +366,52 @@ ok $t->wait_for(sub { worker_log('w2') =~ /push certificate changed in Redis/ },
 
 # --- graceful stop -----------------------------------------------------------
 
+ok in_group('w2', 'mdm:push', 'pushers'), 'a running worker is a consumer of pushers';
 $t->stop('w2', 'TERM');
 is $? >> 8, 0, 'SIGTERM drains and exits 0';
-my $log = worker_log('w1') . worker_log('w2') . worker_log('wg');
+ok !in_group('w2', 'mdm:push', 'pushers'),
+    '... and leaves the pushers group: consumers do not pile up';
+like worker_log('w2'), qr/left 1 consumer group\(s\); stayed in 0/,
+    '... which it logs';
+
+# Webhook groups are left too. Redis makes a consumer only once it read an
+# entry: an mdm.PushFailed event (token too long for APNs) the webhook skips.
+start_worker('wh', '--webhook', 'audit http://127.0.0.1:9/ topics=mdm.Nothing');
+ok $t->wait_for(sub {
+    grep { ref $_ && +{@$_}->{name} eq 'webhook:audit' }
+        @{ $t->redis('XINFO', 'GROUPS', 'mdm:events') }
+}, 5), 'the webhook group is created';
+enroll('dev-wh', token => 'x' x 120);
+job('dev-wh');
+ok $t->wait_for(sub { in_group('wh', 'mdm:events', 'webhook:audit') }, 5),
+    'a worker with a webhook is a consumer of its group';
+ok $t->wait_for(sub { unfinished() == 0 }, 5), '... its push is final';
+$t->stop('wh', 'TERM');
+ok !in_group('wh', 'mdm:events', 'webhook:audit')
+    && !in_group('wh', 'mdm:webhook:retry:audit', 'webhook:audit')
+    && !in_group('wh', 'mdm:push', 'pushers'),
+    '... and leaves it on SIGTERM, with pushers';
+# A job backing off at SIGTERM stays pending: the consumer must stay too,
+# or the job could never be claimed.
+start_mock('--fail-every', 1);
+start_worker('wp');
+enroll('dev-p');
+job('dev-p');
+ok $t->wait_for(sub { worker_log('wp') =~ /push dev-p: attempt 1 failed/ }, 5),
+    'a push that gets 503 backs off';
+$t->stop('wp', 'TERM');
+is $? >> 8, 0, '... SIGTERM still exits 0';
+ok in_group('wp', 'mdm:push', 'pushers'),
+    '... but the worker stays a consumer, its job pending for another one';
+like worker_log('wp'), qr/left 0 consumer group\(s\); stayed in 1/,
+    '... which it logs';
+start_mock();
+start_worker('w1');
+ok wait_no_pending(10), '... which claims it';
+$t->stop('w1');
+
+my $log = worker_log('w1') . worker_log('w2') . worker_log('wg')
+    . worker_log('wh') . worker_log('wp');
 my @alerts = grep { !/403|GOAWAY BadCertificate/ } $log =~ /^.*\[alert\].*$/mg;
 is_deeply \@alerts, [], 'no other [alert] lines';
 unlike $log, qr/AddressSanitizer|LeakSanitizer|runtime error:/,

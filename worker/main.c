@@ -18,6 +18,7 @@
 #include <ev.h>
 
 #include "config.h"
+#include "groups.h"
 #include "log.h"
 #include "mdm_version.h"
 #include "metrics.h"
@@ -67,6 +68,14 @@ on_redis_ready(wk_redis_t *link, void *data)
 
 
 static void
+on_groups_left(void *data)
+{
+    wk_worker_t *w = data;
+    ev_break(w->loop, EVBREAK_ALL);
+}
+
+
+static void
 on_drained(void *data)
 {
     wk_worker_t *w = data;
@@ -74,7 +83,9 @@ on_drained(void *data)
         return;
     }
     wk_info("drained, exiting");
-    ev_break(w->loop, EVBREAK_ALL);
+    /* Only a clean drain leaves the groups: after the deadline, jobs may
+     * still be ours (the script keeps such groups anyway). */
+    wk_groups_leave(&w->cmd, &w->cf, w->webhooks, on_groups_left, w);
 }
 
 

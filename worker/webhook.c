@@ -1315,6 +1315,21 @@ wk_webhooks_drain(wk_webhooks_t *wh, void (*drained)(void *), void *data)
 
 
 void
+wk_webhooks_each_group(const wk_webhooks_t *wh,
+                       void (*fn)(const char *stream, const char *group,
+                                  void *data),
+                       void *data)
+{
+    for (size_t i = 0; wh && i < wh->nhooks; i++) {
+        const wk_hook_t *k = &wh->hooks[i];
+        for (int from = 0; from < NSTREAMS; from++) {
+            fn(k->streams[from], k->group, data);
+        }
+    }
+}
+
+
+void
 wk_webhooks_free(wk_webhooks_t *wh)
 {
     if (wh == NULL) {

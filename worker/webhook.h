@@ -27,6 +27,12 @@ wk_webhooks_t *wk_webhooks_new(struct ev_loop *loop, const wk_config_t *cf,
 void wk_webhooks_drain(wk_webhooks_t *wh, void (*drained)(void *),
                        void *data);
 
+/* Calls fn for every (stream, consumer group) the webhooks read. */
+void wk_webhooks_each_group(const wk_webhooks_t *wh,
+                            void (*fn)(const char *stream, const char *group,
+                                       void *data),
+                            void *data);
+
 /* Logs the totals and frees everything (events held stay pending). */
 void wk_webhooks_free(wk_webhooks_t *wh);
 
