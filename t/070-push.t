@@ -245,7 +245,9 @@ my $connects = connects('wg');
 ok $connects >= 2 && $connects < 30,
     "a GOAWAY on a connection that answered nothing is a failure: "
     . "reconnects back off ($connects in 2 s)";
-like worker_log('wg'), qr/ended by GOAWAY NO_ERROR after 0 answers: reconnecting after a backoff/,
+# (the mock closes right after its GOAWAY: the worker may see the close first)
+like worker_log('wg'),
+    qr/ended by GOAWAY NO_ERROR after 0 answers: reconnecting after a backoff|closed by the server/,
     '... and say so';
 like worker_log('wg'), qr/push dev-g1: attempt 1 failed \(0 refused 3 times\)/,
     'a request refused three times spends an attempt';
@@ -429,5 +431,21 @@ job('dev-h1');
 ok $t->wait_for(sub { worker_log('w3') =~ /did not select ALPN h2, refusing/ }),
     'a server that does not select h2 is refused';
 $t->stop('w3');
+
+# --- a 403 stops what waits behind it -----------------------------------------
+
+# One stream at a time: the requests behind the first wait in the queue and
+# must not go out once its 403 stopped the topic.
+start_mock('--max-streams', 1);
+set_push_cert('wrong');
+my @stop = map { "dev-s$_" } 1 .. 5;
+enroll($_) for @stop;
+start_worker('ws');
+job(@stop);
+ok wait_no_pending(10), 'every push on a topic stopped by a 403 is final';
+my %stop = map { token_hex($_) => 1 } @stop;
+my $sent = grep { $stop{ $_->[2] } } @{ pushes() };
+ok $sent <= 1, "... and at most the first reached APNs ($sent)";
+$t->stop('ws');
 
 done_testing;
