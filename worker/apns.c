@@ -74,6 +74,7 @@ struct wk_apns_conn_s {
     int               in_recv;          /* inside nghttp2_session_mem_recv */
     int               closing;          /* streams already completed */
     int               goaway;           /* a GOAWAY arrived */
+    int               closed;           /* the server closed after it */
     uint32_t          goaway_error;     /* its HTTP/2 error code */
     unsigned          answered;         /* streams with an HTTP status */
     int               delivered;        /* a 200 came on this connection */
@@ -427,8 +428,9 @@ static void
 on_goaway(wk_apns_conn_t *c, const nghttp2_goaway *goaway)
 {
     int clean = goaway->error_code == NGHTTP2_NO_ERROR;
-    json_t *root = json_loadb((const char *) goaway->opaque_data,
-                              goaway->opaque_data_len, 0, NULL);
+    json_t *root = goaway->opaque_data_len == 0 ? NULL
+                   : json_loadb((const char *) goaway->opaque_data,
+                                goaway->opaque_data_len, 0, NULL);
     const char *reason = json_string_value(json_object_get(root, "reason"));
 
     wk_log(clean ? WK_LOG_INFO : WK_LOG_ERROR,
@@ -710,6 +712,11 @@ conn_read(wk_apns_conn_t *c)
         if (e == SSL_ERROR_ZERO_RETURN
             || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0))
         {
+            if (c->goaway) {
+                /* announced: conn_close judges it by the GOAWAY */
+                c->closed = 1;
+                return -1;
+            }
             conn_fail(c, "closed by the server");
             return -1;
         }
@@ -936,7 +943,7 @@ conn_fail(wk_apns_conn_t *c, const char *fmt, ...)
 static void
 conn_process(wk_apns_conn_t *c)
 {
-    if (c->failed) {
+    if (c->failed || c->closed) {
         conn_close(c);
         return;
     }
