@@ -31,9 +31,9 @@
 #define RBUF_SIZE      (64 * 1024)
 
 /*
- * A request refused this many times in a row (REFUSED_STREAM, or above a
- * GOAWAY's last_stream_id) spends an attempt: a server that refuses
- * everything must not keep it going round for ever.
+ * A request refused this many times in one attempt (REFUSED_STREAM, or
+ * above a GOAWAY's last_stream_id) spends the attempt: a server that
+ * refuses everything must not keep it going round for ever.
  */
 #define REFUSALS_PER_ATTEMPT  3
 
