@@ -14,6 +14,7 @@
 
 #define MDM_KEY_EVENTS      "mdm:events"
 #define MDM_KEY_PUSH        "mdm:push"
+#define MDM_GROUP_PUSHERS   "pushers"     /* the consumer group of mdm:push */
 #define MDM_KEY_ENROLLMENTS "mdm:enrollments"
 #define MDM_KEY_EXPIRY      "mdm:expiry"
 #define MDM_KEY_PENDING     "mdm:pending"

@@ -7,9 +7,6 @@
 #include "mdm_keys.h"
 #include "mdm_script.h"
 
-/* The push consumer's group (worker/push.c). */
-#define PUSH_GROUP  "pushers"
-
 typedef struct {
     void      (*done)(void *);
     void       *data;
@@ -94,7 +91,7 @@ wk_groups_leave(wk_redis_t *cmd, const wk_config_t *cf,
     char nkeys[16];
     int sent = 0;
 
-    group_list_add(MDM_KEY_PUSH, PUSH_GROUP, &l);
+    group_list_add(MDM_KEY_PUSH, MDM_GROUP_PUSHERS, &l);
     wk_webhooks_each_group(wh, group_list_add, &l);
     if (l.n > 0) {
         argv = malloc((size_t) (2 * l.n + 4) * sizeof(*argv));

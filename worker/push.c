@@ -16,7 +16,7 @@
 #include "recent.h"
 
 #define PUSH_STREAM    MDM_KEY_PUSH
-#define PUSH_GROUP     "pushers"
+#define PUSH_GROUP     MDM_GROUP_PUSHERS
 #define ENTRY_ID_MAX   48          /* "<ms>-<seq>": two 20-digit numbers */
 #define TOKEN_MAX      256         /* bytes; APNs tokens are 32 today */
 #define ACK_CHUNK      1000        /* ids per XACK / XCLAIM command */
