@@ -21,7 +21,11 @@ NGX_CC_OPT = -g -O2 -fPIC -fstack-protector-strong -Wformat \
              -Wall -Wextra -Wno-unused-parameter -Werror \
              -Werror=format-security -Wdate-time -D_FORTIFY_SOURCE=2
 
-LIBMDM_SRCS  = $(wildcard libmdm/*.c)
+# libmdm is flat for the core and has one subfolder per domain (enroll/ ...);
+# t/ and fuzz/ hold its tests, not its sources.
+LIBMDM_SRCS  = $(filter-out libmdm/t/% libmdm/fuzz/%,\
+                   $(wildcard libmdm/*.c libmdm/*/*.c))
+LIBMDM_HDRS  = $(filter-out libmdm/t/%,$(wildcard libmdm/*.h libmdm/*/*.h))
 LIBMDM_OBJS  = $(LIBMDM_SRCS:%.c=$(B)/%.o) $(B)/gen/mdm_scripts.o
 LUA_SRCS     = $(wildcard libmdm/lua/*.lua libmdm/lua/lib/*.lua)
 MODULE_SRCS  = $(wildcard ngx_mdm_module/*.c ngx_mdm_module/*.h)
@@ -46,7 +50,7 @@ $(B)/gen/mdm_scripts.c: $(LUA_SRCS) tools/embed-lua.sh
 	@mkdir -p $(@D)
 	tools/embed-lua.sh libmdm/lua > $@.tmp && mv $@.tmp $@
 
-$(B)/%.o: %.c $(wildcard libmdm/*.h)
+$(B)/%.o: %.c $(LIBMDM_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -71,13 +75,13 @@ $(B)/nginx/Makefile: config $(B)/nginx/sources.list
 # Re-run configure only when the set of source files changes, not their text.
 $(B)/nginx/sources.list: FORCE
 	@mkdir -p $(@D)
-	@ls libmdm/*.[ch] libmdm/lua/*.lua libmdm/lua/lib/*.lua ngx_mdm_module/*.[ch] > $@.tmp
+	@ls $(LIBMDM_SRCS) $(LIBMDM_HDRS) libmdm/lua/*.lua libmdm/lua/lib/*.lua ngx_mdm_module/*.[ch] > $@.tmp
 	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
 FORCE:
 
 # config embeds the Lua scripts at configure time; refresh them when edited.
-$(MODULE_SO): $(B)/nginx/Makefile $(wildcard libmdm/*.c libmdm/*.h) $(MODULE_SRCS) $(LUA_SRCS)
+$(MODULE_SO): $(B)/nginx/Makefile $(LIBMDM_SRCS) $(LIBMDM_HDRS) $(MODULE_SRCS) $(LUA_SRCS)
 	tools/embed-lua.sh libmdm/lua > $(B)/nginx/addon/mdm_gen/mdm_scripts.c.tmp
 	cmp -s $(B)/nginx/addon/mdm_gen/mdm_scripts.c.tmp \
 	    $(B)/nginx/addon/mdm_gen/mdm_scripts.c \
@@ -89,7 +93,7 @@ $(MODULE_SO): $(B)/nginx/Makefile $(wildcard libmdm/*.c libmdm/*.h) $(MODULE_SRC
 $(B)/mdm-worker: $(WORKER_SRCS:%.c=$(B)/%.o) $(B)/libmdm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/worker/%.o: worker/%.c $(wildcard worker/*.h libmdm/*.h)
+$(B)/worker/%.o: worker/%.c $(wildcard worker/*.h) $(LIBMDM_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Iworker -c $< -o $@
 
@@ -97,7 +101,7 @@ $(B)/worker/%.o: worker/%.c $(wildcard worker/*.h libmdm/*.h)
 $(TOOL_BINS): $(B)/%: $$(addprefix $(B)/,$$(subst .c,.o,$$(wildcard tools/%/*.c))) $(B)/libmdm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/tools/%.o: tools/%.c $(wildcard libmdm/*.h) $$(wildcard $$(dir tools/%)*.h)
+$(B)/tools/%.o: tools/%.c $(LIBMDM_HDRS) $$(wildcard $$(dir tools/%)*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -I$(dir $<) -c $< -o $@
 

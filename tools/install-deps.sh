@@ -12,6 +12,9 @@ PACKAGES="
     libhiredis-dev libplist-dev libmsgpack-dev libnghttp2-dev
     libjansson-dev libev-dev libssl-dev openssl libcurl4-openssl-dev
     perl libio-socket-ssl-perl curl
+    certmonger
+    clang libclang-rt-14-dev
+    debhelper dpkg-dev fakeroot lintian
 "
 
 missing=
