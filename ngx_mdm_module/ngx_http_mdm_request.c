@@ -238,13 +238,16 @@ ngx_http_mdm_read_body(ngx_http_request_t *r,
 
 /*
  * The whole body as one contiguous memory block. NGX_DECLINED when the body
- * went to a temp file (bigger than client_body_buffer_size).
+ * went to a temp file (bigger than client_body_buffer_size). A chunked body
+ * comes as one buffer per chunk plus an empty last buffer whose pos is NULL:
+ * empty buffers are skipped, memcpy must never see their NULL.
  */
 ngx_int_t
 ngx_http_mdm_body(ngx_http_request_t *r, ngx_str_t *body)
 {
-    size_t        len;
+    size_t        len, n;
     u_char       *p;
+    ngx_buf_t    *one;
     ngx_chain_t  *cl;
 
     ngx_str_null(body);
@@ -257,23 +260,30 @@ ngx_http_mdm_body(ngx_http_request_t *r, ngx_str_t *body)
         return NGX_DECLINED;
     }
 
-    cl = r->request_body->bufs;
-    if (cl == NULL) {
-        return NGX_OK;
-    }
-
-    if (cl->next == NULL) {
-        body->data = cl->buf->pos;
-        body->len = cl->buf->last - cl->buf->pos;
-        return NGX_OK;
-    }
-
     len = 0;
-    for ( /* void */ ; cl; cl = cl->next) {
+    one = NULL;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
         if (cl->buf->in_file) {
             return NGX_DECLINED;
         }
-        len += cl->buf->last - cl->buf->pos;
+
+        n = cl->buf->last - cl->buf->pos;
+        if (n) {
+            one = (len == 0) ? cl->buf : NULL;
+            len += n;
+        }
+    }
+
+    if (len == 0) {
+        return NGX_OK;
+    }
+
+    /* one non-empty buffer: no copy */
+    if (one != NULL) {
+        body->data = one->pos;
+        body->len = len;
+        return NGX_OK;
     }
 
     p = ngx_pnalloc(r->pool, len);
@@ -285,7 +295,10 @@ ngx_http_mdm_body(ngx_http_request_t *r, ngx_str_t *body)
     body->len = len;
 
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+        n = cl->buf->last - cl->buf->pos;
+        if (n) {
+            p = ngx_cpymem(p, cl->buf->pos, n);
+        }
     }
 
     return NGX_OK;
