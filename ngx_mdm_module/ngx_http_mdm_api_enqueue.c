@@ -442,7 +442,7 @@ ngx_http_mdm_enqueue_chunk(ngx_http_request_t *r)
 
     last = ngx_min(eq->next + NGX_HTTP_MDM_ENQUEUE_CHUNK, eq->ids->nelts);
 
-    if (ngx_http_mdm_args_init(r, &args, 3 + 5 + 7 + (last - eq->next))
+    if (ngx_http_mdm_args_init(r, &args, 3 + 5 + 8 + (last - eq->next))
             != NGX_OK
         || ngx_http_mdm_args_script(r, &args, "enqueue", 5) != NGX_OK)
     {
@@ -475,6 +475,8 @@ ngx_http_mdm_enqueue_chunk(ngx_http_request_t *r)
 
     ngx_http_mdm_args_add_cstr(&args, eq->nopush ? "1" : "0");
     ngx_http_mdm_args_add_cstr(&args, eq->next == 0 ? "1" : "0");
+    ngx_http_mdm_args_add_cstr(&args,
+                               last == eq->ids->nelts ? "1" : "0");
 
     ids = eq->ids->elts;
     for (i = eq->next; i < last; i++) {
@@ -557,8 +559,10 @@ ngx_http_mdm_enqueue_note(ngx_http_mdm_enqueue_t *eq, const char *id,
 
 /*
  * NanoMDM's APIResult: 200 when every ID was queued, 207 when some were
- * not, 500 when none was. Pushes are queued for mdm-worker, so an ID's
- * push_result is "queued" rather than an APNs id.
+ * not; 404 when none was (NanoMDM answers 500, but nothing failed on our
+ * side: the caller named enrollments that do not exist). Pushes are
+ * queued for mdm-worker, so an ID's push_result is "queued" rather than an
+ * APNs id.
  */
 static ngx_int_t
 ngx_http_mdm_enqueue_respond(ngx_http_request_t *r, ngx_http_mdm_enqueue_t *eq)
@@ -592,7 +596,13 @@ ngx_http_mdm_enqueue_respond(ngx_http_request_t *r, ngx_http_mdm_enqueue_t *eq)
     }
 
     status = eq->failed == 0 ? NGX_HTTP_OK
-             : eq->queued ? 207 : NGX_HTTP_INTERNAL_SERVER_ERROR;
+             : eq->queued ? 207 : NGX_HTTP_NOT_FOUND;
+
+    /* nothing queued: enqueue.lua stored nothing, a retry may reuse the UUID */
+    if (eq->queued == 0 && eq->failed) {
+        json_object_set_new(out, "command_error",
+                            json_string("no target enrollment is known"));
+    }
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "mdm api: command \"%s\" (%s) queued for %ui of %ui "

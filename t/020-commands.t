@@ -207,8 +207,16 @@ is($r->{status}, 207, 'some unknown IDs: 207');
 is($r->{json}{status}{'NOPE-1'}{command_error}, 'unknown enrollment', 'unknown ID reported per ID');
 is($t->redis('HGET', 'mdm:cmd:{MULTI}', 'body'), command('MULTI', 'ProfileList'), 'body stored once');
 
-$r = enqueue('NOPE-1,NOPE-2', command('NONE', 'ProfileList'));
-is($r->{status}, 500, 'all IDs unknown: 500 (NanoMDM)');
+$r = enqueue('NOPE-1,NOPE-2', command('NONE', 'ProfileList'), '?ttl=3600');
+is($r->{status}, 404, 'all IDs unknown: 404');
+is($r->{json}{command_error}, 'no target enrollment is known', '... saying so');
+is($r->{json}{status}{'NOPE-2'}{command_error}, 'unknown enrollment', '... naming each unknown ID');
+is($t->redis('EXISTS', 'mdm:cmd:{NONE}'), 0, '... and the command is not stored');
+is($t->redis('ZSCORE', 'mdm:expiry', 'NONE'), undef, '... nor its expiry');
+$r = enqueue($A, command('NONE', 'ProfileList'));
+is($r->{status}, 200, 'a retry with the same CommandUUID to a known ID: 200');
+is($t->request('DELETE', $port, '/v1/commands/NONE', '', headers => \%API)->{status}, 200,
+   '... (cancelled again)');
 
 my $before = $t->redis_snapshot;
 $r = enqueue($A, command('MULTI', 'ProfileList'));

@@ -8,12 +8,16 @@
 -- KEYS: 1 mdm:cmd:{<uuid>}, 2 mdm:cmd:{<uuid>}:ids, 3 expiry zset,
 --       4 push stream, 5 mdm:pending
 -- ARGV: 1 CommandUUID, 2 body, 3 RequestType, 4 now, 5 expires (unix s,
---       0 = never), 6 nopush (1|0), 7 first chunk (1|0), 8.. enrollment IDs
+--       0 = never), 6 nopush (1|0), 7 first chunk (1|0), 8 last chunk
+--       (1|0), 9.. enrollment IDs
 -- Returns {'err', reason} or {'ok', queued, id, error, id, error, ...} with
--- an entry for every ID that was not queued or not pushed.
+-- an entry for every ID that was not queued or not pushed. After the last
+-- chunk a command that no target got is deleted again: an enqueue that
+-- queued nothing stores nothing, and a retry with its CommandUUID works.
 
 local cmd, ids, expiry, push, pending = unpack(KEYS)
-local uuid, body, rtype, now, expires, nopush, first = unpack(ARGV, 1, 7)
+local uuid, body, rtype, now, expires, nopush, first, last =
+    unpack(ARGV, 1, 8)
 
 if first == '1' then
     if redis.call('EXISTS', cmd) == 1 then
@@ -28,9 +32,19 @@ elseif redis.call('EXISTS', cmd) == 0 then
     return {'err', 'command vanished while it was being enqueued'}
 end
 
+local function forget_if_unqueued()
+    if last == '1' and redis.call('SCARD', ids) == 0 then
+        redis.call('DEL', cmd)
+        redis.call('ZREM', expiry, uuid)
+    end
+end
+
 local chunk = {}
-for i = 8, #ARGV do chunk[#chunk + 1] = ARGV[i] end
-if #chunk == 0 then return {'ok', 0} end
+for i = 9, #ARGV do chunk[#chunk + 1] = ARGV[i] end
+if #chunk == 0 then
+    forget_if_unqueued()
+    return {'ok', 0}
+end
 
 local queued_before = redis.call('SMISMEMBER', ids, unpack(chunk))
 local out = {'ok', 0}
@@ -78,6 +92,8 @@ end
 for i = 1, #jobs, 2000 do
     redis.call('XADD', push, '*', unpack(jobs, i, math.min(i + 1999, #jobs)))
 end
+
+forget_if_unqueued()
 
 out[2] = #added
 return out
