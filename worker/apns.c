@@ -1310,7 +1310,7 @@ static int
 topic_apply_cert(wk_apns_topic_t *t, const redisReply *r)
 {
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-        wk_error("apns %s: cannot read the push certificate: %s", t->name,
+        wk_redis_error("apns %s: cannot read the push certificate: %s", t->name,
                  r && r->type == REDIS_REPLY_ERROR ? r->str : "no Redis");
         return t->ctx ? 0 : -1;
     }

@@ -41,6 +41,7 @@ static const wk_config_key_t keys[] = {
     NUM(backoff_max_ms, "300000", 1),
     NUM(cert_check_interval, "60", 1),
     NUM(redis_timeout_ms, "5000", 100),
+    NUM(redis_error_log_interval_ms, "10000", 0),
     NUM(sweep_interval_ms, "1000", 10),
     NUM(sweep_batch, "1000", 1),
     NUM(result_retention, "604800", 1),

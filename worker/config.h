@@ -29,6 +29,7 @@ typedef struct {
     long backoff_max_ms;
     long cert_check_interval;             /* s between pushcert `updated` checks */
     long redis_timeout_ms;
+    long redis_error_log_interval_ms;
     long sweep_interval_ms;               /* expiry and re-push sweeps */
     long sweep_batch;                     /* IDs one sweep call touches */
     long result_retention;                /* s an Expired result is kept */

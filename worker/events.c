@@ -14,7 +14,7 @@ on_added(wk_redis_t *link, redisReply *r, void *data)
     (void) link;
     (void) data;
     if (r && r->type == REDIS_REPLY_ERROR) {
-        wk_error("XADD %s: %s", MDM_KEY_EVENTS, r->str);
+        wk_redis_error("XADD %s: %s", MDM_KEY_EVENTS, r->str);
     }
 }
 

@@ -142,6 +142,7 @@ worker_init(wk_worker_t *w)
     srand((unsigned) time(NULL) ^ (unsigned) getpid());
 
     double timeout = w->cf.redis_timeout_ms / 1000.0;
+    wk_redis_error_interval = w->cf.redis_error_log_interval_ms / 1000.0;
     wk_redis_init(&w->cmd, w->loop, w->cf.redis, "cmd", timeout,
                   on_redis_ready, w);
     wk_redis_init(&w->reader, w->loop, w->cf.redis, "reader", timeout,

@@ -74,7 +74,7 @@ on_flushed(wk_redis_t *link, redisReply *r, void *data)
         /* Counted again at the next flush: a blip loses nothing. */
         unflushed[f->m] += f->n;
         if (r) {
-            wk_error("HINCRBY %s: %s", MDM_KEY_WORKER_METRICS, r->str);
+            wk_redis_error("HINCRBY %s: %s", MDM_KEY_WORKER_METRICS, r->str);
         }
     }
     free(f);

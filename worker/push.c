@@ -215,7 +215,7 @@ on_ack_reply(wk_redis_t *link, redisReply *r, void *data)
     c->acks_in_flight--;
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         /* The jobs stay pending; a claim after push_claim_idle_ms redoes them. */
-        wk_error("XACK failed: %s", r ? r->str : "Redis connection lost");
+        wk_redis_error("XACK failed: %s", r ? r->str : "Redis connection lost");
     }
     consumer_check_drained(c);
 }
@@ -1013,7 +1013,7 @@ on_group_created(wk_redis_t *link, redisReply *r, void *data)
         return;                              /* on_ready will try again */
     }
     if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0) {
-        wk_error("XGROUP CREATE %s %s: %s", PUSH_STREAM, PUSH_GROUP, r->str);
+        wk_redis_error("XGROUP CREATE %s %s: %s", PUSH_STREAM, PUSH_GROUP, r->str);
         return;
     }
     c->group_ready = 1;
@@ -1048,7 +1048,7 @@ on_read(wk_redis_t *link, redisReply *r, void *data)
         return;                              /* reconnect calls us again */
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        wk_error("XREADGROUP: %s", r->str);
+        wk_redis_error("XREADGROUP: %s", r->str);
         if (strncmp(r->str, "NOGROUP", 7) == 0) {
             c->group_ready = 0;
             consumer_create_group(c);
@@ -1102,7 +1102,7 @@ on_autoclaim(wk_redis_t *link, redisReply *r, void *data)
         || r->element[1]->type != REDIS_REPLY_ARRAY)
     {
         if (r && r->type == REDIS_REPLY_ERROR) {
-            wk_error("XAUTOCLAIM: %s", r->str);
+            wk_redis_error("XAUTOCLAIM: %s", r->str);
         }
         return;
     }

@@ -1,6 +1,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <hiredis/adapters/libev.h>
 #include <hiredis/hiredis.h>
@@ -14,7 +15,48 @@ typedef struct {
     void        *data;
 } wk_redis_call_t;
 
+/* A command formatted while the link backs off from error replies. */
+struct wk_redis_held_s {
+    wk_redis_held_t  *next;
+    wk_redis_call_t  *call;
+    char             *cmd;
+    size_t            len;
+};
+
+double wk_redis_error_interval = 10.0;
+
 static void redis_connect(wk_redis_t *link);
+static void redis_on_reply(redisAsyncContext *ac, void *r, void *privdata);
+static void redis_held_fail(wk_redis_t *link);
+
+
+void
+wk_redis_error(const char *fmt, ...)
+{
+    static double    last = -1e9;
+    static unsigned  skipped;
+    struct timespec  ts;
+    char             msg[512];
+    va_list          ap;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = ts.tv_sec + ts.tv_nsec / 1e9;
+    if (now - last < wk_redis_error_interval) {
+        skipped++;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (skipped) {
+        wk_error("%s (%u more Redis errors in the last %.0f s not logged)",
+                 msg, skipped, now - last);
+    } else {
+        wk_error("%s", msg);
+    }
+    last = now;
+    skipped = 0;
+}
 
 
 static void
@@ -68,6 +110,7 @@ redis_on_disconnect(const redisAsyncContext *ac, int status)
     link->ac = NULL;
     link->connected = 0;
     link->pending = 0;
+    redis_held_fail(link);
     redis_schedule_reconnect(link);
 }
 
@@ -135,6 +178,87 @@ redis_on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 
+/* Commands that waited out an error backoff go out, in order. */
+static void
+redis_held_flush(wk_redis_t *link)
+{
+    while (link->held != NULL && link->ac != NULL
+           && ev_now(link->loop) >= link->err_until)
+    {
+        wk_redis_held_t *h = link->held;
+        link->held = h->next;
+        if (link->held == NULL) {
+            link->held_tail = &link->held;
+        }
+        if (redisAsyncFormattedCommand(link->ac, redis_on_reply, h->call,
+                                       h->cmd, h->len) == REDIS_OK)
+        {
+            if (link->pending++ == 0) {
+                link->last_reply = ev_now(link->loop);
+            }
+        } else {
+            if (h->call->cb) {
+                h->call->cb(link, NULL, h->call->data);
+            }
+            free(h->call);
+        }
+        redisFreeCommand(h->cmd);
+        free(h);
+    }
+}
+
+
+/* The connection went away: held commands fail as sent ones do. */
+static void
+redis_held_fail(wk_redis_t *link)
+{
+    ev_timer_stop(link->loop, &link->err_timer);
+    while (link->held != NULL) {
+        wk_redis_held_t *h = link->held;
+        link->held = h->next;
+        if (h->call->cb) {
+            h->call->cb(link, NULL, h->call->data);
+        }
+        free(h->call);
+        redisFreeCommand(h->cmd);
+        free(h);
+    }
+    link->held_tail = &link->held;
+}
+
+
+static void
+redis_on_err_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void) loop;
+    (void) revents;
+    redis_held_flush(w->data);
+}
+
+
+/*
+ * An error reply (LOADING, BUSY, MASTERDOWN, OOM...) backs the link off:
+ * 0.1 s, doubling up to 5 s; any other reply ends it.
+ */
+static void
+redis_note_reply(wk_redis_t *link, const redisReply *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    /* BUSYGROUP answers every XGROUP CREATE after the first start */
+    if (r->type != REDIS_REPLY_ERROR || strncmp(r->str, "BUSYGROUP", 9) == 0) {
+        link->err_delay = 0;
+        return;
+    }
+    link->err_delay = link->err_delay == 0 ? 0.1 : link->err_delay * 2;
+    if (link->err_delay > 5.0) {
+        link->err_delay = 5.0;
+    }
+    link->err_until = ev_now(link->loop) + link->err_delay;
+}
+
+
 void
 wk_redis_init(wk_redis_t *link, struct ev_loop *loop, const char *addr,
               const char *name, double timeout, wk_redis_ready_cb on_ready,
@@ -150,6 +274,9 @@ wk_redis_init(wk_redis_t *link, struct ev_loop *loop, const char *addr,
 
     ev_timer_init(&link->reconnect, redis_on_reconnect_timer, 0., 0.);
     link->reconnect.data = link;
+    ev_timer_init(&link->err_timer, redis_on_err_timer, 0., 0.);
+    link->err_timer.data = link;
+    link->held_tail = &link->held;
     ev_timer_init(&link->watchdog, redis_on_watchdog, 1., 1.);
     link->watchdog.data = link;
     ev_timer_start(loop, &link->watchdog);
@@ -170,6 +297,7 @@ redis_on_reply(redisAsyncContext *ac, void *r, void *privdata)
         link->pending--;
     }
     link->last_reply = ev_now(link->loop);
+    redis_note_reply(link, r);
     if (call->cb) {
         call->cb(link, r, call->data);
     }
@@ -194,15 +322,44 @@ redis_call_new(wk_redis_t *link, wk_redis_cb cb, void *data)
 }
 
 
+/* Sends a formatted command now, or holds it while the link backs off. */
 static int
-redis_call_sent(wk_redis_t *link, wk_redis_call_t *call, int rc)
+redis_send(wk_redis_t *link, wk_redis_call_t *call, char *cmd, long long len)
 {
-    if (rc != REDIS_OK) {
+    if (len < 0) {
         free(call);
         return -1;
     }
-    if (link->pending++ == 0) {
-        link->last_reply = ev_now(link->loop);
+    double now = ev_now(link->loop);
+    if (link->held == NULL && now >= link->err_until) {
+        int rc = redisAsyncFormattedCommand(link->ac, redis_on_reply, call,
+                                            cmd, (size_t) len);
+        redisFreeCommand(cmd);
+        if (rc != REDIS_OK) {
+            free(call);
+            return -1;
+        }
+        if (link->pending++ == 0) {
+            link->last_reply = now;
+        }
+        return 0;
+    }
+    wk_redis_held_t *h = malloc(sizeof(*h));
+    if (h == NULL) {
+        redisFreeCommand(cmd);
+        free(call);
+        return -1;
+    }
+    h->next = NULL;
+    h->call = call;
+    h->cmd = cmd;
+    h->len = (size_t) len;
+    *link->held_tail = h;
+    link->held_tail = &h->next;
+    if (!ev_is_active(&link->err_timer)) {
+        ev_timer_set(&link->err_timer,
+                     link->err_until > now ? link->err_until - now : 0., 0.);
+        ev_timer_start(link->loop, &link->err_timer);
     }
     return 0;
 }
@@ -216,11 +373,12 @@ wk_redis_cmd(wk_redis_t *link, wk_redis_cb cb, void *data, const char *fmt,
     if (call == NULL) {
         return -1;
     }
+    char *cmd = NULL;
     va_list ap;
     va_start(ap, fmt);
-    int rc = redisvAsyncCommand(link->ac, redis_on_reply, call, fmt, ap);
+    int len = redisvFormatCommand(&cmd, fmt, ap);
     va_end(ap);
-    return redis_call_sent(link, call, rc);
+    return redis_send(link, call, cmd, len);
 }
 
 
@@ -232,9 +390,9 @@ wk_redis_cmdargv(wk_redis_t *link, wk_redis_cb cb, void *data, int argc,
     if (call == NULL) {
         return -1;
     }
-    int rc = redisAsyncCommandArgv(link->ac, redis_on_reply, call, argc, argv,
-                                   argvlen);
-    return redis_call_sent(link, call, rc);
+    char *cmd = NULL;
+    long long len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    return redis_send(link, call, cmd, len);
 }
 
 
@@ -245,6 +403,7 @@ wk_redis_close(wk_redis_t *link)
     ev_timer_stop(link->loop, &link->reconnect);
     ev_ref(link->loop);
     ev_timer_stop(link->loop, &link->watchdog);
+    redis_held_fail(link);
     if (link->ac) {
         redisAsyncFree(link->ac);
         link->ac = NULL;

@@ -13,6 +13,7 @@
 #include <hiredis/async.h>
 
 typedef struct wk_redis_s wk_redis_t;
+typedef struct wk_redis_held_s wk_redis_held_t;
 
 typedef void (*wk_redis_cb)(wk_redis_t *link, redisReply *reply, void *data);
 typedef void (*wk_redis_ready_cb)(wk_redis_t *link, void *data);
@@ -31,6 +32,12 @@ struct wk_redis_s {
     double             block_extra; /* s a blocking command may legally wait */
     ev_timer           watchdog;
     ev_timer           reconnect;
+    /* error replies back the link off: commands wait, then go out */
+    double             err_delay;   /* s, 0 after a good reply */
+    ev_tstamp          err_until;
+    ev_timer           err_timer;
+    wk_redis_held_t   *held;        /* formatted, not yet sent, in order */
+    wk_redis_held_t  **held_tail;
     wk_redis_ready_cb  on_ready;    /* after every (re)connect */
     void              *data;
 };
@@ -45,6 +52,17 @@ int wk_redis_cmd(wk_redis_t *link, wk_redis_cb cb, void *data,
                  const char *fmt, ...);
 int wk_redis_cmdargv(wk_redis_t *link, wk_redis_cb cb, void *data, int argc,
                      const char **argv, const size_t *argvlen);
+
+/*
+ * The one way to log a Redis error reply or a lost reply: at most one line
+ * per wk_redis_error_interval (s) in the whole process, saying how many
+ * were left out, as the module's mdm_redis_error_log_interval does. The
+ * link backs off by itself (0.1 s doubling to 5 s while replies are errors,
+ * commands wait meanwhile), so no caller's retry loop can spin.
+ */
+extern double wk_redis_error_interval;
+void wk_redis_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 
 /* Closes for good: pending callbacks get NULL. */
 void wk_redis_close(wk_redis_t *link);

@@ -50,7 +50,7 @@ on_script_loaded(wk_redis_t *link, redisReply *r, void *data)
     (void) link;
 
     if (r && r->type == REDIS_REPLY_ERROR) {
-        wk_error("SCRIPT LOAD %s: %s", sc->script->name, r->str);
+        wk_redis_error("SCRIPT LOAD %s: %s", sc->script->name, r->str);
     } else if (r && (r->type != REDIS_REPLY_STRING
                      || strcmp(r->str, sc->sha) != 0))
     {
@@ -79,7 +79,7 @@ script_failed(wk_sweep_t *s, wk_script_t *sc, const redisReply *r)
     if (r->type != REDIS_REPLY_ERROR) {
         return 0;
     }
-    wk_error("%s.lua: %s", sc->script->name, r->str);
+    wk_redis_error("%s.lua: %s", sc->script->name, r->str);
     if (strncmp(r->str, "NOSCRIPT", 8) == 0) {
         script_load(s, sc);
     }

@@ -255,7 +255,7 @@ on_ack_reply(wk_redis_t *link, redisReply *r, void *data)
     wh->acks_in_flight--;
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         /* The events stay pending; a claim redelivers them (at least once). */
-        wk_error("webhook XACK failed: %s",
+        wk_redis_error("webhook XACK failed: %s",
                  r ? r->str : "Redis connection lost");
     }
     check_drained(wh);
@@ -474,7 +474,7 @@ on_dead_lettered(wk_redis_t *link, redisReply *r, void *data)
     k->dead_letters--;
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         /* Still pending: claimed again later, it fails or goes out then. */
-        wk_error("webhook %s: event %s not dead-lettered: %s", k->name,
+        wk_redis_error("webhook %s: event %s not dead-lettered: %s", k->name,
                  d->entry, r ? r->str : "Redis connection lost");
     } else {
         queue_ack(k, d->from, d->entry);
@@ -916,7 +916,7 @@ on_read(wk_redis_t *link, redisReply *r, void *data)
         return;                       /* a reconnect calls on_ready again */
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        wk_error("webhook %s: XREADGROUP: %s", k->name, r->str);
+        wk_redis_error("webhook %s: XREADGROUP: %s", k->name, r->str);
         if (strncmp(r->str, "NOGROUP", 7) == 0) {
             create_groups(k);
         }
@@ -975,7 +975,7 @@ on_group_created(wk_redis_t *link, redisReply *r, void *data)
     } else if (r->type == REDIS_REPLY_ERROR
                && strncmp(r->str, "BUSYGROUP", 9) != 0)
     {
-        wk_error("webhook %s: XGROUP CREATE: %s", k->name, r->str);
+        wk_redis_error("webhook %s: XGROUP CREATE: %s", k->name, r->str);
         k->group_failed = 1;
     }
     if (k->groups_pending == 0 && !k->group_failed) {
@@ -1034,7 +1034,7 @@ on_autoclaim(wk_redis_t *link, redisReply *r, void *data)
         || r->element[1]->type != REDIS_REPLY_ARRAY)
     {
         if (r && r->type == REDIS_REPLY_ERROR) {
-            wk_error("webhook %s: XAUTOCLAIM: %s", k->name, r->str);
+            wk_redis_error("webhook %s: XAUTOCLAIM: %s", k->name, r->str);
         }
         return;
     }
