@@ -145,18 +145,23 @@ sub h2_headers {
 # until the server closes, as [type, flags, stream, payload].
 sub h2_exchange {
     my ($m, @ids) = @_;
+    # { headers_first => 1 }: every HEADERS, then the DATA frames, in order
+    my $opt = ref $ids[0] eq 'HASH' ? shift @ids : {};
     my $tls = IO::Socket::SSL->new(PeerAddr => "127.0.0.1:$m->{port}",
         SSL_ca_file => "$dir/ca.pem", SSL_cert_file => "$dir/client.pem",
         SSL_key_file => "$dir/client.key", SSL_alpn_protocols => ['h2'],
         SSL_verifycn_name => '127.0.0.1', Timeout => 5)
         or die "TLS connect: $IO::Socket::SSL::SSL_ERROR";
     my $out = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" . h2_frame(4, 0, 0, '');
+    my ($heads, $datas) = ('', '');
     for my $id (@ids) {
-        $out .= h2_frame(1, 0x4, $id, h2_headers(':method' => 'POST',
+        $heads .= h2_frame(1, 0x4, $id, h2_headers(':method' => 'POST',
             ':scheme' => 'https', ':authority' => '127.0.0.1',
             ':path' => "/3/device/$tok_a"));
-        $out .= h2_frame(0, 0x1, $id, '{"mdm":"raw"}');
+        $datas .= h2_frame(0, 0x1, $id, '{"mdm":"raw"}');
+        $out .= $heads . $datas, $heads = $datas = '' unless $opt->{headers_first};
     }
+    $out .= $heads . $datas;
     print $tls $out;
     my $buf = '';
     1 while $tls->sysread($buf, 65536, length $buf);
@@ -328,7 +333,7 @@ unlike $out, qr/^\d{13} /m, '--quiet logs no pushes';
 
 # GOAWAY as APNs sends it, seen frame by frame
 SKIP: {
-    skip 'IO::Socket::SSL without ALPN', 5
+    skip 'IO::Socket::SSL without ALPN', 8
         unless eval { require IO::Socket::SSL;
                       IO::Socket::SSL->can_alpn };
     $m = start_mock('goaway', '--goaway-after', 1);
@@ -344,6 +349,19 @@ SKIP: {
     ($status, $out) = stop_mock($m);
     is scalar(() = $out =~ /^\d{13} 200 /mg), 1,
         'stream 3, sent with stream 1, is refused, not processed';
+
+    # streams 1 and 3 both open before stream 1 ends: the GOAWAY after
+    # stream 1 says last stream 1, so stream 3 must not be answered
+    # (RFC 9113 6.8): nghttp2 closes it as refused once the GOAWAY is sent
+    $m = start_mock('goaway-open', '--goaway-after', 1);
+    @frames = h2_exchange($m, { headers_first => 1 }, 1, 3);
+    ($goaway) = grep { $_->[0] == 7 } @frames;
+    ($last) = unpack 'N', $goaway ? $goaway->[3] : "\0" x 4;
+    is $last, 1, 'open streams: GOAWAY last stream 1';
+    ok !(grep { $_->[0] == 1 && $_->[2] == 3 } @frames),
+        '... stream 3, above it, gets no answer';
+    ($status, $out) = stop_mock($m);
+    is scalar(() = $out =~ /^\d{13} 200 /mg), 1, '... and is not processed';
 }
 
 done_testing;

@@ -228,6 +228,12 @@ for my $fault (['--fail-every', 3], ['--burst-429', '10:5'],
     ok wait_delivered(scalar @many, 20),
         "@$fault: every push is delivered in the end";
     ok wait_no_pending(5), "@$fault: and every job acked";
+    if ($fault->[0] eq '--goaway-after') {
+        my $d = delivered_tokens();
+        my @dup = grep { $d->{$_} > 1 } keys %$d;
+        is scalar @dup, 0, "@$fault: no push answered 200 twice (the mock "
+            . 'answers nothing above the GOAWAY last stream)';
+    }
 }
 like worker_log('w1'), qr/GOAWAY/, 'the GOAWAY was seen';
 

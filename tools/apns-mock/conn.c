@@ -38,7 +38,8 @@ struct am_conn_s {
     am_stream_t        *free_streams;
     am_stream_t        *all_streams;
     unsigned long       streams_done;
-    int32_t             last_stream_id;
+    int32_t             last_stream_id;     /* highest answered */
+    int32_t             goaway_last;        /* -1 until a GOAWAY is sent */
     uint8_t            *out;
     size_t              out_size;
     size_t              out_len;
@@ -145,6 +146,7 @@ am_conn_new(am_server_t *srv, int fd)
     c->srv = srv;
     c->fd = fd;
     c->handshaking = 1;
+    c->goaway_last = -1;
     SSL_set_fd(c->ssl, fd);
     SSL_set_accept_state(c->ssl);
 
@@ -464,6 +466,19 @@ am_conn_respond(am_conn_t *c, am_stream_t *s)
     static const char     goaway[] = "{\"reason\":\"Shutdown\"}";
 
     s->answered = 1;
+
+    /*
+     * A stream opened before the GOAWAY went out but above its last
+     * stream ID was, as the GOAWAY tells the client, not processed: it is
+     * refused, never answered (RFC 9113 6.8), so the client's retry of it
+     * is no duplicate.
+     */
+    if (c->goaway_last >= 0 && s->id > c->goaway_last) {
+        nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, s->id,
+                                  NGHTTP2_REFUSED_STREAM);
+        return;
+    }
+
     ans = am_apns_answer(srv, c->topic, c->topic_ok, s);
     srv->stats.status[ans.status]++;
     if (!srv->cfg.quiet) {
@@ -483,9 +498,12 @@ am_conn_respond(am_conn_t *c, am_stream_t *s)
         nghttp2_submit_response(c->session, s->id, nv, 3, &body);
     }
 
-    c->last_stream_id = s->id;
+    if (s->id > c->last_stream_id) {
+        c->last_stream_id = s->id;
+    }
     if (srv->cfg.goaway_after && ++c->streams_done == srv->cfg.goaway_after) {
         srv->stats.goaways++;
+        c->goaway_last = c->last_stream_id;
         nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE, c->last_stream_id,
                               NGHTTP2_NO_ERROR, (const uint8_t *) goaway,
                               sizeof(goaway) - 1);
