@@ -37,7 +37,7 @@ TOOL_BINS    = $(TOOLS:%=$(B)/%)
 
 MODULE_SO    = $(B)/nginx/ngx_http_mdm_module.so
 
-.PHONY: FORCE all module deps deps-if-missing fuzz run stop test test-unit test-asan bench clean
+.PHONY: FORCE all module deps deps-if-missing fuzz run stop test test-unit test-asan bench clean chaos
 
 all: $(B)/libmdm.a $(MODULE_SO) $(B)/mdm-worker $(TOOL_BINS) $(UNIT_BINS)
 
@@ -115,6 +115,11 @@ test: deps-if-missing all
 
 test-unit: $(UNIT_BINS)
 	prove --exec '' $(UNIT_BINS)
+
+# t/110-chaos.t with more rounds of Redis and mdm-worker SIGKILLs under load
+CHAOS_ROUNDS ?= 20
+chaos: all
+	CHAOS_ROUNDS=$(CHAOS_ROUNDS) MDM_BUILD=$(B) prove -v t/110-chaos.t
 
 test-asan:
 	MDM_ASAN=1 UBSAN_OPTIONS=print_stacktrace=1 $(MAKE) B=build-asan \

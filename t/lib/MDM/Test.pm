@@ -238,8 +238,9 @@ sub identity {
 # digest: sha256 (default) or sha1; ber => 1 gives indefinite lengths.
 sub sign {
     my ($self, $id, $body, %opt) = @_;
-    my $in = "$self->{dir}/sign.in";
-    my $out = "$self->{dir}/sign.out";
+    # per process: forked simulated devices sign at the same time
+    my $in = "$self->{dir}/sign-$$.in";
+    my $out = "$self->{dir}/sign-$$.out";
     spew($in, $body);
     $self->openssl('cms', '-sign', '-binary', '-in', $in, '-signer',
         $id->{cert}, '-inkey', $id->{key}, '-outform', 'DER', '-out', $out,
