@@ -67,7 +67,9 @@ mdm_event_encode(const mdm_event_t *ev, mdm_buf_t *out)
 
     mdm_pack_str(&pk, "raw", 3);
     msgpack_pack_bin(&pk, ev->raw_len);
-    msgpack_pack_bin_body(&pk, ev->raw, ev->raw_len);
+    if (ev->raw_len) {      /* a raw left out is NULL: no memcpy from it */
+        msgpack_pack_bin_body(&pk, ev->raw, ev->raw_len);
+    }
 
     mdm_pack_str(&pk, "ts", 2);
     msgpack_pack_int64(&pk, ev->ts_ms);

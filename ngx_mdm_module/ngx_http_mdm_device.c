@@ -95,6 +95,17 @@ ngx_http_mdm_device_process(ngx_http_request_t *r)
         return NGX_HTTP_BAD_REQUEST;
     }
 
+    /* before the signature is checked over it: a flood costs no CPU */
+    if (body.len > (checkin ? mlcf->checkin_max_size : mlcf->report_max_size))
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mdm: %s of %uz bytes over %s refused",
+                      checkin ? "check-in" : "command report", body.len,
+                      checkin ? "mdm_checkin_max_size"
+                              : "mdm_report_max_size");
+        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+
     if (ngx_http_mdm_identity_check(r, &body, &idr) != NGX_OK) {
         ngx_http_mdm_metrics_identity_failure(idr.error);
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,

@@ -139,6 +139,13 @@ static ngx_command_t  ngx_http_mdm_commands[] = {
       offsetof(ngx_http_mdm_main_conf_t, result_retention),
       NULL },
 
+    { ngx_string("mdm_event_raw_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mdm_main_conf_t, event_raw_max_size),
+      NULL },
+
     { ngx_string("mdm_identity_cache_size"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -216,6 +223,20 @@ static ngx_command_t  ngx_http_mdm_commands[] = {
       offsetof(ngx_http_mdm_loc_conf_t, idle_events),
       NULL },
 
+    { ngx_string("mdm_checkin_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, checkin_max_size),
+      NULL },
+
+    { ngx_string("mdm_report_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, report_max_size),
+      NULL },
+
     { ngx_string("mdm_return_to_service"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -276,6 +297,7 @@ ngx_http_mdm_create_main_conf(ngx_conf_t *cf)
     mcf->events_maxlen = NGX_CONF_UNSET_UINT;
     mcf->result_retention = NGX_CONF_UNSET;
     mcf->identity_cache_size = NGX_CONF_UNSET_UINT;
+    mcf->event_raw_max_size = NGX_CONF_UNSET_SIZE;
 
     return mcf;
 }
@@ -304,6 +326,7 @@ ngx_http_mdm_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(mcf->events_maxlen, 1000000);
     ngx_conf_init_value(mcf->result_retention, 7 * 86400);
     ngx_conf_init_uint_value(mcf->identity_cache_size, 10000);
+    ngx_conf_init_size_value(mcf->event_raw_max_size, 64 * 1024);
 
     return NGX_CONF_OK;
 }
@@ -337,6 +360,8 @@ ngx_http_mdm_create_loc_conf(ngx_conf_t *cf)
     conf->tokens = NGX_CONF_UNSET_PTR;
     conf->return_to_service = NGX_CONF_UNSET;
     conf->idle_events = NGX_CONF_UNSET;
+    conf->checkin_max_size = NGX_CONF_UNSET_SIZE;
+    conf->report_max_size = NGX_CONF_UNSET_SIZE;
 
     return conf;
 }
@@ -366,6 +391,14 @@ ngx_http_mdm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->return_to_service, prev->return_to_service,
                          0);
     ngx_conf_merge_value(conf->idle_events, prev->idle_events, 1);
+    /*
+     * Real check-ins are a few KB (an Authenticate ~0.6 KB, a TokenUpdate
+     * ~2.5 KB); results of list queries can be MBs.
+     */
+    ngx_conf_merge_size_value(conf->checkin_max_size, prev->checkin_max_size,
+                              64 * 1024);
+    ngx_conf_merge_size_value(conf->report_max_size, prev->report_max_size,
+                              8 * 1024 * 1024);
 
     if (conf->endpoint == NGX_HTTP_MDM_API && conf->api_key.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -38,6 +38,7 @@ typedef struct {
     time_t                      result_retention;
     ngx_uint_t                  identity_cache_size;
     ngx_shm_zone_t             *metrics_zone;
+    size_t                      event_raw_max_size;
 } ngx_http_mdm_main_conf_t;
 
 
@@ -56,6 +57,8 @@ typedef struct {
     ngx_array_t                *tokens;      /* ngx_keyval_t */
     ngx_flag_t                  return_to_service;
     ngx_flag_t                  idle_events;
+    size_t                      checkin_max_size;
+    size_t                      report_max_size;
 } ngx_http_mdm_loc_conf_t;
 
 

@@ -448,12 +448,23 @@ ngx_int_t
 ngx_http_mdm_args_add_event(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
     mdm_event_t *ev, ngx_str_t *body)
 {
-    ngx_int_t  rc;
-    mdm_buf_t  enc;
+    ngx_int_t                  rc;
+    mdm_buf_t                  enc;
+    ngx_http_mdm_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_mdm_module);
 
     ev->params = r->args.len ? ngx_http_mdm_cstr(r->pool, &r->args) : NULL;
-    ev->raw = body->data;
-    ev->raw_len = body->len;
+
+    /*
+     * mdm:events is bounded by entries: a body over mdm_event_raw_max_size
+     * is not copied into it (raw_payload null; a result stays readable
+     * through GET /v1/commands/<uuid>?format=plist).
+     */
+    if (body->len <= mcf->event_raw_max_size) {
+        ev->raw = body->data;
+        ev->raw_len = body->len;
+    }
     ev->ts_ms = ngx_http_mdm_now_ms();
 
     if (mdm_event_encode(ev, &enc) != 0) {
