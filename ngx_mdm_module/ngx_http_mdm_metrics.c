@@ -794,12 +794,14 @@ ngx_http_mdm_metrics_print_redis(ngx_http_mdm_metrics_out_t *o,
     redisReply *reply)
 {
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements != 5
+        || reply->elements != 7
         || reply->element[0]->type != REDIS_REPLY_INTEGER
         || reply->element[1]->type != REDIS_REPLY_ARRAY
         || reply->element[2]->type != REDIS_REPLY_ARRAY
         || reply->element[3]->type != REDIS_REPLY_INTEGER
-        || reply->element[4]->type != REDIS_REPLY_INTEGER)
+        || reply->element[4]->type != REDIS_REPLY_INTEGER
+        || reply->element[5]->type != REDIS_REPLY_INTEGER
+        || reply->element[6]->type != REDIS_REPLY_INTEGER)
     {
         if (reply != NULL) {
             ngx_log_error(NGX_LOG_ERR, o->r->connection->log, 0,
@@ -827,6 +829,22 @@ ngx_http_mdm_metrics_print_redis(ngx_http_mdm_metrics_out_t *o,
         "# TYPE mdm_enrollments_notnow gauge\n"
         "mdm_enrollments_notnow %L\n",
         reply->element[3]->integer, reply->element[4]->integer);
+
+    /* noeviction refuses writes at maxmemory: alarm at 90 % of it */
+    ngx_http_mdm_metrics_printf(o,
+        "# HELP mdm_redis_used_memory_bytes Redis used_memory.\n"
+        "# TYPE mdm_redis_used_memory_bytes gauge\n"
+        "mdm_redis_used_memory_bytes %L\n"
+        "# HELP mdm_redis_maxmemory_bytes Redis maxmemory (0: none set).\n"
+        "# TYPE mdm_redis_maxmemory_bytes gauge\n"
+        "mdm_redis_maxmemory_bytes %L\n"
+        "# HELP mdm_redis_memory_alarm 1 when used_memory is at 90 %% of "
+        "maxmemory or more.\n"
+        "# TYPE mdm_redis_memory_alarm gauge\n"
+        "mdm_redis_memory_alarm %d\n",
+        reply->element[5]->integer, reply->element[6]->integer,
+        reply->element[6]->integer > 0
+        && reply->element[5]->integer * 10 >= reply->element[6]->integer * 9);
 
     ngx_http_mdm_metrics_print_streams(o, reply->element[1]);
     ngx_http_mdm_metrics_print_worker(o, reply->element[2]);

@@ -209,6 +209,20 @@ is(metric($s, 'mdm_enrollments_notnow'), $t->redis('ZCARD', 'mdm:notnow'),
    "enrollments left with NotNow'd commands");
 is(metric($s, 'mdm_stream_length{stream="mdm:events"}'), $t->redis('XLEN', 'mdm:events'),
    'events stream length');
+cmp_ok(metric($s, 'mdm_redis_used_memory_bytes'), '>', 0, 'Redis used_memory reported');
+is(metric($s, 'mdm_redis_maxmemory_bytes'), 0, '... no maxmemory set');
+is(metric($s, 'mdm_redis_memory_alarm'), 0, '... and no alarm without a bound');
+{
+    my ($used) = $t->redis('INFO', 'memory') =~ /^used_memory:(\d+)/m;
+    $t->redis('CONFIG', 'SET', 'maxmemory', int($used * 1.05));
+    my $m = scrape();
+    is(metric($m, 'mdm_redis_memory_alarm'), 1, 'used_memory near maxmemory: alarm 1');
+    $t->redis('CONFIG', 'SET', 'maxmemory', $used * 4);
+    $m = scrape();
+    is(metric($m, 'mdm_redis_memory_alarm'), 0, 'far below maxmemory: alarm 0');
+    is(metric($m, 'mdm_redis_maxmemory_bytes'), $used * 4, '... maxmemory reported');
+    $t->redis('CONFIG', 'SET', 'maxmemory', 0);
+}
 cmp_ok(metric($s, 'mdm_redis_command_duration_seconds_count'), '>=', 6, 'every Redis command timed');
 cmp_ok(metric($s, 'mdm_redis_command_duration_seconds_sum'), '>', 0, 'latency sum grows');
 

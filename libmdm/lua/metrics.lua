@@ -4,7 +4,8 @@
 --
 -- KEYS: 1 enrollment index, 2 events stream, 3 push stream,
 --       4 worker counters hash, 5 mdm:pending, 6 mdm:notnow
--- Returns {enrollments, streams, worker, with queued commands, NotNow'd}:
+-- Returns {enrollments, streams, worker, with queued commands, NotNow'd,
+--          used_memory, maxmemory (0 = none)}:
 --   streams: one {stream, length, groups} per stream, groups a flat list of
 --            group name, pending entries, lag (-1 when Redis cannot tell)
 --   worker:  flat field, value list of the worker counters, sorted by the
@@ -53,5 +54,11 @@ for _, f in ipairs(fields) do
     worker[#worker + 1] = values[f]
 end
 
+-- Redis' own memory against its bound: the alarm for a Redis filling up
+local mem = redis.call('INFO', 'memory')
+local used = tonumber(string.match(mem, 'used_memory:(%d+)')) or 0
+local maxmem = tonumber(string.match(mem, 'maxmemory:(%d+)')) or 0
+
 return {redis.call('ZCARD', KEYS[1]), streams, worker,
-        redis.call('ZCARD', KEYS[5]), redis.call('ZCARD', KEYS[6])}
+        redis.call('ZCARD', KEYS[5]), redis.call('ZCARD', KEYS[6]),
+        used, maxmem}
