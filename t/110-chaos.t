@@ -45,8 +45,11 @@ sub redis_up {
     $t->wait_port($redis, 'redis-server');
     # a restarted Redis answers LOADING until its AOF is read
     $t->redis_close;
-    $t->wait_for(sub { eval { $t->redis('PING') } && !$@ }, 30)
-        or BAIL_OUT('redis did not come back');
+    # (an error reply comes back as a hash: {error => 'LOADING ...'})
+    $t->wait_for(sub {
+        my $v = eval { $t->redis('EXISTS', 'mdm:enrollments') };
+        !$@ && defined $v && !ref $v;
+    }, 30) or BAIL_OUT('redis did not come back');
 }
 redis_up();
 
