@@ -42,9 +42,10 @@ sub job { $t->redis('XADD', 'mdm:push', '*', id => $_) for @_ }
 sub port_of {
     my ($name) = @_;
     my $out = "$dir/$name.out";
-    return $t->wait_for(sub {
+    my $port = $t->wait_for(sub {
         -e $out && MDM::Test::slurp($out) =~ /^port=(\d+)$/m ? $1 : undef
     }) or BAIL_OUT("$name did not start");
+    return $port;
 }
 
 my $mock_log = "$dir/mock.log";
