@@ -142,6 +142,7 @@ bench: deps-if-missing all
 FUZZ_TARGETS  = checkin cms command pushcert identity plist_json event \
                 apns_reply worker_config webhook_json
 FUZZ_SECONDS ?= 60
+FUZZ_RUNS    ?= -1
 FUZZ_SMOKE_SECONDS ?= 3
 FUZZ_B        = $(B)/fuzz
 FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
@@ -162,13 +163,14 @@ $(FUZZ_B)/fuzz_%: libmdm/fuzz/fuzz_%.c $(wildcard libmdm/fuzz/*.h) \
 	    -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< $(FUZZ_WORKER) \
 	    $(FUZZ_B)/libmdm.a $(LIBS)
 
-# Every target for FUZZ_SECONDS each, new inputs kept in $(FUZZ_B)/corpus/<t>
-# (copy the interesting ones into libmdm/fuzz/corpus/<t>/ by hand).
+# Every target (or FUZZ_TARGETS=...) for FUZZ_SECONDS or FUZZ_RUNS inputs each;
+# new inputs are kept in $(FUZZ_B)/corpus/<t>, crashes in $(FUZZ_B)/crash-*.
 fuzz: fuzz-build
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	    mkdir -p $(FUZZ_B)/corpus/$$t; \
 	    echo "fuzz $$t: $(FUZZ_SECONDS) s"; \
-	    $(FUZZ_B)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    $(FUZZ_B)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -runs=$(FUZZ_RUNS) \
+	        -print_final_stats=1 -artifact_prefix=$(FUZZ_B)/ \
 	        $$(d=libmdm/fuzz/$$t.dict; [ -f $$d ] && echo -dict=$$d) \
 	        $(FUZZ_B)/corpus/$$t libmdm/fuzz/corpus/$$t; \
 	done
