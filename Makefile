@@ -25,7 +25,7 @@ NGX_CC_OPT = -g -O2 -fPIC -fstack-protector-strong -Wformat \
 # t/ and fuzz/ hold its tests, not its sources.
 LIBMDM_SRCS  = $(filter-out libmdm/t/% libmdm/fuzz/%,\
                    $(wildcard libmdm/*.c libmdm/*/*.c))
-LIBMDM_HDRS  = $(filter-out libmdm/t/%,$(wildcard libmdm/*.h libmdm/*/*.h))
+LIBMDM_HDRS  = $(filter-out libmdm/t/% libmdm/fuzz/%,$(wildcard libmdm/*.h libmdm/*/*.h))
 LIBMDM_OBJS  = $(LIBMDM_SRCS:%.c=$(B)/%.o) $(B)/gen/mdm_scripts.o
 LUA_SRCS     = $(wildcard libmdm/lua/*.lua libmdm/lua/lib/*.lua)
 MODULE_SRCS  = $(wildcard ngx_mdm_module/*.c ngx_mdm_module/*.h)
@@ -112,6 +112,7 @@ $(B)/unit/%.t: libmdm/t/test_%.c libmdm/t/tap.h $(B)/libmdm.a
 test: deps-if-missing all
 	prove --exec '' $(UNIT_BINS)
 	MDM_BUILD=$(B) prove -j2 t/
+	+$(MAKE) fuzz-smoke
 
 test-unit: $(UNIT_BINS)
 	prove --exec '' $(UNIT_BINS)
@@ -137,22 +138,61 @@ stop:
 bench: deps-if-missing all
 	@bench/run.sh $(B)
 
-# libFuzzer targets for the parsers that see untrusted bytes first (needs
-# clang and libclang-rt-14-dev): make fuzz FUZZ_SECONDS=300
+# libFuzzer targets, one per parser that sees untrusted bytes: target <t> is
+# libmdm/fuzz/fuzz_<t>.c, seeds in libmdm/fuzz/corpus/<t>/, an optional
+# dictionary libmdm/fuzz/<t>.dict (docs/fuzzing.md). Adding one is adding its
+# name here. They link libmdm.a and the worker's objects (all but main.c) as
+# the sub-make below builds them, with clang and the fuzzer's flags in
+# $(FUZZ_B), so the fuzz link is the same object list as everything else.
+FUZZ_TARGETS  = checkin cms command pushcert identity plist_json event \
+                apns_reply worker_config webhook_json
 FUZZ_SECONDS ?= 60
-FUZZ_CC       = clang -g -O1 -fsanitize=fuzzer,address,undefined -Ilibmdm
-FUZZ_LIBMDM   = libmdm/mdm_plist.c libmdm/mdm_enrollment.c \
-                libmdm/mdm_checkin.c libmdm/mdm_report.c
+FUZZ_RUNS    ?= -1
+FUZZ_SMOKE_SECONDS ?= 3
+FUZZ_B        = $(B)/fuzz
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                -fno-omit-frame-pointer
+FUZZ_WORKER   = $(patsubst %.c,$(FUZZ_B)/%.o,$(filter-out worker/main.c,$(WORKER_SRCS)))
+FUZZ_BINS     = $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz_%)
 
-fuzz:
-	@mkdir -p $(B)/fuzz/cms $(B)/fuzz/checkin
-	$(FUZZ_CC) libmdm/fuzz/fuzz_cms.c libmdm/mdm_cms.c -lcrypto \
-	    -o $(B)/fuzz/fuzz_cms
-	$(FUZZ_CC) libmdm/fuzz/fuzz_checkin.c $(FUZZ_LIBMDM) \
-	    $$(pkg-config --libs libplist-2.0) -o $(B)/fuzz/fuzz_checkin
-	$(B)/fuzz/fuzz_cms -max_total_time=$(FUZZ_SECONDS) $(B)/fuzz/cms
-	$(B)/fuzz/fuzz_checkin -max_total_time=$(FUZZ_SECONDS) \
-	    -dict=libmdm/fuzz/plist.dict $(B)/fuzz/checkin
+.PHONY: fuzz-build fuzz-smoke
+
+fuzz-build:
+	+$(MAKE) B=$(FUZZ_B) CC=clang SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+	    $(FUZZ_B)/libmdm.a $(FUZZ_WORKER)
+	+$(MAKE) $(FUZZ_BINS)
+
+$(FUZZ_B)/fuzz_%: libmdm/fuzz/fuzz_%.c $(wildcard libmdm/fuzz/*.h) \
+                  $(FUZZ_B)/libmdm.a $(FUZZ_WORKER)
+	clang -g -O1 $(WARN) -std=gnu11 -Ilibmdm -Ilibmdm/t -Iworker \
+	    -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< $(FUZZ_WORKER) \
+	    $(FUZZ_B)/libmdm.a $(LIBS)
+
+# Every target (or FUZZ_TARGETS=...) for FUZZ_SECONDS or FUZZ_RUNS inputs each;
+# new inputs are kept in $(FUZZ_B)/corpus/<t>, crashes in $(FUZZ_B)/crash-*.
+fuzz: fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(FUZZ_B)/corpus/$$t; \
+	    echo "fuzz $$t: $(FUZZ_SECONDS) s"; \
+	    $(FUZZ_B)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -runs=$(FUZZ_RUNS) \
+	        -print_final_stats=1 -artifact_prefix=$(FUZZ_B)/ \
+	        $$(d=libmdm/fuzz/$$t.dict; [ -f $$d ] && echo -dict=$$d) \
+	        $(FUZZ_B)/corpus/$$t libmdm/fuzz/corpus/$$t; \
+	done
+
+# CI: every seed once, then FUZZ_SMOKE_SECONDS of fuzzing per target; any
+# crash, leak or sanitizer report fails the build.
+fuzz-smoke: fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    rm -rf $(FUZZ_B)/smoke/$$t; mkdir -p $(FUZZ_B)/smoke/$$t; \
+	    $(FUZZ_B)/fuzz_$$t -max_total_time=$(FUZZ_SMOKE_SECONDS) \
+	        -artifact_prefix=$(FUZZ_B)/smoke/ -print_final_stats=1 \
+	        $$(d=libmdm/fuzz/$$t.dict; [ -f $$d ] && echo -dict=$$d) \
+	        $(FUZZ_B)/smoke/$$t libmdm/fuzz/corpus/$$t \
+	        > $(FUZZ_B)/smoke/$$t.log 2>&1 \
+	        || { tail -40 $(FUZZ_B)/smoke/$$t.log; exit 1; }; \
+	    echo "fuzz-smoke $$t: $$(grep -h -o 'number_of_executed_units: [0-9]*' $(FUZZ_B)/smoke/$$t.log)"; \
+	done
 
 clean:
 	rm -rf build build-asan

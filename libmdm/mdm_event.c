@@ -105,7 +105,10 @@ mdm_event_set(mdm_event_t *ev, const msgpack_object_kv *kv, char **heap)
     }
 
     if (k->via.str.size == 2 && memcmp(k->via.str.ptr, "ts", 2) == 0) {
-        if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        /* above INT64_MAX it would turn negative, and not encode back */
+        if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER
+            || v->via.u64 > INT64_MAX)
+        {
             return -1;
         }
         ev->ts_ms = (int64_t) v->via.u64;
@@ -133,6 +136,100 @@ mdm_event_set(mdm_event_t *ev, const msgpack_object_kv *kv, char **heap)
 }
 
 
+/* Big-endian unsigned integer of n (1, 2 or 4) bytes. */
+static size_t
+mdm_event_be(const unsigned char *p, size_t n)
+{
+    size_t  v = 0;
+
+    while (n-- > 0) {
+        v = (v << 8) | *p++;
+    }
+
+    return v;
+}
+
+
+/*
+ * msgpack-c allocates a container's elements when it reads the header, so
+ * a 5-byte array32 header asks for gigabytes. Every element takes at least
+ * one byte: a message never declares more elements than it has bytes left.
+ * Walks the first object's headers and checks that before unpacking.
+ */
+static int
+mdm_event_counts_fit(const unsigned char *p, size_t len)
+{
+    size_t         i, pending, n, skip, hdr;
+    unsigned char  b;
+
+    i = 0;
+    pending = 1;            /* objects still to read */
+
+    while (pending > 0) {
+        if (i >= len) {
+            return 0;
+        }
+
+        b = p[i++];
+        n = 0;              /* elements this object contains */
+        skip = 0;           /* payload bytes after its header */
+        hdr = 0;            /* length bytes after the type byte */
+
+        if (b <= 0x7f || b >= 0xe0 || (b >= 0xc0 && b <= 0xc3)) {
+            /* fixint, nil, bool (0xc1 is refused by the unpacker) */
+        } else if (b <= 0x8f) {
+            n = 2 * (size_t) (b & 0x0f);
+        } else if (b <= 0x9f) {
+            n = b & 0x0f;
+        } else if (b <= 0xbf) {
+            skip = b & 0x1f;
+        } else if (b == 0xc4 || b == 0xd9) {
+            hdr = 1;
+        } else if (b == 0xc5 || b == 0xda) {
+            hdr = 2;
+        } else if (b == 0xc6 || b == 0xdb) {
+            hdr = 4;
+        } else if (b >= 0xc7 && b <= 0xc9) {
+            /* ext 8/16/32: length, then a type byte */
+            hdr = (size_t) 1 << (b - 0xc7);
+            skip = 1;
+        } else if (b >= 0xca && b <= 0xd3) {
+            /* float 32/64, (u)int 8..64 */
+            skip = b == 0xca ? 4 : b == 0xcb ? 8
+                   : (size_t) 1 << ((b - 0xcc) % 4);
+        } else if (b <= 0xd8) {
+            skip = 1 + ((size_t) 1 << (b - 0xd4));   /* fixext */
+        } else {
+            /* array 16/32, map 16/32 */
+            hdr = (b == 0xdc || b == 0xde) ? 2 : 4;
+        }
+
+        if (hdr > len - i) {
+            return 0;
+        }
+
+        if (b >= 0xdc && b <= 0xdf) {
+            n = mdm_event_be(p + i, hdr) * (b >= 0xde ? 2 : 1);
+        } else {
+            skip += mdm_event_be(p + i, hdr);
+        }
+        i += hdr;
+
+        if (skip > len - i || n > len - i) {
+            return 0;
+        }
+        i += skip;
+
+        pending += n - 1;
+        if (pending > len - i) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 int
 mdm_event_decode(const char *data, size_t len, mdm_event_t *ev,
     mdm_buf_t *store)
@@ -144,6 +241,13 @@ mdm_event_decode(const char *data, size_t len, mdm_event_t *ev,
     msgpack_object_map  *map;
 
     memset(ev, 0, sizeof(*ev));
+    store->data = NULL;
+    store->len = 0;
+
+    if (!mdm_event_counts_fit((const unsigned char *) data, len)) {
+        return -1;
+    }
+
     store->data = malloc(2 * len + 1);
     store->len = 0;
     if (store->data == NULL) {

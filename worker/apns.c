@@ -279,6 +279,14 @@ parse_error_body(wk_apns_req_t *req)
 }
 
 
+wk_apns_outcome_t
+wk_apns_reply_outcome(wk_apns_req_t *req)
+{
+    parse_error_body(req);
+    return classify(req->status, req->reason);
+}
+
+
 /* ---- nghttp2 callbacks: they only record; the caller acts afterwards ---- */
 
 static int
@@ -410,8 +418,7 @@ on_stream_close(nghttp2_session *session, int32_t stream_id,
         c->delivered = 1;
         c->topic->failures = 0;
     }
-    parse_error_body(req);
-    wk_apns_outcome_t out = classify(req->status, req->reason);
+    wk_apns_outcome_t out = wk_apns_reply_outcome(req);
     if (out == WK_APNS_FORBIDDEN && !topic_stop(c, "403", req->reason)) {
         out = WK_APNS_RETRY;
     }

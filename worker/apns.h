@@ -71,6 +71,10 @@ void wk_apns_send(wk_apns_t *a, wk_apns_req_t *req);
 /* Reloads every topic's push certificate; stopped (403) topics resume. */
 void wk_apns_reload(wk_apns_t *a);
 
+/* An answered request's outcome from its status and the JSON error body in
+ * resp (sets reason and timestamp); the fuzz target's entry point. */
+wk_apns_outcome_t wk_apns_reply_outcome(wk_apns_req_t *req);
+
 /* Number of requests queued or on the wire. */
 size_t wk_apns_pending(const wk_apns_t *a);
 

@@ -184,6 +184,16 @@ wk_config_load(wk_config_t *cf, const char *path, char *err, size_t errlen)
         return -1;
     }
 
+    int rc = wk_config_read(cf, f, path, err, errlen);
+    fclose(f);
+    return rc;
+}
+
+
+int
+wk_config_read(wk_config_t *cf, FILE *f, const char *path, char *err,
+               size_t errlen)
+{
     char line[1024], msg[256];
     int lineno = 0, rc = 0;
     while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
@@ -204,7 +214,6 @@ wk_config_load(wk_config_t *cf, const char *path, char *err, size_t errlen)
             rc = -1;
         }
     }
-    fclose(f);
     return rc;
 }
 

@@ -7,6 +7,8 @@
  * default are in one table in config.c and documented in docs/worker.md.
  */
 
+#include <stdio.h>
+
 #define WK_CONFIG_STR_MAX 512
 #define WK_WEBHOOKS_MAX   16
 
@@ -60,6 +62,10 @@ int wk_config_set(wk_config_t *cf, const char *key, const char *value,
 
 /* Reads `key = value` lines (# comments); -1 with a message in err. */
 int wk_config_load(wk_config_t *cf, const char *path, char *err,
+                   size_t errlen);
+
+/* As wk_config_load from an open stream; path only names it in messages. */
+int wk_config_read(wk_config_t *cf, FILE *f, const char *path, char *err,
                    size_t errlen);
 
 /* Parses argv (-c FILE first, then --key value overrides), then fills

@@ -1,3 +1,4 @@
+#include <stdint.h>
 #include <string.h>
 
 #include "mdm_event.h"
@@ -41,6 +42,35 @@ main(void)
     ok(mdm_event_decode("\x93\x01\x02\x03", 4, &back, &store) == -1,
        "a non-map is refused");
     mdm_buf_free(&enc);
+
+    /* found by fuzz_event: {topic, id, ts: 2^63} decoded to a negative ts
+     * that encoded as a negative integer the decoder refuses */
+    ok(mdm_event_decode("\x83\xa5topic\xa1t\xa2id\xa1i"
+                        "\xa2ts\xcf\x80\0\0\0\0\0\0\0", 26, &back,
+                        &store) == -1,
+       "a timestamp above INT64_MAX is refused");
+    ok(mdm_event_decode("\x83\xa5topic\xa1t\xa2id\xa1i"
+                        "\xa2ts\xcf\x7f\xff\xff\xff\xff\xff\xff\xff", 26,
+                        &back, &store) == 0 && back.ts_ms == INT64_MAX,
+       "INT64_MAX itself is a timestamp");
+    mdm_buf_free(&store);
+
+    /* found by fuzz_event: msgpack-c allocated 2^32 elements for a 10-byte
+     * array32 header (ASan aborts: out of memory) */
+    ok(mdm_event_decode("\x85\x38\xdd\xa5\0\0\x30\x60\0\0", 10, &back,
+                        &store) == -1,
+       "an element count beyond the message's length is refused unread");
+    ok(mdm_event_decode("\xdf\xff\xff\xff\xff", 5, &back, &store) == -1,
+       "so is a map32 count");
+
+    /* a newer writer's fields of any shape are still skipped */
+    ok(mdm_event_decode("\x84\xa5topic\xa1t\xa2id\xa1i"
+                        "\xa1x\x92\x01\xdc\0\x01\xc7\x02\x05" "ab"
+                        "\xa1y\xde\0\x01\xcb\0\0\0\0\0\0\0\0\xc3",
+                        41, &back, &store) == 0
+       && strcmp(back.id, "i") == 0,
+       "nested arrays, maps and ext values in an unknown field decode");
+    mdm_buf_free(&store);
 
     return done_testing();
 }
