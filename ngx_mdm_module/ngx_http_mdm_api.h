@@ -61,6 +61,10 @@ ngx_int_t ngx_http_mdm_api_command_cancel(ngx_http_request_t *r,
  * POST /v1/webhooks/<name>/replay (mdm-worker's dead letters) */
 ngx_int_t ngx_http_mdm_api_webhooks(ngx_http_request_t *r, ngx_str_t *path);
 
+/* ngx_http_mdm_api_migration.c: PUT /migration (NanoMDM's) */
+ngx_int_t ngx_http_mdm_api_migration(ngx_http_request_t *r,
+    ngx_str_t *path);
+
 /* shared by the API handlers */
 ngx_int_t ngx_http_mdm_api_method(ngx_http_request_t *r, ngx_uint_t methods);
 ngx_int_t ngx_http_mdm_api_refuse(ngx_http_request_t *r, ngx_uint_t status,
@@ -75,7 +79,7 @@ ngx_int_t ngx_http_mdm_api_unescape(ngx_http_request_t *r, ngx_str_t *in,
     ngx_str_t *out, const char **err);
 ngx_int_t ngx_http_mdm_api_args(ngx_http_request_t *r,
     ngx_http_mdm_api_arg_t *q, const char **err);
-ngx_int_t ngx_http_mdm_api_no_args(ngx_http_request_t *r);
+ngx_int_t ngx_http_mdm_api_no_args(ngx_http_request_t *r, const char **err);
 
 ngx_int_t ngx_http_mdm_api_send_json(ngx_http_request_t *r,
     ngx_uint_t status, void *json);

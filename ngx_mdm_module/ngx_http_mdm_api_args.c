@@ -211,23 +211,15 @@ ngx_http_mdm_api_args(ngx_http_request_t *r, ngx_http_mdm_api_arg_t *q,
 }
 
 
-/* A route that takes no query parameter: NGX_OK, or the status to answer. */
+/* A route that takes no query parameter: NGX_DECLINED with *err for a 400. */
 ngx_int_t
-ngx_http_mdm_api_no_args(ngx_http_request_t *r)
+ngx_http_mdm_api_no_args(ngx_http_request_t *r, const char **err)
 {
-    ngx_int_t                rc;
-    const char              *err;
-    ngx_http_mdm_api_arg_t   none[] = {
+    ngx_http_mdm_api_arg_t  none[] = {
         { ngx_null_string, ngx_null_string, 0 }
     };
 
-    rc = ngx_http_mdm_api_args(r, none, &err);
-
-    if (rc == NGX_DECLINED) {
-        return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST, err);
-    }
-
-    return rc == NGX_OK ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    return ngx_http_mdm_api_args(r, none, err);
 }
 
 

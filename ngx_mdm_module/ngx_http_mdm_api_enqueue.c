@@ -540,6 +540,12 @@ ngx_http_mdm_enqueue_reply(ngx_http_request_t *r, redisReply *reply)
             ngx_http_mdm_enqueue_note(eq, e[i]->str, "command_error",
                                       e[i + 1]->str);
             eq->failed++;
+
+            /* a marker scripts can test without parsing the message */
+            if (ngx_strcmp(e[i + 1]->str, "enrollment is checked out") == 0) {
+                json_object_set_new(json_object_get(eq->status, e[i]->str),
+                                    "checked_out", json_true());
+            }
         }
     }
 

@@ -40,11 +40,16 @@ static ngx_int_t ngx_http_mdm_push_outcome(json_t *status, const char *id,
 ngx_int_t
 ngx_http_mdm_api_pushcert(ngx_http_request_t *r, ngx_str_t *path)
 {
-    ngx_int_t  rc;
+    ngx_int_t    rc;
+    const char  *err;
 
     if (r->method == NGX_HTTP_PUT) {
-        rc = ngx_http_mdm_api_no_args(r);
-        return rc != NGX_OK ? rc
+        rc = ngx_http_mdm_api_no_args(r, &err);
+        if (rc == NGX_DECLINED) {
+            return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST, err);
+        }
+
+        return rc != NGX_OK ? NGX_HTTP_INTERNAL_SERVER_ERROR
                : ngx_http_mdm_read_body(r, ngx_http_mdm_pushcert_body);
     }
 
@@ -312,12 +317,16 @@ ngx_http_mdm_api_push(ngx_http_request_t *r, ngx_str_t *path)
         return rc;
     }
 
-    rc = ngx_http_mdm_api_no_args(r);
-    if (rc != NGX_OK) {
-        return rc;
+    rc = ngx_http_mdm_api_no_args(r, &err);
+    if (rc == NGX_DECLINED) {
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST, err);
     }
 
     ctx = ngx_http_mdm_get_ctx(r);
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
