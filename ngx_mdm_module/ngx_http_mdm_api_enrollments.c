@@ -84,6 +84,7 @@ static ngx_http_mdm_inspect_field_t  ngx_http_mdm_inspect_fields[] = {
     { "created", "created", NGX_HTTP_MDM_FIELD_TIME },
     { "last_seen", "last_seen", NGX_HTTP_MDM_FIELD_TIME },
     { "push_dead", "push_dead", NGX_HTTP_MDM_FIELD_TIME },
+    { "checked_out", "checked_out", NGX_HTTP_MDM_FIELD_TIME },
     { NULL, NULL, 0 }
 };
 

@@ -174,6 +174,8 @@ is(api('PUT', "/v1/enqueue/$C", command('Q1'))->{status}, 200, 'Q1 queued before
 is(checkin($idc, plist(MessageType => 'CheckOut', UDID => $C, Topic => $topic))->{status}, 200,
    'CheckOut answered');
 ok($t->redis('HGET', "mdm:{$C}:enr", 'checked_out'), 'the enrollment is marked checked out');
+like(api('GET', "/v1/enrollments/$C")->{json}{checked_out} // '', qr/^\d{4}-\d\d-\d\dT/,
+     '... which the API shows as checked_out');
 
 $r = api('PUT', "/v1/enqueue/$C,$A", command('Q2'));
 is($r->{status}, 207, 'enqueue to a checked-out and a live target: 207');
