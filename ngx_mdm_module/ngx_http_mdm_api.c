@@ -148,6 +148,7 @@ ngx_http_mdm_api_authorized(ngx_http_request_t *r,
     u_char     diff;
     size_t     i;
     ngx_int_t  rc;
+    ngx_str_t  user;
 
     rc = ngx_http_auth_basic_user(r);
 
@@ -164,9 +165,21 @@ ngx_http_mdm_api_authorized(ngx_http_request_t *r,
         }
 
         if (diff == 0) {
+            /* the name is the client's: escaped, it cannot forge lines */
+            user.len = r->headers_in.user.len > 64
+                       ? 64 : r->headers_in.user.len;
+            user.data = ngx_pnalloc(r->pool, user.len * 3);
+            if (user.data != NULL) {
+                user.len = (u_char *) ngx_escape_uri(user.data,
+                               r->headers_in.user.data, user.len,
+                               NGX_ESCAPE_ARGS)
+                           - user.data;
+            } else {
+                user.len = 0;
+            }
+
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "mdm api: wrong API user name \"%V\"",
-                          &r->headers_in.user);
+                          "mdm api: wrong API user name \"%V\"", &user);
             goto refuse;
         }
     }

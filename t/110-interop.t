@@ -133,6 +133,9 @@ for my $c ([ 'micromdm', 'sekret', 'a wrong user name' ], [ '', 'sekret', 'an em
     like($r->{headers}{'www-authenticate'} // '', qr/^Basic realm=/, '... with WWW-Authenticate');
 }
 like($t->error_log, qr/wrong API user name "micromdm"/, 'a wrong user name is logged');
+is(api('GET', '/v1/enrollments', '', headers => { basic("ev\nil x", 'sekret') })->{status}, 401,
+   'a user name with a newline: 401');
+like($t->error_log, qr/wrong API user name "ev%0Ail%20x"/, '... logged escaped, on one line');
 is(api('GET', '/ops/v1/enrollments', '', headers => { basic('ops', 'sekret') })->{status}, 200,
    'a configured user list: ops accepted');
 is(api('GET', '/ops/v1/enrollments', '', headers => { basic('admin', 'sekret') })->{status}, 200,
