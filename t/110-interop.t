@@ -226,6 +226,10 @@ for my $udid (sort keys %ids) {
     }
 }
 is(api('GET', '/v1/enrollments/a/b')->{json}{id}, 'a/b', 'a literal / in the path is the ID\'s /');
+$r = api('PUT', '/v1/enqueue/a%2Fb,a/../b', command('SLASHES'));
+is($r->{json}{queued}, 2, 'an ID list names both exactly');
+is_deeply([ map { $t->redis('LRANGE', "mdm:{$_}:q", 0, -1) } 'a/b', 'a/../b' ],
+          [ ['SLASHES'], ['SLASHES'] ], '... and each got the command');
 is(api('GET', '/ops/v1/enrollments/a%2F%2E%2E%2Fb', '', headers => { basic('ops', 'sekret') })->{json}{id},
    'a/../b', 'under a location prefix, escapes are decoded once, by the module');
 # nginx itself refuses a broken escape or %00 in the request line
