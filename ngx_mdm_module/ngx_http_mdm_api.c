@@ -79,7 +79,8 @@ ngx_http_mdm_api_handler(ngx_http_request_t *r)
 
     /* an unknown route is refused as a NanoMDM one, so as not to tell */
     if (!ngx_http_mdm_api_authorized(r, mlcf,
-                                     route->flags & NGX_HTTP_MDM_API_KMFDDM)) {
+                                     route->flags & NGX_HTTP_MDM_API_KMFDDM))
+    {
         return NGX_HTTP_UNAUTHORIZED;
     }
 

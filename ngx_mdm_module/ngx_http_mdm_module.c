@@ -326,6 +326,7 @@ ngx_http_mdm_create_loc_conf(ngx_conf_t *cf)
      *
      *     conf->endpoint = 0;
      *     conf->api_key = { 0, NULL };
+     *     conf->api_users = NULL;
      *     conf->device_ca = { 0, NULL };
      *     conf->identity_header = { 0, NULL };
      *     conf->identity_ctx = NULL;
@@ -333,7 +334,6 @@ ngx_http_mdm_create_loc_conf(ngx_conf_t *cf)
 
     conf->identity = NGX_CONF_UNSET_UINT;
     conf->trusted_proxies = NGX_CONF_UNSET_PTR;
-    conf->api_users = NGX_CONF_UNSET_PTR;
     conf->cert_binding = NGX_CONF_UNSET_UINT;
     conf->topic_check = NGX_CONF_UNSET;
     conf->user_authenticate = NGX_CONF_UNSET_UINT;
@@ -351,8 +351,12 @@ ngx_http_mdm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_mdm_loc_conf_t *prev = parent;
     ngx_http_mdm_loc_conf_t *conf = child;
 
-    ngx_conf_merge_str_value(conf->api_key, prev->api_key, "");
-    ngx_conf_merge_ptr_value(conf->api_users, prev->api_users, NULL);
+    /* a key and its users are one setting: a key given here alone means
+     * the routes' default users, not those of an outer level */
+    if (conf->api_key.data == NULL) {
+        conf->api_key = prev->api_key;
+        conf->api_users = prev->api_users;
+    }
     ngx_conf_merge_uint_value(conf->identity, prev->identity,
                               NGX_HTTP_MDM_ID_TLS|NGX_HTTP_MDM_ID_SIGNATURE);
     ngx_conf_merge_str_value(conf->device_ca, prev->device_ca, "");

@@ -40,6 +40,11 @@ $t->nginx_start(<<"EOF", port => $port);
         large_client_header_buffers 4 1m;
         location / { mdm_api; mdm_api_key sekret; }
         location /ops/ { mdm_api; mdm_api_key sekret admin ops; }
+        location /inner/ {
+            mdm_api_key sekret admin;
+            location /inner/default/ { mdm_api; mdm_api_key sekret; }
+            location /inner/inherit/ { mdm_api; }
+        }
     }
     server {
         listen 127.0.0.1:$small ssl;
@@ -142,6 +147,11 @@ is(api('GET', '/ops/v1/enrollments', '', headers => { basic('admin', 'sekret') }
    '... admin accepted');
 is(api('GET', '/ops/v1/enrollments', '', headers => { basic('nanomdm', 'sekret') })->{status}, 401,
    '... and it replaces the default nanomdm');
+is(api('GET', '/inner/inherit/v1/enrollments', '', headers => { basic('admin', 'sekret') })->{status},
+   200, 'a location without mdm_api_key inherits the key with its users');
+is(api('GET', '/inner/default/v1/enrollments', '', headers => { basic('admin', 'sekret') })->{status},
+   401, 'a location\'s own key without users means the default user again');
+is(api('GET', '/inner/default/v1/enrollments')->{status}, 200, '... nanomdm');
 is(api('GET', '/v1/nothing-here', '', headers => { basic('x', 'sekret') })->{status}, 401,
    'an unknown route asks for credentials before it says 404');
 is(api('GET', '/v1/nothing-here')->{status}, 404, '... and is 404 once authorized');
