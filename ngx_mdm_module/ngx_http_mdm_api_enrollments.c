@@ -84,6 +84,7 @@ static ngx_http_mdm_inspect_field_t  ngx_http_mdm_inspect_fields[] = {
     { "created", "created", NGX_HTTP_MDM_FIELD_TIME },
     { "last_seen", "last_seen", NGX_HTTP_MDM_FIELD_TIME },
     { "push_dead", "push_dead", NGX_HTTP_MDM_FIELD_TIME },
+    { "checked_out", "checked_out", NGX_HTTP_MDM_FIELD_TIME },
     { NULL, NULL, 0 }
 };
 
@@ -118,7 +119,7 @@ ngx_http_mdm_inspect_enrollment(ngx_http_request_t *r, ngx_str_t *path)
         { ngx_null_string, ngx_null_string, 0 }
     };
 
-    rc = ngx_http_mdm_inspect_args(r, none, &err);
+    rc = ngx_http_mdm_api_args(r, none, &err);
     if (rc == NGX_OK) {
         rc = ngx_http_mdm_inspect_path_id(r, path, &id, &err);
     }
@@ -320,7 +321,7 @@ ngx_http_mdm_inspect_list(ngx_http_request_t *r)
 
     ngx_http_mdm_args_add_cstr(&args, MDM_KEY_ENROLLMENTS);
 
-    rc = ngx_http_mdm_inspect_args(r, q, &err);
+    rc = ngx_http_mdm_api_args(r, q, &err);
 
     if (rc == NGX_OK) {
         rc = ngx_http_mdm_inspect_cursor(&q[NGX_HTTP_MDM_LIST_CURSOR], 0,

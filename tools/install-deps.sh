@@ -15,6 +15,7 @@ PACKAGES="
     certmonger
     clang libclang-rt-14-dev
     debhelper dpkg-dev fakeroot lintian
+    libyaml-libyaml-perl
 "
 
 missing=
