@@ -389,7 +389,7 @@ mdmctl_import(struct mdmctl_conf *conf, int argc, char **argv)
     int                   c, rc, i, pass;
 
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'm': dump = optarg; break;
         case 'f': dir = optarg; break;

@@ -54,7 +54,7 @@ mdmctl_usage_error(const char *noun, const char *verb, const char *why)
 static int
 mdmctl_opt(int argc, char **argv, const struct option *opts)
 {
-    return getopt_long(argc, argv, "+", opts, NULL);
+    return getopt_long(argc, argv, "", opts, NULL);
 }
 
 
