@@ -141,10 +141,10 @@ mdmctl_dump_row(struct mdmctl_dump *d, struct mdmctl_val *vals, int *n)
     for ( ;; ) {
         p = mdmctl_skip_ws(p, d->end);
         if (*n == MDMCTL_MAX_COLS)
-            return -1;
+            goto fail;
         p = mdmctl_value(p, d->end, &vals[*n]);
         if (p == NULL)
-            return -1;
+            goto fail;
         (*n)++;
         p = mdmctl_skip_ws(p, d->end);
         if (*p == ',') {
@@ -153,10 +153,15 @@ mdmctl_dump_row(struct mdmctl_dump *d, struct mdmctl_val *vals, int *n)
         }
         if (*p == ')')
             break;
-        return -1;
+        goto fail;
     }
     d->pos = p + 1;
     return 1;
+
+fail:
+    while (*n > 0)
+        free(vals[--*n].s);
+    return -1;
 }
 
 

@@ -373,6 +373,35 @@ mdmctl_import_cmd(struct mdmctl_import *im, struct mdmctl_cmd *c)
 }
 
 
+static void
+mdmctl_model_free(struct mdmctl_model *m)
+{
+    int  i, k;
+
+    for (i = 0; i < m->nenr; i++) {
+        free(m->enr[i].id);
+        free(m->enr[i].authenticate.p);
+        free(m->enr[i].token_update.p);
+        free(m->enr[i].unlock_token.p);
+        free(m->enr[i].bootstrap.p);
+    }
+    for (i = 0; i < m->ncmd; i++) {
+        free(m->cmd[i].uuid);
+        free(m->cmd[i].plist.p);
+        for (k = 0; k < m->cmd[i].nids; k++)
+            free(m->cmd[i].ids[k]);
+        free(m->cmd[i].ids);
+    }
+    for (i = 0; i < m->ncert; i++) {
+        free(m->cert[i].topic);
+        free(m->cert[i].pem);
+    }
+    free(m->enr);
+    free(m->cmd);
+    free(m->cert);
+}
+
+
 int
 mdmctl_import(struct mdmctl_conf *conf, int argc, char **argv)
 {
@@ -406,8 +435,10 @@ mdmctl_import(struct mdmctl_conf *conf, int argc, char **argv)
         return MDMCTL_USAGE;
     }
     rc = dump ? mdmctl_read_mysql(dump, &m) : mdmctl_read_filekv(dir, &m);
-    if (rc != MDMCTL_OK)
+    if (rc != MDMCTL_OK) {
+        mdmctl_model_free(&m);
         return rc;
+    }
 
     im.items = json_array();
     for (i = 0; i < m.ncert; i++)
@@ -445,7 +476,7 @@ mdmctl_import(struct mdmctl_conf *conf, int argc, char **argv)
             printf("nothing to change\n");
         json_decref(im.items);
     }
-    /* the model is freed with the process: it is read once per run */
+    mdmctl_model_free(&m);
     return im.transport ? MDMCTL_SERVER
          : im.counts[MDMCTL_FAILED] ? MDMCTL_API_ERROR : MDMCTL_OK;
 }

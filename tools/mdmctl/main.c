@@ -99,7 +99,7 @@ main(int argc, char **argv)
     rc = mdmctl_conf_load(&conf, config, file_required);
     free(config);
     if (rc != MDMCTL_OK)
-        return rc;
+        goto done;
     if (flags.url) mdmctl_conf_set(&conf.url, flags.url);
     if (flags.api_key) mdmctl_conf_set(&conf.api_key, flags.api_key);
     if (flags.user) mdmctl_conf_set(&conf.user, flags.user);
@@ -111,7 +111,8 @@ main(int argc, char **argv)
     if (conf.url == NULL) {
         fprintf(stderr, "mdmctl: no API URL: --url, MDMCTL_URL or url = in "
                 "the config file\n");
-        return MDMCTL_USAGE;
+        rc = MDMCTL_USAGE;
+        goto done;
     }
     for (end = conf.url + strlen(conf.url); end > conf.url && end[-1] == '/';)
         *--end = '\0';
@@ -120,6 +121,7 @@ main(int argc, char **argv)
     /* the verb sees its own arguments with the verb word as argv[0] */
     rc = v->run(&conf, argc - consumed + 1, argv + consumed - 1);
     curl_global_cleanup();
+done:
     free(conf.url);
     free(conf.api_key);
     free(conf.user);
