@@ -23,7 +23,9 @@
 
 static ngx_int_t ngx_http_mdm_api_version(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mdm_api_authorized(ngx_http_request_t *r,
-    ngx_http_mdm_loc_conf_t *mlcf);
+    ngx_http_mdm_loc_conf_t *mlcf, ngx_uint_t kmfddm);
+static ngx_int_t ngx_http_mdm_api_user_ok(ngx_http_request_t *r,
+    ngx_http_mdm_loc_conf_t *mlcf, ngx_uint_t kmfddm);
 
 
 static ngx_http_mdm_api_route_t  ngx_http_mdm_api_routes[] = {
@@ -38,6 +40,7 @@ static ngx_http_mdm_api_route_t  ngx_http_mdm_api_routes[] = {
     { ngx_string("/v1/queue/"), 1, ngx_http_mdm_api_queue },
     { ngx_string("/v1/webhooks/"), 1, ngx_http_mdm_api_webhooks },
     { ngx_string("/metrics"), 0, ngx_http_mdm_metrics_api },
+    { ngx_string("/migration"), 0, ngx_http_mdm_api_migration },
     { ngx_null_string, 0, NULL }
 };
 
@@ -45,13 +48,17 @@ static ngx_http_mdm_api_route_t  ngx_http_mdm_api_routes[] = {
 ngx_int_t
 ngx_http_mdm_api_handler(ngx_http_request_t *r)
 {
-    ngx_str_t                 path;
+    ngx_int_t                 rc;
+    u_char                   *msg;
+    ngx_str_t                 path, rest;
+    ngx_uint_t                raw;
+    const char               *err;
     ngx_http_mdm_api_route_t *route;
     ngx_http_mdm_loc_conf_t  *mlcf;
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mdm_module);
 
-    ngx_http_mdm_api_route(r, &path);
+    raw = ngx_http_mdm_api_raw_route(r, &path);
 
     if (path.len == sizeof("/version") - 1
         && ngx_strncmp(path.data, "/version", path.len) == 0)
@@ -59,46 +66,52 @@ ngx_http_mdm_api_handler(ngx_http_request_t *r)
         return ngx_http_mdm_api_version(r);
     }
 
-    if (!ngx_http_mdm_api_authorized(r, mlcf)) {
-        return NGX_HTTP_UNAUTHORIZED;
-    }
-
     for (route = ngx_http_mdm_api_routes; route->prefix.len; route++) {
         if (path.len >= route->prefix.len
             && ngx_strncmp(path.data, route->prefix.data, route->prefix.len)
                == 0
-            && (route->prefix_only || path.len == route->prefix.len))
+            && ((route->flags & NGX_HTTP_MDM_API_PREFIX)
+                || path.len == route->prefix.len))
         {
-            path.data += route->prefix.len;
-            path.len -= route->prefix.len;
-            return route->handler(r, &path);
+            break;
         }
     }
 
-    return NGX_HTTP_NOT_FOUND;
-}
-
-
-/* The URI below the location's prefix, with a leading slash. */
-void
-ngx_http_mdm_api_route(ngx_http_request_t *r, ngx_str_t *path)
-{
-    size_t                     skip;
-    ngx_http_core_loc_conf_t  *clcf;
-
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    skip = clcf->name.len;
-    if (skip && clcf->name.data[skip - 1] == '/') {
-        skip--;
+    /* an unknown route is refused as a NanoMDM one, so as not to tell */
+    if (!ngx_http_mdm_api_authorized(r, mlcf,
+                                     route->flags & NGX_HTTP_MDM_API_KMFDDM)) {
+        return NGX_HTTP_UNAUTHORIZED;
     }
 
-    if (clcf->exact_match || clcf->regex || skip > r->uri.len) {
-        skip = 0;
+    if (route->handler == NULL) {
+        return NGX_HTTP_NOT_FOUND;
     }
 
-    path->data = r->uri.data + skip;
-    path->len = r->uri.len - skip;
+    path.data += route->prefix.len;
+    path.len -= route->prefix.len;
+
+    if (!raw) {
+        return route->handler(r, &path);
+    }
+
+    rc = ngx_http_mdm_api_unescape(r, &path, &rest, &err);
+    if (rc == NGX_DECLINED) {
+        msg = ngx_pnalloc(r->pool, ngx_strlen(err) + sizeof(" in path"));
+        if (msg == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        *ngx_sprintf(msg, "%s in path", err) = '\0';
+
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST,
+                                       (char *) msg);
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return route->handler(r, &rest);
 }
 
 
@@ -123,12 +136,14 @@ ngx_http_mdm_api_version(ngx_http_request_t *r)
 
 
 /*
- * HTTP Basic, any user name, password = API key, as NanoMDM does. The
- * comparison takes the same time wherever the first difference is.
+ * HTTP Basic, password = API key, user name one of mdm_api_key's (by
+ * default the route's realm: "nanomdm" or "kmfddm"), as NanoMDM and KMFDDM
+ * check. The key comparison takes the same time wherever the first
+ * difference is. An empty user name is refused like a wrong one.
  */
 static ngx_int_t
 ngx_http_mdm_api_authorized(ngx_http_request_t *r,
-    ngx_http_mdm_loc_conf_t *mlcf)
+    ngx_http_mdm_loc_conf_t *mlcf, ngx_uint_t kmfddm)
 {
     u_char     diff;
     size_t     i;
@@ -144,13 +159,22 @@ ngx_http_mdm_api_authorized(ngx_http_request_t *r,
             diff |= r->headers_in.passwd.data[i] ^ mlcf->api_key.data[i];
         }
 
-        if (diff == 0) {
+        if (diff == 0 && ngx_http_mdm_api_user_ok(r, mlcf, kmfddm)) {
             return 1;
+        }
+
+        if (diff == 0) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "mdm api: wrong API user name \"%V\"",
+                          &r->headers_in.user);
+            goto refuse;
         }
     }
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "mdm api: %s API key", rc == NGX_OK ? "wrong" : "missing");
+
+refuse:
 
     r->headers_out.www_authenticate = ngx_list_push(&r->headers_out.headers);
     if (r->headers_out.www_authenticate != NULL) {
@@ -159,6 +183,41 @@ ngx_http_mdm_api_authorized(ngx_http_request_t *r,
                     "WWW-Authenticate");
         ngx_str_set(&r->headers_out.www_authenticate->value,
                     "Basic realm=\"ngx_mdm\"");
+    }
+
+    return 0;
+}
+
+
+static ngx_int_t
+ngx_http_mdm_api_user_ok(ngx_http_request_t *r, ngx_http_mdm_loc_conf_t *mlcf,
+    ngx_uint_t kmfddm)
+{
+    static ngx_str_t  realms[] = {
+        ngx_string("nanomdm"),
+        ngx_string("kmfddm")
+    };
+
+    ngx_str_t   *user, *names;
+    ngx_uint_t   i, n;
+
+    user = &r->headers_in.user;
+
+    if (mlcf->api_users != NULL) {
+        names = mlcf->api_users->elts;
+        n = mlcf->api_users->nelts;
+
+    } else {
+        names = &realms[kmfddm ? 1 : 0];
+        n = 1;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (user->len == names[i].len
+            && ngx_strncmp(user->data, names[i].data, user->len) == 0)
+        {
+            return user->len > 0;
+        }
     }
 
     return 0;

@@ -10,11 +10,28 @@
 typedef ngx_int_t (*ngx_http_mdm_api_pt)(ngx_http_request_t *r,
     ngx_str_t *path);
 
+/*
+ * A route's flags. PREFIX: more path may follow (1, as routes spell it).
+ * KMFDDM: the route is one of KMFDDM's (declarative management), whose
+ * tools send the Basic user "kmfddm" where NanoMDM's send "nanomdm"; when
+ * mdm_api_key names no users, that is the one name the route accepts.
+ */
+#define NGX_HTTP_MDM_API_PREFIX     0x01
+#define NGX_HTTP_MDM_API_KMFDDM     0x02
+
 typedef struct {
     ngx_str_t               prefix;
-    ngx_uint_t              prefix_only;   /* more path may follow */
+    ngx_uint_t              flags;         /* NGX_HTTP_MDM_API_* */
     ngx_http_mdm_api_pt     handler;
 } ngx_http_mdm_api_route_t;
+
+
+/* a query parameter a route takes (ngx_http_mdm_api_args.c) */
+typedef struct {
+    ngx_str_t               name;
+    ngx_str_t               value;         /* decoded, NUL-terminated */
+    ngx_uint_t              set;
+} ngx_http_mdm_api_arg_t;
 
 
 /* ngx_http_mdm_api_enqueue.c: PUT /v1/enqueue/<ids>, POST /v1/enqueue,
@@ -44,11 +61,26 @@ ngx_int_t ngx_http_mdm_api_command_cancel(ngx_http_request_t *r,
  * POST /v1/webhooks/<name>/replay (mdm-worker's dead letters) */
 ngx_int_t ngx_http_mdm_api_webhooks(ngx_http_request_t *r, ngx_str_t *path);
 
+/* ngx_http_mdm_api_migration.c: PUT /migration (NanoMDM's) */
+ngx_int_t ngx_http_mdm_api_migration(ngx_http_request_t *r,
+    ngx_str_t *path);
+
 /* shared by the API handlers */
 ngx_int_t ngx_http_mdm_api_method(ngx_http_request_t *r, ngx_uint_t methods);
 ngx_int_t ngx_http_mdm_api_refuse(ngx_http_request_t *r, ngx_uint_t status,
     const char *why);
+
+/* ngx_http_mdm_api_args.c: the path and the query, as sent, decoded
+ * strictly; NGX_DECLINED with *err for a 400 */
 void ngx_http_mdm_api_route(ngx_http_request_t *r, ngx_str_t *path);
+ngx_uint_t ngx_http_mdm_api_raw_route(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_unescape(ngx_http_request_t *r, ngx_str_t *in,
+    ngx_str_t *out, const char **err);
+ngx_int_t ngx_http_mdm_api_args(ngx_http_request_t *r,
+    ngx_http_mdm_api_arg_t *q, const char **err);
+ngx_int_t ngx_http_mdm_api_no_args(ngx_http_request_t *r, const char **err);
+
 ngx_int_t ngx_http_mdm_api_send_json(ngx_http_request_t *r,
     ngx_uint_t status, void *json);
 ngx_int_t ngx_http_mdm_api_split_ids(ngx_http_request_t *r, ngx_str_t *list,

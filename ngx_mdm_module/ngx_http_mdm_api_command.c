@@ -117,7 +117,7 @@ ngx_http_mdm_inspect_status_args(ngx_http_request_t *r,
         { ngx_null_string, ngx_null_string, 0 }
     };
 
-    rc = ngx_http_mdm_inspect_args(r, q, err);
+    rc = ngx_http_mdm_api_args(r, q, err);
 
     if (rc == NGX_OK) {
         rc = ngx_http_mdm_inspect_cursor(&q[NGX_HTTP_MDM_STATUS_CURSOR], 1,
@@ -363,7 +363,7 @@ ngx_http_mdm_api_command_cancel(ngx_http_request_t *r, ngx_str_t *uuid)
     rc = ngx_http_mdm_inspect_id(r, uuid, "CommandUUID", &b->uuid, &err);
 
     if (rc == NGX_OK) {
-        rc = ngx_http_mdm_inspect_args(r, q, &err);
+        rc = ngx_http_mdm_api_args(r, q, &err);
     }
 
     if (rc == NGX_OK && q[0].set) {

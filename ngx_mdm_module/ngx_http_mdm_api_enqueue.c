@@ -248,13 +248,28 @@ ngx_http_mdm_enqueue_prepare(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_mdm_enqueue_query(ngx_http_request_t *r, ngx_http_mdm_enqueue_t *eq)
 {
-    ngx_int_t  ttl;
-    ngx_str_t  value;
+    ngx_int_t               rc, ttl;
+    ngx_str_t              *value;
+    const char             *err;
+    ngx_http_mdm_api_arg_t  q[] = {
+        { ngx_string("nopush"), ngx_null_string, 0 },
+        { ngx_string("ttl"), ngx_null_string, 0 },
+        { ngx_null_string, ngx_null_string, 0 }
+    };
 
-    if (ngx_http_arg(r, (u_char *) "nopush", 6, &value) == NGX_OK) {
-        if (value.len == 1 && (value.data[0] == '1' || value.data[0] == '0'))
+    rc = ngx_http_mdm_api_args(r, q, &err);
+    if (rc == NGX_DECLINED) {
+        return ngx_http_mdm_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST, err);
+    }
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (q[0].set) {
+        value = &q[0].value;
+        if (value->len == 1 && (value->data[0] == '1' || value->data[0] == '0'))
         {
-            eq->nopush = value.data[0] == '1';
+            eq->nopush = value->data[0] == '1';
 
         } else {
             return ngx_http_mdm_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
@@ -262,8 +277,8 @@ ngx_http_mdm_enqueue_query(ngx_http_request_t *r, ngx_http_mdm_enqueue_t *eq)
         }
     }
 
-    if (ngx_http_arg(r, (u_char *) "ttl", 3, &value) == NGX_OK) {
-        ttl = ngx_atoi(value.data, value.len);
+    if (q[1].set) {
+        ttl = ngx_atoi(q[1].value.data, q[1].value.len);
         if (ttl <= 0 || ttl > 365 * 86400) {
             return ngx_http_mdm_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
                        "ttl must be a number of seconds, 1 to 31536000");
@@ -525,6 +540,12 @@ ngx_http_mdm_enqueue_reply(ngx_http_request_t *r, redisReply *reply)
             ngx_http_mdm_enqueue_note(eq, e[i]->str, "command_error",
                                       e[i + 1]->str);
             eq->failed++;
+
+            /* a marker scripts can test without parsing the message */
+            if (ngx_strcmp(e[i + 1]->str, "enrollment is checked out") == 0) {
+                json_object_set_new(json_object_get(eq->status, e[i]->str),
+                                    "checked_out", json_true());
+            }
         }
     }
 

@@ -118,7 +118,7 @@ ngx_http_mdm_inspect_enrollment(ngx_http_request_t *r, ngx_str_t *path)
         { ngx_null_string, ngx_null_string, 0 }
     };
 
-    rc = ngx_http_mdm_inspect_args(r, none, &err);
+    rc = ngx_http_mdm_api_args(r, none, &err);
     if (rc == NGX_OK) {
         rc = ngx_http_mdm_inspect_path_id(r, path, &id, &err);
     }
@@ -320,7 +320,7 @@ ngx_http_mdm_inspect_list(ngx_http_request_t *r)
 
     ngx_http_mdm_args_add_cstr(&args, MDM_KEY_ENROLLMENTS);
 
-    rc = ngx_http_mdm_inspect_args(r, q, &err);
+    rc = ngx_http_mdm_api_args(r, q, &err);
 
     if (rc == NGX_OK) {
         rc = ngx_http_mdm_inspect_cursor(&q[NGX_HTTP_MDM_LIST_CURSOR], 0,

@@ -30,8 +30,6 @@
 
 
 static void ngx_http_mdm_inspect_batch_cleanup(void *data);
-static const char *ngx_http_mdm_inspect_msg(ngx_http_request_t *r,
-    const char *what, ngx_str_t *name);
 static json_t *ngx_http_mdm_inspect_jcursor(redisReply *e);
 
 
@@ -138,110 +136,6 @@ ngx_http_mdm_inspect_result(ngx_http_request_t *r,
     }
 
     return ngx_http_mdm_api_send_json(r, status, out);
-}
-
-
-/*
- * Parses r->args against q (ended by a null name): every parameter must be
- * one of q's, at most once. Values are unescaped and NUL-terminated.
- */
-ngx_int_t
-ngx_http_mdm_inspect_args(ngx_http_request_t *r,
-    ngx_http_mdm_inspect_arg_t *q, const char **err)
-{
-    u_char                      *p, *last, *amp, *eq, *dst, *src;
-    ngx_str_t                    name;
-    ngx_http_mdm_inspect_arg_t  *a;
-
-    p = r->args.data;
-    last = r->args.data + r->args.len;
-
-    for ( /* void */ ; p < last; p = amp + 1) {
-        amp = ngx_strlchr(p, last, '&');
-        if (amp == NULL) {
-            amp = last;
-        }
-
-        if (amp == p) {
-            continue;
-        }
-
-        eq = ngx_strlchr(p, amp, '=');
-        if (eq == NULL) {
-            eq = amp;
-        }
-
-        name.data = p;
-        name.len = eq - p;
-
-        for (a = q; a->name.len; a++) {
-            if (a->name.len == name.len
-                && ngx_strncmp(a->name.data, name.data, name.len) == 0)
-            {
-                break;
-            }
-        }
-
-        if (a->name.len == 0 || a->set) {
-            *err = ngx_http_mdm_inspect_msg(r, a->set
-                                            ? "repeated query parameter"
-                                            : "unknown query parameter",
-                                            &name);
-            return *err ? NGX_DECLINED : NGX_ERROR;
-        }
-
-        dst = ngx_pnalloc(r->pool, amp - eq + 1);
-        if (dst == NULL) {
-            return NGX_ERROR;
-        }
-
-        a->value.data = dst;
-        src = (eq < amp) ? eq + 1 : eq;
-        ngx_unescape_uri(&dst, &src, amp - src, 0);
-        *dst = '\0';
-        a->value.len = dst - a->value.data;
-        a->set = 1;
-
-        if (ngx_strlen(a->value.data) != a->value.len) {
-            *err = ngx_http_mdm_inspect_msg(r, "NUL byte in query parameter",
-                                            &name);
-            return *err ? NGX_DECLINED : NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-/* "<what> "<name>"", naming the parameter only when it is plain text */
-static const char *
-ngx_http_mdm_inspect_msg(ngx_http_request_t *r, const char *what,
-    ngx_str_t *name)
-{
-    u_char  *p, *last;
-    size_t   i;
-
-    for (i = 0; i < name->len && i < 64; i++) {
-        if (name->data[i] < 0x20 || name->data[i] > 0x7e
-            || name->data[i] == '"' || name->data[i] == '\\')
-        {
-            break;
-        }
-    }
-
-    if (i < name->len) {
-        return what;
-    }
-
-    p = ngx_pnalloc(r->pool, ngx_strlen(what) + name->len + 4);
-    if (p == NULL) {
-        return NULL;
-    }
-
-    last = ngx_sprintf(p, "%s \"%V\"", what, name);
-    *last = '\0';
-
-    return (char *) p;
 }
 
 

@@ -17,17 +17,15 @@
 #include <jansson.h>
 
 #include "ngx_http_mdm_module.h"
+#include "ngx_http_mdm_api.h"
 
 
 #define NGX_HTTP_MDM_INSPECT_CHUNK         256     /* IDs per script call */
 #define NGX_HTTP_MDM_INSPECT_CURSOR_MAX    40
 
 
-typedef struct {
-    ngx_str_t                     name;
-    ngx_str_t                     value;     /* unescaped, NUL-terminated */
-    ngx_uint_t                    set;
-} ngx_http_mdm_inspect_arg_t;
+/* the inspection handlers' name for a query parameter */
+typedef ngx_http_mdm_api_arg_t  ngx_http_mdm_inspect_arg_t;
 
 
 /* a request answered from several script calls: queue clear, cancel */
@@ -51,9 +49,8 @@ ngx_int_t ngx_http_mdm_inspect_note(ngx_http_mdm_inspect_batch_t *b,
 ngx_int_t ngx_http_mdm_inspect_result(ngx_http_request_t *r,
     ngx_http_mdm_inspect_batch_t *b);
 
-/* query parameters and IDs: NGX_DECLINED with *err for a 400 */
-ngx_int_t ngx_http_mdm_inspect_args(ngx_http_request_t *r,
-    ngx_http_mdm_inspect_arg_t *q, const char **err);
+/* query parameters (ngx_http_mdm_api_args) and IDs: NGX_DECLINED with
+ * *err for a 400 */
 ngx_int_t ngx_http_mdm_inspect_limit(ngx_http_mdm_inspect_arg_t *arg,
     ngx_int_t *limit, const char **err);
 ngx_int_t ngx_http_mdm_inspect_cursor(ngx_http_mdm_inspect_arg_t *arg,

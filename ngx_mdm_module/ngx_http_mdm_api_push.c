@@ -40,10 +40,17 @@ static ngx_int_t ngx_http_mdm_push_outcome(json_t *status, const char *id,
 ngx_int_t
 ngx_http_mdm_api_pushcert(ngx_http_request_t *r, ngx_str_t *path)
 {
-    ngx_int_t  rc;
+    ngx_int_t    rc;
+    const char  *err;
 
     if (r->method == NGX_HTTP_PUT) {
-        return ngx_http_mdm_read_body(r, ngx_http_mdm_pushcert_body);
+        rc = ngx_http_mdm_api_no_args(r, &err);
+        if (rc == NGX_DECLINED) {
+            return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST, err);
+        }
+
+        return rc != NGX_OK ? NGX_HTTP_INTERNAL_SERVER_ERROR
+               : ngx_http_mdm_read_body(r, ngx_http_mdm_pushcert_body);
     }
 
     if (r->method != NGX_HTTP_GET) {
@@ -161,32 +168,35 @@ ngx_http_mdm_pushcert_stored(ngx_http_request_t *r, redisReply *reply)
 static ngx_int_t
 ngx_http_mdm_pushcert_get(ngx_http_request_t *r)
 {
-    size_t                n;
-    u_char               *dst, *src;
-    char                  key[MDM_KEY_MAX];
-    ngx_str_t             arg, topic;
-    mdm_err_t             err;
-    ngx_http_mdm_ctx_t   *ctx;
-    ngx_http_mdm_args_t   args;
+    size_t                  n;
+    char                    key[MDM_KEY_MAX];
+    ngx_int_t               rc;
+    ngx_str_t               topic;
+    mdm_err_t               err;
+    const char             *why;
+    ngx_http_mdm_ctx_t     *ctx;
+    ngx_http_mdm_args_t     args;
+    ngx_http_mdm_api_arg_t  q[] = {
+        { ngx_string("topic"), ngx_null_string, 0 },
+        { ngx_null_string, ngx_null_string, 0 }
+    };
 
-    if (ngx_http_arg(r, (u_char *) "topic", 5, &arg) != NGX_OK
-        || arg.len == 0)
-    {
+    rc = ngx_http_mdm_api_args(r, q, &why);
+    if (rc == NGX_DECLINED) {
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST, why);
+    }
+
+    ctx = ngx_http_mdm_get_ctx(r);
+    if (rc != NGX_OK || ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!q[0].set || q[0].value.len == 0) {
         return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST,
                                             "topic argument is required");
     }
 
-    topic.data = ngx_pnalloc(r->pool, arg.len + 1);
-    ctx = ngx_http_mdm_get_ctx(r);
-    if (topic.data == NULL || ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    dst = topic.data;
-    src = arg.data;
-    ngx_unescape_uri(&dst, &src, arg.len, 0);
-    topic.len = dst - topic.data;
-    *dst = '\0';
+    topic = q[0].value;
 
     if (mdm_pushcert_topic_check((char *) topic.data, topic.len, &err)
         != MDM_OK)
@@ -307,7 +317,16 @@ ngx_http_mdm_api_push(ngx_http_request_t *r, ngx_str_t *path)
         return rc;
     }
 
+    rc = ngx_http_mdm_api_no_args(r, &err);
+    if (rc == NGX_DECLINED) {
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST, err);
+    }
+
     ctx = ngx_http_mdm_get_ctx(r);
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -62,7 +62,7 @@ ngx_http_mdm_inspect_queue_list(ngx_http_request_t *r, ngx_str_t *path)
         { ngx_null_string, ngx_null_string, 0 }
     };
 
-    rc = ngx_http_mdm_inspect_args(r, q, &err);
+    rc = ngx_http_mdm_api_args(r, q, &err);
 
     if (rc == NGX_OK) {
         rc = ngx_http_mdm_inspect_cursor(&q[0], 0, &err);
@@ -165,7 +165,7 @@ ngx_http_mdm_inspect_queue_clear(ngx_http_request_t *r, ngx_str_t *path)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_mdm_inspect_args(r, none, &err);
+    rc = ngx_http_mdm_api_args(r, none, &err);
 
     if (rc == NGX_OK) {
         rc = ngx_http_mdm_api_split_ids(r, path, &b->ids, &err);

@@ -148,15 +148,28 @@ ngx_http_mdm_webhook_key(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
 static ngx_int_t
 ngx_http_mdm_webhook_dead(ngx_http_request_t *r, ngx_str_t *name)
 {
-    ngx_int_t             count;
-    ngx_str_t             arg, *saved;
-    ngx_http_mdm_ctx_t   *ctx;
-    ngx_http_mdm_args_t   args;
+    ngx_int_t               rc, count;
+    ngx_str_t              *saved;
+    const char             *err;
+    ngx_http_mdm_ctx_t     *ctx;
+    ngx_http_mdm_args_t     args;
+    ngx_http_mdm_api_arg_t  q[] = {
+        { ngx_string("count"), ngx_null_string, 0 },
+        { ngx_null_string, ngx_null_string, 0 }
+    };
 
     count = NGX_HTTP_MDM_DEAD_COUNT;
 
-    if (ngx_http_arg(r, (u_char *) "count", 5, &arg) == NGX_OK) {
-        count = ngx_atoi(arg.data, arg.len);
+    rc = ngx_http_mdm_api_args(r, q, &err);
+    if (rc == NGX_DECLINED) {
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST, err);
+    }
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (q[0].set) {
+        count = ngx_atoi(q[0].value.data, q[0].value.len);
         if (count < 1 || count > NGX_HTTP_MDM_DEAD_COUNT_MAX) {
             return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST,
                        "count must be a number from 1 to 10000");
@@ -297,9 +310,14 @@ ngx_http_mdm_webhook_dead_entry(redisReply *entry)
 static ngx_int_t
 ngx_http_mdm_webhook_replay(ngx_http_request_t *r, ngx_str_t *name)
 {
-    ngx_str_t                    arg;
+    ngx_int_t                    rc;
+    const char                  *err;
     ngx_http_mdm_ctx_t          *ctx;
     ngx_http_mdm_webhook_req_t  *req;
+    ngx_http_mdm_api_arg_t       q[] = {
+        { ngx_string("id"), ngx_null_string, 0 },
+        { ngx_null_string, ngx_null_string, 0 }
+    };
 
     ctx = ngx_http_mdm_get_ctx(r);
     req = ngx_pcalloc(r->pool, sizeof(ngx_http_mdm_webhook_req_t));
@@ -309,13 +327,21 @@ ngx_http_mdm_webhook_replay(ngx_http_request_t *r, ngx_str_t *name)
 
     req->name = *name;
 
-    if (ngx_http_arg(r, (u_char *) "id", 2, &arg) == NGX_OK) {
-        if (ngx_http_mdm_webhook_entry_id(&arg) != NGX_OK) {
+    rc = ngx_http_mdm_api_args(r, q, &err);
+    if (rc == NGX_DECLINED) {
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST, err);
+    }
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (q[0].set) {
+        if (ngx_http_mdm_webhook_entry_id(&q[0].value) != NGX_OK) {
             return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST,
                        "id must be a stream entry ID like 1700000000000-0");
         }
 
-        req->id = arg;
+        req->id = q[0].value;
     }
 
     ctx->data = req;

@@ -14,7 +14,6 @@
 
 
 #define NGX_HTTP_MDM_CT_CHECKIN  "application/x-apple-aspen-mdm-checkin"
-#define NGX_HTTP_MDM_CT_CONNECT  "application/x-apple-aspen-mdm"
 
 
 static void ngx_http_mdm_device_body(ngx_http_request_t *r);
@@ -69,25 +68,19 @@ ngx_http_mdm_device_process(ngx_http_request_t *r)
         return NGX_HTTP_BAD_REQUEST;
     }
 
-    /* "-checkin" first: the command type is a prefix of it */
-    if (ngx_http_mdm_content_type_is(r, NGX_HTTP_MDM_CT_CHECKIN,
-                                     sizeof(NGX_HTTP_MDM_CT_CHECKIN) - 1))
-    {
-        checkin = 1;
+    /*
+     * Only the check-in URL insists on its Content-Type. As NanoMDM does on
+     * its combined endpoint (and MicroMDM by URL), whatever is not a
+     * check-in is a command report: tools send reports with any or no
+     * Content-Type. The body must still be a valid, authenticated report.
+     */
+    checkin = ngx_http_mdm_content_type_is(r, NGX_HTTP_MDM_CT_CHECKIN,
+                                      sizeof(NGX_HTTP_MDM_CT_CHECKIN) - 1);
 
-    } else if (ngx_http_mdm_content_type_is(r, NGX_HTTP_MDM_CT_CONNECT,
-                                        sizeof(NGX_HTTP_MDM_CT_CONNECT) - 1))
-    {
+    if (mlcf->endpoint == NGX_HTTP_MDM_CONNECT) {
         checkin = 0;
 
-    } else {
-        checkin = -1;
-    }
-
-    if (checkin == -1
-        || (mlcf->endpoint == NGX_HTTP_MDM_CHECKIN && checkin == 0)
-        || (mlcf->endpoint == NGX_HTTP_MDM_CONNECT && checkin == 1))
-    {
+    } else if (mlcf->endpoint == NGX_HTTP_MDM_CHECKIN && !checkin) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mdm: wrong Content-Type \"%V\" refused",
                       r->headers_in.content_type

@@ -17,6 +17,8 @@ static char *ngx_http_mdm_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_mdm_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_mdm_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static char *ngx_http_mdm_set_api_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_mdm_set_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mdm_set_redis(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -147,10 +149,10 @@ static ngx_command_t  ngx_http_mdm_commands[] = {
       NULL },
 
     { ngx_string("mdm_api_key"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_mdm_set_api_key,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_mdm_loc_conf_t, api_key),
+      0,
       NULL },
 
     { ngx_string("mdm_identity"),
@@ -331,6 +333,7 @@ ngx_http_mdm_create_loc_conf(ngx_conf_t *cf)
 
     conf->identity = NGX_CONF_UNSET_UINT;
     conf->trusted_proxies = NGX_CONF_UNSET_PTR;
+    conf->api_users = NGX_CONF_UNSET_PTR;
     conf->cert_binding = NGX_CONF_UNSET_UINT;
     conf->topic_check = NGX_CONF_UNSET;
     conf->user_authenticate = NGX_CONF_UNSET_UINT;
@@ -349,6 +352,7 @@ ngx_http_mdm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_mdm_loc_conf_t *conf = child;
 
     ngx_conf_merge_str_value(conf->api_key, prev->api_key, "");
+    ngx_conf_merge_ptr_value(conf->api_users, prev->api_users, NULL);
     ngx_conf_merge_uint_value(conf->identity, prev->identity,
                               NGX_HTTP_MDM_ID_TLS|NGX_HTTP_MDM_ID_SIGNATURE);
     ngx_conf_merge_str_value(conf->device_ca, prev->device_ca, "");
@@ -409,6 +413,60 @@ ngx_http_mdm_check_body_buffer(ngx_conf_t *cf, ngx_http_mdm_loc_conf_t *conf)
                            "larger than the buffer will be refused with 413",
                            clcf->client_body_buffer_size,
                            clcf->client_max_body_size);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* mdm_api_key KEY [USER ...]: without users, each route's realm name */
+static char *
+ngx_http_mdm_set_api_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mdm_loc_conf_t *mlcf = conf;
+
+    ngx_str_t   *value, *user;
+    ngx_uint_t   i;
+
+    if (mlcf->api_key.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        return "has an empty key";
+    }
+
+    mlcf->api_key = value[1];
+
+    if (cf->args->nelts == 2) {
+        return NGX_CONF_OK;
+    }
+
+    mlcf->api_users = ngx_array_create(cf->pool, cf->args->nelts - 2,
+                                       sizeof(ngx_str_t));
+    if (mlcf->api_users == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        if (value[i].len == 0 || ngx_strlchr(value[i].data,
+                                             value[i].data + value[i].len,
+                                             ':') != NULL)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid user name \"%V\" in \"%V\": "
+                               "empty or with ':'", &value[i], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        user = ngx_array_push(mlcf->api_users);
+        if (user == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *user = value[i];
     }
 
     return NGX_CONF_OK;

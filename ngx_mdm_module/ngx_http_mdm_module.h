@@ -44,6 +44,7 @@ typedef struct {
 typedef struct {
     ngx_uint_t                  endpoint;
     ngx_str_t                   api_key;
+    ngx_array_t                *api_users;   /* ngx_str_t; NULL: by route */
 
     ngx_uint_t                  identity;    /* NGX_HTTP_MDM_ID_* bits */
     ngx_str_t                   device_ca;

@@ -272,7 +272,7 @@ $before = $t->redis_snapshot;
 for my $case ([ '/v1/push/', 'no enrollment IDs' ],
               [ '/v1/push/a,,b', 'must not be empty' ],
               [ '/v1/push/bad%7Bid', 'forbidden character 0x7B' ],
-              [ '/v1/push/%FF%FE', 'key enrollment ID is not valid UTF-8' ]) {
+              [ '/v1/push/%FF%FE', 'invalid UTF-8 in path' ]) {
     my ($path, $error) = @$case;
     $r = api('POST', $path);
     is($r->{status}, 400, "$path is 400");

@@ -125,6 +125,7 @@ http {
         ssl_certificate_key $PKI/server.key;
         client_max_body_size 64m;
         client_body_buffer_size 64m;
+        large_client_header_buffers 4 1m;
 
         location = /healthz { mdm_healthz; }
         location / { mdm_api; mdm_api_key $(cat "$VAR/api.key"); }

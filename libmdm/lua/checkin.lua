@@ -79,7 +79,7 @@ local function authenticate()
         redis.call('HSET', user_key(uid, 'enr'), 'enabled', '0')
     end
     redis.call('HDEL', enr, 'token', 'push_magic', 'push_dead', 'tally',
-               'awaiting_config', 'unlock_token')
+               'awaiting_config', 'unlock_token', 'checked_out')
     store_fields()
     redis.call('HSET', enr, 'type', etype, 'enabled', '0', 'last_seen', now)
     redis.call('HSETNX', enr, 'created', now)
@@ -91,7 +91,7 @@ local function token_update()
     local err = check_bound()
     if err then return err end
     store_fields()
-    redis.call('HDEL', enr, 'push_dead')
+    redis.call('HDEL', enr, 'push_dead', 'checked_out')
     redis.call('HSET', enr, 'type', etype, 'enabled', '1', 'last_seen', now)
     if parent ~= '' then
         redis.call('HSET', enr, 'parent', parent)
@@ -102,12 +102,17 @@ local function token_update()
     redis.call('ZADD', enrollments, 'NX', now, id)
 end
 
+-- A checked-out enrollment (docs/api.md, "Checked-out enrollments") takes
+-- no new commands and gets none of its queued ones until it enrolls again:
+-- the device removed its profile, the identity is no longer its.
 local function check_out()
     local err = check_bound()
     if err then return err end
-    redis.call('HSET', enr, 'enabled', '0', 'last_seen', now)
+    redis.call('HSET', enr, 'enabled', '0', 'last_seen', now,
+               'checked_out', now)
     for _, uid in ipairs(redis.call('SMEMBERS', users_key)) do
-        redis.call('HSET', user_key(uid, 'enr'), 'enabled', '0')
+        redis.call('HSET', user_key(uid, 'enr'), 'enabled', '0',
+                   'checked_out', now)
     end
 end
 

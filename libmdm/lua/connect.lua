@@ -32,6 +32,9 @@ local function check_enrollment()
     if redis.call('EXISTS', enr) == 0 then
         return 'unknown enrollment'
     end
+    if redis.call('HEXISTS', enr, 'checked_out') == 1 then
+        return 'enrollment is checked out'
+    end
     return check_binding(bind_enr, cert_key, bind_id, sha, mode)
 end
 

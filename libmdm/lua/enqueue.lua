@@ -48,9 +48,11 @@ for i, id in ipairs(chunk) do
         seen[id] = true
         -- every stored enrollment has 'created' (checkin.lua sets it)
         local st = redis.call('HMGET', 'mdm:{' .. id .. '}:enr', 'created',
-                              'enabled', 'token', 'push_dead')
+                              'enabled', 'token', 'push_dead', 'checked_out')
         if not st[1] and not st[2] then
             refuse(id, 'unknown enrollment')
+        elseif st[5] then
+            refuse(id, 'enrollment is checked out')
         else
             redis.call('RPUSH', 'mdm:{' .. id .. '}:q', uuid)
             added[#added + 1] = id
