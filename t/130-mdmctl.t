@@ -31,7 +31,7 @@ $t->nginx_start(<<"EOF2", port => $port);
         client_max_body_size 1m;
         client_body_buffer_size 1m;
         mdm_device_ca $pki->{ca};
-        location /mdm { mdm_server; }
+        location /mdm { mdm_cert_binding retro; mdm_server; }
         location / { mdm_api; mdm_api_key sekret; }
     }
 EOF2
@@ -115,6 +115,10 @@ is(ctl({ MDMCTL_CACERT => $pki->{foreign}, MDMCTL_INSECURE => 1 }, 'version')->{
 $r = ctl('enrollments', 'show', 'NOBODY');
 is($r->{rc}, 1, 'an unknown enrollment (404) exits 1');
 like($r->{err}, qr/unknown enrollment/, 'and says why');
+
+# the Basic user: nanomdm by default, configurable (the API checks it)
+is(ctl({ MDMCTL_USER => 'kmfddm' }, 'enrollments', 'list')->{rc}, 1, 'MDMCTL_USER=kmfddm on a NanoMDM route is 401 (1)');
+is(ctl({ MDMCTL_USER => 'kmfddm' }, '--user', 'nanomdm', 'enrollments', 'list')->{rc}, 0, '--user overrides MDMCTL_USER');
 
 # --- config precedence: flags > env > file -----------------------------------
 mkdir "$dir/xdg"; mkdir "$dir/xdg/mdmctl";
@@ -299,17 +303,28 @@ my $q1 = plist(CommandUUID => 'nano-q-0001', Command => MDM::Plist::subdict(Requ
 my $q2 = plist(CommandUUID => 'nano-q-0002', Command => MDM::Plist::subdict(RequestType => 'ProfileList'));
 my $done = plist(CommandUUID => 'nano-done-0001', Command => MDM::Plist::subdict(RequestType => 'ProfileList'));
 my $ts = "'2026-11-01 10:00:00'";
+# NEW-DEV-1 is not enrolled here yet: it arrives through /migration with its
+# UnlockToken (kept apart by NanoMDM), its bootstrap token and a user channel
+my $new_token = pack('H*', 'beef' x 16);
+my $auth_new = plist(MessageType => 'Authenticate', UDID => 'NEW-DEV-1', Topic => $topic, SerialNumber => 'SER-NEW');
+my $tu_new = plist(MessageType => 'TokenUpdate', UDID => 'NEW-DEV-1', Topic => $topic,
+                   Token => data($new_token), PushMagic => 'magic-NEW-DEV-1');
+my $tu_user = plist(MessageType => 'TokenUpdate', UDID => 'NEW-DEV-1', UserID => 'USER-1',
+                    UserShortName => 'ada', Topic => $topic, Token => data(pack('H*', 'cafe' x 16)),
+                    PushMagic => 'magic-USER-1');
+my $q3 = plist(CommandUUID => 'nano-q-0003', Command => MDM::Plist::subdict(RequestType => 'InstalledApplicationList'));
 my $dump = <<"SQL";
 -- MySQL dump 10.13  Distrib 8.0.40, for Linux (x86_64)
 /*!40101 SET NAMES utf8mb4 */;
 DROP TABLE IF EXISTS `nano_devices`;
 CREATE TABLE `nano_devices` (`id` varchar(255) NOT NULL) ENGINE=InnoDB;
 LOCK TABLES `nano_devices` WRITE;
-INSERT INTO `nano_devices` VALUES (${\ sqlq('CTL-DEV-1')},NULL,'SER-1',NULL,NULL,${\ sqlq($auth1)},$ts,${\ sqlq($tu1)},$ts,NULL,NULL,$ts,$ts),('OLD-DEV',NULL,'SER-OLD',NULL,NULL,${\ sqlq(plist(MessageType => 'Authenticate', UDID => 'OLD-DEV', Topic => $topic))},$ts,NULL,NULL,NULL,NULL,$ts,$ts);
+INSERT INTO `nano_devices` VALUES (${\ sqlq('CTL-DEV-1')},NULL,'SER-1',NULL,NULL,${\ sqlq($auth1)},$ts,${\ sqlq($tu1)},$ts,NULL,NULL,$ts,$ts),('OLD-DEV',NULL,'SER-OLD',NULL,NULL,${\ sqlq(plist(MessageType => 'Authenticate', UDID => 'OLD-DEV', Topic => $topic))},$ts,NULL,NULL,NULL,NULL,$ts,$ts),('NEW-DEV-1',NULL,'SER-NEW',0x${\ unpack('H*', 'unlock-bytes')},$ts,${\ sqlq($auth_new)},$ts,${\ sqlq($tu_new)},$ts,'Ym9vdHN0cmFwLXRva2Vu',$ts,$ts,$ts);
 UNLOCK TABLES;
-INSERT INTO `nano_enrollments` VALUES ('CTL-DEV-1','CTL-DEV-1',NULL,'Device','$topic','magic-CTL-DEV-1','${\ ('0a1b' x 16)}',1,1,$ts,$ts,$ts),('OLD-DEV','OLD-DEV',NULL,'Device','$topic','m','00ff',0,1,$ts,$ts,$ts);
-INSERT INTO `nano_commands` VALUES ('nano-q-0001','DeviceInformation',${\ sqlq($q1)},$ts,$ts),('nano-q-0002','ProfileList',${\ sqlq($q2)},$ts,$ts),('nano-done-0001','ProfileList',${\ sqlq($done)},$ts,$ts);
-INSERT INTO `nano_enrollment_queue` (`id`, `command_uuid`, `active`, `priority`, `created_at`, `updated_at`) VALUES ('CTL-DEV-1','nano-q-0002',1,0,'2026-11-01 10:00:02',$ts),('CTL-DEV-1','nano-q-0001',1,0,'2026-11-01 10:00:01',$ts),('CTL-DEV-1','nano-done-0001',1,0,$ts,$ts);
+INSERT INTO `nano_users` VALUES ('USER-1','NEW-DEV-1','ada',NULL,${\ sqlq($tu_user)},$ts,NULL,NULL,NULL,NULL,$ts,$ts);
+INSERT INTO `nano_enrollments` VALUES ('CTL-DEV-1','CTL-DEV-1',NULL,'Device','$topic','magic-CTL-DEV-1','${\ ('0a1b' x 16)}',1,1,$ts,$ts,$ts),('OLD-DEV','OLD-DEV',NULL,'Device','$topic','m','00ff',0,1,$ts,$ts,$ts),('NEW-DEV-1','NEW-DEV-1',NULL,'Device','$topic','magic-NEW-DEV-1','${\ ('beef' x 16)}',1,1,$ts,$ts,$ts),('NEW-DEV-1:USER-1','NEW-DEV-1','USER-1','User','$topic','magic-USER-1','${\ ('cafe' x 16)}',1,1,$ts,$ts,$ts);
+INSERT INTO `nano_commands` VALUES ('nano-q-0001','DeviceInformation',${\ sqlq($q1)},$ts,$ts),('nano-q-0002','ProfileList',${\ sqlq($q2)},$ts,$ts),('nano-done-0001','ProfileList',${\ sqlq($done)},$ts,$ts),('nano-q-0003','InstalledApplicationList',${\ sqlq($q3)},$ts,$ts);
+INSERT INTO `nano_enrollment_queue` (`id`, `command_uuid`, `active`, `priority`, `created_at`, `updated_at`) VALUES ('CTL-DEV-1','nano-q-0002',1,0,'2026-11-01 10:00:02',$ts),('CTL-DEV-1','nano-q-0001',1,0,'2026-11-01 10:00:01',$ts),('CTL-DEV-1','nano-done-0001',1,0,$ts,$ts),('NEW-DEV-1','nano-q-0003',1,0,$ts,$ts);
 INSERT INTO `nano_command_results` VALUES ('CTL-DEV-1','nano-done-0001','Acknowledged',${\ sqlq(plist(Status => 'Acknowledged', CommandUUID => 'nano-done-0001', UDID => 'CTL-DEV-1'))},NULL,0,$ts,$ts);
 INSERT INTO `nano_push_certs` VALUES ('$mtopic',${\ sqlq(MDM::Test::slurp("$mc.pem"))},${\ sqlq(MDM::Test::slurp("$mc.key"))},1,$ts,$ts);
 INSERT INTO `nano_cert_auth_associations` VALUES ('CTL-DEV-1','${\ ('ab' x 32)}',$ts,$ts);
@@ -323,16 +338,33 @@ my %item = map { ("$_->{kind} $_->{id}" => $_) } @{ $j->{items} };
 like($item{"pushcert $mtopic"}{detail}, qr/would upload/, 'dry run: the push certificate would be uploaded');
 is($item{'device CTL-DEV-1'}{outcome}, 'unchanged', 'dry run: the enrolled device is unchanged');
 like($item{'device OLD-DEV'}{detail}, qr/disabled/, 'dry run: the checked-out device is skipped');
+like($item{'device NEW-DEV-1'}{detail}, qr/would migrate/, 'dry run: the new device would be migrated');
+like($item{'user NEW-DEV-1:USER-1'}{detail}, qr/would migrate/, 'dry run: and its user channel');
 like($item{'command nano-q-0001'}{detail}, qr/would queue for 1/, 'dry run: a pending command would be queued');
 ok(!$item{'command nano-done-0001'}, 'an acknowledged command is not pending');
 is($j->{cert_bindings}, 1, 'the cert binding is counted, left to mdm_cert_binding retro');
 is($t->redis('EXISTS', "mdm:pushcert:$mtopic"), 0, 'the dry run stored no certificate');
 ($r2, $j2) = ctl_json('--json', 'commands', 'status', 'nano-q-0001');
 is($r2->{rc}, 1, 'nor any command');
+is(ctl('enrollments', 'show', 'NEW-DEV-1')->{rc}, 1, 'nor any enrollment');
 
 $r = ctl('import', 'nanomdm', '--mysql-dump', "$dir/nano.sql");
 is($r->{rc}, 0, 'import exits 0');
-like($r->{out}, qr/^import: 3 written, 1 unchanged, 1 skipped, 0 failed$/m, 'import summary');
+like($r->{out}, qr/^import: 6 written, 1 unchanged, 1 skipped, 0 failed$/m, 'import summary');
+like($r->{out}, qr/^device\s+NEW-DEV-1\s+migrated with UnlockToken, bootstrap token$/m,
+     'the new device was migrated with both tokens');
+($r2, $j2) = ctl_json('--json', 'enrollments', 'show', 'NEW-DEV-1');
+is($j2->{token}, 'beef' x 16, 'it is enrolled with its NanoMDM push token');
+ok($j2->{enabled} && $j2->{has_unlock_token} && $j2->{has_bootstrap_token},
+   'enabled, with the UnlockToken and the bootstrap token');
+is($j2->{serial}, 'SER-NEW', 'with the facts of its Authenticate');
+ok(!defined $j2->{cert}, 'and no certificate binding (left to mdm_cert_binding retro)');
+is_deeply($j2->{user_channels}, ['NEW-DEV-1:USER-1'], 'its user channel came along');
+($r2, $j2) = ctl_json('--json', 'enrollments', 'show', 'NEW-DEV-1:USER-1');
+is($j2->{token}, 'cafe' x 16, 'the user channel has its own token');
+($r2, $j2) = ctl_json('--json', 'queue', 'list', 'NEW-DEV-1');
+is_deeply([map { $_->{command_uuid} } @{ $j2->{commands} }], ['nano-q-0003'],
+          'the migrated device\'s pending command is queued after its enrollment');
 like($r->{out}, qr/1 certificate binding\(s\) not imported.*retro/, 'the bindings are reported');
 is($t->redis('EXISTS', "mdm:pushcert:$mtopic"), 1, 'the push certificate was stored');
 ($r, $j) = ctl_json('--json', 'queue', 'list', 'CTL-DEV-1');
@@ -343,7 +375,9 @@ is($t->redis('XLEN', 'mdm:push'), 1, 'with no push (nopush)');
 
 $r = ctl('import', 'nanomdm', '--mysql-dump', "$dir/nano.sql");
 is($r->{rc}, 0, 'a second import exits 0');
-like($r->{out}, qr/^import: 0 written, 4 unchanged, 1 skipped, 0 failed$/m, 'and writes nothing');
+like($r->{out}, qr/^import: 0 written, 7 unchanged, 1 skipped, 0 failed$/m, 'and writes nothing');
+($r2, $j2) = ctl_json('--json', 'queue', 'list', 'NEW-DEV-1');
+is(scalar @{ $j2->{commands} }, 1, 'the migrated device\'s queue was not reset by a second Authenticate');
 like($r->{out}, qr/^nothing to change$/m, 'saying so');
 
 MDM::Test::spew("$dir/broken.sql", "INSERT INTO `nano_commands` VALUES ('x','y','<?xml");
@@ -363,19 +397,33 @@ MDM::Test::spew("$kv/CTL-DEV-2/QueueDone/kv-done.plist", plist(CommandUUID => 'k
     Command => MDM::Plist::subdict(RequestType => 'ProfileList')));
 MDM::Test::spew("$kv/CTL-DEV-2/CertAuth.sha256.txt", 'cd' x 32);
 MDM::Test::spew("$kv/CertAuth.txt", 'CTL-DEV-2,' . ('cd' x 32) . "\n");
+mkdir "$kv/NEW-KV-1"; mkdir "$kv/NEW-KV-1/SubEnrollments"; mkdir "$kv/NEW-KV-1:USER-K";
+MDM::Test::spew("$kv/NEW-KV-1/Authenticate.plist", plist(MessageType => 'Authenticate', UDID => 'NEW-KV-1', Topic => $topic));
+MDM::Test::spew("$kv/NEW-KV-1/TokenUpdate.plist", plist(MessageType => 'TokenUpdate', UDID => 'NEW-KV-1',
+    Topic => $topic, Token => data(pack('H*', 'f00d' x 16)), PushMagic => 'magic-NEW-KV-1'));
+MDM::Test::spew("$kv/NEW-KV-1/UnlockToken.dat", "\x00\x01unlock\xff");
+MDM::Test::spew("$kv/NEW-KV-1/BootstrapToken.dat", "bs\x00token");
+MDM::Test::spew("$kv/NEW-KV-1/SubEnrollments/NEW-KV-1:USER-K", '');
+MDM::Test::spew("$kv/NEW-KV-1:USER-K/TokenUpdate.plist", plist(MessageType => 'TokenUpdate', UDID => 'NEW-KV-1',
+    UserID => 'USER-K', Topic => $topic, Token => data(pack('H*', 'd00d' x 16)), PushMagic => 'magic-USER-K'));
 my $kc = push_cert('kv', 'com.apple.mgmt.External.filekv');
 MDM::Test::spew("$kv/com.apple.mgmt.External.filekv.pem", MDM::Test::slurp("$kc.pem"));
 MDM::Test::spew("$kv/com.apple.mgmt.External.filekv.key", MDM::Test::slurp("$kc.key"));
 
 $r = ctl('import', 'nanomdm', '--filekv', $kv, '--dry-run');
-like($r->{out}, qr/^dry run: 2 to write, 1 unchanged/m, 'filekv dry run: certificate and command to write');
+like($r->{out}, qr/^dry run: 4 to write, 1 unchanged/m, 'filekv dry run: certificate, device, user channel and command to write');
 $r = ctl('import', 'nanomdm', '--filekv', $kv);
 is($r->{rc}, 0, 'filekv import exits 0');
 like($r->{out}, qr/^command\s+kv-q-0001\s+queued for 1 target/m, 'the Queue/ command was queued');
 ok($r->{out} !~ /kv-done/, 'QueueDone/ is not');
+like($r->{out}, qr/^device\s+NEW-KV-1\s+migrated with UnlockToken, bootstrap token$/m, 'the filekv device was migrated');
+($r2, $j2) = ctl_json('--json', 'enrollments', 'show', 'NEW-KV-1');
+ok($j2->{enabled} && $j2->{has_unlock_token} && $j2->{has_bootstrap_token} && $j2->{token} eq 'f00d' x 16,
+   'with its token, UnlockToken.dat and BootstrapToken.dat');
+is_deeply($j2->{user_channels}, ['NEW-KV-1:USER-K'], 'and its user channel');
 is($t->redis('EXISTS', 'mdm:pushcert:com.apple.mgmt.External.filekv'), 1, '<topic>.pem + .key were uploaded');
 $r = ctl('import', 'nanomdm', '--filekv', $kv);
-like($r->{out}, qr/^import: 0 written, 3 unchanged/m, 'a second filekv import writes nothing');
+like($r->{out}, qr/^import: 0 written, 5 unchanged/m, 'a second filekv import writes nothing');
 is(ctl('import', 'nanomdm', '--filekv', "$dir/none")->{rc}, 4, 'a missing directory exits 4');
 
 is_deeply([$t->error_log_problems], [], 'no alerts or crashes in the logs');
