@@ -1,9 +1,12 @@
 #!/usr/bin/perl
-# mdmctl against the real stack (redis-server, nginx with the module): each
-# verb in table and JSON form, exit codes, config precedence (flags > env >
-# file), a .p12 push certificate, and `import nanomdm` from a MySQL dump and
-# a file-storage tree written after NanoMDM's schema.sql and storage/file
-# layout: dry run, import, and a second run that changes nothing.
+# mdmctl against the real stack (redis-server, nginx with the module,
+# mdm-worker, apns-mock): each verb in table and JSON form, exit codes,
+# config precedence (flags > env > file), the Basic user, a .p12 push
+# certificate, a push that reaches apns-mock, real webhook dead letters and
+# their replay, and `import nanomdm` from a MySQL dump and a file-storage
+# tree written after NanoMDM's schema.sql and storage/file layout, through
+# /migration and the enqueue API: dry run, import, and a second run that
+# changes nothing.
 
 use strict;
 use warnings;
@@ -37,6 +40,27 @@ $t->nginx_start(<<"EOF2", port => $port);
 EOF2
 
 my $topic = 'com.apple.mgmt.External.ctl';
+
+# apns-mock for pushes, mdm-worker with a webhook nobody answers (dead letters)
+$t->spawn('mock', {}, "$MDM::Test::BUILD/apns-mock", '--port', 0, '--cert', $pki->{cert},
+    '--key', $pki->{key}, '--ca', $pki->{ca}, '--log', "$dir/mock.log");
+my $mock_port = $t->wait_for(sub {
+    -e "$dir/mock.out" && MDM::Test::slurp("$dir/mock.out") =~ /^port=(\d+)$/m ? $1 : undef
+}, 30) or BAIL_OUT('apns-mock did not start');
+my $dead_port = $t->free_port;
+MDM::Test::spew("$dir/mdm-worker.conf", <<"EOF2");
+redis = 127.0.0.1:$redis
+apns_url = https://127.0.0.1:$mock_port
+apns_ca = $pki->{ca}
+push_block_ms = 200
+webhook = main http://127.0.0.1:$dead_port/hook
+webhook_timeout_ms = 500
+webhook_retry_for = 1
+webhook_backoff_base_ms = 50
+webhook_backoff_max_ms = 200
+EOF2
+$t->spawn('worker', {}, "$MDM::Test::BUILD/mdm-worker", '-c', "$dir/mdm-worker.conf", '--name', 'w1');
+sub pushes { -e "$dir/mock.log" ? split(/\n/, MDM::Test::slurp("$dir/mock.log")) : () }
 my $token = pack('H*', '0a1b' x 16);
 
 sub checkin {
@@ -232,13 +256,6 @@ like($r->{out}, qr/^CTL-DEV-3\s+canceled=2/m, 'the known one\'s commands were ca
 ($r, $j) = ctl_json('--json', 'queue', 'list', 'CTL-DEV-3');
 is_deeply($j->{commands}, [], 'its queue is empty');
 
-# --- push -------------------------------------------------------------------
-$r = ctl('push', 'CTL-DEV-1');
-is($r->{rc}, 0, 'push exits 0');
-like($r->{out}, qr/^CTL-DEV-1\s+push_result=queued/m, 'and shows the queued push');
-is($t->redis('XLEN', 'mdm:push'), 1, 'one push job is in Redis');
-is(ctl('push', 'NOBODY')->{rc}, 1, 'push of an unknown ID (500, per ID) exits 1');
-
 # --- push certificates ------------------------------------------------------
 sub push_cert {
     my ($name, $tp) = @_;
@@ -271,14 +288,31 @@ is(ctl('pushcert', 'upload', '--cert', "$pc.pem")->{rc}, 2, '--cert without --ke
 is($j->{topic}, $topic, 'pushcert show --json');
 is(ctl('pushcert', 'show', 'com.apple.mgmt.nothing')->{rc}, 1, 'pushcert show of an unknown topic (404) exits 1');
 
+# --- push -------------------------------------------------------------------
+$r = ctl('push', 'CTL-DEV-1');
+is($r->{rc}, 0, 'push exits 0');
+like($r->{out}, qr/^CTL-DEV-1\s+push_result=queued/m, 'and shows the queued push');
+ok($t->wait_for(sub { grep { /\Q$topic\E ${\ ('0a1b' x 16)} .*magic-CTL-DEV-1/ } pushes() }, 30),
+   'mdm-worker delivered the push to apns-mock');
+is(ctl('push', 'NOBODY')->{rc}, 1, 'push of an unknown ID (500, per ID) exits 1');
+
 # --- webhooks, metrics ------------------------------------------------------
 ($r, $j) = ctl_json('--json', 'webhooks', 'dead', 'main', '--count', '5');
 is($r->{rc}, 0, 'webhooks dead exits 0');
-is_deeply($j->{dead}, [], 'no dead letters yet');
+ok($t->wait_for(sub { $t->redis('XLEN', 'mdm:webhook:dead:main') >= 6 }, 60),
+   'the check-in events died at the unreachable webhook');
+($r, $j) = ctl_json('--json', 'webhooks', 'dead', 'main', '--count', '2');
+is(scalar @{ $j->{dead} }, 2, 'webhooks dead --count 2 lists two (JSON)');
+my $dead_id = $j->{dead}[0]{id};
 $r = ctl('webhooks', 'dead', 'main');
 like($r->{out}, qr/^ID\s+TOPIC\s+TRIES/, 'webhooks dead table header');
-$r = ctl('webhooks', 'replay', 'main');
-like($r->{out}, qr/^replayed 0 dead letter/, 'webhooks replay with nothing to replay');
+like($r->{out}, qr/^\Q$dead_id\E\s+mdm\.\w+\s+\d+\s+CTL-DEV-\d/m, 'and a row per dead letter');
+$r = ctl('webhooks', 'replay', 'main', '--id', $dead_id);
+is($r->{rc}, 0, 'webhooks replay --id exits 0');
+like($r->{out}, qr/^replayed 1 dead letter\(s\) of webhook main$/m, 'and replays one');
+($r, $j) = ctl_json('--json', 'webhooks', 'dead', 'main', '--count', '100');
+ok(!grep({ $_->{id} eq $dead_id } @{ $j->{dead} }), 'it left the dead letters');
+is(ctl('webhooks', 'replay', 'main', '--id', '1-1')->{rc}, 1, 'replaying an unknown dead letter (404) exits 1');
 is(ctl('webhooks', 'replay', 'main', '--id', 'nonsense')->{rc}, 1, 'a malformed dead letter id (400) exits 1');
 is(ctl('webhooks', 'dead', 'main', '--id', 'x')->{rc}, 2, 'an option of another verb is a usage error');
 $r = ctl('metrics');
@@ -371,7 +405,11 @@ is($t->redis('EXISTS', "mdm:pushcert:$mtopic"), 1, 'the push certificate was sto
 my @q = map { $_->{command_uuid} } @{ $j->{commands} };
 is_deeply([grep { /^nano-/ } @q], ['nano-q-0001', 'nano-q-0002'],
           'the pending commands are queued in NanoMDM\'s order, not the acknowledged one');
-is($t->redis('XLEN', 'mdm:push'), 1, 'with no push (nopush)');
+# barrier: a push queued after the import reaches APNs after any it queued
+is(ctl('push', 'CTL-DEV-2')->{rc}, 0, 'a push after the import');
+ok($t->wait_for(sub { grep { /magic-CTL-DEV-2/ } pushes() }, 30), 'reaches apns-mock');
+is(scalar(grep { /magic-CTL-DEV-1|magic-NEW-DEV-1/ } pushes()), 1,
+   'the imported commands queued no push (nopush)');
 
 $r = ctl('import', 'nanomdm', '--mysql-dump', "$dir/nano.sql");
 is($r->{rc}, 0, 'a second import exits 0');
