@@ -10,6 +10,7 @@
 #ifndef MDMCTL_H
 #define MDMCTL_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <jansson.h>
@@ -71,6 +72,41 @@ int mdmctl_path_ids(char *buf, size_t size, const char *prefix,
 int mdmctl_enqueue_plist(struct mdmctl_conf *conf, const char *plist,
     size_t len, char **ids, int nids, const char *query,
     struct mdmctl_resp *resp);
+
+/* verbs.c: what every verb shares */
+struct mdmctl_query {
+    char    buf[4096];
+    size_t  len;
+};
+
+void mdmctl_query_add(struct mdmctl_query *q, const char *key,
+    const char *value);
+int mdmctl_usage_error(const char *noun, const char *verb, const char *why);
+int mdmctl_opt(int argc, char **argv, const struct option *opts);
+
+/* page.c */
+struct mdmctl_page_args {
+    struct mdmctl_query  q;
+    int                  all, plist, report;
+    const char          *id;
+};
+
+int mdmctl_page_parse(int argc, char **argv, const char *allowed,
+    struct mdmctl_page_args *a);
+int mdmctl_paged(struct mdmctl_conf *conf, const char *path, const char *key,
+    int all, void (*table)(json_t *root));
+void mdmctl_print_cursor(json_t *root);
+
+/* commands.c */
+int mdmctl_commands_send(struct mdmctl_conf *conf, int argc, char **argv);
+int mdmctl_commands_send_plist(struct mdmctl_conf *conf, int argc,
+    char **argv);
+int mdmctl_commands_status(struct mdmctl_conf *conf, int argc, char **argv);
+int mdmctl_commands_cancel(struct mdmctl_conf *conf, int argc, char **argv);
+
+/* pushcert.c */
+int mdmctl_pushcert_upload(struct mdmctl_conf *conf, int argc, char **argv);
+int mdmctl_pushcert_show(struct mdmctl_conf *conf, int argc, char **argv);
 
 /* output.c */
 int mdmctl_finish(const struct mdmctl_conf *conf, struct mdmctl_resp *resp,
