@@ -464,5 +464,22 @@ $r = ctl('import', 'nanomdm', '--filekv', $kv);
 like($r->{out}, qr/^import: 0 written, 5 unchanged/m, 'a second filekv import writes nothing');
 is(ctl('import', 'nanomdm', '--filekv', "$dir/none")->{rc}, 4, 'a missing directory exits 4');
 
+# --- bash completion ---------------------------------------------------------
+sub complete {
+    my ($cword, @words) = @_;
+    my $script = "$MDM::Test::ROOT/tools/mdmctl/mdmctl.bash-completion";
+    my $code = 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=' . $cword
+             . '; _mdmctl; printf "%s\n" "${COMPREPLY[@]}"';
+    open(my $fh, '-|', 'bash', '-c', $code, 'bash', $script, @words) or die "bash: $!";
+    my @out = grep { length } map { chomp; $_ } <$fh>;
+    close $fh;
+    return [sort @out];
+}
+is_deeply(complete(1, 'mdmctl', 'comm'), ['commands'], 'completion: a noun');
+is_deeply(complete(2, 'mdmctl', 'commands', 's'), ['send', 'send-plist', 'status'], 'completion: its verbs');
+is_deeply(complete(4, 'mdmctl', '--json', 'import', 'nanomdm', '--d'), ['--dry-run'],
+          'completion: a verb\'s flags, after a global flag');
+is_deeply(complete(4, 'mdmctl', 'enrollments', 'list', '--enabled', 't'), ['true'], 'completion: a flag\'s values');
+
 is_deeply([$t->error_log_problems], [], 'no alerts or crashes in the logs');
 done_testing;

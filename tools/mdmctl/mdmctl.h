@@ -83,6 +83,9 @@ void mdmctl_query_add(struct mdmctl_query *q, const char *key,
     const char *value);
 int mdmctl_usage_error(const char *noun, const char *verb, const char *why);
 int mdmctl_opt(int argc, char **argv, const struct option *opts);
+int mdmctl_ids_call(struct mdmctl_conf *conf, int argc, char **argv,
+    const char *noun, const char *verb, const char *method,
+    const char *prefix);
 
 /* page.c */
 struct mdmctl_page_args {

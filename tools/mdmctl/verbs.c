@@ -130,7 +130,7 @@ mdmctl_queue_list(struct mdmctl_conf *conf, int argc, char **argv)
 
 
 /* DELETE /v1/queue/<ids> and GET|POST /v1/push/<ids>: IDs in, APIResult out */
-static int
+int
 mdmctl_ids_call(struct mdmctl_conf *conf, int argc, char **argv,
     const char *noun, const char *verb, const char *method,
     const char *prefix)
