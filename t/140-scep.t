@@ -60,6 +60,33 @@ is($r->{status}, 400, 'an unsupported operation is 400');
 $r = $t->request('GET', $https, '/scep');
 is($r->{status}, 400, 'no operation is 400');
 
+# --- PKIOperation through mdmsim -----------------------------------------
+
+my $mdmsim = "$ENV{MDM_BUILD}/mdmsim";
+my $url = "https://127.0.0.1:$https/scep";
+
+# mdmsim scep ...: (exit code, stdout+stderr)
+sub scep {
+    my (@args) = @_;
+    my $cmd = join ' ', map { "'$_'" } $mdmsim, 'scep', '--ca-file',
+        $pki->{ca}, @args;
+    my $out = `$cmd 2>&1`;
+    return ($? >> 8, $out);
+}
+
+my ($rc, $o) = scep('--url', "$url-static", '--challenge', 'static-secret',
+                    '--out-cert', "$d/static.pem", '--out-key', "$d/static.key");
+is($rc, 0, 'PKCSReq with the static challenge is issued') or diag $o;
+my $text = `openssl x509 -in $d/static.pem -noout -text 2>&1`;
+like($text, qr/TLS Web Client Authentication/, 'the issued certificate has EKU clientAuth');
+like($text, qr/Subject: CN ?= ?mdmsim/, 'its subject comes from the CSR');
+like(`openssl verify -CAfile $pki->{ca} $d/static.pem 2>&1`, qr/OK$/m,
+     'openssl verify accepts it under the device CA');
+
+($rc, $o) = scep('--url', "$url-static", '--challenge', 'wrong-secret');
+is($rc, 1, 'a wrong static challenge is a CertRep FAILURE') or diag $o;
+like($o, qr/failInfo 2/, 'with failInfo badRequest');
+
 my ($ok, $out) = $t->nginx_test_conf(<<"EOF");
     server { location /s { mdm_scep; } }
 EOF
