@@ -197,7 +197,8 @@ is($rec2{renewed_from}, $sha, 'and says what it renews');
 # the enrollment the first certificate is bound to becomes the renewal's
 $t->redis('SET', "mdm:cert:$sha2", 'ENR-42');
 ($rc, $o) = scep('--url', $url, '--renew-with', "$d/renewed.pem", "$d/renewed.key",
-                 '--pkcsreq', '--out-cert', "$d/renewed2.pem");
+                 '--pkcsreq', '--out-cert', "$d/renewed2.pem",
+                 '--out-key', "$d/renewed2.key");
 is($rc, 0, 'a PKCSReq signed by our certificate is a renewal too') or diag $o;
 my $sha3 = lc((split /=/, `openssl x509 -in $d/renewed2.pem -noout -fingerprint -sha256`)[1] // '');
 $sha3 =~ s/[:\s]//g;
@@ -261,7 +262,7 @@ is(api('GET', '/v1/certificates/xyz')->{status}, 400, 'a serial that is not hex 
 # a device using its issued identity checks in, until it is revoked
 my $topic = 'com.apple.mgmt.External.scep';
 my $auth = MDM::Plist::plist(MessageType => 'Authenticate', UDID => 'SCEP-DEV-1', Topic => $topic);
-my $dev = { cert => "$d/renewed2.pem", key => "$d/renewed.key" };
+my $dev = { cert => "$d/renewed2.pem", key => "$d/renewed2.key" };
 $r = $t->request('PUT', $https, '/checkin', $auth, sign => $dev,
                  headers => { 'Content-Type' => 'application/x-apple-aspen-mdm-checkin' });
 is($r->{status}, 200, 'the SCEP-issued identity checks in') or diag $r->{body};

@@ -203,7 +203,8 @@ static int
 mdm_ca_random_serial(X509 *x, char *hex)
 {
     int             ok = -1;
-    char           *s;
+    char           *s, *p;
+    size_t          i;
     BIGNUM         *bn;
     unsigned char   r[16];
 
@@ -225,8 +226,15 @@ mdm_ca_random_serial(X509 *x, char *hex)
         goto done;
     }
 
-    for (size_t i = 0; s[i] && i < MDM_CA_SERIAL_HEX_MAX; i++) {
-        hex[i] = (s[i] >= 'A' && s[i] <= 'F') ? s[i] - 'A' + 'a' : s[i];
+    /* lowercase, without the leading zero BN_bn2hex pads to full bytes:
+     * the one spelling of a serial in keys and in the API */
+    p = s;
+    while (p[0] == '0' && p[1] != '\0') {
+        p++;
+    }
+
+    for (i = 0; p[i] && i < MDM_CA_SERIAL_HEX_MAX; i++) {
+        hex[i] = (p[i] >= 'A' && p[i] <= 'F') ? p[i] - 'A' + 'a' : p[i];
         hex[i + 1] = '\0';
     }
 
