@@ -245,6 +245,13 @@ static ngx_command_t  ngx_http_mdm_commands[] = {
       offsetof(ngx_http_mdm_loc_conf_t, scep.ca_files),
       NULL },
 
+    { ngx_string("mdm_scep_ra"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_mdm_scep_set_ca,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, scep.ra_files),
+      NULL },
+
     { ngx_string("mdm_scep_validity"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_sec_slot,

@@ -99,9 +99,10 @@ mdm_ca_read_chain(const char *path, char *err, size_t errlen)
 }
 
 
-mdm_ca_t *
-mdm_ca_load(const char *cert_path, const char *key_path,
-    const char *chain_path, char *err, size_t errlen)
+/* cert + key, RSA, matching; is_ca: also a CA with an optional chain */
+static mdm_ca_t *
+mdm_ca_load_pair(const char *cert_path, const char *key_path,
+    const char *chain_path, int is_ca, char *err, size_t errlen)
 {
     FILE      *f;
     mdm_ca_t  *ca;
@@ -137,14 +138,14 @@ mdm_ca_load(const char *cert_path, const char *key_path,
         goto failed;
     }
 
-    if (X509_check_ca(ca->cert) == 0) {
+    if (is_ca && X509_check_ca(ca->cert) == 0) {
         snprintf(err, errlen, "%s is not a CA certificate", cert_path);
         goto failed;
     }
 
     /* SCEP's key transport and our signatures are RSA (RFC 8894 §2.2) */
     if (EVP_PKEY_get_base_id(ca->key) != EVP_PKEY_RSA) {
-        snprintf(err, errlen, "the CA key must be RSA");
+        snprintf(err, errlen, "the key of %s must be RSA", cert_path);
         goto failed;
     }
 
@@ -159,6 +160,32 @@ failed:
 
     mdm_ca_free(ca);
     return NULL;
+}
+
+
+mdm_ca_t *
+mdm_ca_load(const char *cert_path, const char *key_path,
+    const char *chain_path, char *err, size_t errlen)
+{
+    return mdm_ca_load_pair(cert_path, key_path, chain_path, 1, err, errlen);
+}
+
+
+mdm_ca_t *
+mdm_ca_load_ra(const mdm_ca_t *ca, const char *cert_path,
+    const char *key_path, char *err, size_t errlen)
+{
+    mdm_ca_t  *ra;
+
+    ra = mdm_ca_load_pair(cert_path, key_path, NULL, 0, err, errlen);
+
+    if (ra != NULL && !mdm_ca_issued_by(ca, ra->cert)) {
+        snprintf(err, errlen, "%s is not issued by the CA", cert_path);
+        mdm_ca_free(ra);
+        return NULL;
+    }
+
+    return ra;
 }
 
 

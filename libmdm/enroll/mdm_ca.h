@@ -36,6 +36,11 @@ typedef struct {
 mdm_ca_t *mdm_ca_load(const char *cert_path, const char *key_path,
     const char *chain_path, char *err, size_t errlen);
 
+/* An RA (RFC 8894 §2.1): a non-CA certificate + key issued by ca that
+ * decrypts requests and signs replies in the CA's stead. */
+mdm_ca_t *mdm_ca_load_ra(const mdm_ca_t *ca, const char *cert_path,
+    const char *key_path, char *err, size_t errlen);
+
 void mdm_ca_free(mdm_ca_t *ca);
 
 /* Accessors; the objects stay owned by the CA. */
