@@ -200,6 +200,14 @@ ngx_http_mdm_scep_load_ca(ngx_conf_t *cf, ngx_http_mdm_scep_conf_t *conf)
         }
     }
 
+    if (!mdm_ca_can_be_ra(conf->ra ? conf->ra : conf->ca)) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "mdm scep: the %s certificate's key usage lacks "
+                           "digitalSignature or keyEncipherment, which "
+                           "strict SCEP clients refuse; set \"mdm_scep_ra\"",
+                           conf->ra ? "RA" : "CA");
+    }
+
     /* GetCACert: the CA alone (DER) or CA + RA (PKCS#7), computed once */
     if (mdm_scep_ca_certs(conf->ca, conf->ra ? mdm_ca_cert(conf->ra) : NULL,
                           &der, &n, &is_pkcs7)

@@ -387,6 +387,16 @@ mdm_ca_issue(const mdm_ca_t *ca, X509_REQ *csr, const mdm_ca_opts_t *opts,
 
 
 int
+mdm_ca_can_be_ra(const mdm_ca_t *ca)
+{
+    uint32_t  ku = X509_get_key_usage(ca->cert);
+
+    return ku == UINT32_MAX
+           || ((ku & KU_DIGITAL_SIGNATURE) && (ku & KU_KEY_ENCIPHERMENT));
+}
+
+
+int
 mdm_ca_issued_by(const mdm_ca_t *ca, X509 *cert)
 {
     EVP_PKEY  *pub;

@@ -54,6 +54,11 @@ STACK_OF(X509) *mdm_ca_chain(const mdm_ca_t *ca);
 int mdm_ca_issue(const mdm_ca_t *ca, X509_REQ *csr, const mdm_ca_opts_t *opts,
     time_t now, mdm_ca_issued_t *out, char *err, size_t errlen);
 
+/* Whether the certificate's key usage allows what an RA does (sign
+ * replies, receive key transport): absent, or digitalSignature and
+ * keyEncipherment both. Strict SCEP clients check it. */
+int mdm_ca_can_be_ra(const mdm_ca_t *ca);
+
 /* Whether cert was signed by this CA (issuer name and signature). */
 int mdm_ca_issued_by(const mdm_ca_t *ca, X509 *cert);
 
