@@ -41,6 +41,7 @@ static ngx_http_mdm_api_route_t  ngx_http_mdm_api_routes[] = {
     { ngx_string("/v1/webhooks/"), 1, ngx_http_mdm_api_webhooks },
     { ngx_string("/metrics"), 0, ngx_http_mdm_metrics_api },
     { ngx_string("/migration"), 0, ngx_http_mdm_api_migration },
+    { ngx_string("/v1/certificates"), 1, ngx_http_mdm_api_certificates },
     { ngx_null_string, 0, NULL }
 };
 

@@ -10,6 +10,7 @@
 #include "ngx_http_mdm_module.h"
 #include "ngx_http_mdm_identity.h"
 #include "ngx_http_mdm_metrics.h"
+#include "ngx_http_mdm_revoked.h"
 
 
 static void *ngx_http_mdm_create_main_conf(ngx_conf_t *cf);
@@ -246,6 +247,69 @@ static ngx_command_t  ngx_http_mdm_commands[] = {
       offsetof(ngx_http_mdm_loc_conf_t, return_to_service),
       NULL },
 
+    { ngx_string("mdm_revoked_refresh"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mdm_main_conf_t, revoked_refresh),
+      NULL },
+
+    { ngx_string("mdm_scep"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_mdm_set_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) NGX_HTTP_MDM_SCEP },
+
+    { ngx_string("mdm_scep_ca"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE23,
+      ngx_http_mdm_scep_set_ca,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, scep.ca_files),
+      NULL },
+
+    { ngx_string("mdm_scep_ra"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_mdm_scep_set_ca,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, scep.ra_files),
+      NULL },
+
+    { ngx_string("mdm_scep_validity"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, scep.validity),
+      NULL },
+
+    { ngx_string("mdm_scep_key_usage"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_bitmask_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, scep.key_usage),
+      &ngx_http_mdm_scep_key_usages },
+
+    { ngx_string("mdm_scep_min_key_bits"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, scep.min_key_bits),
+      NULL },
+
+    { ngx_string("mdm_scep_challenge"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, scep.challenge),
+      NULL },
+
+    { ngx_string("mdm_scep_record_retention"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, scep.record_retention),
+      NULL },
+
       ngx_null_command
 };
 
@@ -300,6 +364,7 @@ ngx_http_mdm_create_main_conf(ngx_conf_t *cf)
     mcf->result_retention = NGX_CONF_UNSET;
     mcf->identity_cache_size = NGX_CONF_UNSET_UINT;
     mcf->event_raw_max_size = NGX_CONF_UNSET_SIZE;
+    mcf->revoked_refresh = NGX_CONF_UNSET_MSEC;
 
     return mcf;
 }
@@ -329,6 +394,7 @@ ngx_http_mdm_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(mcf->result_retention, 7 * 86400);
     ngx_conf_init_uint_value(mcf->identity_cache_size, 10000);
     ngx_conf_init_size_value(mcf->event_raw_max_size, 64 * 1024);
+    ngx_conf_init_msec_value(mcf->revoked_refresh, 5000);
 
     return NGX_CONF_OK;
 }
@@ -365,6 +431,7 @@ ngx_http_mdm_create_loc_conf(ngx_conf_t *cf)
     conf->idle_events = NGX_CONF_UNSET;
     conf->checkin_max_size = NGX_CONF_UNSET_SIZE;
     conf->report_max_size = NGX_CONF_UNSET_SIZE;
+    ngx_http_mdm_scep_create_conf(&conf->scep);
 
     return conf;
 }
@@ -407,6 +474,13 @@ ngx_http_mdm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               64 * 1024);
     ngx_conf_merge_size_value(conf->report_max_size, prev->report_max_size,
                               8 * 1024 * 1024);
+
+    if (ngx_http_mdm_scep_merge_conf(cf, &prev->scep, &conf->scep,
+                                     conf->endpoint == NGX_HTTP_MDM_SCEP)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->endpoint == NGX_HTTP_MDM_API && conf->api_key.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -538,6 +612,10 @@ ngx_http_mdm_set_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         break;
     case NGX_HTTP_MDM_METRICS:
         clcf->handler = ngx_http_mdm_metrics_handler;
+        break;
+    case NGX_HTTP_MDM_SCEP:
+        clcf->handler = ngx_http_mdm_scep_handler;
+        mcf->scep_used = 1;
         break;
     default:
         clcf->handler = ngx_http_mdm_device_handler;
@@ -694,6 +772,15 @@ ngx_http_mdm_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    /* our CA's revocations reach the identity check through this set */
+    if (mcf->scep_used
+        && ngx_http_mdm_revoked_init_process(cycle, mcf->rd,
+                                             mcf->revoked_refresh)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return NGX_OK;
 }
 
@@ -705,6 +792,9 @@ ngx_http_mdm_exit_process(ngx_cycle_t *cycle)
 
     mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_mdm_module);
     if (mcf != NULL && mcf->rd != NULL) {
+        if (mcf->scep_used) {
+            ngx_http_mdm_revoked_exit_process();
+        }
         ngx_mdm_redis_destroy(mcf->rd);
         mcf->rd = NULL;
     }

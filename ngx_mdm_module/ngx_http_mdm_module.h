@@ -7,6 +7,7 @@
 
 #include "mdm_event.h"
 #include "ngx_mdm_redis.h"
+#include "ngx_http_mdm_scep.h"
 
 
 #define NGX_HTTP_MDM_CHECKIN        1
@@ -15,6 +16,7 @@
 #define NGX_HTTP_MDM_API            4
 #define NGX_HTTP_MDM_HEALTHZ        5
 #define NGX_HTTP_MDM_METRICS        6
+#define NGX_HTTP_MDM_SCEP           10
 
 #define NGX_HTTP_MDM_ID_TLS         0x01
 #define NGX_HTTP_MDM_ID_SIGNATURE   0x02
@@ -39,6 +41,8 @@ typedef struct {
     ngx_uint_t                  identity_cache_size;
     ngx_shm_zone_t             *metrics_zone;
     size_t                      event_raw_max_size;
+    ngx_flag_t                  scep_used;   /* revoked set refreshed */
+    ngx_msec_t                  revoked_refresh;
 } ngx_http_mdm_main_conf_t;
 
 
@@ -60,6 +64,7 @@ typedef struct {
     ngx_flag_t                  idle_events;
     size_t                      checkin_max_size;
     size_t                      report_max_size;
+    ngx_http_mdm_scep_conf_t    scep;
 } ngx_http_mdm_loc_conf_t;
 
 
