@@ -43,4 +43,13 @@ size_t mdm_key_cert(char *buf, const char *sha256_hex);
 /* mdm:pushcert:<topic> */
 size_t mdm_key_pushcert(char *buf, const char *topic);
 
+/* Enrollment (issue 12): one-time links, their index, SCEP challenges */
+#define MDM_KEY_ENROLL_INDEX "mdm:enroll:index"
+
+/* mdm:enroll:link:{<token>} */
+size_t mdm_key_enroll_link(char *buf, const char *token);
+
+/* mdm:scep:chal:{<challenge>} */
+size_t mdm_key_scep_challenge(char *buf, const char *challenge);
+
 #endif
