@@ -28,7 +28,8 @@ is($?, 0, 'dev stack starts') or diag $out;
 like($out, qr/dev stack is running/, 'start says it is running');
 
 my %dev = map { /^(\w+)=(.*)$/ ? ($1, $2) : () } split /\n/, MDM::Test::slurp("$env{MDM_VAR}/dev.env");
-for my $k (qw(MDM_URL API_URL API_KEY DEVICE_CA_CERT DEVICE_CA_KEY REDIS_URL)) {
+for my $k (qw(MDM_URL API_URL API_KEY DEVICE_CA_CERT DEVICE_CA_KEY REDIS_URL
+              ENROLL_URL ENROLL_AUTH_URL SCEP_URL)) {
     ok(length($dev{$k} // ''), "dev.env has $k");
 }
 like($dev{MDM_URL}, qr{^https://}, 'MDM_URL is https');
@@ -39,6 +40,20 @@ $t->{pki} = { ca => $dev{DEVICE_CA_CERT} };
 my $r = $t->request('GET', $env{API_PORT}, '/version');
 is($r->{status}, 200, 'API_URL/version answers');
 is($t->request('GET', $env{API_PORT}, '/healthz')->{status}, 200, 'healthz is 200: Redis is up');
+
+# ENROLL_URL is a one-time enrollment link: a signed profile once, then 410.
+like($dev{ENROLL_URL} // '', qr{^https://localhost:$env{MDM_PORT}/enroll/link/[0-9a-f]{32}$},
+     'ENROLL_URL is a one-time link');
+like($dev{SCEP_URL} // '', qr{^https://localhost:$env{MDM_PORT}/scep$}, 'SCEP_URL');
+(my $link_path = $dev{ENROLL_URL}) =~ s{^https://[^/]+}{};
+$r = $t->request('GET', $env{MDM_PORT}, $link_path);
+is($r->{status}, 200, 'ENROLL_URL gives the enrollment profile');
+MDM::Test::spew($t->dir . '/dev.mobileconfig', $r->{body});
+is(system("openssl cms -verify -binary -inform DER -in " . $t->dir
+          . "/dev.mobileconfig -CAfile $dev{DEVICE_CA_CERT} -out /dev/null"
+          . " 2>/dev/null"), 0, 'its signature verifies against the dev CA');
+is($t->request('GET', $env{MDM_PORT}, $link_path)->{status}, 410,
+   'and the link works only once');
 
 # Anyone can enroll a test device at MDM_URL, in both identity modes.
 sub mdmsim {
