@@ -79,7 +79,6 @@ ngx_http_mdm_enroll_get(ngx_http_request_t *r)
 {
     ngx_int_t                        rc;
     ngx_str_t                        token;
-    ngx_http_mdm_ctx_t              *ctx;
     ngx_http_mdm_enroll_req_t       *er;
     ngx_http_mdm_enroll_loc_conf_t  *elcf;
 
@@ -89,14 +88,15 @@ ngx_http_mdm_enroll_get(ngx_http_request_t *r)
     }
 
     elcf = ngx_http_get_module_loc_conf(r, ngx_http_mdm_enroll_module);
-    ctx = ngx_http_mdm_get_ctx(r);
     er = ngx_pcalloc(r->pool, sizeof(ngx_http_mdm_enroll_req_t));
 
-    if (ctx == NULL || er == NULL) {
+    if (er == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->data = er;
+    /* this module's own slot: ctx->data of the main module is the ADE
+     * handler's when it calls ngx_http_mdm_enroll_send_profile() */
+    ngx_http_set_ctx(r, er, ngx_http_mdm_enroll_module);
 
     if (ngx_http_mdm_enroll_user(r, &er->facts.user) != NGX_OK) {
         return NGX_HTTP_BAD_REQUEST;
@@ -188,11 +188,9 @@ ngx_http_mdm_enroll_token(ngx_http_request_t *r, ngx_str_t *token)
 static ngx_int_t
 ngx_http_mdm_enroll_link_used(ngx_http_request_t *r, redisReply *reply)
 {
-    ngx_http_mdm_ctx_t         *ctx;
     ngx_http_mdm_enroll_req_t  *er;
 
-    ctx = ngx_http_mdm_get_ctx(r);
-    er = ctx->data;
+    er = ngx_http_get_module_ctx(r, ngx_http_mdm_enroll_module);
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2
         || reply->element[0]->type != REDIS_REPLY_STRING
@@ -236,7 +234,6 @@ ngx_http_mdm_enroll_send_profile(ngx_http_request_t *r,
     char                             key[MDM_KEY_MAX];
     size_t                           len;
     time_t                           now;
-    ngx_http_mdm_ctx_t              *ctx;
     ngx_http_mdm_args_t              args;
     ngx_http_mdm_enroll_req_t       *er;
     ngx_http_mdm_enroll_loc_conf_t  *elcf;
@@ -249,22 +246,20 @@ ngx_http_mdm_enroll_send_profile(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx = ngx_http_mdm_get_ctx(r);
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    er = ngx_http_get_module_ctx(r, ngx_http_mdm_enroll_module);
 
-    er = ctx->data;
-
-    /* the ADE handler comes with its own per-request state */
-    if (er == NULL || &er->facts != facts) {
+    /* called by the ADE handler: the facts are its own */
+    if (er == NULL) {
         er = ngx_pcalloc(r->pool, sizeof(ngx_http_mdm_enroll_req_t));
         if (er == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
+        ngx_http_set_ctx(r, er, ngx_http_mdm_enroll_module);
+    }
+
+    if (&er->facts != facts) {
         er->facts = *facts;
-        ctx->data = er;
     }
 
     if (mdm_enroll_challenge_new(er->challenge) != 0) {
@@ -309,10 +304,6 @@ static ngx_int_t
 ngx_http_mdm_enroll_challenge_stored(ngx_http_request_t *r,
     redisReply *reply)
 {
-    ngx_http_mdm_ctx_t  *ctx;
-
-    ctx = ngx_http_mdm_get_ctx(r);
-
     if (reply->type != REDIS_REPLY_INTEGER || reply->integer != 1) {
         /* 128 random bits met an existing challenge: the generator is
          * broken, not the request */
@@ -321,7 +312,8 @@ ngx_http_mdm_enroll_challenge_stored(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_mdm_enroll_send(r, ctx->data);
+    return ngx_http_mdm_enroll_send(r, ngx_http_get_module_ctx(r,
+                                               ngx_http_mdm_enroll_module));
 }
 
 
