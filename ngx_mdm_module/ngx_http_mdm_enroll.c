@@ -32,6 +32,8 @@ typedef struct {
 static ngx_int_t ngx_http_mdm_enroll_get(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mdm_enroll_token(ngx_http_request_t *r,
     ngx_str_t *token);
+static ngx_int_t ngx_http_mdm_enroll_spend_link(ngx_http_request_t *r,
+    ngx_str_t *token);
 static ngx_int_t ngx_http_mdm_enroll_link_used(ngx_http_request_t *r,
     redisReply *reply);
 static ngx_int_t ngx_http_mdm_enroll_challenge_stored(ngx_http_request_t *r,
@@ -121,29 +123,35 @@ ngx_http_mdm_enroll_get(ngx_http_request_t *r)
     er->token = token;
     er->facts.link = token;
 
+    return ngx_http_mdm_enroll_spend_link(r, &token);
+}
+
+
+/* enroll_link_use.lua in the link's own slot, before the challenge */
+static ngx_int_t
+ngx_http_mdm_enroll_spend_link(ngx_http_request_t *r, ngx_str_t *token)
+{
+    char                 key[MDM_KEY_MAX], *t;
+    size_t               len;
+    ngx_http_mdm_args_t  args;
+
+    t = ngx_http_mdm_cstr(r->pool, token);
+
+    if (t == NULL || ngx_http_mdm_args_init(r, &args, 5) != NGX_OK
+        || ngx_http_mdm_args_script(r, &args, "enroll_link_use", 1) != NGX_OK)
     {
-        char                 key[MDM_KEY_MAX];
-        size_t               len;
-        ngx_http_mdm_args_t  args;
-        char                *t = ngx_http_mdm_cstr(r->pool, &token);
-
-        if (t == NULL || ngx_http_mdm_args_init(r, &args, 5) != NGX_OK
-            || ngx_http_mdm_args_script(r, &args, "enroll_link_use", 1)
-               != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        len = mdm_key_enroll_link(key, t);
-
-        if (ngx_http_mdm_args_add_copy(r, &args, key, len) != NGX_OK
-            || ngx_http_mdm_args_add_int(r, &args, ngx_time()) != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_mdm_eval(r, &args, ngx_http_mdm_enroll_link_used);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    len = mdm_key_enroll_link(key, t);
+
+    if (ngx_http_mdm_args_add_copy(r, &args, key, len) != NGX_OK
+        || ngx_http_mdm_args_add_int(r, &args, ngx_time()) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_enroll_link_used);
 }
 
 
