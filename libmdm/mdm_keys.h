@@ -43,13 +43,20 @@ size_t mdm_key_cert(char *buf, const char *sha256_hex);
 /* mdm:pushcert:<topic> */
 size_t mdm_key_pushcert(char *buf, const char *topic);
 
-/* Enrollment (issue 12): one-time links, their index, SCEP challenges */
+/* Enrollment (issue 12): one-time links and their index */
 #define MDM_KEY_ENROLL_INDEX "mdm:enroll:index"
 
 /* mdm:enroll:link:{<token>} */
 size_t mdm_key_enroll_link(char *buf, const char *token);
 
-/* mdm:scep:chal:{<challenge>} */
+/* SCEP CA (docs/redis-schema.md, "Enrollment"): catalogue keys, own tag */
+#define MDM_KEY_CA_INDEX    "mdm:ca:index"
+#define MDM_KEY_CA_REVOKED  "mdm:ca:revoked"
+
+/* mdm:scep:chal:{<challenge>}, mdm:ca:cert:{<sha256 hex>},
+ * mdm:ca:serial:{<serial hex>} */
 size_t mdm_key_scep_challenge(char *buf, const char *challenge);
+size_t mdm_key_ca_cert(char *buf, const char *sha256_hex);
+size_t mdm_key_ca_serial(char *buf, const char *serial_hex);
 
 #endif
