@@ -85,7 +85,7 @@ static void
 mdmsim_usage(FILE *f)
 {
     fprintf(f,
-"usage: mdmsim gen-ids|enroll|session|load [options]\n"
+"usage: mdmsim gen-ids|enroll|session|load|scep [options]\n"
 "  --check-in-url URL   check-in endpoint (default: the server URL)\n"
 "  --server-url URL     command endpoint (ServerURL)\n"
 "  --ca-file PEM        CA to verify the server; --insecure skips it\n"
@@ -342,6 +342,10 @@ main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     command = argv[1];
+
+    if (strcmp(command, "scep") == 0) {
+        return mdmsim_scep_main(argc - 1, argv + 1);
+    }
 
     memset(&opts, 0, sizeof(opts));
     opts.udid_prefix = "00008101-";
