@@ -73,6 +73,7 @@ $common
             auth_basic_user_file $dir/htpasswd;
             mdm_enroll;
         }
+        location = /exact { mdm_enroll; }
         location /link/ {
             mdm_enroll_token required;
             mdm_enroll;
@@ -239,6 +240,9 @@ is($p2->{PayloadIdentifier}, $p1->{PayloadIdentifier}, 'same PayloadIdentifier')
 
 $r = $t->request('HEAD', $port, '/enroll', undef, headers => \%alice);
 is($r->{status}, 405, 'HEAD is refused (it would spend links)');
+
+$r = $t->request('GET', $port, '/exact');
+is($r->{status}, 200, 'an exact-match location serves a profile (no path token)');
 
 # --- auth_request: the user from the identity provider's header -----------
 
