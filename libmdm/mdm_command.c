@@ -12,6 +12,7 @@
 #include "mdm_command.h"
 #include "mdm_utf8.h"
 #include "mdm_command_schema.h"
+#include "mdm_uuid.h"
 
 
 /* Deep enough for any path the schema can name, plus a user's bad key. */
@@ -101,7 +102,6 @@ static int mdm_command_set(mdm_cmd_walk_t *w, mdm_command_t *cmd,
     const char *uuid, const char *request_type);
 
 static int mdm_uuid_acceptable(const char *s, size_t len);
-static int mdm_uuid_generate(char *out);
 static int mdm_base64_value(unsigned char c);
 static long mdm_base64_decode(const char *in, size_t len,
     unsigned char *out);
@@ -1274,36 +1274,6 @@ mdm_uuid_acceptable(const char *s, size_t len)
     }
 
     return 1;
-}
-
-
-/* A random (version 4) UUID in upper case, as Apple's examples write it. */
-static int
-mdm_uuid_generate(char *out)
-{
-    size_t                i;
-    unsigned char         b[16];
-    static const char     hex[] = "0123456789ABCDEF";
-
-    if (RAND_bytes(b, sizeof(b)) != 1) {
-        return -1;
-    }
-
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-
-    for (i = 0; i < sizeof(b); i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) {
-            *out++ = '-';
-        }
-
-        *out++ = hex[b[i] >> 4];
-        *out++ = hex[b[i] & 0x0f];
-    }
-
-    *out = '\0';
-
-    return 0;
 }
 
 

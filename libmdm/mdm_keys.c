@@ -90,6 +90,13 @@ mdm_key_pushcert(char *buf, const char *topic)
 
 
 size_t
+mdm_key_enroll_link(char *buf, const char *token)
+{
+    return mdm_key_format(buf, "mdm:enroll:link:{%s}", token);
+}
+
+
+size_t
 mdm_key_scep_challenge(char *buf, const char *challenge)
 {
     return mdm_key_format(buf, "mdm:scep:chal:{%s}", challenge);

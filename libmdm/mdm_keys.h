@@ -43,6 +43,12 @@ size_t mdm_key_cert(char *buf, const char *sha256_hex);
 /* mdm:pushcert:<topic> */
 size_t mdm_key_pushcert(char *buf, const char *topic);
 
+/* Enrollment (issue 12): one-time links and their index */
+#define MDM_KEY_ENROLL_INDEX "mdm:enroll:index"
+
+/* mdm:enroll:link:{<token>} */
+size_t mdm_key_enroll_link(char *buf, const char *token);
+
 /* SCEP CA (docs/redis-schema.md, "Enrollment"): catalogue keys, own tag */
 #define MDM_KEY_CA_INDEX    "mdm:ca:index"
 #define MDM_KEY_CA_REVOKED  "mdm:ca:revoked"

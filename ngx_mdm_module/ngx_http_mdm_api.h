@@ -70,6 +70,11 @@ ngx_int_t ngx_http_mdm_api_migration(ngx_http_request_t *r,
 ngx_int_t ngx_http_mdm_api_certificates(ngx_http_request_t *r,
     ngx_str_t *path);
 
+/* ngx_http_mdm_api_enroll.c: POST|GET /v1/enroll/tokens,
+ * GET|DELETE /v1/enroll/tokens/<token> (one-time enrollment links) */
+ngx_int_t ngx_http_mdm_api_enroll_tokens(ngx_http_request_t *r,
+    ngx_str_t *path);
+
 /* shared by the API handlers */
 ngx_int_t ngx_http_mdm_api_method(ngx_http_request_t *r, ngx_uint_t methods);
 ngx_int_t ngx_http_mdm_api_refuse(ngx_http_request_t *r, ngx_uint_t status,

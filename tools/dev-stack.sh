@@ -76,6 +76,12 @@ extendedKeyUsage=serverAuth"
 extendedKeyUsage=serverAuth"
     make_leaf push apns-ca "/UID=$TOPIC/CN=APSP:ngx-mdm-dev" \
         "extendedKeyUsage=clientAuth"
+    make_leaf profile-signer device-ca "/CN=ngx_mdm dev profile signer" \
+        "keyUsage=digitalSignature"
+    # Basic auth of the enrollment page: user "dev", password in enroll.pass
+    [ -f "$VAR/enroll.pass" ] || openssl rand -hex 12 > "$VAR/enroll.pass"
+    printf 'dev:%s\n' "$(openssl passwd -apr1 "$(cat "$VAR/enroll.pass")")" \
+        > "$VAR/enroll.htpasswd"
     [ -f "$VAR/api.key" ] || openssl rand -hex 24 > "$VAR/api.key"
     chmod 600 "$VAR/api.key"
 }
@@ -116,6 +122,27 @@ http {
         location = /mdm { mdm_server; }
         location = /mdm/checkin { mdm_checkin; }
         location = /mdm/connect { mdm_connect; }
+
+        # enrollment profiles: behind Basic auth, or by one-time link
+        mdm_enroll_server_url https://localhost:$MDM_PORT/mdm/connect;
+        mdm_enroll_checkin_url https://localhost:$MDM_PORT/mdm/checkin;
+        mdm_enroll_scep_url https://localhost:$MDM_PORT/scep;
+        mdm_enroll_push_cert $PKI/push.pem;
+        mdm_enroll_signer $PKI/profile-signer.pem $PKI/profile-signer.key
+                          $PKI/device-ca.pem;
+        mdm_enroll_anchor $PKI/device-ca.pem;
+        mdm_enroll_organization "ngx_mdm dev";
+        location /enroll {
+            auth_basic "ngx_mdm enrollment";
+            auth_basic_user_file $VAR/enroll.htpasswd;
+            mdm_enroll;
+        }
+        location /enroll/link/ { mdm_enroll_token required; mdm_enroll; }
+        # the SCEP CA the profiles point at: the device CA issues
+        location = /scep {
+            mdm_scep;
+            mdm_scep_ca $PKI/device-ca.pem $PKI/device-ca.key;
+        }
     }
 
     server {
@@ -128,7 +155,11 @@ http {
         large_client_header_buffers 4 1m;
 
         location = /healthz { mdm_healthz; }
-        location / { mdm_api; mdm_api_key $(cat "$VAR/api.key"); }
+        location / {
+            mdm_api;
+            mdm_api_key $(cat "$VAR/api.key");
+            mdm_enroll_link_url https://localhost:$MDM_PORT/enroll/link/;
+        }
     }
 }
 CONF
@@ -193,7 +224,20 @@ CONF
     echo $! > "$RUN/mdm-worker.pid"
 }
 
+# A fresh one-time enrollment link (valid 7 days) from the API.
+enroll_link() {
+    curl -sf --cacert "$PKI/device-ca.pem" -u "dev:$(cat "$VAR/api.key")" \
+        -X POST "https://localhost:$API_PORT/v1/enroll/tokens" \
+        -d '{"user":"dev"}' | sed -n 's/.*"url":"\([^"]*\)".*/\1/p'
+}
+
 write_env() {
+    local link
+    link=$(enroll_link)
+    if [ -z "$link" ]; then
+        echo "dev-stack: no enrollment link from the API" >&2
+        return 1
+    fi
     cat > "$VAR/dev.env" <<ENV
 MDM_URL=https://localhost:$MDM_PORT/mdm
 CHECKIN_URL=https://localhost:$MDM_PORT/mdm/checkin
@@ -205,6 +249,9 @@ DEVICE_CA_CERT=$PKI/device-ca.pem
 DEVICE_CA_KEY=$PKI/device-ca.key
 PUSH_TOPIC=$TOPIC
 REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+ENROLL_URL=$link
+ENROLL_AUTH_URL=https://dev:$(cat "$VAR/enroll.pass")@localhost:$MDM_PORT/enroll
+SCEP_URL=https://localhost:$MDM_PORT/scep
 ENV
 }
 

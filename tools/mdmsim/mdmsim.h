@@ -37,6 +37,8 @@ struct mdmsim_opts {
     const char            *id_dir;
     const char            *udid_prefix;
     const char            *topic;
+    const char            *profile_url;    /* enroll --profile */
+    const char            *profile_ca;     /* its signer's root */
     enum mdmsim_mode       mode;
     enum mdmsim_scenario   scenario;
     long                   devices;
@@ -150,6 +152,7 @@ struct mdmsim_scep_opts {
     const char            *tls_ca_file;    /* https trust; NULL: system */
     int                    insecure;
     const char            *subject_cn;     /* default "mdmsim" */
+    X509_NAME             *subject;        /* whole subject: wins over CN */
     EVP_PKEY              *key;            /* the key to certify; NULL: new */
     int                    key_bits;       /* for a new key; default 2048 */
     X509                  *renew_cert;     /* RenewalReq signed by these */

@@ -245,9 +245,12 @@ scep_csr(struct scep_session *s, EVP_PKEY *key)
     name = X509_NAME_new();
 
     if (req == NULL || name == NULL
-        || !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                                       (const unsigned char *) cn, -1, -1, 0)
-        || !X509_REQ_set_subject_name(req, name)
+        || (s->o->subject == NULL
+            && !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                           (const unsigned char *) cn, -1, -1,
+                                           0))
+        || !X509_REQ_set_subject_name(req, s->o->subject ? s->o->subject
+                                                         : name)
         || !X509_REQ_set_pubkey(req, key)
         || (s->o->challenge
             && !X509_REQ_add1_attr_by_NID(req, NID_pkcs9_challengePassword,

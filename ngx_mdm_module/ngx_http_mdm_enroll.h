@@ -1,0 +1,100 @@
+#ifndef _NGX_HTTP_MDM_ENROLL_H_INCLUDED_
+#define _NGX_HTTP_MDM_ENROLL_H_INCLUDED_
+
+/*
+ * Enrollment: the `mdm_enroll` location serves a fresh signed enrollment
+ * profile per GET (ngx_http_mdm_enroll.c) and hands POSTs (ADE MachineInfo)
+ * to ngx_http_mdm_enroll_ade_handler(); the API's one-time enrollment links
+ * are in ngx_http_mdm_api_enroll.c. Its directives are a module of their
+ * own (ngx_http_mdm_enroll_module, in the same .so) so that the profile's
+ * many settings stay out of the device endpoints' configuration.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "enroll/mdm_enroll_profile.h"
+
+
+#define NGX_HTTP_MDM_ENROLL_TOKEN_OFF       0
+#define NGX_HTTP_MDM_ENROLL_TOKEN_OPTIONAL  1
+#define NGX_HTTP_MDM_ENROLL_TOKEN_REQUIRED  2
+
+
+typedef struct {
+    ngx_flag_t                  enabled;        /* mdm_enroll */
+
+    ngx_str_t                   server_url;
+    ngx_str_t                   checkin_url;
+    ngx_str_t                   topic;
+    ngx_str_t                   push_cert;
+    ngx_str_t                   scep_url;
+    ngx_str_t                   scep_name;
+    ngx_str_t                   organization;
+    ngx_str_t                   identifier;
+    ngx_str_t                   display_name;
+    ngx_str_t                   description;
+    ngx_str_t                   subject_cn;
+    ngx_int_t                   key_size;
+    ngx_int_t                   access_rights;
+    ngx_flag_t                  sign_message;
+    ngx_flag_t                  check_out_when_removed;
+    ngx_uint_t                  capabilities;
+    ngx_array_t                *anchor_files;   /* ngx_str_t */
+    ngx_array_t                *signer;         /* cert, key[, chain] */
+    ngx_http_complex_value_t   *user;
+    time_t                      challenge_ttl;
+    ngx_uint_t                  token;
+
+    /* at the API location: POST /v1/enroll/tokens */
+    ngx_str_t                   link_url;
+    time_t                      link_ttl;
+
+    /* built at "nginx -t" from the above, for an mdm_enroll location */
+    mdm_enroll_profile_conf_t  *profile;
+    X509                       *sign_cert;      /* NULL: unsigned profiles */
+    EVP_PKEY                   *sign_key;
+    STACK_OF(X509)             *sign_chain;
+} ngx_http_mdm_enroll_loc_conf_t;
+
+
+/* What the challenge record says about the enrollment it starts. */
+typedef struct {
+    ngx_str_t                   user;
+    ngx_str_t                   link;           /* token, or empty */
+    ngx_str_t                   udid;           /* ADE facts, or empty */
+    ngx_str_t                   serial;
+    ngx_str_t                   renew;          /* enrollment ID, or empty */
+} ngx_http_mdm_enroll_facts_t;
+
+
+extern ngx_module_t  ngx_http_mdm_enroll_module;
+
+
+/* The content handler of an mdm_enroll location. */
+ngx_int_t ngx_http_mdm_enroll_handler(ngx_http_request_t *r);
+
+/*
+ * Writes a fresh one-time challenge with facts (one script call), then
+ * builds, signs and sends the profile of r's mdm_enroll location. Returns
+ * what a content handler returns (NGX_DONE while Redis answers). For the
+ * ADE handler: call it once the request body has been read and judged;
+ * facts is copied, the strings it points at must live as long as r (its
+ * pool). A renewal profile sets facts->renew.
+ */
+ngx_int_t ngx_http_mdm_enroll_send_profile(ngx_http_request_t *r,
+    ngx_http_mdm_enroll_facts_t *facts);
+
+/* POST on the enrollment URL (ADE MachineInfo): ngx_http_mdm_enroll_ade.c
+ * (branch ade). ngx_http_mdm_enroll.c has a weak stand-in answering 405. */
+ngx_int_t ngx_http_mdm_enroll_ade_handler(ngx_http_request_t *r);
+
+/* "user" of the request: the mdm_enroll_user value (default $remote_user);
+ * empty when there is none, NGX_ERROR when it cannot go into a profile. */
+ngx_int_t ngx_http_mdm_enroll_user(ngx_http_request_t *r, ngx_str_t *user);
+
+#endif /* _NGX_HTTP_MDM_ENROLL_H_INCLUDED_ */
