@@ -140,14 +140,19 @@ FUZZ_LIBMDM   = libmdm/mdm_plist.c libmdm/mdm_enrollment.c \
                 libmdm/mdm_checkin.c libmdm/mdm_report.c
 
 fuzz:
-	@mkdir -p $(B)/fuzz/cms $(B)/fuzz/checkin
+	@mkdir -p $(B)/fuzz/cms $(B)/fuzz/checkin $(B)/fuzz/machineinfo
 	$(FUZZ_CC) libmdm/fuzz/fuzz_cms.c libmdm/mdm_cms.c -lcrypto \
 	    -o $(B)/fuzz/fuzz_cms
 	$(FUZZ_CC) libmdm/fuzz/fuzz_checkin.c $(FUZZ_LIBMDM) \
 	    $$(pkg-config --libs libplist-2.0) -o $(B)/fuzz/fuzz_checkin
+	$(FUZZ_CC) libmdm/fuzz/fuzz_machineinfo.c libmdm/enroll/mdm_machineinfo.c \
+	    libmdm/mdm_plist.c libmdm/mdm_utf8.c -lcrypto \
+	    $$(pkg-config --libs libplist-2.0) -o $(B)/fuzz/fuzz_machineinfo
 	$(B)/fuzz/fuzz_cms -max_total_time=$(FUZZ_SECONDS) $(B)/fuzz/cms
 	$(B)/fuzz/fuzz_checkin -max_total_time=$(FUZZ_SECONDS) \
 	    -dict=libmdm/fuzz/plist.dict $(B)/fuzz/checkin
+	$(B)/fuzz/fuzz_machineinfo -max_total_time=$(FUZZ_SECONDS) \
+	    -dict=libmdm/fuzz/plist.dict $(B)/fuzz/machineinfo
 
 clean:
 	rm -rf build build-asan
