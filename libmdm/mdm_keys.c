@@ -101,3 +101,17 @@ mdm_key_scep_challenge(char *buf, const char *challenge)
 {
     return mdm_key_format(buf, "mdm:scep:chal:{%s}", challenge);
 }
+
+
+size_t
+mdm_key_enroll_dev(char *buf, const char *serial)
+{
+    return mdm_key_format(buf, "mdm:enroll:dev:{%s}", serial);
+}
+
+
+size_t
+mdm_key_enroll_known(char *buf, const char *serial)
+{
+    return mdm_key_format(buf, "mdm:enroll:known:{%s}", serial);
+}

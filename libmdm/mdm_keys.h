@@ -52,4 +52,9 @@ size_t mdm_key_enroll_link(char *buf, const char *token);
 /* mdm:scep:chal:{<challenge>} */
 size_t mdm_key_scep_challenge(char *buf, const char *challenge);
 
+/* ADE (one slot per device serial): mdm:enroll:dev:{<serial>} (the facts
+ * of its last MachineInfo), mdm:enroll:known:{<serial>} (registered) */
+size_t mdm_key_enroll_dev(char *buf, const char *serial);
+size_t mdm_key_enroll_known(char *buf, const char *serial);
+
 #endif

@@ -232,10 +232,12 @@ mdm_mi_string(plist_t dict, const char *key, int required, int tag_safe,
                        MDM_MACHINEINFO_STR_MAX);
     }
 
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char) s[i];
+    if (tag_safe && n > 0 && !mdm_machineinfo_id_valid(s, n)) {
+        return mdm_err(err, "key %s has a character not accepted", key);
+    }
 
-        if (tag_safe ? !(isalnum(c) || c == '-') : (c < 0x20 || c == 0x7f)) {
+    for (i = 0; i < n; i++) {
+        if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f) {
             return mdm_err(err, "key %s has a character not accepted", key);
         }
     }
@@ -247,6 +249,25 @@ mdm_mi_string(plist_t dict, const char *key, int required, int tag_safe,
     memcpy(out, s, n + 1);
 
     return MDM_OK;
+}
+
+
+int
+mdm_machineinfo_id_valid(const char *s, size_t len)
+{
+    size_t  i;
+
+    if (len == 0 || len > MDM_MACHINEINFO_STR_MAX) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!(isalnum((unsigned char) s[i]) || s[i] == '-')) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

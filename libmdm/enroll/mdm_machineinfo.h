@@ -63,6 +63,10 @@ X509_STORE *mdm_machineinfo_anchors_load(const char *pem_file,
 int mdm_machineinfo_parse(const unsigned char *der, size_t len,
     X509_STORE *anchors, mdm_machineinfo_t *mi, mdm_err_t *err);
 
+/* Whether s (len bytes) is a serial or UDID as accepted here: 1 to
+ * MDM_MACHINEINFO_STR_MAX of [A-Za-z0-9-]. */
+int mdm_machineinfo_id_valid(const char *s, size_t len);
+
 /* The facts from the (already verified) plist alone. */
 int mdm_machineinfo_from_plist(const char *plist, size_t len,
     mdm_machineinfo_t *mi, mdm_err_t *err);
