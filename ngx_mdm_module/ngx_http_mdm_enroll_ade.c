@@ -51,7 +51,7 @@ typedef struct {
     ngx_array_t                *min_os;     /* ngx_http_mdm_ade_min_os_t */
     ngx_flag_t                  known_serials;
     ngx_flag_t                  watch_pairing;
-    ngx_array_t                *psso;       /* AuthURL, ProfileURL, Manifest */
+    ngx_str_t                  *psso;       /* AuthURL, ProfileURL, Manifest */
     ngx_http_complex_value_t   *psso_user;
     time_t                      facts_ttl;
 } ngx_http_mdm_ade_loc_conf_t;
@@ -80,6 +80,8 @@ static void *ngx_http_mdm_ade_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_mdm_ade_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_mdm_ade_set_min_os(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_mdm_ade_set_psso(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void ngx_http_mdm_ade_cleanup(void *data);
 
@@ -119,9 +121,9 @@ static ngx_command_t  ngx_http_mdm_ade_commands[] = {
 
     { ngx_string("mdm_enroll_ade_psso"),
       NGX_HTTP_MDM_ADE_ANY|NGX_CONF_TAKE3,
-      ngx_conf_set_str_array_slot,
+      ngx_http_mdm_ade_set_psso,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_mdm_ade_loc_conf_t, psso),
+      0,
       NULL },
 
     { ngx_string("mdm_enroll_ade_psso_user"),
@@ -463,7 +465,7 @@ ngx_http_mdm_ade_judge(ngx_http_request_t *r, ngx_http_mdm_ade_req_t *ar)
     }
 
     if (alcf->psso != NULL) {
-        psso = alcf->psso->elts;
+        psso = alcf->psso;
         auth = r->headers_in.authorization;
 
         e.code = MDM_ADE_ERR_PSSO;
@@ -659,8 +661,6 @@ ngx_http_mdm_ade_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_mdm_ade_loc_conf_t  *conf = child;
 
     char                 *file;
-    ngx_str_t            *s;
-    ngx_uint_t            i;
     mdm_err_t             err;
     ngx_pool_cleanup_t   *cln;
 
@@ -673,21 +673,6 @@ ngx_http_mdm_ade_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->psso_user == NULL) {
         conf->psso_user = prev->psso_user;
-    }
-
-    if (conf->psso != NULL) {
-        s = conf->psso->elts;
-
-        for (i = 0; i < conf->psso->nelts; i++) {
-            if (s[i].len < 9
-                || ngx_strncmp(s[i].data, "https://", 8) != 0)
-            {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "mdm_enroll_ade_psso: \"%V\" is not an "
-                                   "https:// URL", &s[i]);
-                return NGX_CONF_ERROR;
-            }
-        }
     }
 
     if (conf->anchor.len == 0) {
@@ -796,6 +781,44 @@ ngx_http_mdm_ade_set_min_os(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     m->version = (char *) ver->data;        /* args are NUL-terminated */
     m->build = build ? (char *) build->data : NULL;
+
+    return NGX_CONF_OK;
+}
+
+
+/* mdm_enroll_ade_psso AuthURL ProfileURL ManifestURL; */
+static char *
+ngx_http_mdm_ade_set_psso(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mdm_ade_loc_conf_t  *alcf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (alcf->psso != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i <= 3; i++) {
+        if (value[i].len < 9
+            || ngx_strncmp(value[i].data, "https://", 8) != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" is not an https:// URL", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    /* AuthURL, ProfileURL, Package ManifestURL (the words themselves are
+     * NUL-terminated and live in cf->pool; the args array is reused) */
+    alcf->psso = ngx_palloc(cf->pool, 3 * sizeof(ngx_str_t));
+    if (alcf->psso == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(alcf->psso, &value[1], 3 * sizeof(ngx_str_t));
 
     return NGX_CONF_OK;
 }
