@@ -115,3 +115,10 @@ mdm_key_enroll_known(char *buf, const char *serial)
 {
     return mdm_key_format(buf, "mdm:enroll:known:{%s}", serial);
 }
+
+
+size_t
+mdm_key_ca_cert(char *buf, const char *sha256_hex)
+{
+    return mdm_key_format(buf, "mdm:ca:cert:{%s}", sha256_hex);
+}

@@ -57,4 +57,9 @@ size_t mdm_key_scep_challenge(char *buf, const char *challenge);
 size_t mdm_key_enroll_dev(char *buf, const char *serial);
 size_t mdm_key_enroll_known(char *buf, const char *serial);
 
+/* The SCEP CA's issuance records (contract of issue 12; written by scep):
+ * mdm:ca:cert:{<sha256 hex>} hash, mdm:ca:index zset */
+#define MDM_KEY_CA_INDEX "mdm:ca:index"
+size_t mdm_key_ca_cert(char *buf, const char *sha256_hex);
+
 #endif

@@ -188,6 +188,13 @@ static ngx_command_t  ngx_http_mdm_commands[] = {
       offsetof(ngx_http_mdm_loc_conf_t, cert_binding),
       &ngx_http_mdm_cert_binding },
 
+    { ngx_string("mdm_cert_renew_grace"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, renew_grace),
+      NULL },
+
     { ngx_string("mdm_topic_check"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -337,6 +344,7 @@ ngx_http_mdm_create_loc_conf(ngx_conf_t *cf)
     conf->tokens = NGX_CONF_UNSET_PTR;
     conf->return_to_service = NGX_CONF_UNSET;
     conf->idle_events = NGX_CONF_UNSET;
+    conf->renew_grace = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -366,6 +374,7 @@ ngx_http_mdm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->return_to_service, prev->return_to_service,
                          0);
     ngx_conf_merge_value(conf->idle_events, prev->idle_events, 1);
+    ngx_conf_merge_sec_value(conf->renew_grace, prev->renew_grace, 86400);
 
     if (conf->endpoint == NGX_HTTP_MDM_API && conf->api_key.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -1,0 +1,136 @@
+#!/usr/bin/perl
+# Identity renewal binding: a message that comes with a certificate other
+# than the bound one is accepted, and rebinds the enrollment, only when our
+# CA's issuance record (mdm:ca:cert:{<sha>}, as the SCEP CA writes it) says
+# it was issued to renew this very enrollment, is not revoked and has not
+# expired; the previous certificate works until the grace period ends; any
+# other certificate is still refused (400) and changes nothing.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use Digest::SHA qw(sha256_hex);
+use MDM::Test;
+
+*plist = \&MDM::Plist::plist;
+
+my $t = MDM::Test->new;
+my $pki = $t->pki;
+my $redis = $t->redis_start;
+my $port = $t->port('https');
+
+$t->nginx_start(<<"EOF", port => $port);
+    mdm_redis 127.0.0.1:$redis;
+    mdm_device_ca $pki->{ca};
+    server {
+        listen 127.0.0.1:$port ssl;
+        ssl_certificate $pki->{cert};
+        ssl_certificate_key $pki->{key};
+        mdm_cert_renew_grace 2h;
+        location /checkin { mdm_checkin; }
+        location /connect { mdm_connect; }
+    }
+EOF
+
+my $topic = 'com.apple.mgmt.External.renewal';
+my $UDID = 'RENEW-DEVICE-1';
+
+sub checkin {
+    my ($body, $id) = @_;
+    return $t->request('PUT', $port, '/checkin', $body, sign => $id,
+        headers => { 'Content-Type' => 'application/x-apple-aspen-mdm-checkin' });
+}
+sub token_update { plist(MessageType => 'TokenUpdate', UDID => $_[0] // $UDID,
+                         Topic => $topic, Token => MDM::Plist::data('t' x 32),
+                         PushMagic => 'magic') }
+sub idle {
+    my ($id) = @_;
+    return $t->request('PUT', $port, '/connect',
+        plist(UDID => $UDID, Status => 'Idle'), sign => $id,
+        headers => { 'Content-Type' => 'application/x-apple-aspen-mdm' });
+}
+sub sha {
+    my ($id) = @_;
+    return sha256_hex(scalar `openssl x509 -in $id->{cert} -outform DER`);
+}
+sub enr { my $id = $_[0] // $UDID; $t->redis('HGET', "mdm:{$id}:enr", $_[1]) }
+
+# what the SCEP CA records for each issuance (the contract of issue 12)
+sub issued {
+    my ($id, %f) = @_;
+    my $s = sha($id);
+    $t->redis('HSET', "mdm:ca:cert:{$s}", 'serial', 'aa01', 'subject', 'CN=x',
+              'not_before', time - 60, 'not_after', time + 86400,
+              'issued', time, map { $_ => $f{$_} } keys %f);
+    $t->redis('ZADD', 'mdm:ca:index', time + 86400, $s);
+    return $s;
+}
+
+my $old = $t->identity($UDID);
+is(checkin(plist(MessageType => 'Authenticate', UDID => $UDID, Topic => $topic), $old)->{status},
+   200, 'Authenticate binds the first certificate');
+is(checkin(token_update(), $old)->{status}, 200, 'TokenUpdate with it');
+is(enr(undef, 'cert'), sha($old), 'bound');
+
+# --- certificates that must stay refused -----------------------------------
+
+my $stranger = $t->identity($UDID, tag => '-stranger');
+my $other = $t->identity($UDID, tag => '-other');
+my $revoked = $t->identity($UDID, tag => '-revoked');
+my $expired = $t->identity($UDID, tag => '-expired');
+issued($other, renew => 'SOMEONE-ELSE');
+issued($revoked, renew => $UDID, revoked => time - 10);
+{
+    my $s = issued($expired, renew => $UDID);
+    $t->redis('HSET', "mdm:ca:cert:{$s}", 'not_after', time - 1);
+}
+my $before = $t->redis_snapshot;
+for my $case ([$stranger, 'no issuance record'], [$other, 'issued to renew another enrollment'],
+              [$revoked, 'revoked'], [$expired, 'expired']) {
+    my $log = length $t->error_log;
+    is(checkin(token_update(), $case->[0])->{status}, 400, "$case->[1]: 400");
+    like(substr($t->error_log, $log), qr/refused: certificate does not match the one bound to the enrollment and is/,
+         "$case->[1]: logged");
+}
+is(idle($stranger)->{status}, 400, 'a command report with a stranger certificate: 400');
+is($t->redis_snapshot, $before, 'nothing changed by any of them');
+is(enr(undef, 'cert'), sha($old), 'still bound to the first certificate');
+
+# --- the renewed certificate ------------------------------------------------
+
+my $new = $t->identity($UDID, tag => '-renewed');
+my $new_sha = issued($new, renew => $UDID);
+my $r = idle($new);
+is($r->{status}, 200, 'a command report with the renewed certificate is accepted');
+is(enr(undef, 'cert'), $new_sha, 'and the enrollment is bound to it');
+is(enr(undef, 'cert_prev'), sha($old), 'the previous one kept as cert_prev');
+my $until = enr(undef, 'cert_prev_until');
+ok($until >= time + 7200 - 30 && $until <= time + 7200 + 1,
+   'until now + mdm_cert_renew_grace (2h)');
+is($t->redis('GET', "mdm:cert:$new_sha"), $UDID, 'the certificate lookup names the enrollment');
+like($t->error_log, qr/"$UDID" renewed its identity: certificate $new_sha replaces/,
+     'the renewal is logged');
+
+is(checkin(token_update(), $new)->{status}, 200, 'check-ins with the new certificate');
+is(checkin(token_update(), $old)->{status}, 200, 'the old one works within the grace period');
+is(idle($old)->{status}, 200, 'for reports too');
+
+# the grace period ends (moved into the past rather than waited for)
+$t->redis('HSET', "mdm:{$UDID}:enr", 'cert_prev_until', time - 1);
+is(checkin(token_update(), $old)->{status}, 400, 'after the grace period the old one is refused');
+is(checkin(token_update(), $new)->{status}, 200, 'the new one goes on');
+
+# a renewal issued for this enrollment is not a key to another one
+my $dev2 = 'RENEW-DEVICE-2';
+my $old2 = $t->identity($dev2);
+checkin(plist(MessageType => 'Authenticate', UDID => $dev2, Topic => $topic), $old2);
+is(checkin(token_update($dev2), $old2)->{status}, 200, 'a second device');
+is(checkin(token_update($dev2), $new)->{status}, 400,
+   'the first device\'s renewed certificate is refused for it');
+is(enr($dev2, 'cert'), sha($old2), 'its binding unchanged');
+
+my @problems = $t->error_log_problems;
+is_deeply(\@problems, [], 'no alerts or crashes in the logs');
+
+done_testing();
