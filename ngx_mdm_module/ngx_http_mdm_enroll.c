@@ -32,6 +32,8 @@ typedef struct {
 static ngx_int_t ngx_http_mdm_enroll_get(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mdm_enroll_token(ngx_http_request_t *r,
     ngx_str_t *token);
+static ngx_int_t ngx_http_mdm_enroll_spend_link(ngx_http_request_t *r,
+    ngx_str_t *token);
 static ngx_int_t ngx_http_mdm_enroll_link_used(ngx_http_request_t *r,
     redisReply *reply);
 static ngx_int_t ngx_http_mdm_enroll_challenge_stored(ngx_http_request_t *r,
@@ -79,7 +81,6 @@ ngx_http_mdm_enroll_get(ngx_http_request_t *r)
 {
     ngx_int_t                        rc;
     ngx_str_t                        token;
-    ngx_http_mdm_ctx_t              *ctx;
     ngx_http_mdm_enroll_req_t       *er;
     ngx_http_mdm_enroll_loc_conf_t  *elcf;
 
@@ -89,14 +90,15 @@ ngx_http_mdm_enroll_get(ngx_http_request_t *r)
     }
 
     elcf = ngx_http_get_module_loc_conf(r, ngx_http_mdm_enroll_module);
-    ctx = ngx_http_mdm_get_ctx(r);
     er = ngx_pcalloc(r->pool, sizeof(ngx_http_mdm_enroll_req_t));
 
-    if (ctx == NULL || er == NULL) {
+    if (er == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->data = er;
+    /* this module's own slot: ctx->data of the main module is the ADE
+     * handler's when it calls ngx_http_mdm_enroll_send_profile() */
+    ngx_http_set_ctx(r, er, ngx_http_mdm_enroll_module);
 
     if (ngx_http_mdm_enroll_user(r, &er->facts.user) != NGX_OK) {
         return NGX_HTTP_BAD_REQUEST;
@@ -121,29 +123,35 @@ ngx_http_mdm_enroll_get(ngx_http_request_t *r)
     er->token = token;
     er->facts.link = token;
 
+    return ngx_http_mdm_enroll_spend_link(r, &token);
+}
+
+
+/* enroll_link_use.lua in the link's own slot, before the challenge */
+static ngx_int_t
+ngx_http_mdm_enroll_spend_link(ngx_http_request_t *r, ngx_str_t *token)
+{
+    char                 key[MDM_KEY_MAX], *t;
+    size_t               len;
+    ngx_http_mdm_args_t  args;
+
+    t = ngx_http_mdm_cstr(r->pool, token);
+
+    if (t == NULL || ngx_http_mdm_args_init(r, &args, 5) != NGX_OK
+        || ngx_http_mdm_args_script(r, &args, "enroll_link_use", 1) != NGX_OK)
     {
-        char                 key[MDM_KEY_MAX];
-        size_t               len;
-        ngx_http_mdm_args_t  args;
-        char                *t = ngx_http_mdm_cstr(r->pool, &token);
-
-        if (t == NULL || ngx_http_mdm_args_init(r, &args, 5) != NGX_OK
-            || ngx_http_mdm_args_script(r, &args, "enroll_link_use", 1)
-               != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        len = mdm_key_enroll_link(key, t);
-
-        if (ngx_http_mdm_args_add_copy(r, &args, key, len) != NGX_OK
-            || ngx_http_mdm_args_add_int(r, &args, ngx_time()) != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_mdm_eval(r, &args, ngx_http_mdm_enroll_link_used);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    len = mdm_key_enroll_link(key, t);
+
+    if (ngx_http_mdm_args_add_copy(r, &args, key, len) != NGX_OK
+        || ngx_http_mdm_args_add_int(r, &args, ngx_time()) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_enroll_link_used);
 }
 
 
@@ -188,11 +196,9 @@ ngx_http_mdm_enroll_token(ngx_http_request_t *r, ngx_str_t *token)
 static ngx_int_t
 ngx_http_mdm_enroll_link_used(ngx_http_request_t *r, redisReply *reply)
 {
-    ngx_http_mdm_ctx_t         *ctx;
     ngx_http_mdm_enroll_req_t  *er;
 
-    ctx = ngx_http_mdm_get_ctx(r);
-    er = ctx->data;
+    er = ngx_http_get_module_ctx(r, ngx_http_mdm_enroll_module);
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2
         || reply->element[0]->type != REDIS_REPLY_STRING
@@ -236,7 +242,6 @@ ngx_http_mdm_enroll_send_profile(ngx_http_request_t *r,
     char                             key[MDM_KEY_MAX];
     size_t                           len;
     time_t                           now;
-    ngx_http_mdm_ctx_t              *ctx;
     ngx_http_mdm_args_t              args;
     ngx_http_mdm_enroll_req_t       *er;
     ngx_http_mdm_enroll_loc_conf_t  *elcf;
@@ -249,22 +254,20 @@ ngx_http_mdm_enroll_send_profile(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx = ngx_http_mdm_get_ctx(r);
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    er = ngx_http_get_module_ctx(r, ngx_http_mdm_enroll_module);
 
-    er = ctx->data;
-
-    /* the ADE handler comes with its own per-request state */
-    if (er == NULL || &er->facts != facts) {
+    /* called by the ADE handler: the facts are its own */
+    if (er == NULL) {
         er = ngx_pcalloc(r->pool, sizeof(ngx_http_mdm_enroll_req_t));
         if (er == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
+        ngx_http_set_ctx(r, er, ngx_http_mdm_enroll_module);
+    }
+
+    if (&er->facts != facts) {
         er->facts = *facts;
-        ctx->data = er;
     }
 
     if (mdm_enroll_challenge_new(er->challenge) != 0) {
@@ -309,10 +312,6 @@ static ngx_int_t
 ngx_http_mdm_enroll_challenge_stored(ngx_http_request_t *r,
     redisReply *reply)
 {
-    ngx_http_mdm_ctx_t  *ctx;
-
-    ctx = ngx_http_mdm_get_ctx(r);
-
     if (reply->type != REDIS_REPLY_INTEGER || reply->integer != 1) {
         /* 128 random bits met an existing challenge: the generator is
          * broken, not the request */
@@ -321,7 +320,8 @@ ngx_http_mdm_enroll_challenge_stored(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_mdm_enroll_send(r, ctx->data);
+    return ngx_http_mdm_enroll_send(r, ngx_http_get_module_ctx(r,
+                                               ngx_http_mdm_enroll_module));
 }
 
 

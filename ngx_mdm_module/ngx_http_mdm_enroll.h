@@ -82,7 +82,9 @@ ngx_int_t ngx_http_mdm_enroll_handler(ngx_http_request_t *r);
  * Writes a fresh one-time challenge with facts (one script call), then
  * builds, signs and sends the profile of r's mdm_enroll location. Returns
  * what a content handler returns (NGX_DONE while Redis answers). For the
- * ADE handler: call it once the request body has been read and judged.
+ * ADE handler: call it once the request body has been read and judged;
+ * facts is copied, the strings it points at must live as long as r (its
+ * pool). A renewal profile sets facts->renew.
  */
 ngx_int_t ngx_http_mdm_enroll_send_profile(ngx_http_request_t *r,
     ngx_http_mdm_enroll_facts_t *facts);
