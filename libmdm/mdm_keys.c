@@ -122,3 +122,10 @@ mdm_key_ca_cert(char *buf, const char *sha256_hex)
 {
     return mdm_key_format(buf, "mdm:ca:cert:{%s}", sha256_hex);
 }
+
+
+size_t
+mdm_key_ca_serial(char *buf, const char *serial_hex)
+{
+    return mdm_key_format(buf, "mdm:ca:serial:{%s}", serial_hex);
+}

@@ -49,17 +49,19 @@ size_t mdm_key_pushcert(char *buf, const char *topic);
 /* mdm:enroll:link:{<token>} */
 size_t mdm_key_enroll_link(char *buf, const char *token);
 
-/* mdm:scep:chal:{<challenge>} */
-size_t mdm_key_scep_challenge(char *buf, const char *challenge);
-
 /* ADE (one slot per device serial): mdm:enroll:dev:{<serial>} (the facts
  * of its last MachineInfo), mdm:enroll:known:{<serial>} (registered) */
 size_t mdm_key_enroll_dev(char *buf, const char *serial);
 size_t mdm_key_enroll_known(char *buf, const char *serial);
 
-/* The SCEP CA's issuance records (contract of issue 12; written by scep):
- * mdm:ca:cert:{<sha256 hex>} hash, mdm:ca:index zset */
-#define MDM_KEY_CA_INDEX "mdm:ca:index"
+/* SCEP CA (docs/redis-schema.md, "Enrollment"): catalogue keys, own tag */
+#define MDM_KEY_CA_INDEX    "mdm:ca:index"
+#define MDM_KEY_CA_REVOKED  "mdm:ca:revoked"
+
+/* mdm:scep:chal:{<challenge>}, mdm:ca:cert:{<sha256 hex>},
+ * mdm:ca:serial:{<serial hex>} */
+size_t mdm_key_scep_challenge(char *buf, const char *challenge);
 size_t mdm_key_ca_cert(char *buf, const char *sha256_hex);
+size_t mdm_key_ca_serial(char *buf, const char *serial_hex);
 
 #endif

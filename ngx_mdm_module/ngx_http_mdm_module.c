@@ -230,6 +230,55 @@ static ngx_command_t  ngx_http_mdm_commands[] = {
       offsetof(ngx_http_mdm_loc_conf_t, return_to_service),
       NULL },
 
+    { ngx_string("mdm_scep"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_mdm_set_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) NGX_HTTP_MDM_SCEP },
+
+    { ngx_string("mdm_scep_ca"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE23,
+      ngx_http_mdm_scep_set_ca,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, scep.ca_files),
+      NULL },
+
+    { ngx_string("mdm_scep_validity"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, scep.validity),
+      NULL },
+
+    { ngx_string("mdm_scep_key_usage"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_bitmask_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, scep.key_usage),
+      &ngx_http_mdm_scep_key_usages },
+
+    { ngx_string("mdm_scep_min_key_bits"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, scep.min_key_bits),
+      NULL },
+
+    { ngx_string("mdm_scep_challenge"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, scep.challenge),
+      NULL },
+
+    { ngx_string("mdm_scep_record_retention"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, scep.record_retention),
+      NULL },
+
       ngx_null_command
 };
 
@@ -345,6 +394,7 @@ ngx_http_mdm_create_loc_conf(ngx_conf_t *cf)
     conf->return_to_service = NGX_CONF_UNSET;
     conf->idle_events = NGX_CONF_UNSET;
     conf->renew_grace = NGX_CONF_UNSET;
+    ngx_http_mdm_scep_create_conf(&conf->scep);
 
     return conf;
 }
@@ -375,6 +425,13 @@ ngx_http_mdm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                          0);
     ngx_conf_merge_value(conf->idle_events, prev->idle_events, 1);
     ngx_conf_merge_sec_value(conf->renew_grace, prev->renew_grace, 86400);
+
+    if (ngx_http_mdm_scep_merge_conf(cf, &prev->scep, &conf->scep,
+                                     conf->endpoint == NGX_HTTP_MDM_SCEP)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->endpoint == NGX_HTTP_MDM_API && conf->api_key.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -452,6 +509,9 @@ ngx_http_mdm_set_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         break;
     case NGX_HTTP_MDM_METRICS:
         clcf->handler = ngx_http_mdm_metrics_handler;
+        break;
+    case NGX_HTTP_MDM_SCEP:
+        clcf->handler = ngx_http_mdm_scep_handler;
         break;
     default:
         clcf->handler = ngx_http_mdm_device_handler;

@@ -7,6 +7,7 @@
 
 #include "mdm_event.h"
 #include "ngx_mdm_redis.h"
+#include "ngx_http_mdm_scep.h"
 
 
 #define NGX_HTTP_MDM_CHECKIN        1
@@ -15,6 +16,7 @@
 #define NGX_HTTP_MDM_API            4
 #define NGX_HTTP_MDM_HEALTHZ        5
 #define NGX_HTTP_MDM_METRICS        6
+#define NGX_HTTP_MDM_SCEP           10
 
 #define NGX_HTTP_MDM_ID_TLS         0x01
 #define NGX_HTTP_MDM_ID_SIGNATURE   0x02
@@ -57,6 +59,7 @@ typedef struct {
     ngx_flag_t                  return_to_service;
     ngx_flag_t                  idle_events;
     time_t                      renew_grace;  /* previous cert after renewal */
+    ngx_http_mdm_scep_conf_t    scep;
 } ngx_http_mdm_loc_conf_t;
 
 

@@ -1,0 +1,58 @@
+#ifndef MDM_CA_H
+#define MDM_CA_H
+
+/*
+ * The issuing device CA: a certificate, its key and the chain above it
+ * (PEM), loaded once at configuration time, and the issuance of a device
+ * certificate from a PKCS#10 request. SCEP uses it today, ACME later.
+ */
+
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+#define MDM_CA_SERIAL_HEX_MAX  40     /* 128-bit serial: at most 33 digits */
+
+typedef struct mdm_ca_s  mdm_ca_t;
+
+typedef struct {
+    long         validity_secs;       /* not_after = now + this */
+    long         backdate_secs;       /* not_before = now - this (clock skew) */
+    unsigned     key_usage;           /* KU_DIGITAL_SIGNATURE | ... */
+} mdm_ca_opts_t;
+
+typedef struct {
+    X509        *cert;                /* owned by the caller */
+    char         serial_hex[MDM_CA_SERIAL_HEX_MAX + 1];   /* lowercase */
+    char         sha256_hex[65];      /* of the DER */
+    time_t       not_before;
+    time_t       not_after;
+} mdm_ca_issued_t;
+
+/* Loads cert + key (and an optional chain PEM, NULL for none); the key must
+ * match the certificate and the certificate must be a CA. NULL with a
+ * reason in err. */
+mdm_ca_t *mdm_ca_load(const char *cert_path, const char *key_path,
+    const char *chain_path, char *err, size_t errlen);
+
+void mdm_ca_free(mdm_ca_t *ca);
+
+/* Accessors; the objects stay owned by the CA. */
+X509 *mdm_ca_cert(const mdm_ca_t *ca);
+EVP_PKEY *mdm_ca_key(const mdm_ca_t *ca);
+STACK_OF(X509) *mdm_ca_chain(const mdm_ca_t *ca);
+
+/* Issues a certificate for csr (already verified by the caller): random
+ * 128-bit serial, subject and public key from the CSR, validity and key
+ * usage from opts, EKU clientAuth, SKI/AKI. 0 on success, -1 with err. */
+int mdm_ca_issue(const mdm_ca_t *ca, X509_REQ *csr, const mdm_ca_opts_t *opts,
+    time_t now, mdm_ca_issued_t *out, char *err, size_t errlen);
+
+/* Whether cert was signed by this CA (issuer name and signature). */
+int mdm_ca_issued_by(const mdm_ca_t *ca, X509 *cert);
+
+/* Lowercase hex SHA-256 of the certificate's DER into out[65]; 0 or -1. */
+int mdm_ca_cert_sha256(X509 *cert, char out[65]);
+
+#endif
