@@ -11,6 +11,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use Digest::SHA qw(sha256_hex);
+use MIME::Base64 ();
 use MDM::Test;
 
 *plist = \&MDM::Plist::plist;
@@ -129,6 +130,60 @@ is(checkin(token_update($dev2), $old2)->{status}, 200, 'a second device');
 is(checkin(token_update($dev2), $new)->{status}, 400,
    'the first device\'s renewed certificate is refused for it');
 is(enr($dev2, 'cert'), sha($old2), 'its binding unchanged');
+
+# --- the worker's renewal sweep ---------------------------------------------
+#
+# The certificate bound now ($new) expires within renew_window: the worker
+# queues InstallProfile with a fresh, signed enrollment profile (same
+# PayloadIdentifier) whose challenge carries renew = the enrollment ID, once.
+
+my $dir = $t->dir;
+my $signer = $t->identity('profile-signer', tag => '-signer');
+my $worker_conf = "$dir/mdm-worker.conf";
+MDM::Test::spew($worker_conf, join '', map { "$_\n" }
+    "redis = 127.0.0.1:$redis", 'log_level = debug',
+    'apns_url = https://127.0.0.1:9', 'renew_interval_ms = 100',
+    'renew_window = 172800', 'renew_batch = 2',
+    'renew_server_url = https://mdm.example.org/mdm/connect',
+    "renew_topic = $topic", 'renew_scep_url = https://mdm.example.org/scep',
+    'renew_identifier = org.example.mdm.enroll',
+    "renew_signer_cert = $signer->{cert}", "renew_signer_key = $signer->{key}");
+$t->spawn('worker', {}, "$MDM::Test::BUILD/mdm-worker", '-c', $worker_conf,
+          '--name', 'renew-1');
+my $wlog = sub { -e "$dir/worker.out" ? MDM::Test::slurp("$dir/worker.out") : '' };
+ok($t->wait_for(sub { $wlog->() =~ /InstallProfile queued for enrollment $UDID/ }, 20),
+   'the worker queues the renewal') or diag($wlog->());
+my $q = $t->redis('LRANGE', "mdm:{$UDID}:q", 0, -1);
+is(scalar @$q, 1, 'one command in the enrollment\'s queue');
+my $body = $t->redis('HGET', "mdm:cmd:{$q->[0]}", 'body') // '';
+like($body, qr{<key>RequestType</key>\s*<string>InstallProfile</string>}, 'an InstallProfile');
+ok(defined $t->redis('ZSCORE', 'mdm:pending', $UDID), 'with the push path\'s pending entry');
+my ($payload) = $body =~ m{<key>Payload</key>\s*<data>([^<]+)</data>};
+MDM::Test::spew("$dir/renew.der", MIME::Base64::decode_base64($payload // ''));
+my $ok = eval {
+    $t->openssl('cms', '-verify', '-binary', '-inform', 'DER', '-in', "$dir/renew.der",
+                '-CAfile', $pki->{ca}, '-purpose', 'any', '-out', "$dir/renew.xml");
+    1;
+};
+ok($ok, 'the profile is signed by renew_signer_cert');
+my $xml = $ok ? MDM::Test::slurp("$dir/renew.xml") : '';
+like($xml, qr{<key>PayloadIdentifier</key>\s*<string>org.example.mdm.enroll</string>},
+     'the enrollment\'s PayloadIdentifier');
+my ($chal) = $xml =~ m{<key>Challenge</key>\s*<string>([0-9a-f]{32})</string>};
+ok($chal, 'a fresh challenge');
+is($t->redis('HGET', "mdm:scep:chal:{$chal}", 'renew'), $UDID,
+   'whose record carries renew = the enrollment ID');
+ok($t->redis('HGET', "mdm:ca:cert:{$new_sha}", 'renew_queued'), 'the certificate is marked as queued');
+
+# barrier: a second certificate appears in the window; once the worker has
+# queued it, it has read the first one again in the same tick
+checkin(plist(MessageType => 'Authenticate', UDID => 'RENEW-DEVICE-3', Topic => $topic),
+        my $third = $t->identity('RENEW-DEVICE-3'));
+issued($third, renew => 'RENEW-DEVICE-3');
+ok($t->wait_for(sub { $wlog->() =~ /InstallProfile queued for enrollment RENEW-DEVICE-3/ }, 20),
+   'a later certificate is queued too');
+is($t->redis('LLEN', "mdm:{$UDID}:q"), 1, 'the first is not queued twice');
+unlike($wlog->(), qr/renewal of certificate .* not queued/, 'no failed renewal');
 
 my @problems = $t->error_log_problems;
 is_deeply(\@problems, [], 'no alerts or crashes in the logs');
