@@ -43,7 +43,7 @@ size_t mdm_key_cert(char *buf, const char *sha256_hex);
 /* mdm:pushcert:<topic> */
 size_t mdm_key_pushcert(char *buf, const char *topic);
 
-/* Enrollment (issue 12): one-time links, their index, SCEP challenges */
+/* Enrollment (issue 12): one-time links and their index */
 #define MDM_KEY_ENROLL_INDEX "mdm:enroll:index"
 
 /* mdm:enroll:link:{<token>} */

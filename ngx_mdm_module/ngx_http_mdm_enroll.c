@@ -163,6 +163,7 @@ static ngx_int_t
 ngx_http_mdm_enroll_token(ngx_http_request_t *r, ngx_str_t *token)
 {
     ngx_str_t                        path;
+    ngx_http_core_loc_conf_t        *clcf;
     ngx_http_mdm_enroll_loc_conf_t  *elcf;
 
     elcf = ngx_http_get_module_loc_conf(r, ngx_http_mdm_enroll_module);
@@ -172,6 +173,13 @@ ngx_http_mdm_enroll_token(ngx_http_request_t *r, ngx_str_t *token)
     }
 
     if (ngx_http_arg(r, (u_char *) "token", 5, token) != NGX_OK) {
+        clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+        /* the path form only below a prefix location */
+        if (clcf->exact_match || clcf->regex) {
+            return NGX_DECLINED;
+        }
+
         ngx_http_mdm_api_route(r, &path);
 
         if (path.len <= 1 || path.data[0] != '/') {

@@ -45,6 +45,8 @@ is($t->request('GET', $env{API_PORT}, '/healthz')->{status}, 200, 'healthz is 20
 like($dev{ENROLL_URL} // '', qr{^https://localhost:$env{MDM_PORT}/enroll/link/[0-9a-f]{32}$},
      'ENROLL_URL is a one-time link');
 like($dev{SCEP_URL} // '', qr{^https://localhost:$env{MDM_PORT}/scep$}, 'SCEP_URL');
+$r = $t->request('GET', $env{MDM_PORT}, '/scep?operation=GetCACaps');
+is($r->{status}, 200, 'SCEP_URL answers GetCACaps');
 (my $link_path = $dev{ENROLL_URL}) =~ s{^https://[^/]+}{};
 $r = $t->request('GET', $env{MDM_PORT}, $link_path);
 is($r->{status}, 200, 'ENROLL_URL gives the enrollment profile');

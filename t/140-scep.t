@@ -60,6 +60,169 @@ is($r->{status}, 400, 'an unsupported operation is 400');
 $r = $t->request('GET', $https, '/scep');
 is($r->{status}, 400, 'no operation is 400');
 
+# --- PKIOperation through mdmsim -----------------------------------------
+
+my $mdmsim = "$ENV{MDM_BUILD}/mdmsim";
+my $url = "https://127.0.0.1:$https/scep";
+
+# mdmsim scep ...: (exit code, stdout+stderr)
+sub scep {
+    my (@args) = @_;
+    my $cmd = join ' ', map { "'$_'" } $mdmsim, 'scep', '--ca-file',
+        $pki->{ca}, @args;
+    my $out = `$cmd 2>&1`;
+    return ($? >> 8, $out);
+}
+
+my ($rc, $o) = scep('--url', "$url-static", '--challenge', 'static-secret',
+                    '--out-cert', "$d/static.pem", '--out-key', "$d/static.key");
+is($rc, 0, 'PKCSReq with the static challenge is issued') or diag $o;
+my $text = `openssl x509 -in $d/static.pem -noout -text 2>&1`;
+like($text, qr/TLS Web Client Authentication/, 'the issued certificate has EKU clientAuth');
+like($text, qr/Subject: CN ?= ?mdmsim/, 'its subject comes from the CSR');
+like(`openssl verify -CAfile $pki->{ca} $d/static.pem 2>&1`, qr/OK$/m,
+     'openssl verify accepts it under the device CA');
+
+($rc, $o) = scep('--url', "$url-static", '--challenge', 'wrong-secret');
+is($rc, 1, 'a wrong static challenge is a CertRep FAILURE') or diag $o;
+like($o, qr/failInfo 2/, 'with failInfo badRequest');
+
+# --- one-time challenges (written as the enroll location writes them) ------
+
+sub challenge {
+    my ($c, %f) = @_;
+    my $now = time;
+    $t->redis('HSET', "mdm:scep:chal:{$c}", created => $now,
+              expires => $now + 3600, user => 'alice', link => 'L1',
+              udid => 'UDID-1', serial => 'C02TEST', %f);
+    $t->redis('EXPIRE', "mdm:scep:chal:{$c}", 3600);
+}
+
+challenge('c-one');
+($rc, $o) = scep('--url', $url, '--challenge', 'c-one', '--cn', 'device-1',
+                 '--out-cert', "$d/one.pem", '--out-key', "$d/one.key");
+is($rc, 0, 'PKCSReq with a one-time challenge is issued') or diag $o;
+is($t->redis('EXISTS', 'mdm:scep:chal:{c-one}'), 0, 'the challenge is consumed');
+
+my $sha = lc((split /=/, `openssl x509 -in $d/one.pem -noout -fingerprint -sha256`)[1] // '');
+$sha =~ s/[:\s]//g;
+my %rec = @{ $t->redis('HGETALL', "mdm:ca:cert:{$sha}") };
+my $serial = lc((split /=/, `openssl x509 -in $d/one.pem -noout -serial`)[1]);
+chomp $serial;
+$serial =~ s/^0+//;
+is($rec{serial}, $serial, 'the issuance record has the serial');
+is($rec{subject}, 'CN=device-1', 'and the subject');
+is($rec{user}, 'alice', 'and the challenge\'s user');
+is($rec{link}, 'L1', 'and link');
+is($rec{udid}, 'UDID-1', 'and udid');
+is($rec{serial_number}, 'C02TEST', 'and the device serial');
+ok(!exists $rec{renew}, 'no renew field for a first enrollment');
+is(`openssl x509 -in $d/one.pem -outform DER` eq $rec{der}, 1, 'and the DER');
+my $na = `openssl x509 -in $d/one.pem -noout -enddate`;
+ok($rec{not_after} > time + 29 * 86400 && $rec{not_after} < time + 31 * 86400,
+   'not_after follows mdm_scep_validity 30d');
+is($t->redis('GET', "mdm:ca:serial:{$serial}"), $sha, 'serial -> sha256 lookup');
+is($t->redis('ZSCORE', 'mdm:ca:index', $sha), $rec{not_after}, 'the index holds it by not_after');
+my $ttl = $t->redis('TTL', "mdm:ca:cert:{$sha}");
+ok($ttl > 58 * 86400 && $ttl <= 60 * 86400, 'the record expires 30 days after the certificate');
+like(`openssl x509 -in $d/one.pem -noout -ext keyUsage 2>&1`,
+     qr/critical\s+Digital Signature, Key Encipherment/, 'key usage from the default');
+my $bits = 0;
+$bits = length($1) * 4 if `openssl x509 -in $d/one.pem -noout -serial` =~ /=(\w+)/;
+ok($bits >= 100 && $bits <= 128, 'a random serial of up to 128 bits');
+
+# the same challenge again: consumed, a FAILURE, nothing written
+my $before = $t->redis_snapshot;
+($rc, $o) = scep('--url', $url, '--challenge', 'c-one');
+is($rc, 1, 'a replayed challenge is a CertRep FAILURE') or diag $o;
+like($o, qr/failInfo 2/, 'badRequest');
+($rc, $o) = scep('--url', $url, '--challenge', 'never-made');
+is($rc, 1, 'an unknown challenge is a CertRep FAILURE');
+is($t->redis_snapshot, $before, 'refused requests change nothing in Redis');
+
+challenge('c-expired', expires => time - 10);
+($rc, $o) = scep('--url', $url, '--challenge', 'c-expired');
+is($rc, 1, 'an expired challenge (past its expires) is a CertRep FAILURE') or diag $o;
+is($t->redis('EXISTS', 'mdm:scep:chal:{c-expired}'), 0, 'and it is gone');
+
+# GET, 3DES, SHA-1 (older clients)
+challenge('c-get');
+($rc, $o) = scep('--url', $url, '--challenge', 'c-get', '--get', '--des3', '--sha1');
+is($rc, 0, 'PKIOperation by GET with 3DES and SHA-1 is issued') or diag $o;
+
+# --- bad input: FAILURE with the right failInfo, nothing stored ----------
+
+challenge('c-bad');
+$before = $t->redis_snapshot;
+for my $case (
+    [ 'PKCS#7 for another recipient', 1, '--recipient', $pki->{foreign} ],
+    [ 'a wrong signature over the SignedData', 1, '--bad-signature' ],
+    [ 'a CSR key under 2048 bits', 2, '--key-bits', 1024 ],
+    [ 'a signer key that is not the CSR key', 2, '--foreign-signer' ],
+) {
+    my ($name, $fail, @args) = @$case;
+    ($rc, $o) = scep('--url', $url, '--challenge', 'c-bad', @args);
+    is($rc, 1, "$name is a CertRep FAILURE") or diag $o;
+    like($o, qr/failInfo $fail/, "$name has failInfo $fail");
+}
+is($t->redis_snapshot, $before, 'and none of them consumed the challenge or stored anything');
+
+$r = $t->request('POST', $https, '/scep?operation=PKIOperation', "garbage" x 10,
+                 headers => { 'Content-Type' => 'application/x-pki-message' });
+is($r->{status}, 400, 'a body that is no pkiMessage is 400');
+$r = $t->request('GET', $https, '/scep?operation=PKIOperation&message=%%%');
+is($r->{status}, 400, 'a GET message that is not base64 is 400');
+$r = $t->request('POST', $https, '/scep?operation=PKIOperation', 'x' x (1024 * 1024),
+                 headers => { 'Content-Type' => 'application/x-pki-message' });
+is($r->{status}, 413, 'a 1 MB body is refused with 413');
+is($t->redis_snapshot, $before, 'nothing stored for them either');
+
+# --- renewal ---------------------------------------------------------------
+
+($rc, $o) = scep('--url', $url, '--renew-with', "$d/one.pem", "$d/one.key",
+                 '--cn', 'device-1', '--out-cert', "$d/renewed.pem",
+                 '--out-key', "$d/renewed.key");
+is($rc, 0, 'RenewalReq signed by our certificate is issued without a challenge') or diag $o;
+my $sha2 = lc((split /=/, `openssl x509 -in $d/renewed.pem -noout -fingerprint -sha256`)[1] // '');
+$sha2 =~ s/[:\s]//g;
+my %rec2 = @{ $t->redis('HGETALL', "mdm:ca:cert:{$sha2}") };
+is($rec2{user}, 'alice', 'the renewal record copies the user');
+is($rec2{renewed_from}, $sha, 'and says what it renews');
+
+# the enrollment the first certificate is bound to becomes the renewal's
+$t->redis('SET', "mdm:cert:$sha2", 'ENR-42');
+($rc, $o) = scep('--url', $url, '--renew-with', "$d/renewed.pem", "$d/renewed.key",
+                 '--pkcsreq', '--out-cert', "$d/renewed2.pem");
+is($rc, 0, 'a PKCSReq signed by our certificate is a renewal too') or diag $o;
+my $sha3 = lc((split /=/, `openssl x509 -in $d/renewed2.pem -noout -fingerprint -sha256`)[1] // '');
+$sha3 =~ s/[:\s]//g;
+is($t->redis('HGET', "mdm:ca:cert:{$sha3}", 'renew'), 'ENR-42',
+   'its record names the enrollment the signer is bound to');
+
+$before = $t->redis_snapshot;
+($rc, $o) = scep('--url', $url, '--renew-with', $t->identity('foreign-dev', ca => 'foreign')->{cert},
+                 $t->identity('foreign-dev', ca => 'foreign')->{key});
+is($rc, 1, 'a renewal signed by a foreign certificate is a FAILURE') or diag $o;
+like($o, qr/failInfo 4/, 'badCertId');
+
+my $expired = $t->identity('expired-dev', days => -1);
+($rc, $o) = scep('--url', $url, '--renew-with', $expired->{cert}, $expired->{key});
+is($rc, 1, 'a renewal signed by an expired certificate of our CA is a FAILURE') or diag $o;
+like($o, qr/failInfo 3/, 'badTime');
+
+# our CA, valid, but never recorded (issued outside the SCEP CA)
+my $unrecorded = $t->identity('unrecorded-dev');
+($rc, $o) = scep('--url', $url, '--renew-with', $unrecorded->{cert}, $unrecorded->{key});
+is($rc, 1, 'a renewal signed by a certificate without a record is a FAILURE');
+like($o, qr/failInfo 4/, 'badCertId');
+
+$t->redis('HSET', "mdm:ca:cert:{$sha}", 'revoked', time);
+$before = $t->redis_snapshot;
+($rc, $o) = scep('--url', $url, '--renew-with', "$d/one.pem", "$d/one.key");
+is($rc, 1, 'a renewal signed by a revoked certificate is a FAILURE');
+like($o, qr/failInfo 4/, 'badCertId');
+is($t->redis_snapshot, $before, 'refused renewals store nothing');
+
 my ($ok, $out) = $t->nginx_test_conf(<<"EOF");
     server { location /s { mdm_scep; } }
 EOF

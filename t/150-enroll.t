@@ -20,6 +20,7 @@ my $pki = $t->pki;
 my $redis = $t->redis_start;
 my $port = $t->port('https');
 my $auth_port = $t->port('auth');
+my $dev_port = $t->port('dev');
 my $topic = 'com.apple.mgmt.External.enroll-test';
 
 # The profile signer: a leaf of the test CA without an EKU (any purpose),
@@ -72,6 +73,7 @@ $common
             auth_basic_user_file $dir/htpasswd;
             mdm_enroll;
         }
+        location = /exact { mdm_enroll; }
         location /link/ {
             mdm_enroll_token required;
             mdm_enroll;
@@ -93,6 +95,32 @@ $common
             mdm_api;
             mdm_api_key secret;
             mdm_enroll_link_url https://localhost:$port/link/;
+        }
+    }
+    # a whole stack for mdmsim: profiles pointing at this server's SCEP CA
+    # and check-in URLs, in both identity modes
+    server {
+        listen 127.0.0.1:$dev_port ssl;
+        ssl_certificate $pki->{cert};
+        ssl_certificate_key $pki->{key};
+        ssl_verify_client optional_no_ca;
+        client_max_body_size 64k;
+        client_body_buffer_size 64k;
+        mdm_device_ca $pki->{ca};
+        mdm_enroll_server_url https://localhost:$dev_port/mdm/connect;
+        mdm_enroll_checkin_url https://localhost:$dev_port/mdm/checkin;
+        mdm_enroll_scep_url https://localhost:$dev_port/scep;
+        mdm_enroll_push_cert $push->{cert};
+        mdm_enroll_signer $signer->{cert} $signer->{key} $pki->{ca};
+        location = /mdm/checkin { mdm_checkin; }
+        location = /mdm/connect { mdm_connect; }
+        location = /scep { mdm_scep; mdm_scep_ca $pki->{ca} $pki->{ca_key}; }
+        location /sign/ { mdm_enroll; }
+        location /tls/ { mdm_enroll_sign_message off; mdm_enroll; }
+        location / {
+            mdm_api;
+            mdm_api_key secret;
+            mdm_enroll_link_url https://localhost:$dev_port/sign/;
         }
     }
 EOF
@@ -213,6 +241,9 @@ is($p2->{PayloadIdentifier}, $p1->{PayloadIdentifier}, 'same PayloadIdentifier')
 $r = $t->request('HEAD', $port, '/enroll', undef, headers => \%alice);
 is($r->{status}, 405, 'HEAD is refused (it would spend links)');
 
+$r = $t->request('GET', $port, '/exact');
+is($r->{status}, 200, 'an exact-match location serves a profile (no path token)');
+
 # --- auth_request: the user from the identity provider's header -----------
 
 $r = $t->request('GET', $port, '/sso');
@@ -331,6 +362,55 @@ $r = $t->request('POST', $port, '/v1/enroll/tokens', '{}');
 is($r->{status}, 401, 'without the API key 401');
 is($t->redis('DBSIZE'), $before, 'no bad request stored anything');
 
+# --- mdmsim enroll --profile: profile → SCEP → Authenticate → TokenUpdate ---
+
+sub mdmsim {
+    my (@args) = @_;
+    my $out = `$MDM::Test::BUILD/mdmsim @args 2>&1`;
+    return ($? == 0, $out);
+}
+
+for my $case (['sign', 'SIGN', 'Mdm-Signature'], ['tls', 'TLS', 'TLS client certificate']) {
+    my ($loc, $pfx, $what) = @$case;
+    my ($ok, $out) = mdmsim('enroll', '--profile', "https://localhost:$dev_port/$loc/",
+        '--ca-file', $pki->{ca}, '--udid-prefix', "$pfx-", '-n', 2, '-v',
+        '--id-dir', "$dir/ids-$loc");
+    ok($ok, "mdmsim enrolls 2 devices through the profile, identity by $what")
+        or diag $out;
+    like($out, qr/identity \Q@{[ $loc eq 'sign' ? 'Mdm-Signature' : 'TLS' ]}\E/,
+         'the identity mode follows SignMessage');
+    for my $i (0, 1) {
+        my $udid = sprintf('%s-%016X', $pfx, $i);
+        my %enr = @{ $t->redis('HGETALL', "mdm:{$udid}:enr") // [] };
+        is($enr{enabled}, 1, "$udid: Authenticate and TokenUpdate stored");
+        is($enr{topic}, $topic, "$udid: with the profile's topic");
+        my %iss = @{ $t->redis('HGETALL', "mdm:ca:cert:{$enr{cert}}") // [] };
+        ok($enr{cert} && $iss{serial}, "$udid: bound to a certificate our CA issued");
+    }
+}
+
+# a one-time link with a user: the issued certificate's record names both
+$r = $t->request('POST', $dev_port, '/v1/enroll/tokens', '{"user":"dana"}',
+                 headers => \%api);
+my $dana = decode_json($r->{body});
+my ($ok, $out) = mdmsim('enroll', '--profile', $dana->{url}, '--ca-file', $pki->{ca},
+    '--udid-prefix', 'LINK-', '-n', 1);
+ok($ok, 'mdmsim enrolls through a one-time link') or diag $out;
+my %enr = @{ $t->redis('HGETALL', sprintf('mdm:{LINK-%016X}:enr', 0)) // [] };
+my %iss = @{ $t->redis('HGETALL', "mdm:ca:cert:{$enr{cert}}") // [] };
+is($iss{user}, 'dana', 'the issuance record has the link\'s user');
+is($iss{link}, $dana->{token}, 'and the link');
+($ok, $out) = mdmsim('enroll', '--profile', $dana->{url}, '--ca-file', $pki->{ca},
+    '--udid-prefix', 'LINK2-', '-n', 1);
+ok(!$ok && $out =~ /status 410/, 'the spent link enrolls nobody else') or diag $out;
+
+# the signature check of mdmsim can fail: another CA
+($ok, $out) = mdmsim('enroll', '--profile', "https://localhost:$dev_port/sign/",
+    '--ca-file', $pki->{ca}, '--profile-ca', $pki->{foreign},
+    '--udid-prefix', 'FOREIGN-', '-n', 1);
+ok(!$ok && $out =~ /signature not verified/, 'mdmsim refuses a profile signed under another CA')
+    or diag $out;
+
 # --- nginx -t refuses what a device would refuse -----------------------------
 
 sub conf_with {
@@ -347,7 +427,7 @@ sub conf_with {
         . "        location /e { mdm_enroll; }\n    }\n";
 }
 
-my ($ok, $out) = $t->nginx_test_conf(conf_with());
+($ok, $out) = $t->nginx_test_conf(conf_with());
 ok($ok, 'a minimal enrollment configuration passes nginx -t') or diag $out;
 
 for my $case (

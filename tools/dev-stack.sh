@@ -138,6 +138,11 @@ http {
             mdm_enroll;
         }
         location /enroll/link/ { mdm_enroll_token required; mdm_enroll; }
+        # the SCEP CA the profiles point at: the device CA issues
+        location = /scep {
+            mdm_scep;
+            mdm_scep_ca $PKI/device-ca.pem $PKI/device-ca.key;
+        }
     }
 
     server {

@@ -266,27 +266,22 @@ mdm_ca_add_extensions(const mdm_ca_t *ca, X509 *x, unsigned ku)
 
     X509V3_set_ctx(&ctx, ca->cert, x, NULL, NULL, 0);
 
-    buf[0] = '\0';
+    strcpy(buf, "critical");
     if (ku & KU_DIGITAL_SIGNATURE) {
-        strcat(buf, "digitalSignature,");
+        strcat(buf, ",digitalSignature");
     }
     if (ku & KU_KEY_ENCIPHERMENT) {
-        strcat(buf, "keyEncipherment,");
+        strcat(buf, ",keyEncipherment");
     }
     if (ku & KU_DATA_ENCIPHERMENT) {
-        strcat(buf, "dataEncipherment,");
+        strcat(buf, ",dataEncipherment");
     }
     if (ku & KU_KEY_AGREEMENT) {
-        strcat(buf, "keyAgreement,");
+        strcat(buf, ",keyAgreement");
     }
-
-    if (buf[0] == '\0') {
-        strcpy(buf, "digitalSignature,");
+    if (strchr(buf, ',') == NULL) {
+        strcat(buf, ",digitalSignature");
     }
-
-    memmove(buf + sizeof("critical,") - 1, buf, strlen(buf));
-    memcpy(buf, "critical,", sizeof("critical,") - 1);
-    buf[strlen(buf) - 1] = '\0';    /* the last comma */
 
     if (mdm_ca_add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE")
         || mdm_ca_add_ext(x, &ctx, NID_key_usage, buf)

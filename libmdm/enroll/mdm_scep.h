@@ -41,8 +41,8 @@
 #define MDM_SCEP_REFUSED         1    /* answer CertRep FAILURE, fail_info */
 
 /* how a parsed request must be authorised (mdm_scep_authorise) */
-#define MDM_SCEP_BY_CHALLENGE    1    /* self-signed signer, challenge */
-#define MDM_SCEP_BY_CERTIFICATE  2    /* signed by a certificate we issued */
+#define MDM_SCEP_BY_CHALLENGE    2    /* self-signed signer, challenge */
+#define MDM_SCEP_BY_CERTIFICATE  3    /* signed by a certificate we issued */
 
 typedef struct {
     int                 message_type;

@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "runner.h"
+#include "profile.h"
 
 
 enum {
@@ -25,7 +26,7 @@ enum {
     OPT_SCENARIO, OPT_DURATION, OPT_REQUESTS, OPT_SESSIONS, OPT_KEEPALIVE,
     OPT_TLS_RESUME,
     OPT_NOTNOW, OPT_TIMEOUT, OPT_MAX_COMMANDS, OPT_APPS, OPT_JOBS, OPT_SEED,
-    OPT_JSON
+    OPT_JSON, OPT_PROFILE, OPT_PROFILE_CA
 };
 
 
@@ -34,7 +35,7 @@ static int mdmsim_parse_opts(int argc, char **argv, struct mdmsim_opts *o);
 static int mdmsim_parse_choice(const char *value, const char *const *names,
     int *out, const char *flag);
 static int mdmsim_fleet_init(struct mdmsim_fleet *fleet,
-    const struct mdmsim_opts *opts, int need_ids);
+    struct mdmsim_opts *opts, int need_ids);
 static void mdmsim_fleet_free(struct mdmsim_fleet *fleet);
 static void mdmsim_raise_fd_limit(void);
 
@@ -69,6 +70,8 @@ static const struct option  mdmsim_options[] = {
     { "jobs",          required_argument, NULL, OPT_JOBS },
     { "seed",          required_argument, NULL, OPT_SEED },
     { "json",          no_argument,       NULL, OPT_JSON },
+    { "profile",       required_argument, NULL, OPT_PROFILE },
+    { "profile-ca",    required_argument, NULL, OPT_PROFILE_CA },
     { "verbose",       no_argument,       NULL, 'v' },
     { "help",          no_argument,       NULL, 'h' },
     { NULL, 0, NULL, 0 }
@@ -85,7 +88,7 @@ static void
 mdmsim_usage(FILE *f)
 {
     fprintf(f,
-"usage: mdmsim gen-ids|enroll|session|load [options]\n"
+"usage: mdmsim gen-ids|enroll|session|load|scep [options]\n"
 "  --check-in-url URL   check-in endpoint (default: the server URL)\n"
 "  --server-url URL     command endpoint (ServerURL)\n"
 "  --ca-file PEM        CA to verify the server; --insecure skips it\n"
@@ -106,7 +109,10 @@ mdmsim_usage(FILE *f)
 "  --notnow-share F     answer this share of commands with NotNow\n"
 "  --apps N             apps in InstalledApplicationList (default 40)\n"
 "  --max-commands N     per session (default 1000); --timeout S (10)\n"
-"  --json               one JSON object on stdout; -v logs every request\n");
+"  --json               one JSON object on stdout; -v logs every request\n"
+"  --profile URL        enroll: download the enrollment profile (user:pass@\n"
+"                       for Basic auth), verify it, SCEP, then check in as\n"
+"                       it says; --profile-ca PEM (default --ca-file)\n");
 }
 
 
@@ -177,6 +183,8 @@ mdmsim_parse_opts(int argc, char **argv, struct mdmsim_opts *o)
         case OPT_JOBS: o->jobs = atol(optarg); break;
         case OPT_SEED: o->seed = strtoull(optarg, NULL, 0); break;
         case OPT_JSON: o->json = 1; break;
+        case OPT_PROFILE: o->profile_url = optarg; break;
+        case OPT_PROFILE_CA: o->profile_ca = optarg; break;
         case 'v': o->verbose = 1; break;
         case 'h': mdmsim_usage(stdout); exit(0);
         default: return -1;
@@ -201,7 +209,7 @@ mdmsim_parse_opts(int argc, char **argv, struct mdmsim_opts *o)
 
 
 static int
-mdmsim_fleet_init(struct mdmsim_fleet *fleet, const struct mdmsim_opts *opts,
+mdmsim_fleet_init(struct mdmsim_fleet *fleet, struct mdmsim_opts *opts,
     int need_ids)
 {
     long  i;
@@ -219,6 +227,10 @@ mdmsim_fleet_init(struct mdmsim_fleet *fleet, const struct mdmsim_opts *opts,
         mdmsim_device_init(&fleet->devices[i], opts, opts->first_device + i);
     }
     if (need_ids && mdmsim_identities_load(fleet) != 0) {
+        return -1;
+    }
+    /* the identities come from SCEP, the topic from the profile */
+    if (opts->profile_url && mdmsim_profile_enroll(fleet, opts) != 0) {
         return -1;
     }
     for (i = 0; i < fleet->count; i++) {
@@ -300,6 +312,18 @@ mdmsim_main(const char *command, struct mdmsim_opts *opts,
         fprintf(stderr, "mdmsim %s: --server-url is required\n", command);
         return 2;
     }
+    if (opts->profile_url != NULL && opts->scenario != MDMSIM_SCENARIO_ENROLL)
+    {
+        fprintf(stderr, "mdmsim %s: --profile is for enroll\n", command);
+        return 2;
+    }
+    if (opts->profile_url != NULL) {
+        mdmsim_raise_fd_limit();
+        if (mdmsim_fleet_init(fleet, opts, 0) != 0) {
+            return 2;
+        }
+        return mdmsim_run(fleet, opts->devices, -1, 0, command);
+    }
     if (opts->check_in_url == NULL) {
         fprintf(stderr, "mdmsim %s: --check-in-url is required\n", command);
         return 2;
@@ -342,6 +366,10 @@ main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     command = argv[1];
+
+    if (strcmp(command, "scep") == 0) {
+        return mdmsim_scep_main(argc - 1, argv + 1);
+    }
 
     memset(&opts, 0, sizeof(opts));
     opts.udid_prefix = "00008101-";

@@ -37,6 +37,8 @@ struct mdmsim_opts {
     const char            *id_dir;
     const char            *udid_prefix;
     const char            *topic;
+    const char            *profile_url;    /* enroll --profile */
+    const char            *profile_ca;     /* its signer's root */
     enum mdmsim_mode       mode;
     enum mdmsim_scenario   scenario;
     long                   devices;
@@ -140,5 +142,47 @@ int mdmsim_answer_command(struct mdmsim_fleet *fleet,
 
 /* Serializes a plist to XML into body (malloc'd), without a signature. */
 int mdmsim_plist_body(void *plist, struct mdmsim_body *body);
+
+/* scep.c: a SCEP client as a device runs it (RFC 8894): GetCACaps ->
+ * GetCACert -> PKIOperation (POST when advertised, else GET). */
+
+struct mdmsim_scep_opts {
+    const char            *url;
+    const char            *challenge;      /* NULL: none in the CSR */
+    const char            *tls_ca_file;    /* https trust; NULL: system */
+    int                    insecure;
+    const char            *subject_cn;     /* default "mdmsim" */
+    X509_NAME             *subject;        /* whole subject: wins over CN */
+    EVP_PKEY              *key;            /* the key to certify; NULL: new */
+    int                    key_bits;       /* for a new key; default 2048 */
+    X509                  *renew_cert;     /* RenewalReq signed by these */
+    EVP_PKEY              *renew_key;
+    /* for tests of refusals */
+    const char            *recipient_file; /* encrypt to this, not the CA */
+    int                    bad_signature;  /* break the SignedData sig */
+    int                    foreign_signer; /* signer key is not the CSR's */
+    int                    pkcsreq;        /* PKCSReq even when renewing */
+    int                    use_get;        /* GET even if POST advertised */
+    int                    des3;           /* 3DES instead of AES */
+    int                    sha1;           /* SHA-1 instead of SHA-256 */
+    const char            *message_out;    /* write the pkiMessage, no send */
+    int                    verbose;
+};
+
+struct mdmsim_scep_result {
+    X509                  *cert;           /* issued; caller frees */
+    EVP_PKEY              *key;            /* its key; caller frees */
+    int                    pki_status;     /* 0 SUCCESS, 2 FAILURE, -1 */
+    int                    fail_info;      /* with FAILURE */
+    int                    http_status;
+    char                   error[256];
+};
+
+/* Runs one enrollment; 0 when a certificate was issued. */
+int mdmsim_scep_enroll(const struct mdmsim_scep_opts *o,
+    struct mdmsim_scep_result *res);
+
+/* The `mdmsim scep` verb: argv[0] is "scep". */
+int mdmsim_scep_main(int argc, char **argv);
 
 #endif /* MDMSIM_H */
