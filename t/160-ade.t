@@ -22,6 +22,7 @@ my $pki = $t->pki;
 my $redis = $t->redis_start;
 my $port = $t->port('https');
 my $auth_port = $t->port('auth');
+my $dev_port = $t->port('dev');
 my $topic = 'com.apple.mgmt.External.ade-test';
 
 sub cert {
@@ -141,6 +142,27 @@ $t->nginx_start(<<"EOF", port => $port);
             mdm_api;
             mdm_api_key secret;
         }
+    }
+    # a whole stack for mdmsim enroll --ade: ADE → profile → SCEP → check-in
+    server {
+        listen 127.0.0.1:$dev_port ssl;
+        ssl_certificate $pki->{cert};
+        ssl_certificate_key $pki->{key};
+        client_max_body_size 64k;
+        client_body_buffer_size 64k;
+        mdm_device_ca $pki->{ca};
+        mdm_enroll_server_url https://localhost:$dev_port/mdm/connect;
+        mdm_enroll_checkin_url https://localhost:$dev_port/mdm/checkin;
+        mdm_enroll_scep_url https://localhost:$dev_port/scep;
+        mdm_enroll_push_cert $push->{cert};
+        mdm_enroll_signer $signer->{cert} $signer->{key} $pki->{ca};
+        mdm_enroll_token off;
+        mdm_enroll_ade_anchor $apple->{cert};
+        location = /mdm/checkin { mdm_checkin; }
+        location = /mdm/connect { mdm_connect; }
+        location = /scep { mdm_scep; mdm_scep_ca $pki->{ca} $pki->{ca_key}; }
+        location /ade/ { mdm_enroll; }
+        location /ade-old/ { mdm_enroll_ade_min_os 19.0; mdm_enroll; }
     }
 EOF
 
@@ -379,6 +401,34 @@ is(document($r)->{code}, 'com.apple.psso.required',
 
 $r = post('/ade-psso', $mac->());
 is($r->{status}, 200, 'a Mac that cannot do Platform SSO, no token: profile');
+
+# --- mdmsim enroll --ade ------------------------------------------------------
+
+MDM::Test::spew("$dir/ade-identity.pem", join '', map { MDM::Test::slurp($_) }
+                $device->{cert}, $device->{key}, $inter->{cert});
+my $sim = sub {
+    my $out = `$MDM::Test::BUILD/mdmsim @_ 2>&1`;
+    return ($? == 0, $out);
+};
+my ($ok, $out) = $sim->('enroll', '--profile', "https://localhost:$dev_port/ade/",
+    '--ade', "$dir/ade-identity.pem", '--ca-file', $pki->{ca},
+    '--udid-prefix', 'ADESIM-', '-n', 2, '-v', '--id-dir', "$dir/ids-ade");
+ok($ok, 'mdmsim enroll --ade: MachineInfo → profile → SCEP → check-in, 2 devices')
+    or diag $out;
+for my $i (0, 1) {
+    my $udid = sprintf('ADESIM-%016X', $i);
+    my %enr = @{ $t->redis('HGETALL', "mdm:{$udid}:enr") // [] };
+    is($enr{enabled}, 1, "$udid: enrolled");
+    my %iss = @{ $t->redis('HGETALL', "mdm:ca:cert:{$enr{cert}}") // [] };
+    is($iss{udid}, $udid, "$udid: the issuance record carries the MachineInfo's UDID");
+    ok($iss{serial_number} && $t->redis('EXISTS', "mdm:enroll:dev:{$iss{serial_number}}"),
+       "$udid: and its serial, whose facts are recorded");
+}
+($ok, $out) = $sim->('enroll', '--profile', "https://localhost:$dev_port/ade-old/",
+    '--ade', "$dir/ade-identity.pem", '--ca-file', $pki->{ca},
+    '--udid-prefix', 'ADEOLD-', '-n', 1, '--id-dir', "$dir/ids-ade-old");
+ok(!$ok && $out =~ /status 403.*com\.apple\.softwareupdate\.required/,
+   'mdmsim shows the 403 document it was answered with') or diag $out;
 
 my @problems = $t->error_log_problems;
 is_deeply(\@problems, [], 'no alerts or crashes in the logs');
