@@ -31,6 +31,11 @@ $t->nginx_start(<<"EOF", port => $port);
         mdm_cert_renew_grace 2h;
         location /checkin { mdm_checkin; }
         location /connect { mdm_connect; }
+        location = /scep {
+            mdm_scep;
+            mdm_scep_ca $pki->{ca} $pki->{ca_key};
+            mdm_scep_validity 1d;
+        }
     }
 EOF
 
@@ -184,6 +189,46 @@ ok($t->wait_for(sub { $wlog->() =~ /InstallProfile queued for enrollment RENEW-D
    'a later certificate is queued too');
 is($t->redis('LLEN', "mdm:{$UDID}:q"), 1, 'the first is not queued twice');
 unlike($wlog->(), qr/renewal of certificate .* not queued/, 'no failed renewal');
+
+# --- end to end: SCEP identity, renewal profile, SCEP again, rebind ---------
+
+my $E2E = 'RENEW-E2E-1';
+sub scep {
+    my ($challenge, $name) = @_;
+    my $out = `$MDM::Test::BUILD/mdmsim scep --url https://127.0.0.1:$port/scep --ca-file $pki->{ca} --challenge $challenge --cn $E2E --out-cert $dir/$name.pem --out-key $dir/$name.key 2>&1`;
+    return $? == 0 ? { cert => "$dir/$name.pem", key => "$dir/$name.key" } : undef;
+}
+# the challenge the enroll location would have put into the first profile
+$t->redis('HSET', 'mdm:scep:chal:{e2e-first}', 'created', time, 'expires', time + 600,
+          'user', '', 'link', '', 'udid', $E2E, 'serial', '');
+my $first = scep('e2e-first', 'e2e-first');
+ok($first, 'the device gets its identity from our SCEP CA (validity 1 day)');
+checkin(plist(MessageType => 'Authenticate', UDID => $E2E, Topic => $topic), $first);
+is(checkin(token_update($E2E), $first)->{status}, 200, 'and enrolls with it');
+ok($t->wait_for(sub { $wlog->() =~ /InstallProfile queued for enrollment $E2E/ }, 20),
+   'the worker queues its renewal: the certificate expires within renew_window');
+my $q2 = $t->redis('LRANGE', "mdm:{$E2E}:q", 0, -1);
+my ($p2) = ($t->redis('HGET', "mdm:cmd:{$q2->[0]}", 'body') // '')
+           =~ m{<key>Payload</key>\s*<data>([^<]+)</data>};
+MDM::Test::spew("$dir/e2e.der", MIME::Base64::decode_base64($p2 // ''));
+$t->openssl('cms', '-verify', '-binary', '-inform', 'DER', '-in', "$dir/e2e.der",
+            '-CAfile', $pki->{ca}, '-purpose', 'any', '-out', "$dir/e2e.xml");
+my ($c2) = MDM::Test::slurp("$dir/e2e.xml") =~ m{<key>Challenge</key>\s*<string>([0-9a-f]{32})</string>};
+my $second = scep($c2, 'e2e-second');
+ok($second, 'the device runs SCEP again with the renewal profile\'s challenge');
+my %rec2 = @{ $t->redis('HGETALL', 'mdm:ca:cert:{' . sha($second) . '}') };
+is($rec2{renew}, $E2E, 'the issuance record says it renews this enrollment');
+{
+    my $r2 = $t->request('PUT', $port, '/connect',
+        plist(UDID => $E2E, Status => 'Idle'), sign => $second,
+        headers => { 'Content-Type' => 'application/x-apple-aspen-mdm' });
+    is($r2->{status}, 200, 'its next message, with the new certificate, is accepted');
+}
+is(enr($E2E, 'cert'), sha($second), 'and rebinds the enrollment');
+is(checkin(token_update($E2E), $first)->{status}, 200, 'the old certificate works during the grace period');
+$t->redis('HSET', "mdm:{$E2E}:enr", 'cert_prev_until', time - 1);
+is(checkin(token_update($E2E), $first)->{status}, 400, 'and not after it');
+is(checkin(token_update($E2E), $second)->{status}, 200, 'the new one goes on');
 
 my @problems = $t->error_log_problems;
 is_deeply(\@problems, [], 'no alerts or crashes in the logs');
