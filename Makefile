@@ -145,7 +145,8 @@ bench: deps-if-missing all
 # the sub-make below builds them, with clang and the fuzzer's flags in
 # $(FUZZ_B), so the fuzz link is the same object list as everything else.
 FUZZ_TARGETS  = checkin cms command pushcert identity plist_json event \
-                apns_reply worker_config webhook_json scep
+                apns_reply worker_config webhook_json scep \
+                machineinfo
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?= -1
 FUZZ_SMOKE_SECONDS ?= 3

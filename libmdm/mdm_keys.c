@@ -104,6 +104,20 @@ mdm_key_scep_challenge(char *buf, const char *challenge)
 
 
 size_t
+mdm_key_enroll_dev(char *buf, const char *serial)
+{
+    return mdm_key_format(buf, "mdm:enroll:dev:{%s}", serial);
+}
+
+
+size_t
+mdm_key_enroll_known(char *buf, const char *serial)
+{
+    return mdm_key_format(buf, "mdm:enroll:known:{%s}", serial);
+}
+
+
+size_t
 mdm_key_ca_cert(char *buf, const char *sha256_hex)
 {
     return mdm_key_format(buf, "mdm:ca:cert:{%s}", sha256_hex);

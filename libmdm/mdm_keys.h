@@ -49,6 +49,11 @@ size_t mdm_key_pushcert(char *buf, const char *topic);
 /* mdm:enroll:link:{<token>} */
 size_t mdm_key_enroll_link(char *buf, const char *token);
 
+/* ADE (one slot per device serial): mdm:enroll:dev:{<serial>} (the facts
+ * of its last MachineInfo), mdm:enroll:known:{<serial>} (registered) */
+size_t mdm_key_enroll_dev(char *buf, const char *serial);
+size_t mdm_key_enroll_known(char *buf, const char *serial);
+
 /* SCEP CA (docs/redis-schema.md, "Enrollment"): catalogue keys, own tag */
 #define MDM_KEY_CA_INDEX    "mdm:ca:index"
 #define MDM_KEY_CA_REVOKED  "mdm:ca:revoked"

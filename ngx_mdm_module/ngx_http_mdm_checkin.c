@@ -343,6 +343,17 @@ ngx_http_mdm_checkin_reply(ngx_http_request_t *r, redisReply *reply)
     }
 
     if (ngx_strcmp(reply->element[0]->str, "ok") != 0) {
+        mdm_checkin_t  *ci = ctx->data;
+        ngx_int_t       rc;
+
+        rc = ngx_http_mdm_renew_bind(r, reply->element[1]->str,
+                                     ci->enrollment.parent[0]
+                                     ? ci->enrollment.parent
+                                     : ci->enrollment.id);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
         ngx_http_mdm_metrics_identity_failure(reply->element[1]->str);
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mdm checkin: %V from \"%V\" refused: %s",

@@ -216,6 +216,17 @@ ngx_http_mdm_connect_reply(ngx_http_request_t *r, redisReply *reply)
     next = reply->element[1];
 
     if (ngx_strcmp(note->str, "err") == 0) {
+        mdm_report_t  *rep = ctx->data;
+        ngx_int_t      rc;
+
+        rc = ngx_http_mdm_renew_bind(r, next->str,
+                                     rep->enrollment.parent[0]
+                                     ? rep->enrollment.parent
+                                     : rep->enrollment.id);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
         ngx_http_mdm_metrics_identity_failure(next->str);
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mdm report: %V from \"%V\" refused: %s",

@@ -123,8 +123,19 @@ ngx_http_mdm_device_process(ngx_http_request_t *r)
         idr.sha256_hex[0] = '\0';
     }
 
+    ngx_cpystrn((u_char *) ngx_http_mdm_get_ctx(r)->cert_sha256,
+                (u_char *) idr.sha256_hex, 65);
+
     return checkin ? ngx_http_mdm_checkin(r, &body, idr.sha256_hex)
                    : ngx_http_mdm_connect(r, &body, idr.sha256_hex);
+}
+
+
+/* After a renewal rebind: the message once more, as if it just arrived. */
+ngx_int_t
+ngx_http_mdm_device_retry(ngx_http_request_t *r)
+{
+    return ngx_http_mdm_device_process(r);
 }
 
 

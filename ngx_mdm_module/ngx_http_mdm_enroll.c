@@ -49,7 +49,7 @@ static ngx_int_t ngx_http_mdm_enroll_add_str(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_mdm_enroll_handler(ngx_http_request_t *r)
 {
-    if (r->method == NGX_HTTP_POST) {
+    if (ngx_http_mdm_enroll_ade_request(r)) {
         return ngx_http_mdm_enroll_ade_handler(r);
     }
 

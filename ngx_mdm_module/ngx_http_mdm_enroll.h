@@ -93,6 +93,10 @@ ngx_int_t ngx_http_mdm_enroll_send_profile(ngx_http_request_t *r,
  * (branch ade). ngx_http_mdm_enroll.c has a weak stand-in answering 405. */
 ngx_int_t ngx_http_mdm_enroll_ade_handler(ngx_http_request_t *r);
 
+/* Whether r is an ADE request: a POST, or the web view's GET with an
+ * x-apple-aspen-deviceinfo header (ngx_http_mdm_enroll_ade.c). */
+ngx_int_t ngx_http_mdm_enroll_ade_request(ngx_http_request_t *r);
+
 /* "user" of the request: the mdm_enroll_user value (default $remote_user);
  * empty when there is none, NGX_ERROR when it cannot go into a profile. */
 ngx_int_t ngx_http_mdm_enroll_user(ngx_http_request_t *r, ngx_str_t *user);

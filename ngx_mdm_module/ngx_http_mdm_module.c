@@ -198,6 +198,13 @@ static ngx_command_t  ngx_http_mdm_commands[] = {
       offsetof(ngx_http_mdm_loc_conf_t, cert_binding),
       &ngx_http_mdm_cert_binding },
 
+    { ngx_string("mdm_cert_renew_grace"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, renew_grace),
+      NULL },
+
     { ngx_string("mdm_topic_check"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -431,6 +438,7 @@ ngx_http_mdm_create_loc_conf(ngx_conf_t *cf)
     conf->idle_events = NGX_CONF_UNSET;
     conf->checkin_max_size = NGX_CONF_UNSET_SIZE;
     conf->report_max_size = NGX_CONF_UNSET_SIZE;
+    conf->renew_grace = NGX_CONF_UNSET;
     ngx_http_mdm_scep_create_conf(&conf->scep);
 
     return conf;
@@ -474,6 +482,7 @@ ngx_http_mdm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               64 * 1024);
     ngx_conf_merge_size_value(conf->report_max_size, prev->report_max_size,
                               8 * 1024 * 1024);
+    ngx_conf_merge_sec_value(conf->renew_grace, prev->renew_grace, 86400);
 
     if (ngx_http_mdm_scep_merge_conf(cf, &prev->scep, &conf->scep,
                                      conf->endpoint == NGX_HTTP_MDM_SCEP)

@@ -64,6 +64,7 @@ typedef struct {
     ngx_flag_t                  idle_events;
     size_t                      checkin_max_size;
     size_t                      report_max_size;
+    time_t                      renew_grace;  /* previous cert after renewal */
     ngx_http_mdm_scep_conf_t    scep;
 } ngx_http_mdm_loc_conf_t;
 
@@ -83,6 +84,9 @@ struct ngx_http_mdm_ctx_s {
     ngx_str_t                   message_type;
     ngx_str_t                   status;
     ngx_str_t                   command_uuid;
+
+    char                        cert_sha256[65];  /* the device's, or "" */
+    void                       *renew;       /* ngx_http_mdm_renew.c */
 };
 
 
@@ -138,5 +142,12 @@ ngx_int_t ngx_http_mdm_checkin(ngx_http_request_t *r, ngx_str_t *body,
     const char *cert_sha256);
 ngx_int_t ngx_http_mdm_connect(ngx_http_request_t *r, ngx_str_t *body,
     const char *cert_sha256);
+ngx_int_t ngx_http_mdm_device_retry(ngx_http_request_t *r);
+
+/* ngx_http_mdm_renew.c: a refused certificate that our CA issued to renew
+ * this enrollment is bound, then the message is processed again;
+ * NGX_DECLINED when the refusal is not such a case */
+ngx_int_t ngx_http_mdm_renew_bind(ngx_http_request_t *r, const char *reason,
+    const char *bind_id);
 
 #endif /* _NGX_HTTP_MDM_MODULE_H_INCLUDED_ */

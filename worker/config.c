@@ -58,6 +58,19 @@ static const wk_config_key_t keys[] = {
     NUM(webhook_backoff_max_ms, "60000", 1),
     NUM(webhook_concurrency, "16", 1),
     NUM(webhook_max_held, "1000", 1),
+    NUM(renew_interval_ms, "0", 0),
+    NUM(renew_window, "1209600", 1),
+    NUM(renew_batch, "100", 1),
+    NUM(renew_challenge_ttl, "604800", 60),
+    STR(renew_server_url, ""),
+    STR(renew_checkin_url, ""),
+    STR(renew_topic, ""),
+    STR(renew_scep_url, ""),
+    STR(renew_identifier, ""),
+    STR(renew_organization, ""),
+    STR(renew_signer_cert, ""),
+    STR(renew_signer_key, ""),
+    STR(renew_signer_chain, ""),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

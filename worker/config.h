@@ -51,6 +51,20 @@ typedef struct {
     long webhook_backoff_max_ms;
     long webhook_concurrency;             /* POSTs in flight per webhook */
     long webhook_max_held;                /* events held per webhook */
+    /* identity renewal (renew.c, docs/ade.md); renew_interval_ms 0: off */
+    long renew_interval_ms;
+    long renew_window;                    /* s before not_after */
+    long renew_batch;                     /* certificates per tick */
+    long renew_challenge_ttl;             /* s */
+    char renew_server_url[WK_CONFIG_STR_MAX];
+    char renew_checkin_url[WK_CONFIG_STR_MAX];
+    char renew_topic[WK_CONFIG_STR_MAX];
+    char renew_scep_url[WK_CONFIG_STR_MAX];
+    char renew_identifier[WK_CONFIG_STR_MAX];
+    char renew_organization[WK_CONFIG_STR_MAX];
+    char renew_signer_cert[WK_CONFIG_STR_MAX];
+    char renew_signer_key[WK_CONFIG_STR_MAX];
+    char renew_signer_chain[WK_CONFIG_STR_MAX];
 } wk_config_t;
 
 /* Fills every field with its default. */

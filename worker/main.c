@@ -25,6 +25,7 @@
 #include "push.h"
 #include "redis.h"
 #include "sweep.h"
+#include "renew.h"
 #include "webhook.h"
 
 typedef struct {
@@ -34,6 +35,7 @@ typedef struct {
     wk_redis_t       cmd;
     wk_consumer_t   *consumer;
     wk_sweep_t      *sweep;
+    wk_renew_t      *renew;
     wk_webhooks_t   *webhooks;
     int              draining;        /* push consumer and webhooks left */
     ev_signal        sigterm, sigint, sighup;
@@ -63,6 +65,9 @@ on_redis_ready(wk_redis_t *link, void *data)
     }
     if (w->sweep && link == &w->cmd) {
         wk_sweep_on_redis_ready(w->sweep);
+    }
+    if (w->renew && link == &w->cmd) {
+        wk_renew_on_redis_ready(w->renew);
     }
 }
 
@@ -118,6 +123,7 @@ on_sigterm(struct ev_loop *loop, ev_signal *s, int revents)
                   timeout_ms / 1000.0 + 1.0, 0.);
     ev_timer_start(loop, &w->drain_deadline);
     wk_sweep_stop(w->sweep);
+    wk_renew_stop(w->renew);
     w->draining = 2;
     wk_webhooks_drain(w->webhooks, on_drained, w);
     wk_consumer_drain(w->consumer, on_drained, w);
@@ -155,6 +161,11 @@ worker_init(wk_worker_t *w)
     if (w->sweep == NULL) {
         return -1;
     }
+    int renew_failed;
+    w->renew = wk_renew_new(w->loop, &w->cf, &w->cmd, &renew_failed);
+    if (renew_failed) {
+        return -1;
+    }
     wk_metrics_start(w->loop, &w->cf, &w->cmd);
     w->webhooks = wk_webhooks_new(w->loop, &w->cf, &w->cmd);
     if (w->webhooks == NULL) {
@@ -182,6 +193,7 @@ worker_shutdown(wk_worker_t *w)
         wk_consumer_free(w->consumer);
     }
     wk_sweep_free(w->sweep);
+    wk_renew_free(w->renew);
     wk_webhooks_free(w->webhooks);
     wk_metrics_stop();
 }

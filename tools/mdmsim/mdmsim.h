@@ -39,6 +39,7 @@ struct mdmsim_opts {
     const char            *topic;
     const char            *profile_url;    /* enroll --profile */
     const char            *profile_ca;     /* its signer's root */
+    const char            *ade_identity;   /* enroll --ade: POST MachineInfo */
     enum mdmsim_mode       mode;
     enum mdmsim_scenario   scenario;
     long                   devices;

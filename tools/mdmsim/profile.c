@@ -27,6 +27,7 @@
 #include <plist/plist.h>
 
 #include "mdmsim.h"
+#include "ade.h"
 #include "profile.h"
 
 
@@ -43,6 +44,7 @@ static int mdmsim_profile_one(const struct mdmsim_opts *opts,
     struct mdmsim_device *dev, struct mdmsim_profile *p, char *err,
     size_t errlen);
 static int mdmsim_profile_download(const struct mdmsim_opts *opts,
+    const struct mdmsim_device *dev,
     struct mdmsim_buf *out, char *err, size_t errlen);
 static size_t mdmsim_profile_write(char *ptr, size_t size, size_t n,
     void *data);
@@ -219,7 +221,7 @@ mdmsim_profile_one(const struct mdmsim_opts *opts, struct mdmsim_device *dev,
     int                rc;
     struct mdmsim_buf  der = { NULL, 0 }, xml = { NULL, 0 };
 
-    rc = mdmsim_profile_download(opts, &der, err, errlen);
+    rc = mdmsim_profile_download(opts, dev, &der, err, errlen);
 
     if (rc == 0) {
         rc = mdmsim_profile_verify(opts, &der, &xml, err, errlen);
@@ -358,18 +360,47 @@ mdmsim_profile_keep(const struct mdmsim_opts *opts,
 
 
 static int
-mdmsim_profile_download(const struct mdmsim_opts *opts, struct mdmsim_buf *out,
-    char *err, size_t errlen)
+mdmsim_profile_download(const struct mdmsim_opts *opts,
+    const struct mdmsim_device *dev, struct mdmsim_buf *out, char *err,
+    size_t errlen)
 {
-    CURL      *curl;
-    long       status;
-    CURLcode   rc;
-    char       curl_err[CURL_ERROR_SIZE] = "";
-    char      *ct;
+    CURL               *curl;
+    long                status;
+    size_t              mi_len;
+    CURLcode            rc;
+    char                curl_err[CURL_ERROR_SIZE] = "";
+    char               *ct;
+    const char         *method;
+    unsigned char      *mi;
+    struct curl_slist  *headers;
+
+    mi = NULL;
+    headers = NULL;
+    method = "GET";
+
+    /* ADE: Setup Assistant POSTs its signed MachineInfo to the same URL */
+    if (opts->ade_identity != NULL) {
+        if (mdmsim_ade_machineinfo(opts, dev, &mi, &mi_len, err, errlen)
+            != 0)
+        {
+            return -1;
+        }
+        method = "POST";
+        headers = curl_slist_append(NULL,
+                      "Content-Type: application/pkcs7-signature");
+    }
 
     curl = curl_easy_init();
     if (curl == NULL) {
+        free(mi);
+        curl_slist_free_all(headers);
         return mdmsim_fail(err, errlen, "curl_easy_init failed");
+    }
+
+    if (mi != NULL) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, (char *) mi);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long) mi_len);
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     }
 
     curl_easy_setopt(curl, CURLOPT_URL, opts->profile_url);
@@ -393,9 +424,11 @@ mdmsim_profile_download(const struct mdmsim_opts *opts, struct mdmsim_buf *out,
     ct = NULL;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ct);
+    free(mi);
+    curl_slist_free_all(headers);
 
     if (rc != CURLE_OK) {
-        mdmsim_fail(err, errlen, "GET %s: %s", opts->profile_url,
+        mdmsim_fail(err, errlen, "%s %s: %s", method, opts->profile_url,
                     curl_err[0] ? curl_err : curl_easy_strerror(rc));
         curl_easy_cleanup(curl);
         return -1;
@@ -404,8 +437,13 @@ mdmsim_profile_download(const struct mdmsim_opts *opts, struct mdmsim_buf *out,
     if (status != 200 || ct == NULL
         || strncmp(ct, "application/x-apple-aspen-config", 32) != 0)
     {
-        mdmsim_fail(err, errlen, "GET %s: status %ld, Content-Type %s",
-                    opts->profile_url, status, ct ? ct : "(none)");
+        /* an ADE refusal is a 403 document worth showing as it is */
+        mdmsim_fail(err, errlen, "%s %s: status %ld, Content-Type %s%s%.*s",
+                    method, opts->profile_url, status, ct ? ct : "(none)",
+                    status == 403 && out->len ? ": " : "",
+                    status == 403 ? (int) (out->len > 300 ? 300 : out->len)
+                                  : 0,
+                    out->data ? (char *) out->data : "");
         curl_easy_cleanup(curl);
         return -1;
     }
