@@ -226,7 +226,7 @@ CONF
 
 # A fresh one-time enrollment link (valid 7 days) from the API.
 enroll_link() {
-    curl -sf --cacert "$PKI/device-ca.pem" -u "dev:$(cat "$VAR/api.key")" \
+    curl -sf --cacert "$PKI/device-ca.pem" -u "nanomdm:$(cat "$VAR/api.key")" \
         -X POST "https://localhost:$API_PORT/v1/enroll/tokens" \
         -d '{"user":"dev"}' | sed -n 's/.*"url":"\([^"]*\)".*/\1/p'
 }

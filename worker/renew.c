@@ -188,14 +188,14 @@ enqueue(wk_renew_t *rn, const char *challenge)
     const char *argv[] = { "EVALSHA", rn->enqueue.sha, "5", kcmd, kids,
                            MDM_KEY_EXPIRY, MDM_KEY_PUSH, MDM_KEY_PENDING,
                            uuid, body, "InstallProfile", now, expires, "0",
-                           "1", rn->id };
-    size_t argvlen[16];
-    for (int i = 0; i < 16; i++) {
+                           "1", "1", rn->id };  /* one chunk: first, last */
+    size_t argvlen[17];
+    for (int i = 0; i < 17; i++) {
         argvlen[i] = strlen(argv[i]);
     }
     argvlen[9] = body_len;
 
-    if (wk_redis_cmdargv(rn->redis, on_enqueued, rn, 16, argv, argvlen)
+    if (wk_redis_cmdargv(rn->redis, on_enqueued, rn, 17, argv, argvlen)
         != 0)
     {
         rn->running = 0;
