@@ -202,8 +202,8 @@ webhook = reports http://127.0.0.1:$hook_port{filtered}/reports topics=mdm.Conne
 webhook = tls https://127.0.0.1:$hook_port{tls}/secure topics=mdm.CheckOut ca=$pki->{ca}
 webhook = untrusted https://127.0.0.1:$hook_port{tls}/untrusted topics=mdm.CheckOut
 webhook_hmac_key = sekrit
-webhook_timeout_ms = 1000
-webhook_retry_for = 4
+webhook_timeout_ms = 5000
+webhook_retry_for = 8
 webhook_backoff_base_ms = 100
 webhook_backoff_max_ms = 400
 metrics_interval_ms = 200
@@ -427,7 +427,7 @@ is $filtered->[0]{request}, 'POST /in HTTP/1.1', '... at its own URL';
 
 ok wait_received('tls', 1), 'an https webhook, server verified against its ca=';
 is received('tls')->[0]{json}{topic}, 'mdm.CheckOut', '... gets its topic';
-ok $t->wait_for(sub { $t->redis('XLEN', 'mdm:webhook:dead:untrusted') }, 10),
+ok $t->wait_for(sub { $t->redis('XLEN', 'mdm:webhook:dead:untrusted') }, 40),
     'a server the CAs do not vouch for gets nothing: dead-lettered';
 my ($untrusted) = @{ $t->redis('XRANGE', 'mdm:webhook:dead:untrusted', '-', '+') };
 like {@{ $untrusted->[1] }}->{error}, qr/certificate/i, '... for its certificate';
@@ -463,7 +463,7 @@ for my $n (1 .. 5) {
 sleep 1.5;
 is scalar @{ received('main') }, $base, 'nothing delivered while the receiver is down';
 receiver_start('main');
-ok wait_received('main', $base + 15, 10), 'once it is back, every event arrives';
+ok wait_received('main', $base + 15, 30), 'once it is back, every event arrives';
 my %order;
 for my $m (@{ received('main') }[$base .. $base + 14]) {
     my $a = $m->{json}{acknowledge_event};
@@ -482,10 +482,10 @@ my $D = 'DEAD-DEVICE-0001';
 my $dead_body = report($devices[0], Status => 'Acknowledged', CommandUUID => 'DEAD-1');
 checkin($devices[1], 'TokenUpdate', undef, Topic => $topic,
         Token => data("\x44" x 32), PushMagic => 'magic-again');
-ok wait_received('filtered', $fbase + 1, 3),
+ok wait_received('filtered', $fbase + 1, 10),
     'the other webhook is not held up by the failing one';
 
-ok $t->wait_for(sub { $t->redis('XLEN', 'mdm:webhook:dead:main') >= 2 }, 10),
+ok $t->wait_for(sub { $t->redis('XLEN', 'mdm:webhook:dead:main') >= 2 }, 40),
     'after webhook_retry_for the events go to mdm:webhook:dead:main';
 my $dead = $t->redis('XRANGE', 'mdm:webhook:dead:main', '-', '+');
 my %f = @{ $dead->[0][1] };
