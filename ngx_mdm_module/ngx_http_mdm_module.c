@@ -497,6 +497,13 @@ ngx_http_mdm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    /* a SCEP pkiMessage is read into memory too */
+    if (conf->endpoint == NGX_HTTP_MDM_SCEP
+        && ngx_http_mdm_check_body_buffer(cf, conf) != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     if (conf->endpoint >= NGX_HTTP_MDM_CHECKIN
         && conf->endpoint <= NGX_HTTP_MDM_SERVER)
     {

@@ -39,6 +39,8 @@ $t->nginx_start(<<"EOF", port => $https);
             mdm_scep;
             mdm_scep_ca $pki->{ca} $pki->{ca_key};
             mdm_scep_challenge static-secret;
+            client_max_body_size 64k;
+            client_body_buffer_size 64k;
         }
     }
 EOF

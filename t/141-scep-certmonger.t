@@ -41,6 +41,8 @@ $t->nginx_start(<<"EOF", port => $https);
             mdm_scep_ca $pki->{ca} $pki->{ca_key};
             mdm_scep_ra $d/ra.pem $d/ra.key;
             mdm_scep_validity 30d;
+            client_max_body_size 64k;
+            client_body_buffer_size 64k;
         }
     }
 EOF

@@ -153,6 +153,7 @@ test_issue(mdm_ca_t *ca)
     is_str(a.sha256_hex, sha, "sha256 of the DER");
 
     /* validity is capped at the CA's own not_after */
+    X509_free(b.cert);
     opts.validity_secs = 5000 * TC_DAY;
     mdm_ca_issue(ca, csr, &opts, now, &b, err, sizeof(err));
     ok(X509_cmp(a.cert, b.cert) != 0
