@@ -153,6 +153,10 @@ fuzz:
 	    -dict=libmdm/fuzz/plist.dict $(B)/fuzz/checkin
 	$(B)/fuzz/fuzz_machineinfo -max_total_time=$(FUZZ_SECONDS) \
 	    -dict=libmdm/fuzz/plist.dict $(B)/fuzz/machineinfo
+	@mkdir -p $(B)/fuzz/scep
+	$(FUZZ_CC) libmdm/fuzz/fuzz_scep.c libmdm/enroll/mdm_scep.c \
+	    libmdm/enroll/mdm_ca.c libmdm/mdm_hex.c -lcrypto -o $(B)/fuzz/fuzz_scep
+	$(B)/fuzz/fuzz_scep -max_total_time=$(FUZZ_SECONDS) $(B)/fuzz/scep
 
 clean:
 	rm -rf build build-asan

@@ -40,6 +40,7 @@ static ngx_http_mdm_api_route_t  ngx_http_mdm_api_routes[] = {
     { ngx_string("/v1/enroll/tokens"), 1, ngx_http_mdm_api_enroll_tokens },
     { ngx_string("/v1/enroll/devices"), 1, ngx_http_mdm_api_enroll_devices },
     { ngx_string("/metrics"), 0, ngx_http_mdm_metrics_api },
+    { ngx_string("/v1/certificates"), 1, ngx_http_mdm_api_certificates },
     { ngx_null_string, 0, NULL }
 };
 

@@ -54,6 +54,11 @@ ngx_int_t ngx_http_mdm_api_enroll_tokens(ngx_http_request_t *r,
 ngx_int_t ngx_http_mdm_api_enroll_devices(ngx_http_request_t *r,
     ngx_str_t *path);
 
+/* ngx_http_mdm_api_certs.c: GET /v1/certificates[/<serial>],
+ * POST|DELETE /v1/certificates/<serial>/revoke */
+ngx_int_t ngx_http_mdm_api_certificates(ngx_http_request_t *r,
+    ngx_str_t *path);
+
 /* shared by the API handlers */
 ngx_int_t ngx_http_mdm_api_method(ngx_http_request_t *r, ngx_uint_t methods);
 ngx_int_t ngx_http_mdm_api_refuse(ngx_http_request_t *r, ngx_uint_t status,

@@ -11,6 +11,7 @@
 #include "ngx_http_mdm_module.h"
 #include "ngx_http_mdm_identity.h"
 #include "ngx_http_mdm_metrics.h"
+#include "ngx_http_mdm_revoked.h"
 
 
 #define NGX_HTTP_MDM_CT_CHECKIN  "application/x-apple-aspen-mdm-checkin"
@@ -99,6 +100,14 @@ ngx_http_mdm_device_process(ngx_http_request_t *r)
         ngx_http_mdm_metrics_identity_failure(idr.error);
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mdm: identity refused: %s", idr.error);
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    if (ngx_http_mdm_revoked_is(idr.sha256_hex)) {
+        ngx_http_mdm_metrics_identity_failure("certificate is revoked");
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mdm: identity refused: certificate is revoked (%s)",
+                      idr.sha256_hex);
         return NGX_HTTP_BAD_REQUEST;
     }
 

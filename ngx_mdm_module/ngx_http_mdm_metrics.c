@@ -53,6 +53,7 @@ enum {
     NGX_HTTP_MDM_REASON_BINDING_MISMATCH,
     NGX_HTTP_MDM_REASON_UNBOUND_ENROLLMENT,
     NGX_HTTP_MDM_REASON_UNKNOWN_ENROLLMENT,
+    NGX_HTTP_MDM_REASON_REVOKED,
     NGX_HTTP_MDM_REASON_OTHER,
     NGX_HTTP_MDM_METRICS_REASONS
 };
@@ -208,6 +209,7 @@ static ngx_str_t  ngx_http_mdm_metrics_reasons[NGX_HTTP_MDM_METRICS_REASONS] = {
     ngx_string("binding_mismatch"),
     ngx_string("unbound_enrollment"),
     ngx_string("unknown_enrollment"),
+    ngx_string("revoked"),
     ngx_string("other")
 };
 
@@ -234,6 +236,7 @@ static ngx_http_mdm_metrics_reason_t  ngx_http_mdm_metrics_reason_map[] = {
     { "enrollment has no bound certificate",
       NGX_HTTP_MDM_REASON_UNBOUND_ENROLLMENT },
     { "unknown enrollment", NGX_HTTP_MDM_REASON_UNKNOWN_ENROLLMENT },
+    { "certificate is revoked", NGX_HTTP_MDM_REASON_REVOKED },
     { NULL, NGX_HTTP_MDM_REASON_OTHER }
 };
 

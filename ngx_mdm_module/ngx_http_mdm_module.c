@@ -10,6 +10,7 @@
 #include "ngx_http_mdm_module.h"
 #include "ngx_http_mdm_identity.h"
 #include "ngx_http_mdm_metrics.h"
+#include "ngx_http_mdm_revoked.h"
 
 
 static void *ngx_http_mdm_create_main_conf(ngx_conf_t *cf);
@@ -230,6 +231,13 @@ static ngx_command_t  ngx_http_mdm_commands[] = {
       offsetof(ngx_http_mdm_loc_conf_t, return_to_service),
       NULL },
 
+    { ngx_string("mdm_revoked_refresh"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mdm_main_conf_t, revoked_refresh),
+      NULL },
+
     { ngx_string("mdm_scep"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_mdm_set_endpoint,
@@ -242,6 +250,13 @@ static ngx_command_t  ngx_http_mdm_commands[] = {
       ngx_http_mdm_scep_set_ca,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_mdm_loc_conf_t, scep.ca_files),
+      NULL },
+
+    { ngx_string("mdm_scep_ra"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_mdm_scep_set_ca,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, scep.ra_files),
       NULL },
 
     { ngx_string("mdm_scep_validity"),
@@ -332,6 +347,7 @@ ngx_http_mdm_create_main_conf(ngx_conf_t *cf)
     mcf->events_maxlen = NGX_CONF_UNSET_UINT;
     mcf->result_retention = NGX_CONF_UNSET;
     mcf->identity_cache_size = NGX_CONF_UNSET_UINT;
+    mcf->revoked_refresh = NGX_CONF_UNSET_MSEC;
 
     return mcf;
 }
@@ -360,6 +376,7 @@ ngx_http_mdm_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(mcf->events_maxlen, 1000000);
     ngx_conf_init_value(mcf->result_retention, 7 * 86400);
     ngx_conf_init_uint_value(mcf->identity_cache_size, 10000);
+    ngx_conf_init_msec_value(mcf->revoked_refresh, 5000);
 
     return NGX_CONF_OK;
 }
@@ -439,6 +456,13 @@ ngx_http_mdm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    /* a SCEP pkiMessage is read into memory too */
+    if (conf->endpoint == NGX_HTTP_MDM_SCEP
+        && ngx_http_mdm_check_body_buffer(cf, conf) != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     if (conf->endpoint >= NGX_HTTP_MDM_CHECKIN
         && conf->endpoint <= NGX_HTTP_MDM_SERVER)
     {
@@ -512,6 +536,7 @@ ngx_http_mdm_set_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         break;
     case NGX_HTTP_MDM_SCEP:
         clcf->handler = ngx_http_mdm_scep_handler;
+        mcf->scep_used = 1;
         break;
     default:
         clcf->handler = ngx_http_mdm_device_handler;
@@ -668,6 +693,15 @@ ngx_http_mdm_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    /* our CA's revocations reach the identity check through this set */
+    if (mcf->scep_used
+        && ngx_http_mdm_revoked_init_process(cycle, mcf->rd,
+                                             mcf->revoked_refresh)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return NGX_OK;
 }
 
@@ -679,6 +713,9 @@ ngx_http_mdm_exit_process(ngx_cycle_t *cycle)
 
     mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_mdm_module);
     if (mcf != NULL && mcf->rd != NULL) {
+        if (mcf->scep_used) {
+            ngx_http_mdm_revoked_exit_process();
+        }
         ngx_mdm_redis_destroy(mcf->rd);
         mcf->rd = NULL;
     }

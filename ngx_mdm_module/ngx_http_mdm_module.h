@@ -40,6 +40,8 @@ typedef struct {
     time_t                      result_retention;
     ngx_uint_t                  identity_cache_size;
     ngx_shm_zone_t             *metrics_zone;
+    ngx_flag_t                  scep_used;   /* revoked set refreshed */
+    ngx_msec_t                  revoked_refresh;
 } ngx_http_mdm_main_conf_t;
 
 

@@ -8,8 +8,9 @@
  * failInfo and a log line; only bytes that are no pkiMessage get a 400.
  *
  * The RSA work (one decryption, two signatures, one encryption) runs on the
- * event loop: about 1-2 ms of CPU per issued certificate with RSA-2048
- * (BENCHMARKS.md), rare next to check-ins.
+ * event loop: about 3.5 ms of CPU per issued certificate with RSA-2048 on
+ * the test machine, 1.3 ms of it RSA itself (BENCHMARKS.md, "SCEP"); rare
+ * next to check-ins, so not worth a thread pool hop yet.
  */
 
 #include <ngx_config.h>
@@ -103,6 +104,7 @@ void
 ngx_http_mdm_scep_create_conf(ngx_http_mdm_scep_conf_t *conf)
 {
     conf->ca_files = NGX_CONF_UNSET_PTR;
+    conf->ra_files = NGX_CONF_UNSET_PTR;
     conf->validity = NGX_CONF_UNSET;
     conf->min_key_bits = NGX_CONF_UNSET_UINT;
     conf->record_retention = NGX_CONF_UNSET;
@@ -117,24 +119,56 @@ ngx_http_mdm_scep_free_ca(void *data)
 }
 
 
-static char *
-ngx_http_mdm_scep_load_ca(ngx_conf_t *cf, ngx_http_mdm_scep_conf_t *conf)
+static ngx_int_t
+ngx_http_mdm_scep_full_names(ngx_conf_t *cf, ngx_array_t *files)
 {
-    int                  n;
-    char                 err[256];
-    ngx_str_t           *f;
-    ngx_uint_t           i;
-    unsigned char       *der;
-    ngx_pool_cleanup_t  *cln;
+    ngx_str_t   *f;
+    ngx_uint_t   i;
 
-    f = conf->ca_files->elts;
+    f = files->elts;
 
-    for (i = 0; i < conf->ca_files->nelts; i++) {
+    for (i = 0; i < files->nelts; i++) {
         if (ngx_conf_full_name(cf->cycle, &f[i], 1) != NGX_OK) {
-            return NGX_CONF_ERROR;
+            return NGX_ERROR;
         }
     }
 
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mdm_scep_own(ngx_conf_t *cf, void *ca)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        mdm_ca_free(ca);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_mdm_scep_free_ca;
+    cln->data = ca;
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_mdm_scep_load_ca(ngx_conf_t *cf, ngx_http_mdm_scep_conf_t *conf)
+{
+    int             is_pkcs7;
+    char            err[256];
+    size_t          n;
+    ngx_str_t      *f;
+    unsigned char  *der;
+
+    if (ngx_http_mdm_scep_full_names(cf, conf->ca_files) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    f = conf->ca_files->elts;
     conf->ca = mdm_ca_load((char *) f[0].data, (char *) f[1].data,
                            conf->ca_files->nelts > 2 ? (char *) f[2].data
                                                      : NULL,
@@ -144,19 +178,42 @@ ngx_http_mdm_scep_load_ca(ngx_conf_t *cf, ngx_http_mdm_scep_conf_t *conf)
         return NGX_CONF_ERROR;
     }
 
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
-        mdm_ca_free(conf->ca);
+    if (ngx_http_mdm_scep_own(cf, conf->ca) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
-    cln->handler = ngx_http_mdm_scep_free_ca;
-    cln->data = conf->ca;
+    if (conf->ra_files != NULL) {
+        if (ngx_http_mdm_scep_full_names(cf, conf->ra_files) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
 
-    /* GetCACert: the CA alone, DER, computed once */
-    der = NULL;
-    n = i2d_X509(mdm_ca_cert(conf->ca), &der);
-    if (n <= 0) {
+        f = conf->ra_files->elts;
+        conf->ra = mdm_ca_load_ra(conf->ca, (char *) f[0].data,
+                                  (char *) f[1].data, err, sizeof(err));
+        if (conf->ra == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"mdm_scep_ra\": %s",
+                               err);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_http_mdm_scep_own(cf, conf->ra) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (!mdm_ca_can_be_ra(conf->ra ? conf->ra : conf->ca)) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "mdm scep: the %s certificate's key usage lacks "
+                           "digitalSignature or keyEncipherment, which "
+                           "strict SCEP clients refuse; set \"mdm_scep_ra\"",
+                           conf->ra ? "RA" : "CA");
+    }
+
+    /* GetCACert: the CA alone (DER) or CA + RA (PKCS#7), computed once */
+    if (mdm_scep_ca_certs(conf->ca, conf->ra ? mdm_ca_cert(conf->ra) : NULL,
+                          &der, &n, &is_pkcs7)
+        != 0)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -179,6 +236,7 @@ ngx_http_mdm_scep_merge_conf(ngx_conf_t *cf, ngx_http_mdm_scep_conf_t *prev,
     ngx_http_mdm_scep_conf_t *conf, ngx_uint_t is_scep)
 {
     ngx_conf_merge_ptr_value(conf->ca_files, prev->ca_files, NULL);
+    ngx_conf_merge_ptr_value(conf->ra_files, prev->ra_files, NULL);
     ngx_conf_merge_sec_value(conf->validity, prev->validity, 365 * 86400);
     ngx_conf_merge_bitmask_value(conf->key_usage, prev->key_usage,
                                  (NGX_CONF_BITMASK_SET|KU_DIGITAL_SIGNATURE
@@ -210,8 +268,17 @@ ngx_http_mdm_scep_merge_conf(ngx_conf_t *cf, ngx_http_mdm_scep_conf_t *prev,
         return NGX_CONF_ERROR;
     }
 
-    if (prev->ca != NULL && prev->ca_files == conf->ca_files) {
+    if (conf->ra_files != NULL && conf->ra_files->nelts != 2) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mdm_scep_ra\" takes a certificate and a key");
+        return NGX_CONF_ERROR;
+    }
+
+    if (prev->ca != NULL && prev->ca_files == conf->ca_files
+        && prev->ra_files == conf->ra_files)
+    {
         conf->ca = prev->ca;
+        conf->ra = prev->ra;
         conf->ca_der = prev->ca_der;
         return NGX_CONF_OK;
     }
@@ -330,7 +397,9 @@ ngx_http_mdm_scep_ca_cert(ngx_http_request_t *r)
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mdm_module);
 
-    return ngx_http_mdm_send(r, NGX_HTTP_OK, "application/x-x509-ca-cert",
+    return ngx_http_mdm_send(r, NGX_HTTP_OK,
+                             mlcf->scep.ra ? "application/x-x509-ca-ra-cert"
+                                           : "application/x-x509-ca-cert",
                              mlcf->scep.ca_der.data, mlcf->scep.ca_der.len);
 }
 
@@ -404,6 +473,7 @@ static ngx_int_t
 ngx_http_mdm_scep_process(ngx_http_request_t *r, ngx_str_t *der)
 {
     int                         rc;
+    void                       *ra;
     ngx_pool_cleanup_t         *cln;
     ngx_http_mdm_ctx_t         *ctx;
     ngx_http_mdm_loc_conf_t    *mlcf;
@@ -423,9 +493,10 @@ ngx_http_mdm_scep_process(ngx_http_request_t *r, ngx_str_t *der)
     ctx->data = st;
     ngx_str_set(&ctx->message_type, "PKIOperation");
 
-    /* the CA is its own RA: it decrypts requests and signs replies */
-    st->sc.ra_cert = mdm_ca_cert(mlcf->scep.ca);
-    st->sc.ra_key = mdm_ca_key(mlcf->scep.ca);
+    /* the RA, or the CA as its own RA, decrypts and signs */
+    ra = mlcf->scep.ra ? mlcf->scep.ra : mlcf->scep.ca;
+    st->sc.ra_cert = mdm_ca_cert(ra);
+    st->sc.ra_key = mdm_ca_key(ra);
     st->sc.min_rsa_bits = (int) mlcf->scep.min_key_bits;
 
     rc = mdm_scep_parse(&st->sc, der->data, der->len, &st->req);

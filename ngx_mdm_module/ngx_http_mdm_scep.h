@@ -10,6 +10,8 @@
 typedef struct {
     ngx_array_t                *ca_files;     /* cert, key[, chain] */
     void                       *ca;           /* mdm_ca_t */
+    ngx_array_t                *ra_files;     /* cert, key */
+    void                       *ra;           /* mdm_ca_t, or NULL */
     ngx_str_t                   ca_der;       /* GetCACert answer */
     time_t                      validity;
     ngx_uint_t                  key_usage;    /* KU_* bits */

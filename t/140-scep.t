@@ -8,6 +8,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use MDM::Test;
+use JSON::PP;
 
 my $t = MDM::Test->new;
 my $pki = $t->pki;
@@ -19,6 +20,8 @@ my $d = $t->dir;
 # accepted by mdm_device_ca as they are
 $t->nginx_start(<<"EOF", port => $https);
     mdm_redis 127.0.0.1:$redis;
+    mdm_revoked_refresh 200ms;
+    mdm_device_ca $pki->{ca};
     server {
         listen 127.0.0.1:$https ssl;
         ssl_certificate $pki->{cert};
@@ -30,10 +33,14 @@ $t->nginx_start(<<"EOF", port => $https);
             client_max_body_size 64k;
             client_body_buffer_size 64k;
         }
+        location = /checkin { mdm_checkin; }
+        location /api/ { mdm_api; mdm_api_key secret; }
         location = /scep-static {
             mdm_scep;
             mdm_scep_ca $pki->{ca} $pki->{ca_key};
             mdm_scep_challenge static-secret;
+            client_max_body_size 64k;
+            client_body_buffer_size 64k;
         }
     }
 EOF
@@ -192,7 +199,8 @@ is($rec2{renewed_from}, $sha, 'and says what it renews');
 # the enrollment the first certificate is bound to becomes the renewal's
 $t->redis('SET', "mdm:cert:$sha2", 'ENR-42');
 ($rc, $o) = scep('--url', $url, '--renew-with', "$d/renewed.pem", "$d/renewed.key",
-                 '--pkcsreq', '--out-cert', "$d/renewed2.pem");
+                 '--pkcsreq', '--out-cert', "$d/renewed2.pem",
+                 '--out-key', "$d/renewed2.key");
 is($rc, 0, 'a PKCSReq signed by our certificate is a renewal too') or diag $o;
 my $sha3 = lc((split /=/, `openssl x509 -in $d/renewed2.pem -noout -fingerprint -sha256`)[1] // '');
 $sha3 =~ s/[:\s]//g;
@@ -222,6 +230,75 @@ $before = $t->redis_snapshot;
 is($rc, 1, 'a renewal signed by a revoked certificate is a FAILURE');
 like($o, qr/failInfo 4/, 'badCertId');
 is($t->redis_snapshot, $before, 'refused renewals store nothing');
+
+# --- the certificates API and revocation --------------------------------
+
+my %api = (headers => { MDM::Test::api_auth('secret') });
+sub api {
+    my ($method, $path) = @_;
+    my $r = $t->request($method, $https, "/api$path", '', %api);
+    $r->{json} = eval { decode_json($r->{body}) };
+    return $r;
+}
+
+$r = api('GET', '/v1/certificates?limit=2');
+is($r->{status}, 200, 'GET /v1/certificates lists');
+is(scalar @{ $r->{json}{certificates} }, 2, 'a page of limit entries');
+is($r->{json}{next_cursor}, 2, 'with a cursor to the next page');
+my %seen = map { $_->{sha256} => 1 } @{ $r->{json}{certificates} };
+$r = api('GET', "/v1/certificates?cursor=2&limit=1000");
+$seen{$_->{sha256}} = 1 for @{ $r->{json}{certificates} };
+ok(!exists $r->{json}{next_cursor}, 'the last page has no cursor');
+ok($seen{$sha} && $seen{$sha2} && $seen{$sha3}, 'the pages hold every issued certificate');
+is(api('GET', '/v1/certificates?limit=0')->{status}, 400, 'a limit of 0 is a 400');
+
+my $serial2 = lc((split /=/, `openssl x509 -in $d/renewed2.pem -noout -serial`)[1]);
+chomp $serial2;
+$r = api('GET', "/v1/certificates/" . uc $serial2);
+is($r->{status}, 200, 'GET /v1/certificates/<serial> (any case, leading zeros)');
+is($r->{json}{sha256}, $sha3, 'is the certificate with that serial');
+is($r->{json}{renew}, 'ENR-42', 'with its record');
+is(api('GET', '/v1/certificates/abcdef')->{status}, 404, 'an unknown serial is 404');
+is(api('GET', '/v1/certificates/xyz')->{status}, 400, 'a serial that is not hex is 400');
+
+# a device using its issued identity checks in, until it is revoked
+my $topic = 'com.apple.mgmt.External.scep';
+my $auth = MDM::Plist::plist(MessageType => 'Authenticate', UDID => 'SCEP-DEV-1', Topic => $topic);
+my $dev = { cert => "$d/renewed2.pem", key => "$d/renewed2.key" };
+$r = $t->request('PUT', $https, '/checkin', $auth, sign => $dev,
+                 headers => { 'Content-Type' => 'application/x-apple-aspen-mdm-checkin' });
+is($r->{status}, 200, 'the SCEP-issued identity checks in') or diag $r->{body};
+
+$r = api('POST', "/v1/certificates/$serial2/revoke");
+is($r->{status}, 200, 'POST .../revoke revokes');
+ok($t->redis('HGET', "mdm:ca:cert:{$sha3}", 'revoked') >= time - 60, 'the record says when');
+is($t->redis('ZSCORE', 'mdm:ca:revoked', $sha3), $t->redis('HGET', "mdm:ca:cert:{$sha3}", 'not_after'),
+   'the revoked set holds it until its not_after');
+
+# the workers learn it on their next refresh (200 ms here): poll as a device would
+my $status = 0;
+for (1 .. 100) {
+    $status = $t->request('PUT', $https, '/checkin', $auth, sign => $dev,
+        headers => { 'Content-Type' => 'application/x-apple-aspen-mdm-checkin' })->{status};
+    last if $status == 400;
+    select undef, undef, undef, 0.1;
+}
+is($status, 400, 'a revoked certificate\'s check-in is refused with 400');
+like($t->error_log, qr/identity refused: certificate is revoked \($sha3\)/, 'and logged');
+like($t->request('GET', $https, '/api/metrics', '', %api)->{body},
+     qr/^mdm_identity_failures_total\{reason="revoked"\} [1-9]/m, 'and counted as reason revoked');
+
+$r = api('DELETE', "/v1/certificates/$serial2/revoke");
+is($r->{status}, 200, 'DELETE .../revoke lifts the revocation');
+ok(!defined $t->redis('ZSCORE', 'mdm:ca:revoked', $sha3), 'and leaves the revoked set');
+for (1 .. 100) {
+    $status = $t->request('PUT', $https, '/checkin', $auth, sign => $dev,
+        headers => { 'Content-Type' => 'application/x-apple-aspen-mdm-checkin' })->{status};
+    last if $status == 200;
+    select undef, undef, undef, 0.1;
+}
+is($status, 200, 'and the device checks in again');
+is(api('POST', '/v1/certificates/abcdef/revoke')->{status}, 404, 'revoking an unknown serial is 404');
 
 my ($ok, $out) = $t->nginx_test_conf(<<"EOF");
     server { location /s { mdm_scep; } }

@@ -99,9 +99,10 @@ mdm_ca_read_chain(const char *path, char *err, size_t errlen)
 }
 
 
-mdm_ca_t *
-mdm_ca_load(const char *cert_path, const char *key_path,
-    const char *chain_path, char *err, size_t errlen)
+/* cert + key, RSA, matching; is_ca: also a CA with an optional chain */
+static mdm_ca_t *
+mdm_ca_load_pair(const char *cert_path, const char *key_path,
+    const char *chain_path, int is_ca, char *err, size_t errlen)
 {
     FILE      *f;
     mdm_ca_t  *ca;
@@ -137,14 +138,14 @@ mdm_ca_load(const char *cert_path, const char *key_path,
         goto failed;
     }
 
-    if (X509_check_ca(ca->cert) == 0) {
+    if (is_ca && X509_check_ca(ca->cert) == 0) {
         snprintf(err, errlen, "%s is not a CA certificate", cert_path);
         goto failed;
     }
 
     /* SCEP's key transport and our signatures are RSA (RFC 8894 §2.2) */
     if (EVP_PKEY_get_base_id(ca->key) != EVP_PKEY_RSA) {
-        snprintf(err, errlen, "the CA key must be RSA");
+        snprintf(err, errlen, "the key of %s must be RSA", cert_path);
         goto failed;
     }
 
@@ -159,6 +160,32 @@ failed:
 
     mdm_ca_free(ca);
     return NULL;
+}
+
+
+mdm_ca_t *
+mdm_ca_load(const char *cert_path, const char *key_path,
+    const char *chain_path, char *err, size_t errlen)
+{
+    return mdm_ca_load_pair(cert_path, key_path, chain_path, 1, err, errlen);
+}
+
+
+mdm_ca_t *
+mdm_ca_load_ra(const mdm_ca_t *ca, const char *cert_path,
+    const char *key_path, char *err, size_t errlen)
+{
+    mdm_ca_t  *ra;
+
+    ra = mdm_ca_load_pair(cert_path, key_path, NULL, 0, err, errlen);
+
+    if (ra != NULL && !mdm_ca_issued_by(ca, ra->cert)) {
+        snprintf(err, errlen, "%s is not issued by the CA", cert_path);
+        mdm_ca_free(ra);
+        return NULL;
+    }
+
+    return ra;
 }
 
 
@@ -203,7 +230,8 @@ static int
 mdm_ca_random_serial(X509 *x, char *hex)
 {
     int             ok = -1;
-    char           *s;
+    char           *s, *p;
+    size_t          i;
     BIGNUM         *bn;
     unsigned char   r[16];
 
@@ -225,8 +253,15 @@ mdm_ca_random_serial(X509 *x, char *hex)
         goto done;
     }
 
-    for (size_t i = 0; s[i] && i < MDM_CA_SERIAL_HEX_MAX; i++) {
-        hex[i] = (s[i] >= 'A' && s[i] <= 'F') ? s[i] - 'A' + 'a' : s[i];
+    /* lowercase, without the leading zero BN_bn2hex pads to full bytes:
+     * the one spelling of a serial in keys and in the API */
+    p = s;
+    while (p[0] == '0' && p[1] != '\0') {
+        p++;
+    }
+
+    for (i = 0; p[i] && i < MDM_CA_SERIAL_HEX_MAX; i++) {
+        hex[i] = (p[i] >= 'A' && p[i] <= 'F') ? p[i] - 'A' + 'a' : p[i];
         hex[i + 1] = '\0';
     }
 
@@ -348,6 +383,16 @@ mdm_ca_issue(const mdm_ca_t *ca, X509_REQ *csr, const mdm_ca_opts_t *opts,
     out->cert = x;
 
     return 0;
+}
+
+
+int
+mdm_ca_can_be_ra(const mdm_ca_t *ca)
+{
+    uint32_t  ku = X509_get_key_usage(ca->cert);
+
+    return ku == UINT32_MAX
+           || ((ku & KU_DIGITAL_SIGNATURE) && (ku & KU_KEY_ENCIPHERMENT));
 }
 
 

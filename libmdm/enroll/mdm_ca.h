@@ -36,6 +36,11 @@ typedef struct {
 mdm_ca_t *mdm_ca_load(const char *cert_path, const char *key_path,
     const char *chain_path, char *err, size_t errlen);
 
+/* An RA (RFC 8894 §2.1): a non-CA certificate + key issued by ca that
+ * decrypts requests and signs replies in the CA's stead. */
+mdm_ca_t *mdm_ca_load_ra(const mdm_ca_t *ca, const char *cert_path,
+    const char *key_path, char *err, size_t errlen);
+
 void mdm_ca_free(mdm_ca_t *ca);
 
 /* Accessors; the objects stay owned by the CA. */
@@ -48,6 +53,11 @@ STACK_OF(X509) *mdm_ca_chain(const mdm_ca_t *ca);
  * usage from opts, EKU clientAuth, SKI/AKI. 0 on success, -1 with err. */
 int mdm_ca_issue(const mdm_ca_t *ca, X509_REQ *csr, const mdm_ca_opts_t *opts,
     time_t now, mdm_ca_issued_t *out, char *err, size_t errlen);
+
+/* Whether the certificate's key usage allows what an RA does (sign
+ * replies, receive key transport): absent, or digitalSignature and
+ * keyEncipherment both. Strict SCEP clients check it. */
+int mdm_ca_can_be_ra(const mdm_ca_t *ca);
 
 /* Whether cert was signed by this CA (issuer name and signature). */
 int mdm_ca_issued_by(const mdm_ca_t *ca, X509 *cert);
