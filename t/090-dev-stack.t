@@ -7,6 +7,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
+use MIME::Base64 ();
 use MDM::Test;
 
 my $t = MDM::Test->new;
@@ -47,15 +48,43 @@ like($dev{ENROLL_URL} // '', qr{^https://localhost:$env{MDM_PORT}/enroll/link/[0
 like($dev{SCEP_URL} // '', qr{^https://localhost:$env{MDM_PORT}/scep$}, 'SCEP_URL');
 $r = $t->request('GET', $env{MDM_PORT}, '/scep?operation=GetCACaps');
 is($r->{status}, 200, 'SCEP_URL answers GetCACaps');
+# The whole path on the dev stack: ENROLL_URL (a one-time link) → signed
+# profile → SCEP at SCEP_URL → Authenticate + TokenUpdate → a command.
+my $ids = $t->dir . '/ids-e2e';
+my @e2e = ('--ca-file', $dev{DEVICE_CA_CERT}, '--id-dir', $ids, '--udid-prefix', 'E2E-', '-n', 1);
+my $e2e_out = `$MDM::Test::BUILD/mdmsim enroll --profile $dev{ENROLL_URL} @e2e -v 2>&1`;
+is($?, 0, 'a simulated device enrolls through ENROLL_URL: profile, SCEP, check-ins') or diag $e2e_out;
 (my $link_path = $dev{ENROLL_URL}) =~ s{^https://[^/]+}{};
-$r = $t->request('GET', $env{MDM_PORT}, $link_path);
-is($r->{status}, 200, 'ENROLL_URL gives the enrollment profile');
+is($t->request('GET', $env{MDM_PORT}, $link_path)->{status}, 410,
+   'and the link works only once');
+$t->{ports}{redis} = $env{REDIS_PORT};
+my $e2e = sprintf('E2E-%016X', 0);
+is($t->redis('HGET', "mdm:{$e2e}:enr", 'enabled'), 1, 'the enrollment is stored and enabled');
+my $e2e_cert = $t->redis('HGET', "mdm:{$e2e}:enr", 'cert');
+is($t->redis('HGET', "mdm:ca:cert:{$e2e_cert}", 'user'), 'dev',
+   'bound to the certificate SCEP issued for the link\'s user');
+my $e2e_cmd = MDM::Plist::plist(CommandUUID => 'DEV-E2E-1',
+    Command => MDM::Plist::subdict(RequestType => 'DeviceInformation', Queries => ['UDID']));
+$r = $t->request('PUT', $env{API_PORT}, "/v1/enqueue/$e2e", $e2e_cmd,
+                 headers => { MDM::Test::api_auth($dev{API_KEY}) });
+is($r->{status}, 200, 'a command for it is enqueued');
+$e2e_out = `$MDM::Test::BUILD/mdmsim session @e2e --ca-cert $dev{DEVICE_CA_CERT} --ca-key $dev{DEVICE_CA_KEY} --check-in-url $dev{CHECKIN_URL} --server-url $dev{SERVER_URL} --topic $dev{PUSH_TOPIC} --mode sign 2>&1`;
+is($?, 0, 'its session runs with the SCEP identity') or diag $e2e_out;
+is($t->redis('HGET', "mdm:{$e2e}:r:DEV-E2E-1", 'status'), 'Acknowledged',
+   '... and the command is Acknowledged');
+$t->redis_close;
+
+# ENROLL_AUTH_URL: the Basic-auth page, signed by the dev profile signer
+my ($cred, $auth_path) = $dev{ENROLL_AUTH_URL} =~ m{^https://([^@]+)@[^/]+(/.*)$};
+$r = $t->request('GET', $env{MDM_PORT}, $auth_path, undef,
+    headers => { Authorization => 'Basic ' . MIME::Base64::encode_base64($cred, '') });
+is($r->{status}, 200, 'ENROLL_AUTH_URL gives a profile with its credentials');
 MDM::Test::spew($t->dir . '/dev.mobileconfig', $r->{body});
 is(system("openssl cms -verify -binary -inform DER -in " . $t->dir
           . "/dev.mobileconfig -CAfile $dev{DEVICE_CA_CERT} -out /dev/null"
           . " 2>/dev/null"), 0, 'its signature verifies against the dev CA');
-is($t->request('GET', $env{MDM_PORT}, $link_path)->{status}, 410,
-   'and the link works only once');
+is($t->request('GET', $env{MDM_PORT}, $auth_path)->{status}, 401,
+   'and not without them');
 
 # Anyone can enroll a test device at MDM_URL, in both identity modes.
 sub mdmsim {
@@ -73,7 +102,7 @@ for my $mode (qw(tls sign)) {
     ok($ok, "a simulated device enrolls at MDM_URL with --mode $mode") or diag $sim;
 }
 $t->{ports}{redis} = $env{REDIS_PORT};
-is($t->redis('ZCARD', 'mdm:enrollments'), 2, 'both enrollments are stored');
+is($t->redis('ZCARD', 'mdm:enrollments'), 3, 'both enrollments are stored (and the one by link)');
 
 # One command cycle: enqueue through API_URL, the device's session runs it.
 my $udid = (grep { /^DEV-sign-/ } @{ $t->redis('ZRANGE', 'mdm:enrollments', 0, -1) })[0];

@@ -110,6 +110,7 @@ mdmsim_profile_enroll(struct mdmsim_fleet *fleet, struct mdmsim_opts *opts)
     pid_t                  pid;
     int                    status;
     struct mdmsim_profile  p, first;
+    static char            server_url[2048], check_in_url[2048], topic[256];
 
     jobs = opts->jobs < 1 ? 1 : opts->jobs;
     if (jobs > fleet->count) {
@@ -163,13 +164,16 @@ mdmsim_profile_enroll(struct mdmsim_fleet *fleet, struct mdmsim_opts *opts)
         return -1;
     }
 
-    /* the profile decides where and how the device checks in */
-    opts->server_url = first.server_url;
-    opts->check_in_url = first.check_in_url ? first.check_in_url
-                                            : first.server_url;
-    opts->topic = first.topic;
+    /* the profile decides where and how the device checks in; opts lives
+     * as long as the process, so the values do too */
+    snprintf(server_url, sizeof(server_url), "%s", first.server_url);
+    snprintf(check_in_url, sizeof(check_in_url), "%s",
+             first.check_in_url ? first.check_in_url : first.server_url);
+    snprintf(topic, sizeof(topic), "%s", first.topic);
+    opts->server_url = server_url;
+    opts->check_in_url = check_in_url;
+    opts->topic = topic;
     opts->mode = first.sign_message ? MDMSIM_MODE_SIGN : MDMSIM_MODE_TLS;
-    first.server_url = first.check_in_url = first.topic = NULL;
     mdmsim_profile_free(&first);
 
     if (opts->verbose) {
