@@ -34,15 +34,15 @@ sub flags_prefix { $_[0] =~ /^\s*(\d+)/ ? $1 & 1 : $_[0] =~ /PREFIX/ }
 
 for my $prefix (sort keys %routes) {
     my @doc = flags_prefix($routes{$prefix})
-        ? grep { index($_, $prefix) == 0 && length $_ > length $prefix } keys %$paths
+        ? grep { index($_, $prefix) == 0 } keys %$paths
         : grep { $_ eq $prefix } keys %$paths;
     ok(@doc, "route $prefix is documented (@doc)");
 }
 
 for my $path (sort keys %$paths) {
     my $served = grep {
-        flags_prefix($routes{$_}) ? index($path, $_) == 0 && length $path > length $_
-                                  : $path eq $_
+        # a prefix route serves the prefix itself and every path below it
+        flags_prefix($routes{$_}) ? index($path, $_) == 0 : $path eq $_
     } keys %routes;
     ok($served, "documented $path is a route of the module");
     for my $method (grep { /^(get|put|post|delete)$/ } keys %{ $paths->{$path} }) {
