@@ -37,7 +37,7 @@ TOOL_BINS    = $(TOOLS:%=$(B)/%)
 
 MODULE_SO    = $(B)/nginx/ngx_http_mdm_module.so
 
-.PHONY: FORCE all module deps deps-if-missing fuzz run stop test test-unit test-asan bench clean chaos
+.PHONY: FORCE all module deb deps deps-if-missing fuzz run stop test test-unit test-asan bench clean chaos
 
 all: $(B)/libmdm.a $(MODULE_SO) $(B)/mdm-worker $(TOOL_BINS) $(UNIT_BINS)
 
@@ -194,6 +194,17 @@ fuzz-smoke: fuzz-build
 	        || { tail -40 $(FUZZ_B)/smoke/$$t.log; exit 1; }; \
 	    echo "fuzz-smoke $$t: $$(grep -h -o 'number_of_executed_units: [0-9]*' $(FUZZ_B)/smoke/$$t.log)"; \
 	done
+
+# Debian packages (docs/packaging.md): a copy of the tree is built under
+# build/deb/src so that dpkg-buildpackage writes nothing outside build/deb.
+deb:
+	rm -rf build/deb && mkdir -p build/deb/src/ngx-mdm
+	git ls-files -co --exclude-standard -z | grep -zv '^build' \
+	    | tar --null -T - -cf - | tar -xf - -C build/deb/src/ngx-mdm
+	cd build/deb/src/ngx-mdm && dpkg-buildpackage -us -uc -b \
+	    > ../../build.log 2>&1 || { tail -30 $(CURDIR)/build/deb/build.log; exit 1; }
+	mv build/deb/src/*.deb build/deb/src/*.changes build/deb/src/*.buildinfo build/deb/
+	lintian --fail-on error build/deb/*.changes | tee build/deb/lintian.log
 
 clean:
 	rm -rf build build-asan

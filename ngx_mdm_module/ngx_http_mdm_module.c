@@ -11,6 +11,7 @@
 #include "ngx_http_mdm_identity.h"
 #include "ngx_http_mdm_metrics.h"
 #include "ngx_http_mdm_revoked.h"
+#include "ngx_http_mdm_conf_enum.h"
 
 
 static void *ngx_http_mdm_create_main_conf(ngx_conf_t *cf);
@@ -193,7 +194,7 @@ static ngx_command_t  ngx_http_mdm_commands[] = {
 
     { ngx_string("mdm_cert_binding"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_mdm_conf_set_enum,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_mdm_loc_conf_t, cert_binding),
       &ngx_http_mdm_cert_binding },
@@ -214,7 +215,7 @@ static ngx_command_t  ngx_http_mdm_commands[] = {
 
     { ngx_string("mdm_user_authenticate"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_mdm_conf_set_enum,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_mdm_loc_conf_t, user_authenticate),
       &ngx_http_mdm_user_authenticate },

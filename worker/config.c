@@ -188,28 +188,14 @@ trim(char *s)
 }
 
 
-int
-wk_config_load(wk_config_t *cf, const char *path, char *err, size_t errlen)
+/* Reads every line of f; each bad line is one problem(ctx, message). */
+static int
+config_read_each(wk_config_t *cf, FILE *f, const char *path,
+                 wk_config_problem_pt problem, void *ctx)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-
-    int rc = wk_config_read(cf, f, path, err, errlen);
-    fclose(f);
-    return rc;
-}
-
-
-int
-wk_config_read(wk_config_t *cf, FILE *f, const char *path, char *err,
-               size_t errlen)
-{
-    char line[1024], msg[256];
-    int lineno = 0, rc = 0;
-    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+    char line[1024], msg[256], where[WK_CONFIG_STR_MAX + 320];
+    int lineno = 0, n = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
         lineno++;
         char *s = trim(line);
         if (*s == '\0' || *s == '#') {
@@ -217,17 +203,76 @@ wk_config_read(wk_config_t *cf, FILE *f, const char *path, char *err,
         }
         char *eq = strchr(s, '=');
         if (eq == NULL) {
-            snprintf(err, errlen, "%s:%d: expected key = value", path, lineno);
-            rc = -1;
-            break;
+            snprintf(where, sizeof(where), "%s:%d: expected key = value",
+                     path, lineno);
+            problem(ctx, where);
+            n++;
+            continue;
         }
         *eq = '\0';
         if (wk_config_set(cf, trim(s), trim(eq + 1), msg, sizeof(msg)) != 0) {
-            snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);
-            rc = -1;
+            snprintf(where, sizeof(where), "%s:%d: %s", path, lineno, msg);
+            problem(ctx, where);
+            n++;
         }
     }
-    return rc;
+    return n;
+}
+
+
+int
+wk_config_load_each(wk_config_t *cf, const char *path,
+                    wk_config_problem_pt problem, void *ctx)
+{
+    char where[WK_CONFIG_STR_MAX + 320];
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(where, sizeof(where), "%s: %s", path, strerror(errno));
+        problem(ctx, where);
+        return 1;
+    }
+
+    int n = config_read_each(cf, f, path, problem, ctx);
+    fclose(f);
+    return n;
+}
+
+
+typedef struct {
+    char   *err;
+    size_t  errlen;
+    int     seen;
+} first_problem_t;
+
+
+/* Starting stops at the first problem; --check-config reports them all. */
+static void
+keep_first(void *ctx, const char *msg)
+{
+    first_problem_t *fp = ctx;
+
+    if (!fp->seen++) {
+        snprintf(fp->err, fp->errlen, "%s", msg);
+    }
+}
+
+
+int
+wk_config_load(wk_config_t *cf, const char *path, char *err, size_t errlen)
+{
+    first_problem_t fp = { err, errlen, 0 };
+
+    return wk_config_load_each(cf, path, keep_first, &fp) ? -1 : 0;
+}
+
+
+int
+wk_config_read(wk_config_t *cf, FILE *f, const char *path, char *err,
+               size_t errlen)
+{
+    first_problem_t fp = { err, errlen, 0 };
+
+    return config_read_each(cf, f, path, keep_first, &fp) ? -1 : 0;
 }
 
 

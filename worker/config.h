@@ -74,6 +74,14 @@ void wk_config_defaults(wk_config_t *cf);
 int wk_config_set(wk_config_t *cf, const char *key, const char *value,
                   char *err, size_t errlen);
 
+/* Called with one line per configuration problem found. */
+typedef void (*wk_config_problem_pt)(void *ctx, const char *msg);
+
+/* Reads `key = value` lines (# comments), reporting every bad line;
+ * returns the number of problems. */
+int wk_config_load_each(wk_config_t *cf, const char *path,
+                        wk_config_problem_pt problem, void *ctx);
+
 /* Reads `key = value` lines (# comments); -1 with a message in err. */
 int wk_config_load(wk_config_t *cf, const char *path, char *err,
                    size_t errlen);
@@ -86,5 +94,10 @@ int wk_config_read(wk_config_t *cf, FILE *f, const char *path, char *err,
  * the default consumer name; -1 on error. */
 int wk_config_from_args(wk_config_t *cf, int argc, char **argv, char *err,
                         size_t errlen);
+
+/* --check-config: parses argv as wk_config_from_args does (minus -t and
+ * --check-config) and validates the result (files readable, URLs, ranges,
+ * webhook lines); one line per problem on stderr, returns their number. */
+int wk_config_check(int argc, char **argv);
 
 #endif

@@ -48,7 +48,9 @@ static void
 usage(void)
 {
     fprintf(stderr,
-            "usage: mdm-worker [-c FILE] [--KEY VALUE ...]\n"
+            "usage: mdm-worker [-t|--check-config] [-c FILE] [--KEY VALUE ...]\n"
+            "  -t, --check-config: report every configuration problem, "
+            "exit 1 if any\n"
             "  every key of the config file is also a flag, '_' written '-':\n"
             "  --redis 127.0.0.1:6379 --apns-url https://host:port "
             "--apns-ca FILE --name NAME --log-level debug\n");
@@ -210,6 +212,13 @@ main(int argc, char **argv)
     {
         usage();
         return 0;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-t") == 0
+            || strcmp(argv[i], "--check-config") == 0)
+        {
+            return wk_config_check(argc, argv) == 0 ? 0 : 1;
+        }
     }
     wk_config_defaults(&w.cf);
     if (wk_config_from_args(&w.cf, argc, argv, err, sizeof(err)) != 0) {

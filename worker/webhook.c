@@ -581,8 +581,8 @@ delivery_failed(wk_delivery_t *d, const char *why)
     }
     double delay = backoff(k->wh->cf, d->attempts);
     wk_warn("webhook %s: event %s (%s, %s): %s; attempt %u, retry in %.1fs",
-            k->name, d->event_id, d->topic, d->enrollment, why, d->attempts,
-            delay);
+            k->name, d->event_id, d->topic ? d->topic : "?",
+            d->enrollment ? d->enrollment : "?", why, d->attempts, delay);
     snprintf(d->error, sizeof(d->error), "%s", why);
     d->state = D_WAITING;
     d->next_at = ev_now(loop) + delay;

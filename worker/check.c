@@ -1,0 +1,173 @@
+/*
+ * mdm-worker --check-config (-t): every problem of the configuration, one
+ * line each naming the key, before a start or a reload (the systemd unit
+ * runs it as ExecStartPre). Exit 0 when there is none, 1 otherwise.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+
+static void
+print_problem(void *ctx, const char *msg)
+{
+    int *n = ctx;
+
+    fprintf(stderr, "mdm-worker: %s\n", msg);
+    (*n)++;
+}
+
+
+static void
+problem(int *n, const char *key, const char *what, const char *value)
+{
+    char msg[WK_CONFIG_STR_MAX + 128];
+
+    snprintf(msg, sizeof(msg), "%s: \"%s\" %s", key, value, what);
+    print_problem(n, msg);
+}
+
+
+static int
+valid_url(const char *url)
+{
+    const char *host = strncmp(url, "https://", 8) == 0 ? url + 8
+                       : strncmp(url, "http://", 7) == 0 ? url + 7 : NULL;
+
+    return host != NULL && *host != '\0' && *host != '/' && *host != ':';
+}
+
+
+static void
+check_file(int *n, const char *key, const char *path)
+{
+    if (path[0] != '\0' && access(path, R_OK) != 0) {
+        problem(n, key, "is not a readable file", path);
+    }
+}
+
+
+/* host:port with a port in 1..65535, or a unix socket path. */
+static void
+check_redis(int *n, const char *addr)
+{
+    const char *colon = strrchr(addr, ':');
+
+    if (addr[0] == '/') {
+        return;
+    }
+    char *end;
+    long port = colon ? strtol(colon + 1, &end, 10) : 0;
+    if (colon == NULL || colon == addr || *end != '\0' || port < 1
+        || port > 65535)
+    {
+        problem(n, "redis", "is not host:port or a socket path", addr);
+    }
+}
+
+
+static void
+check_webhook(int *n, const char *line)
+{
+    char buf[WK_CONFIG_STR_MAX], *save = NULL;
+
+    snprintf(buf, sizeof(buf), "%s", line);
+    char *name = strtok_r(buf, " \t", &save);
+    char *url = strtok_r(NULL, " \t", &save);
+    if (name == NULL || url == NULL || !valid_url(url)) {
+        problem(n, "webhook", "is not <name> <http(s)://url> [options]",
+                line);
+        return;
+    }
+    for (char *o; (o = strtok_r(NULL, " \t", &save)) != NULL; ) {
+        if (strncmp(o, "ca=", 3) == 0) {
+            check_file(n, "webhook ca=", o + 3);
+        } else if (strncmp(o, "topics=", 7) != 0
+                   && strncmp(o, "hmac_key=", 9) != 0
+                   && strcmp(o, "skip_idle=0") != 0
+                   && strcmp(o, "skip_idle=1") != 0)
+        {
+            problem(n, "webhook", "has an unknown option", o);
+        }
+    }
+}
+
+
+static void
+check_order(int *n, const char *lo_key, long lo, const char *hi_key, long hi)
+{
+    char msg[256];
+
+    if (lo > hi) {
+        snprintf(msg, sizeof(msg), "%s (%ld) is larger than %s (%ld)",
+                 lo_key, lo, hi_key, hi);
+        print_problem(n, msg);
+    }
+}
+
+
+static void
+check_values(int *n, const wk_config_t *cf)
+{
+    if (!valid_url(cf->apns_url)) {
+        problem(n, "apns_url", "is not an http(s):// URL", cf->apns_url);
+    }
+    check_file(n, "apns_ca", cf->apns_ca);
+    check_file(n, "webhook_ca", cf->webhook_ca);
+    check_redis(n, cf->redis);
+    for (int i = 0; i < cf->nwebhooks; i++) {
+        check_webhook(n, cf->webhooks[i]);
+    }
+    check_order(n, "backoff_base_ms", cf->backoff_base_ms,
+                "backoff_max_ms", cf->backoff_max_ms);
+    check_order(n, "webhook_backoff_base_ms", cf->webhook_backoff_base_ms,
+                "webhook_backoff_max_ms", cf->webhook_backoff_max_ms);
+}
+
+
+int
+wk_config_check(int argc, char **argv)
+{
+    wk_config_t *cf = calloc(1, sizeof(*cf));
+    char **args = calloc((size_t) argc + 1, sizeof(char *));
+    int nargs = 0, n = 0;
+    char err[512];
+
+    if (cf == NULL || args == NULL) {
+        free(cf);
+        free(args);
+        fprintf(stderr, "mdm-worker: out of memory\n");
+        return 1;
+    }
+    wk_config_defaults(cf);
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "-t") == 0
+            || strcmp(argv[i], "--check-config") == 0)
+        {
+            continue;
+        }
+        if (i + 1 < argc && (strcmp(argv[i], "-c") == 0
+                             || strcmp(argv[i], "--config") == 0))
+        {
+            /* every bad line of the file; the flags are checked below */
+            n += wk_config_load_each(cf, argv[i + 1], print_problem,
+                                     &(int) {0});
+        }
+        args[nargs++] = argv[i];
+    }
+    if (n == 0) {
+        /* the file is good: the flags on top of it, as a start does */
+        wk_config_defaults(cf);
+        if (wk_config_from_args(cf, nargs, args, err, sizeof(err)) != 0) {
+            print_problem(&n, err);
+        }
+    }
+    check_values(&n, cf);
+    free(args);
+    free(cf);
+    return n;
+}
