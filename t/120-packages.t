@@ -42,6 +42,7 @@ if ($stale) {
 ok(defined $_, "package file $_ is there") for @debs;
 ok(-e 'build/deb/lintian.log', 'lintian ran on them');
 unlike(MDM::Test::slurp('build/deb/lintian.log'), qr/^E: /m, 'lintian: no errors');
+unlike(MDM::Test::slurp('build/deb/lintian.log'), qr/^W: /m, 'lintian: no warnings');
 
 my $nginx_before = `ls -A /etc/nginx/modules-enabled/ 2>&1`;
 my $nginx_pid_before = -e '/run/nginx.pid' ? MDM::Test::slurp('/run/nginx.pid') : '';
@@ -84,6 +85,9 @@ ok(-x $_, "$_ is installed") for qw(/usr/sbin/mdm-worker /usr/bin/mdmsim /usr/bi
 my @tools = map { m{^tools/([^/]+)/main\.c$} ? $1 : () } `git ls-files -co --exclude-standard tools`;
 chomp @tools;
 ok(-x "/usr/bin/$_", "every tool of the tree is packaged: $_") for @tools;
+ok(-f "/usr/share/man/man1/$_.1.gz", "... with its man page: $_") for @tools;
+ok(-f '/usr/share/man/man8/mdm-worker.8.gz', 'mdm-worker has its man page');
+ok(-f '/usr/share/bash-completion/completions/mdmctl', "mdmctl's bash completion is installed");
 like(MDM::Test::slurp('/var/lib/dpkg/info/mdm-worker.conffiles'),
      qr{^/etc/mdm-worker\.conf$}m, '/etc/mdm-worker.conf is a conffile');
 
