@@ -464,6 +464,24 @@ $r = ctl('import', 'nanomdm', '--filekv', $kv);
 like($r->{out}, qr/^import: 0 written, 5 unchanged/m, 'a second filekv import writes nothing');
 is(ctl('import', 'nanomdm', '--filekv', "$dir/none")->{rc}, 4, 'a missing directory exits 4');
 
+# NanoMDM's later file storage: BootstrapToken without .dat, Disabled files
+my $kv2 = "$dir/filekv2";
+mkdir $kv2;
+for my $udid ('NEW-KV-2', 'GONE-KV-3') {
+    mkdir "$kv2/$udid";
+    MDM::Test::spew("$kv2/$udid/Authenticate.plist", plist(MessageType => 'Authenticate', UDID => $udid, Topic => $topic));
+    MDM::Test::spew("$kv2/$udid/TokenUpdate.plist", plist(MessageType => 'TokenUpdate', UDID => $udid,
+        Topic => $topic, Token => data(pack('H*', 'beef' x 16)), PushMagic => "magic-$udid"));
+}
+MDM::Test::spew("$kv2/NEW-KV-2/BootstrapToken", "bs2\x00token");
+MDM::Test::spew("$kv2/GONE-KV-3/Disabled", '');
+$r = ctl('import', 'nanomdm', '--filekv', $kv2);
+is($r->{rc}, 0, 'import of the later file layout exits 0');
+($r2, $j2) = ctl_json('--json', 'enrollments', 'show', 'NEW-KV-2');
+ok($j2->{enabled} && $j2->{has_bootstrap_token}, '... a BootstrapToken file is the bootstrap token');
+like($r->{out}, qr/GONE-KV-3.*skipped: disabled/m, '... an enrollment with a Disabled file is skipped');
+is(ctl('enrollments', 'show', 'GONE-KV-3')->{rc}, 1, '... and not created');
+
 # --- bash completion ---------------------------------------------------------
 sub complete {
     my ($cword, @words) = @_;

@@ -415,8 +415,17 @@ mdmctl_read_filekv(const char *dir, struct mdmctl_model *m)
             e->user = auth.p == NULL;
             mdmctl_file_blob(dir, names[i], "UnlockToken.dat",
                              &e->unlock_token);
-            mdmctl_file_blob(dir, names[i], "BootstrapToken.dat",
-                             &e->bootstrap);
+            /* NanoMDM's file storage named some files differently over
+             * time: BootstrapToken.dat, later BootstrapToken */
+            if (!mdmctl_file_blob(dir, names[i], "BootstrapToken.dat",
+                                  &e->bootstrap))
+                mdmctl_file_blob(dir, names[i], "BootstrapToken",
+                                 &e->bootstrap);
+            /* a checked-out enrollment has a Disabled file */
+            if (mdmctl_file_blob(dir, names[i], "Disabled", &b)) {
+                e->disabled = 1;
+                free(b.p);
+            }
             if (mdmctl_file_blob(dir, names[i], "CertAuth.sha256.txt", &b)) {
                 m->bindings++;
                 free(b.p);
