@@ -482,6 +482,71 @@ ok($j2->{enabled} && $j2->{has_bootstrap_token}, '... a BootstrapToken file is t
 like($r->{out}, qr/GONE-KV-3.*skipped: disabled/m, '... an enrollment with a Disabled file is skipped');
 is(ctl('enrollments', 'show', 'GONE-KV-3')->{rc}, 1, '... and not created');
 
+# --- links, known serials, certificates -------------------------------------
+for my $v (['links', 'create'], ['devices', 'register'], ['certs', 'revoke']) {
+    $r = ctl(@$v, '--help');
+    like($r->{out}, qr/^usage: mdmctl \[global flags\] \Q@$v\E /, "@$v --help shows its usage");
+}
+($r, $j) = ctl_json('--json', 'links', 'create', '--user', 'bob@example.org', '--tag', 'sales',
+                    '--tag', 'emea', '--expires-in', 3600);
+is($r->{rc}, 0, 'links create --json exits 0');
+like($j->{token} // '', qr/^[0-9a-f]{32}$/, 'and prints the API answer with the token');
+is_deeply($j->{tags}, ['sales', 'emea'], 'every --tag was sent');
+is($j->{user}, 'bob@example.org', '--user was sent');
+my $link = $j->{token};
+$r = ctl('links', 'create');
+is($r->{rc}, 0, 'links create without flags exits 0');
+like($r->{out}, qr/^token [0-9a-f]{32}\nurl   \S+$/m, 'and prints the token and the url');
+is(ctl('links', 'create', '--expires-in', 'soon')->{rc}, 2, 'a non-numeric --expires-in is a usage error');
+$r = ctl('links', 'create', '--expires-in', 5);
+is($r->{rc}, 1, 'an --expires-in the server refuses (400) exits 1');
+like($r->{err}, qr/HTTP 400: .*expires_in/, 'with the server\'s reason');
+$r = ctl('links', 'list');
+is($r->{rc}, 0, 'links list exits 0');
+like($r->{out}, qr/^\Q$link\E\s+\d+/m, 'and shows the new link');
+($r, $j) = ctl_json('--json', 'links', 'list', '--limit', 1, '--all');
+is(scalar @{ $j->{tokens} }, 2, 'links list --all follows the cursor to both links');
+$r = ctl('links', 'show', $link);
+is($r->{rc}, 0, 'links show exits 0');
+like($r->{out}, qr/^user\s+bob\@example\.org$/m, 'and prints the link\'s user');
+like($r->{out}, qr/^tags\s+sales, emea$/m, 'and its tags');
+$r = ctl('links', 'delete', $link);
+is($r->{rc}, 0, 'links delete exits 0');
+like($r->{out}, qr/^deleted \Q$link\E$/m, 'and says so');
+$r = ctl('links', 'show', $link);
+is($r->{rc}, 1, 'a deleted link: show exits 1');
+like($r->{err}, qr/HTTP 404: unknown enrollment link/, 'with the 404 message');
+is(ctl('links', 'show', 'NOT-HEX')->{rc}, 1, 'a malformed token (400) exits 1');
+is(ctl('links', 'show')->{rc}, 2, 'links show without a token is a usage error');
+
+$r = ctl('devices', 'register', 'C02CTLADE001');
+is($r->{rc}, 0, 'devices register exits 0');
+like($r->{out}, qr/^registered C02CTLADE001$/m, 'and says registered');
+like(ctl('devices', 'register', 'C02CTLADE001')->{out}, qr/^already registered C02CTLADE001$/m,
+     'a second register says already registered');
+($r, $j) = ctl_json('--json', 'devices', 'show', 'C02CTLADE001');
+is($j->{serial}, 'C02CTLADE001', 'devices show --json is the API\'s record');
+like($j->{registered} // '', qr/^\d+$/, 'with its registration time');
+$r = ctl('devices', 'unregister', 'C02CTLADE001');
+is($r->{rc}, 0, 'devices unregister exits 0');
+$r = ctl('devices', 'show', 'C02CTLADE001');
+is($r->{rc}, 1, 'an unregistered serial: show exits 1');
+like($r->{err}, qr/HTTP 404/, 'with the 404');
+is(ctl('devices', 'register', 'bad_serial!')->{rc}, 1, 'a malformed serial (400) exits 1');
+
+$r = ctl('certs', 'list');
+is($r->{rc}, 0, 'certs list exits 0');
+is($r->{out}, "SHA256" . (' ' x 59) . "NOT AFTER\n", 'an empty table without a SCEP CA');
+($r, $j) = ctl_json('--json', 'certs', 'list', '--all');
+is_deeply($j->{certificates}, [], 'certs list --all --json: no certificates');
+for my $v ('show', 'revoke', 'unrevoke') {
+    $r = ctl('certs', $v, '5a2e23f5fdd8b4f6e65a2cffa46f5ee2');
+    is($r->{rc}, 1, "certs $v of an unknown serial exits 1");
+    like($r->{err}, qr/HTTP 404: no certificate with that serial/, 'with the 404 message');
+}
+is(ctl('certs', 'show', 'xyz')->{rc}, 1, 'a serial that is not hex (400) exits 1');
+is(ctl('certs', 'revoke')->{rc}, 2, 'certs revoke without a serial is a usage error');
+
 # --- bash completion ---------------------------------------------------------
 sub complete {
     my ($cword, @words) = @_;
@@ -498,6 +563,10 @@ is_deeply(complete(2, 'mdmctl', 'commands', 's'), ['send', 'send-plist', 'status
 is_deeply(complete(4, 'mdmctl', '--json', 'import', 'nanomdm', '--d'), ['--dry-run'],
           'completion: a verb\'s flags, after a global flag');
 is_deeply(complete(4, 'mdmctl', 'enrollments', 'list', '--enabled', 't'), ['true'], 'completion: a flag\'s values');
+is_deeply(complete(2, 'mdmctl', 'certs', ''), ['list', 'revoke', 'show', 'unrevoke'], 'completion: certs verbs');
+is_deeply(complete(3, 'mdmctl', 'links', 'create', '--'), ['--expires-in', '--help', '--tag', '--user'],
+          'completion: links create flags');
+is_deeply(complete(2, 'mdmctl', 'devices', 'un'), ['unregister'], 'completion: devices verbs');
 
 is_deeply([$t->error_log_problems], [], 'no alerts or crashes in the logs');
 done_testing;

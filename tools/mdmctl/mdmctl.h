@@ -125,6 +125,25 @@ char *mdmctl_read_file(const char *path, size_t *len);
 char **mdmctl_read_ids(const char *path, int *n);
 int mdmctl_verb_help(const char *noun, const char *verb, FILE *f);
 
+/* enroll.c: links and known serials */
+int mdmctl_one_call(struct mdmctl_conf *conf, int argc, char **argv,
+    const char *noun, const char *method, const char *prefix,
+    const char *suffix, void (*table)(json_t *root), const char *done);
+int mdmctl_links_create(struct mdmctl_conf *conf, int argc, char **argv);
+int mdmctl_links_list(struct mdmctl_conf *conf, int argc, char **argv);
+int mdmctl_links_show(struct mdmctl_conf *conf, int argc, char **argv);
+int mdmctl_links_delete(struct mdmctl_conf *conf, int argc, char **argv);
+int mdmctl_devices_register(struct mdmctl_conf *conf, int argc, char **argv);
+int mdmctl_devices_show(struct mdmctl_conf *conf, int argc, char **argv);
+int mdmctl_devices_unregister(struct mdmctl_conf *conf, int argc,
+    char **argv);
+
+/* certs.c */
+int mdmctl_certs_list(struct mdmctl_conf *conf, int argc, char **argv);
+int mdmctl_certs_show(struct mdmctl_conf *conf, int argc, char **argv);
+int mdmctl_certs_revoke(struct mdmctl_conf *conf, int argc, char **argv);
+int mdmctl_certs_unrevoke(struct mdmctl_conf *conf, int argc, char **argv);
+
 /* import.c */
 int mdmctl_import(struct mdmctl_conf *conf, int argc, char **argv);
 

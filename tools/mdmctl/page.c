@@ -9,6 +9,23 @@
 #include "mdmctl.h"
 
 
+/* A cursor is a string, or (GET /v1/certificates) a position; NULL at the end. */
+static const char *
+mdmctl_cursor_str(json_t *cursor)
+{
+    static char  buf[32];
+
+    if (json_is_string(cursor))
+        return json_string_value(cursor);
+    if (json_is_integer(cursor)) {
+        snprintf(buf, sizeof(buf), "%lld",
+                 (long long) json_integer_value(cursor));
+        return buf;
+    }
+    return NULL;
+}
+
+
 /*
  * One page, or with --all every page merged into the first answer's object
  * (array `key`, next_cursor null), printed like one page.
@@ -58,7 +75,7 @@ mdmctl_paged(struct mdmctl_conf *conf, const char *path, const char *key,
             json_array_extend(json_object_get(merged, key),
                               json_object_get(page, key));
         cursor = json_object_get(page, "next_cursor");
-        next = json_is_string(cursor) ? json_string_value(cursor) : NULL;
+        next = mdmctl_cursor_str(cursor);
         free(next_copy);
         next_copy = next ? strdup(next) : NULL;
         json_decref(page);
@@ -85,10 +102,10 @@ mdmctl_paged(struct mdmctl_conf *conf, const char *path, const char *key,
 void
 mdmctl_print_cursor(json_t *root)
 {
-    json_t  *c = json_object_get(root, "next_cursor");
+    const char  *c = mdmctl_cursor_str(json_object_get(root, "next_cursor"));
 
-    if (json_is_string(c))
-        printf("next cursor: %s\n", json_string_value(c));
+    if (c)
+        printf("next cursor: %s\n", c);
 }
 
 

@@ -371,5 +371,32 @@ const struct mdmctl_verb  mdmctl_verbs[] = {
       "Import a NanoMDM fleet: push certificates, enrollments (through "
       "/migration),\nqueued commands (nopush). Idempotent; --dry-run "
       "only reports. See docs/migration.md." },
+    { "links", "create", mdmctl_links_create,
+      "[--user U] [--tag T]... [--expires-in S]",
+      "Create a one-time enrollment link (POST /v1/enroll/tokens) and print "
+      "its\ntoken and URL. --expires-in is seconds (60…31536000)." },
+    { "links", "list", mdmctl_links_list, "[--limit N] [--cursor C] [--all]",
+      "The live links, soonest expiry first (GET /v1/enroll/tokens)." },
+    { "links", "show", mdmctl_links_show, "TOKEN",
+      "Show one link (GET /v1/enroll/tokens/<token>)." },
+    { "links", "delete", mdmctl_links_delete, "TOKEN",
+      "Revoke a link (DELETE /v1/enroll/tokens/<token>)." },
+    { "devices", "register", mdmctl_devices_register, "SERIAL",
+      "Add a serial to the ADE known serials (PUT /v1/enroll/devices/"
+      "<serial>)." },
+    { "devices", "show", mdmctl_devices_show, "SERIAL",
+      "Show a known serial (GET /v1/enroll/devices/<serial>)." },
+    { "devices", "unregister", mdmctl_devices_unregister, "SERIAL",
+      "Remove a known serial (DELETE /v1/enroll/devices/<serial>)." },
+    { "certs", "list", mdmctl_certs_list, "[--limit N] [--cursor C] [--all]",
+      "Certificates mdm_scep issued, in not-after order "
+      "(GET /v1/certificates)." },
+    { "certs", "show", mdmctl_certs_show, "SERIAL",
+      "Show one certificate by its hex serial (GET /v1/certificates/"
+      "<serial>);\n--json adds its DER (base64)." },
+    { "certs", "revoke", mdmctl_certs_revoke, "SERIAL",
+      "Revoke a certificate (POST /v1/certificates/<serial>/revoke)." },
+    { "certs", "unrevoke", mdmctl_certs_unrevoke, "SERIAL",
+      "Lift a revocation (DELETE /v1/certificates/<serial>/revoke)." },
     { NULL, NULL, NULL, NULL, NULL }
 };
