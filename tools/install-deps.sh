@@ -15,7 +15,7 @@ PACKAGES="
     certmonger
     clang libclang-rt-14-dev
     debhelper dpkg-dev fakeroot lintian
-    libyaml-libyaml-perl
+    libyaml-libyaml-perl python3
 "
 
 missing=
