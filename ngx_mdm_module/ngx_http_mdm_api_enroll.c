@@ -52,6 +52,8 @@ static ngx_int_t ngx_http_mdm_link_index(ngx_http_request_t *r,
 static ngx_int_t ngx_http_mdm_link_list(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mdm_link_listed(ngx_http_request_t *r,
     redisReply *reply);
+static ngx_int_t ngx_http_mdm_link_key_call(ngx_http_request_t *r,
+    const char *command, char *token, ngx_http_mdm_reply_pt handler);
 static ngx_int_t ngx_http_mdm_link_get(ngx_http_request_t *r, char *token);
 static ngx_int_t ngx_http_mdm_link_got(ngx_http_request_t *r,
     redisReply *reply);
@@ -513,8 +515,10 @@ ngx_http_mdm_link_listed(ngx_http_request_t *r, redisReply *reply)
 }
 
 
+/* GET and DELETE of one link are one command on its key each. */
 static ngx_int_t
-ngx_http_mdm_link_get(ngx_http_request_t *r, char *token)
+ngx_http_mdm_link_key_call(ngx_http_request_t *r, const char *command,
+    char *token, ngx_http_mdm_reply_pt handler)
 {
     char                  key[MDM_KEY_MAX];
     size_t                len;
@@ -526,13 +530,21 @@ ngx_http_mdm_link_get(ngx_http_request_t *r, char *token)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_mdm_args_add_cstr(&args, "HGETALL");
+    ngx_http_mdm_args_add_cstr(&args, command);
 
     if (ngx_http_mdm_args_add_copy(r, &args, key, len) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_link_got);
+    return ngx_http_mdm_eval(r, &args, handler);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_link_get(ngx_http_request_t *r, char *token)
+{
+    return ngx_http_mdm_link_key_call(r, "HGETALL", token,
+                                      ngx_http_mdm_link_got);
 }
 
 
@@ -589,23 +601,8 @@ ngx_http_mdm_link_got(ngx_http_request_t *r, redisReply *reply)
 static ngx_int_t
 ngx_http_mdm_link_delete(ngx_http_request_t *r, char *token)
 {
-    char                  key[MDM_KEY_MAX];
-    size_t                len;
-    ngx_http_mdm_args_t   args;
-
-    len = mdm_key_enroll_link(key, token);
-
-    if (ngx_http_mdm_args_init(r, &args, 2) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_http_mdm_args_add_cstr(&args, "DEL");
-
-    if (ngx_http_mdm_args_add_copy(r, &args, key, len) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_link_deleted);
+    return ngx_http_mdm_link_key_call(r, "DEL", token,
+                                      ngx_http_mdm_link_deleted);
 }
 
 
