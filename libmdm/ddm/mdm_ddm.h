@@ -11,6 +11,8 @@
 
 #include <jansson.h>
 
+#include "mdm_plist.h"         /* MDM_OK, MDM_ERROR */
+
 /* Identifier and ServerToken, as Apple bounds them (declarationbase.yaml) */
 #define MDM_DDM_ID_MAX           64
 #define MDM_DDM_TYPE_MAX         128
