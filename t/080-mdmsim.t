@@ -77,11 +77,23 @@ sub next_seq {
     return sprintf '%04d', $n;
 }
 
+# DDM status reports received so far; the DDM catalogue and the command
+# queue have versions that open one after the other as reports arrive, so
+# that a test can change what the server holds between two syncs without
+# waiting on time.
+sub ddm_reports {
+    my ($log) = @_;
+    my @r = glob "$log/ddm-status/*";
+    return scalar @r;
+}
+
 sub next_command {
     my ($log) = @_;
     open my $lock, '>>', "$log/queue.lock" or die;
     flock $lock, LOCK_EX;
-    my ($file) = sort glob "$log/queue/*";
+    my $n = ddm_reports($log);
+    my ($file) = map { sort glob "$log/$_/*" }
+        ('queue', map { "queue.$_" } 1 .. $n);
     return '' unless defined $file;
     my $cmd = slurp($file);
     unlink $file;
@@ -89,10 +101,10 @@ sub next_command {
 }
 
 sub respond {
-    my ($c, $o, $status, $body) = @_;
+    my ($c, $o, $status, $body, $type) = @_;
     my $head = "HTTP/1.1 $status X\r\n";
-    $head .= "Content-Type: application/xml; charset=UTF-8\r\n"
-        if length $body;
+    $head .= "Content-Type: " . ($type // 'application/xml; charset=UTF-8')
+        . "\r\n" if length $body;
     if ($o->{chunked} && length $body) {
         my $half = int(length($body) / 2);
         print $c $head, "Transfer-Encoding: chunked\r\n\r\n",
@@ -124,7 +136,9 @@ sub serve_request {
     spew("$o->{log}/$seq.cert", $cert) if defined $cert;
 
     my ($type) = $body =~ m{<key>(?:MessageType|Status)</key>\s*<string>(\w+)};
-    if ($o->{fail} && $type && $o->{fail}{$type}) {
+    if ($o->{ddm} && $type && $type eq 'DeclarativeManagement') {
+        serve_ddm($c, $o, $seq, $body);
+    } elsif ($o->{fail} && $type && $o->{fail}{$type}) {
         respond($c, $o, $o->{fail}{$type}, '');
     } elsif ($head =~ m{^PUT /mdm/connect }) {
         respond($c, $o, 200, next_command($o->{log}));
@@ -132,6 +146,29 @@ sub serve_request {
         respond($c, $o, 200, '');
     }
     return 1;
+}
+
+# DeclarativeManagement check-ins (protocol.md §6.2): `status` is kept in
+# ddm-status/, every other Endpoint is a file of the catalogue version
+# v<reports + 1> (or the newest below it), 404 when there is none.
+sub serve_ddm {
+    my ($c, $o, $seq, $body) = @_;
+    my $endpoint = plist_string($body, 'Endpoint') // '';
+    if ($endpoint eq 'status') {
+        my ($data) = $body =~ m{<key>Data</key>\s*<data>([^<]*)</data>};
+        mkdir "$o->{log}/ddm-status";
+        spew("$o->{log}/ddm-status/$seq", decode_base64($data // ''));
+        respond($c, $o, 200, '');
+        return;
+    }
+    my $v = ddm_reports($o->{log}) + 1;
+    $v-- while $v > 1 && !-d "$o->{ddm}/v$v";
+    my $file = "$o->{ddm}/v$v/$endpoint";
+    if (-f $file) {
+        respond($c, $o, 200, slurp($file), 'application/json');
+    } else {
+        respond($c, $o, 404, '');
+    }
 }
 
 sub serve_connection {
@@ -488,5 +525,201 @@ like($out, qr/^client CPU: /m, 'text report has the client CPU');
 my @storm = grep { $_->{head} =~ m{/mdm/checkin} } requests($l_log);
 is(scalar(grep { plist_string($_->{body}, 'MessageType') eq 'TokenUpdate' }
     @storm), 4, 'checkin-storm sends TokenUpdates');
+
+# --- declarative management (protocol.md §6, services.md §1) ---------------
+# The catalogue is written here in Apple's shapes by hand, not with
+# libmdm's builders, so that mdmsim is checked against the protocol.
+
+use JSON::PP;
+my $json = JSON::PP->new->canonical;
+
+sub ddm_put {
+    my ($root, $path, $doc) = @_;
+    my $file = "$root/$path";
+    (my $d = $file) =~ s{/[^/]+$}{};
+    system('mkdir', '-p', $d) == 0 or die;
+    spew($file, ref $doc ? $json->encode($doc) : $doc);
+}
+
+sub ddm_decl {
+    my ($type, $id, $token, $payload) = @_;
+    return { Type => $type, Identifier => $id, ServerToken => $token,
+             Payload => $payload };
+}
+
+# One catalogue version: declarations by kind, tokens and items built
+# from them; extra manifest entries (listed, but 404 when fetched).
+sub ddm_version {
+    my ($root, $token, $decls, $phantoms) = @_;
+    my %bucket = (activation => 'Activations', asset => 'Assets',
+                  configuration => 'Configurations', management => 'Management');
+    my %items = map { $_ => [] } values %bucket;
+    for my $d (@$decls, @{$phantoms // []}) {
+        my ($kind) = $d->{Type} =~ /^com\.apple\.(\w+)\./;
+        push @{$items{$bucket{$kind}}},
+            { Identifier => $d->{Identifier}, ServerToken => $d->{ServerToken} };
+        ddm_put($root, "declaration/$kind/$d->{Identifier}", $d)
+            unless grep { $_ == $d } @{$phantoms // []};
+    }
+    ddm_put($root, 'tokens', { SyncTokens => { DeclarationsToken => $token,
+        Timestamp => '2026-11-30T12:00:00Z' } });
+    ddm_put($root, 'declaration-items',
+        { Declarations => \%items, DeclarationsToken => $token });
+}
+
+sub ddm_checkins {
+    my ($log) = @_;
+    return map { plist_string($_->{body}, 'Endpoint') }
+        grep { ($_->{body} // '') =~ m{<string>DeclarativeManagement</string>}
+               && $_->{head} =~ m{^PUT /mdm/checkin } } requests($log);
+}
+
+sub ddm_status {
+    my ($log, $i) = @_;
+    my @r = sort glob "$log/ddm-status/*";
+    return $r[$i] ? decode_json(slurp($r[$i])) : undef;
+}
+
+sub decl_status {
+    my ($report, $kind, $id) = @_;
+    my ($s) = grep { $_->{identifier} eq $id }
+        @{$report->{StatusItems}{management}{declarations}{$kind} // []};
+    return $s;
+}
+
+my $dm_cmd = sub {
+    my ($uuid, $data) = @_;
+    my $inner = '<key>RequestType</key><string>DeclarativeManagement</string>';
+    $inner .= '<key>Data</key><data>' . MIME::Base64::encode_base64($data, '')
+        . '</data>' if defined $data;
+    return command_plist($uuid, $inner);
+};
+
+my ($d_url, $d_log) = start_server(ddm => "$dir/ddm");
+my $act = ddm_decl('com.apple.activation.simple', 'act-1', 'a1',
+    { StandardConfigurations => ['cfg-pass', 'cfg-subs', 'cfg-app'] });
+my $pass = ddm_decl('com.apple.configuration.passcode.settings', 'cfg-pass',
+    'p1', { RequirePasscode => JSON::PP::true, MinimumLength => 6 });
+my $subs = ddm_decl('com.apple.configuration.management.status-subscriptions',
+    'cfg-subs', 's1', { StatusItems => [
+        { Name => 'device.operating-system.version' },
+        { Name => 'app.managed.list' } ] });
+my $app = ddm_decl('com.apple.configuration.app.managed', 'cfg-app', 'c1',
+    { BundleID => 'com.example.app' });
+my $orphan = ddm_decl('com.apple.configuration.passcode.settings',
+    'cfg-orphan', 'o1', { MinimumLength => 4 });
+my $props = ddm_decl('com.apple.management.properties', 'props', 'm1',
+    { color => 'blue' });
+ddm_version("$dir/ddm/v1", 'T1', [$act, $pass, $subs, $app, $orphan, $props]);
+
+# v2, after the first status report: cfg-app unassigned, cfg-pass edited,
+# the activation changed with it, and one entry the server cannot serve
+my $act2 = ddm_decl('com.apple.activation.simple', 'act-1', 'a2',
+    { StandardConfigurations => ['cfg-pass', 'cfg-subs'] });
+my $pass2 = ddm_decl('com.apple.configuration.passcode.settings', 'cfg-pass',
+    'p2', { RequirePasscode => JSON::PP::true, MinimumLength => 8 });
+my $gone = ddm_decl('com.apple.configuration.passcode.settings', 'cfg-gone',
+    'g1', {});
+ddm_version("$dir/ddm/v2", 'T2', [$act2, $pass2, $subs, $orphan, $props],
+    [$gone]);
+
+# the second command, with the v2 tokens as Data, is offered only once the
+# first status report is in
+queue_command($d_log, 'a', $dm_cmd->('DM-1'));
+mkdir "$d_log/queue.1";
+spew("$d_log/queue.1/a", $dm_cmd->('DM-2', slurp("$dir/ddm/v2/tokens")));
+
+($rc, $out, $err) = mdmsim("load --mode none -n 1 -c 1 --scenario session"
+    . " --sessions 2 --json --check-in-url $d_url/mdm/checkin"
+    . " --server-url $d_url/mdm/connect");
+is($rc, 0, 'two DDM syncs in two sessions succeed (a 404 fetch is no failure)')
+    or diag($out, $err);
+like($out, qr/"ddm":\{"syncs":2,"fetches":9,"status_reports":2\}/,
+    'JSON counts syncs, fetches and status reports');
+
+my @ep = ddm_checkins($d_log);
+is(join(' ', @ep), join(' ', 'tokens', 'declaration-items',
+    'declaration/activation/act-1', 'declaration/configuration/cfg-pass',
+    'declaration/configuration/cfg-subs', 'declaration/configuration/cfg-app',
+    'declaration/configuration/cfg-orphan', 'declaration/management/props',
+    'status',
+    'declaration-items', 'declaration/activation/act-1',
+    'declaration/configuration/cfg-pass', 'declaration/configuration/cfg-gone',
+    'status'),
+    'first sync fetches everything; the second skips tokens (they came in'
+    . ' the command) and fetches only new and changed declarations');
+my @dm = grep { plist_string($_->{body}, 'MessageType') // '' }
+    grep { $_->{head} =~ m{^PUT /mdm/checkin } } requests($d_log);
+is(header($dm[0], 'Content-Type'), 'application/x-apple-aspen-mdm-checkin',
+    'DDM requests are check-ins');
+like($dm[0]{body}, qr{<key>UDID</key>\s*<string>00008101-0000000000000000<},
+    'with the device UDID');
+
+my $r1 = ddm_status($d_log, 0);
+ok($r1, 'first status report is JSON');
+is($r1->{FullReport}, JSON::PP::false, 'it is incremental');
+is(ref $r1->{Errors}, 'ARRAY', 'Errors is an array');
+is(join(',', sort keys %{$r1->{StatusItems}{management}{declarations}}),
+    'activations,assets,configurations,management',
+    'all four declaration arrays are present');
+my $s = decl_status($r1, 'activations', 'act-1');
+ok($s && $s->{active} && $s->{valid} eq 'valid' && $s->{'server-token'} eq 'a1',
+    'the activation is active and valid with its token');
+$s = decl_status($r1, 'configurations', 'cfg-pass');
+ok($s && $s->{active} && $s->{valid} eq 'valid', 'an activated configuration');
+$s = decl_status($r1, 'configurations', 'cfg-orphan');
+ok($s && !$s->{active} && $s->{valid} eq 'unknown'
+    && $s->{reasons}[0]{code} eq 'Info.NotReferencedByActivation',
+    'a configuration no activation names: inactive, unknown, with the reason');
+ok(decl_status($r1, 'management', 'props')->{active},
+    'management declarations are active');
+is($r1->{StatusItems}{device}{'operating-system'}{version}, '17.5.1',
+    'a subscribed status item, each dot a level');
+is_deeply([map { $_->{identifier} } @{$r1->{StatusItems}{app}{managed}{list}}],
+    ['com.example.app'], 'app.managed.list lists the managed app');
+ok($r1->{StatusItems}{management}{'client-capabilities'}{'supported-versions'},
+    'the first report carries client-capabilities');
+
+my $r2 = ddm_status($d_log, 1);
+ok($r2, 'second status report is JSON');
+is(join(',', sort map { $_->{identifier} }
+    map { @$_ } values %{$r2->{StatusItems}{management}{declarations}}),
+    'act-1,cfg-pass', 'incremental: only the declarations whose status changed');
+is(decl_status($r2, 'configurations', 'cfg-pass')->{'server-token'}, 'p2',
+    'with the new ServerToken');
+is_deeply($r2->{StatusItems}{app}{managed}{list},
+    [{ identifier => 'com.example.app', _removed => JSON::PP::true }],
+    'the unassigned app is a _removed entry');
+ok(!exists $r2->{StatusItems}{device},
+    'an unchanged subscribed item is not sent again');
+ok(!exists $r2->{StatusItems}{management}{'client-capabilities'},
+    'client-capabilities only in the first report');
+
+# a full report on request, a fresh device
+my ($full_url, $full_log) = start_server(ddm => "$dir/ddm");
+queue_command($full_log, 'a', $dm_cmd->('DM-F'));
+($rc, $out, $err) = mdmsim("session --mode none --ddm-full-report"
+    . " --check-in-url $full_url/mdm/checkin --server-url $full_url/mdm/connect");
+is($rc, 0, 'a sync with --ddm-full-report succeeds') or diag($err);
+my $rf = ddm_status($full_log, 0);
+is($rf->{FullReport}, JSON::PP::true, 'FullReport is true');
+is(scalar(map { @$_ } values %{$rf->{StatusItems}{management}{declarations}}),
+    6, 'every declaration is in it');
+
+# a DeclarationItemsResponse without its Assets array is refused
+ddm_put("$dir/ddm-bad/v1", 'tokens', { SyncTokens => {
+    DeclarationsToken => 'B', Timestamp => '2026-11-30T12:00:00Z' } });
+ddm_put("$dir/ddm-bad/v1", 'declaration-items', { Declarations => {
+    Activations => [], Configurations => [], Management => [] },
+    DeclarationsToken => 'B' });
+my ($b_url, $b_log) = start_server(ddm => "$dir/ddm-bad");
+queue_command($b_log, 'a', $dm_cmd->('DM-B'));
+($rc, $out, $err) = mdmsim("session --mode none"
+    . " --check-in-url $b_url/mdm/checkin --server-url $b_url/mdm/connect");
+is($rc, 1, 'a manifest without all four arrays fails the sync');
+like($err, qr/declaration-items is not a DeclarationItemsResponse/,
+    'and says why');
+is(scalar(grep { $_ eq 'status' } ddm_checkins($b_log)), 0,
+    'no status is sent after a bad manifest');
 
 done_testing();

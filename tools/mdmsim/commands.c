@@ -40,6 +40,8 @@ static void mdmsim_installed_apps(struct mdmsim_fleet *fleet,
     struct mdmsim_device *dev, plist_t command, plist_t report);
 static void mdmsim_acknowledge(struct mdmsim_fleet *fleet,
     struct mdmsim_device *dev, plist_t command, plist_t report);
+static void mdmsim_declarative_management(struct mdmsim_fleet *fleet,
+    struct mdmsim_device *dev, plist_t command, plist_t report);
 static plist_t mdmsim_info_value(const struct mdmsim_device *dev,
     const char *key);
 static void mdmsim_error_chain(plist_t report, const char *request_type);
@@ -61,6 +63,7 @@ static const struct mdmsim_handler  mdmsim_handlers[] = {
     { "InstalledApplicationList", mdmsim_installed_apps },
     { "InstallProfile",           mdmsim_acknowledge },
     { "RemoveProfile",            mdmsim_acknowledge },
+    { "DeclarativeManagement",    mdmsim_declarative_management },
     { NULL, NULL }
 };
 
@@ -118,6 +121,35 @@ mdmsim_mac(const struct mdmsim_device *dev, unsigned kind)
 
 
 /* NULL for keys this device does not know: real devices omit them too. */
+/* The sync itself runs after the session (runner.c), as a device syncs
+ * beside its command channel; Data, when present, are its tokens. */
+static void
+mdmsim_declarative_management(struct mdmsim_fleet *fleet,
+    struct mdmsim_device *dev, plist_t command, plist_t report)
+{
+    plist_t      data;
+    const char  *bytes;
+    uint64_t     len;
+
+    (void) fleet;
+    (void) report;
+    free(dev->ddm_data);
+    dev->ddm_data = NULL;
+    dev->ddm_data_len = 0;
+    dev->ddm_due = 1;
+    data = plist_dict_get_item(command, "Data");
+    if (data != NULL && plist_get_node_type(data) == PLIST_DATA) {
+        bytes = plist_get_data_ptr(data, &len);
+        dev->ddm_data = malloc(len + 1);
+        if (dev->ddm_data != NULL) {
+            memcpy(dev->ddm_data, bytes, len);
+            dev->ddm_data[len] = '\0';
+            dev->ddm_data_len = len;
+        }
+    }
+}
+
+
 static plist_t
 mdmsim_info_value(const struct mdmsim_device *dev, const char *key)
 {

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <openssl/x509.h>
 
+#include "ddm.h"
 #include "runner.h"
 #include "profile.h"
 
@@ -23,6 +24,7 @@ enum {
     OPT_CHECK_IN_URL = 256, OPT_SERVER_URL, OPT_CA_FILE, OPT_INSECURE,
     OPT_CA_CERT, OPT_CA_KEY, OPT_ID_DIR, OPT_UDID_PREFIX, OPT_FIRST_DEVICE,
     OPT_TOPIC, OPT_MODE, OPT_EC, OPT_USER_CHANNEL, OPT_UNLOCK_TOKEN,
+    OPT_DDM_FULL_REPORT,
     OPT_SCENARIO, OPT_DURATION, OPT_REQUESTS, OPT_SESSIONS, OPT_KEEPALIVE,
     OPT_TLS_RESUME,
     OPT_NOTNOW, OPT_TIMEOUT, OPT_MAX_COMMANDS, OPT_APPS, OPT_JOBS, OPT_SEED,
@@ -55,6 +57,7 @@ static const struct option  mdmsim_options[] = {
     { "ec",            no_argument,       NULL, OPT_EC },
     { "user-channel",  no_argument,       NULL, OPT_USER_CHANNEL },
     { "unlock-token",  no_argument,       NULL, OPT_UNLOCK_TOKEN },
+    { "ddm-full-report", no_argument,     NULL, OPT_DDM_FULL_REPORT },
     { "scenario",      required_argument, NULL, OPT_SCENARIO },
     { "devices",       required_argument, NULL, 'n' },
     { "concurrency",   required_argument, NULL, 'c' },
@@ -110,6 +113,7 @@ mdmsim_usage(FILE *f)
 "  --notnow-share F     answer this share of commands with NotNow\n"
 "  --apps N             apps in InstalledApplicationList (default 40)\n"
 "  --max-commands N     per session (default 1000); --timeout S (10)\n"
+"  --ddm-full-report    DDM status reports are FullReports\n"
 "  --json               one JSON object on stdout; -v logs every request\n"
 "  --profile URL        enroll: download the enrollment profile (user:pass@\n"
 "                       for Basic auth), verify it, SCEP, then check in as\n"
@@ -165,6 +169,7 @@ mdmsim_parse_opts(int argc, char **argv, struct mdmsim_opts *o)
         case OPT_EC: o->ec = 1; break;
         case OPT_USER_CHANNEL: o->user_channel = 1; break;
         case OPT_UNLOCK_TOKEN: o->unlock_token = 1; break;
+        case OPT_DDM_FULL_REPORT: o->ddm_full_report = 1; break;
         case OPT_SCENARIO:
             if (mdmsim_parse_choice(optarg, mdmsim_load_scenarios, &choice,
                                     "--scenario"))
@@ -260,6 +265,8 @@ mdmsim_fleet_free(struct mdmsim_fleet *fleet)
         mdmsim_body_free(&d->token_update);
         mdmsim_body_free(&d->user_token_update);
         mdmsim_body_free(&d->idle);
+        mdmsim_ddm_free(d->ddm);
+        free(d->ddm_data);
         EVP_PKEY_free(d->key);
         X509_free(d->cert);
         SSL_SESSION_free(d->tls_session);

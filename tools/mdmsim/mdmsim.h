@@ -60,6 +60,7 @@ struct mdmsim_opts {
     int                    tls_resume;
     int                    user_channel;
     int                    unlock_token;
+    int                    ddm_full_report;
     int                    json;
     int                    verbose;
     int                    load;
@@ -86,6 +87,12 @@ struct mdmsim_device {
     struct mdmsim_body     token_update;
     struct mdmsim_body     user_token_update;
     struct mdmsim_body     idle;
+    /* declarative management: the client state, the sync a
+     * DeclarativeManagement command asked for and its tokens (Data) */
+    struct mdmsim_ddm     *ddm;
+    int                    ddm_due;
+    char                  *ddm_data;
+    size_t                 ddm_data_len;
 };
 
 struct mdmsim_fleet {

@@ -9,11 +9,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ddm.h"
 #include "runner.h"
 
 
 #define MDMSIM_CHECKIN_TYPE  "application/x-apple-aspen-mdm-checkin"
 #define MDMSIM_REPORT_TYPE   "application/x-apple-aspen-mdm; charset=UTF-8"
+
+/* Where a slot is in a DDM sync (slot->ddm_step). */
+enum {
+    MDMSIM_DDM_NONE = 0,
+    MDMSIM_DDM_TOKENS,
+    MDMSIM_DDM_ITEMS,
+    MDMSIM_DDM_FETCH,
+    MDMSIM_DDM_STATUS
+};
 
 
 static void mdmsim_job_start(struct mdmsim_slot *slot);
@@ -26,6 +36,11 @@ static void mdmsim_request_done(struct mdmsim_conn *c,
 static void mdmsim_enroll_next(struct mdmsim_slot *slot);
 static void mdmsim_session_next(struct mdmsim_slot *slot,
     const struct mdmsim_response *resp);
+static void mdmsim_ddm_start(struct mdmsim_slot *slot);
+static void mdmsim_ddm_next(struct mdmsim_slot *slot,
+    const struct mdmsim_response *resp);
+static void mdmsim_ddm_send(struct mdmsim_slot *slot, const char *endpoint,
+    const char *data, size_t len, int step);
 static void mdmsim_log(struct mdmsim_slot *slot, enum mdmsim_http_error error,
     const struct mdmsim_response *resp);
 static void mdmsim_deadline(struct ev_loop *loop, ev_timer *w, int revents);
@@ -85,6 +100,7 @@ mdmsim_job_start(struct mdmsim_slot *slot)
     }
     r->jobs_started++;
     slot->step = 0;
+    slot->ddm_step = MDMSIM_DDM_NONE;
     slot->commands = 0;
 
     switch (r->opts->scenario) {
@@ -157,8 +173,13 @@ mdmsim_session_next(struct mdmsim_slot *slot,
     struct mdmsim_answer   answer;
     struct mdmsim_stats   *s = &r->stats;
 
-    /* An empty 200 ends the session (protocol §3.2). */
+    /* An empty 200 ends the session (protocol §3.2); a sync asked for by
+     * a DeclarativeManagement command follows on the check-in URL. */
     if (resp->body_len == 0) {
+        if (slot->dev->ddm_due) {
+            mdmsim_ddm_start(slot);
+            return;
+        }
         mdmsim_job_end(slot, 0);
         return;
     }
@@ -194,6 +215,128 @@ mdmsim_session_next(struct mdmsim_slot *slot,
 
 
 static void
+mdmsim_ddm_send(struct mdmsim_slot *slot, const char *endpoint,
+    const char *data, size_t len, int step)
+{
+    struct mdmsim_runner  *r = slot->runner;
+
+    mdmsim_body_free(&slot->report);
+    if (mdmsim_ddm_checkin(slot->dev, endpoint, data, len, &slot->report)
+        != 0)
+    {
+        fprintf(stderr, "mdmsim: cannot build a check-in\n");
+        exit(2);
+    }
+    slot->ddm_step = step;
+    /* the label lives as long as the request: the endpoint is copied */
+    snprintf(slot->ddm_what, sizeof(slot->ddm_what), "DeclarativeManagement "
+             "%s", endpoint);
+    mdmsim_send(slot, &r->check_in, MDMSIM_CHECKIN_TYPE, &slot->report,
+                slot->ddm_what);
+}
+
+
+/* After the session: the tokens the command carried, or a `tokens` fetch. */
+static void
+mdmsim_ddm_start(struct mdmsim_slot *slot)
+{
+    struct mdmsim_device  *dev = slot->dev;
+    int                    changed;
+
+    dev->ddm_due = 0;
+    slot->runner->stats.ddm_syncs++;
+    if (dev->ddm == NULL) {
+        dev->ddm = mdmsim_ddm_new();
+        if (dev->ddm == NULL) {
+            fprintf(stderr, "mdmsim: out of memory\n");
+            exit(2);
+        }
+    }
+    if (dev->ddm_data == NULL) {
+        mdmsim_ddm_send(slot, "tokens", NULL, 0, MDMSIM_DDM_TOKENS);
+        return;
+    }
+    changed = mdmsim_ddm_tokens(dev->ddm, dev->ddm_data, dev->ddm_data_len);
+    if (changed < 0) {
+        fprintf(stderr, "mdmsim: %s: DeclarativeManagement Data is not a "
+                "TokensResponse\n", dev->udid);
+        mdmsim_job_end(slot, 1);
+        return;
+    }
+    if (changed) {
+        mdmsim_ddm_send(slot, "declaration-items", NULL, 0,
+                        MDMSIM_DDM_ITEMS);
+        return;
+    }
+    slot->ddm_step = MDMSIM_DDM_FETCH;
+    mdmsim_ddm_next(slot, NULL);
+}
+
+
+/* One step of the sync on the answer to the previous one. */
+static void
+mdmsim_ddm_next(struct mdmsim_slot *slot, const struct mdmsim_response *resp)
+{
+    struct mdmsim_runner  *r = slot->runner;
+    struct mdmsim_device  *dev = slot->dev;
+    const char            *what, *path;
+    char                  *report;
+    size_t                 len;
+    int                    rc;
+
+    what = NULL;
+    switch (slot->ddm_step) {
+    case MDMSIM_DDM_TOKENS:
+        rc = mdmsim_ddm_tokens(dev->ddm, resp->body, resp->body_len);
+        what = rc < 0 ? "tokens is not a TokensResponse" : NULL;
+        if (rc > 0) {
+            mdmsim_ddm_send(slot, "declaration-items", NULL, 0,
+                            MDMSIM_DDM_ITEMS);
+            return;
+        }
+        break;
+    case MDMSIM_DDM_ITEMS:
+        rc = mdmsim_ddm_items(dev->ddm, resp->body, resp->body_len);
+        what = rc < 0 ? "declaration-items is not a "
+                        "DeclarationItemsResponse" : NULL;
+        break;
+    case MDMSIM_DDM_FETCH:
+        if (resp != NULL) {
+            r->stats.ddm_fetches++;
+            rc = mdmsim_ddm_fetched(dev->ddm, resp->status, resp->body,
+                                    resp->body_len);
+            what = rc < 0 ? "a declaration does not match its manifest entry"
+                          : NULL;
+        }
+        break;
+    default:
+        /* the status report was taken: the sync is over */
+        mdmsim_job_end(slot, 0);
+        return;
+    }
+    if (what != NULL) {
+        fprintf(stderr, "mdmsim: %s: %s\n", dev->udid, what);
+        mdmsim_job_end(slot, 1);
+        return;
+    }
+    path = mdmsim_ddm_next_fetch(dev->ddm);
+    if (path != NULL) {
+        mdmsim_ddm_send(slot, path, NULL, 0, MDMSIM_DDM_FETCH);
+        return;
+    }
+    report = mdmsim_ddm_status_report(dev->ddm, dev, r->opts->ddm_full_report,
+                                      &len);
+    if (report == NULL) {
+        fprintf(stderr, "mdmsim: out of memory\n");
+        exit(2);
+    }
+    r->stats.ddm_status_reports++;
+    mdmsim_ddm_send(slot, "status", report, len, MDMSIM_DDM_STATUS);
+    free(report);
+}
+
+
+static void
 mdmsim_log(struct mdmsim_slot *slot, enum mdmsim_http_error error,
     const struct mdmsim_response *resp)
 {
@@ -214,17 +357,23 @@ mdmsim_request_done(struct mdmsim_conn *c, enum mdmsim_http_error error,
     struct mdmsim_slot    *slot = c->data;
     struct mdmsim_runner  *r = slot->runner;
     int                    status = resp ? resp->status : 0;
+    int                    gone, ok;
 
+    /* a declaration fetch answered 404 is "removed": an answer */
+    gone = slot->ddm_step == MDMSIM_DDM_FETCH && status == 404;
+    ok = error == MDMSIM_HTTP_OK && (status == 200 || gone);
     mdmsim_stats_request(&r->stats, ev_time() - slot->request_started, status,
-                         error);
+                         slot->ddm_step == MDMSIM_DDM_FETCH, error);
     /* In a load run, failures are counted; printing each would flood. */
-    if (r->opts->verbose
-        || (!r->opts->load && (error != MDMSIM_HTTP_OK || status != 200)))
-    {
+    if (r->opts->verbose || (!r->opts->load && !ok)) {
         mdmsim_log(slot, error, resp);
     }
-    if (error != MDMSIM_HTTP_OK || status != 200) {
+    if (!ok) {
         mdmsim_job_end(slot, 1);
+        return;
+    }
+    if (slot->ddm_step != MDMSIM_DDM_NONE) {
+        mdmsim_ddm_next(slot, resp);
         return;
     }
 
@@ -385,5 +534,6 @@ mdmsim_run(struct mdmsim_fleet *fleet, long jobs_limit, long requests_limit,
     free(r.ring);
     free(r.stats.latency_us);
     SSL_CTX_free(r.ctx);
-    return r.stats.requests_failed > 0 || r.stats.requests == 0;
+    return r.stats.requests_failed > 0 || r.stats.jobs_failed > 0
+           || r.stats.requests == 0;
 }

@@ -32,6 +32,9 @@ struct mdmsim_stats {
     long             commands_unanswered;
     long             tls_handshakes;
     long             tls_resumed;
+    long             ddm_syncs;
+    long             ddm_fetches;
+    long             ddm_status_reports;
 };
 
 struct mdmsim_runner;
@@ -41,6 +44,8 @@ struct mdmsim_slot {
     struct mdmsim_runner  *runner;
     struct mdmsim_device  *dev;
     int                    step;
+    int                    ddm_step;       /* enum in runner.c */
+    char                   ddm_what[128];  /* label of the DDM request */
     long                   commands;
     struct mdmsim_body     report;
     const char            *what;
@@ -78,8 +83,10 @@ int mdmsim_run(struct mdmsim_fleet *fleet, long jobs_limit,
 
 void mdmsim_stats_start(struct mdmsim_stats *stats);
 void mdmsim_stats_stop(struct mdmsim_stats *stats);
+/* accept_404: the request was a DDM declaration fetch, where 404 means
+ * "removed" and is an answer, not a failure */
 void mdmsim_stats_request(struct mdmsim_stats *stats, double seconds,
-    int status, enum mdmsim_http_error error);
+    int status, int accept_404, enum mdmsim_http_error error);
 void mdmsim_stats_print(struct mdmsim_stats *stats,
     const struct mdmsim_opts *opts, long concurrency, const char *label);
 

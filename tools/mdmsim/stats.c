@@ -61,7 +61,7 @@ mdmsim_stats_stop(struct mdmsim_stats *s)
 
 void
 mdmsim_stats_request(struct mdmsim_stats *s, double seconds, int status,
-    enum mdmsim_http_error error)
+    int accept_404, enum mdmsim_http_error error)
 {
     uint32_t  *p;
     size_t     cap;
@@ -73,7 +73,7 @@ mdmsim_stats_request(struct mdmsim_stats *s, double seconds, int status,
         return;
     }
     s->status[status >= 0 && status < 600 ? status : 0]++;
-    s->requests_failed += status != 200;
+    s->requests_failed += status != 200 && !(accept_404 && status == 404);
 
     if (s->latency_len == s->latency_cap) {
         cap = s->latency_cap ? 2 * s->latency_cap : 65536;
@@ -171,6 +171,11 @@ mdmsim_print_text(struct mdmsim_stats *s, const struct mdmsim_summary *sum,
                s->commands_unanswered);
     }
 
+    if (s->ddm_syncs) {
+        printf("ddm: %ld syncs, %ld declarations fetched, %ld status "
+               "reports\n", s->ddm_syncs, s->ddm_fetches,
+               s->ddm_status_reports);
+    }
     if (s->tls_handshakes) {
         printf("TLS handshakes: %ld (%ld resumed)\n", s->tls_handshakes,
                s->tls_resumed);
@@ -256,6 +261,11 @@ mdmsim_print_json(struct mdmsim_stats *s, const struct mdmsim_summary *sum,
                      "client_cpu", sum->cpu / t,
                      "client_bound", sum->cpu / t >= MDMSIM_CLIENT_BOUND);
     if (root != NULL) {
+        json_object_set_new(root, "ddm", json_pack("{s:I, s:I, s:I}",
+                            "syncs", (json_int_t) s->ddm_syncs,
+                            "fetches", (json_int_t) s->ddm_fetches,
+                            "status_reports",
+                            (json_int_t) s->ddm_status_reports));
         json_dumpf(root, stdout, JSON_COMPACT);
         putchar('\n');
         json_decref(root);
