@@ -15,7 +15,7 @@ PACKAGES="
     certmonger
     clang libclang-rt-14-dev
     debhelper dpkg-dev fakeroot lintian
-    libyaml-libyaml-perl python3
+    libyaml-libyaml-perl python3 python3-yaml
 "
 
 missing=

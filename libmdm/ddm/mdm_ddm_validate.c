@@ -3,7 +3,9 @@
  * key tree, a path buffer that grows and shrinks with it.
  */
 
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE                     /* strptime */
+#endif
 
 #include <stdarg.h>
 #include <stdio.h>
