@@ -122,6 +122,42 @@ mdm_ddm_ref_accepts(const mdm_ddm_ref_t *ref, const char *type)
 }
 
 
+json_t *
+mdm_ddm_refs_warnings(const mdm_ddm_refs_t *refs, mdm_ddm_lookup_pt lookup,
+    void *ctx)
+{
+    size_t                i;
+    json_t               *warnings;
+    const char           *type, *warning;
+    const mdm_ddm_ref_t  *ref;
+
+    warnings = json_array();
+
+    for (i = 0; warnings != NULL && i < refs->n; i++) {
+        ref = &refs->refs[i];
+        type = lookup(ctx, ref->identifier);
+
+        warning = type == NULL ? "missing"
+                : mdm_ddm_kind_of_type(type) != ref->kind ? "kind"
+                : !mdm_ddm_ref_accepts(ref, type) ? "type"
+                : NULL;
+
+        if (warning != NULL
+            && json_array_append_new(warnings,
+                                     json_pack("{s:s, s:s, s:s}",
+                                               "path", ref->path,
+                                               "identifier", ref->identifier,
+                                               "warning", warning)) != 0)
+        {
+            json_decref(warnings);
+            return NULL;
+        }
+    }
+
+    return warnings;
+}
+
+
 void
 mdm_ddm_refs_free(mdm_ddm_refs_t *refs)
 {

@@ -52,6 +52,18 @@ int mdm_ddm_validate_payload(const mdm_ddm_schema_t *schema, json_t *payload,
 /* 1 when an asset of Type type may satisfy ref (any, if none listed). */
 int mdm_ddm_ref_accepts(const mdm_ddm_ref_t *ref, const char *type);
 
+/* The Type of the declaration stored under identifier, or NULL if none. */
+typedef const char *(*mdm_ddm_lookup_pt)(void *ctx, const char *identifier);
+
+/*
+ * The API's warnings about refs: a JSON array (empty when all is well) of
+ * {"path", "identifier", "warning"} with warning "missing" (nothing stored
+ * under it), "kind" (a declaration of another kind) or "type" (an asset of
+ * a Type the key does not take). NULL on no memory.
+ */
+json_t *mdm_ddm_refs_warnings(const mdm_ddm_refs_t *refs,
+    mdm_ddm_lookup_pt lookup, void *ctx);
+
 void mdm_ddm_refs_free(mdm_ddm_refs_t *refs);
 
 #endif

@@ -433,6 +433,73 @@ test_refs(void)
 }
 
 
+/* A catalogue of three: a configuration, a credential and a data asset. */
+static const char *
+lookup(void *ctx, const char *identifier)
+{
+    (void) ctx;
+
+    if (strcmp(identifier, "c1") == 0) {
+        return "com.apple.configuration.passcode.settings";
+    }
+
+    if (strcmp(identifier, "cred") == 0) {
+        return "com.apple.asset.credential.userpassword";
+    }
+
+    if (strcmp(identifier, "data") == 0) {
+        return "com.apple.asset.data";
+    }
+
+    return NULL;
+}
+
+
+static void
+test_warnings(void)
+{
+    char                  *s;
+    json_t                *w;
+    mdm_ddm_declaration_t  d;
+
+    ok(accept("{\"Type\":\"com.apple.activation.simple\",\"Identifier\":\"a\","
+              "\"Payload\":{\"StandardConfigurations\":[\"c1\",\"nope\","
+              "\"cred\"]}}", 0, &d), "activation naming three");
+    w = mdm_ddm_refs_warnings(&d.refs, lookup, NULL);
+    s = json_dumps(w, JSON_COMPACT);
+    is_str(s, "[{\"path\":\"Payload.StandardConfigurations[1]\","
+           "\"identifier\":\"nope\",\"warning\":\"missing\"},"
+           "{\"path\":\"Payload.StandardConfigurations[2]\","
+           "\"identifier\":\"cred\",\"warning\":\"kind\"}]",
+           "missing configuration and an asset named as one are warned about");
+    free(s);
+    json_decref(w);
+    mdm_ddm_declaration_free(&d);
+
+    ok(accept("{\"Type\":\"com.apple.configuration.account.caldav\","
+              "\"Identifier\":\"cal\",\"Payload\":{\"HostName\":\"h\","
+              "\"AuthenticationCredentialsAssetReference\":\"data\"}}", 0,
+              &d), "caldav account referencing a data asset");
+    w = mdm_ddm_refs_warnings(&d.refs, lookup, NULL);
+    ok(json_array_size(w) == 1
+       && strcmp(json_string_value(json_object_get(json_array_get(w, 0),
+                 "warning")), "type") == 0,
+       "an asset of a Type the key does not take");
+    json_decref(w);
+    mdm_ddm_declaration_free(&d);
+
+    ok(accept("{\"Type\":\"com.apple.configuration.account.caldav\","
+              "\"Identifier\":\"cal\",\"Payload\":{\"HostName\":\"h\","
+              "\"AuthenticationCredentialsAssetReference\":\"cred\"}}", 0,
+              &d), "caldav account referencing its credential");
+    w = mdm_ddm_refs_warnings(&d.refs, lookup, NULL);
+    is_int(json_array_size(w), 0, "no warning");
+    ok(json_is_array(w), "an empty array");
+    json_decref(w);
+    mdm_ddm_declaration_free(&d);
+}
+
+
 static void
 test_document(void)
 {
@@ -508,6 +575,7 @@ main(void)
     test_payload_rules();
     test_deep();
     test_refs();
+    test_warnings();
     test_document();
     test_error_json();
 
