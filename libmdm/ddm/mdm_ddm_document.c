@@ -92,9 +92,9 @@ mdm_ddm_timestamp(time_t t, char out[21])
 {
     struct tm  tm;
 
-    gmtime_r(&t, &tm);
-
-    if (strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+    if (gmtime_r(&t, &tm) == NULL
+        || strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    {
         /* a year beyond 9999 does not fit the device's format either */
         memcpy(out, "1970-01-01T00:00:00Z", 21);
     }

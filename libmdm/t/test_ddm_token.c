@@ -121,6 +121,11 @@ test_tokens_document(void)
            "\"Timestamp\":\"2026-11-30T12:00:00Z\"}}", "TokensResponse");
     is_int(len, strlen(s), "length");
     free(s);
+
+    s = mdm_ddm_tokens_document("abc", (time_t) 1 << 60, NULL);
+    ok(s != NULL && strstr(s, "\"Timestamp\":\"1970-01-01T00:00:00Z\"") != NULL,
+       "a time beyond year 9999 gives a well-formed timestamp");
+    free(s);
 }
 
 
