@@ -226,10 +226,14 @@ mdm_ddm_walk_value(mdm_ddm_walk_t *w, const mdm_ddm_key_t *key, json_t *v)
     int  rc;
 
     if (!mdm_ddm_type_matches(key->type, v)) {
+        if (key->type == MDM_KEY_ANY) {
+            return mdm_ddm_walk_fail(w, "type", "%s: null is not a value",
+                                     w->path);
+        }
+
         return mdm_ddm_walk_fail(w, "type", "%s must be a%s %s", w->path,
                                  key->type == MDM_KEY_INTEGER
-                                 || key->type == MDM_KEY_ARRAY
-                                 || key->type == MDM_KEY_ANY ? "n" : "",
+                                 || key->type == MDM_KEY_ARRAY ? "n" : "",
                                  mdm_command_key_type_name(key->type));
     }
 
