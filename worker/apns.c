@@ -20,6 +20,7 @@
 #include <openssl/x509v3.h>
 
 #include "apns.h"
+#include "backoff.h"
 #include "log.h"
 #include "mdm_keys.h"
 
@@ -117,7 +118,6 @@ struct wk_apns_s {
     int                 closing;        /* wk_apns_free: no new connections */
     X509_STORE         *ca_store;       /* shared by every topic's SSL_CTX */
     ev_timer            cert_check;
-    ev_prepare          flush;
     nghttp2_session_callbacks *callbacks;
     unsigned char       rbuf[RBUF_SIZE];
 };
@@ -860,15 +860,9 @@ static void
 topic_start_backoff(wk_apns_topic_t *t)
 {
     const wk_config_t *cf = t->apns->cf;
-    unsigned shift = t->failures < 16 ? t->failures : 16;
-    double delay = cf->backoff_base_ms / 1000.0 * (1u << shift);
+    double delay = wk_backoff(cf->backoff_base_ms, cf->backoff_max_ms,
+                              ++t->failures);
 
-    if (delay > cf->backoff_max_ms / 1000.0) {
-        delay = cf->backoff_max_ms / 1000.0;
-    }
-    /* Jitter, so that many workers do not reconnect in step. */
-    delay = delay / 2 + delay / 2 * (rand() / (double) RAND_MAX);
-    t->failures++;
     ev_timer_set(&t->backoff, delay, 0.);
     ev_timer_start(t->apns->loop, &t->backoff);
 }
@@ -1297,21 +1291,6 @@ topic_set_ctx(wk_apns_topic_t *t, SSL_CTX *ctx, const char *updated)
 }
 
 
-static const redisReply *
-hash_field(const redisReply *r, const char *name)
-{
-    for (size_t i = 0; i + 1 < r->elements; i += 2) {
-        if (r->element[i]->type == REDIS_REPLY_STRING
-            && strcmp(r->element[i]->str, name) == 0)
-        {
-            return r->element[i + 1]->type == REDIS_REPLY_STRING
-                   ? r->element[i + 1] : NULL;
-        }
-    }
-    return NULL;
-}
-
-
 /* Applies a pushcert hash; 0 if the topic has a usable SSL_CTX after it. */
 static int
 topic_apply_cert(wk_apns_topic_t *t, const redisReply *r)
@@ -1321,9 +1300,9 @@ topic_apply_cert(wk_apns_topic_t *t, const redisReply *r)
                  r && r->type == REDIS_REPLY_ERROR ? r->str : "no Redis");
         return t->ctx ? 0 : -1;
     }
-    const redisReply *cert = hash_field(r, "cert");
-    const redisReply *key = hash_field(r, "key");
-    const redisReply *upd = hash_field(r, "updated");
+    const redisReply *cert = wk_reply_field(r, "cert");
+    const redisReply *key = wk_reply_field(r, "key");
+    const redisReply *upd = wk_reply_field(r, "updated");
     const char *updated = upd ? upd->str : "";
     if (cert == NULL || key == NULL) {
         wk_error("apns %s: no push certificate in " MDM_KEY_PUSHCERT "%s",
@@ -1495,14 +1474,9 @@ apns_on_cert_check(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 
-/* Before the loop blocks: move every queued request toward the wire. */
-static void
-apns_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+void
+wk_apns_flush(wk_apns_t *a)
 {
-    wk_apns_t *a = w->data;
-    (void) loop;
-    (void) revents;
-
     for (wk_apns_topic_t *t = a->topics; t; t = t->next) {
         if (t->qhead) {
             topic_kick(t);
@@ -1597,9 +1571,6 @@ wk_apns_new(struct ev_loop *loop, const wk_config_t *cf, wk_redis_t *redis,
                   (double) cf->cert_check_interval);
     a->cert_check.data = a;
     ev_timer_start(loop, &a->cert_check);
-    ev_prepare_init(&a->flush, apns_on_prepare);
-    a->flush.data = a;
-    ev_prepare_start(loop, &a->flush);
     return a;
 }
 
@@ -1644,7 +1615,6 @@ void
 wk_apns_free(wk_apns_t *a)
 {
     ev_timer_stop(a->loop, &a->cert_check);
-    ev_prepare_stop(a->loop, &a->flush);
     a->closing = 1;
     while (a->conns) {
         wk_apns_conn_t *c = a->conns;
