@@ -92,7 +92,7 @@ struct wk_consumer_s {
     wk_push_t          *spare;      /* freed pushes kept for reuse */
     size_t              nspare;
 
-    ev_timer            stats_timer;
+    wk_totals_t         totals;
     wk_push_stats_t     stats, logged;
 };
 
@@ -772,34 +772,22 @@ push_room(void *data)
 
 
 static const wk_stream_ops_t push_stream_ops = {
-    push_on_entry, push_on_batch, push_room, NULL
+    push_on_entry, push_on_batch, push_room
 };
 
 
 /* ---- statistics ---- */
 
 static void
-log_stats(wk_consumer_t *c, const char *when)
+push_totals_line(const void *counts, const char *when, void *data)
 {
-    wk_push_stats_t *s = &c->stats;
+    const wk_push_stats_t *s = counts;
+    (void) data;
+
     wk_info("pushes%s: delivered=%lu dead=%lu rejected=%lu skipped=%lu "
             "retried=%lu gave_up=%lu coalesced=%lu claimed=%lu", when,
             s->delivered, s->dead, s->rejected, s->skipped, s->retried,
             s->gave_up, s->coalesced, s->claimed);
-    c->logged = *s;
-}
-
-
-static void
-on_stats_timer(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    wk_consumer_t *c = w->data;
-    (void) loop;
-    (void) revents;
-
-    if (memcmp(&c->stats, &c->logged, sizeof(c->stats)) != 0) {
-        log_stats(c, "");
-    }
 }
 
 
@@ -838,9 +826,8 @@ wk_consumer_new(struct ev_loop *loop, const wk_config_t *cf,
         wk_consumer_free(c);
         return NULL;
     }
-    ev_timer_init(&c->stats_timer, on_stats_timer, 60., 60.);
-    c->stats_timer.data = c;
-    ev_timer_start(loop, &c->stats_timer);
+    wk_totals_start(&c->totals, loop, &c->stats, &c->logged,
+                    sizeof(c->stats), push_totals_line, c);
     return c;
 }
 
@@ -913,7 +900,6 @@ void
 wk_consumer_free(wk_consumer_t *c)
 {
     c->draining = 1;
-    ev_timer_stop(c->loop, &c->stats_timer);
     if (c->apns) {
         wk_apns_free(c->apns);
     }
@@ -921,7 +907,7 @@ wk_consumer_free(wk_consumer_t *c)
         push_free(c->all, 0);
     }
     entries_drop_todo(c);
-    log_stats(c, " total");
+    wk_totals_stop(&c->totals, c->loop);
     while (c->spare) {
         wk_push_t *p = c->spare;
         c->spare = p->next;

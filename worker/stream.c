@@ -142,6 +142,15 @@ stream_create(wk_stream_group_t *g)
 
 /* ---- reading ---- */
 
+/* Entries trimmed (MAXLEN, XDEL) while pending: nobody can finish them. */
+static void
+stream_warn_lost(wk_stream_group_t *g, stream_key_t *k, size_t n)
+{
+    wk_warn("%s: %zu pending entries of %s were deleted before they were "
+            "finished; lost", g->label, n, k->name);
+}
+
+
 /* Hands the consumer every entry of one key's reply array. */
 static void
 stream_entries(wk_stream_group_t *g, stream_key_t *k,
@@ -176,8 +185,8 @@ stream_entries(wk_stream_group_t *g, stream_key_t *k,
         }
         *units += g->ops->entry(g->data, k->index, id->str, fields, claimed);
     }
-    if (gone && g->ops->lost) {
-        g->ops->lost(g->data, k->index, gone);
+    if (gone) {
+        stream_warn_lost(g, k, gone);
     }
 }
 
@@ -305,12 +314,7 @@ stream_on_autoclaim(wk_redis_t *link, redisReply *r, void *data)
     if (r->elements > 2 && r->element[2]->type == REDIS_REPLY_ARRAY
         && r->element[2]->elements > 0)
     {
-        size_t n = r->element[2]->elements;
-        wk_warn("%s: %zu pending entries were deleted from %s before they "
-                "were finished; lost", g->label, n, k->name);
-        if (g->ops->lost) {
-            g->ops->lost(g->data, k->index, n);
-        }
+        stream_warn_lost(g, k, r->element[2]->elements);
     }
     if (units) {
         wk_info("%s: claimed %zu %s idle for more than %ld ms", g->label,

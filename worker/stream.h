@@ -70,9 +70,6 @@ typedef struct {
     void    (*batch)(void *data, int claimed, size_t units);
     /* Entries the consumer can take now (0: none); a read asks for that. */
     size_t  (*room)(void *data);
-    /* Pending entries that were deleted from the stream (trimmed) before
-     * anyone finished them: gone from the group too. May be NULL. */
-    void    (*lost)(void *data, unsigned key, size_t n);
 } wk_stream_ops_t;
 
 /* Starts the claim timer; the group is created once the reader is ready. */

@@ -87,6 +87,7 @@ struct wk_hook_s {
     size_t              held, sending;
     wk_dict_t           seen;       /* enrollments met in one dispatch */
     ev_timer            wake;
+    wk_totals_t         totals;
     wk_hook_stats_t     stats, logged;
 };
 
@@ -101,7 +102,6 @@ struct wk_webhooks_s {
     size_t              hooks_draining;
     void              (*drained)(void *);
     void               *drained_data;
-    ev_timer            stats_timer;
 };
 
 static void hook_dispatch(wk_hook_t *k);
@@ -687,7 +687,7 @@ hook_room(void *data)
 
 
 static const wk_stream_ops_t hook_stream_ops = {
-    hook_on_entry, hook_on_batch, hook_room, NULL
+    hook_on_entry, hook_on_batch, hook_room
 };
 
 
@@ -704,29 +704,14 @@ on_reader_ready(wk_redis_t *link, void *data)
 /* ---- statistics ---- */
 
 static void
-log_stats(wk_hook_t *k, const char *when)
+hook_totals_line(const void *counts, const char *when, void *data)
 {
-    wk_hook_stats_t *s = &k->stats;
+    const wk_hook_stats_t *s = counts;
+    const wk_hook_t *k = data;
+
     wk_info("webhook %s%s: delivered=%lu retried=%lu dead=%lu skipped=%lu "
             "claimed=%lu", k->name, when, s->delivered, s->retried, s->dead,
             s->skipped, s->claimed);
-    k->logged = *s;
-}
-
-
-static void
-on_stats_timer(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    wk_webhooks_t *wh = w->data;
-    (void) loop;
-    (void) revents;
-
-    for (size_t i = 0; i < wh->nhooks; i++) {
-        wk_hook_t *k = &wh->hooks[i];
-        if (memcmp(&k->stats, &k->logged, sizeof(k->stats)) != 0) {
-            log_stats(k, "");
-        }
-    }
 }
 
 
@@ -794,6 +779,8 @@ hook_start(wk_hook_t *k)
     if (k->sg == NULL) {
         return -1;
     }
+    wk_totals_start(&k->totals, wh->loop, &k->stats, &k->logged,
+                    sizeof(k->stats), hook_totals_line, k);
     wk_info("webhook %s: %s, topics %s%s%s", k->name, k->url,
             k->topics[0] ? k->topics : "all",
             k->skip_idle ? ", Idle reports skipped" : "",
@@ -805,13 +792,12 @@ hook_start(wk_hook_t *k)
 wk_webhooks_t *
 wk_webhooks_new(struct ev_loop *loop, const wk_config_t *cf, wk_redis_t *cmd)
 {
-    wk_webhooks_t *wh = calloc(1, sizeof(*wh));
+    wk_webhooks_t *wh = malloc(sizeof(*wh));
+
     if (wh == NULL) {
         return NULL;
     }
-    wh->loop = loop;
-    wh->cf = cf;
-    wh->cmd = cmd;
+    *wh = (wk_webhooks_t) { .loop = loop, .cf = cf, .cmd = cmd };
     if (hooks_parse(wh) != 0) {
         wk_webhooks_free(wh);
         return NULL;
@@ -830,9 +816,6 @@ wk_webhooks_new(struct ev_loop *loop, const wk_config_t *cf, wk_redis_t *cmd)
             return NULL;
         }
     }
-    ev_timer_init(&wh->stats_timer, on_stats_timer, 60., 60.);
-    wh->stats_timer.data = wh;
-    ev_timer_start(loop, &wh->stats_timer);
     return wh;
 }
 
@@ -933,14 +916,11 @@ wk_webhooks_free(wk_webhooks_t *wh)
     }
     wh->draining = 1;
     wh->drained = NULL;
-    if (wh->nhooks) {
-        ev_timer_stop(wh->loop, &wh->stats_timer);
-    }
     wk_http_free(wh->http);
     for (size_t i = 0; i < wh->nhooks; i++) {
         wk_hook_t *k = &wh->hooks[i];
         hook_stop_reading(k);
-        log_stats(k, " total");
+        wk_totals_stop(&k->totals, wh->loop);
         while (k->head) {
             delivery_end(k->head, 0);
         }

@@ -4,10 +4,11 @@
 /*
  * Webhook delivery (docs/webhooks.md): every configured webhook reads
  * mdm:events (and its own retry stream mdm:webhook:retry:<name>) in its own
- * consumer group webhook:<name> (stream.h), POSTs each wanted event as NanoMDM-style
- * JSON, retries with backoff for webhook_retry_for seconds, then moves the
- * event to mdm:webhook:dead:<name>. An entry is XACKed only once delivered,
- * skipped or dead-lettered; events of one enrollment go out in order.
+ * consumer group webhook:<name> (stream.h), POSTs each wanted event as
+ * NanoMDM-style JSON, retries with backoff for webhook_retry_for seconds,
+ * then moves the event to mdm:webhook:dead:<name>. An entry is acked only
+ * once delivered, skipped or dead-lettered; events of one enrollment go out
+ * in order.
  */
 
 #include <ev.h>
