@@ -31,7 +31,12 @@ LUA_SRCS     = $(wildcard libmdm/lua/*.lua libmdm/lua/lib/*.lua)
 MODULE_SRCS  = $(wildcard ngx_mdm_module/*.c ngx_mdm_module/*.h)
 WORKER_SRCS  = $(wildcard worker/*.c)
 UNIT_SRCS    = $(wildcard libmdm/t/test_*.c)
-UNIT_BINS    = $(UNIT_SRCS:libmdm/t/test_%.c=$(B)/unit/%.t)
+# worker/t/test_<x>.c: the worker's components without a running stack,
+# linked with every worker object but main.o
+WORKER_UNIT_SRCS = $(wildcard worker/t/test_*.c)
+WORKER_LIB_OBJS  = $(patsubst %.c,$(B)/%.o,$(filter-out worker/main.c,$(WORKER_SRCS)))
+UNIT_BINS    = $(UNIT_SRCS:libmdm/t/test_%.c=$(B)/unit/%.t) \
+               $(WORKER_UNIT_SRCS:worker/t/test_%.c=$(B)/unit/worker_%.t)
 TOOLS        = $(patsubst tools/%/,%,$(dir $(wildcard tools/*/main.c)))
 TOOL_BINS    = $(TOOLS:%=$(B)/%)
 
@@ -108,6 +113,12 @@ $(B)/tools/%.o: tools/%.c $(LIBMDM_HDRS) $$(wildcard $$(dir tools/%)*.h)
 $(B)/unit/%.t: libmdm/t/test_%.c libmdm/t/tap.h $(B)/libmdm.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ilibmdm/t -o $@ $< $(B)/libmdm.a $(LDFLAGS) $(LIBS)
+
+$(B)/unit/worker_%.t: worker/t/test_%.c libmdm/t/tap.h $(WORKER_LIB_OBJS) \
+                      $(B)/libmdm.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Ilibmdm/t -Iworker -o $@ $< $(WORKER_LIB_OBJS) \
+	    $(B)/libmdm.a $(LDFLAGS) $(LIBS)
 
 test: deps-if-missing all
 	prove --exec '' $(UNIT_BINS)

@@ -455,4 +455,25 @@ my $sent = grep { $stop{ $_->[2] } } @{ pushes() };
 ok $sent <= 1, "... and at most the first reached APNs ($sent)";
 $t->stop('ws');
 
+# --- an entry deleted while pending: XAUTOCLAIM's deleted IDs (Redis 7) -------
+
+# A worker SIGKILLed with a job pending, then the entry trimmed from the
+# stream: the next worker's claim learns it is gone, the group forgets it
+# and the loss is logged; nothing is pushed for it.
+$t->stop('mock');                 # nothing answers: the job stays pending
+enroll('dev-del');
+start_worker('wd1');
+my $gone = $t->redis('XADD', 'mdm:push', '*', id => 'dev-del');
+ok $t->wait_for(sub { pending() == 1 }, 5),
+    'a job is pending with a worker that cannot reach APNs';
+$t->kill9('wd1');
+is $t->redis('XDEL', 'mdm:push', $gone), 1, '... and its entry is deleted';
+start_worker('wd2');
+ok $t->wait_for(sub {
+    worker_log('wd2') =~ /\[warn\] push: 1 pending entries of mdm:push were deleted before they were finished; lost/
+}, 10), 'the next worker\'s claim logs the deleted entry as lost';
+is pending(), 0, '... and the group no longer holds it';
+unlike worker_log('wd2'), qr/push dev-del:/, '... nothing is pushed for it';
+$t->stop('wd2');
+
 done_testing;

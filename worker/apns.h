@@ -68,6 +68,10 @@ wk_apns_t *wk_apns_new(struct ev_loop *loop, const wk_config_t *cf,
 /* Queues a request on its topic's connection, connecting if needed. */
 void wk_apns_send(wk_apns_t *a, wk_apns_req_t *req);
 
+/* Before sleep: moves every queued request toward the wire; the frames
+ * of one loop turn leave in one TLS write per connection. */
+void wk_apns_flush(wk_apns_t *a);
+
 /* Reloads every topic's push certificate; stopped (403) topics resume. */
 void wk_apns_reload(wk_apns_t *a);
 

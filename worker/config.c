@@ -17,10 +17,13 @@ typedef struct {
     size_t            offset;
     const char       *dflt;
     long              min;
+    const char       *inherit;      /* 0 (the default) takes this key's */
 } wk_config_key_t;
 
-#define STR(k, d)     { #k, WK_STR, offsetof(wk_config_t, k), d, 0 }
-#define NUM(k, d, m)  { #k, WK_NUM, offsetof(wk_config_t, k), d, m }
+#define STR(k, d)     { #k, WK_STR, offsetof(wk_config_t, k), d, 0, NULL }
+#define NUM(k, d, m)  { #k, WK_NUM, offsetof(wk_config_t, k), d, m, NULL }
+#define NUM_AS(k, m, from) \
+    { #k, WK_NUM, offsetof(wk_config_t, k), "0", m, #from }
 
 static const wk_config_key_t keys[] = {
     STR(redis, "127.0.0.1:6379"),
@@ -58,6 +61,10 @@ static const wk_config_key_t keys[] = {
     NUM(webhook_backoff_max_ms, "60000", 1),
     NUM(webhook_concurrency, "16", 1),
     NUM(webhook_max_held, "1000", 1),
+    /* the webhook groups' own, as the push group's unless set */
+    NUM_AS(webhook_block_ms, 1, push_block_ms),
+    NUM_AS(webhook_claim_idle_ms, 100, push_claim_idle_ms),
+    NUM_AS(webhook_claim_interval_ms, 100, push_claim_interval_ms),
     NUM(renew_interval_ms, "0", 0),
     NUM(renew_window, "1209600", 1),
     NUM(renew_batch, "100", 1),
@@ -84,6 +91,32 @@ wk_config_defaults(wk_config_t *cf)
     memset(cf, 0, sizeof(*cf));
     for (size_t i = 0; i < NKEYS; i++) {
         wk_config_set(cf, keys[i].key, keys[i].dflt, err, sizeof(err));
+    }
+}
+
+
+static const wk_config_key_t *
+config_key(const char *key)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (strcmp(keys[i].key, key) == 0) {
+            return &keys[i];
+        }
+    }
+    return NULL;
+}
+
+
+/* Keys left at 0 take the value of the key they follow. */
+static void
+config_inherit(wk_config_t *cf)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        long *field = (long *) ((char *) cf + keys[i].offset);
+        if (keys[i].inherit && *field == 0) {
+            *field = *(long *) ((char *) cf
+                                + config_key(keys[i].inherit)->offset);
+        }
     }
 }
 
@@ -120,9 +153,11 @@ set_value(wk_config_t *cf, const wk_config_key_t *k, const char *value,
     char *end;
     errno = 0;
     long n = strtol(value, &end, 10);
-    if (errno || end == value || *end != '\0' || n < k->min) {
-        snprintf(err, errlen, "%s: \"%s\" is not a number >= %ld",
-                 k->key, value, k->min);
+    if (errno || end == value || *end != '\0'
+        || (n < k->min && !(k->inherit && n == 0)))
+    {
+        snprintf(err, errlen, "%s: \"%s\" is not %sa number >= %ld",
+                 k->key, value, k->inherit ? "0 or " : "", k->min);
         return -1;
     }
     *(long *) field = n;
@@ -154,23 +189,19 @@ wk_config_set(wk_config_t *cf, const char *key, const char *value, char *err,
     if (strcmp(key, "webhook") == 0) {
         return add_webhook(cf, value, err, errlen);
     }
-    for (size_t i = 0; i < NKEYS; i++) {
-        if (strcmp(keys[i].key, key) == 0) {
-            if (set_value(cf, &keys[i], value, err, errlen) != 0) {
-                return -1;
-            }
-            if (strcmp(key, "log_level") == 0
-                && wk_log_level_parse(value) < 0)
-            {
-                snprintf(err, errlen, "log_level: unknown level \"%s\"",
-                         value);
-                return -1;
-            }
-            return 0;
-        }
+    const wk_config_key_t *k = config_key(key);
+    if (k == NULL) {
+        snprintf(err, errlen, "unknown key \"%s\"", key);
+        return -1;
     }
-    snprintf(err, errlen, "unknown key \"%s\"", key);
-    return -1;
+    if (set_value(cf, k, value, err, errlen) != 0) {
+        return -1;
+    }
+    if (strcmp(key, "log_level") == 0 && wk_log_level_parse(value) < 0) {
+        snprintf(err, errlen, "log_level: unknown level \"%s\"", value);
+        return -1;
+    }
+    return 0;
 }
 
 
@@ -312,5 +343,6 @@ wk_config_from_args(wk_config_t *cf, int argc, char **argv, char *err,
         }
     }
     default_name(cf);
+    config_inherit(cf);
     return 0;
 }

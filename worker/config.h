@@ -23,7 +23,7 @@ typedef struct {
     long apns_timeout_ms;                 /* connect, PING and response */
     long push_batch;                      /* XREADGROUP COUNT */
     long push_block_ms;                   /* XREADGROUP BLOCK */
-    long push_claim_idle_ms;              /* XAUTOCLAIM min-idle-time */
+    long push_claim_idle_ms;              /* pushers' XAUTOCLAIM min-idle */
     long push_claim_interval_ms;
     long push_max_inflight;               /* jobs held before reading more */
     long max_attempts;
@@ -51,6 +51,9 @@ typedef struct {
     long webhook_backoff_max_ms;
     long webhook_concurrency;             /* POSTs in flight per webhook */
     long webhook_max_held;                /* events held per webhook */
+    long webhook_block_ms;                /* 0 in the file: push_block_ms */
+    long webhook_claim_idle_ms;           /* 0: push_claim_idle_ms */
+    long webhook_claim_interval_ms;       /* 0: push_claim_interval_ms */
     /* identity renewal (renew.c, docs/ade.md); renew_interval_ms 0: off */
     long renew_interval_ms;
     long renew_window;                    /* s before not_after */

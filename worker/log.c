@@ -52,3 +52,45 @@ wk_log(wk_log_level_t level, const char *fmt, ...)
     line[len++] = '\n';
     fwrite(line, 1, len, stderr);
 }
+
+
+static void
+totals_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    wk_totals_t *t = w->data;
+    (void) loop;
+    (void) revents;
+
+    if (memcmp(t->counts, t->logged, t->size) != 0) {
+        t->line(t->counts, "", t->data);
+        memcpy(t->logged, t->counts, t->size);
+    }
+}
+
+
+void
+wk_totals_start(wk_totals_t *t, struct ev_loop *loop, const void *counts,
+                void *logged, size_t size,
+                void (*line)(const void *, const char *, void *), void *data)
+{
+    t->counts = counts;
+    t->logged = logged;
+    t->size = size;
+    t->line = line;
+    t->data = data;
+    ev_timer_init(&t->timer, totals_on_timer, 60., 60.);
+    t->timer.data = t;
+    ev_timer_start(loop, &t->timer);
+}
+
+
+void
+wk_totals_stop(wk_totals_t *t, struct ev_loop *loop)
+{
+    if (t->line == NULL) {
+        return;                         /* never started */
+    }
+    ev_timer_stop(loop, &t->timer);
+    t->line(t->counts, " total", t->data);
+    t->line = NULL;
+}

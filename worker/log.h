@@ -6,6 +6,10 @@
  * notable event; debug lines cost a level compare when disabled.
  */
 
+#include <stddef.h>
+
+#include <ev.h>
+
 typedef enum {
     WK_LOG_DEBUG = 0,
     WK_LOG_INFO,
@@ -30,5 +34,26 @@ void wk_log(wk_log_level_t level, const char *fmt, ...)
 #define wk_warn(...)  wk_log(WK_LOG_WARN, __VA_ARGS__)
 #define wk_error(...) wk_log(WK_LOG_ERROR, __VA_ARGS__)
 #define wk_alert(...) wk_log(WK_LOG_ALERT, __VA_ARGS__)
+
+/*
+ * A totals line: logged every minute while the counts (a struct of
+ * unsigned longs the caller owns) change, and once more, "total", when
+ * stopped.
+ */
+typedef struct {
+    ev_timer        timer;
+    const void     *counts;
+    void           *logged;         /* the counts of the last line */
+    size_t          size;
+    void          (*line)(const void *counts, const char *when,
+                          void *data);
+    void           *data;
+} wk_totals_t;
+
+void wk_totals_start(wk_totals_t *t, struct ev_loop *loop,
+                     const void *counts, void *logged, size_t size,
+                     void (*line)(const void *, const char *, void *),
+                     void *data);
+void wk_totals_stop(wk_totals_t *t, struct ev_loop *loop);
 
 #endif

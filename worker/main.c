@@ -5,7 +5,8 @@
  *
  * main() reads the configuration, then init → loop → shutdown. Signals only
  * set state that the loop acts on (ev_signal): SIGTERM/SIGINT drain and exit
- * 0, SIGHUP reloads the push certificates.
+ * 0, SIGHUP reloads the push certificates. Work that gathers during a loop
+ * turn leaves in one place, before the loop sleeps (before_sleep).
  */
 
 #include <signal.h>
@@ -18,7 +19,6 @@
 #include <ev.h>
 
 #include "config.h"
-#include "groups.h"
 #include "log.h"
 #include "mdm_version.h"
 #include "metrics.h"
@@ -26,6 +26,7 @@
 #include "redis.h"
 #include "sweep.h"
 #include "renew.h"
+#include "stream.h"
 #include "webhook.h"
 
 typedef struct {
@@ -38,6 +39,8 @@ typedef struct {
     wk_renew_t      *renew;
     wk_webhooks_t   *webhooks;
     int              draining;        /* push consumer and webhooks left */
+    wk_stream_leave_t leave;
+    ev_prepare       before_sleep;
     ev_signal        sigterm, sigint, sighup;
     ev_timer         drain_deadline;
     int              stopping;
@@ -74,6 +77,28 @@ on_redis_ready(wk_redis_t *link, void *data)
 }
 
 
+/*
+ * Once per loop turn, before it blocks, in this order (Redis's beforeSleep):
+ * the APNs frames of the turn leave in one TLS write per connection; the
+ * pushes' and the webhooks' acks leave in one XACK per stream; then the
+ * reads, which may block for push_block_ms, go out last so that they never
+ * wait behind this turn's work.
+ */
+static void
+before_sleep(struct ev_loop *loop, ev_prepare *p, int revents)
+{
+    wk_worker_t *w = p->data;
+    (void) loop;
+    (void) revents;
+
+    wk_apns_flush(wk_consumer_apns(w->consumer));
+    wk_consumer_flush(w->consumer);
+    wk_webhooks_flush(w->webhooks);
+    wk_consumer_read(w->consumer);
+    wk_webhooks_read(w->webhooks);
+}
+
+
 static void
 on_groups_left(void *data)
 {
@@ -92,7 +117,10 @@ on_drained(void *data)
     wk_info("drained, exiting");
     /* Only a clean drain leaves the groups: after the deadline, jobs may
      * still be ours (the script keeps such groups anyway). */
-    wk_groups_leave(&w->cmd, &w->cf, w->webhooks, on_groups_left, w);
+    wk_stream_leave_begin(&w->leave, on_groups_left, w);
+    wk_stream_leave(wk_consumer_group(w->consumer), &w->leave);
+    wk_webhooks_leave(w->webhooks, &w->leave);
+    wk_stream_leave_end(&w->leave);
 }
 
 
@@ -174,6 +202,10 @@ worker_init(wk_worker_t *w)
         return -1;
     }
 
+    ev_prepare_init(&w->before_sleep, before_sleep);
+    w->before_sleep.data = w;
+    ev_prepare_start(w->loop, &w->before_sleep);
+
     ev_signal_init(&w->sigterm, on_sigterm, SIGTERM);
     ev_signal_init(&w->sigint, on_sigterm, SIGINT);
     ev_signal_init(&w->sighup, on_sighup, SIGHUP);
@@ -188,6 +220,9 @@ worker_init(wk_worker_t *w)
 static void
 worker_shutdown(wk_worker_t *w)
 {
+    if (w->loop) {
+        ev_prepare_stop(w->loop, &w->before_sleep);
+    }
     /* Redis first: pending callbacks must find the consumer alive. */
     wk_redis_close(&w->reader);
     wk_redis_close(&w->cmd);

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "apns.h"
+#include "backoff.h"
 #include "events.h"
 #include "log.h"
 #include "mdm_hex.h"
@@ -14,15 +15,10 @@
 #include "metrics.h"
 #include "push.h"
 #include "recent.h"
+#include "stream.h"
 
-#define PUSH_STREAM    MDM_KEY_PUSH
-#define PUSH_GROUP     MDM_GROUP_PUSHERS
-#define ENTRY_ID_MAX   48          /* "<ms>-<seq>": two 20-digit numbers */
 #define TOKEN_MAX      256         /* bytes; APNs tokens are 32 today */
-#define ACK_CHUNK      1000        /* ids per XACK / XCLAIM command */
 #define SPARE_MAX      4096        /* pushes kept for reuse */
-
-typedef char wk_entry_id_t[ENTRY_ID_MAX];
 
 /*
  * One stream entry: it carries one or more enrollment IDs (field `id`,
@@ -34,11 +30,9 @@ typedef char wk_entry_id_t[ENTRY_ID_MAX];
 typedef struct wk_entry_s wk_entry_t;
 
 struct wk_entry_s {
-    wk_entry_id_t   eid;
+    wk_stream_entry_t se;           /* held in the group until final */
     size_t          remaining;      /* jobs not final yet, started or not */
     int             abandoned;      /* a job was left pending: never acked */
-    ev_tstamp       claimed;        /* last time our claim was refreshed */
-    wk_entry_t     *next, *prev;    /* every entry held */
     wk_entry_t     *qnext;          /* entries with IDs not started yet */
     size_t          todo;           /* IDs not started yet */
     size_t          off;            /* where the next one is in ids */
@@ -59,7 +53,7 @@ struct wk_push_s {
     push_state_t    state;
     char           *id;             /* enrollment ID */
     size_t          id_len;
-    uint32_t        hash;
+    wk_dict_node_t  node;           /* in the coalescing table, key id */
     wk_entry_t    **entries;        /* one per job this push answers */
     size_t          nentries, cap;
     unsigned        attempts;
@@ -67,7 +61,6 @@ struct wk_push_s {
     ev_tstamp       after;          /* the delivered push it waits behind */
     ev_timer        retry;
     int             in_table;
-    wk_push_t      *hnext;          /* coalescing table chain */
     wk_push_t      *next, *prev;    /* every live push */
 };
 
@@ -79,262 +72,73 @@ typedef struct {
 struct wk_consumer_s {
     struct ev_loop     *loop;
     const wk_config_t  *cf;
-    wk_redis_t         *reader;
     wk_redis_t         *cmd;
     wk_apns_t          *apns;
     wk_recent_t        *recent;     /* delivered pushes, push_coalesce_ms */
-
-    int                 group_ready;
-    int                 creating_group;
-    int                 reading;
-    int                 claiming;
+    wk_stream_group_t  *group;      /* `pushers` on the push stream(s) */
     int                 draining;
-    char                claim_cursor[ENTRY_ID_MAX];
 
     /* Pushes not yet on the wire, by enrollment ID: where new jobs join. */
-    wk_push_t         **buckets;
-    size_t              nbuckets, nitems;
+    wk_dict_t           table;
     wk_push_t          *all;
     size_t              held;       /* jobs held (started or not), not final */
     size_t              in_progress;/* pushes in LOOKUP or SENDING */
     size_t              npushes;    /* live pushes */
     size_t              per_entry;  /* most IDs in one entry of the last read */
+    size_t              batch_most; /* most IDs in one entry of this batch */
 
-    wk_entry_t         *entries;    /* every stream entry held */
     wk_entry_t         *todo, *todo_tail; /* entries with IDs not started */
 
     wk_push_t          *spare;      /* freed pushes kept for reuse */
     size_t              nspare;
 
-    wk_entry_id_t      *acks;       /* XACKs gathered for one loop turn */
-    size_t              nacks, acks_cap;
-    unsigned            acks_in_flight;
-
-    ev_prepare          flush;
-    ev_timer            claim;
-    ev_timer            stats_timer;
+    wk_totals_t         totals;
     wk_push_stats_t     stats, logged;
-
-    void              (*drained)(void *);
-    void               *drained_data;
 };
 
 static void push_lookup(wk_push_t *p);
-static void consumer_read(wk_consumer_t *c);
 static void jobs_start(wk_consumer_t *c);
-static void consumer_check_drained(wk_consumer_t *c);
 
 
 /* ---- coalescing table ---- */
 
-static uint32_t
-hash_id(const char *s, size_t len)
-{
-    uint32_t h = 2166136261u;                /* FNV-1a */
-    for (size_t i = 0; i < len; i++) {
-        h = (h ^ (unsigned char) s[i]) * 16777619u;
-    }
-    return h;
-}
-
-
 static wk_push_t *
-table_find(wk_consumer_t *c, const char *id, size_t len, uint32_t h)
+table_find(wk_consumer_t *c, const char *id, size_t len, uint64_t h)
 {
-    for (wk_push_t *p = c->buckets[h & (c->nbuckets - 1)]; p; p = p->hnext) {
-        if (p->hash == h && p->id_len == len && memcmp(p->id, id, len) == 0) {
-            return p;
-        }
-    }
-    return NULL;
-}
+    wk_dict_node_t *n = wk_dict_find(&c->table, id, len, h);
 
-
-static void
-table_grow(wk_consumer_t *c)
-{
-    size_t n = c->nbuckets * 2;
-    wk_push_t **b = calloc(n, sizeof(*b));
-    if (b == NULL) {
-        return;                              /* longer chains, still right */
-    }
-    for (size_t i = 0; i < c->nbuckets; i++) {
-        wk_push_t *p = c->buckets[i];
-        while (p) {
-            wk_push_t *next = p->hnext;
-            p->hnext = b[p->hash & (n - 1)];
-            b[p->hash & (n - 1)] = p;
-            p = next;
-        }
-    }
-    free(c->buckets);
-    c->buckets = b;
-    c->nbuckets = n;
+    return n ? wk_dict_entry(n, wk_push_t, node) : NULL;
 }
 
 
 static void
 table_insert(wk_consumer_t *c, wk_push_t *p)
 {
-    if (c->nitems >= c->nbuckets) {
-        table_grow(c);
-    }
-    wk_push_t **b = &c->buckets[p->hash & (c->nbuckets - 1)];
-    p->hnext = *b;
-    *b = p;
+    wk_dict_add(&c->table, &p->node);
     p->in_table = 1;
-    c->nitems++;
 }
 
 
 static void
 table_remove(wk_consumer_t *c, wk_push_t *p)
 {
-    if (!p->in_table) {
-        return;
+    if (p->in_table) {
+        wk_dict_delete(&c->table, &p->node);
+        p->in_table = 0;
     }
-    wk_push_t **pp = &c->buckets[p->hash & (c->nbuckets - 1)];
-    while (*pp != p) {
-        pp = &(*pp)->hnext;
-    }
-    *pp = p->hnext;
-    p->hnext = NULL;
-    p->in_table = 0;
-    c->nitems--;
-}
-
-
-/* ---- acknowledgements ---- */
-
-static void
-on_ack_reply(wk_redis_t *link, redisReply *r, void *data)
-{
-    wk_consumer_t *c = data;
-    (void) link;
-
-    c->acks_in_flight--;
-    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        /* The jobs stay pending; a claim after push_claim_idle_ms redoes them. */
-        wk_redis_error("XACK failed: %s", r ? r->str : "Redis connection lost");
-    }
-    consumer_check_drained(c);
-}
-
-
-/* Sends `n` entry ids as one command: XACK or XCLAIM ... JUSTID. */
-static void
-send_ids(wk_consumer_t *c, const char *verb, const wk_entry_id_t *ids,
-         size_t n)
-{
-    const char *argv[ACK_CHUNK + 8];
-    int argc = 0;
-
-    argv[argc++] = verb;
-    argv[argc++] = PUSH_STREAM;
-    argv[argc++] = PUSH_GROUP;
-    int claim = strcmp(verb, "XCLAIM") == 0;
-    if (claim) {
-        argv[argc++] = c->cf->name;
-        argv[argc++] = "0";
-    }
-    for (size_t i = 0; i < n; i++) {
-        argv[argc++] = ids[i];
-    }
-    if (claim) {
-        argv[argc++] = "JUSTID";
-    }
-
-    if (wk_redis_cmdargv(c->cmd, claim ? NULL : on_ack_reply, c, argc, argv,
-                         NULL) == 0 && !claim)
-    {
-        c->acks_in_flight++;
-    } else if (!claim && !c->cmd->connected) {
-        wk_error("XACK of %zu jobs lost: Redis is down; they will be "
-                 "claimed again", n);
-    }
-}
-
-
-/*
- * `pushers` is the only group reading mdm:push, so an acknowledged job is
- * done for good: deleting it keeps the stream as short as the backlog.
- */
-static void
-delete_jobs(wk_consumer_t *c, const wk_entry_id_t *ids, size_t n)
-{
-    const char *argv[ACK_CHUNK + 2];
-    int argc = 0;
-
-    argv[argc++] = "XDEL";
-    argv[argc++] = PUSH_STREAM;
-    for (size_t i = 0; i < n; i++) {
-        argv[argc++] = ids[i];
-    }
-
-    wk_redis_cmdargv(c->cmd, NULL, c, argc, argv, NULL);
-}
-
-
-static void
-flush_acks(wk_consumer_t *c)
-{
-    for (size_t i = 0; i < c->nacks; i += ACK_CHUNK) {
-        size_t n = c->nacks - i < ACK_CHUNK ? c->nacks - i : ACK_CHUNK;
-        send_ids(c, "XACK", c->acks + i, n);
-        delete_jobs(c, c->acks + i, n);
-    }
-    c->nacks = 0;
-}
-
-
-/* Runs once per loop turn, before blocking: one XACK for all final pushes. */
-static void
-on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
-{
-    wk_consumer_t *c = w->data;
-    (void) loop;
-    (void) revents;
-
-    jobs_start(c);
-    if (c->nacks) {
-        flush_acks(c);
-    }
-    consumer_read(c);
-}
-
-
-static void
-queue_ack(wk_consumer_t *c, const wk_entry_id_t id)
-{
-    if (c->nacks == c->acks_cap) {
-        size_t cap = c->acks_cap ? c->acks_cap * 2 : 1024;
-        wk_entry_id_t *a = realloc(c->acks, cap * sizeof(*a));
-        if (a == NULL) {
-            flush_acks(c);
-            if (c->nacks == c->acks_cap) {
-                return;
-            }
-        } else {
-            c->acks = a;
-            c->acks_cap = cap;
-        }
-    }
-    memcpy(c->acks[c->nacks++], id, ENTRY_ID_MAX);
 }
 
 
 /* ---- stream entries ---- */
 
+/* The entry's last job is done: acked if every job was final. */
 static void
 entry_free(wk_consumer_t *c, wk_entry_t *en)
 {
-    if (en->prev) {
-        en->prev->next = en->next;
+    if (en->abandoned) {
+        wk_stream_release(c->group, &en->se);
     } else {
-        c->entries = en->next;
-    }
-    if (en->next) {
-        en->next->prev = en->prev;
+        wk_stream_ack(c->group, &en->se);
     }
     free(en);
 }
@@ -348,13 +152,9 @@ entry_done(wk_consumer_t *c, wk_entry_t *en, int ack)
     if (!ack) {
         en->abandoned = 1;
     }
-    if (--en->remaining > 0) {
-        return;
+    if (--en->remaining == 0) {
+        entry_free(c, en);
     }
-    if (!en->abandoned) {
-        queue_ack(c, en->eid);
-    }
-    entry_free(c, en);
 }
 
 
@@ -396,7 +196,7 @@ push_release(wk_consumer_t *c, wk_push_t *p)
 
 
 static wk_push_t *
-push_new(wk_consumer_t *c, const char *id, size_t len, uint32_t h)
+push_new(wk_consumer_t *c, const char *id, size_t len, uint64_t h)
 {
     /*
      * A push is 2 KB: reusing them spares malloc the large-chunk path
@@ -427,7 +227,7 @@ push_new(wk_consumer_t *c, const char *id, size_t len, uint32_t h)
     memcpy(p->id, id, len);
     p->id[len] = '\0';
     p->id_len = len;
-    p->hash = h;
+    wk_dict_node_set(&p->node, p->id, len, h);
     p->consumer = c;
     ev_init(&p->retry, NULL);
     p->retry.data = p;
@@ -483,7 +283,6 @@ push_free(wk_push_t *p, int ack)
     }
     free(p->id);
     push_release(c, p);
-    consumer_check_drained(c);
 }
 
 
@@ -503,7 +302,7 @@ push_join_waiting(wk_push_t *p)
 {
     wk_consumer_t *c = p->consumer;
     wk_push_t *other = p->in_table ? NULL
-                       : table_find(c, p->id, p->id_len, p->hash);
+                       : table_find(c, p->id, p->id_len, p->node.hash);
 
     if (other) {
         for (size_t i = 0; i < p->nentries; i++) {
@@ -560,13 +359,8 @@ push_retry(wk_push_t *p, const char *why)
         return;
     }
 
-    unsigned shift = p->attempts - 1 < 20 ? p->attempts - 1 : 20;
-    double delay = cf->backoff_base_ms / 1000.0 * (double) (1u << shift);
-    if (delay > cf->backoff_max_ms / 1000.0) {
-        delay = cf->backoff_max_ms / 1000.0;
-    }
-    /* Half fixed, half random: spreads a burst of 429s over time. */
-    delay = delay / 2 + delay / 2 * (rand() / (double) RAND_MAX);
+    double delay = wk_backoff(cf->backoff_base_ms, cf->backoff_max_ms,
+                              p->attempts);
     wk_debug("push %s: attempt %u failed (%s), next in %.2f s", p->id,
              p->attempts, why, delay);
     p->state = PUSH_WAITING;
@@ -614,28 +408,15 @@ build_body(wk_apns_req_t *req, const char *magic, size_t len)
 }
 
 
-static const char *
-reply_str(const redisReply *r, size_t i, size_t *len)
-{
-    const redisReply *e = r->element[i];
-    if (e->type != REDIS_REPLY_STRING || e->len == 0) {
-        *len = 0;
-        return NULL;
-    }
-    *len = e->len;
-    return e->str;
-}
-
-
 /* HMGET fields: token, push_magic, topic, enabled, push_dead, last_seen. */
 static const char *
 push_prepare(wk_push_t *p, const redisReply *r)
 {
     size_t tlen, mlen, toplen, elen, dlen;
-    const char *token = reply_str(r, 0, &tlen);
-    const char *magic = reply_str(r, 1, &mlen);
-    const char *topic = reply_str(r, 2, &toplen);
-    const char *enabled = reply_str(r, 3, &elen);
+    const char *token = wk_reply_str(r, 0, &tlen);
+    const char *magic = wk_reply_str(r, 1, &mlen);
+    const char *topic = wk_reply_str(r, 2, &toplen);
+    const char *enabled = wk_reply_str(r, 3, &elen);
 
     if (enabled == NULL || elen != 1 || enabled[0] != '1') {
         return "not enabled";
@@ -643,7 +424,7 @@ push_prepare(wk_push_t *p, const redisReply *r)
     if (token == NULL) {
         return "no token";
     }
-    if (reply_str(r, 4, &dlen) != NULL) {
+    if (wk_reply_str(r, 4, &dlen) != NULL) {
         return "token is dead (push_dead)";
     }
     if (magic == NULL || topic == NULL) {
@@ -776,7 +557,7 @@ push_on_done(wk_apns_req_t *req, wk_apns_outcome_t out, void *data)
     case WK_APNS_OK:
         wk_debug("push %s: delivered, apns-id %s", p->id, req->apns_id);
         c->stats.delivered++;
-        wk_recent_mark(c->recent, p->id, p->id_len, p->hash, p->sent,
+        wk_recent_mark(c->recent, p->id, p->id_len, p->node.hash, p->sent,
                        ev_now(c->loop));
         break;
     case WK_APNS_DEAD_TOKEN:
@@ -829,7 +610,7 @@ push_defer(wk_push_t *p, ev_tstamp sent)
 static void
 job_add(wk_consumer_t *c, wk_entry_t *en, const char *id, size_t len)
 {
-    uint32_t h = hash_id(id, len);
+    uint64_t h = wk_dict_hash(id, len);
     wk_push_t *p = table_find(c, id, len, h);
 
     if (p) {
@@ -899,96 +680,86 @@ job_id_ok(const redisReply *field, const redisReply *value)
 
 
 /*
- * Entries as XREADGROUP and XAUTOCLAIM return them: [id, [field, value…]],
- * field `id` once or repeated. Returns the number of jobs (IDs) taken.
+ * One entry read or claimed (stream.h): field `id` once or repeated, one
+ * job per ID. Returns the number of jobs taken.
  */
 static size_t
-jobs_add(wk_consumer_t *c, const redisReply *entries)
+push_on_entry(void *data, unsigned key, const char *eid,
+              const redisReply *f, int claimed)
 {
-    size_t n = 0, most = 0;
+    wk_consumer_t *c = data;
+    size_t count = 0, bytes = 0;
+    (void) claimed;
 
-    if (c->draining) {
-        return 0;                            /* left pending for the others */
-    }
-    for (size_t i = 0; i < entries->elements; i++) {
-        const redisReply *e = entries->element[i];
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
-            || e->element[0]->type != REDIS_REPLY_STRING)
-        {
-            continue;                        /* deleted from the stream */
-        }
-        const redisReply *eid = e->element[0];
-        const redisReply *f = e->element[1];
-        if (eid->len >= ENTRY_ID_MAX) {
-            wk_warn("job %.64s: entry id too long, ignored", eid->str);
-            continue;
-        }
-        size_t count = 0, bytes = 0;
-        for (size_t j = 0; f->type == REDIS_REPLY_ARRAY && j + 1 < f->elements;
-             j += 2)
-        {
-            if (job_id_ok(f->element[j], f->element[j + 1])) {
-                count++;
-                bytes += f->element[j + 1]->len + 1;
-            }
-        }
-        if (count == 0) {
-            wk_warn("job %s: no enrollment id, dropped", eid->str);
-            wk_entry_id_t drop = "";
-            memcpy(drop, eid->str, eid->len + 1);
-            queue_ack(c, drop);
-            continue;
-        }
-        wk_entry_t *en = malloc(sizeof(*en) + bytes);
-        if (en == NULL) {
-            wk_error("job %s: out of memory, left pending", eid->str);
-            continue;
-        }
-        memcpy(en->eid, eid->str, eid->len + 1);
-        en->remaining = en->todo = count;
-        en->abandoned = 0;
-        en->off = 0;
-        en->claimed = ev_now(c->loop);
-        char *out = en->ids;
-        for (size_t j = 0; j + 1 < f->elements; j += 2) {
-            if (job_id_ok(f->element[j], f->element[j + 1])) {
-                const redisReply *v = f->element[j + 1];
-                memcpy(out, v->str, v->len);
-                out[v->len] = '\0';
-                out += v->len + 1;
-            }
-        }
-        en->prev = NULL;
-        en->next = c->entries;
-        if (c->entries) {
-            c->entries->prev = en;
-        }
-        c->entries = en;
-        en->qnext = NULL;
-        if (c->todo_tail) {
-            c->todo_tail->qnext = en;
-        } else {
-            c->todo = en;
-        }
-        c->todo_tail = en;
-        c->held += count;
-        n += count;
-        if (count > most) {
-            most = count;
+    for (size_t j = 0; j + 1 < f->elements; j += 2) {
+        if (job_id_ok(f->element[j], f->element[j + 1])) {
+            count++;
+            bytes += f->element[j + 1]->len + 1;
         }
     }
-    if (most) {
-        c->per_entry = most;
+    if (count == 0) {
+        wk_warn("job %s: no enrollment id, dropped", eid);
+        wk_stream_ack_id(c->group, key, eid);
+        return 0;
+    }
+    wk_entry_t *en = malloc(sizeof(*en) + bytes);
+    if (en == NULL || wk_stream_hold(c->group, &en->se, key, eid) != 0) {
+        wk_error("job %s: out of memory, left pending", eid);
+        free(en);
+        return 0;
+    }
+    en->remaining = en->todo = count;
+    en->abandoned = 0;
+    en->off = 0;
+    char *out = en->ids;
+    for (size_t j = 0; j + 1 < f->elements; j += 2) {
+        if (job_id_ok(f->element[j], f->element[j + 1])) {
+            const redisReply *v = f->element[j + 1];
+            memcpy(out, v->str, v->len);
+            out[v->len] = '\0';
+            out += v->len + 1;
+        }
+    }
+    en->qnext = NULL;
+    if (c->todo_tail) {
+        c->todo_tail->qnext = en;
+    } else {
+        c->todo = en;
+    }
+    c->todo_tail = en;
+    c->held += count;
+    if (count > c->batch_most) {
+        c->batch_most = count;
+    }
+    return count;
+}
+
+
+static void
+push_on_batch(void *data, int claimed, size_t jobs)
+{
+    wk_consumer_t *c = data;
+
+    if (c->batch_most) {
+        c->per_entry = c->batch_most;
+        c->batch_most = 0;
+    }
+    if (claimed) {
+        c->stats.claimed += jobs;
     }
     jobs_start(c);
-    return n;
 }
 
 
 /* Entries to ask for: room for push_max_inflight jobs, at push_batch most. */
 static size_t
-read_count(const wk_consumer_t *c)
+push_room(void *data)
 {
+    const wk_consumer_t *c = data;
+
+    if (c->held >= (size_t) c->cf->push_max_inflight) {
+        return 0;
+    }
     size_t room = (size_t) c->cf->push_max_inflight - c->held;
     size_t count = room / (c->per_entry ? c->per_entry : 1);
 
@@ -1000,205 +771,23 @@ read_count(const wk_consumer_t *c)
 }
 
 
-/* ---- stream reading ---- */
-
-static void
-on_group_created(wk_redis_t *link, redisReply *r, void *data)
-{
-    wk_consumer_t *c = data;
-    (void) link;
-
-    c->creating_group = 0;
-    if (r == NULL) {
-        return;                              /* on_ready will try again */
-    }
-    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0) {
-        wk_redis_error("XGROUP CREATE %s %s: %s", PUSH_STREAM, PUSH_GROUP, r->str);
-        return;
-    }
-    c->group_ready = 1;
-    consumer_read(c);
-}
-
-
-static void
-consumer_create_group(wk_consumer_t *c)
-{
-    if (c->creating_group) {
-        return;
-    }
-    /* From 0: jobs written before the first worker ever started count too. */
-    if (wk_redis_cmd(c->cmd, on_group_created, c,
-                     "XGROUP CREATE " PUSH_STREAM " " PUSH_GROUP
-                     " 0 MKSTREAM") == 0)
-    {
-        c->creating_group = 1;
-    }
-}
-
-
-static void
-on_read(wk_redis_t *link, redisReply *r, void *data)
-{
-    wk_consumer_t *c = data;
-    (void) link;
-
-    c->reading = 0;
-    if (r == NULL) {
-        return;                              /* reconnect calls us again */
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        wk_redis_error("XREADGROUP: %s", r->str);
-        if (strncmp(r->str, "NOGROUP", 7) == 0) {
-            c->group_ready = 0;
-            consumer_create_group(c);
-        }
-        return;
-    }
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
-        const redisReply *s = r->element[0];
-        if (s->type == REDIS_REPLY_ARRAY && s->elements == 2
-            && s->element[1]->type == REDIS_REPLY_ARRAY)
-        {
-            jobs_add(c, s->element[1]);
-        }
-    }
-    /* The next read goes out from on_prepare, after this turn's XACKs. */
-}
-
-
-static void
-consumer_read(wk_consumer_t *c)
-{
-    if (c->reading || c->draining || !c->group_ready || !c->reader->connected
-        || c->held >= (size_t) c->cf->push_max_inflight)
-    {
-        return;
-    }
-    char cnt[24], block[24];
-    snprintf(cnt, sizeof(cnt), "%zu", read_count(c));
-    snprintf(block, sizeof(block), "%ld", c->cf->push_block_ms);
-
-    if (wk_redis_cmd(c->reader, on_read, c,
-                     "XREADGROUP GROUP " PUSH_GROUP " %s COUNT %s BLOCK %s "
-                     "STREAMS " PUSH_STREAM " >", c->cf->name, cnt, block) == 0)
-    {
-        c->reading = 1;
-    }
-}
-
-
-/* ---- claiming ---- */
-
-static void
-on_autoclaim(wk_redis_t *link, redisReply *r, void *data)
-{
-    wk_consumer_t *c = data;
-    (void) link;
-
-    c->claiming = 0;
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 2
-        || r->element[0]->type != REDIS_REPLY_STRING
-        || r->element[1]->type != REDIS_REPLY_ARRAY)
-    {
-        if (r && r->type == REDIS_REPLY_ERROR) {
-            wk_redis_error("XAUTOCLAIM: %s", r->str);
-        }
-        return;
-    }
-    size_t n = jobs_add(c, r->element[1]);
-    if (n) {
-        wk_info("claimed %zu jobs idle for more than %ld ms", n,
-                c->cf->push_claim_idle_ms);
-        c->stats.claimed += n;
-    }
-    snprintf(c->claim_cursor, sizeof(c->claim_cursor), "%s",
-             r->element[0]->str);
-}
-
-
-/* Keeps the jobs we hold from looking idle to the other workers. */
-static void
-refresh_claims(wk_consumer_t *c)
-{
-    ev_tstamp now = ev_now(c->loop);
-    double after = c->cf->push_claim_idle_ms / 3000.0;
-    wk_entry_id_t *ids = NULL;
-    size_t n = 0, cap = 0;
-
-    for (wk_entry_t *en = c->entries; en; en = en->next) {
-        if (now - en->claimed < after) {
-            continue;
-        }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 256;
-            wk_entry_id_t *grown = realloc(ids, cap * sizeof(*ids));
-            if (grown == NULL) {
-                break;
-            }
-            ids = grown;
-        }
-        en->claimed = now;
-        memcpy(ids[n++], en->eid, ENTRY_ID_MAX);
-    }
-    for (size_t i = 0; i < n; i += ACK_CHUNK) {
-        send_ids(c, "XCLAIM", ids + i, n - i < ACK_CHUNK ? n - i : ACK_CHUNK);
-    }
-    free(ids);
-}
-
-
-static void
-on_claim_timer(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    wk_consumer_t *c = w->data;
-    (void) loop;
-    (void) revents;
-
-    if (c->draining || !c->group_ready) {
-        return;
-    }
-    refresh_claims(c);
-    if (c->claiming || c->held >= (size_t) c->cf->push_max_inflight) {
-        return;
-    }
-    char idle[24], count[24];
-    snprintf(idle, sizeof(idle), "%ld", c->cf->push_claim_idle_ms);
-    snprintf(count, sizeof(count), "%zu", read_count(c));
-    if (wk_redis_cmd(c->cmd, on_autoclaim, c,
-                     "XAUTOCLAIM " PUSH_STREAM " " PUSH_GROUP " %s %s %s "
-                     "COUNT %s", c->cf->name, idle, c->claim_cursor,
-                     count) == 0)
-    {
-        c->claiming = 1;
-    }
-}
+static const wk_stream_ops_t push_stream_ops = {
+    push_on_entry, push_on_batch, push_room
+};
 
 
 /* ---- statistics ---- */
 
 static void
-log_stats(wk_consumer_t *c, const char *when)
+push_totals_line(const void *counts, const char *when, void *data)
 {
-    wk_push_stats_t *s = &c->stats;
+    const wk_push_stats_t *s = counts;
+    (void) data;
+
     wk_info("pushes%s: delivered=%lu dead=%lu rejected=%lu skipped=%lu "
             "retried=%lu gave_up=%lu coalesced=%lu claimed=%lu", when,
             s->delivered, s->dead, s->rejected, s->skipped, s->retried,
             s->gave_up, s->coalesced, s->claimed);
-    c->logged = *s;
-}
-
-
-static void
-on_stats_timer(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    wk_consumer_t *c = w->data;
-    (void) loop;
-    (void) revents;
-
-    if (memcmp(&c->stats, &c->logged, sizeof(c->stats)) != 0) {
-        log_stats(c, "");
-    }
 }
 
 
@@ -1208,43 +797,37 @@ wk_consumer_t *
 wk_consumer_new(struct ev_loop *loop, const wk_config_t *cf,
                 wk_redis_t *reader, wk_redis_t *cmd)
 {
+    /* One key today; one per shard once the push stream is split. */
+    static const wk_stream_key_t keys[] = {
+        { MDM_KEY_PUSH, "0", 1 }    /* from 0: jobs queued before any
+                                       worker ever ran count too; only
+                                       `pushers` reads it: XDEL on ack */
+    };
+    wk_stream_conf_t sc = {
+        MDM_GROUP_PUSHERS, cf->name, "push", "jobs", keys,
+        sizeof(keys) / sizeof(keys[0]), cf->push_block_ms,
+        cf->push_claim_idle_ms, cf->push_claim_interval_ms, reader, cmd
+    };
     wk_consumer_t *c = calloc(1, sizeof(*c));
+
     if (c == NULL) {
         return NULL;
     }
     c->loop = loop;
     c->cf = cf;
-    c->reader = reader;
     c->cmd = cmd;
-    strcpy(c->claim_cursor, "0-0");
     c->per_entry = 1;
-    c->nbuckets = 1024;
-    c->buckets = calloc(c->nbuckets, sizeof(*c->buckets));
     c->apns = wk_apns_new(loop, cf, cmd, push_on_done, c);
     c->recent = wk_recent_new(cf->push_coalesce_ms / 1000.0);
-    if (c->buckets == NULL || c->apns == NULL || c->recent == NULL) {
-        wk_recent_free(c->recent);
-        free(c->buckets);
-        free(c);
+    c->group = wk_stream_group_new(loop, &sc, &push_stream_ops, c);
+    if (wk_dict_init(&c->table, 1024) != 0 || c->apns == NULL
+        || c->recent == NULL || c->group == NULL)
+    {
+        wk_consumer_free(c);
         return NULL;
     }
-    reader->block_extra = cf->push_block_ms / 1000.0;
-
-    ev_prepare_init(&c->flush, on_prepare);
-    c->flush.data = c;
-    ev_prepare_start(loop, &c->flush);
-
-    double every = cf->push_claim_interval_ms / 1000.0;
-    if (every > cf->push_claim_idle_ms / 3000.0) {
-        every = cf->push_claim_idle_ms / 3000.0;
-    }
-    ev_timer_init(&c->claim, on_claim_timer, every, every);
-    c->claim.data = c;
-    ev_timer_start(loop, &c->claim);
-
-    ev_timer_init(&c->stats_timer, on_stats_timer, 60., 60.);
-    c->stats_timer.data = c;
-    ev_timer_start(loop, &c->stats_timer);
+    wk_totals_start(&c->totals, loop, &c->stats, &c->logged,
+                    sizeof(c->stats), push_totals_line, c);
     return c;
 }
 
@@ -1252,13 +835,36 @@ wk_consumer_new(struct ev_loop *loop, const wk_config_t *cf,
 void
 wk_consumer_on_redis_ready(wk_consumer_t *c)
 {
-    if (c->draining) {
-        return;
-    }
-    if (!c->group_ready) {
-        consumer_create_group(c);
-    }
-    consumer_read(c);
+    wk_stream_group_on_ready(c->group);
+}
+
+
+wk_apns_t *
+wk_consumer_apns(wk_consumer_t *c)
+{
+    return c->apns;
+}
+
+
+void
+wk_consumer_flush(wk_consumer_t *c)
+{
+    jobs_start(c);
+    wk_stream_flush(c->group);
+}
+
+
+void
+wk_consumer_read(wk_consumer_t *c)
+{
+    wk_stream_read(c->group);
+}
+
+
+wk_stream_group_t *
+wk_consumer_group(wk_consumer_t *c)
+{
+    return c->group;
 }
 
 
@@ -1270,26 +876,10 @@ wk_consumer_reload(wk_consumer_t *c)
 }
 
 
-static void
-consumer_check_drained(wk_consumer_t *c)
-{
-    if (c->draining && c->drained && c->in_progress == 0 && c->nacks == 0
-        && c->acks_in_flight == 0)
-    {
-        void (*cb)(void *) = c->drained;
-        c->drained = NULL;
-        cb(c->drained_data);
-    }
-}
-
-
 void
 wk_consumer_drain(wk_consumer_t *c, void (*drained)(void *), void *data)
 {
     c->draining = 1;
-    c->drained = drained;
-    c->drained_data = data;
-    ev_timer_stop(c->loop, &c->claim);
     entries_drop_todo(c);
 
     /* Backing-off pushes are not ours to finish: leave them pending. */
@@ -1302,30 +892,22 @@ wk_consumer_drain(wk_consumer_t *c, void (*drained)(void *), void *data)
         p = next;
     }
     wk_info("draining: %zu pushes in progress", c->in_progress);
-    if (c->nacks) {
-        flush_acks(c);
-    }
-    consumer_check_drained(c);
+    wk_stream_drain(c->group, drained, data);
 }
 
 
 void
 wk_consumer_free(wk_consumer_t *c)
 {
-    c->drained = NULL;
     c->draining = 1;
-    ev_prepare_stop(c->loop, &c->flush);
-    ev_timer_stop(c->loop, &c->claim);
-    ev_timer_stop(c->loop, &c->stats_timer);
-    wk_apns_free(c->apns);
+    if (c->apns) {
+        wk_apns_free(c->apns);
+    }
     while (c->all) {
         push_free(c->all, 0);
     }
     entries_drop_todo(c);
-    while (c->entries) {
-        entry_free(c, c->entries);
-    }
-    log_stats(c, " total");
+    wk_totals_stop(&c->totals, c->loop);
     while (c->spare) {
         wk_push_t *p = c->spare;
         c->spare = p->next;
@@ -1333,7 +915,7 @@ wk_consumer_free(wk_consumer_t *c)
         free(p);
     }
     wk_recent_free(c->recent);
-    free(c->acks);
-    free(c->buckets);
+    wk_stream_group_free(c->group);
+    wk_dict_free(&c->table);
     free(c);
 }

@@ -3,16 +3,18 @@
 
 /*
  * Push consumer: reads jobs from the stream `mdm:push` in consumer group
- * `pushers`, looks up each enrollment, sends one APNs push per enrollment
- * (jobs for an enrollment whose push has not left yet are coalesced into
- * it) and XACKs the jobs only once the push has a final outcome. Jobs left
- * pending by a dead worker are taken over with XAUTOCLAIM.
+ * `pushers` (stream.h), looks up each enrollment, sends one APNs push per
+ * enrollment (jobs for an enrollment whose push has not left yet are
+ * coalesced into it) and acks the jobs only once the push has a final
+ * outcome. Jobs left pending by a dead worker are claimed by the group.
  */
 
 #include <ev.h>
 
+#include "apns.h"
 #include "config.h"
 #include "redis.h"
+#include "stream.h"
 
 typedef struct wk_consumer_s wk_consumer_t;
 
@@ -22,6 +24,18 @@ wk_consumer_t *wk_consumer_new(struct ev_loop *loop, const wk_config_t *cf,
 
 /* Call from the Redis links' on_ready. */
 void wk_consumer_on_redis_ready(wk_consumer_t *c);
+
+/* The APNs client, for the before-sleep flush. */
+wk_apns_t *wk_consumer_apns(wk_consumer_t *c);
+
+/* Before sleep: turns held IDs into pushes, sends the turn's acks. */
+void wk_consumer_flush(wk_consumer_t *c);
+
+/* Before sleep, after every flush: the next read, if there is room. */
+void wk_consumer_read(wk_consumer_t *c);
+
+/* The `pushers` group, to leave it on exit. */
+wk_stream_group_t *wk_consumer_group(wk_consumer_t *c);
 
 /* SIGHUP: reload every push certificate. */
 void wk_consumer_reload(wk_consumer_t *c);

@@ -1,23 +1,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dict.h"
 #include "recent.h"
 
 typedef struct wk_recent_entry_s wk_recent_entry_t;
 
 struct wk_recent_entry_s {
-    wk_recent_entry_t  *hnext;
+    wk_dict_node_t      node;             /* key id */
     wk_recent_entry_t  *older, *newer;    /* marking order */
-    uint32_t            hash;
     double              when;
-    size_t              len;
     char                id[];
 };
 
 struct wk_recent_s {
     double               window;
-    wk_recent_entry_t  **buckets;
-    size_t               nbuckets, n;
+    wk_dict_t            ids;
     wk_recent_entry_t   *oldest, *newest;
 };
 
@@ -30,9 +28,7 @@ wk_recent_new(double window)
         return NULL;
     }
     r->window = window;
-    r->nbuckets = 256;
-    r->buckets = calloc(r->nbuckets, sizeof(*r->buckets));
-    if (r->buckets == NULL) {
+    if (wk_dict_init(&r->ids, 256) != 0) {
         free(r);
         return NULL;
     }
@@ -40,16 +36,12 @@ wk_recent_new(double window)
 }
 
 
-static wk_recent_entry_t **
-slot(wk_recent_t *r, const char *id, size_t len, uint32_t hash)
+static wk_recent_entry_t *
+recent_find(wk_recent_t *r, const char *id, size_t len, uint64_t hash)
 {
-    wk_recent_entry_t **pp = &r->buckets[hash & (r->nbuckets - 1)];
-    while (*pp && !((*pp)->hash == hash && (*pp)->len == len
-                    && memcmp((*pp)->id, id, len) == 0))
-    {
-        pp = &(*pp)->hnext;
-    }
-    return pp;
+    wk_dict_node_t *n = wk_dict_find(&r->ids, id, len, hash);
+
+    return n ? wk_dict_entry(n, wk_recent_entry_t, node) : NULL;
 }
 
 
@@ -89,55 +81,35 @@ prune(wk_recent_t *r, double now)
 {
     while (r->oldest && now - r->oldest->when >= r->window) {
         wk_recent_entry_t *e = r->oldest;
-        wk_recent_entry_t **pp = slot(r, e->id, e->len, e->hash);
-        *pp = e->hnext;
+        wk_dict_delete(&r->ids, &e->node);
         unlink_order(r, e);
-        r->n--;
         free(e);
     }
 }
 
 
-static void
-grow(wk_recent_t *r)
-{
-    size_t n = r->nbuckets * 2;
-    wk_recent_entry_t **b = calloc(n, sizeof(*b));
-    if (b == NULL) {
-        return;                              /* longer chains, still right */
-    }
-    for (wk_recent_entry_t *e = r->oldest; e; e = e->newer) {
-        e->hnext = b[e->hash & (n - 1)];
-        b[e->hash & (n - 1)] = e;
-    }
-    free(r->buckets);
-    r->buckets = b;
-    r->nbuckets = n;
-}
-
-
 double
-wk_recent_get(wk_recent_t *r, const char *id, size_t len, uint32_t hash,
+wk_recent_get(wk_recent_t *r, const char *id, size_t len, uint64_t hash,
               double now)
 {
     if (r->window <= 0) {
         return 0;
     }
     prune(r, now);
-    wk_recent_entry_t *e = *slot(r, id, len, hash);
+    wk_recent_entry_t *e = recent_find(r, id, len, hash);
     return e && now - e->when < r->window ? e->when : 0;
 }
 
 
 void
-wk_recent_mark(wk_recent_t *r, const char *id, size_t len, uint32_t hash,
+wk_recent_mark(wk_recent_t *r, const char *id, size_t len, uint64_t hash,
                double when, double now)
 {
     if (r->window <= 0) {
         return;
     }
     prune(r, now);
-    wk_recent_entry_t *e = *slot(r, id, len, hash);
+    wk_recent_entry_t *e = recent_find(r, id, len, hash);
     if (e) {
         if (when > e->when) {
             e->when = when;
@@ -146,21 +118,14 @@ wk_recent_mark(wk_recent_t *r, const char *id, size_t len, uint32_t hash,
         }
         return;
     }
-    if (r->n >= r->nbuckets) {
-        grow(r);
-    }
     if ((e = malloc(sizeof(*e) + len)) == NULL) {
         return;                              /* one push more, no harm */
     }
     memcpy(e->id, id, len);
-    e->len = len;
-    e->hash = hash;
     e->when = when;
-    wk_recent_entry_t **b = &r->buckets[hash & (r->nbuckets - 1)];
-    e->hnext = *b;
-    *b = e;
+    wk_dict_node_set(&e->node, e->id, len, hash);
+    wk_dict_add(&r->ids, &e->node);
     link_newest(r, e);
-    r->n++;
 }
 
 
@@ -175,6 +140,6 @@ wk_recent_free(wk_recent_t *r)
         r->oldest = e->newer;
         free(e);
     }
-    free(r->buckets);
+    wk_dict_free(&r->ids);
     free(r);
 }

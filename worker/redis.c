@@ -410,3 +410,47 @@ wk_redis_close(wk_redis_t *link)
     }
     link->connected = 0;
 }
+
+
+long long
+wk_reply_int(const redisReply *r, size_t i)
+{
+    if (r->type != REDIS_REPLY_ARRAY || i >= r->elements
+        || r->element[i]->type != REDIS_REPLY_INTEGER)
+    {
+        return 0;
+    }
+    return r->element[i]->integer;
+}
+
+
+const char *
+wk_reply_str(const redisReply *r, size_t i, size_t *len)
+{
+    if (r->type != REDIS_REPLY_ARRAY || i >= r->elements
+        || r->element[i]->type != REDIS_REPLY_STRING
+        || r->element[i]->len == 0)
+    {
+        *len = 0;
+        return NULL;
+    }
+    *len = r->element[i]->len;
+    return r->element[i]->str;
+}
+
+
+const redisReply *
+wk_reply_field(const redisReply *r, const char *name)
+{
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements;
+         i += 2)
+    {
+        if (r->element[i]->type == REDIS_REPLY_STRING
+            && strcmp(r->element[i]->str, name) == 0)
+        {
+            return r->element[i + 1]->type == REDIS_REPLY_STRING
+                   ? r->element[i + 1] : NULL;
+        }
+    }
+    return NULL;
+}

@@ -64,6 +64,18 @@ extern double wk_redis_error_interval;
 void wk_redis_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
+/*
+ * Reply accessors: element i of an array reply when it has the type asked
+ * for, else 0 / NULL, so that callers read replies without checking each
+ * element's type themselves.
+ */
+long long wk_reply_int(const redisReply *r, size_t i);
+/* A non-empty string element (len set), else NULL (len 0). */
+const char *wk_reply_str(const redisReply *r, size_t i, size_t *len);
+/* In a [field, value, ...] array (HGETALL, a stream entry): the value of
+ * the first `name` if it is a string, else NULL. */
+const redisReply *wk_reply_field(const redisReply *r, const char *name);
+
 /* Closes for good: pending callbacks get NULL. */
 void wk_redis_close(wk_redis_t *link);
 

@@ -87,18 +87,6 @@ script_failed(wk_sweep_t *s, wk_script_t *sc, const redisReply *r)
 }
 
 
-static long long
-reply_int(const redisReply *r, size_t i)
-{
-    if (r->type != REDIS_REPLY_ARRAY || i >= r->elements
-        || r->element[i]->type != REDIS_REPLY_INTEGER)
-    {
-        return 0;
-    }
-    return r->element[i]->integer;
-}
-
-
 /*
  * Items the scripts skipped because Redis refused an operation on them
  * (WRONGTYPE…): gathered over a tick, logged once at its start.
@@ -106,7 +94,7 @@ reply_int(const redisReply *r, size_t i)
 static void
 note_skipped(wk_sweep_t *s, const redisReply *r, size_t i)
 {
-    long long n = reply_int(r, i);
+    long long n = wk_reply_int(r, i);
 
     if (n <= 0) {
         return;
@@ -143,7 +131,7 @@ on_expired(wk_redis_t *link, redisReply *r, void *data)
     if (script_failed(s, &s->expire, r)) {
         return;
     }
-    long long targets = reply_int(r, 0), done = reply_int(r, 1);
+    long long targets = wk_reply_int(r, 0), done = wk_reply_int(r, 1);
     note_skipped(s, r, 3);
     if (targets || done) {
         wk_info("expired %lld queued command(s); %lld command(s) past "
@@ -151,7 +139,7 @@ on_expired(wk_redis_t *link, redisReply *r, void *data)
         wk_metric_add(WK_M_COMMANDS_EXPIRED, (unsigned long) targets);
     }
     /* A backlog is worked off call after call, each one bounded. */
-    if (reply_int(r, 2) && !s->stopped) {
+    if (wk_reply_int(r, 2) && !s->stopped) {
         sweep_expire(s);
     }
 }
@@ -167,7 +155,7 @@ on_repushed(wk_redis_t *link, redisReply *r, void *data)
     if (script_failed(s, &s->pending, r)) {
         return;
     }
-    long long silent = reply_int(r, 0), notnow = reply_int(r, 1);
+    long long silent = wk_reply_int(r, 0), notnow = wk_reply_int(r, 1);
     note_skipped(s, r, 2);
     if (silent || notnow) {
         wk_info("re-push: %lld silent device(s), %lld after NotNow",

@@ -4,16 +4,18 @@
 /*
  * Webhook delivery (docs/webhooks.md): every configured webhook reads
  * mdm:events (and its own retry stream mdm:webhook:retry:<name>) in its own
- * consumer group webhook:<name>, POSTs each wanted event as NanoMDM-style
- * JSON, retries with backoff for webhook_retry_for seconds, then moves the
- * event to mdm:webhook:dead:<name>. An entry is XACKed only once delivered,
- * skipped or dead-lettered; events of one enrollment go out in order.
+ * consumer group webhook:<name> (stream.h), POSTs each wanted event as
+ * NanoMDM-style JSON, retries with backoff for webhook_retry_for seconds,
+ * then moves the event to mdm:webhook:dead:<name>. An entry is acked only
+ * once delivered, skipped or dead-lettered; events of one enrollment go out
+ * in order.
  */
 
 #include <ev.h>
 
 #include "config.h"
 #include "redis.h"
+#include "stream.h"
 
 typedef struct wk_webhooks_s wk_webhooks_t;
 
@@ -27,11 +29,14 @@ wk_webhooks_t *wk_webhooks_new(struct ev_loop *loop, const wk_config_t *cf,
 void wk_webhooks_drain(wk_webhooks_t *wh, void (*drained)(void *),
                        void *data);
 
-/* Calls fn for every (stream, consumer group) the webhooks read. */
-void wk_webhooks_each_group(const wk_webhooks_t *wh,
-                            void (*fn)(const char *stream, const char *group,
-                                       void *data),
-                            void *data);
+/* Before sleep: every webhook's acks of this loop turn. */
+void wk_webhooks_flush(wk_webhooks_t *wh);
+
+/* Before sleep, after every flush: each webhook's next read. */
+void wk_webhooks_read(wk_webhooks_t *wh);
+
+/* On a clean exit: leaves every webhook's group (stream.h). */
+void wk_webhooks_leave(wk_webhooks_t *wh, wk_stream_leave_t *lv);
 
 /* Logs the totals and frees everything (events held stay pending). */
 void wk_webhooks_free(wk_webhooks_t *wh);

@@ -6,7 +6,8 @@
 -- an entry delivered to the consumer later (a blocked XREADGROUP served
 -- after this) creates the consumer again, with the entry pending.
 --
--- KEYS: the streams
+-- KEYS: the streams (the worker calls it once per stream key, so that
+--       each call is one Cluster slot; any number works on one Redis)
 -- ARGV: 1 the consumer, then the group of each stream, in KEYS' order
 -- Returns {groups left, groups where the consumer still holds entries}.
 -- A group or stream that does not exist is neither.
