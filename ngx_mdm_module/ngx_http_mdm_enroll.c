@@ -36,6 +36,8 @@ static ngx_int_t ngx_http_mdm_enroll_spend_link(ngx_http_request_t *r,
     ngx_str_t *token);
 static ngx_int_t ngx_http_mdm_enroll_link_used(ngx_http_request_t *r,
     redisReply *reply);
+static ngx_int_t ngx_http_mdm_enroll_copy_reply(ngx_http_request_t *r,
+    redisReply *v, ngx_str_t *to);
 static ngx_int_t ngx_http_mdm_enroll_challenge_stored(ngx_http_request_t *r,
     redisReply *reply);
 static ngx_int_t ngx_http_mdm_enroll_send(ngx_http_request_t *r,
@@ -227,19 +229,42 @@ ngx_http_mdm_enroll_link_used(ngx_http_request_t *r, redisReply *reply)
     }
 
     /* a user assigned to the link is the operator's word: it wins */
-    if (reply->element[1]->len > 0) {
-        er->facts.user.len = reply->element[1]->len;
-        er->facts.user.data = ngx_pnalloc(r->pool, er->facts.user.len);
+    if (reply->element[1]->len > 0
+        && ngx_http_mdm_enroll_copy_reply(r, reply->element[1],
+                                          &er->facts.user)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-        if (er->facts.user.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_memcpy(er->facts.user.data, reply->element[1]->str,
-                   er->facts.user.len);
+    /* the link's tags travel with the challenge into the issuance record
+     * and from there into the enrollment at its Authenticate */
+    if (reply->elements > 2 && reply->element[2]->type == REDIS_REPLY_STRING
+        && ngx_http_mdm_enroll_copy_reply(r, reply->element[2],
+                                          &er->facts.tags)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return ngx_http_mdm_enroll_send_profile(r, &er->facts);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_enroll_copy_reply(ngx_http_request_t *r, redisReply *v,
+    ngx_str_t *to)
+{
+    to->len = v->len;
+    to->data = ngx_pnalloc(r->pool, v->len ? v->len : 1);
+
+    if (to->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(to->data, v->str, v->len);
+
+    return NGX_OK;
 }
 
 
@@ -287,7 +312,7 @@ ngx_http_mdm_enroll_send_profile(ngx_http_request_t *r,
     now = ngx_time();
     len = mdm_key_scep_challenge(key, er->challenge);
 
-    if (ngx_http_mdm_args_init(r, &args, 3 + 1 + 7) != NGX_OK
+    if (ngx_http_mdm_args_init(r, &args, 3 + 1 + 8) != NGX_OK
         || ngx_http_mdm_args_script(r, &args, "enroll_challenge", 1) != NGX_OK
         || ngx_http_mdm_args_add_copy(r, &args, key, len) != NGX_OK
         || ngx_http_mdm_args_add_int(r, &args, now) != NGX_OK
@@ -297,7 +322,8 @@ ngx_http_mdm_enroll_send_profile(ngx_http_request_t *r,
         || ngx_http_mdm_enroll_add_str(r, &args, &er->facts.link) != NGX_OK
         || ngx_http_mdm_enroll_add_str(r, &args, &er->facts.udid) != NGX_OK
         || ngx_http_mdm_enroll_add_str(r, &args, &er->facts.serial) != NGX_OK
-        || ngx_http_mdm_enroll_add_str(r, &args, &er->facts.renew) != NGX_OK)
+        || ngx_http_mdm_enroll_add_str(r, &args, &er->facts.renew) != NGX_OK
+        || ngx_http_mdm_enroll_add_str(r, &args, &er->facts.tags) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -66,6 +66,7 @@ typedef struct {
 typedef struct {
     ngx_str_t                   user;
     ngx_str_t                   link;           /* token, or empty */
+    ngx_str_t                   tags;           /* the link's, JSON array */
     ngx_str_t                   udid;           /* ADE facts, or empty */
     ngx_str_t                   serial;
     ngx_str_t                   renew;          /* enrollment ID, or empty */

@@ -38,6 +38,7 @@
 typedef struct {
     ngx_str_t                   user;
     ngx_str_t                   link;
+    ngx_str_t                   tags;
     ngx_str_t                   udid;
     ngx_str_t                   serial_number;
     ngx_str_t                   renew;
@@ -750,6 +751,8 @@ ngx_http_mdm_scep_facts(ngx_http_request_t *r, redisReply *hash,
             to = &facts->user;
         } else if (ngx_strcmp(k->str, "link") == 0) {
             to = &facts->link;
+        } else if (ngx_strcmp(k->str, "tags") == 0) {
+            to = &facts->tags;
         } else if (ngx_strcmp(k->str, "udid") == 0) {
             to = &facts->udid;
         } else if (ngx_strcmp(k->str, is_record ? "serial_number" : "serial")
@@ -893,7 +896,7 @@ ngx_http_mdm_scep_issue(ngx_http_request_t *r, ngx_http_mdm_scep_state_t *st)
     if (n <= 0 || key == NULL
         || ngx_http_mdm_scep_copy_der(r, der, n, &cert_der) != NGX_OK
         || ngx_http_mdm_scep_subject(r, st->issued.cert, &subject) != NGX_OK
-        || ngx_http_mdm_args_init(r, &args, 32) != NGX_OK
+        || ngx_http_mdm_args_init(r, &args, 40) != NGX_OK
         || ngx_http_mdm_args_script(r, &args, "ca_record", 1) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -934,6 +937,7 @@ ngx_http_mdm_scep_issue(ngx_http_request_t *r, ngx_http_mdm_scep_state_t *st)
     ngx_http_mdm_args_add(&args, cert_der.data, cert_der.len);
     ngx_http_mdm_scep_add_fact(&args, "user", &st->facts.user);
     ngx_http_mdm_scep_add_fact(&args, "link", &st->facts.link);
+    ngx_http_mdm_scep_add_fact(&args, "tags", &st->facts.tags);
     ngx_http_mdm_scep_add_fact(&args, "udid", &st->facts.udid);
     ngx_http_mdm_scep_add_fact(&args, "serial_number",
                                &st->facts.serial_number);
