@@ -131,7 +131,7 @@ main(void)
     mdm_ca_t         *ca;
     unsigned char    *msg[ITERS], *der;
     mdm_ca_opts_t     opts = { 365 * TC_DAY, 300,
-                               KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT };
+                               KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT, 0 };
     mdm_scep_req_t    req;
     mdm_ca_issued_t   is;
     mdm_scep_conf_t   conf;

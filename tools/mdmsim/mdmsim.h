@@ -156,6 +156,8 @@ struct mdmsim_scep_opts {
     X509_NAME             *subject;        /* whole subject: wins over CN */
     EVP_PKEY              *key;            /* the key to certify; NULL: new */
     int                    key_bits;       /* for a new key; default 2048 */
+    const char            *san;            /* "DNS:a,email:b" (openssl's
+                                              syntax) in the CSR; NULL none */
     X509                  *renew_cert;     /* RenewalReq signed by these */
     EVP_PKEY              *renew_key;
     /* for tests of refusals */
