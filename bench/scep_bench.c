@@ -25,7 +25,9 @@
 #include "enroll/mdm_scep.h"
 #include "testcert.h"
 
-#define RUNS   7
+#ifndef RUNS
+#define RUNS   7            /* -DRUNS=100 for a profile (perf record) */
+#endif
 #define ITERS  40
 
 

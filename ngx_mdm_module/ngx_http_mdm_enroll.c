@@ -26,6 +26,7 @@ typedef struct {
     ngx_http_mdm_enroll_facts_t   facts;
     char                          challenge[MDM_ENROLL_CHALLENGE_LEN];
     ngx_str_t                     token;
+    ngx_uint_t                    kind;       /* NGX_HTTP_MDM_ENROLL_* */
 } ngx_http_mdm_enroll_req_t;
 
 
@@ -51,6 +52,15 @@ static ngx_int_t ngx_http_mdm_enroll_add_str(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_mdm_enroll_handler(ngx_http_request_t *r)
 {
+    ngx_http_mdm_enroll_loc_conf_t  *elcf;
+
+    elcf = ngx_http_get_module_loc_conf(r, ngx_http_mdm_enroll_module);
+
+    /* an OTA location: GET is phase 1, POST phases 2 and 3 */
+    if (elcf->ota_url.len && r->method == NGX_HTTP_POST) {
+        return ngx_http_mdm_enroll_ota_handler(r);
+    }
+
     if (ngx_http_mdm_enroll_ade_request(r)) {
         return ngx_http_mdm_enroll_ade_handler(r);
     }
@@ -272,6 +282,21 @@ ngx_int_t
 ngx_http_mdm_enroll_send_profile(ngx_http_request_t *r,
     ngx_http_mdm_enroll_facts_t *facts)
 {
+    ngx_http_mdm_enroll_loc_conf_t  *elcf;
+
+    elcf = ngx_http_get_module_loc_conf(r, ngx_http_mdm_enroll_module);
+
+    return ngx_http_mdm_enroll_send_kind(r, facts,
+                                         elcf->ota_url.len
+                                         ? NGX_HTTP_MDM_ENROLL_OTA_SERVICE
+                                         : NGX_HTTP_MDM_ENROLL_FULL);
+}
+
+
+ngx_int_t
+ngx_http_mdm_enroll_send_kind(ngx_http_request_t *r,
+    ngx_http_mdm_enroll_facts_t *facts, ngx_uint_t kind)
+{
     char                             key[MDM_KEY_MAX];
     size_t                           len;
     time_t                           now;
@@ -303,6 +328,8 @@ ngx_http_mdm_enroll_send_profile(ngx_http_request_t *r,
         er->facts = *facts;
     }
 
+    er->kind = kind;
+
     if (mdm_enroll_challenge_new(er->challenge) != 0) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "mdm enroll: no randomness for a challenge");
@@ -310,7 +337,9 @@ ngx_http_mdm_enroll_send_profile(ngx_http_request_t *r,
     }
 
     now = ngx_time();
-    len = mdm_key_scep_challenge(key, er->challenge);
+    len = kind == NGX_HTTP_MDM_ENROLL_OTA_SERVICE
+          ? mdm_key_enroll_ota(key, er->challenge)
+          : mdm_key_scep_challenge(key, er->challenge);
 
     if (ngx_http_mdm_args_init(r, &args, 3 + 1 + 8) != NGX_OK
         || ngx_http_mdm_args_script(r, &args, "enroll_challenge", 1) != NGX_OK
@@ -384,10 +413,16 @@ ngx_http_mdm_enroll_send(ngx_http_request_t *r, ngx_http_mdm_enroll_req_t *er)
 
     req.challenge = er->challenge;
     req.user = user;
+    req.scep_only = er->kind == NGX_HTTP_MDM_ENROLL_SCEP_ONLY;
 
-    if (mdm_enroll_profile_build(elcf->profile, &req, &xml, &xml_len, &err)
-        != MDM_OK)
-    {
+    rc = er->kind == NGX_HTTP_MDM_ENROLL_OTA_SERVICE
+         ? mdm_enroll_ota_profile_build(elcf->profile,
+                                        (char *) elcf->ota_url.data,
+                                        er->challenge, &xml, &xml_len, &err)
+         : mdm_enroll_profile_build(elcf->profile, &req, &xml, &xml_len,
+                                    &err);
+
+    if (rc != MDM_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "mdm enroll: profile not built: %s", err.msg);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

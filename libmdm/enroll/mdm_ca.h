@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #define MDM_CA_SERIAL_HEX_MAX  40     /* 128-bit serial: at most 33 digits */
 

@@ -96,7 +96,7 @@ build(const mdm_enroll_profile_conf_t *c, const char *chal, const char *user,
 {
     plist_t                   top = NULL;
     mdm_err_t                 err;
-    mdm_enroll_profile_req_t  req = { chal, user };
+    mdm_enroll_profile_req_t  req = { chal, user, 0 };
 
     if (mdm_enroll_profile_build(c, &req, xml, len, &err) != MDM_OK) {
         diag("build: %s", err.msg);
@@ -308,11 +308,12 @@ test_bad_request(void)
     size_t                     len;
     mdm_err_t                  err;
     mdm_enroll_profile_conf_t  c = base_conf();
-    mdm_enroll_profile_req_t   r1 = { NULL, NULL };
+    mdm_enroll_profile_req_t   r1 = { NULL, NULL, 0 };
     mdm_enroll_profile_req_t   r2 = { "0123456789abcdef0123456789abcdef",
-        "a-user-name-that-is-longer-than-sixty-four-bytes-which-is-x520s-ub" };
+        "a-user-name-that-is-longer-than-sixty-four-bytes-which-is-x520s-ub",
+        0 };
     mdm_enroll_profile_req_t   r3 = { "0123456789abcdef0123456789abcdef",
-                                      "\xc3" };
+                                      "\xc3", 0 };
 
     ok(mdm_enroll_profile_build(&c, &r1, &xml, &len, &err) == MDM_ERROR,
        "no challenge refused");

@@ -40,6 +40,7 @@ struct mdmsim_opts {
     const char            *profile_url;    /* enroll --profile */
     const char            *profile_ca;     /* its signer's root */
     const char            *ade_identity;   /* enroll --ade: POST MachineInfo */
+    const char            *ota_identity;   /* enroll --ota: OTA phases 2, 3 */
     enum mdmsim_mode       mode;
     enum mdmsim_scenario   scenario;
     long                   devices;
