@@ -26,10 +26,11 @@ my $topic = 'com.apple.mgmt.External.enroll-test';
 # The profile signer: a leaf of the test CA without an EKU (any purpose),
 # and a push certificate whose UID gives the topic.
 sub leaf {
-    my ($name, $subj, $ext) = @_;
+    my ($name, $subj, $ext, @key) = @_;
     my $base = "$dir/$name";
     MDM::Test::spew("$base.ext", $ext // "keyUsage=digitalSignature\n");
-    $t->openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout',
+    @key = ('-newkey', 'rsa:2048') unless @key;
+    $t->openssl('req', @key, '-nodes', '-keyout',
         "$base.key", '-out', "$base.csr", '-subj', $subj);
     $t->openssl('x509', '-req', '-in', "$base.csr", '-CA', $pki->{ca},
         '-CAkey', $pki->{ca_key}, '-CAcreateserial', '-out', "$base.pem",
@@ -40,6 +41,9 @@ sub leaf {
 my $signer = leaf('signer', '/CN=ngx_mdm test profile signer');
 my $push = leaf('push', "/UID=$topic/CN=APSP:enroll-test",
                 "extendedKeyUsage=clientAuth\n");
+# an ECDSA signer: a device verifies it as well, and it signs far faster
+my $ec = leaf('ec-signer', '/CN=ngx_mdm test ECDSA profile signer', undef,
+              '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256');
 chomp(my $hash = `openssl passwd -apr1 wonderland`);
 MDM::Test::spew("$dir/htpasswd", "alice:$hash\n");
 
@@ -117,6 +121,10 @@ $common
         location = /scep { mdm_scep; mdm_scep_ca $pki->{ca} $pki->{ca_key}; }
         location /sign/ { mdm_enroll; }
         location /tls/ { mdm_enroll_sign_message off; mdm_enroll; }
+        location /ec/ {
+            mdm_enroll_signer $ec->{cert} $ec->{key} $pki->{ca};
+            mdm_enroll;
+        }
         location /basic/ {
             auth_basic "enroll";
             auth_basic_user_file $dir/htpasswd;
@@ -420,6 +428,11 @@ my ($signed) = grep { $_->{id} eq 'SIGN-0000000000000000' }
     @{ decode_json($r->{body})->{enrollments} };
 ok($signed && !defined $signed->{enroll_user}, 'an enrollment without a user lists null');
 
+($ok, $out) = mdmsim('enroll', '--profile', "https://localhost:$dev_port/ec/",
+    '--ca-file', $pki->{ca}, '--udid-prefix', 'EC-', '-n', 1);
+ok($ok, 'a profile signed by an ECDSA signer verifies and enrolls') or diag $out;
+is($t->redis('HGET', sprintf('mdm:{EC-%016X}:enr', 0), 'enabled'), 1, 'and the device is enrolled');
+
 # the same device enrolls again with a certificate our CA did not issue:
 # the old user does not stick to the new identity
 ($ok, $out) = mdmsim('enroll', '--check-in-url', "https://localhost:$dev_port/mdm/checkin",
@@ -517,6 +530,9 @@ for my $case (
     ok(!$ok && $out =~ /\Q$directive\E/, "nginx -t refuses: $what ($directive)")
         or diag $out;
 }
+
+($ok, $out) = $t->nginx_test_conf(conf_with(mdm_enroll_signer => "$ec->{cert} $ec->{key}"));
+ok($ok, 'an ECDSA P-256 signer passes nginx -t') or diag $out;
 
 ($ok, $out) = $t->nginx_test_conf(conf_with(mdm_enroll_signer => 'off'));
 ok($ok && $out =~ /unsigned/, 'mdm_enroll_signer off passes with a warning')
