@@ -10,7 +10,8 @@
 # BENCH_IDS (identity cache, build/bench-ids), MDM_NGINX (/usr/sbin/nginx),
 # BENCH_KEEP=1 keeps the temp dir, BENCH_OUT (bench/results/latest.txt),
 # BENCH_ONLY (scenario functions to run, e.g. "s46" or "s8"; default all),
-# BENCH_N_ENR (devices enrolled per run of scenario 8, 200).
+# BENCH_N_ENR (devices enrolled per run of scenario 8, 200), BENCH_J_ENR
+# (its client processes, 8), BENCH_SIGNER (its profile signer: ec, rsa).
 #
 # Every figure is the median of BENCH_RUNS runs with min-max. The load
 # generator (mdmsim) runs on the same machine as the server.
