@@ -157,7 +157,7 @@ bench: deps-if-missing all
 # $(FUZZ_B), so the fuzz link is the same object list as everything else.
 FUZZ_TARGETS  = checkin cms command pushcert identity plist_json event \
                 apns_reply worker_config webhook_json scep \
-                machineinfo ddm_status ddm_declaration
+                machineinfo ddm_status ddm_declaration ota
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?= -1
 FUZZ_SMOKE_SECONDS ?= 3

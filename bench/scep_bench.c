@@ -25,7 +25,9 @@
 #include "enroll/mdm_scep.h"
 #include "testcert.h"
 
-#define RUNS   7
+#ifndef RUNS
+#define RUNS   7            /* -DRUNS=100 for a profile (perf record) */
+#endif
 #define ITERS  40
 
 
@@ -131,7 +133,7 @@ main(void)
     mdm_ca_t         *ca;
     unsigned char    *msg[ITERS], *der;
     mdm_ca_opts_t     opts = { 365 * TC_DAY, 300,
-                               KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT };
+                               KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT, 0 };
     mdm_scep_req_t    req;
     mdm_ca_issued_t   is;
     mdm_scep_conf_t   conf;

@@ -104,6 +104,13 @@ mdm_key_scep_challenge(char *buf, const char *challenge)
 
 
 size_t
+mdm_key_enroll_ota(char *buf, const char *challenge)
+{
+    return mdm_key_format(buf, "mdm:enroll:ota:{%s}", challenge);
+}
+
+
+size_t
 mdm_key_enroll_dev(char *buf, const char *serial)
 {
     return mdm_key_format(buf, "mdm:enroll:dev:{%s}", serial);

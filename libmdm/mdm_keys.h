@@ -49,6 +49,10 @@ size_t mdm_key_pushcert(char *buf, const char *topic);
 /* mdm:enroll:link:{<token>} */
 size_t mdm_key_enroll_link(char *buf, const char *token);
 
+/* OTA profile service: mdm:enroll:ota:{<challenge>}, the phase-1
+ * challenge a phase-2 request spends */
+size_t mdm_key_enroll_ota(char *buf, const char *challenge);
+
 /* ADE (one slot per device serial): mdm:enroll:dev:{<serial>} (the facts
  * of its last MachineInfo), mdm:enroll:known:{<serial>} (registered) */
 size_t mdm_key_enroll_dev(char *buf, const char *serial);

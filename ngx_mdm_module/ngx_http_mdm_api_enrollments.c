@@ -26,7 +26,8 @@ typedef enum {
     NGX_HTTP_MDM_FIELD_INT,
     NGX_HTTP_MDM_FIELD_TIME,
     NGX_HTTP_MDM_FIELD_HEX,
-    NGX_HTTP_MDM_FIELD_PRESENT
+    NGX_HTTP_MDM_FIELD_PRESENT,
+    NGX_HTTP_MDM_FIELD_JSON
 } ngx_http_mdm_field_e;
 
 
@@ -81,6 +82,9 @@ static ngx_http_mdm_inspect_field_t  ngx_http_mdm_inspect_fields[] = {
     { "awaiting_config", "awaiting_config", NGX_HTTP_MDM_FIELD_BOOL },
     { "tally", "tally", NGX_HTTP_MDM_FIELD_INT },
     { "cert", "cert", NGX_HTTP_MDM_FIELD_STRING },
+    { "enroll_user", "enroll_user", NGX_HTTP_MDM_FIELD_STRING },
+    { "enroll_link", "enroll_link", NGX_HTTP_MDM_FIELD_STRING },
+    { "enroll_tags", "enroll_tags", NGX_HTTP_MDM_FIELD_JSON },
     { "created", "created", NGX_HTTP_MDM_FIELD_TIME },
     { "last_seen", "last_seen", NGX_HTTP_MDM_FIELD_TIME },
     { "push_dead", "push_dead", NGX_HTTP_MDM_FIELD_TIME },
@@ -274,6 +278,15 @@ ngx_http_mdm_inspect_field(ngx_http_request_t *r,
     case NGX_HTTP_MDM_FIELD_TIME:
         return ngx_http_mdm_inspect_jtime(v);
 
+    case NGX_HTTP_MDM_FIELD_JSON:
+        /* written by our own scripts from a validated API body; a value
+         * that does not parse is shown as the string it is */
+        {
+            json_t  *j = json_loadb(v->str, v->len, JSON_DECODE_ANY, NULL);
+
+            return j ? j : ngx_http_mdm_inspect_jstr(v);
+        }
+
     case NGX_HTTP_MDM_FIELD_HEX:
         hex = ngx_pnalloc(r->pool, 2 * v->len + 1);
         if (hex == NULL) {
@@ -415,7 +428,8 @@ ngx_http_mdm_inspect_list_filters(ngx_http_request_t *r,
 }
 
 
-/* {next cursor, id, type, enabled, serial, last_seen, id, ...} */
+/* {next cursor, id, type, enabled, serial, last_seen, enroll_user, id,
+ * ...} */
 static ngx_int_t
 ngx_http_mdm_inspect_list_reply(ngx_http_request_t *r, redisReply *reply)
 {
@@ -423,7 +437,7 @@ ngx_http_mdm_inspect_list_reply(ngx_http_request_t *r, redisReply *reply)
     json_t       *json, *list, *e;
     redisReply  **el;
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 5 != 1) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 6 != 1) {
         return ngx_http_mdm_inspect_unexpected(r, "enrollments");
     }
 
@@ -434,14 +448,15 @@ ngx_http_mdm_inspect_list_reply(ngx_http_request_t *r, redisReply *reply)
 
     list = json_object_get(json, "enrollments");
 
-    for (i = 1; i < reply->elements; i += 5) {
+    for (i = 1; i < reply->elements; i += 6) {
         el = &reply->element[i];
-        e = json_pack("{s:o,s:o,s:b,s:o,s:o}",
+        e = json_pack("{s:o,s:o,s:b,s:o,s:o,s:o}",
                       "id", ngx_http_mdm_inspect_jstr(el[0]),
                       "type", ngx_http_mdm_inspect_jstr(el[1]),
                       "enabled", (int) ngx_http_mdm_inspect_is(el[2], "1"),
                       "serial", ngx_http_mdm_inspect_jstr(el[3]),
-                      "last_seen", ngx_http_mdm_inspect_jtime(el[4]));
+                      "last_seen", ngx_http_mdm_inspect_jtime(el[4]),
+                      "enroll_user", ngx_http_mdm_inspect_jstr(el[5]));
 
         if (json_array_append_new(list, e) != 0) {
             json_decref(json);

@@ -49,7 +49,7 @@ ngx_http_mdm_checkin(ngx_http_request_t *r, ngx_str_t *body,
     mdm_checkin_t             *ci;
     ngx_pool_cleanup_t        *cln;
     ngx_http_mdm_ctx_t        *ctx;
-    ngx_http_mdm_args_t        args;
+    ngx_http_mdm_main_conf_t  *mcf;
 
     ctx = ngx_http_mdm_get_ctx(r);
     ci = ngx_pcalloc(r->pool, sizeof(mdm_checkin_t));
@@ -95,13 +95,37 @@ ngx_http_mdm_checkin(ngx_http_request_t *r, ngx_str_t *body,
         }
         break;
 
+    case MDM_CHECKIN_AUTHENTICATE:
+        /* rare (once per enrollment): the issuance record is worth its own
+         * call; after a rebind the message comes again with it read */
+        mcf = ngx_http_get_module_main_conf(r, ngx_http_mdm_module);
+
+        if (sha[0] != '\0' && ctx->issuance == NULL && mcf->scep_used) {
+            return ngx_http_mdm_issuance_read(r, body, sha);
+        }
+        break;
+
     default:
         break;
     }
 
+    return ngx_http_mdm_checkin_store(r, body, sha);
+}
+
+
+ngx_int_t
+ngx_http_mdm_checkin_store(ngx_http_request_t *r, ngx_str_t *body,
+    const char *sha)
+{
+    ngx_http_mdm_ctx_t   *ctx;
+    ngx_http_mdm_args_t   args;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mdm_module);
+
     if (ngx_http_mdm_args_init(r, &args, NGX_HTTP_MDM_CHECKIN_ARGS)
             != NGX_OK
-        || ngx_http_mdm_checkin_argv(r, &args, ci, body, sha) != NGX_OK)
+        || ngx_http_mdm_checkin_argv(r, &args, ctx->data, body, sha)
+           != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -156,6 +180,10 @@ ngx_http_mdm_checkin_argv(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
     }
 
     ngx_http_mdm_checkin_fields(args, ci);
+
+    if (ci->type == MDM_CHECKIN_AUTHENTICATE) {
+        ngx_http_mdm_issuance_fields(r, args);
+    }
 
     return NGX_OK;
 }

@@ -26,6 +26,7 @@ typedef struct {
     ngx_http_mdm_enroll_facts_t   facts;
     char                          challenge[MDM_ENROLL_CHALLENGE_LEN];
     ngx_str_t                     token;
+    ngx_uint_t                    kind;       /* NGX_HTTP_MDM_ENROLL_* */
 } ngx_http_mdm_enroll_req_t;
 
 
@@ -36,6 +37,8 @@ static ngx_int_t ngx_http_mdm_enroll_spend_link(ngx_http_request_t *r,
     ngx_str_t *token);
 static ngx_int_t ngx_http_mdm_enroll_link_used(ngx_http_request_t *r,
     redisReply *reply);
+static ngx_int_t ngx_http_mdm_enroll_copy_reply(ngx_http_request_t *r,
+    redisReply *v, ngx_str_t *to);
 static ngx_int_t ngx_http_mdm_enroll_challenge_stored(ngx_http_request_t *r,
     redisReply *reply);
 static ngx_int_t ngx_http_mdm_enroll_send(ngx_http_request_t *r,
@@ -49,6 +52,15 @@ static ngx_int_t ngx_http_mdm_enroll_add_str(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_mdm_enroll_handler(ngx_http_request_t *r)
 {
+    ngx_http_mdm_enroll_loc_conf_t  *elcf;
+
+    elcf = ngx_http_get_module_loc_conf(r, ngx_http_mdm_enroll_module);
+
+    /* an OTA location: GET is phase 1, POST phases 2 and 3 */
+    if (elcf->ota_url.len && r->method == NGX_HTTP_POST) {
+        return ngx_http_mdm_enroll_ota_handler(r);
+    }
+
     if (ngx_http_mdm_enroll_ade_request(r)) {
         return ngx_http_mdm_enroll_ade_handler(r);
     }
@@ -227,25 +239,63 @@ ngx_http_mdm_enroll_link_used(ngx_http_request_t *r, redisReply *reply)
     }
 
     /* a user assigned to the link is the operator's word: it wins */
-    if (reply->element[1]->len > 0) {
-        er->facts.user.len = reply->element[1]->len;
-        er->facts.user.data = ngx_pnalloc(r->pool, er->facts.user.len);
+    if (reply->element[1]->len > 0
+        && ngx_http_mdm_enroll_copy_reply(r, reply->element[1],
+                                          &er->facts.user)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-        if (er->facts.user.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_memcpy(er->facts.user.data, reply->element[1]->str,
-                   er->facts.user.len);
+    /* the link's tags travel with the challenge into the issuance record
+     * and from there into the enrollment at its Authenticate */
+    if (reply->elements > 2 && reply->element[2]->type == REDIS_REPLY_STRING
+        && ngx_http_mdm_enroll_copy_reply(r, reply->element[2],
+                                          &er->facts.tags)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return ngx_http_mdm_enroll_send_profile(r, &er->facts);
 }
 
 
+static ngx_int_t
+ngx_http_mdm_enroll_copy_reply(ngx_http_request_t *r, redisReply *v,
+    ngx_str_t *to)
+{
+    to->len = v->len;
+    to->data = ngx_pnalloc(r->pool, v->len ? v->len : 1);
+
+    if (to->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(to->data, v->str, v->len);
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_mdm_enroll_send_profile(ngx_http_request_t *r,
     ngx_http_mdm_enroll_facts_t *facts)
+{
+    ngx_http_mdm_enroll_loc_conf_t  *elcf;
+
+    elcf = ngx_http_get_module_loc_conf(r, ngx_http_mdm_enroll_module);
+
+    return ngx_http_mdm_enroll_send_kind(r, facts,
+                                         elcf->ota_url.len
+                                         ? NGX_HTTP_MDM_ENROLL_OTA_SERVICE
+                                         : NGX_HTTP_MDM_ENROLL_FULL);
+}
+
+
+ngx_int_t
+ngx_http_mdm_enroll_send_kind(ngx_http_request_t *r,
+    ngx_http_mdm_enroll_facts_t *facts, ngx_uint_t kind)
 {
     char                             key[MDM_KEY_MAX];
     size_t                           len;
@@ -278,6 +328,8 @@ ngx_http_mdm_enroll_send_profile(ngx_http_request_t *r,
         er->facts = *facts;
     }
 
+    er->kind = kind;
+
     if (mdm_enroll_challenge_new(er->challenge) != 0) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "mdm enroll: no randomness for a challenge");
@@ -285,9 +337,11 @@ ngx_http_mdm_enroll_send_profile(ngx_http_request_t *r,
     }
 
     now = ngx_time();
-    len = mdm_key_scep_challenge(key, er->challenge);
+    len = kind == NGX_HTTP_MDM_ENROLL_OTA_SERVICE
+          ? mdm_key_enroll_ota(key, er->challenge)
+          : mdm_key_scep_challenge(key, er->challenge);
 
-    if (ngx_http_mdm_args_init(r, &args, 3 + 1 + 7) != NGX_OK
+    if (ngx_http_mdm_args_init(r, &args, 3 + 1 + 8) != NGX_OK
         || ngx_http_mdm_args_script(r, &args, "enroll_challenge", 1) != NGX_OK
         || ngx_http_mdm_args_add_copy(r, &args, key, len) != NGX_OK
         || ngx_http_mdm_args_add_int(r, &args, now) != NGX_OK
@@ -297,7 +351,8 @@ ngx_http_mdm_enroll_send_profile(ngx_http_request_t *r,
         || ngx_http_mdm_enroll_add_str(r, &args, &er->facts.link) != NGX_OK
         || ngx_http_mdm_enroll_add_str(r, &args, &er->facts.udid) != NGX_OK
         || ngx_http_mdm_enroll_add_str(r, &args, &er->facts.serial) != NGX_OK
-        || ngx_http_mdm_enroll_add_str(r, &args, &er->facts.renew) != NGX_OK)
+        || ngx_http_mdm_enroll_add_str(r, &args, &er->facts.renew) != NGX_OK
+        || ngx_http_mdm_enroll_add_str(r, &args, &er->facts.tags) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -358,10 +413,16 @@ ngx_http_mdm_enroll_send(ngx_http_request_t *r, ngx_http_mdm_enroll_req_t *er)
 
     req.challenge = er->challenge;
     req.user = user;
+    req.scep_only = er->kind == NGX_HTTP_MDM_ENROLL_SCEP_ONLY;
 
-    if (mdm_enroll_profile_build(elcf->profile, &req, &xml, &xml_len, &err)
-        != MDM_OK)
-    {
+    rc = er->kind == NGX_HTTP_MDM_ENROLL_OTA_SERVICE
+         ? mdm_enroll_ota_profile_build(elcf->profile,
+                                        (char *) elcf->ota_url.data,
+                                        er->challenge, &xml, &xml_len, &err)
+         : mdm_enroll_profile_build(elcf->profile, &req, &xml, &xml_len,
+                                    &err);
+
+    if (rc != MDM_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "mdm enroll: profile not built: %s", err.msg);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -24,6 +24,11 @@
 #define NGX_HTTP_MDM_ENROLL_TOKEN_OPTIONAL  1
 #define NGX_HTTP_MDM_ENROLL_TOKEN_REQUIRED  2
 
+/* what ngx_http_mdm_enroll_send_kind() serves */
+#define NGX_HTTP_MDM_ENROLL_FULL          1   /* SCEP + MDM (+ anchors) */
+#define NGX_HTTP_MDM_ENROLL_OTA_SERVICE   2   /* OTA phase 1 */
+#define NGX_HTTP_MDM_ENROLL_SCEP_ONLY     3   /* OTA phase 2 */
+
 
 typedef struct {
     ngx_flag_t                  enabled;        /* mdm_enroll */
@@ -49,6 +54,7 @@ typedef struct {
     ngx_http_complex_value_t   *user;
     time_t                      challenge_ttl;
     ngx_uint_t                  token;
+    ngx_str_t                   ota_url;        /* mdm_enroll_ota: OTA on */
 
     /* at the API location: POST /v1/enroll/tokens */
     ngx_str_t                   link_url;
@@ -66,6 +72,7 @@ typedef struct {
 typedef struct {
     ngx_str_t                   user;
     ngx_str_t                   link;           /* token, or empty */
+    ngx_str_t                   tags;           /* the link's, JSON array */
     ngx_str_t                   udid;           /* ADE facts, or empty */
     ngx_str_t                   serial;
     ngx_str_t                   renew;          /* enrollment ID, or empty */
@@ -88,6 +95,19 @@ ngx_int_t ngx_http_mdm_enroll_handler(ngx_http_request_t *r);
  */
 ngx_int_t ngx_http_mdm_enroll_send_profile(ngx_http_request_t *r,
     ngx_http_mdm_enroll_facts_t *facts);
+
+/* The same with what to serve (NGX_HTTP_MDM_ENROLL_*): the OTA phases.
+ * The OTA service profile's challenge is an mdm:enroll:ota:{} record,
+ * the others are SCEP challenges. */
+ngx_int_t ngx_http_mdm_enroll_send_kind(ngx_http_request_t *r,
+    ngx_http_mdm_enroll_facts_t *facts, ngx_uint_t kind);
+
+/* POST on an mdm_enroll_ota location: phases 2 and 3
+ * (ngx_http_mdm_enroll_ota.c). */
+ngx_int_t ngx_http_mdm_enroll_ota_handler(ngx_http_request_t *r);
+
+/* The Apple device CA of mdm_enroll_ade_anchor here, or NULL. */
+X509_STORE *ngx_http_mdm_enroll_ade_anchors(ngx_http_request_t *r);
 
 /* POST on the enrollment URL (ADE MachineInfo): ngx_http_mdm_enroll_ade.c
  * (branch ade). ngx_http_mdm_enroll.c has a weak stand-in answering 405. */

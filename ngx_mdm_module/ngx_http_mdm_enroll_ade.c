@@ -175,6 +175,17 @@ ngx_module_t  ngx_http_mdm_enroll_ade_module = {
 };
 
 
+X509_STORE *
+ngx_http_mdm_enroll_ade_anchors(ngx_http_request_t *r)
+{
+    ngx_http_mdm_ade_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_mdm_enroll_ade_module);
+
+    return alcf->anchors;
+}
+
+
 ngx_int_t
 ngx_http_mdm_enroll_ade_request(ngx_http_request_t *r)
 {
@@ -660,9 +671,10 @@ ngx_http_mdm_ade_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_mdm_ade_loc_conf_t  *prev = parent;
     ngx_http_mdm_ade_loc_conf_t  *conf = child;
 
-    char                 *file;
-    mdm_err_t             err;
-    ngx_pool_cleanup_t   *cln;
+    char                            *file;
+    mdm_err_t                        err;
+    ngx_pool_cleanup_t              *cln;
+    ngx_http_mdm_enroll_loc_conf_t  *elcf;
 
     ngx_conf_merge_str_value(conf->anchor, prev->anchor, "");
     ngx_conf_merge_ptr_value(conf->min_os, prev->min_os, NULL);
@@ -675,7 +687,18 @@ ngx_http_mdm_ade_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->psso_user = prev->psso_user;
     }
 
+    /* the enroll module's settings of this location are merged already */
+    elcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_mdm_enroll_module);
+
     if (conf->anchor.len == 0) {
+        if (elcf->enabled && elcf->ota_url.len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"mdm_enroll_ota\" requires "
+                               "\"mdm_enroll_ade_anchor\" (the Apple device "
+                               "CA that signs phase 2)");
+            return NGX_CONF_ERROR;
+        }
+
         return NGX_CONF_OK;
     }
 

@@ -80,6 +80,7 @@ static ngx_command_t  ngx_http_mdm_enroll_commands[] = {
     NGX_HTTP_MDM_ENROLL_STR("mdm_enroll_description", description),
     NGX_HTTP_MDM_ENROLL_STR("mdm_enroll_subject_cn", subject_cn),
     NGX_HTTP_MDM_ENROLL_STR("mdm_enroll_link_url", link_url),
+    NGX_HTTP_MDM_ENROLL_STR("mdm_enroll_ota", ota_url),
 
     { ngx_string("mdm_enroll_key_size"),
       NGX_HTTP_MDM_ENROLL_ANY|NGX_CONF_TAKE1,
@@ -288,6 +289,17 @@ ngx_http_mdm_enroll_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->token, prev->token,
                               NGX_HTTP_MDM_ENROLL_TOKEN_OPTIONAL);
     ngx_conf_merge_str_value(conf->link_url, prev->link_url, "");
+    ngx_conf_merge_str_value(conf->ota_url, prev->ota_url, "");
+
+    if (conf->ota_url.len
+        && (conf->ota_url.len <= sizeof("https://") - 1
+            || ngx_strncmp(conf->ota_url.data, "https://",
+                           sizeof("https://") - 1) != 0))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mdm_enroll_ota\" must be an https:// URL");
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_merge_value(conf->link_ttl, prev->link_ttl, 7 * 86400);
 
     if (conf->user == NULL) {

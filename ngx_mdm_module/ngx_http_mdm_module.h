@@ -87,6 +87,7 @@ struct ngx_http_mdm_ctx_s {
 
     char                        cert_sha256[65];  /* the device's, or "" */
     void                       *renew;       /* ngx_http_mdm_renew.c */
+    void                       *issuance;    /* ngx_http_mdm_issuance.c */
 };
 
 
@@ -143,6 +144,23 @@ ngx_int_t ngx_http_mdm_checkin(ngx_http_request_t *r, ngx_str_t *body,
 ngx_int_t ngx_http_mdm_connect(ngx_http_request_t *r, ngx_str_t *body,
     const char *cert_sha256);
 ngx_int_t ngx_http_mdm_device_retry(ngx_http_request_t *r);
+
+/* ngx_http_mdm_checkin.c: the stored step of a decoded check-in (ctx->data)
+ * once the facts it needs are at hand */
+ngx_int_t ngx_http_mdm_checkin_store(ngx_http_request_t *r, ngx_str_t *body,
+    const char *cert_sha256);
+
+/*
+ * ngx_http_mdm_issuance.c: at Authenticate, what our CA recorded when it
+ * issued the device's certificate (user, link, tags: mdm:ca:cert:{<sha>}),
+ * read in a call of its own before the check-in is stored, then
+ * ngx_http_mdm_checkin_store(). ngx_http_mdm_issuance_fields() appends
+ * them (enroll_user, enroll_link, enroll_tags) to an Authenticate's fields.
+ */
+ngx_int_t ngx_http_mdm_issuance_read(ngx_http_request_t *r, ngx_str_t *body,
+    const char *cert_sha256);
+void ngx_http_mdm_issuance_fields(ngx_http_request_t *r,
+    ngx_http_mdm_args_t *args);
 
 /* ngx_http_mdm_renew.c: a refused certificate that our CA issued to renew
  * this enrollment is bound, then the message is processed again;

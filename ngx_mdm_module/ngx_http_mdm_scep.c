@@ -38,6 +38,7 @@
 typedef struct {
     ngx_str_t                   user;
     ngx_str_t                   link;
+    ngx_str_t                   tags;
     ngx_str_t                   udid;
     ngx_str_t                   serial_number;
     ngx_str_t                   renew;
@@ -86,6 +87,8 @@ static ngx_int_t ngx_http_mdm_scep_facts(ngx_http_request_t *r,
     time_t *expires, ngx_uint_t *revoked);
 static ngx_http_mdm_scep_state_t *ngx_http_mdm_scep_state(
     ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_scep_check_sans(ngx_http_request_t *r,
+    ngx_http_mdm_scep_state_t *st);
 
 
 ngx_conf_bitmask_t  ngx_http_mdm_scep_key_usages[] = {
@@ -93,6 +96,21 @@ ngx_conf_bitmask_t  ngx_http_mdm_scep_key_usages[] = {
     { ngx_string("keyEncipherment"), KU_KEY_ENCIPHERMENT },
     { ngx_string("dataEncipherment"), KU_DATA_ENCIPHERMENT },
     { ngx_string("keyAgreement"), KU_KEY_AGREEMENT },
+    { ngx_null_string, 0 }
+};
+
+
+/* The bitmask setter keeps bit 0 for itself (NGX_CONF_BITMASK_SET): the
+ * MDM_CA_SAN_* bits one higher. "none" adds no bit, only the mark, so a
+ * location can turn off what an outer level allowed. */
+#define ngx_http_mdm_scep_san(bit)  ((bit) << 1)
+
+ngx_conf_bitmask_t  ngx_http_mdm_scep_san_types[] = {
+    { ngx_string("dns"), ngx_http_mdm_scep_san(MDM_CA_SAN_DNS) },
+    { ngx_string("email"), ngx_http_mdm_scep_san(MDM_CA_SAN_EMAIL) },
+    { ngx_string("uri"), ngx_http_mdm_scep_san(MDM_CA_SAN_URI) },
+    { ngx_string("ip"), ngx_http_mdm_scep_san(MDM_CA_SAN_IP) },
+    { ngx_string("none"), 0 },
     { ngx_null_string, 0 }
 };
 
@@ -108,7 +126,8 @@ ngx_http_mdm_scep_create_conf(ngx_http_mdm_scep_conf_t *conf)
     conf->validity = NGX_CONF_UNSET;
     conf->min_key_bits = NGX_CONF_UNSET_UINT;
     conf->record_retention = NGX_CONF_UNSET;
-    /* key_usage: 0 from ngx_pcalloc, which the bitmask setter expects */
+    /* key_usage, san_types: 0 from ngx_pcalloc, which the bitmask setter
+     * expects */
 }
 
 
@@ -242,6 +261,8 @@ ngx_http_mdm_scep_merge_conf(ngx_conf_t *cf, ngx_http_mdm_scep_conf_t *prev,
                                  (NGX_CONF_BITMASK_SET|KU_DIGITAL_SIGNATURE
                                   |KU_KEY_ENCIPHERMENT));
     ngx_conf_merge_uint_value(conf->min_key_bits, prev->min_key_bits, 2048);
+    ngx_conf_merge_bitmask_value(conf->san_types, prev->san_types,
+                                 NGX_CONF_BITMASK_SET);
     ngx_conf_merge_str_value(conf->challenge, prev->challenge, "");
     ngx_conf_merge_sec_value(conf->record_retention, prev->record_retention,
                              30 * 86400);
@@ -541,6 +562,46 @@ ngx_http_mdm_scep_state(ngx_http_request_t *r)
 /* authorisation ---------------------------------------------------------- */
 
 
+/*
+ * The CSR's subjectAltName, as mdm_scep_san allows it: malformed names
+ * refuse the request (NGX_DECLINED, logged); names of other types are
+ * left out of the certificate, and the log says how many.
+ */
+static ngx_int_t
+ngx_http_mdm_scep_check_sans(ngx_http_request_t *r,
+    ngx_http_mdm_scep_state_t *st)
+{
+    int                       dropped;
+    char                      err[128];
+    GENERAL_NAMES            *names;
+    ngx_http_mdm_loc_conf_t  *mlcf;
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mdm_module);
+
+    if (mdm_ca_csr_sans(st->req.csr, mlcf->scep.san_types >> 1, &names,
+                        &dropped, err, sizeof(err))
+        != 0)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mdm scep: %s (transaction \"%s\")", err,
+                      st->req.transaction_id);
+        return NGX_DECLINED;
+    }
+
+    GENERAL_NAMES_free(names);
+
+    if (dropped) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mdm scep: %d subjectAltName(s) of the CSR not "
+                      "allowed by mdm_scep_san, left out (transaction "
+                      "\"%s\")", dropped, st->req.transaction_id);
+    }
+
+    return NGX_OK;
+}
+
+
+
 static ngx_int_t
 ngx_http_mdm_scep_authorise(ngx_http_request_t *r,
     ngx_http_mdm_scep_state_t *st)
@@ -559,6 +620,12 @@ ngx_http_mdm_scep_authorise(ngx_http_request_t *r,
 
     if (by == MDM_SCEP_REFUSED) {
         return ngx_http_mdm_scep_fail(r, st, st->req.fail_info, st->req.why);
+    }
+
+    /* before a challenge is spent on a request that cannot be issued */
+    if (ngx_http_mdm_scep_check_sans(r, st) != NGX_OK) {
+        return ngx_http_mdm_scep_fail(r, st, MDM_SCEP_BAD_REQUEST,
+                                      "the CSR's subjectAltName is refused");
     }
 
     key = ngx_pnalloc(r->pool, MDM_KEY_MAX);
@@ -750,6 +817,8 @@ ngx_http_mdm_scep_facts(ngx_http_request_t *r, redisReply *hash,
             to = &facts->user;
         } else if (ngx_strcmp(k->str, "link") == 0) {
             to = &facts->link;
+        } else if (ngx_strcmp(k->str, "tags") == 0) {
+            to = &facts->tags;
         } else if (ngx_strcmp(k->str, "udid") == 0) {
             to = &facts->udid;
         } else if (ngx_strcmp(k->str, is_record ? "serial_number" : "serial")
@@ -864,6 +933,7 @@ ngx_http_mdm_scep_issue(ngx_http_request_t *r, ngx_http_mdm_scep_state_t *st)
     opts.validity_secs = mlcf->scep.validity;
     opts.backdate_secs = 300;
     opts.key_usage = mlcf->scep.key_usage & ~NGX_CONF_BITMASK_SET;
+    opts.san_types = mlcf->scep.san_types >> 1;
 
     if (mdm_ca_issue(mlcf->scep.ca, st->req.csr, &opts, ngx_time(),
                      &st->issued, err, sizeof(err))
@@ -893,7 +963,7 @@ ngx_http_mdm_scep_issue(ngx_http_request_t *r, ngx_http_mdm_scep_state_t *st)
     if (n <= 0 || key == NULL
         || ngx_http_mdm_scep_copy_der(r, der, n, &cert_der) != NGX_OK
         || ngx_http_mdm_scep_subject(r, st->issued.cert, &subject) != NGX_OK
-        || ngx_http_mdm_args_init(r, &args, 32) != NGX_OK
+        || ngx_http_mdm_args_init(r, &args, 40) != NGX_OK
         || ngx_http_mdm_args_script(r, &args, "ca_record", 1) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -934,6 +1004,7 @@ ngx_http_mdm_scep_issue(ngx_http_request_t *r, ngx_http_mdm_scep_state_t *st)
     ngx_http_mdm_args_add(&args, cert_der.data, cert_der.len);
     ngx_http_mdm_scep_add_fact(&args, "user", &st->facts.user);
     ngx_http_mdm_scep_add_fact(&args, "link", &st->facts.link);
+    ngx_http_mdm_scep_add_fact(&args, "tags", &st->facts.tags);
     ngx_http_mdm_scep_add_fact(&args, "udid", &st->facts.udid);
     ngx_http_mdm_scep_add_fact(&args, "serial_number",
                                &st->facts.serial_number);

@@ -16,6 +16,7 @@ typedef struct {
     time_t                      validity;
     ngx_uint_t                  key_usage;    /* KU_* bits */
     ngx_uint_t                  min_key_bits;
+    ngx_uint_t                  san_types;    /* MDM_CA_SAN_* << 1 */
     ngx_str_t                   challenge;    /* static; empty: none */
     time_t                      record_retention;  /* after not_after */
 } ngx_http_mdm_scep_conf_t;
@@ -30,5 +31,6 @@ char *ngx_http_mdm_scep_set_ca(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_mdm_scep_handler(ngx_http_request_t *r);
 
 extern ngx_conf_bitmask_t  ngx_http_mdm_scep_key_usages[];
+extern ngx_conf_bitmask_t  ngx_http_mdm_scep_san_types[];
 
 #endif /* _NGX_HTTP_MDM_SCEP_H_INCLUDED_ */

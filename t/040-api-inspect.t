@@ -175,8 +175,8 @@ is($r->{status}, 200, 'GET /v1/enrollments');
 is_deeply([ map { $_->{id} } @{ $r->{json}{enrollments} } ], [$A, $AU, $B, $C],
           'every enrollment, in first-seen order');
 is($r->{json}{next_cursor}, undef, 'next_cursor is null on the last page');
-is_deeply([ sort keys %{ $r->{json}{enrollments}[2] } ], [qw(enabled id last_seen serial type)],
-          'listing entries: id, type, enabled, serial, last_seen');
+is_deeply([ sort keys %{ $r->{json}{enrollments}[2] } ], [qw(enabled enroll_user id last_seen serial type)],
+          'listing entries: id, type, enabled, serial, last_seen, enroll_user');
 is($r->{json}{enrollments}[2]{serial}, 'SERIAL-B', 'serial in the listing');
 like($r->{json}{enrollments}[2]{last_seen}, $RFC3339, 'last_seen in the listing');
 

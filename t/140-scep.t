@@ -42,6 +42,14 @@ $t->nginx_start(<<"EOF", port => $https);
             client_max_body_size 64k;
             client_body_buffer_size 64k;
         }
+        location = /scep-san {
+            mdm_scep;
+            mdm_scep_ca $pki->{ca} $pki->{ca_key};
+            mdm_scep_challenge san-secret;
+            mdm_scep_san dns email uri;
+            client_max_body_size 64k;
+            client_body_buffer_size 64k;
+        }
     }
 EOF
 
@@ -93,6 +101,45 @@ like(`openssl verify -CAfile $pki->{ca} $d/static.pem 2>&1`, qr/OK$/m,
 ($rc, $o) = scep('--url', "$url-static", '--challenge', 'wrong-secret');
 is($rc, 1, 'a wrong static challenge is a CertRep FAILURE') or diag $o;
 like($o, qr/failInfo 2/, 'with failInfo badRequest');
+
+# --- subjectAltNames from the CSR, as mdm_scep_san allows ------------------
+
+sub sans_of {
+    my ($file) = @_;
+    my $text = `openssl x509 -in $file -noout -ext subjectAltName 2>/dev/null`;
+    $text =~ s/^.*?\n\s*//s;   # the "X509v3 Subject Alternative Name:" line
+    chomp $text;
+    return $text;
+}
+
+my $sans = 'DNS:dev1.example.org,email:alice@example.org,URI:urn:uuid:7b1e,IP:10.1.2.3';
+($rc, $o) = scep('--url', "$url-san", '--challenge', 'san-secret', '--san', $sans,
+                 '--out-cert', "$d/san.pem", '--out-key', "$d/san.key");
+is($rc, 0, 'a CSR with subjectAltNames is issued') or diag $o;
+is(sans_of("$d/san.pem"),
+   'DNS:dev1.example.org, email:alice@example.org, URI:urn:uuid:7b1e',
+   'DNS, email and URI names are copied; the IP address (not in mdm_scep_san) is not');
+like($t->error_log, qr/1 subjectAltName\(s\) of the CSR not allowed by mdm_scep_san, left out/,
+     'the left-out name is logged');
+
+($rc, $o) = scep('--url', "$url-static", '--challenge', 'static-secret', '--san', $sans,
+                 '--out-cert', "$d/nosan.pem");
+is($rc, 0, 'without mdm_scep_san the same CSR is issued') or diag $o;
+is(sans_of("$d/nosan.pem"), '', 'and carries no subjectAltName');
+
+my $records = scalar @{ $t->redis('KEYS', 'mdm:ca:cert:*') };
+($rc, $o) = scep('--url', "$url-san", '--challenge', 'san-secret',
+                 '--san', 'DNS:has space.example.org');
+is($rc, 1, 'a malformed DNS name is a CertRep FAILURE') or diag $o;
+like($o, qr/failInfo 2/, 'badRequest');
+like($t->error_log, qr/subjectAltName of the CSR is malformed/, 'and logged');
+is(scalar @{ $t->redis('KEYS', 'mdm:ca:cert:*') }, $records, 'nothing issued or recorded');
+
+($rc, $o) = scep('--url', "$url-san", '--renew-with', "$d/san.pem", "$d/san.key",
+                 '--san', 'DNS:dev1-renewed.example.org', '--out-cert', "$d/san2.pem");
+is($rc, 0, 'a renewal with a subjectAltName is issued') or diag $o;
+is(sans_of("$d/san2.pem"), 'DNS:dev1-renewed.example.org',
+   'the renewal\'s names are its own CSR\'s');
 
 # --- one-time challenges (written as the enroll location writes them) ------
 

@@ -26,10 +26,11 @@ my $topic = 'com.apple.mgmt.External.enroll-test';
 # The profile signer: a leaf of the test CA without an EKU (any purpose),
 # and a push certificate whose UID gives the topic.
 sub leaf {
-    my ($name, $subj, $ext) = @_;
+    my ($name, $subj, $ext, @key) = @_;
     my $base = "$dir/$name";
     MDM::Test::spew("$base.ext", $ext // "keyUsage=digitalSignature\n");
-    $t->openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout',
+    @key = ('-newkey', 'rsa:2048') unless @key;
+    $t->openssl('req', @key, '-nodes', '-keyout',
         "$base.key", '-out', "$base.csr", '-subj', $subj);
     $t->openssl('x509', '-req', '-in', "$base.csr", '-CA', $pki->{ca},
         '-CAkey', $pki->{ca_key}, '-CAcreateserial', '-out', "$base.pem",
@@ -40,6 +41,9 @@ sub leaf {
 my $signer = leaf('signer', '/CN=ngx_mdm test profile signer');
 my $push = leaf('push', "/UID=$topic/CN=APSP:enroll-test",
                 "extendedKeyUsage=clientAuth\n");
+# an ECDSA signer: a device verifies it as well, and it signs far faster
+my $ec = leaf('ec-signer', '/CN=ngx_mdm test ECDSA profile signer', undef,
+              '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256');
 chomp(my $hash = `openssl passwd -apr1 wonderland`);
 MDM::Test::spew("$dir/htpasswd", "alice:$hash\n");
 
@@ -117,6 +121,15 @@ $common
         location = /scep { mdm_scep; mdm_scep_ca $pki->{ca} $pki->{ca_key}; }
         location /sign/ { mdm_enroll; }
         location /tls/ { mdm_enroll_sign_message off; mdm_enroll; }
+        location /ec/ {
+            mdm_enroll_signer $ec->{cert} $ec->{key} $pki->{ca};
+            mdm_enroll;
+        }
+        location /basic/ {
+            auth_basic "enroll";
+            auth_basic_user_file $dir/htpasswd;
+            mdm_enroll;
+        }
         location / {
             mdm_api;
             mdm_api_key secret;
@@ -389,17 +402,66 @@ for my $case (['sign', 'SIGN', 'Mdm-Signature'], ['tls', 'TLS', 'TLS client cert
     }
 }
 
-# a one-time link with a user: the issued certificate's record names both
-$r = $t->request('POST', $dev_port, '/v1/enroll/tokens', '{"user":"dana"}',
-                 headers => \%api);
+sub enrollment_api {
+    my ($id) = @_;
+    my $r = $t->request('GET', $dev_port, "/v1/enrollments/$id", undef,
+                        headers => \%api);
+    return $r->{status} == 200 ? decode_json($r->{body}) : { status => $r->{status} };
+}
+
+# Basic auth on the download: alice's name reaches the enrollment record
+# at Authenticate, through the issuance record of the SCEP certificate
+my ($ok, $out) = mdmsim('enroll', '--profile',
+    "https://alice:wonderland\@localhost:$dev_port/basic/", '--ca-file', $pki->{ca},
+    '--udid-prefix', 'BASIC-', '-n', 1);
+ok($ok, 'mdmsim enrolls through the Basic-auth download') or diag $out;
+my $basic = sprintf('BASIC-%016X', 0);
+my $e = enrollment_api($basic);
+is($e->{enroll_user}, 'alice', 'GET /v1/enrollments/<id>: enroll_user is the Basic-auth user');
+ok(!exists $e->{enroll_link} && !exists $e->{enroll_tags}, 'no link, no tags');
+is($t->redis('HGET', "mdm:{$basic}:enr", 'enroll_user'), 'alice',
+   'stored in the enrollment record');
+$r = $t->request('GET', $dev_port, '/v1/enrollments?limit=1000', undef, headers => \%api);
+my ($listed) = grep { $_->{id} eq $basic } @{ decode_json($r->{body})->{enrollments} };
+is($listed->{enroll_user}, 'alice', 'GET /v1/enrollments lists it with its user');
+my ($signed) = grep { $_->{id} eq 'SIGN-0000000000000000' }
+    @{ decode_json($r->{body})->{enrollments} };
+ok($signed && !defined $signed->{enroll_user}, 'an enrollment without a user lists null');
+
+($ok, $out) = mdmsim('enroll', '--profile', "https://localhost:$dev_port/ec/",
+    '--ca-file', $pki->{ca}, '--udid-prefix', 'EC-', '-n', 1);
+ok($ok, 'a profile signed by an ECDSA signer verifies and enrolls') or diag $out;
+is($t->redis('HGET', sprintf('mdm:{EC-%016X}:enr', 0), 'enabled'), 1, 'and the device is enrolled');
+
+# the same device enrolls again with a certificate our CA did not issue:
+# the old user does not stick to the new identity
+($ok, $out) = mdmsim('enroll', '--check-in-url', "https://localhost:$dev_port/mdm/checkin",
+    '--ca-file', $pki->{ca}, '--ca-cert', $pki->{ca}, '--ca-key', $pki->{ca_key},
+    '--id-dir', "$dir/ids-plain", '--udid-prefix', 'BASIC-', '-n', 1,
+    '--topic', $topic);
+ok($ok, 'the device enrolls again with an identity from elsewhere') or diag $out;
+$e = enrollment_api($basic);
+ok($e->{cert} && !exists $e->{enroll_user},
+   'the new Authenticate drops enroll_user (no issuance record for its certificate)')
+    or diag explain $e;
+
+# a one-time link with a user and tags: the issued certificate's record
+# names them, and so does the enrollment once the device authenticated
+$r = $t->request('POST', $dev_port, '/v1/enroll/tokens',
+                 '{"user":"dana","tags":["sales","ipad"]}', headers => \%api);
 my $dana = decode_json($r->{body});
-my ($ok, $out) = mdmsim('enroll', '--profile', $dana->{url}, '--ca-file', $pki->{ca},
+($ok, $out) = mdmsim('enroll', '--profile', $dana->{url}, '--ca-file', $pki->{ca},
     '--udid-prefix', 'LINK-', '-n', 1);
 ok($ok, 'mdmsim enrolls through a one-time link') or diag $out;
 my %enr = @{ $t->redis('HGETALL', sprintf('mdm:{LINK-%016X}:enr', 0)) // [] };
 my %iss = @{ $t->redis('HGETALL', "mdm:ca:cert:{$enr{cert}}") // [] };
 is($iss{user}, 'dana', 'the issuance record has the link\'s user');
 is($iss{link}, $dana->{token}, 'and the link');
+is($iss{tags}, '["sales","ipad"]', 'and its tags');
+$e = enrollment_api(sprintf('LINK-%016X', 0));
+is($e->{enroll_user}, 'dana', 'the enrollment API: the link\'s user');
+is($e->{enroll_link}, $dana->{token}, 'the link');
+is_deeply($e->{enroll_tags}, ['sales', 'ipad'], 'its tags, as a JSON array');
 ($ok, $out) = mdmsim('enroll', '--profile', $dana->{url}, '--ca-file', $pki->{ca},
     '--udid-prefix', 'LINK2-', '-n', 1);
 ok(!$ok && $out =~ /status 410/, 'the spent link enrolls nobody else') or diag $out;
@@ -468,6 +530,9 @@ for my $case (
     ok(!$ok && $out =~ /\Q$directive\E/, "nginx -t refuses: $what ($directive)")
         or diag $out;
 }
+
+($ok, $out) = $t->nginx_test_conf(conf_with(mdm_enroll_signer => "$ec->{cert} $ec->{key}"));
+ok($ok, 'an ECDSA P-256 signer passes nginx -t') or diag $out;
 
 ($ok, $out) = $t->nginx_test_conf(conf_with(mdm_enroll_signer => 'off'));
 ok($ok && $out =~ /unsigned/, 'mdm_enroll_signer off passes with a warning')

@@ -149,6 +149,7 @@ MDM::Test::spew($worker_conf, join '', map { "$_\n" }
     "redis = 127.0.0.1:$redis", 'log_level = debug',
     'apns_url = https://127.0.0.1:9', 'renew_interval_ms = 100',
     'renew_window = 172800', 'renew_batch = 2',
+    'renew_retry_base = 1', 'renew_retry_max = 2', 'renew_retries = 4',
     'renew_server_url = https://mdm.example.org/mdm/connect',
     "renew_topic = $topic", 'renew_scep_url = https://mdm.example.org/scep',
     'renew_identifier = org.example.mdm.enroll',
@@ -189,6 +190,50 @@ ok($t->wait_for(sub { $wlog->() =~ /InstallProfile queued for enrollment RENEW-D
    'a later certificate is queued too');
 is($t->redis('LLEN', "mdm:{$UDID}:q"), 1, 'the first is not queued twice');
 unlike($wlog->(), qr/renewal of certificate .* not queued/, 'no failed renewal');
+
+# --- a renewal that fails is retried later, with backoff --------------------
+#
+# enqueue.lua refuses a checked-out enrollment: the renewal fails after its
+# claim. The issuance record counts the failure and says when to retry
+# (base 1 s, doubling, at most 2 s, 4 attempts); once the enrollment takes
+# commands again, the next attempt queues the profile.
+
+my $D4 = 'RENEW-DEVICE-4';
+my $fourth = $t->identity($D4);
+checkin(plist(MessageType => 'Authenticate', UDID => $D4, Topic => $topic), $fourth);
+$t->redis('HSET', "mdm:{$D4}:enr", 'checked_out', time);
+my $sha4 = issued($fourth, renew => $D4);
+my $rec4 = sub { +{ @{ $t->redis('HGETALL', "mdm:ca:cert:{$sha4}") } } };
+ok($t->wait_for(sub { ($rec4->()->{renew_failures} // 0) >= 1 }, 20),
+   'a renewal refused by enqueue is counted as a failure') or diag($wlog->());
+my $f1 = $rec4->();
+like($f1->{renew_error}, qr/checked out/, 'the record says why');
+is($f1->{renew_retry_at} - $f1->{renew_failed_at}, 1, 'first retry after renew_retry_base');
+like($wlog->(), qr/renewal of certificate $sha4 \(enrollment $D4\): attempt 1 failed, retried in 1 s/,
+     'and the worker log says when');
+ok($t->wait_for(sub { ($rec4->()->{renew_failures} // 0) >= 2 }, 20),
+   'retried after the backoff, failed again');
+my $f2 = $rec4->();
+is($f2->{renew_retry_at} - $f2->{renew_failed_at}, 2, 'the second delay doubles');
+is($t->redis('LLEN', "mdm:{$D4}:q"), 0, 'nothing queued meanwhile');
+$t->redis('HDEL', "mdm:{$D4}:enr", 'checked_out');
+ok($t->wait_for(sub { $wlog->() =~ /InstallProfile queued for enrollment $D4/ }, 20),
+   'once the enrollment takes commands, a retry queues the renewal');
+is($t->redis('LLEN', "mdm:{$D4}:q"), 1, 'one InstallProfile');
+ok(!defined $rec4->()->{renew_retry_at}, 'no further retry scheduled');
+my $tally = $rec4->()->{renew_failures};
+ok($tally >= 2 && $tally < 4, "it took $tally failures, fewer than renew_retries");
+
+# a renewal that never succeeds stops after renew_retries attempts
+my $D5 = 'RENEW-DEVICE-5';
+my $fifth = $t->identity($D5);
+checkin(plist(MessageType => 'Authenticate', UDID => $D5, Topic => $topic), $fifth);
+$t->redis('HSET', "mdm:{$D5}:enr", 'checked_out', time);
+my $sha5 = issued($fifth, renew => $D5);
+ok($t->wait_for(sub { $wlog->() =~ /renewal of certificate $sha5 \(enrollment $D5\): given up after 4 attempts/ }, 30),
+   'a renewal that keeps failing is given up after renew_retries') or diag($wlog->());
+my %rec5 = @{ $t->redis('HGETALL', "mdm:ca:cert:{$sha5}") };
+ok($rec5{renew_queued} && !defined $rec5{renew_retry_at}, 'the claim stays, no retry is scheduled');
 
 # --- end to end: SCEP identity, renewal profile, SCEP again, rebind ---------
 

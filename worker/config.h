@@ -59,6 +59,9 @@ typedef struct {
     long renew_window;                    /* s before not_after */
     long renew_batch;                     /* certificates per tick */
     long renew_challenge_ttl;             /* s */
+    long renew_retry_base;                /* s: first backoff of a failure */
+    long renew_retry_max;                 /* s: longest backoff */
+    long renew_retries;                   /* attempts before giving up */
     char renew_server_url[WK_CONFIG_STR_MAX];
     char renew_checkin_url[WK_CONFIG_STR_MAX];
     char renew_topic[WK_CONFIG_STR_MAX];

@@ -2,10 +2,10 @@
  * Identity renewal sweep (renew.h). One certificate at a time, each step a
  * call of one slot: GET mdm:cert:<sha> (enrollment), HGET of the
  * enrollment's bound cert (only a certificate still in use is renewed),
- * HSETNX renew_queued on the issuance record (the claim: once per
+ * renew_claim.lua on the issuance record (the claim: once per
  * certificate, whatever the number of workers), the challenge
  * (enroll_challenge.lua), then enqueue.lua with the signed profile. A
- * failure after the claim is logged and not retried (see renew_failed()).
+ * failure after the claim is retried with backoff (renew_failed()).
  */
 
 #include <stdio.h>
@@ -35,7 +35,7 @@ struct wk_renew_s {
     struct ev_loop             *loop;
     const wk_config_t          *cf;
     wk_redis_t                 *redis;
-    wk_renew_script_t           chal, enqueue;
+    wk_renew_script_t           chal, enqueue, claim, backoff;
     mdm_enroll_profile_conf_t   profile;
     X509                       *cert;
     EVP_PKEY                   *key;
@@ -82,17 +82,61 @@ script_load(wk_renew_t *rn, wk_renew_script_t *sc)
 }
 
 
+static void
+on_backoff(wk_redis_t *link, redisReply *r, void *data)
+{
+    wk_renew_t *rn = data;
+    (void) link;
+
+    if (r == NULL) {
+        rn->running = 0;
+        return;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
+        || r->element[0]->type != REDIS_REPLY_INTEGER
+        || r->element[1]->type != REDIS_REPLY_INTEGER)
+    {
+        wk_error("renewal of certificate %s: its failure not recorded: %s",
+                 current(rn), r->type == REDIS_REPLY_ERROR ? r->str
+                                                           : "bad reply");
+    } else if (r->element[1]->integer < 0) {
+        wk_error("renewal of certificate %s (enrollment %s): given up "
+                 "after %lld attempts", current(rn), rn->id,
+                 r->element[0]->integer);
+    } else {
+        wk_warn("renewal of certificate %s (enrollment %s): attempt %lld "
+                "failed, retried in %lld s", current(rn), rn->id,
+                r->element[0]->integer, r->element[1]->integer);
+    }
+    renew_next(rn);
+}
+
+
 /*
- * A failure after the claim. The claim stays: a retry every tick would
- * pile up challenges and commands for a renewal that keeps failing. The
- * operator retries with HDEL mdm:ca:cert:{<sha>} renew_queued (docs/ade.md).
+ * A failure after the claim: the issuance record counts it and names the
+ * time of the next attempt (renew_backoff.lua), which a later tick's claim
+ * honours. Exponential, capped and bounded: a renewal that keeps failing
+ * does not pile up challenges and commands.
  */
 static void
 renew_failed(wk_renew_t *rn, const char *why)
 {
-    wk_error("renewal of certificate %s (enrollment %s) not queued: %s; "
-             "not retried", current(rn), rn->id, why);
-    renew_next(rn);
+    char  key[MDM_KEY_MAX], now[24], base[24], max[24], tries[24];
+
+    wk_error("renewal of certificate %s (enrollment %s) not queued: %s",
+             current(rn), rn->id, why);
+
+    mdm_key_ca_cert(key, current(rn));
+    snprintf(now, sizeof(now), "%ld", (long) ev_now(rn->loop));
+    snprintf(base, sizeof(base), "%ld", rn->cf->renew_retry_base);
+    snprintf(max, sizeof(max), "%ld", rn->cf->renew_retry_max);
+    snprintf(tries, sizeof(tries), "%ld", rn->cf->renew_retries);
+
+    const char *argv[] = { "EVALSHA", rn->backoff.sha, "1", key, now, base,
+                           max, tries, why };
+    if (wk_redis_cmdargv(rn->redis, on_backoff, rn, 9, argv, NULL) != 0) {
+        rn->running = 0;
+    }
 }
 
 
@@ -112,8 +156,11 @@ on_enqueued(wk_redis_t *link, redisReply *r, void *data)
         || r->element[1]->type != REDIS_REPLY_INTEGER
         || r->element[1]->integer != 1)
     {
+        /* {'ok', 0, id, why} names why the enrollment took nothing */
         renew_failed(rn, r->type == REDIS_REPLY_ERROR ? r->str
-                                                 : "enqueue refused it");
+                         : r->elements >= 4
+                           && r->element[3]->type == REDIS_REPLY_STRING
+                         ? r->element[3]->str : "enqueue refused it");
         return;
     }
     rn->queued++;
@@ -151,7 +198,7 @@ enqueue(wk_renew_t *rn, const char *challenge)
     uint32_t         body_len;
     mdm_err_t        err;
     unsigned char   *der;
-    mdm_enroll_profile_req_t req = { challenge, NULL };
+    mdm_enroll_profile_req_t req = { challenge, NULL, 0 };
 
     if (mdm_enroll_profile_build(&rn->profile, &req, &xml, &len, &err)
         != MDM_OK)
@@ -237,7 +284,11 @@ on_claimed(wk_redis_t *link, redisReply *r, void *data)
         return;
     }
     if (r->type != REDIS_REPLY_INTEGER || r->integer != 1) {
-        renew_next(rn);            /* queued before, by us or another */
+        /* queued before, by us or another, or backing off */
+        if (r->type == REDIS_REPLY_ERROR) {
+            wk_error("renewal: renew_claim: %s", r->str);
+        }
+        renew_next(rn);
         return;
     }
 
@@ -278,8 +329,8 @@ on_bound(wk_redis_t *link, redisReply *r, void *data)
     }
     mdm_key_ca_cert(key, current(rn));
     snprintf(now, sizeof(now), "%ld", (long) ev_now(rn->loop));
-    const char *argv[] = { "HSETNX", key, "renew_queued", now };
-    if (wk_redis_cmdargv(rn->redis, on_claimed, rn, 4, argv, NULL) != 0) {
+    const char *argv[] = { "EVALSHA", rn->claim.sha, "1", key, now };
+    if (wk_redis_cmdargv(rn->redis, on_claimed, rn, 5, argv, NULL) != 0) {
         rn->running = 0;
     }
 }
@@ -485,12 +536,16 @@ wk_renew_new(struct ev_loop *loop, const wk_config_t *cf, wk_redis_t *redis,
     rn->shas = calloc((size_t) cf->renew_batch + 1, sizeof(*rn->shas));
     if (rn->shas == NULL
         || (rn->chal.script = mdm_script_find("enroll_challenge")) == NULL
-        || (rn->enqueue.script = mdm_script_find("enqueue")) == NULL)
+        || (rn->enqueue.script = mdm_script_find("enqueue")) == NULL
+        || (rn->claim.script = mdm_script_find("renew_claim")) == NULL
+        || (rn->backoff.script = mdm_script_find("renew_backoff")) == NULL)
     {
         goto fail;
     }
     mdm_script_sha1_hex(rn->chal.script, rn->chal.sha);
     mdm_script_sha1_hex(rn->enqueue.script, rn->enqueue.sha);
+    mdm_script_sha1_hex(rn->claim.script, rn->claim.sha);
+    mdm_script_sha1_hex(rn->backoff.script, rn->backoff.sha);
 
     double every = cf->renew_interval_ms / 1000.0;
     ev_timer_init(&rn->timer, on_renew_timer, every, every);
@@ -513,6 +568,8 @@ wk_renew_on_redis_ready(wk_renew_t *rn)
     if (rn->cf->renew_interval_ms) {
         script_load(rn, &rn->chal);
         script_load(rn, &rn->enqueue);
+        script_load(rn, &rn->claim);
+        script_load(rn, &rn->backoff);
     }
 }
 

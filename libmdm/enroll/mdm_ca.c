@@ -332,6 +332,174 @@ mdm_ca_add_extensions(const mdm_ca_t *ca, X509 *x, unsigned ku)
 }
 
 
+/* printable ASCII without spaces; email needs an '@', a URI a ':' */
+static int
+mdm_ca_san_text_ok(const ASN1_IA5STRING *s, int must)
+{
+    int                   i;
+    const unsigned char  *p = ASN1_STRING_get0_data(s);
+    int                   n = ASN1_STRING_length(s);
+
+    if (n <= 0 || n > MDM_CA_SAN_LEN_MAX) {
+        return 0;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (p[i] <= 0x20 || p[i] >= 0x7f) {
+            return 0;
+        }
+    }
+
+    return must == 0 || memchr(p, must, n) != NULL;
+}
+
+
+/* the MDM_CA_SAN_* type of a name, 0 if not one we know; -1 malformed */
+static int
+mdm_ca_san_type(const GENERAL_NAME *gn)
+{
+    int  n;
+
+    switch (gn->type) {
+
+    case GEN_DNS:
+        return mdm_ca_san_text_ok(gn->d.dNSName, 0) ? MDM_CA_SAN_DNS : -1;
+
+    case GEN_EMAIL:
+        return mdm_ca_san_text_ok(gn->d.rfc822Name, '@')
+               ? MDM_CA_SAN_EMAIL : -1;
+
+    case GEN_URI:
+        return mdm_ca_san_text_ok(gn->d.uniformResourceIdentifier, ':')
+               ? MDM_CA_SAN_URI : -1;
+
+    case GEN_IPADD:
+        n = ASN1_STRING_length(gn->d.iPAddress);
+        return n == 4 || n == 16 ? MDM_CA_SAN_IP : -1;
+
+    default:
+        return 0;
+    }
+}
+
+
+int
+mdm_ca_csr_sans(X509_REQ *csr, unsigned allowed, GENERAL_NAMES **out,
+    int *dropped, char *err, size_t errlen)
+{
+    int                        crit, type;
+    GENERAL_NAME              *gn;
+    GENERAL_NAMES             *all, *kept;
+    STACK_OF(X509_EXTENSION)  *exts;
+
+    *out = NULL;
+    *dropped = 0;
+
+    exts = X509_REQ_get_extensions(csr);
+    if (exts == NULL) {
+        ERR_clear_error();
+        return 0;
+    }
+
+    crit = -1;
+    all = X509V3_get_d2i(exts, NID_subject_alt_name, &crit, NULL);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+
+    if (all == NULL) {
+        ERR_clear_error();
+        /* -1: absent; -2: more than one; else it did not parse */
+        if (crit == -1) {
+            return 0;
+        }
+        snprintf(err, errlen, "the CSR's subjectAltName %s",
+                 crit == -2 ? "appears twice" : "does not parse");
+        return -1;
+    }
+
+    if (sk_GENERAL_NAME_num(all) > MDM_CA_SAN_MAX) {
+        snprintf(err, errlen, "the CSR has more than %d subjectAltNames",
+                 MDM_CA_SAN_MAX);
+        GENERAL_NAMES_free(all);
+        return -1;
+    }
+
+    kept = sk_GENERAL_NAME_new_null();
+    if (kept == NULL) {
+        GENERAL_NAMES_free(all);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    while ((gn = sk_GENERAL_NAME_shift(all)) != NULL) {
+        type = mdm_ca_san_type(gn);
+
+        if (type < 0) {
+            snprintf(err, errlen, "a subjectAltName of the CSR is malformed");
+            GENERAL_NAME_free(gn);
+            GENERAL_NAMES_free(all);
+            GENERAL_NAMES_free(kept);
+            return -1;
+        }
+
+        if (type == 0 || !(allowed & (unsigned) type)) {
+            (*dropped)++;
+            GENERAL_NAME_free(gn);
+            continue;
+        }
+
+        if (!sk_GENERAL_NAME_push(kept, gn)) {
+            GENERAL_NAME_free(gn);
+            GENERAL_NAMES_free(all);
+            GENERAL_NAMES_free(kept);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+
+    GENERAL_NAMES_free(all);
+
+    if (sk_GENERAL_NAME_num(kept) == 0) {
+        GENERAL_NAMES_free(kept);
+        kept = NULL;
+    }
+
+    *out = kept;
+
+    return 0;
+}
+
+
+/* RFC 5280 §4.2.1.6: critical when the subject is empty */
+static int
+mdm_ca_add_sans(X509 *x, X509_REQ *csr, unsigned allowed)
+{
+    int             dropped, ok, crit;
+    char            err[128];
+    GENERAL_NAMES  *names;
+
+    if (allowed == 0) {
+        return 0;
+    }
+
+    if (mdm_ca_csr_sans(csr, allowed, &names, &dropped, err, sizeof(err))
+        != 0)
+    {
+        return -1;
+    }
+
+    if (names == NULL) {
+        return 0;
+    }
+
+    crit = X509_NAME_entry_count(X509_get_subject_name(x)) == 0;
+    ok = X509_add1_ext_i2d(x, NID_subject_alt_name, names, crit,
+                           X509V3_ADD_DEFAULT);
+    GENERAL_NAMES_free(names);
+
+    return ok == 1 ? 0 : -1;
+}
+
+
 int
 mdm_ca_issue(const mdm_ca_t *ca, X509_REQ *csr, const mdm_ca_opts_t *opts,
     time_t now, mdm_ca_issued_t *out, char *err, size_t errlen)
@@ -372,6 +540,7 @@ mdm_ca_issue(const mdm_ca_t *ca, X509_REQ *csr, const mdm_ca_opts_t *opts,
         || X509_time_adj_ex(X509_getm_notAfter(x), 0, 0, &out->not_after)
             == NULL
         || mdm_ca_add_extensions(ca, x, opts->key_usage) != 0
+        || mdm_ca_add_sans(x, csr, opts->san_types) != 0
         || X509_sign(x, ca->key, EVP_sha256()) == 0
         || mdm_ca_cert_sha256(x, out->sha256_hex) != 0)
     {

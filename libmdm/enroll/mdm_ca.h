@@ -11,8 +11,17 @@
 #include <time.h>
 
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #define MDM_CA_SERIAL_HEX_MAX  40     /* 128-bit serial: at most 33 digits */
+
+/* subjectAltName types a CSR may carry into the certificate */
+#define MDM_CA_SAN_DNS         0x01
+#define MDM_CA_SAN_EMAIL       0x02
+#define MDM_CA_SAN_URI         0x04
+#define MDM_CA_SAN_IP          0x08
+#define MDM_CA_SAN_MAX         16     /* names per request */
+#define MDM_CA_SAN_LEN_MAX     255    /* bytes per name */
 
 typedef struct mdm_ca_s  mdm_ca_t;
 
@@ -20,6 +29,7 @@ typedef struct {
     long         validity_secs;       /* not_after = now + this */
     long         backdate_secs;       /* not_before = now - this (clock skew) */
     unsigned     key_usage;           /* KU_DIGITAL_SIGNATURE | ... */
+    unsigned     san_types;           /* MDM_CA_SAN_* copied from the CSR */
 } mdm_ca_opts_t;
 
 typedef struct {
@@ -48,9 +58,19 @@ X509 *mdm_ca_cert(const mdm_ca_t *ca);
 EVP_PKEY *mdm_ca_key(const mdm_ca_t *ca);
 STACK_OF(X509) *mdm_ca_chain(const mdm_ca_t *ca);
 
+/* The subjectAltName names of csr's extensionRequest whose types are in
+ * allowed (MDM_CA_SAN_*): *out is NULL when there are none, else owned by
+ * the caller (GENERAL_NAMES_free); *dropped counts the names of other
+ * types. -1 with err for an extension that does not parse, more than
+ * MDM_CA_SAN_MAX names, or a name that is empty, too long or not what its
+ * type says (a DNS name with a space, an address of 5 bytes). */
+int mdm_ca_csr_sans(X509_REQ *csr, unsigned allowed, GENERAL_NAMES **out,
+    int *dropped, char *err, size_t errlen);
+
 /* Issues a certificate for csr (already verified by the caller): random
- * 128-bit serial, subject and public key from the CSR, validity and key
- * usage from opts, EKU clientAuth, SKI/AKI. 0 on success, -1 with err. */
+ * 128-bit serial, subject and public key from the CSR, the CSR's
+ * subjectAltName names of opts->san_types, validity and key usage from
+ * opts, EKU clientAuth, SKI/AKI. 0 on success, -1 with err. */
 int mdm_ca_issue(const mdm_ca_t *ca, X509_REQ *csr, const mdm_ca_opts_t *opts,
     time_t now, mdm_ca_issued_t *out, char *err, size_t errlen);
 

@@ -31,6 +31,8 @@ static plist_t mdm_enroll_mdm_payload(const mdm_enroll_profile_conf_t *conf,
 static plist_t mdm_enroll_anchor_payload(const mdm_enroll_profile_conf_t *conf,
     size_t i);
 static plist_t mdm_enroll_rdn(const char *type, const char *value);
+static int mdm_enroll_profile_xml(plist_t top, char **xml, size_t *len,
+    mdm_err_t *err);
 static void mdm_enroll_set_string(plist_t dict, const char *key,
     const char *value);
 
@@ -257,10 +259,8 @@ mdm_enroll_profile_build(const mdm_enroll_profile_conf_t *conf,
     const mdm_enroll_profile_req_t *req, char **xml, size_t *len,
     mdm_err_t *err)
 {
-    char      *out;
     size_t     i;
     plist_t    top, content, scep, mdm, anchor;
-    uint32_t   xml_len;
     char       top_uuid[MDM_UUID_LEN], scep_uuid[MDM_UUID_LEN];
     char       desc[1024 + MDM_ENROLL_USER_MAX + 32];
 
@@ -278,7 +278,8 @@ mdm_enroll_profile_build(const mdm_enroll_profile_conf_t *conf,
                        MDM_ENROLL_USER_MAX);
     }
 
-    top = mdm_enroll_payload("Configuration", conf->identifier, NULL,
+    top = mdm_enroll_payload("Configuration", conf->identifier,
+                             req->scep_only ? "ota" : NULL,
                              conf->display_name ? conf->display_name
                                                 : "MDM enrollment",
                              top_uuid);
@@ -302,7 +303,9 @@ mdm_enroll_profile_build(const mdm_enroll_profile_conf_t *conf,
         mdm_enroll_set_string(top, "PayloadDescription", desc);
     }
 
-    for (i = 0; i < conf->nanchors; i++) {
+    /* phase 2 of OTA installs the identity alone; the anchors come with
+     * the final profile */
+    for (i = 0; !req->scep_only && i < conf->nanchors; i++) {
         anchor = mdm_enroll_anchor_payload(conf, i);
 
         if (anchor == NULL) {
@@ -320,13 +323,78 @@ mdm_enroll_profile_build(const mdm_enroll_profile_conf_t *conf,
 
     plist_array_append_item(content, scep);
 
-    mdm = mdm_enroll_mdm_payload(conf, scep_uuid);
+    if (!req->scep_only) {
+        mdm = mdm_enroll_mdm_payload(conf, scep_uuid);
 
-    if (mdm == NULL) {
-        goto failed;
+        if (mdm == NULL) {
+            goto failed;
+        }
+
+        plist_array_append_item(content, mdm);
     }
 
-    plist_array_append_item(content, mdm);
+    return mdm_enroll_profile_xml(top, xml, len, err);
+
+failed:
+
+    plist_free(top);
+    return mdm_err(err, "out of memory or randomness");
+}
+
+
+int
+mdm_enroll_ota_profile_build(const mdm_enroll_profile_conf_t *conf,
+    const char *url, const char *challenge, char **xml, size_t *len,
+    mdm_err_t *err)
+{
+    size_t       i;
+    plist_t      top, content, attrs;
+    char         uuid[MDM_UUID_LEN];
+    static const char  *wanted[] = {
+        "UDID", "VERSION", "PRODUCT", "SERIAL", "MEID", "IMEI"
+    };
+
+    if (url == NULL || challenge == NULL || challenge[0] == '\0') {
+        return mdm_err(err, "URL and Challenge are required");
+    }
+
+    top = mdm_enroll_payload("Profile Service", conf->identifier, "ota",
+                             conf->display_name ? conf->display_name
+                                                : "MDM enrollment",
+                             uuid);
+    content = plist_new_dict();
+    attrs = plist_new_array();
+
+    if (top == NULL || content == NULL || attrs == NULL) {
+        plist_free(top);
+        plist_free(content);
+        plist_free(attrs);
+        return mdm_err(err, "out of memory or randomness");
+    }
+
+    mdm_enroll_set_string(top, "PayloadOrganization", conf->organization);
+    mdm_enroll_set_string(top, "PayloadDescription", conf->description);
+    mdm_enroll_set_string(content, "URL", url);
+    mdm_enroll_set_string(content, "Challenge", challenge);
+
+    for (i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {
+        plist_array_append_item(attrs, plist_new_string(wanted[i]));
+    }
+
+    plist_dict_set_item(content, "DeviceAttributes", attrs);
+    plist_dict_set_item(top, "PayloadContent", content);
+
+    return mdm_enroll_profile_xml(top, xml, len, err);
+}
+
+
+/* top as XML into a malloc'd copy (the caller frees with free(), whatever
+ * libplist allocates with); top is freed */
+static int
+mdm_enroll_profile_xml(plist_t top, char **xml, size_t *len, mdm_err_t *err)
+{
+    char      *out;
+    uint32_t   xml_len;
 
     out = NULL;
     plist_to_xml(top, &out, &xml_len);
@@ -349,11 +417,6 @@ mdm_enroll_profile_build(const mdm_enroll_profile_conf_t *conf,
     plist_to_xml_free(out);
 
     return MDM_OK;
-
-failed:
-
-    plist_free(top);
-    return mdm_err(err, "out of memory or randomness");
 }
 
 

@@ -77,6 +77,8 @@ typedef struct {
 typedef struct {
     const char           *challenge;    /* one-time SCEP challenge, required */
     const char           *user;         /* authenticated user, or NULL */
+    int                   scep_only;    /* OTA phase 2: the SCEP payload
+                                           alone, identifier "<id>.ota" */
 } mdm_enroll_profile_req_t;
 
 /*
@@ -97,6 +99,17 @@ int mdm_enroll_profile_check(const mdm_enroll_profile_conf_t *conf,
  */
 int mdm_enroll_profile_build(const mdm_enroll_profile_conf_t *conf,
     const mdm_enroll_profile_req_t *req, char **xml, size_t *len,
+    mdm_err_t *err);
+
+/*
+ * OTA phase 1 (services.md §3.4): a profile of PayloadType "Profile
+ * Service" asking the device to POST its attributes (UDID, VERSION,
+ * PRODUCT, SERIAL, MEID, IMEI) and the one-time challenge, signed by its
+ * Apple device identity, to url. Identifier "<conf->identifier>.ota".
+ * Malloc'd XML as mdm_enroll_profile_build().
+ */
+int mdm_enroll_ota_profile_build(const mdm_enroll_profile_conf_t *conf,
+    const char *url, const char *challenge, char **xml, size_t *len,
     mdm_err_t *err);
 
 /*

@@ -78,8 +78,11 @@ local function authenticate()
         clear_queue(uid)
         redis.call('HSET', user_key(uid, 'enr'), 'enabled', '0')
     end
+    -- enroll_*: from the issuance record of this certificate, if any
+    -- (ngx_http_mdm_issuance.c); a new identity drops the old ones
     redis.call('HDEL', enr, 'token', 'push_magic', 'push_dead', 'tally',
-               'awaiting_config', 'unlock_token', 'checked_out')
+               'awaiting_config', 'unlock_token', 'checked_out',
+               'enroll_user', 'enroll_link', 'enroll_tags')
     store_fields()
     redis.call('HSET', enr, 'type', etype, 'enabled', '0', 'last_seen', now)
     redis.call('HSETNX', enr, 'created', now)

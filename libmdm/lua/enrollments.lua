@@ -8,7 +8,7 @@
 -- ARGV: 1 cursor (rank), 2 limit, 3 budget, 4 type ('' = any),
 --       5 enabled ('1', '0', '' = any), 6 serial number ('' = any)
 -- Returns {next cursor ('' at the end), id, type, enabled, serial,
--- last_seen, id, ...}; absent fields are false.
+-- last_seen, enroll_user, id, ...}; absent fields are false.
 --
 -- The enrollment hashes live in other slots: on Redis Cluster this script
 -- would need them fetched in a second step.
@@ -38,10 +38,11 @@ while found < limit and budget > 0 do
         rank = rank + 1
         budget = budget - 1
         local e = redis.call('HMGET', 'mdm:{' .. id .. '}:enr', 'type',
-                             'enabled', 'serial', 'last_seen')
+                             'enabled', 'serial', 'last_seen',
+                             'enroll_user')
         if e[1] and matches(e) then
             out[#out + 1] = id
-            for i = 1, 4 do out[#out + 1] = e[i] end
+            for i = 1, 5 do out[#out + 1] = e[i] end
             found = found + 1
             if found == limit then break end
         end

@@ -1,4 +1,5 @@
--- Consumes a one-time SCEP challenge: its fields, and it is gone, in one
+-- Consumes a one-time challenge (SCEP, or the OTA phase-1 one of
+-- mdm:enroll:ota:{<challenge>}): its fields, and it is gone, in one
 -- step, so two requests with the same challenge cannot both pass.
 -- KEYS[1] mdm:scep:chal:{<challenge>}
 -- Returns the hash as a flat field/value array, empty when the challenge is

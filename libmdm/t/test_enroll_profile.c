@@ -96,7 +96,7 @@ build(const mdm_enroll_profile_conf_t *c, const char *chal, const char *user,
 {
     plist_t                   top = NULL;
     mdm_err_t                 err;
-    mdm_enroll_profile_req_t  req = { chal, user };
+    mdm_enroll_profile_req_t  req = { chal, user, 0 };
 
     if (mdm_enroll_profile_build(c, &req, xml, len, &err) != MDM_OK) {
         diag("build: %s", err.msg);
@@ -247,6 +247,56 @@ expect_refused(mdm_enroll_profile_conf_t *c, const char *key, const char *what)
 }
 
 
+/* OTA: phase 1's profile service, phase 2's SCEP-only profile */
+static void
+test_ota(void)
+{
+    char                      *xml;
+    size_t                     len;
+    plist_t                    top, content, attrs;
+    mdm_err_t                  err;
+    mdm_enroll_profile_conf_t  c = base_conf();
+    mdm_enroll_profile_req_t   req = { "0123456789abcdef0123456789abcdef",
+                                       "alice", 1 };
+
+    ok(mdm_enroll_ota_profile_build(&c, "https://mdm.example.org/ota",
+                                    "fedcba9876543210fedcba9876543210",
+                                    &xml, &len, &err) == MDM_OK,
+       "the OTA profile service builds");
+    top = NULL;
+    mdm_plist_parse(xml, len, 1 << 20, &top, &err);
+    free(xml);
+    is_str(str(top, "PayloadType"), "Profile Service", "PayloadType");
+    is_str(str(top, "PayloadIdentifier"), "org.example.mdm.enroll.ota",
+           "its identifier");
+    content = top ? plist_dict_get_item(top, "PayloadContent") : NULL;
+    is_str(content ? str(content, "URL") : NULL,
+           "https://mdm.example.org/ota", "URL");
+    is_str(content ? str(content, "Challenge") : NULL,
+           "fedcba9876543210fedcba9876543210", "Challenge");
+    attrs = content ? plist_dict_get_item(content, "DeviceAttributes") : NULL;
+    ok(attrs && plist_get_node_type(attrs) == PLIST_ARRAY
+       && plist_array_get_size(attrs) == 6, "six DeviceAttributes");
+    plist_free(top);
+
+    ok(mdm_enroll_ota_profile_build(&c, "https://mdm.example.org/ota", "",
+                                    &xml, &len, &err) == MDM_ERROR,
+       "no challenge, no profile service");
+
+    ok(mdm_enroll_profile_build(&c, &req, &xml, &len, &err) == MDM_OK,
+       "the SCEP-only profile of phase 2 builds");
+    top = NULL;
+    mdm_plist_parse(xml, len, 1 << 20, &top, &err);
+    free(xml);
+    ok(payload_of(top, "com.apple.security.scep") != NULL
+       && payload_of(top, "com.apple.mdm") == NULL,
+       "it has the SCEP payload and no MDM payload");
+    is_str(str(top, "PayloadIdentifier"), "org.example.mdm.enroll.ota",
+           "with the OTA identifier");
+    plist_free(top);
+}
+
+
 static void
 test_check(void)
 {
@@ -308,11 +358,12 @@ test_bad_request(void)
     size_t                     len;
     mdm_err_t                  err;
     mdm_enroll_profile_conf_t  c = base_conf();
-    mdm_enroll_profile_req_t   r1 = { NULL, NULL };
+    mdm_enroll_profile_req_t   r1 = { NULL, NULL, 0 };
     mdm_enroll_profile_req_t   r2 = { "0123456789abcdef0123456789abcdef",
-        "a-user-name-that-is-longer-than-sixty-four-bytes-which-is-x520s-ub" };
+        "a-user-name-that-is-longer-than-sixty-four-bytes-which-is-x520s-ub",
+        0 };
     mdm_enroll_profile_req_t   r3 = { "0123456789abcdef0123456789abcdef",
-                                      "\xc3" };
+                                      "\xc3", 0 };
 
     ok(mdm_enroll_profile_build(&c, &r1, &xml, &len, &err) == MDM_ERROR,
        "no challenge refused");
@@ -458,6 +509,7 @@ int
 main(void)
 {
     test_content();
+    test_ota();
     test_check();
     test_bad_request();
     test_challenge();

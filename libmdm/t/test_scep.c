@@ -111,7 +111,7 @@ test_issue(mdm_ca_t *ca)
     X509_REQ        *csr;
     EVP_PKEY        *key = tc_rsa_key();
     mdm_ca_opts_t    opts = { 30 * TC_DAY, 300,
-                              KU_DIGITAL_SIGNATURE };
+                              KU_DIGITAL_SIGNATURE, 0 };
     mdm_ca_issued_t  a, b;
     EXTENDED_KEY_USAGE *eku;
     ASN1_BIT_STRING  *ku;
@@ -164,6 +164,131 @@ test_issue(mdm_ca_t *ca)
     X509_free(a.cert);
     X509_free(b.cert);
     X509_REQ_free(csr);
+    EVP_PKEY_free(key);
+}
+
+
+/* a CSR with a subjectAltName extension in its extensionRequest */
+static X509_REQ *
+tc_csr_san(EVP_PKEY *key, const char *cn, const char *san)
+{
+    X509_REQ                  *req = tc_csr(key, cn);
+    X509V3_CTX                 ctx;
+    X509_EXTENSION            *ext;
+    STACK_OF(X509_EXTENSION)  *exts = sk_X509_EXTENSION_new_null();
+
+    X509V3_set_ctx(&ctx, NULL, NULL, req, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, san);
+    tc_check(ext != NULL, "subjectAltName");
+    sk_X509_EXTENSION_push(exts, ext);
+    X509_REQ_add_extensions(req, exts);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    tc_check(X509_REQ_sign(req, key, EVP_sha256()) > 0, "X509_REQ_sign");
+
+    return req;
+}
+
+
+/* the issued certificate's SANs as "DNS:a,email:b,..." */
+static void
+tc_sans_text(X509 *x, char *out, size_t len)
+{
+    int             i;
+    GENERAL_NAME   *gn;
+    GENERAL_NAMES  *names;
+    size_t          n = 0;
+
+    out[0] = '\0';
+    names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    for (i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
+        gn = sk_GENERAL_NAME_value(names, i);
+        if (gn->type == GEN_DNS || gn->type == GEN_EMAIL
+            || gn->type == GEN_URI)
+        {
+            n += snprintf(out + n, len - n, "%s%s:%s", n ? "," : "",
+                          gn->type == GEN_DNS ? "DNS"
+                          : gn->type == GEN_EMAIL ? "email" : "URI",
+                          ASN1_STRING_get0_data(gn->d.ia5));
+        } else if (gn->type == GEN_IPADD) {
+            n += snprintf(out + n, len - n, "%sIP", n ? "," : "");
+        }
+    }
+    GENERAL_NAMES_free(names);
+}
+
+
+static void
+test_sans(mdm_ca_t *ca)
+{
+    int              dropped;
+    char             err[256], text[512];
+    X509_REQ        *csr;
+    EVP_PKEY        *key = tc_rsa_key();
+    GENERAL_NAMES   *names;
+    mdm_ca_opts_t    opts = { 30 * TC_DAY, 300, KU_DIGITAL_SIGNATURE,
+                              MDM_CA_SAN_DNS | MDM_CA_SAN_EMAIL
+                              | MDM_CA_SAN_URI };
+    mdm_ca_issued_t  a;
+    time_t           now = time(NULL);
+
+    csr = tc_csr_san(key, "san-device", "DNS:dev1.example.org,"
+                     "email:alice@example.org,URI:urn:uuid:1234,"
+                     "IP:10.0.0.1,otherName:1.2.3.4;UTF8:x");
+
+    is_int(mdm_ca_csr_sans(csr, opts.san_types, &names, &dropped, err,
+                           sizeof(err)), 0, "a CSR's SANs are read");
+    ok(names && sk_GENERAL_NAME_num(names) == 3 && dropped == 2,
+       "three allowed, the IP address and the otherName dropped (%d)",
+       dropped);
+    GENERAL_NAMES_free(names);
+
+    is_int(mdm_ca_issue(ca, csr, &opts, now, &a, err, sizeof(err)), 0,
+           "a CSR with SANs is issued");
+    tc_sans_text(a.cert, text, sizeof(text));
+    is_str(text, "DNS:dev1.example.org,email:alice@example.org,"
+           "URI:urn:uuid:1234", "the allowed SANs are in the certificate");
+    X509_free(a.cert);
+
+    opts.san_types = MDM_CA_SAN_DNS | MDM_CA_SAN_IP;
+    mdm_ca_issue(ca, csr, &opts, now, &a, err, sizeof(err));
+    tc_sans_text(a.cert, text, sizeof(text));
+    is_str(text, "DNS:dev1.example.org,IP", "only the types the policy names");
+    X509_free(a.cert);
+
+    opts.san_types = 0;
+    mdm_ca_issue(ca, csr, &opts, now, &a, err, sizeof(err));
+    ok(X509_get_ext_by_NID(a.cert, NID_subject_alt_name, -1) < 0,
+       "no policy: no subjectAltName");
+    X509_free(a.cert);
+    X509_REQ_free(csr);
+
+    csr = tc_csr_san(key, "san-device", "DNS:has space.example.org");
+    is_int(mdm_ca_csr_sans(csr, MDM_CA_SAN_DNS, &names, &dropped, err,
+                           sizeof(err)), -1,
+           "a DNS name with a space is refused (%s)", err);
+    X509_REQ_free(csr);
+
+    csr = tc_csr_san(key, "san-device", "email:no-at-sign");
+    is_int(mdm_ca_csr_sans(csr, MDM_CA_SAN_DNS, &names, &dropped, err,
+                           sizeof(err)), -1,
+           "an email without @ is refused, even of a type not copied");
+    X509_REQ_free(csr);
+
+    csr = tc_csr_san(key, "san-device",
+                     "DNS:a1,DNS:a2,DNS:a3,DNS:a4,DNS:a5,DNS:a6,DNS:a7,"
+                     "DNS:a8,DNS:a9,DNS:b1,DNS:b2,DNS:b3,DNS:b4,DNS:b5,"
+                     "DNS:b6,DNS:b7,DNS:b8");
+    is_int(mdm_ca_csr_sans(csr, MDM_CA_SAN_DNS, &names, &dropped, err,
+                           sizeof(err)), -1,
+           "17 names are too many (%s)", err);
+    X509_REQ_free(csr);
+
+    csr = tc_csr(key, "plain");
+    is_int(mdm_ca_csr_sans(csr, MDM_CA_SAN_DNS, &names, &dropped, err,
+                           sizeof(err)), 0, "a CSR without SANs is fine");
+    ok(names == NULL && dropped == 0, "and has none");
+    X509_REQ_free(csr);
+
     EVP_PKEY_free(key);
 }
 
@@ -311,6 +436,7 @@ main(void)
        == NULL, "an RA whose key does not match is refused");
 
     test_issue(ca);
+    test_sans(ca);
     test_parse_refusals(ca);
     test_failure_reply(ca);
     test_ca_certs(ca, ra);

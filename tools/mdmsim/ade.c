@@ -30,7 +30,7 @@ mdmsim_ade_fail(char *err, size_t errlen, const char *what)
 
 
 /* Certificate, key and chain from one PEM file (read once per process). */
-static int
+int
 mdmsim_ade_identity(const char *file, X509 **cert, EVP_PKEY **key,
     STACK_OF(X509) **chain)
 {
@@ -84,15 +84,12 @@ mdmsim_ade_machineinfo(const struct mdmsim_opts *opts,
     char *err, size_t errlen)
 {
     int               ok;
-    char             *xml = NULL, *p;
-    long              n;
+    char             *xml = NULL;
     uint32_t          xml_len = 0;
-    BIO              *in, *out;
     X509             *cert;
     plist_t           mi;
     EVP_PKEY         *key;
     STACK_OF(X509)   *chain;
-    CMS_ContentInfo  *cms;
 
     if (mdmsim_ade_identity(opts->ade_identity, &cert, &key, &chain) != 0) {
         return mdmsim_ade_fail(err, errlen, "--ade-identity: no certificate "
@@ -115,24 +112,42 @@ mdmsim_ade_machineinfo(const struct mdmsim_opts *opts,
         return mdmsim_ade_fail(err, errlen, "no MachineInfo plist");
     }
 
-    in = BIO_new_mem_buf(xml, (int) xml_len);
+    ok = mdmsim_ade_sign(cert, key, chain, xml, xml_len, der, len);
+    free(xml);
+
+    return ok == 0 ? 0 : mdmsim_ade_fail(err, errlen,
+                                         "MachineInfo not signed");
+}
+
+
+int
+mdmsim_ade_sign(X509 *cert, EVP_PKEY *key, STACK_OF(X509) *chain,
+    const char *content, size_t content_len, unsigned char **der,
+    size_t *len)
+{
+    int               ok;
+    long              n;
+    char             *p;
+    BIO              *in, *out;
+    CMS_ContentInfo  *cms;
+
+    in = BIO_new_mem_buf(content, (int) content_len);
     out = BIO_new(BIO_s_mem());
     cms = CMS_sign(cert, key, chain, in, CMS_BINARY);
     ok = cms != NULL && out != NULL && i2d_CMS_bio(out, cms) == 1;
     CMS_ContentInfo_free(cms);
     BIO_free(in);
-    free(xml);
 
     if (!ok) {
         BIO_free(out);
-        return mdmsim_ade_fail(err, errlen, "MachineInfo not signed");
+        return -1;
     }
 
     n = BIO_get_mem_data(out, &p);
     *der = malloc(n);
     if (*der == NULL) {
         BIO_free(out);
-        return mdmsim_ade_fail(err, errlen, "out of memory");
+        return -1;
     }
     memcpy(*der, p, n);
     *len = (size_t) n;

@@ -231,6 +231,7 @@ mdmsim_conn_put(struct mdmsim_conn *c, const struct mdmsim_request *req)
            && c->identity == req->identity;
     c->url = req->url;
     c->identity = req->identity;
+    c->device = req->identity ? req->identity : req->device;
     if (same) {
         c->reused = 1;
         c->state = MDMSIM_CONN_WRITING;
@@ -388,7 +389,7 @@ mdmsim_conn_connected(struct mdmsim_conn *c)
         return;
     }
     if (c->resume) {
-        session = c->identity ? c->identity->tls_session : c->session;
+        session = c->device ? c->device->tls_session : c->session;
         if (session != NULL) {
             SSL_set_session(c->ssl, session);
         }
@@ -579,8 +580,9 @@ mdmsim_conn_finish(struct mdmsim_conn *c, struct mdmsim_response *resp)
 
 /*
  * A TLS 1.3 ticket arrives after the handshake, so the session is taken
- * once a response has been read. A session bound to a client certificate
- * belongs to that device, not to the connection that happened to carry it.
+ * once a response has been read. A session belongs to its device (bound to
+ * its client certificate, or one it resumes as a device would), not to the
+ * connection that happened to carry it.
  */
 static void
 mdmsim_conn_keep_session(struct mdmsim_conn *c)
@@ -591,7 +593,7 @@ mdmsim_conn_keep_session(struct mdmsim_conn *c)
         SSL_SESSION_free(session);
         return;
     }
-    kept = c->identity ? &c->identity->tls_session : &c->session;
+    kept = c->device ? &c->device->tls_session : &c->session;
     SSL_SESSION_free(*kept);
     *kept = session;
 }

@@ -50,6 +50,7 @@ typedef void (*mdmsim_conn_done_pt)(struct mdmsim_conn *c,
 struct mdmsim_request {
     const struct mdmsim_url     *url;
     struct mdmsim_device        *identity;   /* TLS client cert, or NULL */
+    struct mdmsim_device        *device;     /* whose TLS session resumes */
     const char                  *content_type;
     const char                  *signature;  /* Mdm-Signature, or NULL */
     const char                  *body;
@@ -69,7 +70,8 @@ struct mdmsim_conn {
     int                          retried;
     const struct mdmsim_url     *url;
     struct mdmsim_device        *identity;
-    SSL_SESSION                 *session;    /* resumable, no identity */
+    struct mdmsim_device        *device;     /* NULL: the slot's session */
+    SSL_SESSION                 *session;    /* resumable, no device */
     int                          resume;
     long                         handshakes;
     long                         resumed;

@@ -28,7 +28,7 @@ enum {
     OPT_SCENARIO, OPT_DURATION, OPT_REQUESTS, OPT_SESSIONS, OPT_KEEPALIVE,
     OPT_TLS_RESUME,
     OPT_NOTNOW, OPT_TIMEOUT, OPT_MAX_COMMANDS, OPT_APPS, OPT_JOBS, OPT_SEED,
-    OPT_JSON, OPT_PROFILE, OPT_PROFILE_CA, OPT_ADE
+    OPT_JSON, OPT_PROFILE, OPT_PROFILE_CA, OPT_ADE, OPT_OTA
 };
 
 
@@ -76,6 +76,7 @@ static const struct option  mdmsim_options[] = {
     { "profile",       required_argument, NULL, OPT_PROFILE },
     { "profile-ca",    required_argument, NULL, OPT_PROFILE_CA },
     { "ade",           required_argument, NULL, OPT_ADE },
+    { "ota",           required_argument, NULL, OPT_OTA },
     { "verbose",       no_argument,       NULL, 'v' },
     { "help",          no_argument,       NULL, 'h' },
     { NULL, 0, NULL, 0 }
@@ -120,7 +121,10 @@ mdmsim_usage(FILE *f)
 "                       it says; --profile-ca PEM (default --ca-file)\n"
 "  --ade PEM            with --profile: POST a MachineInfo signed by the\n"
 "                       \"Apple device\" identity in PEM (cert, key, chain)\n"
-"                       as ADE does, instead of GET\n");
+"                       as ADE does, instead of GET\n"
+"  --ota PEM            with --profile: the URL serves Apple's OTA profile\n"
+"                       service; phase 2 is signed by the \"Apple device\"\n"
+"                       identity in PEM, phase 3 by the SCEP identity\n");
 }
 
 
@@ -195,6 +199,7 @@ mdmsim_parse_opts(int argc, char **argv, struct mdmsim_opts *o)
         case OPT_PROFILE: o->profile_url = optarg; break;
         case OPT_PROFILE_CA: o->profile_ca = optarg; break;
         case OPT_ADE: o->ade_identity = optarg; break;
+        case OPT_OTA: o->ota_identity = optarg; break;
         case 'v': o->verbose = 1; break;
         case 'h': mdmsim_usage(stdout); exit(0);
         default: return -1;
@@ -324,8 +329,11 @@ mdmsim_main(const char *command, struct mdmsim_opts *opts,
         fprintf(stderr, "mdmsim %s: --server-url is required\n", command);
         return 2;
     }
-    if (opts->ade_identity != NULL && opts->profile_url == NULL) {
-        fprintf(stderr, "mdmsim %s: --ade needs --profile URL\n", command);
+    if ((opts->ade_identity != NULL || opts->ota_identity != NULL)
+        && opts->profile_url == NULL)
+    {
+        fprintf(stderr, "mdmsim %s: --ade and --ota need --profile URL\n",
+                command);
         return 2;
     }
     if (opts->profile_url != NULL && opts->scenario != MDMSIM_SCENARIO_ENROLL)

@@ -40,6 +40,7 @@ struct mdmsim_opts {
     const char            *profile_url;    /* enroll --profile */
     const char            *profile_ca;     /* its signer's root */
     const char            *ade_identity;   /* enroll --ade: POST MachineInfo */
+    const char            *ota_identity;   /* enroll --ota: OTA phases 2, 3 */
     enum mdmsim_mode       mode;
     enum mdmsim_scenario   scenario;
     long                   devices;
@@ -163,6 +164,8 @@ struct mdmsim_scep_opts {
     X509_NAME             *subject;        /* whole subject: wins over CN */
     EVP_PKEY              *key;            /* the key to certify; NULL: new */
     int                    key_bits;       /* for a new key; default 2048 */
+    const char            *san;            /* "DNS:a,email:b" (openssl's
+                                              syntax) in the CSR; NULL none */
     X509                  *renew_cert;     /* RenewalReq signed by these */
     EVP_PKEY              *renew_key;
     /* for tests of refusals */

@@ -28,16 +28,11 @@
 
 #include "mdmsim.h"
 #include "ade.h"
+#include "ota.h"
 #include "profile.h"
 
 
 #define MDMSIM_PROFILE_MAX  (1 << 20)
-
-
-struct mdmsim_buf {
-    char    *data;
-    size_t   len;
-};
 
 
 static int mdmsim_profile_one(const struct mdmsim_opts *opts,
@@ -48,8 +43,6 @@ static int mdmsim_profile_download(const struct mdmsim_opts *opts,
     struct mdmsim_buf *out, char *err, size_t errlen);
 static size_t mdmsim_profile_write(char *ptr, size_t size, size_t n,
     void *data);
-static int mdmsim_profile_verify(const struct mdmsim_opts *opts,
-    struct mdmsim_buf *der, struct mdmsim_buf *xml, char *err, size_t errlen);
 static int mdmsim_profile_parse(struct mdmsim_buf *xml,
     struct mdmsim_profile *p, char *err, size_t errlen);
 static plist_t mdmsim_profile_payload(plist_t top, const char *type);
@@ -68,11 +61,9 @@ static int mdmsim_profile_keep(const struct mdmsim_opts *opts,
     const struct mdmsim_device *dev);
 static EVP_PKEY *mdmsim_profile_key(const struct mdmsim_opts *opts,
     const struct mdmsim_device *dev, int bits);
-static int mdmsim_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 
-static int
+int
 mdmsim_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list  ap;
@@ -231,6 +222,12 @@ mdmsim_profile_one(const struct mdmsim_opts *opts, struct mdmsim_device *dev,
         rc = mdmsim_profile_verify(opts, &der, &xml, err, errlen);
     }
 
+    /* OTA: that was phase 1's profile service; phases 2 and 3 bring the
+     * enrollment profile */
+    if (rc == 0 && opts->ota_identity != NULL) {
+        rc = mdmsim_ota_phases(opts, dev, &xml, err, errlen);
+    }
+
     if (rc == 0) {
         rc = mdmsim_profile_parse(&xml, p, err, errlen);
     }
@@ -368,46 +365,62 @@ mdmsim_profile_download(const struct mdmsim_opts *opts,
     const struct mdmsim_device *dev, struct mdmsim_buf *out, char *err,
     size_t errlen)
 {
+    int             rc;
+    size_t          mi_len;
+    unsigned char  *mi;
+
+    if (opts->ade_identity == NULL) {
+        return mdmsim_profile_fetch(opts, opts->profile_url, NULL, 0, out,
+                                    err, errlen);
+    }
+
+    /* ADE: Setup Assistant POSTs its signed MachineInfo to the same URL */
+    if (mdmsim_ade_machineinfo(opts, dev, &mi, &mi_len, err, errlen) != 0) {
+        return -1;
+    }
+
+    rc = mdmsim_profile_fetch(opts, opts->profile_url, mi, mi_len, out, err,
+                              errlen);
+    free(mi);
+
+    return rc;
+}
+
+
+int
+mdmsim_profile_fetch(const struct mdmsim_opts *opts, const char *url,
+    const unsigned char *body, size_t body_len, struct mdmsim_buf *out,
+    char *err, size_t errlen)
+{
     CURL               *curl;
     long                status;
-    size_t              mi_len;
     CURLcode            rc;
     char                curl_err[CURL_ERROR_SIZE] = "";
     char               *ct;
     const char         *method;
-    unsigned char      *mi;
     struct curl_slist  *headers;
 
-    mi = NULL;
     headers = NULL;
-    method = "GET";
+    method = body != NULL ? "POST" : "GET";
 
-    /* ADE: Setup Assistant POSTs its signed MachineInfo to the same URL */
-    if (opts->ade_identity != NULL) {
-        if (mdmsim_ade_machineinfo(opts, dev, &mi, &mi_len, err, errlen)
-            != 0)
-        {
-            return -1;
-        }
-        method = "POST";
+    if (body != NULL) {
         headers = curl_slist_append(NULL,
                       "Content-Type: application/pkcs7-signature");
     }
 
     curl = curl_easy_init();
     if (curl == NULL) {
-        free(mi);
         curl_slist_free_all(headers);
         return mdmsim_fail(err, errlen, "curl_easy_init failed");
     }
 
-    if (mi != NULL) {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, (char *) mi);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long) mi_len);
+    if (body != NULL) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, (const char *) body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long) body_len);
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     }
 
-    curl_easy_setopt(curl, CURLOPT_URL, opts->profile_url);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, mdmsim_profile_write);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err);
@@ -428,11 +441,10 @@ mdmsim_profile_download(const struct mdmsim_opts *opts,
     ct = NULL;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ct);
-    free(mi);
     curl_slist_free_all(headers);
 
     if (rc != CURLE_OK) {
-        mdmsim_fail(err, errlen, "%s %s: %s", method, opts->profile_url,
+        mdmsim_fail(err, errlen, "%s %s: %s", method, url,
                     curl_err[0] ? curl_err : curl_easy_strerror(rc));
         curl_easy_cleanup(curl);
         return -1;
@@ -443,7 +455,7 @@ mdmsim_profile_download(const struct mdmsim_opts *opts,
     {
         /* an ADE refusal is a 403 document worth showing as it is */
         mdmsim_fail(err, errlen, "%s %s: status %ld, Content-Type %s%s%.*s",
-                    method, opts->profile_url, status, ct ? ct : "(none)",
+                    method, url, status, ct ? ct : "(none)",
                     status == 403 && out->len ? ": " : "",
                     status == 403 ? (int) (out->len > 300 ? 300 : out->len)
                                   : 0,
@@ -487,7 +499,7 @@ mdmsim_profile_write(char *ptr, size_t size, size_t n, void *data)
  * root: the signer's chain comes in the SignedData, the root from
  * --profile-ca (default --ca-file). An unsigned profile is refused.
  */
-static int
+int
 mdmsim_profile_verify(const struct mdmsim_opts *opts, struct mdmsim_buf *der,
     struct mdmsim_buf *xml, char *err, size_t errlen)
 {

@@ -9,6 +9,11 @@
 #include "mdmsim.h"
 
 
+struct mdmsim_buf {
+    char    *data;
+    size_t   len;
+};
+
 /* What a device reads from a verified enrollment profile. */
 struct mdmsim_profile {
     char                  *scep_url;
@@ -28,5 +33,20 @@ int mdmsim_profile_enroll(struct mdmsim_fleet *fleet,
     struct mdmsim_opts *opts);
 
 void mdmsim_profile_free(struct mdmsim_profile *p);
+
+/* GET url (body NULL) or POST body as application/pkcs7-signature, new
+ * connection; out gets a 200 application/x-apple-aspen-config answer. */
+int mdmsim_profile_fetch(const struct mdmsim_opts *opts, const char *url,
+    const unsigned char *body, size_t body_len, struct mdmsim_buf *out,
+    char *err, size_t errlen);
+
+/* The CMS signature of a profile against --profile-ca; xml its content. */
+int mdmsim_profile_verify(const struct mdmsim_opts *opts,
+    struct mdmsim_buf *der, struct mdmsim_buf *xml, char *err,
+    size_t errlen);
+
+/* printf into err; -1 */
+int mdmsim_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif /* MDMSIM_PROFILE_H */

@@ -59,6 +59,11 @@ mdmsim_send(struct mdmsim_slot *slot, const struct mdmsim_url *url,
     req.content_type = content_type;
     req.body = body->data;
     req.body_len = body->len;
+    /* the enroll scenario: a device resumes its own session, never the
+     * one of the device before it on this slot */
+    if (r->opts->scenario == MDMSIM_SCENARIO_ENROLL) {
+        req.device = slot->dev;
+    }
     if (r->opts->mode == MDMSIM_MODE_TLS) {
         req.identity = slot->dev;
     } else if (r->opts->mode == MDMSIM_MODE_SIGN) {

@@ -18,6 +18,7 @@
 #include <openssl/pkcs7.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
+#include <openssl/x509v3.h>
 
 #include "mdmsim.h"
 
@@ -234,6 +235,39 @@ scep_ca_cert(struct scep_session *s)
 }
 
 
+/* the subjectAltName extension in the CSR's extensionRequest */
+static int
+scep_csr_san(X509_REQ *req, const char *san)
+{
+    int                        ok;
+    X509V3_CTX                 ctx;
+    X509_EXTENSION            *ext;
+    STACK_OF(X509_EXTENSION)  *exts;
+
+    if (san == NULL) {
+        return 0;
+    }
+
+    X509V3_set_ctx(&ctx, NULL, NULL, req, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, san);
+    exts = sk_X509_EXTENSION_new_null();
+
+    ok = ext != NULL && exts != NULL && sk_X509_EXTENSION_push(exts, ext)
+         && X509_REQ_add_extensions(req, exts);
+
+    if (!ok) {
+        fprintf(stderr, "mdmsim scep: --san \"%s\" is not a subjectAltName\n",
+                san);
+        X509_EXTENSION_free(ext);
+        ext = NULL;
+    }
+
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+
+    return ok ? 0 : -1;
+}
+
+
 static X509_REQ *
 scep_csr(struct scep_session *s, EVP_PKEY *key)
 {
@@ -252,6 +286,7 @@ scep_csr(struct scep_session *s, EVP_PKEY *key)
         || !X509_REQ_set_subject_name(req, s->o->subject ? s->o->subject
                                                          : name)
         || !X509_REQ_set_pubkey(req, key)
+        || scep_csr_san(req, s->o->san) != 0
         || (s->o->challenge
             && !X509_REQ_add1_attr_by_NID(req, NID_pkcs9_challengePassword,
                                           MBSTRING_UTF8,
@@ -803,7 +838,8 @@ scep_usage(FILE *f)
     fprintf(f,
 "usage: mdmsim scep --url URL [--challenge C] [--renew-with CERT KEY]\n"
 "                   [--out-cert F] [--out-key F] [--ca-file F] [--insecure]\n"
-"                   [--cn NAME] [--key KEYFILE] [--key-bits N] [--get]\n"
+"                   [--cn NAME] [--san DNS:a,email:b,URI:c,IP:d]\n"
+"                   [--key KEYFILE] [--key-bits N] [--get]\n"
 "                   [--des3] [--sha1] [--pkcsreq] [--recipient CERT]\n"
 "                   [--bad-signature] [--foreign-signer]\n"
 "                   [--message-out F] [-v]\n"
@@ -830,6 +866,7 @@ mdmsim_scep_main(int argc, char **argv)
         { "ca-file",        required_argument, NULL, 'a' },
         { "insecure",       no_argument,       NULL, 'I' },
         { "cn",             required_argument, NULL, 'n' },
+        { "san",            required_argument, NULL, 'S' },
         { "key",            required_argument, NULL, 'K' },
         { "key-bits",       required_argument, NULL, 'b' },
         { "get",            no_argument,       NULL, 'g' },
@@ -865,6 +902,7 @@ mdmsim_scep_main(int argc, char **argv)
         case 'a': o.tls_ca_file = optarg; break;
         case 'I': o.insecure = 1; break;
         case 'n': o.subject_cn = optarg; break;
+        case 'S': o.san = optarg; break;
         case 'K': key_file = optarg; break;
         case 'b': o.key_bits = atoi(optarg); break;
         case 'g': o.use_get = 1; break;
