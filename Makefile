@@ -32,6 +32,8 @@ MODULE_SRCS  = $(wildcard ngx_mdm_module/*.c ngx_mdm_module/*.h)
 WORKER_SRCS  = $(wildcard worker/*.c)
 UNIT_SRCS    = $(wildcard libmdm/t/test_*.c)
 UNIT_BINS    = $(UNIT_SRCS:libmdm/t/test_%.c=$(B)/unit/%.t)
+# drivers the Perl tests run against real servers (not tests by themselves)
+DRIVER_BINS  = $(B)/unit/cluster_client
 TOOLS        = $(patsubst tools/%/,%,$(dir $(wildcard tools/*/main.c)))
 TOOL_BINS    = $(TOOLS:%=$(B)/%)
 
@@ -39,7 +41,8 @@ MODULE_SO    = $(B)/nginx/ngx_http_mdm_module.so
 
 .PHONY: FORCE all module deb deps deps-if-missing fuzz run stop test test-unit test-asan bench clean chaos
 
-all: $(B)/libmdm.a $(MODULE_SO) $(B)/mdm-worker $(TOOL_BINS) $(UNIT_BINS)
+all: $(B)/libmdm.a $(MODULE_SO) $(B)/mdm-worker $(TOOL_BINS) $(UNIT_BINS) \
+     $(DRIVER_BINS)
 
 module: $(MODULE_SO)
 
@@ -108,6 +111,10 @@ $(B)/tools/%.o: tools/%.c $(LIBMDM_HDRS) $$(wildcard $$(dir tools/%)*.h)
 $(B)/unit/%.t: libmdm/t/test_%.c libmdm/t/tap.h $(B)/libmdm.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ilibmdm/t -o $@ $< $(B)/libmdm.a $(LDFLAGS) $(LIBS)
+
+$(B)/unit/cluster_client: libmdm/t/cluster_client.c $(B)/libmdm.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libmdm.a $(LDFLAGS) $(LIBS)
 
 test: deps-if-missing all
 	prove --exec '' $(UNIT_BINS)
