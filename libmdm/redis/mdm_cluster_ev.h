@@ -13,7 +13,7 @@
 
 #include "mdm_cluster.h"
 
-typedef struct {
+typedef struct mdm_cluster_ev_s {
     struct ev_loop  *loop;
     ev_timer         tick;
     mdm_cluster_t   *cl;
