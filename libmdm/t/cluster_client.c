@@ -41,9 +41,15 @@ typedef struct {
     unsigned           outstanding;
     unsigned           ok, err, fail;
     int                repeat;
+    int                busy;           /* a line is being answered */
+    int                pumping;
+    char               buf[65536];
+    size_t             have;
 } driver_t;
 
 static driver_t  d;
+
+static void pump(void);
 
 
 static void
@@ -83,7 +89,8 @@ static void
 answered(void)
 {
     fflush(stdout);
-    ev_io_start(d.loop, &d.in);
+    d.busy = 0;
+    pump();
 }
 
 
@@ -233,46 +240,55 @@ on_line(char *line)
 }
 
 
-/* One line at a time: stdin is read again once the line is answered. */
+/*
+ * One line at a time: the next is taken once the last is answered. stdin
+ * stays watched meanwhile, which also keeps the loop running while the
+ * client waits with no connection open.
+ */
+static void
+pump(void)
+{
+    char  line[sizeof(d.buf)];
+    char *nl;
+
+    if (d.pumping) {
+        return;
+    }
+    d.pumping = 1;
+
+    while (!d.busy && (nl = memchr(d.buf, '\n', d.have)) != NULL) {
+        size_t n = (size_t) (nl - d.buf) + 1;
+        memcpy(line, d.buf, n);
+        line[n - 1] = '\0';
+        d.have -= n;
+        memmove(d.buf, d.buf + n, d.have);
+        d.busy = 1;
+        on_line(line);
+    }
+
+    d.pumping = 0;
+
+    if (!d.busy && !ev_is_active(&d.in)) {
+        ev_break(d.loop, EVBREAK_ALL);   /* stdin closed, all answered */
+    }
+}
+
+
 static void
 on_stdin(struct ev_loop *loop, ev_io *w, int revents)
 {
-    static char  buf[65536];
-    static size_t have;
-    char        *nl;
-    ssize_t      n;
+    ssize_t  n;
 
     (void) revents;
 
-    nl = memchr(buf, '\n', have);
-    if (nl == NULL) {
-        n = read(w->fd, buf + have, sizeof(buf) - 1 - have);
-        if (n <= 0) {
-            ev_io_stop(loop, w);
-            ev_break(loop, EVBREAK_ALL);
-            return;
-        }
-        have += (size_t) n;
-        nl = memchr(buf, '\n', have);
-        if (nl == NULL) {
-            return;
-        }
+    n = read(w->fd, d.buf + d.have, sizeof(d.buf) - 1 - d.have);
+    if (n <= 0) {
+        ev_io_stop(loop, w);
+    } else {
+        d.have += (size_t) n;
     }
 
-    *nl = '\0';
-    ev_io_stop(loop, w);
-
-    char line[sizeof(buf)];
-    memcpy(line, buf, (size_t) (nl - buf) + 1);
-    have -= (size_t) (nl - buf) + 1;
-    memmove(buf, nl + 1, have);
-
-    on_line(line);
-
-    /* a line already buffered is not signalled by the fd again */
-    if (ev_is_active(w) && memchr(buf, '\n', have) != NULL) {
-        ev_feed_event(loop, w, EV_READ);
-    }
+    pump();
 }
 
 

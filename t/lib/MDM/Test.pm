@@ -226,7 +226,9 @@ sub redis_cluster_start {
                      '--appendonly', 'no', '--daemonize', 'no',
                      '--cluster-enabled', 'yes',
                      '--cluster-config-file', "$d/nodes.conf",
-                     '--cluster-node-timeout', $o{node_timeout} // 1000);
+                     '--cluster-node-timeout', $o{node_timeout} // 1000,
+                     # replicas sync at once, not after the default 5 s
+                     '--repl-diskless-sync-delay', 0);
         push @ports, $port;
     }
     $self->wait_port($_, 'redis-server (cluster node)') for @ports;
@@ -253,6 +255,9 @@ sub cluster_wait_ok {
             my $nodes = $c->call('CLUSTER', 'NODES');
             my $up = () = $nodes =~ /^\S+ \S+ (?![^ ]*fail)[^ ]* .* connected/mg;
             return 0 unless $up >= $live;
+            # a replica that has not synced could not take over
+            my $repl = $c->call('INFO', 'replication');
+            return 0 if $repl =~ /role:slave/ && $repl !~ /master_link_status:up/;
             $ok++;
         }
         return $ok >= $live;
