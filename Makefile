@@ -136,8 +136,9 @@ test-asan:
 deps-if-missing:
 	@tools/install-deps.sh --if-missing
 
+# CLUSTER=1: a local 3-master, 3-replica Redis Cluster instead of one Redis
 run: deps-if-missing all
-	@tools/dev-stack.sh start $(B)
+	@MDM_CLUSTER=$(CLUSTER) tools/dev-stack.sh start $(B)
 
 stop:
 	@tools/dev-stack.sh stop
