@@ -20,7 +20,7 @@ typedef struct mdm_cluster_ev_s {
 } mdm_cluster_ev_t;
 
 
-static int
+static inline int
 mdm_cluster_ev_attach(void *loop, redisAsyncContext *ac)
 {
     return redisLibevAttach(((mdm_cluster_ev_t *) loop)->loop, ac) == REDIS_OK
@@ -28,14 +28,14 @@ mdm_cluster_ev_attach(void *loop, redisAsyncContext *ac)
 }
 
 
-static uint64_t
+static inline uint64_t
 mdm_cluster_ev_now(void *loop)
 {
     return (uint64_t) (ev_now(((mdm_cluster_ev_t *) loop)->loop) * 1000.0);
 }
 
 
-static void
+static inline void
 mdm_cluster_ev_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
     mdm_cluster_ev_t  *ev = w->data;

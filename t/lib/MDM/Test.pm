@@ -110,6 +110,7 @@ sub pid { $_[0]{pids}{$_[1]} }
 
 sub stop {
     my ($self, $name, $signal) = @_;
+    return $self->cluster_each('stop', $signal) if $self->cluster_is($name);
     my $pid = delete $self->{pids}{$name} or return;
     kill $signal // 'TERM', $pid;
     my $deadline = time + 10;
@@ -124,6 +125,7 @@ sub stop {
 
 sub kill9 {
     my ($self, $name) = @_;
+    return $self->cluster_each('kill9') if $self->cluster_is($name);
     my $pid = delete $self->{pids}{$name} or return;
     kill 'KILL', $pid;
     waitpid($pid, 0);
@@ -232,8 +234,15 @@ sub redis_cluster_start {
         push @ports, $port;
     }
     $self->wait_port($_, 'redis-server (cluster node)') for @ports;
+    # a restart: the nodes find each other again from their nodes.conf
+    if ($self->{cluster} && $self->{cluster}{created}) {
+        $self->cluster_wait_ok(scalar @ports)
+            or croak "the cluster did not come back:\n" . $self->cluster_nodes_text;
+        return @ports;
+    }
     $self->{cluster} = { ports => \@ports, masters => $masters };
     return @ports if defined $o{create} && !$o{create};
+    $self->{cluster}{created} = 1;
 
     my @addrs = map { "127.0.0.1:$_" } @ports;
     my $out = `redis-cli --cluster create @addrs --cluster-replicas $replicas --cluster-yes 2>&1`;
@@ -384,6 +393,20 @@ sub cluster_call {
 # MDM_REDIS=cluster: redis_start starts a 3-master, 3-replica cluster, and
 # the configurations the tests write for one Redis on the port it returns
 # are read as that cluster's seed list (nginx_start, spawn).
+# In that mode "redis" as a process name (stop, kill9) is every node.
+sub cluster_is {
+    my ($self, $name) = @_;
+    return $self->{cluster_mode} && $name eq 'redis';
+}
+
+sub cluster_each {
+    my ($self, $how, @args) = @_;
+    my $n = @{ $self->{cluster}{ports} };
+    $self->$how("redis-c$_", @args) for 1 .. $n;
+    delete $self->{cluster_clients};
+    return 1;
+}
+
 sub redis_cluster_as_redis {
     my ($self) = @_;
     my @ports = $self->redis_cluster_start(masters => 3, replicas => 1);
