@@ -174,7 +174,14 @@ my $fslot = slot_of('fo');
 is(ask($d, 'SET fo before'), '+OK', 'a key on the master about to die');
 my $victim = $t->cluster_master_of($fslot);
 my ($other) = grep { $t->cluster_master_of(slot_of($_))->{port} != $victim->{port} } @keys;
+# writes in flight when the master dies: how many acknowledged ones survive
+print { $d->{in} } "REPEAT 100000 INCR {fo}n\n";
+my $vc = node_client($victim->{port});
+ok($t->wait_for(sub { ($vc->call('GET', '{fo}n') // 0) >= 20000 }, 60),
+   'the master is in the middle of the writes');
 $t->kill9($t->cluster_node_name($victim->{port}));
+my ($acked, $errs, $failed) = readline($d->{out}) =~ /ok=(\d+) err=(\d+) fail=(\d+)/;
+ok(defined $acked, 'the writes in flight were all answered');
 my (%seen, $served, $other_ok);
 my $deadline = time + 60;
 while (time < $deadline) {
@@ -194,6 +201,13 @@ is_deeply([ grep { !/^(!lost|!unavailable|!refused|!timeout|-CLUSTERDOWN)$/ } ke
           'meanwhile only clear failures, never a wrong answer') or diag(explain(\%seen));
 ok($other_ok, "a key of another master ($other) was served during the failover too");
 note('failures during the failover: ' . join(' ', map { "$_=$seen{$_}" } sort keys %seen));
+my ($kept) = ask($d, 'GET {fo}n') =~ /^\$(\d+)$/;
+$kept //= 0;
+cmp_ok($kept, '<=', $acked + $failed, 'the promoted replica has no write that was never sent');
+note(sprintf('failover under writes: %d INCR acknowledged, %d failed (lost '
+             . 'connection: ran or not), %d error replies; the promoted '
+             . 'replica has %d: %d acknowledged writes lost',
+             $acked, $failed, $errs, $kept, $acked > $kept ? $acked - $kept : 0));
 is(ask($d, 'SET fo after'), '+OK', 'writes go to the promoted replica');
 is(ask($d, 'GET fo'), '$after', 'and are read back from it');
 is(quit($d), 0, 'client exits cleanly');
