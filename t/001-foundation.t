@@ -70,7 +70,7 @@ cmp_ok($errors, '<=', 3, "Redis errors are logged once per interval, not per req
 $t->redis_start;
 ok($t->wait_for(sub { $t->request('GET', $https, '/healthz')->{status} == 200 }, 10),
    '/healthz is 200 again after Redis restarts, without an nginx restart');
-like($t->error_log, qr/mdm redis 127\.0\.0\.1:\d+: connected/, 'reconnect is logged');
+like($t->error_log, qr/mdm redis (?:cluster: cluster node )?127\.0\.0\.1:\d+: connected/, 'reconnect is logged');
 
 # A stalled Redis (CLIENT PAUSE) is answered within the timeout.
 $t->redis('CLIENT', 'PAUSE', '1500', 'ALL');

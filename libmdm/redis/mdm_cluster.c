@@ -366,7 +366,12 @@ conn_on_connect(const redisAsyncContext *ac, int status)
 
     conn->state = CONN_CONNECTED;
     conn->since = now_ms(cl);
-    node->failures = 0;
+
+    if (node->failures > 0) {
+        say(cl, MDM_CLUSTER_EV_INFO, "cluster node %s:%d: connected",
+            node->addr.host, node->addr.port);
+        node->failures = 0;
+    }
 }
 
 

@@ -347,9 +347,10 @@ sub cluster_client {
 }
 
 # One command, following MOVED and ASK as a cluster client must. Commands
-# about the whole data set (KEYS, FLUSHALL, DBSIZE, SCRIPT) go to every
+# about the whole data set or server (KEYS, FLUSHALL, DBSIZE, SCRIPT, CLIENT
+# PAUSE, CONFIG SET) go to every
 # master; their array replies are joined and their integers summed.
-my %CLUSTER_ALL = map { $_ => 1 } qw(KEYS FLUSHALL FLUSHDB DBSIZE SCRIPT);
+my %CLUSTER_ALL = map { $_ => 1 } qw(KEYS FLUSHALL FLUSHDB DBSIZE SCRIPT CLIENT CONFIG);
 
 sub cluster_call {
     my ($self, @cmd) = @_;
