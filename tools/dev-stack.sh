@@ -214,9 +214,13 @@ start_redis_cluster() {
         redis-cli --cluster create $(redis_addr | cut -d' ' -f2-) \
             --cluster-replicas 1 --cluster-yes > "$VAR/log/redis-create.log"
     fi
-    for _ in $(seq 1 200); do
-        redis-cli -p "$REDIS_PORT" CLUSTER INFO 2>/dev/null \
-            | grep -q 'cluster_state:ok' && return 0
+    # up: state ok, and every node known to the first (replicas included)
+    local info
+    for _ in $(seq 1 300); do
+        info=$(redis-cli -p "$REDIS_PORT" CLUSTER INFO 2>/dev/null || true)
+        case "$info" in
+            *cluster_state:ok*cluster_known_nodes:$CLUSTER_NODES*) return 0 ;;
+        esac
         sleep 0.1
     done
     echo "dev-stack: the Redis Cluster did not come up (see $VAR/log)" >&2
