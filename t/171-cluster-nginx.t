@@ -122,13 +122,16 @@ my ($victim) = sort keys %serial_on;
 my $hex = $serial_on{$victim};
 my ($other) = grep { $_ != $victim } sort keys %serial_on;
 $t->kill9($t->cluster_node_name($victim));
-my (%st, %other_st, $back);
+# served again: ten 404s in a row, so that both nginx workers (each with
+# its own cluster client) have found the promoted replica
+my (%st, %other_st, $back, $run);
 my $deadline = time + 60;
 while (time < $deadline) {
     my $s = cert_status($hex);
     $st{$s}++;
     $other_st{ cert_status($serial_on{$other}) }++;
-    if ($s == 404 && $st{503}) { $back = 1; last }
+    $run = $s == 404 && $st{503} ? ($run // 0) + 1 : 0;
+    if ($run >= 10) { $back = 1; last }
     sleep 0.05;
 }
 note('statuses for the failed master\'s slot: ' . join(' ', map { "$_=$st{$_}" } sort keys %st));
