@@ -3,7 +3,9 @@
 # nginx -t and mdm-worker --check-config name a bad seed list; nginx serves
 # through the cluster client; a master SIGKILLed under requests gives 503
 # (never 500) for its slots until its replica is promoted, then the same
-# nginx and worker serve again, restarted by nobody. The requests used here
+# nginx and worker serve again, restarted by nobody. A seed that is a plain
+# Redis, or answers garbage: 503 for every request, a log line saying why,
+# no crash. The requests used here
 # are one key each (GET /v1/certificates/<serial>, /healthz), so they are
 # one slot whatever the device scripts do.
 
@@ -11,6 +13,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 
+use IO::Socket::INET;
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -147,5 +150,47 @@ $t->stop('worker');
 $t->stop('nginx');
 is_deeply([ $t->error_log_problems ], [], 'no alerts, crashes or sanitizer reports');
 unlike(MDM::Test::slurp("$d/worker.out"), qr/Segmentation|Aborted|AddressSanitizer/, 'the worker did not crash');
+
+# --- seeds that are no cluster: a plain Redis, a node answering garbage ------
+
+my $plain = do { local $ENV{MDM_REDIS} = ''; $t->redis_start };
+my $junk = IO::Socket::INET->new(Listen => 5, LocalAddr => '127.0.0.1', LocalPort => 0,
+                                 ReuseAddr => 1) or die "listen: $!";
+my $junk_port = $junk->sockport;
+my $jpid = fork // die;
+if ($jpid == 0) {
+    while (my $c = $junk->accept) {
+        sysread($c, my $buf, 4096);
+        syswrite($c, "garbage, not RESP\r\n\x00\xff\r\n");
+        close $c;
+    }
+    exit 0;
+}
+close $junk;
+
+for my $case ([ "127.0.0.1:$plain", qr/127\.0\.0\.1:$plain: no slot map: it is not a cluster node/ ],
+              [ "127.0.0.1:$junk_port", qr/127\.0\.0\.1:$junk_port: (?:no slot map|connection lost: Protocol error)/ ]) {
+    my ($seed, $why) = @$case;
+    unlink "$d/error.log";
+    $t->nginx_start(<<"EOF", port => $port);
+    mdm_redis cluster $seed;
+    mdm_redis_timeout 500ms;
+    server {
+        listen 127.0.0.1:$port ssl;
+        ssl_certificate $pki->{cert};
+        ssl_certificate_key $pki->{key};
+        location /healthz { mdm_healthz; }
+        location / { mdm_api; mdm_api_key sekret; }
+    }
+EOF
+    my @s = map { ($t->request('GET', $port, '/healthz')->{status}, cert_status('abc')) } 1 .. 3;
+    is_deeply([ grep { $_ != 503 } @s ], [], "seed $seed: every request 503");
+    ok($t->wait_for(sub { $t->error_log =~ $why }, 10), '... and the log says why')
+        or diag($t->error_log);
+    $t->stop('nginx');
+    is_deeply([ $t->error_log_problems ], [], '... no alerts or crashes');
+}
+kill 'TERM', $jpid;
+waitpid $jpid, 0;
 
 done_testing();
