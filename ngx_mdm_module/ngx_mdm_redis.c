@@ -78,6 +78,8 @@ static uint64_t ngx_mdm_redis_usec(void);
 static ngx_int_t ngx_mdm_redis_cluster_create(ngx_mdm_redis_t *rd);
 static void ngx_mdm_redis_cluster_log(void *ctx, mdm_cluster_event_e ev,
     const char *msg);
+static void ngx_mdm_redis_cluster_count(void *ctx,
+    mdm_cluster_redirect_e kind);
 static ngx_mdm_redis_cmd_t *ngx_mdm_redis_cluster_send(ngx_mdm_redis_t *rd,
     int argc, const char **argv, const size_t *argvlen,
     ngx_mdm_redis_handler_pt handler, void *data);
@@ -837,6 +839,7 @@ ngx_mdm_redis_cluster_create(ngx_mdm_redis_t *rd)
     cc.backoff_max_ms = conf->backoff_max;
     cc.scripts = mdm_scripts;
     cc.log = ngx_mdm_redis_cluster_log;
+    cc.count = ngx_mdm_redis_cluster_count;
     cc.ctx = rd;
 
     if (ngx_mdm_redis_cluster_start(&rd->cluster, rd->log, &cc) == NULL) {
@@ -872,6 +875,18 @@ ngx_mdm_redis_cluster_log(void *ctx, mdm_cluster_event_e ev, const char *msg)
     }
 
     ngx_mdm_redis_log_error(rd, "cluster", msg);
+}
+
+
+static void
+ngx_mdm_redis_cluster_count(void *ctx, mdm_cluster_redirect_e kind)
+{
+    static const ngx_mdm_redis_event_e  events[] = {
+        NGX_MDM_REDIS_MOVED, NGX_MDM_REDIS_ASK, NGX_MDM_REDIS_TRYAGAIN,
+        NGX_MDM_REDIS_CLUSTERDOWN
+    };
+
+    ngx_mdm_redis_observe(ctx, events[kind], 0);
 }
 
 

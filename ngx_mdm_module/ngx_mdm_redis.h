@@ -38,7 +38,12 @@ typedef enum {
     NGX_MDM_REDIS_TIMEOUT,
     NGX_MDM_REDIS_UNAVAILABLE,
     NGX_MDM_REDIS_CONNECTION_LOST,
-    NGX_MDM_REDIS_CONNECT_FAILED
+    NGX_MDM_REDIS_CONNECT_FAILED,
+    /* a cluster's replies the client followed: not failures */
+    NGX_MDM_REDIS_MOVED,
+    NGX_MDM_REDIS_ASK,
+    NGX_MDM_REDIS_TRYAGAIN,
+    NGX_MDM_REDIS_CLUSTERDOWN
 } ngx_mdm_redis_event_e;
 
 typedef void (*ngx_mdm_redis_observe_pt)(ngx_mdm_redis_event_e event,

@@ -84,6 +84,7 @@ $t->nginx_start(<<"EOF", port => $port, workers => 2);
         ssl_certificate $pki->{cert};
         ssl_certificate_key $pki->{key};
         location /healthz { mdm_healthz; }
+        location = /metrics { mdm_metrics; }
         location / { mdm_api; mdm_api_key sekret; }
     }
 EOF
@@ -118,6 +119,31 @@ $t->spawn('worker', {}, $worker_bin, '--redis', "cluster $seeds", '--name', 'w1'
           '--apns-url', 'https://127.0.0.1:1', '--log-level', 'info');
 ok($t->wait_for(sub { -e "$d/worker.out" && MDM::Test::slurp("$d/worker.out") =~ /cluster map from/ }, 20),
    'the worker reads the slot map');
+
+# --- MOVED and ASK through nginx, counted in /metrics -------------------------
+
+sub metric {
+    my ($name) = @_;
+    my $body = $t->request('GET', $port, '/metrics')->{body} // '';
+    return $body =~ /^\Q$name\E (\d+)$/m ? $1 : undef;
+}
+my %used = map { (keyslot("mdm:ca:serial:{$_}") => 1) } values %serial_on;
+my ($mig) = grep { !$used{ keyslot("mdm:ca:serial:{$_}") } } map { sprintf('%x', 0xb000 + $_) } 1 .. 50;
+my $mslot = keyslot("mdm:ca:serial:{$mig}");
+my $msrc = $t->cluster_master_of($mslot);
+my ($mdst) = grep { $_->{master} && $_->{port} != $msrc->{port} } @{ $t->cluster_nodes };
+my $ask0 = metric('mdm_redis_cluster_redirects_total{reply="ask"}');
+my $moved0 = metric('mdm_redis_cluster_redirects_total{reply="moved"}');
+is($ask0, 0, '/metrics lists ASK redirects, none yet');
+MDM::Redis->new('127.0.0.1', $mdst->{port})->call('CLUSTER', 'SETSLOT', $mslot, 'IMPORTING', $msrc->{id});
+MDM::Redis->new('127.0.0.1', $msrc->{port})->call('CLUSTER', 'SETSLOT', $mslot, 'MIGRATING', $mdst->{id});
+is(cert_status($mig), 404, 'a key absent from a migrating slot: ASK followed, 404');
+cmp_ok(metric('mdm_redis_cluster_redirects_total{reply="ask"}'), '>', $ask0, 'the ASK is counted');
+for my $n (grep { $_->{master} } @{ $t->cluster_nodes }) {
+    MDM::Redis->new('127.0.0.1', $n->{port})->call('CLUSTER', 'SETSLOT', $mslot, 'NODE', $mdst->{id});
+}
+is(cert_status($mig), 404, 'the slot moved: MOVED followed, 404') for 1 .. 4;
+cmp_ok(metric('mdm_redis_cluster_redirects_total{reply="moved"}'), '>', $moved0, 'the MOVED is counted');
 
 # --- failover ---------------------------------------------------------------
 

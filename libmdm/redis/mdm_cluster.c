@@ -128,6 +128,20 @@ say(mdm_cluster_t *cl, mdm_cluster_event_e ev, const char *fmt, ...)
 }
 
 
+static void
+count(mdm_cluster_t *cl, mdm_cluster_redirect_e kind)
+{
+    uint64_t  *n[] = { &cl->stats.moved, &cl->stats.ask, &cl->stats.tryagain,
+                       &cl->stats.clusterdown };
+
+    (*n[kind])++;
+
+    if (cl->conf.count != NULL) {
+        cl->conf.count(cl->conf.ctx, kind);
+    }
+}
+
+
 /* ---- addresses and nodes ------------------------------------------------ */
 
 int
@@ -841,11 +855,11 @@ req_redirect(mdm_cluster_req_t *req, conn_t *conn, const redisReply *r,
     }
 
     if (ask) {
-        cl->stats.ask++;
+        count(cl, MDM_CLUSTER_ASK);
         req->ask = node;
 
     } else {
-        cl->stats.moved++;
+        count(cl, MDM_CLUSTER_MOVED);
         cl->slots[slot] = (uint16_t) node->index;
         node->master = 1;
         cl->refresh_at = 0;
@@ -897,12 +911,12 @@ req_on_error(mdm_cluster_req_t *req, conn_t *conn, const redisReply *r)
     }
 
     if (error_is(r, "TRYAGAIN")) {
-        cl->stats.tryagain++;
+        count(cl, MDM_CLUSTER_TRYAGAIN);
         return req_retry_later(req);
     }
 
     if (error_is(r, "CLUSTERDOWN")) {
-        cl->stats.clusterdown++;
+        count(cl, MDM_CLUSTER_CLUSTERDOWN);
         cl->refresh_at = 0;
         return req_retry_later(req);
     }

@@ -73,6 +73,16 @@ typedef enum {
 typedef void (*mdm_cluster_log_pt)(void *ctx, mdm_cluster_event_e ev,
     const char *msg);
 
+/* Replies the client followed, for the caller's counters. */
+typedef enum {
+    MDM_CLUSTER_MOVED = 0,
+    MDM_CLUSTER_ASK,
+    MDM_CLUSTER_TRYAGAIN,
+    MDM_CLUSTER_CLUSTERDOWN
+} mdm_cluster_redirect_e;
+
+typedef void (*mdm_cluster_count_pt)(void *ctx, mdm_cluster_redirect_e kind);
+
 /* Called with reply NULL unless status is OK; the reply is freed after. */
 typedef void (*mdm_cluster_reply_pt)(void *data, redisReply *reply,
     mdm_cluster_status_e status);
@@ -93,7 +103,8 @@ typedef struct {
     const mdm_script_t        *scripts;           /* NULL-terminated, or NULL */
     mdm_cluster_log_pt         log;
     mdm_cluster_ready_pt       ready;
-    void                      *ctx;               /* for log and ready */
+    mdm_cluster_count_pt       count;             /* NULL: nobody counts */
+    void                      *ctx;               /* for the three hooks */
 } mdm_cluster_conf_t;
 
 typedef struct {
