@@ -160,7 +160,34 @@ is(stats($d)->{moved}, $m1 + 1, 'by following one MOVED');
 is(ask($d, 'GET mig'), '$here', 'and the next read goes straight there');
 is(stats($d)->{moved}, $m1 + 1, 'without another MOVED');
 
-# --- bounded load through a reshard -----------------------------------------------
+# --- resharding under load: redis-cli --cluster reshard -----------------------
+
+# redis-cli moves the source's lowest slots first: a key among them
+my ($rsrc, $rdst) = grep { $_->{master} } @{ $t->cluster_nodes };
+my @rslots = sort { $a <=> $b } map { $_->[0] .. $_->[1] } @{ $rsrc->{slots} };
+my %moving = map { $_ => 1 } @rslots[0 .. 299];
+my ($rkey) = grep { $moving{ slot_of($_) } } map { "rs$_" } 1 .. 5000;
+ok(defined $rkey, "a key ($rkey) in the 300 slots to move");
+my $before = stats($d);
+print { $d->{in} } "FOR 5000 8 INCR $rkey\n";
+my $rlog = $t->dir . '/reshard.log';
+system("redis-cli --cluster reshard 127.0.0.1:$rsrc->{port} --cluster-from $rsrc->{id} "
+       . "--cluster-to $rdst->{id} --cluster-slots 300 --cluster-yes > $rlog 2>&1");
+is($?, 0, 'redis-cli --cluster reshard moved 300 slots while the client wrote')
+    or diag(MDM::Test::slurp($rlog));
+ok($d->{sel}->can_read(60), 'the writes during the reshard were answered');
+my ($rok, $rerr, $rfail) = readline($d->{out}) =~ /ok=(\d+) err=(\d+) fail=(\d+)/;
+cmp_ok($rok, '>', 0, "writes went on during the reshard ($rok)");
+is($rerr + $rfail, 0, 'none failed: every redirection was followed within its retries');
+is(ask($d, "GET $rkey"), "\$$rok", 'each acknowledged write counted exactly once');
+my $after = stats($d);
+cmp_ok($after->{moved}, '>', $before->{moved}, 'MOVED was followed');
+note(sprintf('reshard under load: %d INCR, MOVED %d, ASK %d, TRYAGAIN %d',
+             $rok, $after->{moved} - $before->{moved}, $after->{ask} - $before->{ask},
+             $after->{tryagain} - $before->{tryagain}));
+is($t->cluster_master_of(slot_of($rkey))->{port}, $rdst->{port}, 'the key now lives on the target');
+
+# --- bounded load -----------------------------------------------------------------
 
 print { $d->{in} } "REPEAT 2000 INCR {load}n\n";
 my $load = readline($d->{out});

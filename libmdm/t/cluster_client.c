@@ -15,6 +15,8 @@
  *   SHA              the SHA-1 of the one script the driver loads
  *   READY            waits until the client has a slot map, answers "ready"
  *   REPEAT N CMD...  sends CMD N times at once, answers "ok=N err=N fail=N"
+ *   FOR MS K CMD...  keeps K CMDs in flight for MS milliseconds, then
+ *                    answers as REPEAT does once all are answered
  */
 
 #include <stdio.h>
@@ -42,6 +44,10 @@ typedef struct {
     unsigned           ok, err, fail;
     int                repeat;
     int                busy;           /* a line is being answered */
+    ev_tstamp          for_until;      /* FOR: resend until then */
+    int                for_argc;
+    const char        *for_argv[WORDS_MAX];
+    char               for_line[4096];
     int                pumping;
     char               buf[65536];
     size_t             have;
@@ -50,6 +56,7 @@ typedef struct {
 static driver_t  d;
 
 static void pump(void);
+static int send_words(int argc, const char **argv);
 
 
 static void
@@ -108,7 +115,14 @@ on_reply(void *data, redisReply *r, mdm_cluster_status_e st)
         } else {
             d.ok++;
         }
+        if (d.for_until > 0 && ev_now(d.loop) < d.for_until) {
+            if (send_words(d.for_argc, d.for_argv) == 0) {
+                return;                  /* one out, one in */
+            }
+            d.fail++;
+        }
         if (--d.outstanding == 0) {
+            d.for_until = 0;
             printf("ok=%u err=%u fail=%u\n", d.ok, d.err, d.fail);
             d.repeat = 0;
             answered();
@@ -200,6 +214,43 @@ do_repeat(int argc, const char **argv)
 }
 
 
+/* FOR ms k cmd...: the words are copied, they outlive this line. */
+static void
+do_for(int argc, const char **argv)
+{
+    size_t  used = 0;
+    int     k = atoi(argv[2]);
+
+    d.for_argc = 0;
+    for (int i = 3; i < argc && used < sizeof(d.for_line) - 256; i++) {
+        size_t n = strlen(argv[i]) + 1;
+        memcpy(d.for_line + used, argv[i], n);
+        d.for_argv[d.for_argc++] = d.for_line + used;
+        used += n;
+    }
+
+    d.repeat = 1;
+    d.ok = d.err = d.fail = 0;
+    d.for_until = ev_now(d.loop) + atoi(argv[1]) / 1000.0;
+    d.outstanding = 1;                   /* held until all are sent */
+
+    for (int i = 0; i < k; i++) {
+        d.outstanding++;
+        if (send_words(d.for_argc, d.for_argv) != 0) {
+            d.outstanding--;
+            d.fail++;
+        }
+    }
+
+    if (--d.outstanding == 0) {
+        printf("ok=%u err=%u fail=%u\n", d.ok, d.err, d.fail);
+        d.repeat = 0;
+        d.for_until = 0;
+        answered();
+    }
+}
+
+
 static void
 on_line(char *line)
 {
@@ -232,6 +283,9 @@ on_line(char *line)
 
     } else if (strcmp(argv[0], "REPEAT") == 0 && argc > 2) {
         do_repeat(argc, argv);
+
+    } else if (strcmp(argv[0], "FOR") == 0 && argc > 3) {
+        do_for(argc, argv);
 
     } else if (send_words(argc, argv) != 0) {
         printf("!refused\n");
