@@ -37,6 +37,8 @@ WORKER_UNIT_SRCS = $(wildcard worker/t/test_*.c)
 WORKER_LIB_OBJS  = $(patsubst %.c,$(B)/%.o,$(filter-out worker/main.c,$(WORKER_SRCS)))
 UNIT_BINS    = $(UNIT_SRCS:libmdm/t/test_%.c=$(B)/unit/%.t) \
                $(WORKER_UNIT_SRCS:worker/t/test_%.c=$(B)/unit/worker_%.t)
+# drivers the Perl tests run against real servers (not tests by themselves)
+DRIVER_BINS  = $(B)/unit/cluster_client
 TOOLS        = $(patsubst tools/%/,%,$(dir $(wildcard tools/*/main.c)))
 TOOL_BINS    = $(TOOLS:%=$(B)/%)
 
@@ -44,7 +46,8 @@ MODULE_SO    = $(B)/nginx/ngx_http_mdm_module.so
 
 .PHONY: FORCE all module deb deps deps-if-missing fuzz run stop test test-unit test-asan bench clean chaos
 
-all: $(B)/libmdm.a $(MODULE_SO) $(B)/mdm-worker $(TOOL_BINS) $(UNIT_BINS)
+all: $(B)/libmdm.a $(MODULE_SO) $(B)/mdm-worker $(TOOL_BINS) $(UNIT_BINS) \
+     $(DRIVER_BINS)
 
 module: $(MODULE_SO)
 
@@ -119,6 +122,9 @@ $(B)/unit/worker_%.t: worker/t/test_%.c libmdm/t/tap.h $(WORKER_LIB_OBJS) \
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ilibmdm/t -Iworker -o $@ $< $(WORKER_LIB_OBJS) \
 	    $(B)/libmdm.a $(LDFLAGS) $(LIBS)
+$(B)/unit/cluster_client: libmdm/t/cluster_client.c $(B)/libmdm.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libmdm.a $(LDFLAGS) $(LIBS)
 
 test: deps-if-missing all
 	prove --exec '' $(UNIT_BINS)
@@ -140,8 +146,9 @@ test-asan:
 deps-if-missing:
 	@tools/install-deps.sh --if-missing
 
+# CLUSTER=1: a local 3-master, 3-replica Redis Cluster instead of one Redis
 run: deps-if-missing all
-	@tools/dev-stack.sh start $(B)
+	@MDM_CLUSTER=$(CLUSTER) tools/dev-stack.sh start $(B)
 
 stop:
 	@tools/dev-stack.sh stop

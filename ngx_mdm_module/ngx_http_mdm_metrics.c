@@ -20,6 +20,7 @@
 #define NGX_HTTP_MDM_METRICS_KNOWN      15   /* codes with their own label */
 #define NGX_HTTP_MDM_METRICS_ROUTES     9
 #define NGX_HTTP_MDM_METRICS_REDIS      5
+#define NGX_HTTP_MDM_METRICS_CLUSTER    4
 #define NGX_HTTP_MDM_METRICS_BUCKETS    10   /* and +Inf */
 
 #define NGX_HTTP_MDM_METRICS_KEYS       6    /* of metrics.lua */
@@ -68,6 +69,7 @@ typedef struct {
                      [NGX_HTTP_MDM_METRICS_CODES];
     ngx_atomic_t  identity[NGX_HTTP_MDM_METRICS_REASONS];
     ngx_atomic_t  redis_errors[NGX_HTTP_MDM_METRICS_REDIS];
+    ngx_atomic_t  redis_cluster[NGX_HTTP_MDM_METRICS_CLUSTER];
     ngx_atomic_t  redis_latency[NGX_HTTP_MDM_METRICS_BUCKETS + 1];
     ngx_atomic_t  redis_latency_usec;
 } ngx_http_mdm_metrics_shm_t;
@@ -249,6 +251,16 @@ static ngx_str_t  ngx_http_mdm_metrics_redis_errors[NGX_HTTP_MDM_METRICS_REDIS]
     ngx_string("unavailable"),
     ngx_string("connection_lost"),
     ngx_string("connect_failed")
+};
+
+
+/* in the order of ngx_mdm_redis_event_e from NGX_MDM_REDIS_MOVED on */
+static ngx_str_t  ngx_http_mdm_metrics_redis_cluster[NGX_HTTP_MDM_METRICS_CLUSTER]
+    = {
+    ngx_string("moved"),
+    ngx_string("ask"),
+    ngx_string("tryagain"),
+    ngx_string("clusterdown")
 };
 
 
@@ -523,6 +535,13 @@ ngx_http_mdm_metrics_redis(ngx_mdm_redis_event_e event, uint64_t usec)
         return;
     }
 
+    if (event >= NGX_MDM_REDIS_MOVED) {
+        ngx_atomic_fetch_add(
+            &ngx_http_mdm_metrics->redis_cluster[event - NGX_MDM_REDIS_MOVED],
+            1);
+        return;
+    }
+
     if (event != NGX_MDM_REDIS_REPLY) {
         ngx_atomic_fetch_add(&ngx_http_mdm_metrics->redis_errors[event - 1],
                              1);
@@ -648,6 +667,11 @@ ngx_http_mdm_metrics_send(ngx_http_request_t *r, redisReply *reply)
         "Redis failures seen by nginx, by kind.",
         "error", ngx_http_mdm_metrics_redis_errors, m->redis_errors,
         NGX_HTTP_MDM_METRICS_REDIS);
+    ngx_http_mdm_metrics_print_list(&o, "mdm_redis_cluster_redirects_total",
+        "Redis Cluster replies the cluster client followed (resent), by "
+        "reply.",
+        "reply", ngx_http_mdm_metrics_redis_cluster, m->redis_cluster,
+        NGX_HTTP_MDM_METRICS_CLUSTER);
     ngx_http_mdm_metrics_print_latency(&o);
 
     up = ngx_http_mdm_metrics_print_redis(&o, reply);

@@ -95,7 +95,7 @@ static ngx_command_t  ngx_http_mdm_commands[] = {
       (void *) NGX_HTTP_MDM_METRICS },
 
     { ngx_string("mdm_redis"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_mdm_set_redis,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -650,45 +650,94 @@ ngx_http_mdm_set_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* "pool=N": 1..64 connections (per master in a cluster). */
+static char *
+ngx_http_mdm_set_redis_pool(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_mdm_main_conf_t *mcf)
+{
+    ngx_int_t  n;
+
+    n = ngx_atoi(value->data + 5, value->len - 5);
+    if (n < 1 || n > 64) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mdm_redis\" pool must be 1..64, not \"%V\"",
+                           value);
+        return NGX_CONF_ERROR;
+    }
+
+    mcf->redis.pool_size = n;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * mdm_redis host:port [pool=N];
+ * mdm_redis cluster host:port [host:port ...] [pool=N];
+ */
 static char *
 ngx_http_mdm_set_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_mdm_main_conf_t *mcf = conf;
 
-    ngx_str_t  *value;
-    ngx_int_t   n;
-    char       *err;
+    ngx_str_t   *value;
+    ngx_uint_t   i, first, cluster;
+    char        *err;
 
     if (mcf->redis.addr.len) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
+    cluster = value[1].len == 7 && ngx_strncmp(value[1].data, "cluster", 7) == 0;
+    first = cluster ? 2 : 1;
 
-    err = ngx_mdm_redis_parse_addr(cf->pool, &value[1], &mcf->redis);
-    if (err != NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"mdm_redis\" address \"%V\" %s", &value[1], err);
-        return NGX_CONF_ERROR;
+    for (i = first; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "pool=", 5) == 0) {
+            if (ngx_http_mdm_set_redis_pool(cf, &value[i], mcf)
+                != NGX_CONF_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+            continue;
+        }
+
+        if (!cluster && i > first) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"mdm_redis\" parameter \"%V\" "
+                               "(several nodes are \"mdm_redis cluster "
+                               "host:port ...\")", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        err = cluster ? ngx_mdm_redis_add_seed(cf->pool, &value[i],
+                                               &mcf->redis)
+                      : ngx_mdm_redis_parse_addr(cf->pool, &value[i],
+                                                 &mcf->redis);
+        if (err != NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               cluster ? "\"mdm_redis\" cluster seed \"%V\" %s"
+                                       : "\"mdm_redis\" address \"%V\" %s",
+                               &value[i], err);
+            return NGX_CONF_ERROR;
+        }
     }
 
-    if (cf->args->nelts == 3) {
-        if (ngx_strncmp(value[2].data, "pool=", 5) != 0) {
+    if (cluster) {
+        if (mcf->redis.seeds == NULL) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid \"mdm_redis\" parameter \"%V\"",
-                               &value[2]);
+                               "\"mdm_redis cluster\" needs at least one "
+                               "seed \"host:port\"");
             return NGX_CONF_ERROR;
         }
+        mcf->redis.addr.len = sizeof("cluster") - 1;
+        mcf->redis.addr.data = (u_char *) "cluster";
 
-        n = ngx_atoi(value[2].data + 5, value[2].len - 5);
-        if (n < 1 || n > 64) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"mdm_redis\" pool must be 1..64, not \"%V\"",
-                               &value[2]);
-            return NGX_CONF_ERROR;
-        }
-
-        mcf->redis.pool_size = n;
+    } else if (mcf->redis.addr.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"mdm_redis\" needs an address");
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;

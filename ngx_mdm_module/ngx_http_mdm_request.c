@@ -125,14 +125,20 @@ ngx_http_mdm_redis_done(void *data, redisReply *reply)
 
 /*
  * Errors Redis gives while it is not ready (still loading its data, scripts
- * flushed, a replica without a master) pass: 503, and the Redis layer has
- * logged them once per interval. Anything else is a bug worth a line each.
+ * flushed, a replica without a master, a master without the replicas
+ * min-replicas-to-write asks for, a cluster failing over or moving
+ * slots after the cluster client's bounded retries) pass: 503, and the
+ * Redis layer has logged them once per interval. Anything else is a bug
+ * worth a line each.
  */
 static ngx_int_t
 ngx_http_mdm_redis_error(ngx_http_request_t *r, redisReply *reply)
 {
     static const char  *transient[] = { "NOSCRIPT", "LOADING", "BUSY",
-                                        "MASTERDOWN", "TRYAGAIN", NULL };
+                                        "MASTERDOWN", "TRYAGAIN",
+                                        "CLUSTERDOWN", "MOVED", "ASK ",
+                                        "NOREPLICAS",
+                                        NULL };
     const char        **t;
 
     for (t = transient; *t != NULL; t++) {

@@ -14,6 +14,7 @@
 
 #include "mdm_script.h"
 #include "ngx_mdm_redis.h"
+#include "ngx_mdm_redis_cluster.h"
 
 
 typedef enum {
@@ -44,6 +45,7 @@ struct ngx_mdm_redis_s {
     time_t                      last_error_log;
     ngx_uint_t                  suppressed;
     char                      (*shas)[MDM_SHA1_HEX_LEN + 1];
+    ngx_mdm_redis_cluster_t     cluster;     /* cluster.cl NULL: one Redis */
 };
 
 
@@ -73,14 +75,74 @@ static void ngx_mdm_redis_log_error(ngx_mdm_redis_t *rd, const char *what,
 static void ngx_mdm_redis_observe(ngx_mdm_redis_t *rd,
     ngx_mdm_redis_event_e event, uint64_t sent);
 static uint64_t ngx_mdm_redis_usec(void);
+static ngx_int_t ngx_mdm_redis_cluster_create(ngx_mdm_redis_t *rd);
+static void ngx_mdm_redis_cluster_log(void *ctx, mdm_cluster_event_e ev,
+    const char *msg);
+static void ngx_mdm_redis_cluster_count(void *ctx,
+    mdm_cluster_redirect_e kind);
+static ngx_mdm_redis_cmd_t *ngx_mdm_redis_cluster_send(ngx_mdm_redis_t *rd,
+    int argc, const char **argv, const size_t *argvlen,
+    ngx_mdm_redis_handler_pt handler, void *data);
+static void ngx_mdm_redis_cluster_reply(void *data, redisReply *reply,
+    mdm_cluster_status_e status);
+
+
+/* One address of u as a numeric host (no brackets) and a port. */
+static char *
+ngx_mdm_redis_numeric(ngx_pool_t *pool, ngx_addr_t *a, ngx_str_t *host,
+    in_port_t *port)
+{
+    u_char  text[NGX_SOCKADDR_STRLEN];
+    size_t  len;
+
+    len = ngx_sock_ntop(a->sockaddr, a->socklen, text, NGX_SOCKADDR_STRLEN, 0);
+
+    host->data = ngx_pnalloc(pool, len + 1);
+    if (host->data == NULL) {
+        return "out of memory";
+    }
+
+    ngx_cpystrn(host->data, text, len + 1);
+    host->len = len;
+    *port = ngx_inet_get_port(a->sockaddr);
+
+    return NULL;
+}
+
+
+/*
+ * Host names are resolved here, at configuration time, so that hiredis only
+ * ever sees numeric addresses: its own getaddrinfo() would block a worker.
+ */
+static char *
+ngx_mdm_redis_parse_url(ngx_pool_t *pool, ngx_str_t *value, ngx_url_t *u)
+{
+    ngx_memzero(u, sizeof(ngx_url_t));
+    u->url = *value;
+    u->no_resolve = 0;
+
+    if (ngx_parse_url(pool, u) != NGX_OK) {
+        return u->err ? u->err : "is invalid";
+    }
+
+    if (u->no_port || u->port == 0) {
+        return "needs a port";
+    }
+
+    if (u->family == AF_UNIX || u->naddrs == 0) {
+        return "must be \"host:port\" or \"[ipv6]:port\"";
+    }
+
+    return NULL;
+}
 
 
 char *
 ngx_mdm_redis_parse_addr(ngx_pool_t *pool, ngx_str_t *value,
     ngx_mdm_redis_conf_t *conf)
 {
-    u_char     *colon, *last;
-    ngx_int_t   port;
+    ngx_url_t  u;
+    char      *err;
 
     conf->addr = *value;
 
@@ -95,32 +157,59 @@ ngx_mdm_redis_parse_addr(ngx_pool_t *pool, ngx_str_t *value,
         return NULL;
     }
 
-    /*
-     * hiredis resolves names with a blocking getaddrinfo(): only literal
-     * addresses are accepted so that nothing can block a worker.
-     */
-    last = value->data + value->len;
-    colon = ngx_strlchr(value->data, last, ':');
-    if (colon == NULL || colon == value->data) {
-        return "must be \"ip:port\" or \"unix:/path\"";
+    err = ngx_mdm_redis_parse_url(pool, value, &u);
+    if (err != NULL) {
+        return err;
     }
 
-    port = ngx_atoi(colon + 1, last - colon - 1);
-    if (port < 1 || port > 65535) {
-        return "has an invalid port";
+    /* a name with several addresses: the first, as upstream servers do */
+    return ngx_mdm_redis_numeric(pool, &u.addrs[0], &conf->host, &conf->port);
+}
+
+
+char *
+ngx_mdm_redis_add_seed(ngx_pool_t *pool, ngx_str_t *value,
+    ngx_mdm_redis_conf_t *conf)
+{
+    ngx_url_t            u;
+    ngx_str_t            host;
+    in_port_t            port;
+    ngx_uint_t           i;
+    mdm_cluster_addr_t  *seed;
+    char                *err;
+
+    if (value->len > 5 && ngx_strncmp(value->data, "unix:", 5) == 0) {
+        return "cannot be a unix socket: cluster nodes announce TCP addresses";
     }
 
-    if (ngx_inet_addr(value->data, colon - value->data) == INADDR_NONE) {
-        return "must use an IPv4 address, not a host name";
+    err = ngx_mdm_redis_parse_url(pool, value, &u);
+    if (err != NULL) {
+        return err;
     }
 
-    conf->host.len = colon - value->data;
-    conf->host.data = ngx_pnalloc(pool, conf->host.len + 1);
-    if (conf->host.data == NULL) {
-        return "out of memory";
+    if (conf->seeds == NULL) {
+        conf->seeds = ngx_array_create(pool, 4, sizeof(mdm_cluster_addr_t));
+        if (conf->seeds == NULL) {
+            return "out of memory";
+        }
     }
-    ngx_cpystrn(conf->host.data, value->data, conf->host.len + 1);
-    conf->port = (in_port_t) port;
+
+    for (i = 0; i < u.naddrs; i++) {
+        err = ngx_mdm_redis_numeric(pool, &u.addrs[i], &host, &port);
+        if (err != NULL) {
+            return err;
+        }
+        if (host.len >= MDM_CLUSTER_HOST_MAX) {
+            return "has an address that is too long";
+        }
+
+        seed = ngx_array_push(conf->seeds);
+        if (seed == NULL) {
+            return "out of memory";
+        }
+        ngx_cpystrn((u_char *) seed->host, host.data, host.len + 1);
+        seed->port = port;
+    }
 
     return NULL;
 }
@@ -154,6 +243,10 @@ ngx_mdm_redis_create(ngx_cycle_t *cycle, ngx_mdm_redis_conf_t *conf)
         mdm_script_sha1_hex(&mdm_scripts[i], rd->shas[i]);
     }
 
+    if (conf->seeds != NULL) {
+        return ngx_mdm_redis_cluster_create(rd) == NGX_OK ? rd : NULL;
+    }
+
     for (i = 0; i < conf->pool_size; i++) {
         conn = &rd->conns[i];
         conn->rd = rd;
@@ -180,6 +273,11 @@ ngx_mdm_redis_destroy(ngx_mdm_redis_t *rd)
     ngx_mdm_redis_conn_t   *conn;
 
     rd->exiting = 1;
+
+    if (rd->cluster.cl != NULL) {
+        ngx_mdm_redis_cluster_stop(&rd->cluster);
+        return;
+    }
 
     for (i = 0; i < rd->conf->pool_size; i++) {
         conn = &rd->conns[i];
@@ -550,6 +648,11 @@ ngx_mdm_redis_send(ngx_mdm_redis_t *rd, int argc, const char **argv,
     ngx_mdm_redis_cmd_t   *cmd;
     ngx_mdm_redis_conn_t  *conn;
 
+    if (rd->cluster.cl != NULL) {
+        return ngx_mdm_redis_cluster_send(rd, argc, argv, argvlen, handler,
+                                          data);
+    }
+
     conn = ngx_mdm_redis_pick(rd);
     if (conn == NULL) {
         ngx_mdm_redis_observe(rd, NGX_MDM_REDIS_UNAVAILABLE, 0);
@@ -564,6 +667,7 @@ ngx_mdm_redis_send(ngx_mdm_redis_t *rd, int argc, const char **argv,
     }
 
     cmd->data = data;
+    cmd->rd = rd;
     cmd->handler = handler;
     cmd->conn = conn;
     cmd->timer.handler = ngx_mdm_redis_cmd_timeout;
@@ -712,4 +816,155 @@ ngx_mdm_redis_script_sha(ngx_mdm_redis_t *rd, const char *name)
     s = mdm_script_find(name);
 
     return s ? rd->shas[s - mdm_scripts] : NULL;
+}
+
+
+/* ---- Redis Cluster, through libmdm's client on nginx events ------------- */
+
+static ngx_int_t
+ngx_mdm_redis_cluster_create(ngx_mdm_redis_t *rd)
+{
+    ngx_mdm_redis_conf_t  *conf = rd->conf;
+    mdm_cluster_conf_t     cc;
+
+    ngx_memzero(&cc, sizeof(mdm_cluster_conf_t));
+    cc.seeds = conf->seeds->elts;
+    cc.nseeds = conf->seeds->nelts;
+    cc.pool = conf->pool_size;
+    cc.timeout_ms = conf->timeout;
+    cc.connect_timeout_ms = conf->connect_timeout;
+    cc.max_redirects = 16;
+    cc.retry_delay_ms = 25;
+    cc.refresh_ms = 10000;
+    cc.backoff_max_ms = conf->backoff_max;
+    cc.scripts = mdm_scripts;
+    cc.log = ngx_mdm_redis_cluster_log;
+    cc.count = ngx_mdm_redis_cluster_count;
+    cc.ctx = rd;
+
+    if (ngx_mdm_redis_cluster_start(&rd->cluster, rd->log, &cc) == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_mdm_redis_cluster_log(void *ctx, mdm_cluster_event_e ev, const char *msg)
+{
+    ngx_mdm_redis_t  *rd = ctx;
+
+    switch (ev) {
+
+    case MDM_CLUSTER_EV_INFO:
+        ngx_log_error(NGX_LOG_NOTICE, rd->log, 0, "mdm redis %V: %s",
+                      &rd->conf->addr, msg);
+        return;
+
+    case MDM_CLUSTER_EV_CONNECT_FAILED:
+        ngx_mdm_redis_observe(rd, NGX_MDM_REDIS_CONNECT_FAILED, 0);
+        break;
+
+    case MDM_CLUSTER_EV_CONNECTION_LOST:
+        ngx_mdm_redis_observe(rd, NGX_MDM_REDIS_CONNECTION_LOST, 0);
+        break;
+
+    default:
+        break;
+    }
+
+    ngx_mdm_redis_log_error(rd, "cluster", msg);
+}
+
+
+static void
+ngx_mdm_redis_cluster_count(void *ctx, mdm_cluster_redirect_e kind)
+{
+    static const ngx_mdm_redis_event_e  events[] = {
+        NGX_MDM_REDIS_MOVED, NGX_MDM_REDIS_ASK, NGX_MDM_REDIS_TRYAGAIN,
+        NGX_MDM_REDIS_CLUSTERDOWN
+    };
+
+    ngx_mdm_redis_observe(ctx, events[kind], 0);
+}
+
+
+static ngx_mdm_redis_cmd_t *
+ngx_mdm_redis_cluster_send(ngx_mdm_redis_t *rd, int argc, const char **argv,
+    const size_t *argvlen, ngx_mdm_redis_handler_pt handler, void *data)
+{
+    char                 *fmt;
+    long long             len;
+    ngx_mdm_redis_cmd_t  *cmd;
+
+    len = redisFormatCommandArgv(&fmt, argc, argv, argvlen);
+    if (len < 0) {
+        return NULL;
+    }
+
+    /* outlives the request that asked: freed when the client answers */
+    cmd = ngx_calloc(sizeof(ngx_mdm_redis_cmd_t), rd->log);
+    if (cmd == NULL) {
+        free(fmt);
+        return NULL;
+    }
+
+    cmd->data = data;
+    cmd->rd = rd;
+    cmd->handler = handler;
+    cmd->sent = rd->conf->observe ? ngx_mdm_redis_usec() : 0;
+
+    /* the client owns fmt from here, whatever it answers */
+    cmd->conn = mdm_cluster_send(rd->cluster.cl, fmt, (size_t) len, 0,
+                                 ngx_mdm_redis_cluster_reply, cmd);
+    if (cmd->conn == NULL) {
+        ngx_mdm_redis_observe(rd, NGX_MDM_REDIS_UNAVAILABLE, 0);
+        ngx_mdm_redis_log_error(rd, "unavailable",
+                                "no reachable master for the command's slot");
+        ngx_free(cmd);
+        return NULL;
+    }
+
+    return cmd;
+}
+
+
+static void
+ngx_mdm_redis_cluster_reply(void *data, redisReply *reply,
+    mdm_cluster_status_e status)
+{
+    ngx_mdm_redis_cmd_t  *cmd = data;
+    ngx_mdm_redis_t      *rd = cmd->rd;
+
+    switch (status) {
+
+    case MDM_CLUSTER_OK:
+        ngx_mdm_redis_observe(rd, reply->type == REDIS_REPLY_ERROR
+                                  ? NGX_MDM_REDIS_ERROR_REPLY
+                                  : NGX_MDM_REDIS_REPLY,
+                              cmd->sent);
+        break;
+
+    case MDM_CLUSTER_TIMEOUT:
+        ngx_mdm_redis_observe(rd, NGX_MDM_REDIS_TIMEOUT, 0);
+        ngx_mdm_redis_log_error(rd, "command failed", "timed out");
+        break;
+
+    case MDM_CLUSTER_CONNECTION_LOST:
+        ngx_mdm_redis_observe(rd, NGX_MDM_REDIS_CONNECTION_LOST, 0);
+        break;
+
+    default:
+        ngx_mdm_redis_observe(rd, NGX_MDM_REDIS_UNAVAILABLE, 0);
+        ngx_mdm_redis_log_error(rd, "unavailable",
+                                "no reachable master for the command's slot");
+    }
+
+    if (!cmd->done && cmd->handler != NULL) {
+        cmd->done = 1;
+        cmd->handler(cmd->data, reply);
+    }
+
+    ngx_free(cmd);
 }

@@ -5,6 +5,11 @@
  * Asynchronous Redis on nginx's own event loop: hiredis async contexts driven
  * by nginx connections and timers, a small pool per worker process, commands
  * pipelined on each connection, reconnect with backoff. Nothing here blocks.
+ *
+ * Two modes behind one ngx_mdm_redis_send(): one Redis (the default: a
+ * command is one write on a pooled connection, nothing more), or a Redis
+ * Cluster through libmdm's cluster client (redis/mdm_cluster.h), which
+ * routes each command by the slot of its first key.
  */
 
 #include <ngx_config.h>
@@ -12,6 +17,8 @@
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
+
+#include "redis/mdm_cluster.h"
 
 
 typedef struct ngx_mdm_redis_s  ngx_mdm_redis_t;
@@ -31,7 +38,12 @@ typedef enum {
     NGX_MDM_REDIS_TIMEOUT,
     NGX_MDM_REDIS_UNAVAILABLE,
     NGX_MDM_REDIS_CONNECTION_LOST,
-    NGX_MDM_REDIS_CONNECT_FAILED
+    NGX_MDM_REDIS_CONNECT_FAILED,
+    /* a cluster's replies the client followed: not failures */
+    NGX_MDM_REDIS_MOVED,
+    NGX_MDM_REDIS_ASK,
+    NGX_MDM_REDIS_TRYAGAIN,
+    NGX_MDM_REDIS_CLUSTERDOWN
 } ngx_mdm_redis_event_e;
 
 typedef void (*ngx_mdm_redis_observe_pt)(ngx_mdm_redis_event_e event,
@@ -39,9 +51,10 @@ typedef void (*ngx_mdm_redis_observe_pt)(ngx_mdm_redis_event_e event,
 
 
 typedef struct {
-    ngx_str_t                   addr;        /* "ip:port" or "unix:/path" */
+    ngx_str_t                   addr;        /* as configured, for logs */
     ngx_str_t                   host;        /* ip, or unix socket path */
     in_port_t                   port;        /* 0 for a unix socket */
+    ngx_array_t                *seeds;       /* mdm_cluster_addr_t; cluster */
     ngx_uint_t                  pool_size;
     ngx_msec_t                  timeout;
     ngx_msec_t                  connect_timeout;
@@ -53,6 +66,7 @@ typedef struct {
 
 typedef struct {
     void                       *data;
+    ngx_mdm_redis_t            *rd;
     ngx_mdm_redis_handler_pt    handler;
     ngx_event_t                 timer;
     ngx_flag_t                  done;
@@ -61,8 +75,19 @@ typedef struct {
 } ngx_mdm_redis_cmd_t;
 
 
-/* Parses "ip:port" or "unix:/path" into conf; an error message or NULL. */
+/*
+ * Parses "host:port", "[ipv6]:port" or "unix:/path" into conf, resolving a
+ * host name now (configuration time, ngx_parse_url): an error message or
+ * NULL.
+ */
 char *ngx_mdm_redis_parse_addr(ngx_pool_t *pool, ngx_str_t *value,
+    ngx_mdm_redis_conf_t *conf);
+
+/*
+ * Adds one cluster seed "host:port" or "[ipv6]:port" to conf->seeds, every
+ * address a host name resolves to: an error message or NULL.
+ */
+char *ngx_mdm_redis_add_seed(ngx_pool_t *pool, ngx_str_t *value,
     ngx_mdm_redis_conf_t *conf);
 
 /* Creates the per-process pool and starts connecting. */

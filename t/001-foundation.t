@@ -70,7 +70,7 @@ cmp_ok($errors, '<=', 3, "Redis errors are logged once per interval, not per req
 $t->redis_start;
 ok($t->wait_for(sub { $t->request('GET', $https, '/healthz')->{status} == 200 }, 10),
    '/healthz is 200 again after Redis restarts, without an nginx restart');
-like($t->error_log, qr/mdm redis 127\.0\.0\.1:\d+: connected/, 'reconnect is logged');
+like($t->error_log, qr/mdm redis (?:cluster: cluster node )?127\.0\.0\.1:\d+: connected/, 'reconnect is logged');
 
 # A stalled Redis (CLIENT PAUSE) is answered within the timeout.
 $t->redis('CLIENT', 'PAUSE', '1500', 'ALL');
@@ -84,9 +84,17 @@ ok($t->wait_for(sub { $t->request('GET', $https, '/healthz')->{status} == 200 },
    'service resumes after the stall');
 
 # nginx -t names the directive that is wrong.
-my ($ok, $out) = $t->nginx_test_conf('mdm_redis localhost:6379;');
-ok(!$ok, 'host name for mdm_redis is refused');
-like($out, qr/"mdm_redis" address "localhost:6379" must use an IPv4 address/, 'error names mdm_redis');
+# host names are resolved by nginx -t itself, at configuration time
+my ($ok, $out) = $t->nginx_test_conf('mdm_redis no-such-host.invalid:6379;');
+ok(!$ok, 'a host name that does not resolve is refused');
+like($out, qr/"mdm_redis" address "no-such-host.invalid:6379" host not found/, 'error names mdm_redis and the host');
+($ok, $out) = $t->nginx_test_conf('mdm_redis localhost:6379;');
+ok($ok, 'a host name that resolves is accepted') or diag($out);
+($ok, $out) = $t->nginx_test_conf('mdm_redis [::1]:6379;');
+ok($ok, 'an IPv6 literal is accepted') or diag($out);
+($ok, $out) = $t->nginx_test_conf('mdm_redis 127.0.0.1;');
+ok(!$ok, 'an address without a port is refused');
+like($out, qr/"mdm_redis" address "127.0.0.1" needs a port/, 'error says the port is missing');
 
 ($ok, $out) = $t->nginx_test_conf('server { location / { mdm_api; } }');
 ok(!$ok, 'mdm_api without a key is refused');

@@ -15,7 +15,7 @@ my $ca = $pki->{ca};
 
 # [ http{} contents, the directive the error must name ]
 my @nginx_bad = (
-    [ 'mdm_redis localhost:6379;', 'mdm_redis' ],
+    [ 'mdm_redis no-such-host.invalid:6379;', 'mdm_redis' ],
     [ 'mdm_redis 127.0.0.1:6379 pool=0;', 'mdm_redis' ],
     [ 'mdm_redis_timeout forever;', 'mdm_redis_timeout' ],
     [ 'mdm_redis_connect_timeout -1;', 'mdm_redis_connect_timeout' ],

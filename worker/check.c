@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "redis_addr.h"
 
 
 static void
@@ -51,21 +52,19 @@ check_file(int *n, const char *key, const char *path)
 }
 
 
-/* host:port with a port in 1..65535, or a unix socket path. */
+/*
+ * host:port, [ipv6]:port, a unix socket path, or "cluster" and seeds: the
+ * names resolve now, as they will at start.
+ */
 static void
 check_redis(int *n, const char *addr)
 {
-    const char *colon = strrchr(addr, ':');
+    wk_redis_addr_t  a;
+    char             err[256], msg[WK_CONFIG_STR_MAX + 320];
 
-    if (addr[0] == '/') {
-        return;
-    }
-    char *end;
-    long port = colon ? strtol(colon + 1, &end, 10) : 0;
-    if (colon == NULL || colon == addr || *end != '\0' || port < 1
-        || port > 65535)
-    {
-        problem(n, "redis", "is not host:port or a socket path", addr);
+    if (wk_redis_addr_parse(addr, &a, err, sizeof(err)) != 0) {
+        snprintf(msg, sizeof(msg), "redis: \"%s\": %s", addr, err);
+        print_problem(n, msg);
     }
 }
 

@@ -179,10 +179,13 @@ worker_init(wk_worker_t *w)
 
     double timeout = w->cf.redis_timeout_ms / 1000.0;
     wk_redis_error_interval = w->cf.redis_error_log_interval_ms / 1000.0;
-    wk_redis_init(&w->cmd, w->loop, w->cf.redis, "cmd", timeout,
-                  on_redis_ready, w);
-    wk_redis_init(&w->reader, w->loop, w->cf.redis, "reader", timeout,
-                  on_redis_ready, w);
+    if (wk_redis_init(&w->cmd, w->loop, w->cf.redis, "cmd", timeout,
+                      on_redis_ready, w) != 0
+        || wk_redis_init(&w->reader, w->loop, w->cf.redis, "reader", timeout,
+                         on_redis_ready, w) != 0)
+    {
+        return -1;
+    }
     w->consumer = wk_consumer_new(w->loop, &w->cf, &w->reader, &w->cmd);
     if (w->consumer == NULL) {
         return -1;

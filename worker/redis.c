@@ -7,7 +7,9 @@
 #include <hiredis/hiredis.h>
 
 #include "log.h"
+#include "mdm_script.h"
 #include "redis.h"
+#include "redis/mdm_cluster_ev.h"
 
 typedef struct {
     wk_redis_t  *link;
@@ -28,6 +30,7 @@ double wk_redis_error_interval = 10.0;
 static void redis_connect(wk_redis_t *link);
 static void redis_on_reply(redisAsyncContext *ac, void *r, void *privdata);
 static void redis_held_fail(wk_redis_t *link);
+static void redis_note_reply(wk_redis_t *link, const redisReply *r);
 
 
 void
@@ -119,19 +122,13 @@ static void
 redis_connect(wk_redis_t *link)
 {
     redisAsyncContext *ac;
-    const char *colon = strrchr(link->addr, ':');
 
-    if (link->addr[0] == '/' || colon == NULL) {
-        ac = redisAsyncConnectUnix(link->addr);
+    if (link->where.path != NULL) {
+        ac = redisAsyncConnectUnix(link->where.path);
     } else {
-        char host[256];
-        size_t n = (size_t) (colon - link->addr);
-        if (n >= sizeof(host)) {
-            n = sizeof(host) - 1;
-        }
-        memcpy(host, link->addr, n);
-        host[n] = '\0';
-        ac = redisAsyncConnect(host, atoi(colon + 1));
+        /* numeric, resolved once at init: nothing here can block */
+        ac = redisAsyncConnect(link->where.nodes[0].host,
+                               link->where.nodes[0].port);
     }
 
     if (ac == NULL || ac->err) {
@@ -178,11 +175,113 @@ redis_on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 
+/* ---- Redis Cluster: libmdm's client on this loop ------------------------ */
+
+static void
+redis_cluster_log(void *ctx, mdm_cluster_event_e ev, const char *msg)
+{
+    wk_redis_t *link = ctx;
+
+    if (ev == MDM_CLUSTER_EV_INFO) {
+        wk_info("redis %s: %s", link->name, msg);
+    } else {
+        wk_redis_error("redis %s: %s", link->name, msg);
+    }
+}
+
+
+/* The map is known: the link counts as connected from now on. */
+static void
+redis_cluster_ready(void *ctx)
+{
+    wk_redis_t *link = ctx;
+
+    link->connected = 1;
+    link->on_ready(link, link->data);
+}
+
+
+static void
+redis_cluster_reply(void *data, redisReply *r, mdm_cluster_status_e status)
+{
+    wk_redis_call_t *call = data;
+    wk_redis_t *link = call->link;
+
+    (void) status;                       /* NULL says enough to callers */
+    redis_note_reply(link, r);
+    if (call->cb) {
+        call->cb(link, r, call->data);
+    }
+    free(call);
+}
+
+
+static int
+redis_cluster_start(wk_redis_t *link)
+{
+    mdm_cluster_conf_t conf;
+
+    memset(&conf, 0, sizeof(conf));
+    conf.seeds = link->where.nodes;
+    conf.nseeds = link->where.nnodes;
+    conf.pool = 1;
+    conf.timeout_ms = (unsigned) (link->timeout * 1000);
+    conf.connect_timeout_ms = conf.timeout_ms;
+    conf.max_redirects = 16;
+    conf.retry_delay_ms = 25;
+    conf.refresh_ms = 10000;
+    conf.backoff_max_ms = 5000;
+    conf.scripts = mdm_scripts;
+    conf.log = redis_cluster_log;
+    conf.ready = redis_cluster_ready;
+    conf.ctx = link;
+
+    link->cluster = calloc(1, sizeof(*link->cluster));
+    if (link->cluster == NULL
+        || mdm_cluster_ev_start(link->cluster, link->loop, &conf) == NULL)
+    {
+        wk_error("redis %s: out of memory", link->name);
+        free(link->cluster);
+        link->cluster = NULL;
+        return -1;
+    }
+    wk_info("redis %s: cluster, %zu seed%s", link->name, link->where.nnodes,
+            link->where.nnodes == 1 ? "" : "s");
+    return 0;
+}
+
+
+/*
+ * Sends a formatted command (taking cmd) on the connection, or through the
+ * cluster client by the slot of its first key; -1 when it cannot go out.
+ */
+static int
+redis_submit(wk_redis_t *link, wk_redis_call_t *call, char *cmd, size_t len)
+{
+    if (link->cluster != NULL) {
+        unsigned extra = (unsigned) (link->block_extra * 1000);
+        return mdm_cluster_send(link->cluster->cl, cmd, len, extra,
+                                redis_cluster_reply, call) ? 0 : -1;
+    }
+
+    int rc = redisAsyncFormattedCommand(link->ac, redis_on_reply, call, cmd,
+                                        len);
+    redisFreeCommand(cmd);
+    if (rc != REDIS_OK) {
+        return -1;
+    }
+    if (link->pending++ == 0) {
+        link->last_reply = ev_now(link->loop);
+    }
+    return 0;
+}
+
+
 /* Commands that waited out an error backoff go out, in order. */
 static void
 redis_held_flush(wk_redis_t *link)
 {
-    while (link->held != NULL && link->ac != NULL
+    while (link->held != NULL && (link->ac != NULL || link->cluster)
            && ev_now(link->loop) >= link->err_until)
     {
         wk_redis_held_t *h = link->held;
@@ -190,19 +289,13 @@ redis_held_flush(wk_redis_t *link)
         if (link->held == NULL) {
             link->held_tail = &link->held;
         }
-        if (redisAsyncFormattedCommand(link->ac, redis_on_reply, h->call,
-                                       h->cmd, h->len) == REDIS_OK)
-        {
-            if (link->pending++ == 0) {
-                link->last_reply = ev_now(link->loop);
+        wk_redis_call_t *call = h->call;
+        if (redis_submit(link, call, h->cmd, h->len) != 0) {
+            if (call->cb) {
+                call->cb(link, NULL, call->data);
             }
-        } else {
-            if (h->call->cb) {
-                h->call->cb(link, NULL, h->call->data);
-            }
-            free(h->call);
+            free(call);
         }
-        redisFreeCommand(h->cmd);
         free(h);
     }
 }
@@ -259,11 +352,13 @@ redis_note_reply(wk_redis_t *link, const redisReply *r)
 }
 
 
-void
+int
 wk_redis_init(wk_redis_t *link, struct ev_loop *loop, const char *addr,
               const char *name, double timeout, wk_redis_ready_cb on_ready,
               void *data)
 {
+    char err[256];
+
     memset(link, 0, sizeof(*link));
     link->loop = loop;
     link->addr = addr;
@@ -279,10 +374,22 @@ wk_redis_init(wk_redis_t *link, struct ev_loop *loop, const char *addr,
     link->held_tail = &link->held;
     ev_timer_init(&link->watchdog, redis_on_watchdog, 1., 1.);
     link->watchdog.data = link;
+
+    if (wk_redis_addr_parse(addr, &link->where, err, sizeof(err)) != 0) {
+        wk_error("redis %s: %s", name, err);
+        link->closing = 1;
+        return -1;
+    }
+
+    if (link->where.cluster) {
+        return redis_cluster_start(link);
+    }
+
     ev_timer_start(loop, &link->watchdog);
     ev_unref(loop);                      /* the watchdog alone keeps no loop */
 
     redis_connect(link);
+    return 0;
 }
 
 
@@ -308,7 +415,7 @@ redis_on_reply(redisAsyncContext *ac, void *r, void *privdata)
 static wk_redis_call_t *
 redis_call_new(wk_redis_t *link, wk_redis_cb cb, void *data)
 {
-    if (!link->connected || link->ac == NULL) {
+    if (!link->connected || (link->ac == NULL && link->cluster == NULL)) {
         return NULL;
     }
     wk_redis_call_t *call = malloc(sizeof(*call));
@@ -332,15 +439,9 @@ redis_send(wk_redis_t *link, wk_redis_call_t *call, char *cmd, long long len)
     }
     double now = ev_now(link->loop);
     if (link->held == NULL && now >= link->err_until) {
-        int rc = redisAsyncFormattedCommand(link->ac, redis_on_reply, call,
-                                            cmd, (size_t) len);
-        redisFreeCommand(cmd);
-        if (rc != REDIS_OK) {
+        if (redis_submit(link, call, cmd, (size_t) len) != 0) {
             free(call);
             return -1;
-        }
-        if (link->pending++ == 0) {
-            link->last_reply = now;
         }
         return 0;
     }
@@ -399,9 +500,21 @@ wk_redis_cmdargv(wk_redis_t *link, wk_redis_cb cb, void *data, int argc,
 void
 wk_redis_close(wk_redis_t *link)
 {
+    int was_closing = link->closing;
+
     link->closing = 1;
     ev_timer_stop(link->loop, &link->reconnect);
-    ev_ref(link->loop);
+    if (link->cluster != NULL) {
+        redis_held_fail(link);
+        mdm_cluster_ev_stop(link->cluster);
+        free(link->cluster);
+        link->cluster = NULL;
+        link->connected = 0;
+        return;
+    }
+    if (!was_closing && ev_is_active(&link->watchdog)) {
+        ev_ref(link->loop);
+    }
     ev_timer_stop(link->loop, &link->watchdog);
     redis_held_fail(link);
     if (link->ac) {

@@ -3,7 +3,9 @@
 
 /*
  * One asynchronous Redis connection on the libev loop, reconnecting by
- * itself. hiredis 0.14 has no command timeouts, so a watchdog timer drops a
+ * itself; or, when the address is "cluster host:port ...", one Redis
+ * Cluster client (libmdm/redis/mdm_cluster.h) of its own, so that a blocking
+ * reader never holds up the commands of another link. hiredis 0.14 has no command timeouts, so a watchdog timer drops a
  * connection whose oldest command has waited longer than the timeout (plus
  * the BLOCK time a blocking reader announces); every pending callback then
  * gets reply NULL, the same as on a lost connection.
@@ -11,6 +13,8 @@
 
 #include <ev.h>
 #include <hiredis/async.h>
+
+#include "redis_addr.h"
 
 typedef struct wk_redis_s wk_redis_t;
 typedef struct wk_redis_held_s wk_redis_held_t;
@@ -20,7 +24,9 @@ typedef void (*wk_redis_ready_cb)(wk_redis_t *link, void *data);
 
 struct wk_redis_s {
     struct ev_loop    *loop;
-    const char        *addr;        /* host:port or a unix socket path */
+    const char        *addr;        /* as configured, for log lines */
+    wk_redis_addr_t    where;       /* resolved once, at init */
+    struct mdm_cluster_ev_s *cluster;  /* NULL: one Redis */
     const char        *name;        /* for log lines */
     redisAsyncContext *ac;
     int                connected;
@@ -42,8 +48,12 @@ struct wk_redis_s {
     void              *data;
 };
 
-/* Starts connecting; on_ready runs once connected, and after each reconnect. */
-void wk_redis_init(wk_redis_t *link, struct ev_loop *loop, const char *addr,
+/*
+ * Starts connecting; on_ready runs once connected, and after each reconnect
+ * (for a cluster: once the slot map is known, and again after it was lost).
+ * -1 when addr does not parse or resolve (logged).
+ */
+int wk_redis_init(wk_redis_t *link, struct ev_loop *loop, const char *addr,
                    const char *name, double timeout, wk_redis_ready_cb on_ready,
                    void *data);
 

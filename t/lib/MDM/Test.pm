@@ -56,8 +56,13 @@ sub slurp {
     return scalar <$fh>;
 }
 
+our $CLUSTER_SELF;    # the harness whose Redis is a cluster (MDM_REDIS=cluster)
+
 sub spew {
     my ($path, $data) = @_;
+    # a worker configuration written for one Redis reads the cluster's seeds
+    $data = $CLUSTER_SELF->cluster_rewrite($data)
+        if $CLUSTER_SELF && $path =~ /\.conf$/;
     open my $fh, '>:raw', $path or croak "$path: $!";
     print $fh $data;
     close $fh;
@@ -81,6 +86,13 @@ sub port {
 
 sub spawn {
     my ($self, $name, $env, @cmd) = @_;
+    if ($self->{cluster_mode}) {
+        for my $i (1 .. $#cmd) {
+            $cmd[$i] = "cluster " . $self->cluster_seeds
+                if $cmd[$i - 1] eq '--redis'
+                   && $cmd[$i] eq "127.0.0.1:$self->{ports}{redis}";
+        }
+    }
     my $log = "$self->{dir}/$name.out";
     my $pid = fork // croak "fork: $!";
     if ($pid == 0) {
@@ -98,6 +110,7 @@ sub pid { $_[0]{pids}{$_[1]} }
 
 sub stop {
     my ($self, $name, $signal) = @_;
+    return $self->cluster_each('stop', $signal) if $self->cluster_is($name);
     my $pid = delete $self->{pids}{$name} or return;
     kill $signal // 'TERM', $pid;
     my $deadline = time + 10;
@@ -112,6 +125,7 @@ sub stop {
 
 sub kill9 {
     my ($self, $name) = @_;
+    return $self->cluster_each('kill9') if $self->cluster_is($name);
     my $pid = delete $self->{pids}{$name} or return;
     kill 'KILL', $pid;
     waitpid($pid, 0);
@@ -155,6 +169,7 @@ END {
 
 sub redis_start {
     my ($self) = @_;
+    return $self->redis_cluster_as_redis if ($ENV{MDM_REDIS} // '') eq 'cluster';
     my $port = $self->port('redis');
     mkdir "$self->{dir}/redis";
     $self->spawn('redis', {}, 'redis-server', '--port', $port,
@@ -166,12 +181,250 @@ sub redis_start {
 
 sub redis {
     my ($self, @cmd) = @_;
+    return $self->cluster_call(@cmd) if $self->{cluster_mode};
     $self->{redis_client} //= MDM::Redis->new('127.0.0.1', $self->port('redis'));
     return $self->{redis_client}->call(@cmd);
 }
 
 sub redis_close {
     delete $_[0]{redis_client};
+    delete $_[0]{cluster_clients};
+}
+
+# --- redis cluster ---------------------------------------------------------
+
+# A free port whose cluster bus port (port + 10000) is free as well.
+sub cluster_free_port {
+    for (1 .. 200) {
+        my $port = free_port();
+        next if $port > 55535;
+        my $bus = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                        LocalPort => $port + 10000,
+                                        ReuseAddr => 1) or next;
+        close $bus;
+        return $port;
+    }
+    croak 'no free port pair for a cluster node';
+}
+
+# Starts masters * (1 + replicas) redis-server --cluster-enabled yes on free
+# loopback ports and joins them with redis-cli --cluster create, then waits
+# until every node sees every other and the cluster state is ok. Returns the
+# ports; nodes are named redis-c1..redis-cN for stop/kill9. create => 0
+# leaves them unjoined (for uncovered-slot tests).
+sub redis_cluster_start {
+    my ($self, %o) = @_;
+    my $masters = $o{masters} // 3;
+    my $replicas = $o{replicas} // 1;
+    my $n = $masters * (1 + $replicas);
+    my @ports;
+    for my $i (1 .. $n) {
+        my $name = "redis-c$i";
+        my $port = $self->{ports}{$name} //= cluster_free_port();
+        my $d = "$self->{dir}/$name";
+        mkdir $d;
+        $self->spawn($name, {}, 'redis-server', '--port', $port,
+                     '--bind', '127.0.0.1', '--dir', $d, '--save', '',
+                     '--appendonly', 'no', '--daemonize', 'no',
+                     '--cluster-enabled', 'yes',
+                     '--cluster-config-file', "$d/nodes.conf",
+                     '--cluster-node-timeout', $o{node_timeout} // 1000,
+                     # replicas sync at once, not after the default 5 s
+                     '--repl-diskless-sync-delay', 0);
+        push @ports, $port;
+    }
+    $self->wait_port($_, 'redis-server (cluster node)') for @ports;
+    # a restart: the nodes find each other again from their nodes.conf
+    if ($self->{cluster} && $self->{cluster}{created}) {
+        $self->cluster_wait_ok(scalar @ports)
+            or croak "the cluster did not come back:\n" . $self->cluster_nodes_text;
+        return @ports;
+    }
+    $self->{cluster} = { ports => \@ports, masters => $masters };
+    return @ports if defined $o{create} && !$o{create};
+    $self->{cluster}{created} = 1;
+
+    my @addrs = map { "127.0.0.1:$_" } @ports;
+    my $out = `redis-cli --cluster create @addrs --cluster-replicas $replicas --cluster-yes 2>&1`;
+    croak "redis-cli --cluster create failed: $out" if $?;
+    $self->cluster_wait_ok(scalar @ports)
+        or croak "the cluster did not come up:\n" . $self->cluster_nodes_text;
+    return @ports;
+}
+
+# Every live node says cluster_state:ok and knows every other as connected.
+sub cluster_wait_ok {
+    my ($self, $live, $timeout) = @_;
+    return $self->wait_for(sub {
+        my $ok = 0;
+        for my $port ($self->cluster_live_ports) {
+            my $c = eval { MDM::Redis->new('127.0.0.1', $port) } or return 0;
+            my $info = $c->call('CLUSTER', 'INFO');
+            return 0 unless !ref $info && $info =~ /cluster_state:ok/;
+            my $nodes = $c->call('CLUSTER', 'NODES');
+            my $up = () = $nodes =~ /^\S+ \S+ (?![^ ]*fail)[^ ]* .* connected/mg;
+            return 0 unless $up >= $live;
+            # a replica that has not synced could not take over
+            my $repl = $c->call('INFO', 'replication');
+            return 0 if $repl =~ /role:slave/ && $repl !~ /master_link_status:up/;
+            $ok++;
+        }
+        return $ok >= $live;
+    }, $timeout // 30);
+}
+
+sub cluster_live_ports {
+    my ($self) = @_;
+    my $c = $self->{cluster} or return ();
+    my @ports;
+    for my $i (1 .. @{ $c->{ports} }) {
+        push @ports, $c->{ports}[$i - 1] if $self->pid("redis-c$i");
+    }
+    return @ports;
+}
+
+# The seed list as the module's directive and the worker's setting spell it.
+sub cluster_seeds {
+    my ($self) = @_;
+    return join ' ', map { "127.0.0.1:$_" } @{ $self->{cluster}{ports} };
+}
+
+sub cluster_nodes_text {
+    my ($self) = @_;
+    for my $port ($self->cluster_live_ports) {
+        my $c = eval { MDM::Redis->new('127.0.0.1', $port) } or next;
+        my $nodes = $c->call('CLUSTER', 'NODES');
+        return $nodes unless ref $nodes;
+    }
+    return '';
+}
+
+# [ { id, port, master (1/0), master_id, slots => [[a, b], ...] } ] of the
+# nodes not marked failed, as a live node sees them.
+sub cluster_nodes {
+    my ($self) = @_;
+    my @nodes;
+    for my $line (split /\n/, $self->cluster_nodes_text) {
+        my ($id, $addr, $flags, $master, undef, undef, undef, $link, @slots)
+            = split ' ', $line;
+        next if $flags =~ /fail|noaddr/ || $link ne 'connected';
+        my ($port) = $addr =~ /:(\d+)/;
+        push @nodes, {
+            id => $id, port => $port, master => ($flags =~ /master/ ? 1 : 0),
+            master_id => $master,
+            slots => [ map { /^(\d+)(?:-(\d+))?$/ ? [$1, $2 // $1] : () }
+                       @slots ],
+        };
+    }
+    return \@nodes;
+}
+
+# The harness name (redis-cN) of the node on a port.
+sub cluster_node_name {
+    my ($self, $port) = @_;
+    my $ports = $self->{cluster}{ports};
+    for my $i (1 .. @$ports) {
+        return "redis-c$i" if $ports->[$i - 1] == $port;
+    }
+    croak "no cluster node on port $port";
+}
+
+# The master serving slot, as a live node sees it.
+sub cluster_master_of {
+    my ($self, $slot) = @_;
+    for my $n (@{ $self->cluster_nodes }) {
+        next unless $n->{master};
+        for my $r (@{ $n->{slots} }) {
+            return $n if $slot >= $r->[0] && $slot <= $r->[1];
+        }
+    }
+    return undef;
+}
+
+sub cluster_client {
+    my ($self, $port) = @_;
+    return $self->{cluster_clients}{$port} //= MDM::Redis->new('127.0.0.1', $port);
+}
+
+# One command, following MOVED and ASK as a cluster client must. Commands
+# about the whole data set or server (KEYS, FLUSHALL, DBSIZE, SCRIPT, CLIENT
+# PAUSE, CONFIG SET) go to every
+# master; their array replies are joined and their integers summed.
+my %CLUSTER_ALL = map { $_ => 1 } qw(KEYS FLUSHALL FLUSHDB DBSIZE SCRIPT CLIENT CONFIG);
+
+sub cluster_call {
+    my ($self, @cmd) = @_;
+    if ($CLUSTER_ALL{uc $cmd[0]}) {
+        my ($sum, @all) = (0);
+        for my $n (grep { $_->{master} } @{ $self->cluster_nodes }) {
+            my $r = $self->cluster_client($n->{port})->call(@cmd);
+            if (ref $r eq 'ARRAY') { push @all, @$r }
+            elsif (defined $r && $r =~ /^\d+$/) { $sum += $r }
+            else { $sum = $r }
+        }
+        return uc $cmd[0] eq 'KEYS' ? \@all : $sum;
+    }
+    my $port = $self->{cluster_last} //= $self->{cluster}{ports}[0];
+    my $asking;
+    for (1 .. 16) {
+        my $c = $self->cluster_client($port);
+        $c->call('ASKING') if $asking;
+        my $r = eval { $c->call(@cmd) };
+        if (!defined $r && $@) {                 # node gone: try another
+            delete $self->{cluster_clients}{$port};
+            ($port) = grep { $_ != $port } $self->cluster_live_ports;
+            sleep 0.1;
+            next;
+        }
+        if (ref $r eq 'HASH' && $r->{error} =~ /^(MOVED|ASK) \d+ [^:]*:(\d+)/) {
+            $asking = $1 eq 'ASK';
+            $port = $2;
+            $self->{cluster_last} = $port unless $asking;
+            next;
+        }
+        if (ref $r eq 'HASH' && $r->{error} =~ /^(TRYAGAIN|CLUSTERDOWN)/) {
+            sleep 0.1;
+            next;
+        }
+        return $r;
+    }
+    croak "cluster: no answer for @cmd";
+}
+
+# MDM_REDIS=cluster: redis_start starts a 3-master, 3-replica cluster, and
+# the configurations the tests write for one Redis on the port it returns
+# are read as that cluster's seed list (nginx_start, spawn).
+# In that mode "redis" as a process name (stop, kill9) is every node.
+sub cluster_is {
+    my ($self, $name) = @_;
+    return $self->{cluster_mode} && $name eq 'redis';
+}
+
+sub cluster_each {
+    my ($self, $how, @args) = @_;
+    my $n = @{ $self->{cluster}{ports} };
+    $self->$how("redis-c$_", @args) for 1 .. $n;
+    delete $self->{cluster_clients};
+    return 1;
+}
+
+sub redis_cluster_as_redis {
+    my ($self) = @_;
+    my @ports = $self->redis_cluster_start(masters => 3, replicas => 1);
+    $self->{ports}{redis} = $ports[0];
+    $self->{cluster_mode} = 1;
+    $CLUSTER_SELF = $self;
+    return $ports[0];
+}
+
+sub cluster_rewrite {
+    my ($self, $text) = @_;
+    return $text unless $self->{cluster_mode};
+    my $port = $self->{ports}{redis};
+    my $seeds = $self->cluster_seeds;
+    $text =~ s/\bmdm_redis\s+127\.0\.0\.1:$port\b/mdm_redis cluster $seeds/g;
+    $text =~ s/^(\s*redis\s*=\s*)127\.0\.0\.1:$port\s*$/$1cluster $seeds/mg;
+    return $text;
 }
 
 # --- pki -------------------------------------------------------------------
@@ -318,7 +571,7 @@ http {
     fastcgi_temp_path $d/fastcgi;
     uwsgi_temp_path $d/uwsgi;
     scgi_temp_path $d/scgi;
-$http
+${\ $self->cluster_rewrite($http) }
 }
 CONF
     $self->spawn('nginx', { nginx_env() }, $NGINX, '-p', "$d/", '-c', "$d/nginx.conf",
