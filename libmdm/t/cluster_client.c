@@ -1,5 +1,5 @@
 /*
- * Test driver of libmdm's cluster client (t/170-cluster-client.t): the
+ * Test driver of libmdm's cluster client (t/180-cluster-client.t): the
  * client on the libev adapter, one command per stdin line, one answer line
  * per command on stdout. Not a test by itself (no test_ prefix): the Perl
  * test starts a real Redis Cluster and talks to it through this.
