@@ -91,7 +91,8 @@ my $lines_before = () = worker_log() =~ /\[error\]/g;
 MDM::Test::spew($flag, '');
 ok $t->wait_for(sub { -s $count }, 20), 'the worker meets LOADING answers';
 my $t0 = time;
-# the loading lasts 3 s (the scenario, not a synchronisation wait)
+# the loading lasts 3 s: the scenario, not a synchronisation wait (the
+# bounds below are rates, which a slow machine can only lower)
 sleep 3;
 unlink $flag;
 my $window = time - $t0;
