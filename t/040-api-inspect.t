@@ -3,6 +3,8 @@
 # clear), a command's state per target (with raw results and decoded
 # ErrorChains), and cancel. Devices enroll and report through the real
 # check-in and connect endpoints; commands go in through the enqueue API.
+# Has component sections (state written to Redis directly, listed with their
+# end-to-end counterparts in t/README.md).
 
 use strict;
 use warnings;

@@ -3,6 +3,8 @@
 # (checked by a strict parser below), its counters are shared by the nginx
 # workers and move with check-ins, reports, identity refusals, API refusals
 # and a Redis outage; $mdm_* variables reach a custom access log.
+# Has component sections (state written to Redis directly, listed with their
+# end-to-end counterparts in t/README.md).
 
 use strict;
 use warnings;

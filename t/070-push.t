@@ -3,6 +3,10 @@
 # one push per enrollment with the right token, topic, headers and push
 # magic; dead tokens marked and skipped; faults retried until delivered; a
 # killed worker's jobs finished by another; push certificates reloaded.
+# component test: mdm-worker alone. Enrollments and push jobs are written to
+# Redis the way checkin.lua and enqueue.lua write them; no nginx. End to end
+# through the module: t/075-lifecycle.t, t/100-webhooks.t, t/130-mdmctl.t
+# (t/README.md lists what each covers).
 
 use strict;
 use warnings;

@@ -5,6 +5,8 @@
 # off rather than retry at once (it sends few commands over the loading time),
 # log at most one Redis error line per redis_error_log_interval_ms, and push
 # again once Redis is back.
+# component test: mdm-worker alone behind a RESP proxy that answers LOADING;
+# enrollments and push jobs written to Redis directly (t/README.md).
 
 use strict;
 use warnings;

@@ -4,6 +4,8 @@
 # ended with NotNow are pushed again; two quick enqueues make one push; a
 # final push failure becomes an mdm.PushFailed event; the worker's counters
 # reach mdm:metrics:worker.
+# Has component sections (state written to Redis directly, listed with their
+# end-to-end counterparts in t/README.md).
 
 use strict;
 use warnings;
@@ -36,6 +38,7 @@ $t->nginx_start(<<"EOF", port => $port);
         ssl_certificate_key $pki->{key};
         mdm_device_ca $pki->{ca};
         location /mdm { mdm_server; }
+        location = /metrics { mdm_metrics; }
         location / { mdm_api; mdm_api_key sekret; }
     }
 EOF
@@ -60,7 +63,8 @@ my %API = MDM::Test::api_auth('sekret');
 sub token { sha256("token-$_[0]") }
 sub token_hex { unpack 'H*', token($_[0]) }
 
-MDM::Test::spew("$dir/script", token_hex('GONE-0001') . " 410 Unregistered\n");
+MDM::Test::spew("$dir/script", token_hex('GONE-0001') . " 410 Unregistered\n"
+    . token_hex('BADT-0001') . " 400 BadDeviceToken\n");
 my $mock_log = "$dir/mock.log";
 $t->spawn('mock', {}, $mock_bin, '--port', 0, '--cert', $pki->{cert},
     '--key', $pki->{key}, '--ca', $pki->{ca}, '--log', $mock_log,
@@ -296,6 +300,18 @@ like enqueue($GONE, 'G2')->{body}, qr/no live push token/,
 ok $t->wait_for(\&push_drained, 10), '... and every push job is done';
 is scalar @{ pushes_to($GONE) }, 1, 'no further push to a dead token';
 
+# 400 BadDeviceToken is as final as 410 (protocol.md §5): the token is dead
+my $BADT = 'BADT-0001';
+device($BADT);
+enqueue($BADT, 'B1');
+ok $t->wait_for(sub { $t->redis('HGET', "mdm:{$BADT}:enr", 'push_dead') }, 10),
+    'a 400 BadDeviceToken marks the token dead';
+ok $t->wait_for(sub { grep { $_->{id} eq $BADT && $_->{status} eq '400' }
+                      events('mdm.PushFailed') }, 10),
+    '... with an mdm.PushFailed event';
+like enqueue($BADT, 'B2')->{body}, qr/no live push token/,
+    '... and no push job for its next command';
+
 # --- counters ------------------------------------------------------------------------
 
 ok $t->wait_for(sub {
@@ -307,6 +323,16 @@ ok $t->wait_for(sub {
         && ($m->{push_failures_total} // 0) >= 1
 }, 10), 'mdm:metrics:worker counts pushes by result, expiry, coalescing and failures'
     or diag explain metrics();
+
+# End to end: what the worker counts is what nginx's /metrics shows
+# (t/050-metrics.t renders a hand-written mdm:metrics:worker).
+my %scraped = map { /^(\S+) (\S+)$/ ? ($1 => $2) : () }
+    split /\n/, $t->request('GET', $port, '/metrics')->{body};
+is $scraped{'mdm_worker_pushes_total{result="410"}'},
+    metrics()->{'pushes_total{result="410"}'},
+    "/metrics shows the worker's counters as mdm:metrics:worker holds them";
+ok exists $scraped{'mdm_worker_commands_expired_total'},
+    '... the expiry counter among them';
 
 # --- NotNow re-push --------------------------------------------------------------------
 

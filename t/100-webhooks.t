@@ -7,6 +7,8 @@
 # keeps failing gets its events dead-lettered, and the API replays them; a
 # second webhook with a topic filter gets only its topics, undisturbed; a
 # SIGKILLed worker's events are delivered by another.
+# Has component sections (state written to Redis directly, listed with their
+# end-to-end counterparts in t/README.md).
 
 use strict;
 use warnings;

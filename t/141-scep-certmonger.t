@@ -3,6 +3,8 @@
 # daemon builds the pkiMessage, its scep-submit helper talks to us),
 # enrolls with a one-time challenge and renews with the issued certificate.
 # Where it and mdmsim disagree, RFC 8894 decides.
+# Has component sections (state written to Redis directly, listed with their
+# end-to-end counterparts in t/README.md).
 
 use strict;
 use warnings;
