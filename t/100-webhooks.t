@@ -658,6 +658,17 @@ is_deeply normalised($pf->{json}), { topic => 'mdm.PushFailed',
     reason => 'Unregistered', ids => { id => $GONE } } },
     'golden body: mdm.PushFailed (push_event: APNs status and reason)';
 
+# --- a body over mdm_event_raw_max_size (64k) is not copied into the event ----
+
+$base = @{ received('main') };
+report($devices[0], Status => 'Acknowledged', CommandUUID => 'BIG-1',
+       Padding => 'p' x (100 * 1024));
+ok wait_received('main', $base + 1, 10), 'a 100 KB report reaches the webhook';
+my $big = received('main')->[$base]{json}{acknowledge_event};
+is $big->{command_uuid}, 'BIG-1', '... the right one';
+ok defined $big->{raw_payload} && $big->{raw_payload} eq '',
+    '... with raw_payload "" (docs/webhooks.md), not the body';
+
 # --- a killed worker's events are delivered by another ------------------------
 
 $base = @{ received('main') };
