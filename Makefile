@@ -44,7 +44,8 @@ TOOL_BINS    = $(TOOLS:%=$(B)/%)
 
 MODULE_SO    = $(B)/nginx/ngx_http_mdm_module.so
 
-.PHONY: FORCE all module deb deps deps-if-missing fuzz run stop test test-unit test-asan bench clean chaos
+.PHONY: FORCE all module deb deps deps-if-missing fuzz run stop test test-unit test-asan \
+        test-stress bench clean chaos
 
 all: $(B)/libmdm.a $(MODULE_SO) $(B)/mdm-worker $(TOOL_BINS) $(UNIT_BINS) \
      $(DRIVER_BINS)
@@ -113,9 +114,18 @@ $(B)/tools/%.o: tools/%.c $(LIBMDM_HDRS) $$(wildcard $$(dir tools/%)*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -I$(dir $<) -c $< -o $@
 
-$(B)/unit/%.t: libmdm/t/test_%.c libmdm/t/tap.h $(B)/libmdm.a
+# The unit tests find the repository's fixtures and golden files from
+# anywhere (MDM_FIXTURES overrides the fixtures, as for t/).
+UNIT_DEFS = -DMDM_TEST_FIXTURES='"$(CURDIR)/t/fixtures"' \
+            -DMDM_TEST_GOLDEN='"$(CURDIR)/t/golden"'
+
+$(B)/unit/%.t: libmdm/t/test_%.c $(wildcard libmdm/t/*.h) $(B)/libmdm.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Ilibmdm/t -o $@ $< $(B)/libmdm.a $(LDFLAGS) $(LIBS)
+	$(CC) $(CFLAGS) $(UNIT_DEFS) -Ilibmdm/t -o $@ $< $(B)/libmdm.a $(LDFLAGS) $(LIBS)
+
+# The t/ files are independent (own temp dir, free ports, own processes):
+# prove runs TEST_JOBS of them at once, one per CPU (at least 2).
+TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -lt 2 ] && n=2; echo $$n)
 
 $(B)/unit/worker_%.t: worker/t/test_%.c libmdm/t/tap.h $(WORKER_LIB_OBJS) \
                       $(B)/libmdm.a
@@ -128,7 +138,7 @@ $(B)/unit/cluster_client: libmdm/t/cluster_client.c $(B)/libmdm.a
 
 test: deps-if-missing all
 	prove --exec '' $(UNIT_BINS)
-	MDM_BUILD=$(B) prove -j2 t/
+	MDM_BUILD=$(B) prove -j$(TEST_JOBS) t/
 	+$(MAKE) fuzz-smoke
 
 test-unit: $(UNIT_BINS)
@@ -139,9 +149,21 @@ CHAOS_ROUNDS ?= 20
 chaos: all
 	CHAOS_ROUNDS=$(CHAOS_ROUNDS) MDM_BUILD=$(B) prove -v t/110-chaos.t
 
+# Sanitized build, leak checks on (t/lsan.supp: nginx's own exit-time
+# allocations); every test wait three times as long.
 test-asan:
-	MDM_ASAN=1 UBSAN_OPTIONS=print_stacktrace=1 $(MAKE) B=build-asan \
+	MDM_ASAN=1 MDM_TEST_TIMEOUT_SCALE=$${MDM_TEST_TIMEOUT_SCALE:-3} \
+	    UBSAN_OPTIONS=print_stacktrace=1 \
+	    LSAN_OPTIONS=suppressions=$(CURDIR)/t/lsan.supp:print_suppressions=0 \
+	    $(MAKE) B=build-asan \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" test
+
+# The suite STRESS_ROUNDS times in a row while another full run and
+# stress-ng --cpu 2 share the machine; a table of failures per file at the end
+# (tools/test-stress.sh).
+STRESS_ROUNDS ?= 10
+test-stress: deps-if-missing all
+	@MDM_BUILD=$(B) TEST_JOBS=$(TEST_JOBS) tools/test-stress.sh $(STRESS_ROUNDS)
 
 deps-if-missing:
 	@tools/install-deps.sh --if-missing

@@ -47,7 +47,7 @@ mdm_event_encode(const mdm_event_t *ev, mdm_buf_t *out)
     msgpack_packer            pk;
     const mdm_event_field_t  *f;
 
-    n = 2;  /* raw, ts */
+    n = 1 + (ev->raw != NULL);  /* ts, raw */
     for (f = mdm_event_strings; f->name; f++) {
         n += mdm_event_str(ev, f) != NULL;
     }
@@ -65,9 +65,10 @@ mdm_event_encode(const mdm_event_t *ev, mdm_buf_t *out)
         }
     }
 
-    mdm_pack_str(&pk, "raw", 3);
-    msgpack_pack_bin(&pk, ev->raw_len);
-    if (ev->raw_len) {      /* a raw left out is NULL: no memcpy from it */
+    /* left out when NULL, as the Lua writers leave it (lib/event.lua) */
+    if (ev->raw != NULL) {
+        mdm_pack_str(&pk, "raw", 3);
+        msgpack_pack_bin(&pk, ev->raw_len);
         msgpack_pack_bin_body(&pk, ev->raw, ev->raw_len);
     }
 

@@ -4,7 +4,9 @@
 /*
  * Events for the workers (docs/redis-schema.md, stream mdm:events, field m):
  * one msgpack map per accepted check-in or command report. Absent strings
- * are left out of the map.
+ * and an absent raw (NULL) are left out of the map. The keys come in a fixed
+ * order (the Lua writers of mdm.CommandExpired use the same, lib/event.lua):
+ * the same event is the same bytes, t/golden/event-command-expired.msgpack.
  */
 
 #include <stddef.h>

@@ -464,12 +464,18 @@ ngx_http_mdm_args_add_event(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
 
     /*
      * mdm:events is bounded by entries: a body over mdm_event_raw_max_size
-     * is not copied into it (raw_payload null; a result stays readable
-     * through GET /v1/commands/<uuid>?format=plist).
+     * is not copied into it (raw empty, so raw_payload "" as
+     * docs/webhooks.md says; a result stays readable through
+     * GET /v1/commands/<uuid>?format=plist). A NULL raw would leave the
+     * field out, which is for events without a body.
      */
     if (body->len <= mcf->event_raw_max_size) {
         ev->raw = body->data;
         ev->raw_len = body->len;
+
+    } else {
+        ev->raw = (const unsigned char *) "";
+        ev->raw_len = 0;
     }
     ev->ts_ms = ngx_http_mdm_now_ms();
 

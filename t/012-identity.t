@@ -2,6 +2,8 @@
 # Identity sources and binding modes beyond the basics of 010: a trusted TLS
 # terminator's header (both formats), ssl_verify_client on, retroactive
 # binding of migrated enrollments, the push-topic check, User Enrollment IDs.
+# Has component sections (state written to Redis directly, listed with their
+# end-to-end counterparts in t/README.md).
 
 use strict;
 use warnings;

@@ -4,6 +4,8 @@
 # GET/POST /v1/push/<ids> queues one push job per pushable enrollment and
 # reports every ID in NanoMDM's APIResult shape; mdm-worker delivers the job
 # with the uploaded certificate.
+# Has component sections (state written to Redis directly, listed with their
+# end-to-end counterparts in t/README.md).
 
 use strict;
 use warnings;

@@ -3,6 +3,8 @@
 # (checked by a strict parser below), its counters are shared by the nginx
 # workers and move with check-ins, reports, identity refusals, API refusals
 # and a Redis outage; $mdm_* variables reach a custom access log.
+# Has component sections (state written to Redis directly, listed with their
+# end-to-end counterparts in t/README.md).
 
 use strict;
 use warnings;
@@ -325,7 +327,11 @@ ok($t->wait_for(sub { metric(scalar scrape(), 'mdm_redis_up') == 1 }, 10), 'Redi
 $before = scrape();
 $t->redis_close;
 $t->kill9('redis');
-select(undef, undef, undef, 0.3);    # the workers notice the lost connections
+# barrier: the workers have seen their connections close
+ok($t->wait_for(sub {
+    metric(scalar scrape(), 'mdm_redis_errors_total{error="connection_lost"}')
+        > metric($before, 'mdm_redis_errors_total{error="connection_lost"}') }, 10),
+   'Redis killed: the workers see their connections lost');
 is(report($ida, $A, Status => 'Idle')->{status}, 503, 'Redis down: a report gets 503');
 ($s, $types, $errors) = scrape();
 is_deeply($errors, [], 'a scrape during the outage is valid text') or diag $last_body;

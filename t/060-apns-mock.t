@@ -10,6 +10,9 @@ use IO::Socket::INET;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
+# t/lib's MDM_TEST_TIMEOUT_SCALE, read here as this file does not use t/lib
+my $scale = $ENV{MDM_TEST_TIMEOUT_SCALE} || 1;
+
 my $build = $ENV{MDM_BUILD} // 'build';
 my $mock  = "$build/apns-mock";
 plan skip_all => "$mock not built" unless -x $mock;
@@ -78,7 +81,8 @@ sub start_mock {
     }
     $running{$pid} = 1;
     $m{pid} = $pid;
-    for (1 .. 100) {
+    my $deadline = time + 5 * $scale;
+    while (time < $deadline) {
         if (slurp($m{out}) =~ /\Aport=(\d+)\n/) {
             $m{port} = $1;
             return \%m;
@@ -105,7 +109,7 @@ sub stop_mock {
 sub push_req {
     my ($m, %o) = @_;
     my $cert = $o{cert} // 'client';
-    my @cmd = ('curl', '-s', '--max-time', '5', $o{http} // '--http2',
+    my @cmd = ('curl', '-s', '--max-time', 5 * $scale, $o{http} // '--http2',
         '--cacert', "$dir/ca.pem", '-D', "$dir/h", '-o', "$dir/b",
         '-w', '%{http_code}');
     push @cmd, '--cert', "$dir/$cert.pem", '--key', "$dir/$cert.key"
@@ -150,7 +154,7 @@ sub h2_exchange {
     my $tls = IO::Socket::SSL->new(PeerAddr => "127.0.0.1:$m->{port}",
         SSL_ca_file => "$dir/ca.pem", SSL_cert_file => "$dir/client.pem",
         SSL_key_file => "$dir/client.key", SSL_alpn_protocols => ['h2'],
-        SSL_verifycn_name => '127.0.0.1', Timeout => 5)
+        SSL_verifycn_name => '127.0.0.1', Timeout => 5 * $scale)
         or die "TLS connect: $IO::Socket::SSL::SSL_ERROR";
     my $out = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" . h2_frame(4, 0, 0, '');
     my ($heads, $datas) = ('', '');
@@ -288,7 +292,8 @@ is push_req($m)->{code}, 200,
     'still serving after a non-TLS client and a bad preface';
 
 kill 'USR1', $m->{pid};
-sleep 0.2;
+my $deadline = time + 5 * $scale;
+sleep 0.05 until slurp($m->{out}) =~ /^stats connections=\d+ /m || time > $deadline;
 like slurp($m->{out}), qr/^stats connections=\d+ /m, 'SIGUSR1 prints counters';
 
 my ($status, $out) = stop_mock($m);
@@ -317,7 +322,7 @@ $m = start_mock('burst', '--burst-429', '1:2', '--goaway-after', 2,
     '--quiet');
 {
     my $url = "https://127.0.0.1:$m->{port}/3/device/$tok_a";
-    open my $fh, '-|', 'curl', '-s', '--max-time', '5', '--http2',
+    open my $fh, '-|', 'curl', '-s', '--max-time', 5 * $scale, '--http2',
         '--cacert', "$dir/ca.pem", '--cert', "$dir/client.pem",
         '--key', "$dir/client.key", '--data-binary', '{"mdm":"m"}',
         '-w', '%{http_code}\n', ('-o', '/dev/null', $url) x 4 or die;

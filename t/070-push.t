@@ -3,6 +3,10 @@
 # one push per enrollment with the right token, topic, headers and push
 # magic; dead tokens marked and skipped; faults retried until delivered; a
 # killed worker's jobs finished by another; push certificates reloaded.
+# component test: mdm-worker alone. Enrollments and push jobs are written to
+# Redis the way checkin.lua and enqueue.lua write them; no nginx. End to end
+# through the module: t/075-lifecycle.t, t/100-webhooks.t, t/130-mdmctl.t
+# (t/README.md lists what each covers).
 
 use strict;
 use warnings;
@@ -163,18 +167,20 @@ start_worker('w1');
 ok wait_no_pending(10), 'every job of the first batch is acked';
 ok $t->wait_for(sub { $t->redis('XLEN', 'mdm:push') == 0 }, 5),
     'acked jobs are deleted: the push stream does not grow';
-sleep 0.3;
+
+# The barrier before counting: a job queued after the batch is delivered, so
+# the worker is past every push the batch could have made.
+job('dev-b');
+ok wait_delivered(2), 'a job for another enrollment is pushed';
 my $p = pushes();
-is scalar @$p, 1, 'three jobs for one enrollment make one push, '
-    . 'disabled and tokenless enrollments none';
+is scalar(grep { $_->[2] eq token_hex('dev-a') } @$p), 1,
+    'three jobs for one enrollment make one push';
+is scalar @$p, 2, '... disabled and tokenless enrollments none, '
+    . 'the other enrollment exactly one';
 is_deeply $p->[0], [200, $topic, token_hex('dev-a'),
     '{"mdm":"magic \"quoted\" \\\\ a"}'],
     'the mock accepted it: token in hex, topic, mdm headers, '
     . 'push magic JSON-escaped';
-
-job('dev-b');
-ok wait_delivered(2), 'a job for another enrollment is pushed';
-is scalar @{ pushes() }, 2, '... exactly once';
 
 # --- dead tokens -------------------------------------------------------------
 
@@ -209,8 +215,11 @@ like worker_log('w1'), qr/\[error\] push dev-badtopic: APNs 400 BadTopic/,
 my $before = scalar @{ pushes() };
 job(qw(dev-gone dev-bad));
 ok wait_no_pending(10), 'jobs for dead tokens are acked';
-sleep 0.3;
-is scalar @{ pushes() }, $before, '... without a push';
+# barrier: a job queued after them is delivered
+job('dev-b');
+ok $t->wait_for(sub { grep { $_->[2] eq token_hex('dev-b') } @{ pushes() } }, 10),
+    '... a job queued after them is pushed';
+is scalar @{ pushes() }, $before + 1, '... and theirs made no push';
 
 # --- faults: 503s, 429 bursts, GOAWAY ---------------------------------------
 
@@ -245,18 +254,24 @@ $t->stop('w1');
 start_mock('--goaway-at-start', '0:Shutdown');
 enroll('dev-g1');
 job('dev-g1');
+my $t0 = Time::HiRes::time();
 start_worker('wg');
-sleep 2;
+ok $t->wait_for(sub { connects('wg') >= 4 }, 10),
+    'a GOAWAY on a connection that answered nothing is a failure: '
+    . 'the worker reconnects';
+my $took = Time::HiRes::time() - $t0;
 my $connects = connects('wg');
-ok $connects >= 2 && $connects < 30,
-    "a GOAWAY on a connection that answered nothing is a failure: "
-    . "reconnects back off ($connects in 2 s)";
+# Backoffs of 50 ms doubling to 400 ms: at least 25 ms between connects on
+# average, however slow the machine (load only lengthens the gaps).
+cmp_ok $connects, '<=', 1 + $took / 0.025,
+    sprintf '... after a backoff, not at once (%d in %.1f s)', $connects, $took;
 like worker_log('wg'),
     qr/ended by GOAWAY NO_ERROR after 0 answers: reconnecting after a backoff/,
     '... and say so';
 unlike worker_log('wg'), qr/closed by the server/,
     'a close announced by a GOAWAY is no failure of its own';
-like worker_log('wg'), qr/push dev-g1: attempt 1 failed \(0 refused 3 times\)/,
+ok $t->wait_for(sub {
+    worker_log('wg') =~ /push dev-g1: attempt 1 failed \(0 refused 3 times\)/ }, 10),
     'a request refused three times spends an attempt';
 
 # (a new mock is on a new port: the worker follows it)

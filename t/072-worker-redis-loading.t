@@ -5,6 +5,8 @@
 # off rather than retry at once (it sends few commands over the loading time),
 # log at most one Redis error line per redis_error_log_interval_ms, and push
 # again once Redis is back.
+# component test: mdm-worker alone behind a RESP proxy that answers LOADING;
+# enrollments and push jobs written to Redis directly (t/README.md).
 
 use strict;
 use warnings;
@@ -91,7 +93,8 @@ my $lines_before = () = worker_log() =~ /\[error\]/g;
 MDM::Test::spew($flag, '');
 ok $t->wait_for(sub { -s $count }, 20), 'the worker meets LOADING answers';
 my $t0 = time;
-# the loading lasts 3 s (the scenario, not a synchronisation wait)
+# the loading lasts 3 s: the scenario, not a synchronisation wait (the
+# bounds below are rates, which a slow machine can only lower)
 sleep 3;
 unlink $flag;
 my $window = time - $t0;

@@ -4,6 +4,8 @@
 # ended with NotNow are pushed again; two quick enqueues make one push; a
 # final push failure becomes an mdm.PushFailed event; the worker's counters
 # reach mdm:metrics:worker.
+# Has component sections (state written to Redis directly, listed with their
+# end-to-end counterparts in t/README.md).
 
 use strict;
 use warnings;
@@ -11,7 +13,6 @@ use lib 't/lib';
 use Test::More;
 use Digest::SHA qw(sha256);
 use JSON::PP;
-use Time::HiRes qw(sleep);
 use MDM::Test;
 
 *plist = \&MDM::Plist::plist;
@@ -37,6 +38,7 @@ $t->nginx_start(<<"EOF", port => $port);
         ssl_certificate_key $pki->{key};
         mdm_device_ca $pki->{ca};
         location /mdm { mdm_server; }
+        location = /metrics { mdm_metrics; }
         location / { mdm_api; mdm_api_key sekret; }
     }
 EOF
@@ -61,7 +63,8 @@ my %API = MDM::Test::api_auth('sekret');
 sub token { sha256("token-$_[0]") }
 sub token_hex { unpack 'H*', token($_[0]) }
 
-MDM::Test::spew("$dir/script", token_hex('GONE-0001') . " 410 Unregistered\n");
+MDM::Test::spew("$dir/script", token_hex('GONE-0001') . " 410 Unregistered\n"
+    . token_hex('BADT-0001') . " 400 BadDeviceToken\n");
 my $mock_log = "$dir/mock.log";
 $t->spawn('mock', {}, $mock_bin, '--port', 0, '--cert', $pki->{cert},
     '--key', $pki->{key}, '--ca', $pki->{ca}, '--log', $mock_log,
@@ -183,9 +186,12 @@ backoff_base_ms = 50
 backoff_max_ms = 200
 sweep_interval_ms = 200
 metrics_interval_ms = 200
-push_coalesce_ms = 1000
+push_coalesce_ms = ${\ int(MDM::Test::timeout(3000)) }
 result_retention = 3600
 EOF
+# push_coalesce_ms is longer than the gap between two API requests on a
+# loaded machine: a second enqueue must fall within the window to be
+# coalesced, however slowly the test gets to send it.
 
 sub start_worker {
     my ($name, @args) = @_;
@@ -194,6 +200,10 @@ sub start_worker {
 }
 
 sub worker_log { MDM::Test::slurp("$dir/$_[0].out") }
+
+# The barrier before "no further push": every push job is read and acked,
+# so nothing the worker was given can still make a push.
+sub push_drained { $t->stream_drained('mdm:push', 'pushers') }
 
 # A small batch: a command with many targets takes several calls.
 start_worker('w1', '--repush-silent-after', 0, '--repush-notnow-after', 0,
@@ -206,7 +216,7 @@ device($EXP);
 enqueue($EXP, 'TTL1', '?ttl=1&nopush=1');
 ok $t->wait_for(sub {
     ($t->redis('HGET', "mdm:{$EXP}:r:TTL1", 'status') // '') eq 'Expired'
-}, 5), 'a command past its TTL is Expired although the device never connected';
+}, 10), 'a command past its TTL is Expired although the device never connected';
 is $t->redis('LLEN', "mdm:{$EXP}:q"), 0, '... it left the queue';
 is $t->redis('EXISTS', 'mdm:cmd:{TTL1}'), 0, '... its body is deleted';
 ok !defined $t->redis('ZSCORE', 'mdm:expiry', 'TTL1'), '... and it left mdm:expiry';
@@ -240,7 +250,11 @@ ok worker_log('w1') =~ /expired \d+ queued command\(s\); 0 command/,
     '... over several calls';
 
 enqueue($EXP, 'TTL2', '?ttl=3600&nopush=1');
-sleep 0.6;
+# barrier: a command queued behind it with a TTL of 1 s is expired by a sweep
+enqueue($EXP, 'TTL3', '?ttl=1&nopush=1');
+ok $t->wait_for(sub {
+    ($t->redis('HGET', "mdm:{$EXP}:r:TTL3", 'status') // '') eq 'Expired'
+}, 10), 'a command queued behind it expires';
 is $t->redis('LINDEX', "mdm:{$EXP}:q", 0), 'TTL2', 'a command within its TTL stays queued';
 
 # --- coalescing --------------------------------------------------------------------
@@ -248,21 +262,25 @@ is $t->redis('LINDEX', "mdm:{$EXP}:q", 0), 'TTL2', 'a command within its TTL sta
 my $CO = 'COAL-DEVICE-0001';
 device($CO);
 enqueue($CO, 'CO1');
-sleep 0.1;
+# the worker has seen the answer (and noted the push) before the next job
+ok $t->wait_for(sub { worker_log('w1') =~ /push $CO: delivered/ }, 10),
+    'the first enqueue pushes';
+is scalar @{ pushes_to($CO) }, 1, '... once';
 enqueue($CO, 'CO2');
-ok $t->wait_for(sub { @{ pushes_to($CO) } >= 1 }, 5), 'the first enqueue pushes';
-sleep 1.5;
+# barrier: the worker decides about the second job when the window ends
+ok $t->wait_for(sub { worker_log('w1') =~ /push $CO: coalesced with the one delivered/ }, 15),
+    'a second enqueue within push_coalesce_ms is coalesced with the first push';
 is scalar @{ pushes_to($CO) }, 1,
-    'a second enqueue 100 ms later makes no second push: the device has not answered the first';
+    '... and makes no second push: the device has not answered the first';
 
 my $CA = 'COAL-DEVICE-0002';
 my $ida = device($CA);
 enqueue($CA, 'CA1');
-ok $t->wait_for(sub { @{ pushes_to($CA) } >= 1 }, 5), 'another device is pushed';
+ok $t->wait_for(sub { @{ pushes_to($CA) } >= 1 }, 10), 'another device is pushed';
 like report($ida, $CA, Status => 'Idle')->{body}, qr/CA1/,
     '... answers and fetches its queue';
 enqueue($CA, 'CA2');
-ok $t->wait_for(sub { @{ pushes_to($CA) } >= 2 }, 5),
+ok $t->wait_for(sub { @{ pushes_to($CA) } >= 2 }, 15),
     'a command enqueued within the window after that makes a second push '
     . '(the device may have fetched its queue before it)';
 
@@ -271,14 +289,28 @@ ok $t->wait_for(sub { @{ pushes_to($CA) } >= 2 }, 5),
 my $GONE = 'GONE-0001';
 device($GONE);
 enqueue($GONE, 'G1');
-ok $t->wait_for(sub { events('mdm.PushFailed') }, 5), 'a 410 makes an mdm.PushFailed event';
+ok $t->wait_for(sub { events('mdm.PushFailed') }, 10), 'a 410 makes an mdm.PushFailed event';
 my ($pf) = events('mdm.PushFailed');
 is_deeply [ @{$pf}{qw(id status params)} ], [$GONE, '410', 'reason=Unregistered'],
     '... with the enrollment, the HTTP status and the APNs reason';
-ok $t->redis('HGET', "mdm:{$GONE}:enr", 'push_dead'), '... and the token is marked dead';
-enqueue($GONE, 'G2');
-sleep 1.2;
+ok $t->wait_for(sub { $t->redis('HGET', "mdm:{$GONE}:enr", 'push_dead') }, 10),
+    '... and the token is marked dead';
+like enqueue($GONE, 'G2')->{body}, qr/no live push token/,
+    'a later command for a dead token is queued without a push job';
+ok $t->wait_for(\&push_drained, 10), '... and every push job is done';
 is scalar @{ pushes_to($GONE) }, 1, 'no further push to a dead token';
+
+# 400 BadDeviceToken is as final as 410 (protocol.md §5): the token is dead
+my $BADT = 'BADT-0001';
+device($BADT);
+enqueue($BADT, 'B1');
+ok $t->wait_for(sub { $t->redis('HGET', "mdm:{$BADT}:enr", 'push_dead') }, 10),
+    'a 400 BadDeviceToken marks the token dead';
+ok $t->wait_for(sub { grep { $_->{id} eq $BADT && $_->{status} eq '400' }
+                      events('mdm.PushFailed') }, 10),
+    '... with an mdm.PushFailed event';
+like enqueue($BADT, 'B2')->{body}, qr/no live push token/,
+    '... and no push job for its next command';
 
 # --- counters ------------------------------------------------------------------------
 
@@ -289,8 +321,18 @@ ok $t->wait_for(sub {
         && ($m->{commands_expired_total} // 0) >= 1
         && ($m->{pushes_coalesced_total} // 0) >= 1
         && ($m->{push_failures_total} // 0) >= 1
-}, 5), 'mdm:metrics:worker counts pushes by result, expiry, coalescing and failures'
+}, 10), 'mdm:metrics:worker counts pushes by result, expiry, coalescing and failures'
     or diag explain metrics();
+
+# End to end: what the worker counts is what nginx's /metrics shows
+# (t/050-metrics.t renders a hand-written mdm:metrics:worker).
+my %scraped = map { /^(\S+) (\S+)$/ ? ($1 => $2) : () }
+    split /\n/, $t->request('GET', $port, '/metrics')->{body};
+is $scraped{'mdm_worker_pushes_total{result="410"}'},
+    metrics()->{'pushes_total{result="410"}'},
+    "/metrics shows the worker's counters as mdm:metrics:worker holds them";
+ok exists $scraped{'mdm_worker_commands_expired_total'},
+    '... the expiry counter among them';
 
 # --- NotNow re-push --------------------------------------------------------------------
 
@@ -300,18 +342,23 @@ start_worker('w2', '--repush-silent-after', 0, '--repush-notnow-after', 1);
 my $NN = 'NOTN-DEVICE-0001';
 my $idn = device($NN);
 enqueue($NN, 'NN1');
-ok $t->wait_for(sub { @{ pushes_to($NN) } >= 1 }, 5), 'NotNow device: first push';
+ok $t->wait_for(sub { @{ pushes_to($NN) } >= 1 }, 10), 'NotNow device: first push';
 my $r = report($idn, $NN, Status => 'Idle');
 like $r->{body}, qr/NN1/, 'the device fetches the command';
 $r = report($idn, $NN, Status => 'NotNow', CommandUUID => 'NN1');
 is $r->{body}, '', '... says NotNow, the session ends';
 ok defined $t->redis('ZSCORE', 'mdm:notnow', $NN), '... and it is in mdm:notnow';
-ok $t->wait_for(sub { @{ pushes_to($NN) } >= 2 }, 5),
+ok $t->wait_for(sub { @{ pushes_to($NN) } >= 2 }, 15),
     'after repush_notnow_after it is pushed again';
 ok !defined $t->redis('ZSCORE', 'mdm:notnow', $NN), '... and leaves mdm:notnow';
-sleep 1.5;
-is scalar @{ pushes_to($NN) }, 2, '... once';
-ok $t->wait_for(sub { (metrics()->{'repushes_total{reason="notnow"}'} // 0) >= 1 }, 3),
+# barrier: another device's NotNow, later, is re-pushed by a later sweep
+like report($ida, $CA, Status => 'Acknowledged', CommandUUID => 'CA1')->{body},
+    qr/CA2/, 'another device fetches its next command';
+is report($ida, $CA, Status => 'NotNow', CommandUUID => 'CA2')->{body}, '',
+    '... and says NotNow';
+ok $t->wait_for(sub { @{ pushes_to($CA) } >= 3 }, 15), '... and is re-pushed';
+is scalar @{ pushes_to($NN) }, 2, 'the first NotNow device was re-pushed once';
+ok $t->wait_for(sub { (metrics()->{'repushes_total{reason="notnow"}'} // 0) >= 1 }, 10),
     'NotNow re-pushes are counted';
 
 # --- silent devices ---------------------------------------------------------------------
@@ -320,11 +367,16 @@ $t->stop('w2');
 my $before = scalar @{ pushes_to($CO) };
 my $t0 = time;
 start_worker('w3', '--repush-silent-after', 1, '--repush-notnow-after', 0);
-ok $t->wait_for(sub { @{ pushes_to($CO) } > $before }, 5),
+ok $t->wait_for(sub { @{ pushes_to($CO) } > $before }, 10),
     'a device silent longer than repush_silent_after with work queued is pushed again';
 ok $t->redis('ZSCORE', 'mdm:pending', $CO) >= $t0, '... and its clock restarts';
-is scalar @{ pushes_to($GONE) }, 1, '... a dead token is not';
-ok $t->wait_for(sub { (metrics()->{'repushes_total{reason="silent"}'} // 0) >= 1 }, 3),
+# barrier: the sweep has handled the dead token too (its clock restarted)
+# and every job it made is done
+ok $t->wait_for(sub {
+    ($t->redis('ZSCORE', 'mdm:pending', $GONE) // 0) >= $t0 && push_drained() }, 10),
+    'the sweep passes the dead token as well';
+is scalar @{ pushes_to($GONE) }, 1, '... without pushing it';
+ok $t->wait_for(sub { (metrics()->{'repushes_total{reason="silent"}'} // 0) >= 1 }, 10),
     'silent re-pushes are counted';
 
 unlike worker_log('w1') . worker_log('w2') . worker_log('w3'),
@@ -341,7 +393,7 @@ $t->redis('RPUSH', "mdm:{$EXP}:q", 'FLUSHED');
 $t->redis('ZADD', 'mdm:expiry', time - 1, 'FLUSHED');
 ok $t->wait_for(sub {
     ($t->redis('HGET', "mdm:{$EXP}:r:FLUSHED", 'status') // '') eq 'Expired'
-}, 5), 'after SCRIPT FLUSH the worker loads its scripts again and sweeps on';
+}, 10), 'after SCRIPT FLUSH the worker loads its scripts again and sweeps on';
 
 # --- a key of the wrong type does not stop the sweeps ----------------------------------
 
@@ -361,16 +413,16 @@ $t->redis('SET', 'mdm:{BADENR}:enr', 'not a hash');
 $t->redis('ZADD', 'mdm:pending', 0, 'BADENR');
 ok $t->wait_for(sub {
     ($t->redis('HGET', "mdm:{$GOODQ}:r:BADTGT", 'status') // '') eq 'Expired'
-}, 5), 'a WRONGTYPE target is skipped: the command expires for the others';
-ok $t->wait_for(sub { !defined $t->redis('ZSCORE', 'mdm:expiry', 'BADTGT') }, 5),
+}, 10), 'a WRONGTYPE target is skipped: the command expires for the others';
+ok $t->wait_for(sub { !defined $t->redis('ZSCORE', 'mdm:expiry', 'BADTGT') }, 10),
     '... and finishes';
 ok !defined $t->redis('ZSCORE', 'mdm:expiry', 'BADIDS'),
     'a command whose target set is not a set leaves mdm:expiry';
-ok $t->wait_for(sub { !defined $t->redis('ZSCORE', 'mdm:pending', 'BADENR') }, 5),
+ok $t->wait_for(sub { !defined $t->redis('ZSCORE', 'mdm:pending', 'BADENR') }, 10),
     'an enrollment whose hash is not a hash leaves mdm:pending';
 ok $t->wait_for(sub {
     worker_log('w3') =~ /\[warn\] sweep: skipped \d+ item\(s\) on a Redis error.*WRONGTYPE/
-}, 5), 'the skips are logged as a warning, with the error';
+}, 10), 'the skips are logged as a warning, with the error';
 
 $t->stop('w3', 'TERM');
 is $? >> 8, 0, 'SIGTERM: exit 0';

@@ -2,6 +2,8 @@
 # The SCEP CA (mdm_scep, RFC 8894): GetCACaps, GetCACert, PKIOperation by
 # POST and GET through mdmsim's SCEP client, issuance records in Redis, and
 # every refusal a CertRep FAILURE that changes nothing.
+# Has component sections (state written to Redis directly, listed with their
+# end-to-end counterparts in t/README.md).
 
 use strict;
 use warnings;

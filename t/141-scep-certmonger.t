@@ -3,6 +3,8 @@
 # daemon builds the pkiMessage, its scep-submit helper talks to us),
 # enrolls with a one-time challenge and renews with the issued certificate.
 # Where it and mdmsim disagree, RFC 8894 decides.
+# Has component sections (state written to Redis directly, listed with their
+# end-to-end counterparts in t/README.md).
 
 use strict;
 use warnings;
@@ -68,7 +70,7 @@ my $url = "http://127.0.0.1:$http/scep";
 sub wait_status {
     my ($want) = @_;
     return <<"SH";
-for i in \$(seq 1 120); do
+for i in \$(seq 1 ${\ int(120 * $MDM::Test::SCALE) }); do
     s=\$(getcert list -s -i req1 | sed -n 's/^[[:space:]]*status: //p')
     echo "status \$s" >&2
     case "\$s" in $want) exit 0 ;; CA_REJECTED|CA_UNREACHABLE|CA_UNCONFIGURED) exit 1 ;; esac

@@ -5,6 +5,8 @@
 # API's one-time links work once, then 410; unknown links 403; bad API input
 # 400 with nothing stored; `nginx -t` refuses settings Apple's schema would
 # refuse, naming the directive.
+# Has component sections (state written to Redis directly, listed with their
+# end-to-end counterparts in t/README.md).
 
 use strict;
 use warnings;

@@ -5,6 +5,8 @@
 # it was issued to renew this very enrollment, is not revoked and has not
 # expired; the previous certificate works until the grace period ends; any
 # other certificate is still refused (400) and changes nothing.
+# Has component sections (state written to Redis directly, listed with their
+# end-to-end counterparts in t/README.md).
 
 use strict;
 use warnings;

@@ -16,6 +16,7 @@ PACKAGES="
     clang libclang-rt-14-dev
     debhelper dpkg-dev fakeroot lintian
     libyaml-libyaml-perl python3 python3-yaml
+    stress-ng
 "
 
 missing=

@@ -26,6 +26,8 @@ local bind_id = parent ~= '' and parent or id
 
 -- @include binding
 
+-- @include event
+
 -- A report needs an enrollment made by check-ins: a user channel that never
 -- sent its TokenUpdate has none, and must not get a stub from this script.
 local function check_enrollment()
@@ -74,10 +76,8 @@ local function expire(cmd_uuid, dead)
     redis.call('HSET', r, 'status', 'Expired', 'updated', now)
     redis.call('EXPIRE', r, retention)
     redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'm',
-               cmsgpack.pack({ topic = 'mdm.CommandExpired', id = id,
-                               parent = parent ~= '' and parent or nil,
-                               command_uuid = cmd_uuid,
-                               ts = tonumber(now) * 1000 }))
+               command_expired_event(id, parent, cmd_uuid,
+                                     tonumber(now) * 1000))
 end
 
 -- Returns the body to send ('' for none) and whether the queue is empty.

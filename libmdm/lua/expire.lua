@@ -26,6 +26,8 @@ now_ms = tonumber(now_ms)
 batch = tonumber(batch)
 local now = math.floor(now_ms / 1000)
 
+-- @include event
+
 local expired, finished, skipped = 0, 0, 0
 local first_error = ''
 local budget = batch
@@ -57,9 +59,7 @@ local function expire_target(id, uuid)
     end
     local parent = redis.call('HGET', 'mdm:{' .. id .. '}:enr', 'parent')
     redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'm',
-               cmsgpack.pack({ topic = 'mdm.CommandExpired', id = id,
-                               parent = parent or nil,
-                               command_uuid = uuid, ts = now_ms }))
+               command_expired_event(id, parent, uuid, now_ms))
     expired = expired + 1
 end
 

@@ -27,7 +27,16 @@
 #define TEST_MAX_BODY  (1024 * 1024)
 
 
-/* Reads $MDM_FIXTURES/name (default ../shared/fixtures/devices). */
+/*
+ * Reads $MDM_FIXTURES/name, name as "devices/ios-authenticate.plist".
+ * MDM_FIXTURES means what it means to the Perl harness (t/lib/MDM/Test.pm):
+ * the directory holding devices/ and ddm/, by default the repository's
+ * t/fixtures (the Makefile passes its path, so a test runs from anywhere).
+ */
+#ifndef MDM_TEST_FIXTURES
+#define MDM_TEST_FIXTURES  "t/fixtures"
+#endif
+
 static inline char *
 fixture(const char *name, size_t *len)
 {
@@ -39,7 +48,7 @@ fixture(const char *name, size_t *len)
 
     dir = getenv("MDM_FIXTURES");
     snprintf(path, sizeof(path), "%s/%s",
-             dir != NULL ? dir : "../shared/fixtures/devices", name);
+             dir != NULL ? dir : MDM_TEST_FIXTURES, name);
 
     f = fopen(path, "rb");
     if (f == NULL) {

@@ -45,7 +45,7 @@ test_fixtures(void)
     mdm_err_t       err;
     mdm_checkin_t   ci;
 
-    body = fixture("ios-authenticate.plist", &len);
+    body = fixture("devices/ios-authenticate.plist", &len);
     ok(body != NULL, "Authenticate fixture is readable (MDM_FIXTURES)");
 
     if (body != NULL) {
@@ -69,7 +69,7 @@ test_fixtures(void)
         free(body);
     }
 
-    body = fixture("ios-tokenupdate.plist", &len);
+    body = fixture("devices/ios-tokenupdate.plist", &len);
     ok(body != NULL, "TokenUpdate fixture is readable (MDM_FIXTURES)");
 
     if (body != NULL) {

@@ -422,10 +422,11 @@ test_fixtures_as_binary(void)
     const char  **name;
 
     static const char  *names[] = {
-        "ios-authenticate.plist", "ios-tokenupdate.plist",
-        "report-certificatelist-ack.plist",
-        "report-deviceinformation-ack.plist", "report-error.plist",
-        "report-securityinfo-ack.plist", NULL
+        "devices/ios-authenticate.plist", "devices/ios-tokenupdate.plist",
+        "devices/report-certificatelist-ack.plist",
+        "devices/report-deviceinformation-ack.plist",
+        "devices/report-error.plist",
+        "devices/report-securityinfo-ack.plist", NULL
     };
 
     for (name = names; *name != NULL; name++) {

@@ -49,15 +49,17 @@ test_fixtures(void)
         const char    *uuid;
         const char    *id;
     } fixtures[] = {
-        { "report-certificatelist-ack.plist", MDM_STATUS_ACKNOWLEDGED,
-          NULL, NULL },
-        { "report-deviceinformation-ack.plist", MDM_STATUS_ACKNOWLEDGED,
+        { "devices/report-certificatelist-ack.plist",
+          MDM_STATUS_ACKNOWLEDGED, NULL, NULL },
+        { "devices/report-deviceinformation-ack.plist",
+          MDM_STATUS_ACKNOWLEDGED,
           "76eda240-5488-4989-8339-f2ae160113c4",
           "66ADE930-5FDF-5EC4-8429-15640684C489" },
-        { "report-error.plist", MDM_STATUS_ERROR,
+        { "devices/report-error.plist", MDM_STATUS_ERROR,
           "D053EE3A-EE0E-4E82-87D2-BB3624186694",
           "6362F867-FFF2-4EA6-905C-3C796DF4EF68" },
-        { "report-securityinfo-ack.plist", MDM_STATUS_ACKNOWLEDGED,
+        { "devices/report-securityinfo-ack.plist",
+          MDM_STATUS_ACKNOWLEDGED,
           "53115671-3f45-49f5-b7cb-22ede8b8afdc", NULL },
     };
 
@@ -89,7 +91,7 @@ test_fixtures(void)
         free(body);
     }
 
-    body = fixture("report-error.plist", &len);
+    body = fixture("devices/report-error.plist", &len);
 
     if (body != NULL) {
         ok(mdm_report_decode(body, len, len, &rep, &err) == MDM_OK
@@ -103,7 +105,7 @@ test_fixtures(void)
         free(body);
     }
 
-    body = fixture("report-deviceinformation-ack.plist", &len);
+    body = fixture("devices/report-deviceinformation-ack.plist", &len);
 
     if (body != NULL) {
         ok(mdm_report_decode(body, len, len, &rep, &err) == MDM_OK

@@ -11,7 +11,8 @@ use IO::Socket::INET;
 
 sub new {
     my ($class, $host, $port) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => "$host:$port", Timeout => 5)
+    my $s = IO::Socket::INET->new(PeerAddr => "$host:$port",
+                                  Timeout => 5 * ($ENV{MDM_TEST_TIMEOUT_SCALE} || 1))
         or croak "redis $host:$port: $!";
     binmode $s;
     return bless { s => $s }, $class;

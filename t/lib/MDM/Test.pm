@@ -25,8 +25,19 @@ use MDM::Redis;
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
 our $BUILD = $ENV{MDM_BUILD} // 'build';
 $BUILD = "$ROOT/$BUILD" unless $BUILD =~ m{^/};
-our $FIXTURES = $ENV{MDM_FIXTURES} // "$ROOT/../shared/fixtures";
+# MDM_FIXTURES names the directory that holds devices/ and ddm/ (t/fixtures,
+# see t/fixtures/SOURCE.md): the same meaning as in libmdm/t/plist_test.h.
+our $FIXTURES = $ENV{MDM_FIXTURES} // "$ROOT/t/fixtures";
 our $NGINX = $ENV{MDM_NGINX} // '/usr/sbin/nginx';
+
+# Every wait of the harness is multiplied by MDM_TEST_TIMEOUT_SCALE (make
+# test-asan and make test-stress set it): a slow machine makes a test slower,
+# never wrong. Waits end on their condition, so the scale costs nothing when
+# things go well.
+our $SCALE = $ENV{MDM_TEST_TIMEOUT_SCALE} || 1;
+$SCALE = 1 unless $SCALE =~ /^\d+(?:\.\d+)?$/ && $SCALE >= 1;
+
+sub timeout { return $_[-1] * $SCALE }
 
 my @all;    # every harness object, for END
 
@@ -113,7 +124,7 @@ sub stop {
     return $self->cluster_each('stop', $signal) if $self->cluster_is($name);
     my $pid = delete $self->{pids}{$name} or return;
     kill $signal // 'TERM', $pid;
-    my $deadline = time + 10;
+    my $deadline = time + timeout(10);
     while (time < $deadline) {
         return 1 if waitpid($pid, WNOHANG) == $pid;
         sleep 0.02;
@@ -133,7 +144,7 @@ sub kill9 {
 
 sub wait_port {
     my ($self, $port, $what) = @_;
-    my $deadline = time + 10;
+    my $deadline = time + timeout(10);
     while (time < $deadline) {
         my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
                                       Timeout => 1);
@@ -143,15 +154,61 @@ sub wait_port {
     croak "$what did not listen on $port";
 }
 
+# Polls $cond until it is true (returns its value) or timeout seconds
+# (default 10, times MDM_TEST_TIMEOUT_SCALE) have passed (returns undef).
 sub wait_for {
     my ($self, $cond, $timeout) = @_;
-    my $deadline = time + ($timeout // 10);
+    my $deadline = time + timeout($timeout // 10);
     while (time < $deadline) {
         my $v = $cond->();
         return $v if $v;
         sleep 0.05;
     }
-    return undef;
+    return $cond->() || undef;
+}
+
+# Returns once the wall clock has reached unix time $epoch: the barrier for
+# "a TTL has passed". nginx and the worker read the same clock, so a request
+# sent after this sees the TTL as passed. Not a guess at how long something
+# takes: the event waited for is the clock itself.
+sub until_epoch {
+    my ($self, $epoch) = @_;
+    my $left = $epoch - time;
+    sleep $left if $left > 0;
+    return 1;
+}
+
+# True once consumer group $group has read every entry of $stream and holds
+# none pending: whatever it was given has been handled (a positive barrier
+# before asserting that something did not happen).
+sub stream_drained {
+    my ($self, $stream, $group) = @_;
+    my $info = $self->redis('XINFO', 'STREAM', $stream);
+    return 0 unless ref $info eq 'ARRAY';
+    my %s = @$info;
+    my $groups = $self->redis('XINFO', 'GROUPS', $stream);
+    my ($g) = grep { $_->{name} eq $group }
+              map { +{@$_} } @{ ref $groups eq 'ARRAY' ? $groups : [] };
+    return 0 unless $g;
+    return $g->{pending} == 0
+        && $g->{'last-delivered-id'} eq $s{'last-generated-id'};
+}
+
+# Bytes sent to redis-server that it has not read yet (its sockets' receive
+# queues, from /proc/net/tcp): with Redis stopped (SIGSTOP), > 0 proves that
+# a command is in flight.
+sub redis_unread {
+    my ($self) = @_;
+    my $port = sprintf '%04X', $self->port('redis');
+    my $n = 0;
+    open my $fh, '<', '/proc/net/tcp' or return 0;
+    while (<$fh>) {
+        my @f = split;
+        next unless ($f[1] // '') =~ /^0100007F:$port$/ && $f[3] eq '01';
+        my (undef, $rx) = split /:/, $f[4];
+        $n += hex $rx;
+    }
+    return $n;
 }
 
 sub stop_all {
@@ -159,10 +216,31 @@ sub stop_all {
     $self->stop($_) for reverse sort keys %{ $self->{pids} };
 }
 
+# At the end of each test file every process is stopped, and the logs of
+# all of them are read once more: a sanitizer report (ASan, UBSan, LSan at
+# exit) fails the file even when no test looked for it.
 END {
     my $status = $?;
     $_->stop_all for @all;
+    my @reports = map { $_->sanitizer_reports } @all;
+    if (@reports) {
+        print STDERR "# sanitizer report at exit: $_\n" for @reports;
+        $status ||= 1;
+    }
     $? = $status;
+}
+
+sub sanitizer_reports {
+    my ($self) = @_;
+    return unless -d $self->{dir};
+    my @bad;
+    for my $f (glob("$self->{dir}/*.log"), glob("$self->{dir}/*.out")) {
+        for (split /\n/, slurp($f)) {
+            push @bad, "$f: $_"
+                if /ERROR: (?:Address|Leak)Sanitizer|runtime error:|SUMMARY: \w+Sanitizer/;
+        }
+    }
+    return @bad;
 }
 
 # --- redis -----------------------------------------------------------------
@@ -581,13 +659,20 @@ CONF
 }
 
 # Debian's nginx is not built with sanitizers: a sanitized module needs
-# their runtimes preloaded.
+# their runtimes preloaded. LeakSanitizer checks every nginx process at its
+# exit (master and workers free their cycle then; t/lsan.supp names what
+# nginx itself leaves behind). nginx -t returns from main() with the whole
+# configuration still allocated, by design: no leak check for it (test_conf).
 sub nginx_env {
+    my (%opt) = @_;
     return () unless $ENV{MDM_ASAN};
     chomp(my $asan = `gcc -print-file-name=libasan.so`);
     chomp(my $ubsan = `gcc -print-file-name=libubsan.so`);
     return (LD_PRELOAD => "$asan $ubsan",
-            ASAN_OPTIONS => 'detect_leaks=0:abort_on_error=0');
+            ASAN_OPTIONS => 'abort_on_error=0:detect_leaks='
+                . ($opt{test_conf} ? 0 : 1),
+            LSAN_OPTIONS => "suppressions=$ROOT/t/lsan.supp"
+                . ':print_suppressions=0:fast_unwind_on_malloc=0');
 }
 
 sub nginx_test_conf {
@@ -601,7 +686,7 @@ http {
 $http
 }
 CONF
-    my %env = nginx_env();
+    my %env = nginx_env(test_conf => 1);
     local @ENV{keys %env} = values %env;
     my $out = `$NGINX -t -p $d/ -c $d/test.conf -e $d/test-error.log 2>&1`;
     return ($? == 0, $out);
@@ -633,6 +718,17 @@ sub error_log_problems {
 #         digest => 'sha1', ber => 1) -> { status, headers, body }
 sub request {
     my ($self, $method, $port, $path, $body, %opt) = @_;
+    my $sock = $self->request_send($method, $port, $path, $body, %opt);
+    local $/;
+    my $resp = <$sock> // '';
+    close $sock;
+    return parse_response($resp);
+}
+
+# The sending half of request(): connects, writes the whole request and
+# returns the socket without reading (a client that may go away).
+sub request_send {
+    my ($self, $method, $port, $path, $body, %opt) = @_;
     $body //= '';
     my %h = %{ $opt{headers} // {} };
     if ($opt{sign}) {
@@ -660,10 +756,7 @@ sub request {
     $req .= "$_: $h{$_}\r\n" for sort keys %h;
     $req .= "\r\n";
     $sock->print($req . $body);
-    local $/;
-    my $resp = <$sock> // '';
-    close $sock;
-    return parse_response($resp);
+    return $sock;
 }
 
 sub parse_response {
