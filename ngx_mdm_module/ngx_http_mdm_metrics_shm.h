@@ -1,0 +1,79 @@
+#ifndef _NGX_HTTP_MDM_METRICS_SHM_H_INCLUDED_
+#define _NGX_HTTP_MDM_METRICS_SHM_H_INCLUDED_
+
+/*
+ * The layout of the counters in the shared memory zone, shared by the file
+ * that counts (ngx_http_mdm_metrics.c) and the one that renders them
+ * (ngx_http_mdm_metrics_prometheus.c). Index tables that are also label
+ * values are defined once, in the counting file.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <hiredis/hiredis.h>
+
+
+#define NGX_HTTP_MDM_METRICS_MESSAGES   15
+#define NGX_HTTP_MDM_METRICS_CODES      21
+#define NGX_HTTP_MDM_METRICS_KNOWN      15   /* codes with their own label */
+#define NGX_HTTP_MDM_METRICS_ROUTES     9
+#define NGX_HTTP_MDM_METRICS_REDIS      5
+#define NGX_HTTP_MDM_METRICS_BUCKETS    10   /* and +Inf */
+
+
+/* indexes of ngx_http_mdm_metrics_endpoints[] */
+enum {
+    NGX_HTTP_MDM_METRICS_EP_CHECKIN = 0,
+    NGX_HTTP_MDM_METRICS_EP_CONNECT,
+    NGX_HTTP_MDM_METRICS_EP_SERVER,
+    NGX_HTTP_MDM_METRICS_ENDPOINTS
+};
+
+
+/* indexes of ngx_http_mdm_metrics_reasons[] */
+enum {
+    NGX_HTTP_MDM_REASON_NO_CERTIFICATE = 0,
+    NGX_HTTP_MDM_REASON_MALFORMED_SIGNATURE,
+    NGX_HTTP_MDM_REASON_BAD_SIGNATURE,
+    NGX_HTTP_MDM_REASON_DIGEST_MISMATCH,
+    NGX_HTTP_MDM_REASON_MALFORMED_CERTIFICATE,
+    NGX_HTTP_MDM_REASON_UNTRUSTED_CHAIN,
+    NGX_HTTP_MDM_REASON_WRONG_USAGE,
+    NGX_HTTP_MDM_REASON_EXPIRED,
+    NGX_HTTP_MDM_REASON_NOT_YET_VALID,
+    NGX_HTTP_MDM_REASON_BINDING_MISMATCH,
+    NGX_HTTP_MDM_REASON_UNBOUND_ENROLLMENT,
+    NGX_HTTP_MDM_REASON_UNKNOWN_ENROLLMENT,
+    NGX_HTTP_MDM_REASON_REVOKED,
+    NGX_HTTP_MDM_REASON_OTHER,
+    NGX_HTTP_MDM_METRICS_REASONS
+};
+
+
+typedef struct {
+    size_t        size;             /* the layout, checked on reload */
+    ngx_atomic_t  device[NGX_HTTP_MDM_METRICS_ENDPOINTS]
+                        [NGX_HTTP_MDM_METRICS_MESSAGES]
+                        [NGX_HTTP_MDM_METRICS_CODES];
+    ngx_atomic_t  api[NGX_HTTP_MDM_METRICS_ROUTES]
+                     [NGX_HTTP_MDM_METRICS_CODES];
+    ngx_atomic_t  identity[NGX_HTTP_MDM_METRICS_REASONS];
+    ngx_atomic_t  redis_errors[NGX_HTTP_MDM_METRICS_REDIS];
+    ngx_atomic_t  redis_latency[NGX_HTTP_MDM_METRICS_BUCKETS + 1];
+    ngx_atomic_t  redis_latency_usec;
+} ngx_http_mdm_metrics_shm_t;
+
+
+/* label values that are also what a request is matched against */
+extern ngx_str_t  ngx_http_mdm_metrics_messages[NGX_HTTP_MDM_METRICS_MESSAGES];
+extern ngx_str_t  ngx_http_mdm_metrics_routes[NGX_HTTP_MDM_METRICS_ROUTES];
+
+
+/* ngx_http_mdm_metrics_prometheus.c: the counters of m and the figures of
+ * metrics.lua (reply, NULL when Redis did not answer) as the response */
+ngx_int_t ngx_http_mdm_metrics_prometheus_send(ngx_http_request_t *r,
+    ngx_http_mdm_metrics_shm_t *m, redisReply *reply);
+
+#endif /* _NGX_HTTP_MDM_METRICS_SHM_H_INCLUDED_ */
