@@ -41,8 +41,12 @@ static void ngx_http_mdm_metrics_redis(ngx_mdm_redis_event_e event,
 static void ngx_http_mdm_metrics_redis_done(void *data, redisReply *reply);
 
 
-static ngx_str_t  ngx_http_mdm_metrics_zone_name =
-    ngx_string("ngx_http_mdm_metrics");
+/*
+ * The zone's name carries the size of the layout, so a module with another
+ * layout gets a zone of its own on reload: old workers still draining keep
+ * writing to the old one, which nginx unmaps when the last of them exits.
+ */
+#define NGX_HTTP_MDM_METRICS_ZONE  "ngx_http_mdm_metrics_%uz"
 
 /* this worker's view of the zone; NULL until a worker has one */
 static ngx_http_mdm_metrics_shm_t  *ngx_http_mdm_metrics;
@@ -130,6 +134,7 @@ ngx_int_t
 ngx_http_mdm_metrics_init(ngx_conf_t *cf)
 {
     size_t                      size;
+    ngx_str_t                   name;
     ngx_shm_zone_t             *zone;
     ngx_http_handler_pt        *h;
     ngx_http_core_main_conf_t  *cmcf;
@@ -144,8 +149,17 @@ ngx_http_mdm_metrics_init(ngx_conf_t *cf)
     size = 8 * ngx_pagesize
            + ngx_align(sizeof(ngx_http_mdm_metrics_shm_t), ngx_pagesize);
 
-    zone = ngx_shared_memory_add(cf, &ngx_http_mdm_metrics_zone_name, size,
-                                 &ngx_http_mdm_module);
+    name.data = ngx_pnalloc(cf->pool, sizeof(NGX_HTTP_MDM_METRICS_ZONE)
+                                      + NGX_SIZE_T_LEN);
+    if (name.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    name.len = ngx_sprintf(name.data, NGX_HTTP_MDM_METRICS_ZONE,
+                           sizeof(ngx_http_mdm_metrics_shm_t))
+               - name.data;
+
+    zone = ngx_shared_memory_add(cf, &name, size, &ngx_http_mdm_module);
     if (zone == NULL) {
         return NGX_ERROR;
     }
@@ -167,15 +181,15 @@ ngx_http_mdm_metrics_init(ngx_conf_t *cf)
 }
 
 
-/* Counters survive a reload unless the new module lays them out anew. */
+/* Counters survive a reload: a zone of this name has this layout. */
 static ngx_int_t
 ngx_http_mdm_metrics_init_zone(ngx_shm_zone_t *zone, void *data)
 {
     ngx_slab_pool_t             *shpool;
-    ngx_http_mdm_metrics_shm_t  *old = data, *m;
+    ngx_http_mdm_metrics_shm_t  *m;
 
-    if (old != NULL && old->size == sizeof(ngx_http_mdm_metrics_shm_t)) {
-        zone->data = old;
+    if (data != NULL) {
+        zone->data = data;
         return NGX_OK;
     }
 
@@ -186,21 +200,11 @@ ngx_http_mdm_metrics_init_zone(ngx_shm_zone_t *zone, void *data)
         return NGX_OK;
     }
 
-    /*
-     * Same zone, new layout: without the free every such reload would take
-     * another block until the zone is full. Old workers still draining may
-     * count a few requests into the new counters; they reset anyway.
-     */
-    if (old != NULL) {
-        ngx_slab_free(shpool, old);
-    }
-
     m = ngx_slab_calloc(shpool, sizeof(ngx_http_mdm_metrics_shm_t));
     if (m == NULL) {
         return NGX_ERROR;
     }
 
-    m->size = sizeof(ngx_http_mdm_metrics_shm_t);
     shpool->data = m;
     zone->data = m;
 

@@ -53,7 +53,6 @@ enum {
 
 
 typedef struct {
-    size_t        size;             /* the layout, checked on reload */
     ngx_atomic_t  device[NGX_HTTP_MDM_METRICS_ENDPOINTS]
                         [NGX_HTTP_MDM_METRICS_MESSAGES]
                         [NGX_HTTP_MDM_METRICS_CODES];
