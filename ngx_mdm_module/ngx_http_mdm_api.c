@@ -61,7 +61,7 @@ ngx_http_mdm_api_handler(ngx_http_request_t *r)
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mdm_module);
 
-    raw = ngx_http_mdm_api_raw_route(r, &path);
+    raw = ngx_http_mdm_location_path(r, &path);
 
     if (path.len == sizeof("/version") - 1
         && ngx_strncmp(path.data, "/version", path.len) == 0)

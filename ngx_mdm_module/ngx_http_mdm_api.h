@@ -87,9 +87,6 @@ ngx_int_t ngx_http_mdm_api_refuse(ngx_http_request_t *r, ngx_uint_t status,
 
 /* ngx_http_mdm_api_args.c: the path and the query, as sent, decoded
  * strictly; NGX_DECLINED with *err for a 400 */
-void ngx_http_mdm_api_route(ngx_http_request_t *r, ngx_str_t *path);
-ngx_uint_t ngx_http_mdm_api_raw_route(ngx_http_request_t *r,
-    ngx_str_t *path);
 ngx_int_t ngx_http_mdm_api_unescape(ngx_http_request_t *r, ngx_str_t *in,
     ngx_str_t *out, const char **err);
 ngx_int_t ngx_http_mdm_api_args(ngx_http_request_t *r,

@@ -21,66 +21,6 @@ static const char *ngx_http_mdm_api_arg_msg(ngx_http_request_t *r,
 
 
 /*
- * The request's path below the location's prefix, with a leading slash, as
- * sent (not decoded). A URI whose raw prefix is not the location's (it
- * reached it only once nginx normalised it) gives an empty path, which no
- * route matches. After a rewrite nginx keeps no raw URI: its decoded one is
- * used and *raw is 0.
- */
-void
-ngx_http_mdm_api_route(ngx_http_request_t *r, ngx_str_t *path)
-{
-    (void) ngx_http_mdm_api_raw_route(r, path);
-}
-
-
-ngx_uint_t
-ngx_http_mdm_api_raw_route(ngx_http_request_t *r, ngx_str_t *path)
-{
-    size_t                     skip;
-    u_char                    *last;
-    ngx_str_t                  uri;
-    ngx_uint_t                 raw;
-    ngx_http_core_loc_conf_t  *clcf;
-
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    raw = r->valid_unparsed_uri && r->unparsed_uri.len > 0;
-
-    uri = raw ? r->unparsed_uri : r->uri;
-
-    if (raw) {
-        last = ngx_strlchr(uri.data, uri.data + uri.len, '?');
-        if (last != NULL) {
-            uri.len = last - uri.data;
-        }
-    }
-
-    skip = clcf->name.len;
-    if (skip && clcf->name.data[skip - 1] == '/') {
-        skip--;
-    }
-
-    if (clcf->exact_match || clcf->regex) {
-        skip = 0;
-    }
-
-    if (skip > uri.len
-        || (raw && ngx_strncmp(uri.data, clcf->name.data, skip) != 0))
-    {
-        path->data = uri.data;
-        path->len = 0;
-        return raw;
-    }
-
-    path->data = uri.data + skip;
-    path->len = uri.len - skip;
-
-    return raw;
-}
-
-
-/*
  * Percent-decodes in into a NUL-terminated copy: '%' must be followed by
  * two hex digits, and the result must be UTF-8 without NUL. '+' is kept
  * (a path has no form encoding; IDs do not contain spaces). NGX_DECLINED

@@ -12,7 +12,6 @@
 
 #include "mdm_keys.h"
 #include "ngx_http_mdm_module.h"
-#include "ngx_http_mdm_api.h"
 #include "ngx_http_mdm_metrics.h"
 #include "ngx_http_mdm_metrics_shm.h"
 
@@ -300,7 +299,7 @@ ngx_http_mdm_metrics_count_api(ngx_http_request_t *r)
     ngx_uint_t  i, code;
 
     code = ngx_http_mdm_metrics_code(r);
-    ngx_http_mdm_api_route(r, &path);
+    (void) ngx_http_mdm_location_path(r, &path);
 
     route = ngx_http_mdm_metrics_routes;
 

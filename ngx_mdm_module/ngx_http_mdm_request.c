@@ -1,6 +1,7 @@
 /*
- * Request plumbing shared by every mdm endpoint: the per-request context,
- * in-memory body intake, Redis calls bound to a request, and responses.
+ * Request plumbing shared by every mdm endpoint: the path below the
+ * location, the per-request context, in-memory body intake, Redis calls
+ * bound to a request, and responses.
  */
 
 #include <ngx_config.h>
@@ -15,6 +16,59 @@ static void ngx_http_mdm_redis_done(void *data, redisReply *reply);
 static void ngx_http_mdm_request_cleanup(void *data);
 static ngx_int_t ngx_http_mdm_redis_error(ngx_http_request_t *r,
     redisReply *reply);
+
+
+/*
+ * The request's path below the location's prefix, with a leading slash, as
+ * sent (not decoded). A URI whose raw prefix is not the location's (it
+ * reached it only once nginx normalised it) gives an empty path, which no
+ * route matches. After a rewrite nginx keeps no raw URI: its decoded one is
+ * used and the result is 0, else 1.
+ */
+ngx_uint_t
+ngx_http_mdm_location_path(ngx_http_request_t *r, ngx_str_t *path)
+{
+    size_t                     skip;
+    u_char                    *last;
+    ngx_str_t                  uri;
+    ngx_uint_t                 raw;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    raw = r->valid_unparsed_uri && r->unparsed_uri.len > 0;
+
+    uri = raw ? r->unparsed_uri : r->uri;
+
+    if (raw) {
+        last = ngx_strlchr(uri.data, uri.data + uri.len, '?');
+        if (last != NULL) {
+            uri.len = last - uri.data;
+        }
+    }
+
+    skip = clcf->name.len;
+    if (skip && clcf->name.data[skip - 1] == '/') {
+        skip--;
+    }
+
+    if (clcf->exact_match || clcf->regex) {
+        skip = 0;
+    }
+
+    if (skip > uri.len
+        || (raw && ngx_strncmp(uri.data, clcf->name.data, skip) != 0))
+    {
+        path->data = uri.data;
+        path->len = 0;
+        return raw;
+    }
+
+    path->data = uri.data + skip;
+    path->len = uri.len - skip;
+
+    return raw;
+}
 
 
 ngx_http_mdm_ctx_t *
