@@ -21,30 +21,117 @@
 #define NGX_HTTP_MDM_API_MAX_IDS  200000
 
 
-static ngx_int_t ngx_http_mdm_api_version(ngx_http_request_t *r);
+static ngx_http_mdm_api_route_t *ngx_http_mdm_api_find(ngx_str_t *path,
+    ngx_str_t *rest);
+static ngx_int_t ngx_http_mdm_api_dispatch(ngx_http_request_t *r,
+    ngx_http_mdm_api_route_t *route, ngx_str_t *rest);
+static ngx_int_t ngx_http_mdm_api_version(ngx_http_request_t *r,
+    ngx_str_t *path);
 static ngx_int_t ngx_http_mdm_api_authorized(ngx_http_request_t *r,
     ngx_http_mdm_loc_conf_t *mlcf, ngx_uint_t kmfddm);
 static ngx_int_t ngx_http_mdm_api_user_ok(ngx_http_request_t *r,
     ngx_http_mdm_loc_conf_t *mlcf, ngx_uint_t kmfddm);
 
 
+#define NGX_HTTP_MDM_API_GET_HEAD  (NGX_HTTP_GET|NGX_HTTP_HEAD)
+
+/*
+ * Every route of the API, by path and then by method. The first route whose
+ * path matches answers: a method it has no handler for is 405, a path no
+ * route matches is 404 (once the caller is authorized, so as not to tell).
+ */
 static ngx_http_mdm_api_route_t  ngx_http_mdm_api_routes[] = {
-    { ngx_string("/v1/enqueue/"), 1, ngx_http_mdm_api_enqueue },
-    { ngx_string("/v1/enqueue"), 0, ngx_http_mdm_api_enqueue },
-    { ngx_string("/v1/commands/"), 1, ngx_http_mdm_api_commands },
-    { ngx_string("/v1/commands"), 0, ngx_http_mdm_api_commands },
-    { ngx_string("/v1/push/"), 1, ngx_http_mdm_api_push },
-    { ngx_string("/v1/pushcert"), 0, ngx_http_mdm_api_pushcert },
-    { ngx_string("/v1/enrollments/"), 1, ngx_http_mdm_api_enrollments },
-    { ngx_string("/v1/enrollments"), 0, ngx_http_mdm_api_enrollments },
-    { ngx_string("/v1/queue/"), 1, ngx_http_mdm_api_queue },
-    { ngx_string("/v1/webhooks/"), 1, ngx_http_mdm_api_webhooks },
-    { ngx_string("/v1/enroll/tokens"), 1, ngx_http_mdm_api_enroll_tokens },
-    { ngx_string("/v1/enroll/devices"), 1, ngx_http_mdm_api_enroll_devices },
-    { ngx_string("/metrics"), 0, ngx_http_mdm_metrics_api },
-    { ngx_string("/migration"), 0, ngx_http_mdm_api_migration },
-    { ngx_string("/v1/certificates"), 1, ngx_http_mdm_api_certificates },
-    { ngx_null_string, 0, NULL }
+
+    { ngx_string("/version"), ngx_null_string,
+      NGX_HTTP_MDM_API_EXACT|NGX_HTTP_MDM_API_PUBLIC,
+      { { NGX_HTTP_MDM_API_GET_HEAD, 0, ngx_http_mdm_api_version } } },
+
+    { ngx_string("/v1/enqueue/"), ngx_null_string, NGX_HTTP_MDM_API_REST,
+      { { NGX_HTTP_PUT, 1, ngx_http_mdm_api_enqueue_plist } } },
+
+    { ngx_string("/v1/enqueue/"), ngx_null_string, NGX_HTTP_MDM_API_EXACT,
+      { { NGX_HTTP_POST, 1, ngx_http_mdm_api_enqueue_json } } },
+
+    { ngx_string("/v1/enqueue"), ngx_null_string, NGX_HTTP_MDM_API_EXACT,
+      { { NGX_HTTP_POST, 1, ngx_http_mdm_api_enqueue_json } } },
+
+    { ngx_string("/v1/commands/"), ngx_null_string, NGX_HTTP_MDM_API_REST,
+      { { NGX_HTTP_POST, 1, ngx_http_mdm_api_enqueue_build },
+        { NGX_HTTP_MDM_API_GET_HEAD, 0, ngx_http_mdm_api_command_status },
+        { NGX_HTTP_DELETE, 0, ngx_http_mdm_api_command_cancel } } },
+
+    { ngx_string("/v1/commands/"), ngx_null_string, NGX_HTTP_MDM_API_EXACT,
+      { { NGX_HTTP_POST, 1, ngx_http_mdm_api_enqueue_build } } },
+
+    { ngx_string("/v1/commands"), ngx_null_string, NGX_HTTP_MDM_API_EXACT,
+      { { NGX_HTTP_POST, 1, ngx_http_mdm_api_enqueue_build } } },
+
+    { ngx_string("/v1/push/"), ngx_null_string, 0,
+      { { NGX_HTTP_GET|NGX_HTTP_POST, 0, ngx_http_mdm_api_push } } },
+
+    { ngx_string("/v1/pushcert"), ngx_null_string, NGX_HTTP_MDM_API_EXACT,
+      { { NGX_HTTP_PUT, 1, ngx_http_mdm_api_pushcert_put },
+        { NGX_HTTP_GET, 0, ngx_http_mdm_api_pushcert_get } } },
+
+    { ngx_string("/v1/enrollments/"), ngx_null_string, NGX_HTTP_MDM_API_REST,
+      { { NGX_HTTP_MDM_API_GET_HEAD, 0, ngx_http_mdm_api_enrollments_one } } },
+
+    { ngx_string("/v1/enrollments/"), ngx_null_string,
+      NGX_HTTP_MDM_API_EXACT,
+      { { NGX_HTTP_MDM_API_GET_HEAD, 0,
+          ngx_http_mdm_api_enrollments_list } } },
+
+    { ngx_string("/v1/enrollments"), ngx_null_string, NGX_HTTP_MDM_API_EXACT,
+      { { NGX_HTTP_MDM_API_GET_HEAD, 0,
+          ngx_http_mdm_api_enrollments_list } } },
+
+    { ngx_string("/v1/queue/"), ngx_null_string, 0,
+      { { NGX_HTTP_MDM_API_GET_HEAD, 0, ngx_http_mdm_api_queue_list },
+        { NGX_HTTP_DELETE, 0, ngx_http_mdm_api_queue_clear } } },
+
+    { ngx_string("/v1/webhooks/"), ngx_string("/dead"), NGX_HTTP_MDM_API_REST,
+      { { NGX_HTTP_MDM_API_GET_HEAD, 0, ngx_http_mdm_api_webhooks_dead } } },
+
+    { ngx_string("/v1/webhooks/"), ngx_string("/replay"),
+      NGX_HTTP_MDM_API_REST,
+      { { NGX_HTTP_POST, 0, ngx_http_mdm_api_webhooks_replay } } },
+
+    { ngx_string("/v1/webhooks/"), ngx_null_string, 0,
+      { { NGX_HTTP_MDM_API_ANY, 0, ngx_http_mdm_api_webhooks_unknown } } },
+
+    { ngx_string("/v1/enroll/tokens"), ngx_null_string,
+      NGX_HTTP_MDM_API_EXACT,
+      { { NGX_HTTP_POST, 1, ngx_http_mdm_api_enroll_create },
+        { NGX_HTTP_GET, 0, ngx_http_mdm_api_enroll_list } } },
+
+    { ngx_string("/v1/enroll/tokens/"), ngx_null_string, 0,
+      { { NGX_HTTP_GET, 0, ngx_http_mdm_api_enroll_get },
+        { NGX_HTTP_DELETE, 0, ngx_http_mdm_api_enroll_delete } } },
+
+    { ngx_string("/v1/enroll/devices/"), ngx_null_string,
+      NGX_HTTP_MDM_API_REST,
+      { { NGX_HTTP_PUT|NGX_HTTP_GET|NGX_HTTP_DELETE, 0,
+          ngx_http_mdm_api_enroll_devices } } },
+
+    { ngx_string("/metrics"), ngx_null_string, NGX_HTTP_MDM_API_EXACT,
+      { { NGX_HTTP_MDM_API_GET_HEAD, 0, ngx_http_mdm_metrics_api } } },
+
+    { ngx_string("/migration"), ngx_null_string, NGX_HTTP_MDM_API_EXACT,
+      { { NGX_HTTP_PUT|NGX_HTTP_POST, 1, ngx_http_mdm_api_migration } } },
+
+    { ngx_string("/v1/certificates"), ngx_null_string,
+      NGX_HTTP_MDM_API_EXACT,
+      { { NGX_HTTP_GET, 0, ngx_http_mdm_api_certs_list } } },
+
+    { ngx_string("/v1/certificates/"), ngx_string("/revoke"),
+      NGX_HTTP_MDM_API_REST,
+      { { NGX_HTTP_POST|NGX_HTTP_DELETE, 0,
+          ngx_http_mdm_api_certs_revoke } } },
+
+    { ngx_string("/v1/certificates/"), ngx_null_string, 0,
+      { { NGX_HTTP_GET, 0, ngx_http_mdm_api_certs_one } } },
+
+    { ngx_null_string, ngx_null_string, 0, { { 0, 0, NULL } } }
 };
 
 
@@ -53,7 +140,7 @@ ngx_http_mdm_api_handler(ngx_http_request_t *r)
 {
     ngx_int_t                 rc;
     u_char                   *msg;
-    ngx_str_t                 path, rest;
+    ngx_str_t                 path, rest, decoded;
     ngx_uint_t                raw;
     const char               *err;
     ngx_http_mdm_api_route_t *route;
@@ -62,43 +149,25 @@ ngx_http_mdm_api_handler(ngx_http_request_t *r)
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mdm_module);
 
     raw = ngx_http_mdm_location_path(r, &path);
-
-    if (path.len == sizeof("/version") - 1
-        && ngx_strncmp(path.data, "/version", path.len) == 0)
-    {
-        return ngx_http_mdm_api_version(r);
-    }
-
-    for (route = ngx_http_mdm_api_routes; route->prefix.len; route++) {
-        if (path.len >= route->prefix.len
-            && ngx_strncmp(path.data, route->prefix.data, route->prefix.len)
-               == 0
-            && ((route->flags & NGX_HTTP_MDM_API_PREFIX)
-                || path.len == route->prefix.len))
-        {
-            break;
-        }
-    }
+    route = ngx_http_mdm_api_find(&path, &rest);
 
     /* an unknown route is refused as a NanoMDM one, so as not to tell */
-    if (!ngx_http_mdm_api_authorized(r, mlcf,
-                                     route->flags & NGX_HTTP_MDM_API_KMFDDM))
+    if (!(route->flags & NGX_HTTP_MDM_API_PUBLIC)
+        && !ngx_http_mdm_api_authorized(r, mlcf,
+                                        route->flags & NGX_HTTP_MDM_API_KMFDDM))
     {
         return NGX_HTTP_UNAUTHORIZED;
     }
 
-    if (route->handler == NULL) {
+    if (route->prefix.len == 0) {
         return NGX_HTTP_NOT_FOUND;
     }
 
-    path.data += route->prefix.len;
-    path.len -= route->prefix.len;
-
     if (!raw) {
-        return route->handler(r, &path);
+        return ngx_http_mdm_api_dispatch(r, route, &rest);
     }
 
-    rc = ngx_http_mdm_api_unescape(r, &path, &rest, &err);
+    rc = ngx_http_mdm_api_unescape(r, &rest, &decoded, &err);
     if (rc == NGX_DECLINED) {
         msg = ngx_pnalloc(r->pool, ngx_strlen(err) + sizeof(" in path"));
         if (msg == NULL) {
@@ -115,24 +184,89 @@ ngx_http_mdm_api_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return route->handler(r, &rest);
+    return ngx_http_mdm_api_dispatch(r, route, &decoded);
+}
+
+
+/*
+ * The first route whose path matches, and in *rest what lies between its
+ * prefix and its suffix; the table's last (empty) route when none does.
+ */
+static ngx_http_mdm_api_route_t *
+ngx_http_mdm_api_find(ngx_str_t *path, ngx_str_t *rest)
+{
+    size_t                     fixed;
+    ngx_http_mdm_api_route_t  *route;
+
+    for (route = ngx_http_mdm_api_routes; route->prefix.len; route++) {
+        fixed = route->prefix.len + route->suffix.len;
+
+        if (path->len < fixed
+            || ngx_strncmp(path->data, route->prefix.data, route->prefix.len)
+               != 0
+            || (route->suffix.len
+                && ngx_strncmp(path->data + path->len - route->suffix.len,
+                               route->suffix.data, route->suffix.len)
+                   != 0))
+        {
+            continue;
+        }
+
+        if (((route->flags & NGX_HTTP_MDM_API_EXACT) && path->len != fixed)
+            || ((route->flags & NGX_HTTP_MDM_API_REST) && path->len == fixed))
+        {
+            continue;
+        }
+
+        rest->data = path->data + route->prefix.len;
+        rest->len = path->len - fixed;
+
+        return route;
+    }
+
+    rest->data = path->data;
+    rest->len = 0;
+
+    return route;
+}
+
+
+/* The route's handler for the method; the body is its, or discarded. */
+static ngx_int_t
+ngx_http_mdm_api_dispatch(ngx_http_request_t *r,
+    ngx_http_mdm_api_route_t *route, ngx_str_t *rest)
+{
+    ngx_int_t                   rc;
+    ngx_uint_t                  i;
+    ngx_http_mdm_api_method_t  *m;
+
+    for (i = 0; i < NGX_HTTP_MDM_API_METHODS; i++) {
+        m = &route->method[i];
+
+        if (m->handler != NULL && (m->methods & r->method)) {
+            break;
+        }
+    }
+
+    if (i == NGX_HTTP_MDM_API_METHODS) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (!m->body) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    return m->handler(r, rest);
 }
 
 
 static ngx_int_t
-ngx_http_mdm_api_version(ngx_http_request_t *r)
+ngx_http_mdm_api_version(ngx_http_request_t *r, ngx_str_t *path)
 {
     static const u_char  body[] = "{\"version\":\"" MDM_VERSION "\"}\n";
-    ngx_int_t            rc;
-
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
 
     return ngx_http_mdm_send(r, NGX_HTTP_OK, "application/json", body,
                              sizeof(body) - 1);
@@ -343,19 +477,4 @@ ngx_http_mdm_api_refuse(ngx_http_request_t *r, ngx_uint_t status,
                   &r->unparsed_uri, why);
 
     return ngx_http_mdm_send_json_error(r, status, why);
-}
-
-
-/*
- * A handler's first step: NGX_OK when the method is one of methods and the
- * body is discarded, else the status to return.
- */
-ngx_int_t
-ngx_http_mdm_api_method(ngx_http_request_t *r, ngx_uint_t methods)
-{
-    if (!(r->method & methods)) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    return ngx_http_discard_request_body(r);
 }

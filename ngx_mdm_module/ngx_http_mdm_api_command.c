@@ -50,11 +50,6 @@ ngx_http_mdm_api_command_status(ngx_http_request_t *r, ngx_str_t *uuid)
     ngx_http_mdm_args_t             args;
     ngx_http_mdm_inspect_status_t  *st;
 
-    rc = ngx_http_mdm_api_method(r, NGX_HTTP_GET|NGX_HTTP_HEAD);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
     ctx = ngx_http_mdm_get_ctx(r);
     st = ngx_pcalloc(r->pool, sizeof(ngx_http_mdm_inspect_status_t));
     if (ctx == NULL || st == NULL) {
@@ -349,11 +344,6 @@ ngx_http_mdm_api_command_cancel(ngx_http_request_t *r, ngx_str_t *uuid)
         { ngx_null_string, ngx_null_string, 0 }
     };
     ngx_http_mdm_inspect_batch_t  *b;
-
-    rc = ngx_http_mdm_api_method(r, NGX_HTTP_DELETE);
-    if (rc != NGX_OK) {
-        return rc;
-    }
 
     b = ngx_http_mdm_inspect_batch(r);
     if (b == NULL) {

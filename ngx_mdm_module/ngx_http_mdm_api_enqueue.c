@@ -76,43 +76,23 @@ static void ngx_http_mdm_enqueue_note(ngx_http_mdm_enqueue_t *eq,
 
 
 ngx_int_t
-ngx_http_mdm_api_enqueue(ngx_http_request_t *r, ngx_str_t *path)
+ngx_http_mdm_api_enqueue_plist(ngx_http_request_t *r, ngx_str_t *path)
 {
-    if (path->len) {
-        if (r->method != NGX_HTTP_PUT) {
-            return NGX_HTTP_NOT_ALLOWED;
-        }
-        return ngx_http_mdm_enqueue_start(r, NGX_HTTP_MDM_FROM_PLIST, path);
-    }
+    return ngx_http_mdm_enqueue_start(r, NGX_HTTP_MDM_FROM_PLIST, path);
+}
 
-    if (r->method != NGX_HTTP_POST) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
 
+ngx_int_t
+ngx_http_mdm_api_enqueue_json(ngx_http_request_t *r, ngx_str_t *path)
+{
     return ngx_http_mdm_enqueue_start(r, NGX_HTTP_MDM_FROM_JSON_IDS, path);
 }
 
 
 ngx_int_t
-ngx_http_mdm_api_commands(ngx_http_request_t *r, ngx_str_t *path)
+ngx_http_mdm_api_enqueue_build(ngx_http_request_t *r, ngx_str_t *path)
 {
-    if (r->method == NGX_HTTP_POST) {
-        return ngx_http_mdm_enqueue_start(r, NGX_HTTP_MDM_FROM_BUILDER, path);
-    }
-
-    if (path->len == 0) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
-        return ngx_http_mdm_api_command_status(r, path);
-    }
-
-    if (r->method == NGX_HTTP_DELETE) {
-        return ngx_http_mdm_api_command_cancel(r, path);
-    }
-
-    return NGX_HTTP_NOT_ALLOWED;
+    return ngx_http_mdm_enqueue_start(r, NGX_HTTP_MDM_FROM_BUILDER, path);
 }
 
 

@@ -67,49 +67,80 @@ static json_t *ngx_http_mdm_link_url(ngx_http_request_t *r,
     const char *token);
 static json_t *ngx_http_mdm_link_time(time_t t);
 static ngx_http_mdm_link_t *ngx_http_mdm_link_state(ngx_http_request_t *r);
+static ngx_http_mdm_link_t *ngx_http_mdm_link_named(ngx_http_request_t *r,
+    ngx_str_t *token);
+static ngx_int_t ngx_http_mdm_link_refuse_token(ngx_http_request_t *r);
 
 
 ngx_int_t
-ngx_http_mdm_api_enroll_tokens(ngx_http_request_t *r, ngx_str_t *path)
+ngx_http_mdm_api_enroll_create(ngx_http_request_t *r, ngx_str_t *path)
 {
-    ngx_int_t             rc;
+    return ngx_http_mdm_read_body(r, ngx_http_mdm_link_body);
+}
+
+
+ngx_int_t
+ngx_http_mdm_api_enroll_list(ngx_http_request_t *r, ngx_str_t *path)
+{
+    return ngx_http_mdm_link_list(r);
+}
+
+
+ngx_int_t
+ngx_http_mdm_api_enroll_get(ngx_http_request_t *r, ngx_str_t *token)
+{
     ngx_http_mdm_link_t  *link;
 
-    if (path->len == 0) {
-        if (r->method == NGX_HTTP_POST) {
-            return ngx_http_mdm_read_body(r, ngx_http_mdm_link_body);
-        }
-
-        rc = ngx_http_mdm_api_method(r, NGX_HTTP_GET);
-        return rc == NGX_OK ? ngx_http_mdm_link_list(r) : rc;
-    }
-
-    if (path->data[0] != '/') {
-        return NGX_HTTP_NOT_FOUND;
-    }
-
-    rc = ngx_http_mdm_api_method(r, NGX_HTTP_GET|NGX_HTTP_DELETE);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (!mdm_enroll_challenge_valid((char *) path->data + 1, path->len - 1)) {
-        return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST,
-                                       "token must be 32 lowercase hex "
-                                       "digits");
-    }
-
-    link = ngx_http_mdm_link_state(r);
+    link = ngx_http_mdm_link_named(r, token);
     if (link == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memcpy(link->token, path->data + 1, path->len - 1);
-    link->token[path->len - 1] = '\0';
+    return link->token[0] ? ngx_http_mdm_link_get(r, link->token)
+                          : ngx_http_mdm_link_refuse_token(r);
+}
 
-    return r->method == NGX_HTTP_GET ? ngx_http_mdm_link_get(r, link->token)
-                                     : ngx_http_mdm_link_delete(r,
-                                                                link->token);
+
+ngx_int_t
+ngx_http_mdm_api_enroll_delete(ngx_http_request_t *r, ngx_str_t *token)
+{
+    ngx_http_mdm_link_t  *link;
+
+    link = ngx_http_mdm_link_named(r, token);
+    if (link == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return link->token[0] ? ngx_http_mdm_link_delete(r, link->token)
+                          : ngx_http_mdm_link_refuse_token(r);
+}
+
+
+/* The state of a request about one link; its token empty when not valid. */
+static ngx_http_mdm_link_t *
+ngx_http_mdm_link_named(ngx_http_request_t *r, ngx_str_t *token)
+{
+    ngx_http_mdm_link_t  *link;
+
+    link = ngx_http_mdm_link_state(r);
+    if (link == NULL) {
+        return NULL;
+    }
+
+    if (mdm_enroll_challenge_valid((char *) token->data, token->len)) {
+        ngx_memcpy(link->token, token->data, token->len);
+        link->token[token->len] = '\0';
+    }
+
+    return link;
+}
+
+
+static ngx_int_t
+ngx_http_mdm_link_refuse_token(ngx_http_request_t *r)
+{
+    return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST,
+                                   "token must be 32 lowercase hex digits");
 }
 
 

@@ -32,23 +32,12 @@ ngx_http_mdm_api_enroll_devices(ngx_http_request_t *r, ngx_str_t *path)
 {
     char                   known[MDM_KEY_MAX], dev[MDM_KEY_MAX];
     size_t                 klen, dlen;
-    ngx_int_t              rc;
     const char            *op;
     ngx_http_mdm_ctx_t    *ctx;
     ngx_http_mdm_args_t    args;
     ngx_http_mdm_known_t  *k;
 
-    if (path->len < 2 || path->data[0] != '/') {
-        return NGX_HTTP_NOT_FOUND;
-    }
-
-    rc = ngx_http_mdm_api_method(r, NGX_HTTP_PUT|NGX_HTTP_GET
-                                    |NGX_HTTP_DELETE);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (!mdm_machineinfo_id_valid((char *) path->data + 1, path->len - 1)) {
+    if (!mdm_machineinfo_id_valid((char *) path->data, path->len)) {
         return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST,
                                        "serial must be 1 to 128 of "
                                        "A-Z a-z 0-9 -");
@@ -61,7 +50,7 @@ ngx_http_mdm_api_enroll_devices(ngx_http_request_t *r, ngx_str_t *path)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memcpy(k->serial, path->data + 1, path->len - 1);
+    ngx_memcpy(k->serial, path->data, path->len);
     ctx->data = k;
 
     op = r->method == NGX_HTTP_PUT ? "put"

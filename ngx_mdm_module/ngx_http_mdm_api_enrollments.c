@@ -38,15 +38,12 @@ typedef struct {
 } ngx_http_mdm_inspect_field_t;
 
 
-static ngx_int_t ngx_http_mdm_inspect_enrollment(ngx_http_request_t *r,
-    ngx_str_t *path);
 static ngx_int_t ngx_http_mdm_inspect_enrollment_reply(ngx_http_request_t *r,
     redisReply *reply);
 static json_t *ngx_http_mdm_inspect_enrollment_json(ngx_http_request_t *r,
     redisReply *fields);
 static json_t *ngx_http_mdm_inspect_field(ngx_http_request_t *r,
     ngx_http_mdm_inspect_field_t *f, redisReply *v);
-static ngx_int_t ngx_http_mdm_inspect_list(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mdm_inspect_list_filters(ngx_http_request_t *r,
     ngx_http_mdm_inspect_arg_t *q, ngx_http_mdm_args_t *args,
     const char **err);
@@ -89,27 +86,9 @@ static ngx_http_mdm_inspect_field_t  ngx_http_mdm_inspect_fields[] = {
 };
 
 
-/* GET /v1/enrollments[?filters] and GET /v1/enrollments/<id> */
+/* GET /v1/enrollments/<id> */
 ngx_int_t
-ngx_http_mdm_api_enrollments(ngx_http_request_t *r, ngx_str_t *path)
-{
-    ngx_int_t  rc;
-
-    rc = ngx_http_mdm_api_method(r, NGX_HTTP_GET|NGX_HTTP_HEAD);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (path->len == 0) {
-        return ngx_http_mdm_inspect_list(r);
-    }
-
-    return ngx_http_mdm_inspect_enrollment(r, path);
-}
-
-
-static ngx_int_t
-ngx_http_mdm_inspect_enrollment(ngx_http_request_t *r, ngx_str_t *path)
+ngx_http_mdm_api_enrollments_one(ngx_http_request_t *r, ngx_str_t *path)
 {
     char                        *id;
     ngx_int_t                    rc;
@@ -298,8 +277,9 @@ enum {
 };
 
 
-static ngx_int_t
-ngx_http_mdm_inspect_list(ngx_http_request_t *r)
+/* GET /v1/enrollments[?filters] */
+ngx_int_t
+ngx_http_mdm_api_enrollments_list(ngx_http_request_t *r, ngx_str_t *path)
 {
     ngx_int_t                    rc, limit;
     const char                  *err;

@@ -26,10 +26,6 @@ ngx_http_mdm_api_migration(ngx_http_request_t *r, ngx_str_t *path)
     ngx_int_t    rc;
     const char  *err;
 
-    if (!(r->method & (NGX_HTTP_PUT|NGX_HTTP_POST))) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
     rc = ngx_http_mdm_api_no_args(r, &err);
     if (rc == NGX_DECLINED) {
         return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST, err);

@@ -25,7 +25,6 @@ static void ngx_http_mdm_pushcert_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mdm_pushcert_put(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mdm_pushcert_stored(ngx_http_request_t *r,
     redisReply *reply);
-static ngx_int_t ngx_http_mdm_pushcert_get(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mdm_pushcert_found(ngx_http_request_t *r,
     redisReply *reply);
 static ngx_int_t ngx_http_mdm_pushcert_send(ngx_http_request_t *r,
@@ -38,31 +37,18 @@ static ngx_int_t ngx_http_mdm_push_outcome(json_t *status, const char *id,
 
 
 ngx_int_t
-ngx_http_mdm_api_pushcert(ngx_http_request_t *r, ngx_str_t *path)
+ngx_http_mdm_api_pushcert_put(ngx_http_request_t *r, ngx_str_t *path)
 {
     ngx_int_t    rc;
     const char  *err;
 
-    if (r->method == NGX_HTTP_PUT) {
-        rc = ngx_http_mdm_api_no_args(r, &err);
-        if (rc == NGX_DECLINED) {
-            return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST, err);
-        }
-
-        return rc != NGX_OK ? NGX_HTTP_INTERNAL_SERVER_ERROR
-               : ngx_http_mdm_read_body(r, ngx_http_mdm_pushcert_body);
+    rc = ngx_http_mdm_api_no_args(r, &err);
+    if (rc == NGX_DECLINED) {
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST, err);
     }
 
-    if (r->method != NGX_HTTP_GET) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    return ngx_http_mdm_pushcert_get(r);
+    return rc != NGX_OK ? NGX_HTTP_INTERNAL_SERVER_ERROR
+           : ngx_http_mdm_read_body(r, ngx_http_mdm_pushcert_body);
 }
 
 
@@ -165,8 +151,8 @@ ngx_http_mdm_pushcert_stored(ngx_http_request_t *r, redisReply *reply)
 
 
 /* GET /v1/pushcert?topic=<topic> */
-static ngx_int_t
-ngx_http_mdm_pushcert_get(ngx_http_request_t *r)
+ngx_int_t
+ngx_http_mdm_api_pushcert_get(ngx_http_request_t *r, ngx_str_t *path)
 {
     size_t                  n;
     char                    key[MDM_KEY_MAX];
@@ -307,15 +293,6 @@ ngx_http_mdm_api_push(ngx_http_request_t *r, ngx_str_t *path)
     ngx_array_t           *ids;
     ngx_http_mdm_ctx_t    *ctx;
     ngx_http_mdm_args_t    args;
-
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_POST))) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
 
     rc = ngx_http_mdm_api_no_args(r, &err);
     if (rc == NGX_DECLINED) {

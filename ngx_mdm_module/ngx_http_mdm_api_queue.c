@@ -19,38 +19,15 @@
 #define NGX_HTTP_MDM_INSPECT_CLEAR_BUDGET  1024    /* queue entries per call */
 
 
-static ngx_int_t ngx_http_mdm_inspect_queue_list(ngx_http_request_t *r,
-    ngx_str_t *path);
 static ngx_int_t ngx_http_mdm_inspect_queue_reply(ngx_http_request_t *r,
     redisReply *reply);
-static ngx_int_t ngx_http_mdm_inspect_queue_clear(ngx_http_request_t *r,
-    ngx_str_t *path);
 static ngx_int_t ngx_http_mdm_inspect_clear_next(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mdm_inspect_clear_reply(ngx_http_request_t *r,
     redisReply *reply);
 
 
-/* GET /v1/queue/<id> and DELETE /v1/queue/<id>[,<id>...] */
 ngx_int_t
-ngx_http_mdm_api_queue(ngx_http_request_t *r, ngx_str_t *path)
-{
-    ngx_int_t  rc;
-
-    rc = ngx_http_mdm_api_method(r, NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_DELETE);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (r->method == NGX_HTTP_DELETE) {
-        return ngx_http_mdm_inspect_queue_clear(r, path);
-    }
-
-    return ngx_http_mdm_inspect_queue_list(r, path);
-}
-
-
-static ngx_int_t
-ngx_http_mdm_inspect_queue_list(ngx_http_request_t *r, ngx_str_t *path)
+ngx_http_mdm_api_queue_list(ngx_http_request_t *r, ngx_str_t *path)
 {
     char                        *id;
     ngx_int_t                    rc, limit;
@@ -150,8 +127,8 @@ ngx_http_mdm_inspect_queue_reply(ngx_http_request_t *r, redisReply *reply)
 }
 
 
-static ngx_int_t
-ngx_http_mdm_inspect_queue_clear(ngx_http_request_t *r, ngx_str_t *path)
+ngx_int_t
+ngx_http_mdm_api_queue_clear(ngx_http_request_t *r, ngx_str_t *path)
 {
     ngx_int_t                      rc;
     const char                    *err;

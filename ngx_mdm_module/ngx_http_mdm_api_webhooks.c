@@ -31,8 +31,8 @@ typedef struct {
 } ngx_http_mdm_webhook_req_t;
 
 
-static ngx_int_t ngx_http_mdm_webhook_name(ngx_str_t *path, ngx_str_t *name,
-    ngx_str_t *action);
+static ngx_uint_t ngx_http_mdm_webhook_name_ok(ngx_str_t *name);
+static ngx_int_t ngx_http_mdm_webhook_bad_name(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mdm_webhook_dead(ngx_http_request_t *r,
     ngx_str_t *name);
 static ngx_int_t ngx_http_mdm_webhook_dead_list(ngx_http_request_t *r,
@@ -49,41 +49,41 @@ static ngx_int_t ngx_http_mdm_webhook_key(ngx_http_request_t *r,
 
 
 ngx_int_t
-ngx_http_mdm_api_webhooks(ngx_http_request_t *r, ngx_str_t *path)
+ngx_http_mdm_api_webhooks_dead(ngx_http_request_t *r, ngx_str_t *name)
 {
-    ngx_int_t   rc;
-    ngx_str_t   name, action;
-
-    if (ngx_http_mdm_webhook_name(path, &name, &action) != NGX_OK) {
-        return ngx_http_mdm_api_refuse(r, NGX_HTTP_NOT_FOUND,
-                   "expected /v1/webhooks/<name>/dead or /replay, "
-                   "name of [A-Za-z0-9._-]");
+    if (!ngx_http_mdm_webhook_name_ok(name)) {
+        return ngx_http_mdm_webhook_bad_name(r);
     }
 
-    if (action.len == 4 && ngx_strncmp(action.data, "dead", 4) == 0) {
-        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-            return NGX_HTTP_NOT_ALLOWED;
-        }
+    return ngx_http_mdm_webhook_dead(r, name);
+}
 
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
 
-        return ngx_http_mdm_webhook_dead(r, &name);
+ngx_int_t
+ngx_http_mdm_api_webhooks_replay(ngx_http_request_t *r, ngx_str_t *name)
+{
+    if (!ngx_http_mdm_webhook_name_ok(name)) {
+        return ngx_http_mdm_webhook_bad_name(r);
     }
 
-    if (action.len == 6 && ngx_strncmp(action.data, "replay", 6) == 0) {
-        if (r->method != NGX_HTTP_POST) {
-            return NGX_HTTP_NOT_ALLOWED;
-        }
+    return ngx_http_mdm_webhook_replay(r, name);
+}
 
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
 
-        return ngx_http_mdm_webhook_replay(r, &name);
+/* Neither /dead nor /replay: what is expected, as far as it can tell. */
+ngx_int_t
+ngx_http_mdm_api_webhooks_unknown(ngx_http_request_t *r, ngx_str_t *path)
+{
+    u_char     *slash;
+    ngx_str_t   name;
+
+    slash = ngx_strlchr(path->data, path->data + path->len, '/');
+
+    name.data = path->data;
+    name.len = slash ? (size_t) (slash - path->data) : 0;
+
+    if (!ngx_http_mdm_webhook_name_ok(&name)) {
+        return ngx_http_mdm_webhook_bad_name(r);
     }
 
     return ngx_http_mdm_api_refuse(r, NGX_HTTP_NOT_FOUND,
@@ -91,35 +91,35 @@ ngx_http_mdm_api_webhooks(ngx_http_request_t *r, ngx_str_t *path)
 }
 
 
-/* "<name>/<action>": the name as mdm-worker accepts it (webhook.c). */
 static ngx_int_t
-ngx_http_mdm_webhook_name(ngx_str_t *path, ngx_str_t *name,
-    ngx_str_t *action)
+ngx_http_mdm_webhook_bad_name(ngx_http_request_t *r)
 {
-    u_char  *p, *slash;
+    return ngx_http_mdm_api_refuse(r, NGX_HTTP_NOT_FOUND,
+               "expected /v1/webhooks/<name>/dead or /replay, "
+               "name of [A-Za-z0-9._-]");
+}
 
-    slash = ngx_strlchr(path->data, path->data + path->len, '/');
-    if (slash == NULL || slash == path->data
-        || slash - path->data > NGX_HTTP_MDM_WEBHOOK_NAME_MAX)
-    {
-        return NGX_ERROR;
+
+/* A name as mdm-worker accepts it (webhook.c). */
+static ngx_uint_t
+ngx_http_mdm_webhook_name_ok(ngx_str_t *name)
+{
+    u_char  *p;
+
+    if (name->len == 0 || name->len > NGX_HTTP_MDM_WEBHOOK_NAME_MAX) {
+        return 0;
     }
 
-    for (p = path->data; p < slash; p++) {
+    for (p = name->data; p < name->data + name->len; p++) {
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
               || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'
               || *p == '.'))
         {
-            return NGX_ERROR;
+            return 0;
         }
     }
 
-    name->data = path->data;
-    name->len = slash - path->data;
-    action->data = slash + 1;
-    action->len = path->data + path->len - action->data;
-
-    return NGX_OK;
+    return 1;
 }
 
 
