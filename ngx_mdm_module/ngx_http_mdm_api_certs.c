@@ -28,10 +28,10 @@ typedef struct {
     ngx_int_t                   limit;
     char                        sha[65];
     int64_t                     not_after;
-} ngx_http_mdm_certs_ctx_t;
+} ngx_http_mdm_api_certs_ctx_t;
 
 
-static ngx_http_mdm_certs_ctx_t *ngx_http_mdm_api_certs_state(
+static ngx_http_mdm_api_certs_ctx_t *ngx_http_mdm_api_certs_state(
     ngx_http_request_t *r, ngx_uint_t revoke);
 static ngx_int_t ngx_http_mdm_api_certs_serial(ngx_http_request_t *r,
     ngx_str_t *path, ngx_uint_t revoke);
@@ -96,14 +96,14 @@ ngx_http_mdm_api_certs_revoke(ngx_http_request_t *r, ngx_str_t *serial)
 }
 
 
-static ngx_http_mdm_certs_ctx_t *
+static ngx_http_mdm_api_certs_ctx_t *
 ngx_http_mdm_api_certs_state(ngx_http_request_t *r, ngx_uint_t revoke)
 {
-    ngx_http_mdm_ctx_t        *ctx;
-    ngx_http_mdm_certs_ctx_t  *cc;
+    ngx_http_mdm_ctx_t            *ctx;
+    ngx_http_mdm_api_certs_ctx_t  *cc;
 
     ctx = ngx_http_mdm_get_ctx(r);
-    cc = ngx_pcalloc(r->pool, sizeof(ngx_http_mdm_certs_ctx_t));
+    cc = ngx_pcalloc(r->pool, sizeof(ngx_http_mdm_api_certs_ctx_t));
     if (ctx == NULL || cc == NULL) {
         return NULL;
     }
@@ -170,9 +170,9 @@ ngx_http_mdm_api_certs_serial(ngx_http_request_t *r, ngx_str_t *path,
 static ngx_int_t
 ngx_http_mdm_api_certs_page(ngx_http_request_t *r)
 {
-    ngx_str_t                  arg;
-    ngx_http_mdm_args_t        args;
-    ngx_http_mdm_certs_ctx_t  *cc;
+    ngx_str_t                      arg;
+    ngx_http_mdm_args_t            args;
+    ngx_http_mdm_api_certs_ctx_t  *cc;
 
     cc = ngx_http_mdm_get_ctx(r)->data;
     cc->limit = 100;
@@ -217,9 +217,9 @@ ngx_http_mdm_api_certs_page(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_mdm_api_certs_list_reply(ngx_http_request_t *r, redisReply *reply)
 {
-    size_t                     i;
-    json_t                    *out, *list;
-    ngx_http_mdm_certs_ctx_t  *cc;
+    size_t                         i;
+    json_t                        *out, *list;
+    ngx_http_mdm_api_certs_ctx_t  *cc;
 
     cc = ngx_http_mdm_get_ctx(r)->data;
 
@@ -250,11 +250,11 @@ ngx_http_mdm_api_certs_list_reply(ngx_http_request_t *r, redisReply *reply)
 static ngx_int_t
 ngx_http_mdm_api_certs_serial_reply(ngx_http_request_t *r, redisReply *reply)
 {
-    char                      *key;
-    const char                *argv[2];
-    size_t                     argvlen[2];
-    ngx_http_mdm_args_t        args;
-    ngx_http_mdm_certs_ctx_t  *cc;
+    char                          *key;
+    const char                    *argv[2];
+    size_t                         argvlen[2];
+    ngx_http_mdm_args_t            args;
+    ngx_http_mdm_api_certs_ctx_t  *cc;
 
     cc = ngx_http_mdm_get_ctx(r)->data;
 
@@ -302,11 +302,11 @@ ngx_http_mdm_api_certs_serial_reply(ngx_http_request_t *r, redisReply *reply)
 static ngx_int_t
 ngx_http_mdm_api_certs_record_reply(ngx_http_request_t *r, redisReply *reply)
 {
-    size_t                     i;
-    json_t                    *out;
-    ngx_str_t                  der, b64;
-    redisReply                *k, *v;
-    ngx_http_mdm_certs_ctx_t  *cc;
+    size_t                         i;
+    json_t                        *out;
+    ngx_str_t                      der, b64;
+    redisReply                    *k, *v;
+    ngx_http_mdm_api_certs_ctx_t  *cc;
 
     cc = ngx_http_mdm_get_ctx(r)->data;
 
@@ -353,8 +353,8 @@ ngx_http_mdm_api_certs_record_reply(ngx_http_request_t *r, redisReply *reply)
 static ngx_int_t
 ngx_http_mdm_api_certs_revoke_reply(ngx_http_request_t *r, redisReply *reply)
 {
-    ngx_http_mdm_args_t        args;
-    ngx_http_mdm_certs_ctx_t  *cc;
+    ngx_http_mdm_args_t            args;
+    ngx_http_mdm_api_certs_ctx_t  *cc;
 
     cc = ngx_http_mdm_get_ctx(r)->data;
 
@@ -395,7 +395,7 @@ static ngx_int_t
 ngx_http_mdm_api_certs_revoked_reply(ngx_http_request_t *r,
     redisReply *reply)
 {
-    ngx_http_mdm_certs_ctx_t  *cc;
+    ngx_http_mdm_api_certs_ctx_t  *cc;
 
     cc = ngx_http_mdm_get_ctx(r)->data;
 

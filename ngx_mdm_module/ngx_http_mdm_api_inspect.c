@@ -29,19 +29,19 @@
 #define NGX_HTTP_MDM_MULTI_STATUS          207
 
 
-static void ngx_http_mdm_inspect_batch_cleanup(void *data);
-static json_t *ngx_http_mdm_inspect_jcursor(redisReply *e);
+static void ngx_http_mdm_api_batch_cleanup(void *data);
+static json_t *ngx_http_mdm_api_json_cursor(redisReply *e);
 
 
-ngx_http_mdm_inspect_batch_t *
-ngx_http_mdm_inspect_batch(ngx_http_request_t *r)
+ngx_http_mdm_api_batch_t *
+ngx_http_mdm_api_batch(ngx_http_request_t *r)
 {
-    ngx_pool_cleanup_t            *cln;
-    ngx_http_mdm_ctx_t            *ctx;
-    ngx_http_mdm_inspect_batch_t  *b;
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_mdm_ctx_t        *ctx;
+    ngx_http_mdm_api_batch_t  *b;
 
     ctx = ngx_http_mdm_get_ctx(r);
-    b = ngx_pcalloc(r->pool, sizeof(ngx_http_mdm_inspect_batch_t));
+    b = ngx_pcalloc(r->pool, sizeof(ngx_http_mdm_api_batch_t));
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (ctx == NULL || b == NULL || cln == NULL) {
         return NULL;
@@ -52,7 +52,7 @@ ngx_http_mdm_inspect_batch(ngx_http_request_t *r)
         return NULL;
     }
 
-    cln->handler = ngx_http_mdm_inspect_batch_cleanup;
+    cln->handler = ngx_http_mdm_api_batch_cleanup;
     cln->data = b;
     ctx->data = b;
 
@@ -61,9 +61,9 @@ ngx_http_mdm_inspect_batch(ngx_http_request_t *r)
 
 
 static void
-ngx_http_mdm_inspect_batch_cleanup(void *data)
+ngx_http_mdm_api_batch_cleanup(void *data)
 {
-    ngx_http_mdm_inspect_batch_t  *b = data;
+    ngx_http_mdm_api_batch_t  *b = data;
 
     json_decref(b->status);
 }
@@ -75,7 +75,7 @@ ngx_http_mdm_inspect_batch_cleanup(void *data)
  * named twice keeps its first outcome.
  */
 ngx_int_t
-ngx_http_mdm_inspect_note(ngx_http_mdm_inspect_batch_t *b, const char *id,
+ngx_http_mdm_api_batch_note(ngx_http_mdm_api_batch_t *b, const char *id,
     const char *error, ngx_int_t canceled)
 {
     json_t  *entry;
@@ -97,14 +97,14 @@ ngx_http_mdm_inspect_note(ngx_http_mdm_inspect_batch_t *b, const char *id,
         b->ok++;
     }
 
-    return ngx_http_mdm_inspect_set(b->status, id, entry);
+    return ngx_http_mdm_api_json_set(b->status, id, entry);
 }
 
 
 /* 200 when every ID succeeded, 207 when some did, 500 when none did */
 ngx_int_t
-ngx_http_mdm_inspect_result(ngx_http_request_t *r,
-    ngx_http_mdm_inspect_batch_t *b)
+ngx_http_mdm_api_batch_result(ngx_http_request_t *r,
+    ngx_http_mdm_api_batch_t *b)
 {
     json_t      *out;
     ngx_uint_t   status;
@@ -112,8 +112,8 @@ ngx_http_mdm_inspect_result(ngx_http_request_t *r,
     out = json_pack("{s:O}", "status", b->status);
 
     if (out != NULL && b->uuid != NULL
-        && ngx_http_mdm_inspect_set(out, "command_uuid",
-                                    json_string(b->uuid))
+        && ngx_http_mdm_api_json_set(out, "command_uuid",
+                                     json_string(b->uuid))
            != NGX_OK)
     {
         json_decref(out);
@@ -140,7 +140,7 @@ ngx_http_mdm_inspect_result(ngx_http_request_t *r,
 
 
 ngx_int_t
-ngx_http_mdm_inspect_limit(ngx_http_mdm_inspect_arg_t *arg,
+ngx_http_mdm_api_limit(ngx_http_mdm_api_arg_t *arg,
     ngx_int_t *limit, const char **err)
 {
     if (!arg->set) {
@@ -164,7 +164,7 @@ ngx_http_mdm_inspect_limit(ngx_http_mdm_inspect_arg_t *arg,
  * cursor, maybe followed by ":<entries to skip>". Absent means the start.
  */
 ngx_int_t
-ngx_http_mdm_inspect_cursor(ngx_http_mdm_inspect_arg_t *arg,
+ngx_http_mdm_api_cursor(ngx_http_mdm_api_arg_t *arg,
     ngx_uint_t scan, const char **err)
 {
     u_char     *p, *colon, *last;
@@ -199,7 +199,7 @@ ngx_http_mdm_inspect_cursor(ngx_http_mdm_inspect_arg_t *arg,
 
 /* A single ID of the path or the query, as Redis keys may take it. */
 ngx_int_t
-ngx_http_mdm_inspect_id(ngx_http_request_t *r, ngx_str_t *s,
+ngx_http_mdm_api_id(ngx_http_request_t *r, ngx_str_t *s,
     const char *what, char **id, const char **err)
 {
     u_char     *p;
@@ -236,13 +236,13 @@ ngx_http_mdm_inspect_id(ngx_http_request_t *r, ngx_str_t *s,
 
 /* The enrollment ID of the path, kept in ctx for the reply and the log. */
 ngx_int_t
-ngx_http_mdm_inspect_path_id(ngx_http_request_t *r, ngx_str_t *path,
+ngx_http_mdm_api_path_id(ngx_http_request_t *r, ngx_str_t *path,
     char **id, const char **err)
 {
     ngx_int_t            rc;
     ngx_http_mdm_ctx_t  *ctx;
 
-    rc = ngx_http_mdm_inspect_id(r, path, "enrollment ID", id, err);
+    rc = ngx_http_mdm_api_id(r, path, "enrollment ID", id, err);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -259,7 +259,7 @@ ngx_http_mdm_inspect_path_id(ngx_http_request_t *r, ngx_str_t *path,
 
 
 ngx_int_t
-ngx_http_mdm_inspect_key(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
+ngx_http_mdm_api_key(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
     size_t (*key)(char *buf, const char *s), const char *s)
 {
     char  buf[MDM_KEY_MAX];
@@ -270,7 +270,7 @@ ngx_http_mdm_inspect_key(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
 
 /* rc from a parser: NGX_DECLINED answers 400 with err, else 500 */
 ngx_int_t
-ngx_http_mdm_inspect_bad(ngx_http_request_t *r, ngx_int_t rc,
+ngx_http_mdm_api_bad(ngx_http_request_t *r, ngx_int_t rc,
     const char *err)
 {
     if (rc != NGX_DECLINED) {
@@ -282,7 +282,7 @@ ngx_http_mdm_inspect_bad(ngx_http_request_t *r, ngx_int_t rc,
 
 
 ngx_int_t
-ngx_http_mdm_inspect_unexpected(ngx_http_request_t *r, const char *script)
+ngx_http_mdm_api_unexpected(ngx_http_request_t *r, const char *script)
 {
     ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                   "mdm api: unexpected reply from %s.lua", script);
@@ -293,16 +293,16 @@ ngx_http_mdm_inspect_unexpected(ngx_http_request_t *r, const char *script)
 
 /* A string element of a script's reply; NULL for nil (Lua false). */
 redisReply *
-ngx_http_mdm_inspect_str(redisReply *e)
+ngx_http_mdm_api_reply_str(redisReply *e)
 {
     return (e != NULL && e->type == REDIS_REPLY_STRING) ? e : NULL;
 }
 
 
 ngx_uint_t
-ngx_http_mdm_inspect_is(redisReply *e, const char *s)
+ngx_http_mdm_api_reply_is(redisReply *e, const char *s)
 {
-    return ngx_http_mdm_inspect_str(e) != NULL
+    return ngx_http_mdm_api_reply_str(e) != NULL
            && e->len == ngx_strlen(s)
            && ngx_strncmp(e->str, s, e->len) == 0;
 }
@@ -310,21 +310,21 @@ ngx_http_mdm_inspect_is(redisReply *e, const char *s)
 
 /* {'err', reason}: a script's refusal, the reason a string */
 ngx_uint_t
-ngx_http_mdm_inspect_is_err(redisReply *reply)
+ngx_http_mdm_api_reply_is_err(redisReply *reply)
 {
     return reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
-           && ngx_http_mdm_inspect_is(reply->element[0], "err")
-           && ngx_http_mdm_inspect_str(reply->element[1]) != NULL;
+           && ngx_http_mdm_api_reply_is(reply->element[0], "err")
+           && ngx_http_mdm_api_reply_str(reply->element[1]) != NULL;
 }
 
 
 /* A stored string; null when absent or not UTF-8. */
 json_t *
-ngx_http_mdm_inspect_jstr(redisReply *e)
+ngx_http_mdm_api_json_str(redisReply *e)
 {
     json_t  *s;
 
-    if (ngx_http_mdm_inspect_str(e) == NULL) {
+    if (ngx_http_mdm_api_reply_str(e) == NULL) {
         return json_null();
     }
 
@@ -336,13 +336,13 @@ ngx_http_mdm_inspect_jstr(redisReply *e)
 
 /* Stored unix seconds as RFC 3339 (UTC); null when absent or 0. */
 json_t *
-ngx_http_mdm_inspect_jtime(redisReply *e)
+ngx_http_mdm_api_json_time(redisReply *e)
 {
     u_char     buf[sizeof("1970-01-01T00:00:00Z")];
     ngx_tm_t   tm;
     ngx_int_t  sec;
 
-    if (ngx_http_mdm_inspect_str(e) == NULL) {
+    if (ngx_http_mdm_api_reply_str(e) == NULL) {
         return json_null();
     }
 
@@ -368,11 +368,11 @@ ngx_http_mdm_inspect_jtime(redisReply *e)
 
 
 json_t *
-ngx_http_mdm_inspect_jint(redisReply *e)
+ngx_http_mdm_api_json_int(redisReply *e)
 {
     ngx_int_t  n;
 
-    if (ngx_http_mdm_inspect_str(e) == NULL) {
+    if (ngx_http_mdm_api_reply_str(e) == NULL) {
         return json_null();
     }
 
@@ -384,20 +384,20 @@ ngx_http_mdm_inspect_jint(redisReply *e)
 
 /* The next page's cursor; null ('' from the script) at the end. */
 static json_t *
-ngx_http_mdm_inspect_jcursor(redisReply *e)
+ngx_http_mdm_api_json_cursor(redisReply *e)
 {
-    return (ngx_http_mdm_inspect_str(e) == NULL || e->len == 0)
+    return (ngx_http_mdm_api_reply_str(e) == NULL || e->len == 0)
            ? json_null() : json_stringn(e->str, e->len);
 }
 
 
 /* Sends a page with its "next_cursor"; json is released either way. */
 ngx_int_t
-ngx_http_mdm_inspect_send_page(ngx_http_request_t *r, json_t *json,
+ngx_http_mdm_api_send_page(ngx_http_request_t *r, json_t *json,
     redisReply *cursor)
 {
-    if (ngx_http_mdm_inspect_set(json, "next_cursor",
-                                 ngx_http_mdm_inspect_jcursor(cursor))
+    if (ngx_http_mdm_api_json_set(json, "next_cursor",
+                                  ngx_http_mdm_api_json_cursor(cursor))
         != NGX_OK)
     {
         json_decref(json);
@@ -409,11 +409,11 @@ ngx_http_mdm_inspect_send_page(ngx_http_request_t *r, json_t *json,
 
 
 json_t *
-ngx_http_mdm_inspect_jbase64(ngx_http_request_t *r, redisReply *e)
+ngx_http_mdm_api_json_base64(ngx_http_request_t *r, redisReply *e)
 {
     ngx_str_t  src, dst;
 
-    if (ngx_http_mdm_inspect_str(e) == NULL) {
+    if (ngx_http_mdm_api_reply_str(e) == NULL) {
         return json_null();
     }
 
@@ -433,7 +433,7 @@ ngx_http_mdm_inspect_jbase64(ngx_http_request_t *r, redisReply *e)
 
 /* Sets obj[key] = value, taking value's reference; NULL value fails. */
 ngx_int_t
-ngx_http_mdm_inspect_set(json_t *obj, const char *key, json_t *value)
+ngx_http_mdm_api_json_set(json_t *obj, const char *key, json_t *value)
 {
     if (value == NULL || json_object_set_new(obj, key, value) != 0) {
         return NGX_ERROR;

@@ -25,7 +25,6 @@
 
 
 /* the inspection handlers' name for a query parameter */
-typedef ngx_http_mdm_api_arg_t  ngx_http_mdm_inspect_arg_t;
 
 
 /* a request answered from several script calls: queue clear, cancel */
@@ -38,47 +37,47 @@ typedef struct {
     json_t                       *status;    /* APIResult "status" */
     char                         *uuid;      /* cancel only */
     u_char                        cursor[NGX_HTTP_MDM_INSPECT_CURSOR_MAX + 1];
-} ngx_http_mdm_inspect_batch_t;
+} ngx_http_mdm_api_batch_t;
 
 
 /* queue clear, cancel: one outcome per ID, then the APIResult */
-ngx_http_mdm_inspect_batch_t *ngx_http_mdm_inspect_batch(
+ngx_http_mdm_api_batch_t *ngx_http_mdm_api_batch(
     ngx_http_request_t *r);
-ngx_int_t ngx_http_mdm_inspect_note(ngx_http_mdm_inspect_batch_t *b,
+ngx_int_t ngx_http_mdm_api_batch_note(ngx_http_mdm_api_batch_t *b,
     const char *id, const char *error, ngx_int_t canceled);
-ngx_int_t ngx_http_mdm_inspect_result(ngx_http_request_t *r,
-    ngx_http_mdm_inspect_batch_t *b);
+ngx_int_t ngx_http_mdm_api_batch_result(ngx_http_request_t *r,
+    ngx_http_mdm_api_batch_t *b);
 
 /* query parameters (ngx_http_mdm_api_args) and IDs: NGX_DECLINED with
  * *err for a 400 */
-ngx_int_t ngx_http_mdm_inspect_limit(ngx_http_mdm_inspect_arg_t *arg,
+ngx_int_t ngx_http_mdm_api_limit(ngx_http_mdm_api_arg_t *arg,
     ngx_int_t *limit, const char **err);
-ngx_int_t ngx_http_mdm_inspect_cursor(ngx_http_mdm_inspect_arg_t *arg,
+ngx_int_t ngx_http_mdm_api_cursor(ngx_http_mdm_api_arg_t *arg,
     ngx_uint_t scan, const char **err);
-ngx_int_t ngx_http_mdm_inspect_id(ngx_http_request_t *r,
+ngx_int_t ngx_http_mdm_api_id(ngx_http_request_t *r,
     ngx_str_t *s, const char *what, char **id, const char **err);
-ngx_int_t ngx_http_mdm_inspect_path_id(ngx_http_request_t *r,
+ngx_int_t ngx_http_mdm_api_path_id(ngx_http_request_t *r,
     ngx_str_t *path, char **id, const char **err);
-ngx_int_t ngx_http_mdm_inspect_key(ngx_http_request_t *r,
+ngx_int_t ngx_http_mdm_api_key(ngx_http_request_t *r,
     ngx_http_mdm_args_t *args, size_t (*key)(char *buf, const char *s),
     const char *s);
-ngx_int_t ngx_http_mdm_inspect_bad(ngx_http_request_t *r,
+ngx_int_t ngx_http_mdm_api_bad(ngx_http_request_t *r,
     ngx_int_t rc, const char *err);
-ngx_int_t ngx_http_mdm_inspect_unexpected(ngx_http_request_t *r,
+ngx_int_t ngx_http_mdm_api_unexpected(ngx_http_request_t *r,
     const char *script);
 
 /* script replies and their JSON */
-redisReply *ngx_http_mdm_inspect_str(redisReply *e);
-ngx_uint_t ngx_http_mdm_inspect_is(redisReply *e, const char *s);
-ngx_uint_t ngx_http_mdm_inspect_is_err(redisReply *reply);
-json_t *ngx_http_mdm_inspect_jstr(redisReply *e);
-json_t *ngx_http_mdm_inspect_jtime(redisReply *e);
-json_t *ngx_http_mdm_inspect_jint(redisReply *e);
-json_t *ngx_http_mdm_inspect_jbase64(ngx_http_request_t *r,
+redisReply *ngx_http_mdm_api_reply_str(redisReply *e);
+ngx_uint_t ngx_http_mdm_api_reply_is(redisReply *e, const char *s);
+ngx_uint_t ngx_http_mdm_api_reply_is_err(redisReply *reply);
+json_t *ngx_http_mdm_api_json_str(redisReply *e);
+json_t *ngx_http_mdm_api_json_time(redisReply *e);
+json_t *ngx_http_mdm_api_json_int(redisReply *e);
+json_t *ngx_http_mdm_api_json_base64(ngx_http_request_t *r,
     redisReply *e);
-ngx_int_t ngx_http_mdm_inspect_set(json_t *obj, const char *key,
+ngx_int_t ngx_http_mdm_api_json_set(json_t *obj, const char *key,
     json_t *value);
-ngx_int_t ngx_http_mdm_inspect_send_page(ngx_http_request_t *r, json_t *json,
+ngx_int_t ngx_http_mdm_api_send_page(ngx_http_request_t *r, json_t *json,
     redisReply *cursor);
 
 

@@ -21,18 +21,18 @@
 #define NGX_HTTP_MDM_MULTI_STATUS  207
 
 
-static void ngx_http_mdm_pushcert_body(ngx_http_request_t *r);
-static ngx_int_t ngx_http_mdm_pushcert_put(ngx_http_request_t *r);
-static ngx_int_t ngx_http_mdm_pushcert_stored(ngx_http_request_t *r,
+static void ngx_http_mdm_api_pushcert_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_api_pushcert_store(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_api_pushcert_stored(ngx_http_request_t *r,
     redisReply *reply);
-static ngx_int_t ngx_http_mdm_pushcert_found(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mdm_api_pushcert_found(ngx_http_request_t *r,
     redisReply *reply);
-static ngx_int_t ngx_http_mdm_pushcert_send(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mdm_api_pushcert_send(ngx_http_request_t *r,
     const char *topic, int64_t not_after);
-static void ngx_http_mdm_pushcert_cleanup(void *data);
-static ngx_int_t ngx_http_mdm_push_reply(ngx_http_request_t *r,
+static void ngx_http_mdm_api_pushcert_cleanup(void *data);
+static ngx_int_t ngx_http_mdm_api_push_reply(ngx_http_request_t *r,
     redisReply *reply);
-static ngx_int_t ngx_http_mdm_push_outcome(json_t *status, const char *id,
+static ngx_int_t ngx_http_mdm_api_push_outcome(json_t *status, const char *id,
     redisReply *outcome);
 
 
@@ -48,19 +48,19 @@ ngx_http_mdm_api_pushcert_put(ngx_http_request_t *r, ngx_str_t *path)
     }
 
     return rc != NGX_OK ? NGX_HTTP_INTERNAL_SERVER_ERROR
-           : ngx_http_mdm_read_body(r, ngx_http_mdm_pushcert_body);
+           : ngx_http_mdm_read_body(r, ngx_http_mdm_api_pushcert_body);
 }
 
 
 static void
-ngx_http_mdm_pushcert_body(ngx_http_request_t *r)
+ngx_http_mdm_api_pushcert_body(ngx_http_request_t *r)
 {
-    ngx_http_finalize_request(r, ngx_http_mdm_pushcert_put(r));
+    ngx_http_finalize_request(r, ngx_http_mdm_api_pushcert_store(r));
 }
 
 
 static ngx_int_t
-ngx_http_mdm_pushcert_put(ngx_http_request_t *r)
+ngx_http_mdm_api_pushcert_store(ngx_http_request_t *r)
 {
     size_t                n;
     char                  key[MDM_KEY_MAX];
@@ -92,7 +92,7 @@ ngx_http_mdm_pushcert_put(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    cln->handler = ngx_http_mdm_pushcert_cleanup;
+    cln->handler = ngx_http_mdm_api_pushcert_cleanup;
     cln->data = pc;
 
     if (mdm_pushcert_parse((char *) body.data, body.len, ngx_time(), pc,
@@ -122,12 +122,12 @@ ngx_http_mdm_pushcert_put(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_pushcert_stored);
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_pushcert_stored);
 }
 
 
 static ngx_int_t
-ngx_http_mdm_pushcert_stored(ngx_http_request_t *r, redisReply *reply)
+ngx_http_mdm_api_pushcert_stored(ngx_http_request_t *r, redisReply *reply)
 {
     mdm_pushcert_t      *pc;
     ngx_http_mdm_ctx_t  *ctx;
@@ -146,7 +146,7 @@ ngx_http_mdm_pushcert_stored(ngx_http_request_t *r, redisReply *reply)
                   "not after %s, updated %L",
                   pc->topic, pc->not_after_text, (int64_t) reply->integer);
 
-    return ngx_http_mdm_pushcert_send(r, pc->topic, pc->not_after);
+    return ngx_http_mdm_api_pushcert_send(r, pc->topic, pc->not_after);
 }
 
 
@@ -207,12 +207,12 @@ ngx_http_mdm_api_pushcert_get(ngx_http_request_t *r, ngx_str_t *path)
     ngx_http_mdm_args_add_cstr(&args, "cert");
     ngx_http_mdm_args_add_cstr(&args, "not_after");
 
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_pushcert_found);
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_pushcert_found);
 }
 
 
 static ngx_int_t
-ngx_http_mdm_pushcert_found(ngx_http_request_t *r, redisReply *reply)
+ngx_http_mdm_api_pushcert_found(ngx_http_request_t *r, redisReply *reply)
 {
     char                *end;
     long long            not_after;
@@ -252,13 +252,13 @@ ngx_http_mdm_pushcert_found(ngx_http_request_t *r, redisReply *reply)
                    "stored push certificate has no valid not_after");
     }
 
-    return ngx_http_mdm_pushcert_send(r, ctx->data, not_after);
+    return ngx_http_mdm_api_pushcert_send(r, ctx->data, not_after);
 }
 
 
 /* NanoMDM's answer: {"topic":"com.apple.mgmt...","not_after":"<RFC 3339>"} */
 static ngx_int_t
-ngx_http_mdm_pushcert_send(ngx_http_request_t *r, const char *topic,
+ngx_http_mdm_api_pushcert_send(ngx_http_request_t *r, const char *topic,
     int64_t not_after)
 {
     char     text[MDM_PUSHCERT_TIME_LEN + 1];
@@ -276,7 +276,7 @@ ngx_http_mdm_pushcert_send(ngx_http_request_t *r, const char *topic,
 
 
 static void
-ngx_http_mdm_pushcert_cleanup(void *data)
+ngx_http_mdm_api_pushcert_cleanup(void *data)
 {
     mdm_pushcert_free(data);
 }
@@ -333,7 +333,7 @@ ngx_http_mdm_api_push(ngx_http_request_t *r, ngx_str_t *path)
         ngx_http_mdm_args_add_cstr(&args, id[i]);
     }
 
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_push_reply);
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_push_reply);
 }
 
 
@@ -342,7 +342,7 @@ ngx_http_mdm_api_push(ngx_http_request_t *r, ngx_str_t *path)
  * 200 when every ID was queued, 207 when some were, 500 when none was.
  */
 static ngx_int_t
-ngx_http_mdm_push_reply(ngx_http_request_t *r, redisReply *reply)
+ngx_http_mdm_api_push_reply(ngx_http_request_t *r, redisReply *reply)
 {
     char                **id;
     json_t               *json, *status;
@@ -379,7 +379,7 @@ ngx_http_mdm_push_reply(ngx_http_request_t *r, redisReply *reply)
 
     for (i = 0; i < ids->nelts; i++) {
         if (reply->element[i]->type != REDIS_REPLY_STRING
-            || ngx_http_mdm_push_outcome(status, id[i], reply->element[i])
+            || ngx_http_mdm_api_push_outcome(status, id[i], reply->element[i])
                != NGX_OK)
         {
             json_decref(json);
@@ -415,7 +415,7 @@ ngx_http_mdm_push_reply(ngx_http_request_t *r, redisReply *reply)
 
 
 static ngx_int_t
-ngx_http_mdm_push_outcome(json_t *status, const char *id,
+ngx_http_mdm_api_push_outcome(json_t *status, const char *id,
     redisReply *outcome)
 {
     json_t  *one;

@@ -30,24 +30,27 @@ typedef struct {
 } ngx_http_mdm_metrics_out_t;
 
 
-static void ngx_http_mdm_metrics_print_device(ngx_http_mdm_metrics_out_t *o);
-static void ngx_http_mdm_metrics_print_api(ngx_http_mdm_metrics_out_t *o);
-static void ngx_http_mdm_metrics_print_list(ngx_http_mdm_metrics_out_t *o,
-    const char *name, const char *help, const char *label,
-    ngx_str_t *values, ngx_atomic_t *counters, ngx_uint_t n);
-static void ngx_http_mdm_metrics_print_latency(
+static void ngx_http_mdm_metrics_prometheus_device(
     ngx_http_mdm_metrics_out_t *o);
-static ngx_uint_t ngx_http_mdm_metrics_print_redis(
+static void ngx_http_mdm_metrics_prometheus_api(ngx_http_mdm_metrics_out_t *o);
+static void ngx_http_mdm_metrics_prometheus_list(
+    ngx_http_mdm_metrics_out_t *o, const char *name, const char *help,
+    const char *label, ngx_str_t *values, ngx_atomic_t *counters,
+    ngx_uint_t n);
+static void ngx_http_mdm_metrics_prometheus_latency(
+    ngx_http_mdm_metrics_out_t *o);
+static ngx_uint_t ngx_http_mdm_metrics_prometheus_redis(
     ngx_http_mdm_metrics_out_t *o, redisReply *reply);
-static void ngx_http_mdm_metrics_print_streams(ngx_http_mdm_metrics_out_t *o,
-    redisReply *streams);
-static void ngx_http_mdm_metrics_print_worker(ngx_http_mdm_metrics_out_t *o,
-    redisReply *worker);
-static ngx_uint_t ngx_http_mdm_metrics_valid_field(redisReply *name,
-    redisReply *value, size_t *base);
-static ngx_uint_t ngx_http_mdm_metrics_valid_label(redisReply *value);
-static void ngx_http_mdm_metrics_printf(ngx_http_mdm_metrics_out_t *o,
-    const char *fmt, ...);
+static void ngx_http_mdm_metrics_prometheus_streams(
+    ngx_http_mdm_metrics_out_t *o, redisReply *streams);
+static void ngx_http_mdm_metrics_prometheus_worker(
+    ngx_http_mdm_metrics_out_t *o, redisReply *worker);
+static ngx_uint_t ngx_http_mdm_metrics_prometheus_valid_field(
+    redisReply *name, redisReply *value, size_t *base);
+static ngx_uint_t ngx_http_mdm_metrics_prometheus_valid_label(
+    redisReply *value);
+static void ngx_http_mdm_metrics_prometheus_printf(
+    ngx_http_mdm_metrics_out_t *o, const char *fmt, ...);
 
 
 static ngx_str_t  ngx_http_mdm_metrics_endpoints[NGX_HTTP_MDM_METRICS_ENDPOINTS]
@@ -126,21 +129,21 @@ ngx_http_mdm_metrics_prometheus_send(ngx_http_request_t *r,
     o.m = m;
     o.last = &o.out;
 
-    ngx_http_mdm_metrics_print_device(&o);
-    ngx_http_mdm_metrics_print_api(&o);
-    ngx_http_mdm_metrics_print_list(&o, "mdm_identity_failures_total",
+    ngx_http_mdm_metrics_prometheus_device(&o);
+    ngx_http_mdm_metrics_prometheus_api(&o);
+    ngx_http_mdm_metrics_prometheus_list(&o, "mdm_identity_failures_total",
         "Device requests refused for who sent them, by reason.",
         "reason", ngx_http_mdm_metrics_reasons, m->identity,
         NGX_HTTP_MDM_METRICS_REASONS);
-    ngx_http_mdm_metrics_print_list(&o, "mdm_redis_errors_total",
+    ngx_http_mdm_metrics_prometheus_list(&o, "mdm_redis_errors_total",
         "Redis failures seen by nginx, by kind.",
         "error", ngx_http_mdm_metrics_redis_errors, m->redis_errors,
         NGX_HTTP_MDM_METRICS_REDIS);
-    ngx_http_mdm_metrics_print_latency(&o);
+    ngx_http_mdm_metrics_prometheus_latency(&o);
 
-    up = ngx_http_mdm_metrics_print_redis(&o, reply);
+    up = ngx_http_mdm_metrics_prometheus_redis(&o, reply);
 
-    ngx_http_mdm_metrics_printf(&o,
+    ngx_http_mdm_metrics_prometheus_printf(&o,
         "# HELP mdm_redis_up Whether Redis answered the metrics script.\n"
         "# TYPE mdm_redis_up gauge\n"
         "mdm_redis_up %ui\n", up);
@@ -170,12 +173,12 @@ ngx_http_mdm_metrics_prometheus_send(ngx_http_request_t *r,
 
 /* Label combinations never seen are left out: most of them never are. */
 static void
-ngx_http_mdm_metrics_print_device(ngx_http_mdm_metrics_out_t *o)
+ngx_http_mdm_metrics_prometheus_device(ngx_http_mdm_metrics_out_t *o)
 {
     ngx_uint_t         e, m, c;
     ngx_atomic_uint_t  n;
 
-    ngx_http_mdm_metrics_printf(o,
+    ngx_http_mdm_metrics_prometheus_printf(o,
         "# HELP mdm_device_requests_total Device requests by endpoint, "
         "check-in MessageType or report Status, and HTTP status.\n"
         "# TYPE mdm_device_requests_total counter\n");
@@ -188,7 +191,7 @@ ngx_http_mdm_metrics_print_device(ngx_http_mdm_metrics_out_t *o)
                     continue;
                 }
 
-                ngx_http_mdm_metrics_printf(o,
+                ngx_http_mdm_metrics_prometheus_printf(o,
                     "mdm_device_requests_total{endpoint=\"%V\","
                     "message=\"%V\",code=\"%V\"} %uA\n",
                     &ngx_http_mdm_metrics_endpoints[e],
@@ -201,12 +204,12 @@ ngx_http_mdm_metrics_print_device(ngx_http_mdm_metrics_out_t *o)
 
 
 static void
-ngx_http_mdm_metrics_print_api(ngx_http_mdm_metrics_out_t *o)
+ngx_http_mdm_metrics_prometheus_api(ngx_http_mdm_metrics_out_t *o)
 {
     ngx_uint_t         i, c;
     ngx_atomic_uint_t  n;
 
-    ngx_http_mdm_metrics_printf(o,
+    ngx_http_mdm_metrics_prometheus_printf(o,
         "# HELP mdm_api_requests_total API requests by route and HTTP "
         "status.\n"
         "# TYPE mdm_api_requests_total counter\n");
@@ -218,7 +221,7 @@ ngx_http_mdm_metrics_print_api(ngx_http_mdm_metrics_out_t *o)
                 continue;
             }
 
-            ngx_http_mdm_metrics_printf(o,
+            ngx_http_mdm_metrics_prometheus_printf(o,
                 "mdm_api_requests_total{route=\"%V\",code=\"%V\"} %uA\n",
                 &ngx_http_mdm_metrics_routes[i],
                 &ngx_http_mdm_metrics_codes[c], n);
@@ -229,18 +232,19 @@ ngx_http_mdm_metrics_print_api(ngx_http_mdm_metrics_out_t *o)
 
 /* A counter with one label, every value printed, zeros too. */
 static void
-ngx_http_mdm_metrics_print_list(ngx_http_mdm_metrics_out_t *o,
+ngx_http_mdm_metrics_prometheus_list(ngx_http_mdm_metrics_out_t *o,
     const char *name, const char *help, const char *label,
     ngx_str_t *values, ngx_atomic_t *counters, ngx_uint_t n)
 {
     ngx_uint_t  i;
 
-    ngx_http_mdm_metrics_printf(o, "# HELP %s %s\n# TYPE %s counter\n",
-                                name, help, name);
+    ngx_http_mdm_metrics_prometheus_printf(o,
+        "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
 
     for (i = 0; i < n; i++) {
-        ngx_http_mdm_metrics_printf(o, "%s{%s=\"%V\"} %uA\n", name, label,
-                                    &values[i], counters[i]);
+        ngx_http_mdm_metrics_prometheus_printf(o, "%s{%s=\"%V\"} %uA\n",
+                                               name, label, &values[i],
+                                               counters[i]);
     }
 }
 
@@ -250,12 +254,12 @@ ngx_http_mdm_metrics_print_list(ngx_http_mdm_metrics_out_t *o,
  * and _count always agree, whatever the workers do meanwhile.
  */
 static void
-ngx_http_mdm_metrics_print_latency(ngx_http_mdm_metrics_out_t *o)
+ngx_http_mdm_metrics_prometheus_latency(ngx_http_mdm_metrics_out_t *o)
 {
     ngx_uint_t         i;
     ngx_atomic_uint_t  total, usec;
 
-    ngx_http_mdm_metrics_printf(o,
+    ngx_http_mdm_metrics_prometheus_printf(o,
         "# HELP mdm_redis_command_duration_seconds Redis commands from "
         "sending to the reply.\n"
         "# TYPE mdm_redis_command_duration_seconds histogram\n");
@@ -265,14 +269,14 @@ ngx_http_mdm_metrics_print_latency(ngx_http_mdm_metrics_out_t *o)
     for (i = 0; i <= NGX_HTTP_MDM_METRICS_BUCKETS; i++) {
         total += o->m->redis_latency[i];
 
-        ngx_http_mdm_metrics_printf(o,
+        ngx_http_mdm_metrics_prometheus_printf(o,
             "mdm_redis_command_duration_seconds_bucket{le=\"%V\"} %uA\n",
             &ngx_http_mdm_metrics_le[i], total);
     }
 
     usec = o->m->redis_latency_usec;
 
-    ngx_http_mdm_metrics_printf(o,
+    ngx_http_mdm_metrics_prometheus_printf(o,
         "mdm_redis_command_duration_seconds_sum %uA.%06uA\n"
         "mdm_redis_command_duration_seconds_count %uA\n",
         usec / 1000000, usec % 1000000, total);
@@ -281,7 +285,7 @@ ngx_http_mdm_metrics_print_latency(ngx_http_mdm_metrics_out_t *o)
 
 /* The figures of metrics.lua: 1 when its reply was printed, else 0. */
 static ngx_uint_t
-ngx_http_mdm_metrics_print_redis(ngx_http_mdm_metrics_out_t *o,
+ngx_http_mdm_metrics_prometheus_redis(ngx_http_mdm_metrics_out_t *o,
     redisReply *reply)
 {
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
@@ -304,13 +308,13 @@ ngx_http_mdm_metrics_print_redis(ngx_http_mdm_metrics_out_t *o,
         return 0;
     }
 
-    ngx_http_mdm_metrics_printf(o,
+    ngx_http_mdm_metrics_prometheus_printf(o,
         "# HELP mdm_enrollments Enrollment IDs in the enrollment index.\n"
         "# TYPE mdm_enrollments gauge\n"
         "mdm_enrollments %L\n", reply->element[0]->integer);
 
     /* exact queue depths would need a scan of every queue */
-    ngx_http_mdm_metrics_printf(o,
+    ngx_http_mdm_metrics_prometheus_printf(o,
         "# HELP mdm_enrollments_with_queued_commands Enrollments whose "
         "command queue is not empty.\n"
         "# TYPE mdm_enrollments_with_queued_commands gauge\n"
@@ -322,7 +326,7 @@ ngx_http_mdm_metrics_print_redis(ngx_http_mdm_metrics_out_t *o,
         reply->element[3]->integer, reply->element[4]->integer);
 
     /* noeviction refuses writes at maxmemory: alarm at 90 % of it */
-    ngx_http_mdm_metrics_printf(o,
+    ngx_http_mdm_metrics_prometheus_printf(o,
         "# HELP mdm_redis_used_memory_bytes Redis used_memory.\n"
         "# TYPE mdm_redis_used_memory_bytes gauge\n"
         "mdm_redis_used_memory_bytes %L\n"
@@ -337,8 +341,8 @@ ngx_http_mdm_metrics_print_redis(ngx_http_mdm_metrics_out_t *o,
         reply->element[6]->integer > 0
         && reply->element[5]->integer * 10 >= reply->element[6]->integer * 9);
 
-    ngx_http_mdm_metrics_print_streams(o, reply->element[1]);
-    ngx_http_mdm_metrics_print_worker(o, reply->element[2]);
+    ngx_http_mdm_metrics_prometheus_streams(o, reply->element[1]);
+    ngx_http_mdm_metrics_prometheus_worker(o, reply->element[2]);
 
     return 1;
 }
@@ -346,7 +350,7 @@ ngx_http_mdm_metrics_print_redis(ngx_http_mdm_metrics_out_t *o,
 
 /* One family at a time: the format wants a family's lines together. */
 static void
-ngx_http_mdm_metrics_print_streams(ngx_http_mdm_metrics_out_t *o,
+ngx_http_mdm_metrics_prometheus_streams(ngx_http_mdm_metrics_out_t *o,
     redisReply *streams)
 {
     size_t       i, j, f;
@@ -364,13 +368,13 @@ ngx_http_mdm_metrics_print_streams(ngx_http_mdm_metrics_out_t *o,
     };
 
     for (f = 0; f < 3; f++) {
-        ngx_http_mdm_metrics_printf(o, "%s", family[f]);
+        ngx_http_mdm_metrics_prometheus_printf(o, "%s", family[f]);
 
         for (i = 0; i < streams->elements; i++) {
             s = streams->element[i];
 
             if (s->type != REDIS_REPLY_ARRAY || s->elements != 3
-                || !ngx_http_mdm_metrics_valid_label(s->element[0])
+                || !ngx_http_mdm_metrics_prometheus_valid_label(s->element[0])
                 || s->element[1]->type != REDIS_REPLY_INTEGER
                 || s->element[2]->type != REDIS_REPLY_ARRAY)
             {
@@ -378,7 +382,7 @@ ngx_http_mdm_metrics_print_streams(ngx_http_mdm_metrics_out_t *o,
             }
 
             if (f == 0) {
-                ngx_http_mdm_metrics_printf(o,
+                ngx_http_mdm_metrics_prometheus_printf(o,
                     "mdm_stream_length{stream=\"%s\"} %L\n",
                     s->element[0]->str, s->element[1]->integer);
                 continue;
@@ -387,14 +391,14 @@ ngx_http_mdm_metrics_print_streams(ngx_http_mdm_metrics_out_t *o,
             g = s->element[2];
 
             for (j = 0; j + 2 < g->elements; j += 3) {
-                if (!ngx_http_mdm_metrics_valid_label(g->element[j])
+                if (!ngx_http_mdm_metrics_prometheus_valid_label(g->element[j])
                     || g->element[j + f]->type != REDIS_REPLY_INTEGER
                     || g->element[j + f]->integer < 0)
                 {
                     continue;
                 }
 
-                ngx_http_mdm_metrics_printf(o,
+                ngx_http_mdm_metrics_prometheus_printf(o,
                     "mdm_%s{stream=\"%s\",group=\"%s\"} %L\n",
                     f == 1 ? "stream_pending" : "stream_lag",
                     s->element[0]->str, g->element[j]->str,
@@ -412,7 +416,7 @@ ngx_http_mdm_metrics_print_streams(ngx_http_mdm_metrics_out_t *o,
  * left out and logged.
  */
 static void
-ngx_http_mdm_metrics_print_worker(ngx_http_mdm_metrics_out_t *o,
+ngx_http_mdm_metrics_prometheus_worker(ngx_http_mdm_metrics_out_t *o,
     redisReply *worker)
 {
     size_t       i, base, prev_len;
@@ -426,7 +430,7 @@ ngx_http_mdm_metrics_print_worker(ngx_http_mdm_metrics_out_t *o,
         name = worker->element[i];
         value = worker->element[i + 1];
 
-        if (!ngx_http_mdm_metrics_valid_field(name, value, &base)) {
+        if (!ngx_http_mdm_metrics_prometheus_valid_field(name, value, &base)) {
             ngx_log_error(NGX_LOG_WARN, o->r->connection->log, 0,
                           "mdm metrics: invalid field in \"%s\" left out",
                           MDM_KEY_WORKER_METRICS);
@@ -436,14 +440,14 @@ ngx_http_mdm_metrics_print_worker(ngx_http_mdm_metrics_out_t *o,
         if (prev == NULL || base != prev_len
             || ngx_strncmp(name->str, prev, base) != 0)
         {
-            ngx_http_mdm_metrics_printf(o,
+            ngx_http_mdm_metrics_prometheus_printf(o,
                 "# TYPE mdm_worker_%*s counter\n", base, name->str);
             prev = name->str;
             prev_len = base;
         }
 
-        ngx_http_mdm_metrics_printf(o, "mdm_worker_%s %s\n", name->str,
-                                    value->str);
+        ngx_http_mdm_metrics_prometheus_printf(o, "mdm_worker_%s %s\n",
+                                               name->str, value->str);
     }
 }
 
@@ -453,7 +457,7 @@ ngx_http_mdm_metrics_print_worker(ngx_http_mdm_metrics_out_t *o,
  * and a number. *base is the length of the name without the labels.
  */
 static ngx_uint_t
-ngx_http_mdm_metrics_valid_field(redisReply *name, redisReply *value,
+ngx_http_mdm_metrics_prometheus_valid_field(redisReply *name, redisReply *value,
     size_t *base)
 {
     size_t   i;
@@ -506,7 +510,7 @@ ngx_http_mdm_metrics_valid_field(redisReply *name, redisReply *value,
 
 /* Stream and group names go into label values unescaped: plain ones only. */
 static ngx_uint_t
-ngx_http_mdm_metrics_valid_label(redisReply *value)
+ngx_http_mdm_metrics_prometheus_valid_label(redisReply *value)
 {
     size_t  i;
 
@@ -530,7 +534,8 @@ ngx_http_mdm_metrics_valid_label(redisReply *value)
 
 /* Appends one formatted piece of at most NGX_HTTP_MDM_METRICS_LINE bytes. */
 static void
-ngx_http_mdm_metrics_printf(ngx_http_mdm_metrics_out_t *o, const char *fmt,
+ngx_http_mdm_metrics_prometheus_printf(ngx_http_mdm_metrics_out_t *o,
+    const char *fmt,
     ...)
 {
     u_char       *p;
