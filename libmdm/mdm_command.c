@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 #include <plist/plist.h>
 
+#include "mdm_base64.h"
 #include "mdm_command.h"
 #include "mdm_utf8.h"
 #include "mdm_command_schema.h"
@@ -102,9 +103,6 @@ static int mdm_command_set(mdm_cmd_walk_t *w, mdm_command_t *cmd,
     const char *uuid, const char *request_type);
 
 static int mdm_uuid_acceptable(const char *s, size_t len);
-static int mdm_base64_value(unsigned char c);
-static long mdm_base64_decode(const char *in, size_t len,
-    unsigned char *out);
 static int mdm_digits(const char *s, int n, int *val);
 static const char *mdm_rfc3339_fraction(const char *p, int *usec);
 static int mdm_rfc3339_offset(const char *p, long long *offset);
@@ -1099,7 +1097,8 @@ mdm_json_data(mdm_cmd_walk_t *w, const char *s, size_t len, plist_t *out)
         return mdm_walk_oom(w);
     }
 
-    n = mdm_base64_decode(s, len, buf);
+    /* profiles are often pasted as wrapped base64 */
+    n = mdm_base64_decode(s, len, buf, MDM_BASE64_SPACE);
 
     if (n < 0) {
         free(buf);
@@ -1274,81 +1273,6 @@ mdm_uuid_acceptable(const char *s, size_t len)
     }
 
     return 1;
-}
-
-
-static int
-mdm_base64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-
-    if (c == '+') {
-        return 62;
-    }
-
-    return (c == '/') ? 63 : -1;
-}
-
-
-/*
- * Standard base64 into out (room for len / 4 * 3 + 3 bytes). Whitespace is
- * skipped because profiles are often pasted as wrapped base64; padding may
- * be left off but must be right when present. Returns the length or -1.
- */
-static long
-mdm_base64_decode(const char *in, size_t len, unsigned char *out)
-{
-    int       v, bits;
-    size_t    i, digits, pad;
-    uint32_t  acc;
-    long      n;
-
-    acc = 0;
-    bits = 0;
-    digits = 0;
-    pad = 0;
-    n = 0;
-
-    for (i = 0; i < len; i++) {
-        if (in[i] == ' ' || in[i] == '\t' || in[i] == '\r' || in[i] == '\n') {
-            continue;
-        }
-
-        if (in[i] == '=') {
-            pad++;
-            continue;
-        }
-
-        v = mdm_base64_value((unsigned char) in[i]);
-        if (v < 0 || pad > 0) {
-            return -1;
-        }
-
-        acc = (acc << 6) | (uint32_t) v;
-        bits += 6;
-        digits++;
-
-        if (bits >= 8) {
-            bits -= 8;
-            out[n++] = (unsigned char) (acc >> bits);
-        }
-    }
-
-    if (digits % 4 == 1 || pad > 2 || (pad > 0 && (digits + pad) % 4 != 0)) {
-        return -1;
-    }
-
-    return n;
 }
 
 

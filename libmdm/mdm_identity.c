@@ -14,6 +14,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "mdm_base64.h"
 #include "mdm_cms.h"
 #include "mdm_hex.h"
 #include "mdm_identity.h"
@@ -81,8 +82,6 @@ static int id_accept(mdm_identity_t *id, const id_entry_t *e,
     mdm_identity_result_t *res);
 static uint64_t id_siphash(const uint64_t key[2], const unsigned char *in,
     size_t len);
-static long id_base64(const char *in, size_t len, unsigned char *out,
-    int skip_space);
 static int id_unhex(int c);
 
 
@@ -218,7 +217,7 @@ mdm_identity_from_signature(mdm_identity_t *id, const char *b64,
         id->buf_size = b64_len;
     }
 
-    len = id_base64(b64, b64_len, id->buf, 0);
+    len = mdm_base64_decode(b64, b64_len, id->buf, 0);
     if (len < 0) {
         res->error = "bad base64";
         return -1;
@@ -764,7 +763,8 @@ mdm_identity_der_from_escaped_pem(const char *in, size_t len,
         return -1;
     }
 
-    return id_base64(begin, end - begin, out, 1);
+    return mdm_base64_decode(begin, end - begin, out,
+                             MDM_BASE64_SPACE);
 }
 
 
@@ -786,7 +786,7 @@ mdm_identity_der_from_client_cert(const char *in, size_t len,
         return -1;
     }
 
-    return id_base64(in + 1, len - 2, out, 0);
+    return mdm_base64_decode(in + 1, len - 2, out, 0);
 }
 
 
@@ -800,100 +800,4 @@ id_unhex(int c)
     c |= 0x20;
 
     return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
-
-
-/*
- * Standard alphabet, padding optional; whitespace only where PEM wraps
- * lines. Writes never overtake reads, so in == out works.
- */
-static long
-id_base64(const char *in, size_t len, unsigned char *out, int skip_space)
-{
-    int                   v;
-    size_t                i, n, pad;
-    uint32_t              acc;
-    unsigned              bits;
-    const unsigned char  *p;
-
-    static const unsigned char  sextet[256] = {
-        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
-        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
-        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 62, 64, 64, 64, 63,
-        52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 64, 64, 64, 64, 64, 64,
-        64,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14,
-        15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 64, 64, 64, 64, 64,
-        64, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
-        41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 64, 64, 64, 64, 64,
-        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
-        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
-        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
-        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
-        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
-        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
-        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
-        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64
-    };
-
-    p = (const unsigned char *) in;
-    n = 0;
-
-    /* Whole quanta first, the bulk of a header, without per-bit state;
-     * padding, whitespace and bad bytes drop to the careful loop. */
-    for (i = 0; i + 4 <= len; i += 4) {
-        if ((sextet[p[i]] | sextet[p[i + 1]] | sextet[p[i + 2]]
-             | sextet[p[i + 3]]) & 64)
-        {
-            break;
-        }
-
-        acc = (uint32_t) sextet[p[i]] << 18 | (uint32_t) sextet[p[i + 1]] << 12
-              | (uint32_t) sextet[p[i + 2]] << 6 | sextet[p[i + 3]];
-
-        out[n] = (unsigned char) (acc >> 16);
-        out[n + 1] = (unsigned char) (acc >> 8);
-        out[n + 2] = (unsigned char) acc;
-        n += 3;
-    }
-
-    acc = 0;
-    bits = 0;
-    pad = 0;
-
-    for ( /* void */ ; i < len; i++) {
-        v = p[i];
-
-        if (skip_space && (v == '\n' || v == '\r' || v == ' ' || v == '\t'))
-        {
-            continue;
-        }
-
-        if (v == '=') {
-            pad++;
-            continue;
-        }
-
-        v = sextet[v];
-
-        /* Data after padding, or a byte outside the alphabet. */
-        if (v == 64 || pad > 0) {
-            return -1;
-        }
-
-        acc = (acc << 6) | v;
-        bits += 6;
-
-        if (bits >= 8) {
-            bits -= 8;
-            out[n++] = (unsigned char) (acc >> bits);
-        }
-    }
-
-    /* 6 leftover bits cannot end a byte string; padding must complete a
-     * quantum exactly. */
-    if (bits == 6 || (pad > 0 && pad != bits / 2)) {
-        return -1;
-    }
-
-    return n;
 }
