@@ -354,7 +354,8 @@ ngx_http_mdm_checkin_reply(ngx_http_request_t *r, redisReply *reply)
             return rc;
         }
 
-        ngx_http_mdm_metrics_identity_failure(reply->element[1]->str);
+        ngx_http_mdm_metrics_identity_failure(
+            mdm_identity_script_reason(reply->element[1]->str));
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mdm checkin: %V from \"%V\" refused: %s",
                       &ctx->message_type, &ctx->enrollment_id,

@@ -227,7 +227,8 @@ ngx_http_mdm_connect_reply(ngx_http_request_t *r, redisReply *reply)
             return rc;
         }
 
-        ngx_http_mdm_metrics_identity_failure(next->str);
+        ngx_http_mdm_metrics_identity_failure(
+            mdm_identity_script_reason(next->str));
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mdm report: %V from \"%V\" refused: %s",
                       &ctx->status, &ctx->enrollment_id, next->str);

@@ -20,12 +20,6 @@
 #define NGX_HTTP_MDM_METRICS_ARGS       (3 + NGX_HTTP_MDM_METRICS_KEYS)
 
 
-typedef struct {
-    const char   *prefix;
-    ngx_uint_t    reason;
-} ngx_http_mdm_metrics_reason_t;
-
-
 static ngx_int_t ngx_http_mdm_metrics_init_zone(ngx_shm_zone_t *zone,
     void *data);
 static ngx_int_t ngx_http_mdm_metrics_log_handler(ngx_http_request_t *r);
@@ -93,33 +87,6 @@ ngx_str_t  ngx_http_mdm_metrics_routes[NGX_HTTP_MDM_METRICS_ROUTES] = {
     ngx_string("/v1/enrollments"),
     ngx_string("/v1/queue"),
     ngx_string("other")
-};
-
-
-/* reason texts of libmdm's identity checks and the check-in scripts */
-static ngx_http_mdm_metrics_reason_t  ngx_http_mdm_metrics_reason_map[] = {
-    { "no device certificate", NGX_HTTP_MDM_REASON_NO_CERTIFICATE },
-    { "bad CMS", NGX_HTTP_MDM_REASON_MALFORMED_SIGNATURE },
-    { "bad base64", NGX_HTTP_MDM_REASON_MALFORMED_SIGNATURE },
-    { "bad signature", NGX_HTTP_MDM_REASON_BAD_SIGNATURE },
-    { "digest mismatch", NGX_HTTP_MDM_REASON_DIGEST_MISMATCH },
-    { "bad certificate", NGX_HTTP_MDM_REASON_MALFORMED_CERTIFICATE },
-    { "malformed certificate", NGX_HTTP_MDM_REASON_MALFORMED_CERTIFICATE },
-    { "certificate is not DER", NGX_HTTP_MDM_REASON_MALFORMED_CERTIFICATE },
-    { "unsupported public key", NGX_HTTP_MDM_REASON_MALFORMED_CERTIFICATE },
-    { "cannot encode", NGX_HTTP_MDM_REASON_MALFORMED_CERTIFICATE },
-    { "untrusted chain", NGX_HTTP_MDM_REASON_UNTRUSTED_CHAIN },
-    { "wrong usage", NGX_HTTP_MDM_REASON_WRONG_USAGE },
-    { "expired", NGX_HTTP_MDM_REASON_EXPIRED },
-    { "not yet valid", NGX_HTTP_MDM_REASON_NOT_YET_VALID },
-    { "certificate does not match", NGX_HTTP_MDM_REASON_BINDING_MISMATCH },
-    { "certificate is bound to another",
-      NGX_HTTP_MDM_REASON_BINDING_MISMATCH },
-    { "enrollment has no bound certificate",
-      NGX_HTTP_MDM_REASON_UNBOUND_ENROLLMENT },
-    { "unknown enrollment", NGX_HTTP_MDM_REASON_UNKNOWN_ENROLLMENT },
-    { "certificate is revoked", NGX_HTTP_MDM_REASON_REVOKED },
-    { NULL, NGX_HTTP_MDM_REASON_OTHER }
 };
 
 
@@ -357,23 +324,17 @@ ngx_http_mdm_metrics_find(ngx_str_t *names, ngx_uint_t n, ngx_str_t *value)
 
 
 void
-ngx_http_mdm_metrics_identity_failure(const char *reason)
+ngx_http_mdm_metrics_identity_failure(mdm_identity_reason_e reason)
 {
-    ngx_http_mdm_metrics_reason_t  *m;
-
     if (ngx_http_mdm_metrics == NULL) {
         return;
     }
 
-    for (m = ngx_http_mdm_metrics_reason_map; m->prefix != NULL; m++) {
-        if (reason != NULL
-            && ngx_strncmp(reason, m->prefix, ngx_strlen(m->prefix)) == 0)
-        {
-            break;
-        }
+    if (reason == MDM_IDENTITY_OK || reason >= MDM_IDENTITY_REASONS) {
+        reason = MDM_IDENTITY_OTHER;
     }
 
-    ngx_atomic_fetch_add(&ngx_http_mdm_metrics->identity[m->reason], 1);
+    ngx_atomic_fetch_add(&ngx_http_mdm_metrics->identity[reason], 1);
 }
 
 

@@ -33,6 +33,8 @@ typedef struct {
 static void ngx_http_mdm_metrics_prometheus_device(
     ngx_http_mdm_metrics_out_t *o);
 static void ngx_http_mdm_metrics_prometheus_api(ngx_http_mdm_metrics_out_t *o);
+static void ngx_http_mdm_metrics_prometheus_identity(
+    ngx_http_mdm_metrics_out_t *o);
 static void ngx_http_mdm_metrics_prometheus_list(
     ngx_http_mdm_metrics_out_t *o, const char *name, const char *help,
     const char *label, ngx_str_t *values, ngx_atomic_t *counters,
@@ -71,24 +73,6 @@ static ngx_str_t  ngx_http_mdm_metrics_codes[NGX_HTTP_MDM_METRICS_CODES] = {
     ngx_string("1xx"), ngx_string("2xx"), ngx_string("3xx"),
     ngx_string("4xx"), ngx_string("5xx"),
     ngx_string("000")           /* no response: the client went away */
-};
-
-
-static ngx_str_t  ngx_http_mdm_metrics_reasons[NGX_HTTP_MDM_METRICS_REASONS] = {
-    ngx_string("no_certificate"),
-    ngx_string("malformed_signature"),
-    ngx_string("bad_signature"),
-    ngx_string("digest_mismatch"),
-    ngx_string("malformed_certificate"),
-    ngx_string("untrusted_chain"),
-    ngx_string("wrong_usage"),
-    ngx_string("expired"),
-    ngx_string("not_yet_valid"),
-    ngx_string("binding_mismatch"),
-    ngx_string("unbound_enrollment"),
-    ngx_string("unknown_enrollment"),
-    ngx_string("revoked"),
-    ngx_string("other")
 };
 
 
@@ -131,10 +115,7 @@ ngx_http_mdm_metrics_prometheus_send(ngx_http_request_t *r,
 
     ngx_http_mdm_metrics_prometheus_device(&o);
     ngx_http_mdm_metrics_prometheus_api(&o);
-    ngx_http_mdm_metrics_prometheus_list(&o, "mdm_identity_failures_total",
-        "Device requests refused for who sent them, by reason.",
-        "reason", ngx_http_mdm_metrics_reasons, m->identity,
-        NGX_HTTP_MDM_METRICS_REASONS);
+    ngx_http_mdm_metrics_prometheus_identity(&o);
     ngx_http_mdm_metrics_prometheus_list(&o, "mdm_redis_errors_total",
         "Redis failures seen by nginx, by kind.",
         "error", ngx_http_mdm_metrics_redis_errors, m->redis_errors,
@@ -226,6 +207,25 @@ ngx_http_mdm_metrics_prometheus_api(ngx_http_mdm_metrics_out_t *o)
                 &ngx_http_mdm_metrics_routes[i],
                 &ngx_http_mdm_metrics_codes[c], n);
         }
+    }
+}
+
+
+/* Every reason libmdm names, zeros too; the labels are its names. */
+static void
+ngx_http_mdm_metrics_prometheus_identity(ngx_http_mdm_metrics_out_t *o)
+{
+    ngx_uint_t  i;
+
+    ngx_http_mdm_metrics_prometheus_printf(o,
+        "# HELP mdm_identity_failures_total Device requests refused for who "
+        "sent them, by reason.\n"
+        "# TYPE mdm_identity_failures_total counter\n");
+
+    for (i = MDM_IDENTITY_OK + 1; i < MDM_IDENTITY_REASONS; i++) {
+        ngx_http_mdm_metrics_prometheus_printf(o,
+            "mdm_identity_failures_total{reason=\"%s\"} %uA\n",
+            mdm_identity_reason_name(i), o->m->identity[i]);
     }
 }
 

@@ -14,6 +14,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "mdm_identity.h"
+
 
 #define NGX_HTTP_MDM_METRICS_MESSAGES   15
 #define NGX_HTTP_MDM_METRICS_CODES      21
@@ -32,33 +34,13 @@ enum {
 };
 
 
-/* indexes of ngx_http_mdm_metrics_reasons[] */
-enum {
-    NGX_HTTP_MDM_REASON_NO_CERTIFICATE = 0,
-    NGX_HTTP_MDM_REASON_MALFORMED_SIGNATURE,
-    NGX_HTTP_MDM_REASON_BAD_SIGNATURE,
-    NGX_HTTP_MDM_REASON_DIGEST_MISMATCH,
-    NGX_HTTP_MDM_REASON_MALFORMED_CERTIFICATE,
-    NGX_HTTP_MDM_REASON_UNTRUSTED_CHAIN,
-    NGX_HTTP_MDM_REASON_WRONG_USAGE,
-    NGX_HTTP_MDM_REASON_EXPIRED,
-    NGX_HTTP_MDM_REASON_NOT_YET_VALID,
-    NGX_HTTP_MDM_REASON_BINDING_MISMATCH,
-    NGX_HTTP_MDM_REASON_UNBOUND_ENROLLMENT,
-    NGX_HTTP_MDM_REASON_UNKNOWN_ENROLLMENT,
-    NGX_HTTP_MDM_REASON_REVOKED,
-    NGX_HTTP_MDM_REASON_OTHER,
-    NGX_HTTP_MDM_METRICS_REASONS
-};
-
-
 typedef struct {
     ngx_atomic_t  device[NGX_HTTP_MDM_METRICS_ENDPOINTS]
                         [NGX_HTTP_MDM_METRICS_MESSAGES]
                         [NGX_HTTP_MDM_METRICS_CODES];
     ngx_atomic_t  api[NGX_HTTP_MDM_METRICS_ROUTES]
                      [NGX_HTTP_MDM_METRICS_CODES];
-    ngx_atomic_t  identity[NGX_HTTP_MDM_METRICS_REASONS];
+    ngx_atomic_t  identity[MDM_IDENTITY_REASONS];   /* 0 (ok) unused */
     ngx_atomic_t  redis_errors[NGX_HTTP_MDM_METRICS_REDIS];
     ngx_atomic_t  redis_latency[NGX_HTTP_MDM_METRICS_BUCKETS + 1];
     ngx_atomic_t  redis_latency_usec;
