@@ -99,8 +99,11 @@ static int mdm_command_plist(const char *body, size_t len,
     mdm_command_t *cmd, mdm_err_t *err, int validate);
 static int mdm_plist_envelope(mdm_cmd_walk_t *w, plist_t root,
     const char **uuid, const char **request_type, plist_t *command);
+static int mdm_command_from_root(mdm_cmd_walk_t *w, json_t *root,
+    const mdm_alloc_t *a, mdm_command_t *cmd);
 static int mdm_command_set(mdm_cmd_walk_t *w, mdm_command_t *cmd,
     const char *uuid, const char *request_type);
+static char *mdm_command_strdup(const mdm_alloc_t *a, const char *s);
 
 static int mdm_uuid_acceptable(const char *s, size_t len);
 static int mdm_digits(const char *s, int n, int *val);
@@ -168,12 +171,10 @@ int
 mdm_command_from_json(const char *json, size_t len, mdm_command_t *cmd,
     mdm_err_t *err)
 {
-    int           rc;
-    json_t       *root;
-    plist_t       plist, node;
-    uint32_t      xml_len;
-    mdm_cmd_walk_t    w;
-    json_error_t  jerr;
+    int             rc;
+    json_t         *root;
+    mdm_cmd_walk_t  w;
+    json_error_t    jerr;
 
     memset(cmd, 0, sizeof(*cmd));
     mdm_walk_init(&w, err, 1);
@@ -185,18 +186,52 @@ mdm_command_from_json(const char *json, size_t len, mdm_command_t *cmd,
                              jerr.text, jerr.line, jerr.column);
     }
 
+    rc = mdm_command_from_root(&w, root, NULL, cmd);
+    json_decref(root);
+
+    return rc;
+}
+
+
+int
+mdm_command_build(json_t *root, const mdm_alloc_t *a, mdm_command_t *cmd,
+    json_t **ids, mdm_err_t *err)
+{
+    mdm_cmd_walk_t  w;
+
+    memset(cmd, 0, sizeof(*cmd));
+    mdm_walk_init(&w, err, 1);
+
+    *ids = json_incref(json_object_get(root, "ids"));
+    json_object_del(root, "ids");
+
+    return mdm_command_from_root(&w, root, a, cmd);
+}
+
+
+/* The command plist of a parsed JSON command, its strings from a. */
+static int
+mdm_command_from_root(mdm_cmd_walk_t *w, json_t *root, const mdm_alloc_t *a,
+    mdm_command_t *cmd)
+{
+    int        rc;
+    char      *xml;
+    plist_t    plist, node;
+    uint32_t   xml_len;
+
+    cmd->alloc = a;
     plist = NULL;
 
     if (!json_is_object(root)) {
-        rc = mdm_walk_fail(&w, "command must be a JSON object");
+        rc = mdm_walk_fail(w, "command must be a JSON object");
 
     } else {
-        rc = mdm_json_command(&w, root, &plist);
+        rc = mdm_json_command(w, root, &plist);
     }
 
     if (rc == MDM_OK) {
         node = plist_access_path(plist, 2, "Command", "RequestType");
-        rc = mdm_command_set(&w, cmd,
+        rc = mdm_command_set(w, cmd,
                  plist_get_string_ptr(plist_dict_get_item(plist,
                                                           "CommandUUID"),
                                       NULL),
@@ -204,18 +239,28 @@ mdm_command_from_json(const char *json, size_t len, mdm_command_t *cmd,
     }
 
     if (rc == MDM_OK) {
+        xml = NULL;
         xml_len = 0;
-        plist_to_xml(plist, &cmd->plist, &xml_len);
+        plist_to_xml(plist, &xml, &xml_len);
+
+        cmd->plist = xml;
         cmd->plist_len = xml_len;
+
+        if (xml != NULL && a != NULL) {
+            cmd->plist = mdm_alloc(a, (size_t) xml_len + 1);
+            if (cmd->plist != NULL) {
+                memcpy(cmd->plist, xml, (size_t) xml_len + 1);
+            }
+            plist_to_xml_free(xml);
+        }
 
         if (cmd->plist == NULL) {
             mdm_command_free(cmd);
-            rc = mdm_walk_oom(&w);
+            rc = mdm_walk_oom(w);
         }
     }
 
     plist_free(plist);
-    json_decref(root);
 
     return rc;
 }
@@ -240,11 +285,13 @@ mdm_command_validate_plist(const char *body, size_t len, mdm_command_t *cmd,
 void
 mdm_command_free(mdm_command_t *cmd)
 {
-    free(cmd->uuid);
-    free(cmd->request_type);
+    if (cmd->alloc == NULL) {
+        free(cmd->uuid);
+        free(cmd->request_type);
 
-    if (cmd->plist != NULL) {
-        plist_to_xml_free(cmd->plist);
+        if (cmd->plist != NULL) {
+            plist_to_xml_free(cmd->plist);
+        }
     }
 
     memset(cmd, 0, sizeof(*cmd));
@@ -1236,8 +1283,8 @@ static int
 mdm_command_set(mdm_cmd_walk_t *w, mdm_command_t *cmd, const char *uuid,
     const char *request_type)
 {
-    cmd->uuid = strdup(uuid);
-    cmd->request_type = strdup(request_type);
+    cmd->uuid = mdm_command_strdup(cmd->alloc, uuid);
+    cmd->request_type = mdm_command_strdup(cmd->alloc, request_type);
 
     if (cmd->uuid == NULL || cmd->request_type == NULL) {
         mdm_command_free(cmd);
@@ -1245,6 +1292,19 @@ mdm_command_set(mdm_cmd_walk_t *w, mdm_command_t *cmd, const char *uuid,
     }
 
     return MDM_OK;
+}
+
+
+static char *
+mdm_command_strdup(const mdm_alloc_t *a, const char *s)
+{
+    char    *p;
+    size_t   len;
+
+    len = strlen(s) + 1;
+    p = mdm_alloc(a, len);
+
+    return p != NULL ? memcpy(p, s, len) : NULL;
 }
 
 

@@ -40,8 +40,10 @@ mdm_pack_str(msgpack_packer *pk, const char *s, size_t len)
 
 
 int
-mdm_event_encode(const mdm_event_t *ev, mdm_buf_t *out)
+mdm_event_encode(const mdm_event_t *ev, const mdm_alloc_t *a,
+    mdm_buf_t *out)
 {
+    int                       rc;
     size_t                    n;
     msgpack_sbuffer           sbuf;
     msgpack_packer            pk;
@@ -78,10 +80,18 @@ mdm_event_encode(const mdm_event_t *ev, mdm_buf_t *out)
         return -1;
     }
 
-    out->data = sbuf.data;
-    out->len = sbuf.size;
+    /* without an allocator the packer's own buffer is handed over */
+    if (a == NULL) {
+        out->data = sbuf.data;
+        out->len = sbuf.size;
+        out->cap = 0;
+        return 0;
+    }
 
-    return 0;
+    rc = mdm_buf_set(a, out, sbuf.data, sbuf.size);
+    msgpack_sbuffer_destroy(&sbuf);
+
+    return rc;
 }
 
 
@@ -243,6 +253,7 @@ mdm_event_decode(const char *data, size_t len, mdm_event_t *ev,
     memset(ev, 0, sizeof(*ev));
     store->data = NULL;
     store->len = 0;
+    store->cap = 0;
 
     if (!mdm_event_counts_fit((const unsigned char *) data, len)) {
         return -1;
@@ -282,11 +293,3 @@ mdm_event_decode(const char *data, size_t len, mdm_event_t *ev,
     return 0;
 }
 
-
-void
-mdm_buf_free(mdm_buf_t *buf)
-{
-    free(buf->data);
-    buf->data = NULL;
-    buf->len = 0;
-}

@@ -805,8 +805,9 @@ mdm_plist_get_array(plist_t dict, const char *key, plist_t *val,
 
 
 int
-mdm_plist_to_binary(plist_t dict, char **out, size_t *len)
+mdm_plist_to_binary(plist_t dict, const mdm_alloc_t *a, mdm_buf_t *out)
 {
+    int        rc;
     char      *bin = NULL;
     uint32_t   n = 0;
 
@@ -815,8 +816,15 @@ mdm_plist_to_binary(plist_t dict, char **out, size_t *len)
         return -1;
     }
 
-    *out = bin;
-    *len = n;
+    if (a == NULL) {
+        out->data = bin;
+        out->len = n;
+        out->cap = 0;
+        return 0;
+    }
 
-    return 0;
+    rc = mdm_buf_set(a, out, bin, n);
+    plist_to_bin_free(bin);
+
+    return rc;
 }

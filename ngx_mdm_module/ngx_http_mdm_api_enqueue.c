@@ -301,11 +301,11 @@ static ngx_int_t
 ngx_http_mdm_api_enqueue_from_json(ngx_http_request_t *r,
     ngx_http_mdm_api_enqueue_t *eq, ngx_str_t *body)
 {
-    char          *text;
     json_t        *root, *ids, *plist;
     ngx_int_t      rc;
     ngx_str_t      cmd;
     mdm_err_t      err;
+    mdm_alloc_t    pool;
     json_error_t   jerr;
 
     root = json_loadb((char *) body->data, body->len, JSON_REJECT_DUPLICATES,
@@ -316,12 +316,11 @@ ngx_http_mdm_api_enqueue_from_json(ngx_http_request_t *r,
                                             "body must be a JSON object");
     }
 
-    ids = json_incref(json_object_get(root, "ids"));
-    json_object_del(root, "ids");
-
     rc = NGX_OK;
 
     if (eq->form == NGX_HTTP_MDM_FROM_JSON_IDS) {
+        ids = json_incref(json_object_get(root, "ids"));
+
         plist = json_object_get(root, "command");
         if (!json_is_string(plist) || ids == NULL) {
             rc = ngx_http_mdm_api_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
@@ -340,23 +339,16 @@ ngx_http_mdm_api_enqueue_from_json(ngx_http_request_t *r,
         rc = ngx_http_mdm_api_enqueue_from_plist(r, eq, &cmd);
 
     } else {
-        text = json_dumps(root, JSON_COMPACT);
-        if (text == NULL) {
-            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-            goto done;
-        }
+        /* the body is parsed once: the builder takes the tree */
+        pool = ngx_http_mdm_allocator(r);
 
-        if (mdm_command_from_json(text, ngx_strlen(text), &eq->cmd, &err)
-            != MDM_OK)
-        {
+        if (mdm_command_build(root, &pool, &eq->cmd, &ids, &err) != MDM_OK) {
             rc = ngx_http_mdm_api_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
                                                  err.msg);
         } else {
             eq->body.data = (u_char *) eq->cmd.plist;
             eq->body.len = eq->cmd.plist_len;
         }
-
-        free(text);
     }
 
     if (rc == NGX_OK && ids != NULL) {

@@ -171,23 +171,23 @@ static ngx_int_t
 ngx_http_mdm_checkin_raw(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
     mdm_checkin_t *ci)
 {
-    char       *bin;
-    size_t      len;
-    ngx_int_t   rc;
+    mdm_buf_t    bin;
+    mdm_alloc_t  pool;
 
     if (ci->type != MDM_CHECKIN_AUTHENTICATE) {
         ngx_http_mdm_args_add(args, "", 0);
         return NGX_OK;
     }
 
-    if (mdm_plist_to_binary(ci->root, &bin, &len) != 0) {
+    pool = ngx_http_mdm_allocator(r);
+
+    if (mdm_plist_to_binary(ci->root, &pool, &bin) != 0) {
         return NGX_ERROR;
     }
 
-    rc = ngx_http_mdm_args_add_copy(r, args, bin, len);
-    free(bin);
+    ngx_http_mdm_args_add(args, bin.data, bin.len);
 
-    return rc;
+    return NGX_OK;
 }
 
 
@@ -372,17 +372,20 @@ ngx_http_mdm_checkin_answer(ngx_http_request_t *r, mdm_checkin_t *ci,
     redisReply *payload)
 {
     mdm_buf_t                 out;
+    mdm_alloc_t               pool;
     ngx_keyval_t             *token;
     ngx_http_mdm_loc_conf_t  *mlcf;
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mdm_module);
+    pool = ngx_http_mdm_allocator(r);
 
     switch (ci->type) {
 
     case MDM_CHECKIN_GET_BOOTSTRAP_TOKEN:
         return ngx_http_mdm_send_plist(r,
                    mdm_response_bootstrap_token(
-                       (unsigned char *) payload->str, payload->len, &out),
+                       (unsigned char *) payload->str, payload->len, &pool,
+                       &out),
                    &out);
 
     case MDM_CHECKIN_USER_AUTHENTICATE:
@@ -391,7 +394,8 @@ ngx_http_mdm_checkin_answer(ngx_http_request_t *r, mdm_checkin_t *ci,
         }
         if (ci->digest_response == NULL) {
             return ngx_http_mdm_send_plist(r,
-                       mdm_response_digest_challenge("", &out), &out);
+                       mdm_response_digest_challenge("", &pool, &out),
+                       &out);
         }
         break;
 
@@ -402,13 +406,13 @@ ngx_http_mdm_checkin_answer(ngx_http_request_t *r, mdm_checkin_t *ci,
         }
         return ngx_http_mdm_send_plist(r,
                    mdm_response_token_data(token->value.data,
-                                           token->value.len, &out),
+                                           token->value.len, &pool, &out),
                    &out);
 
     case MDM_CHECKIN_RETURN_TO_SERVICE:
         return ngx_http_mdm_send_plist(r,
                    mdm_response_return_to_service(mlcf->return_to_service,
-                                                  &out),
+                                                  &pool, &out),
                    &out);
 
     default:
@@ -422,17 +426,12 @@ ngx_http_mdm_checkin_answer(ngx_http_request_t *r, mdm_checkin_t *ci,
 static ngx_int_t
 ngx_http_mdm_send_plist(ngx_http_request_t *r, int rc, mdm_buf_t *plist)
 {
-    ngx_int_t  sent;
-
     if (rc != 0) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    sent = ngx_http_mdm_send(r, NGX_HTTP_OK, "application/xml",
+    return ngx_http_mdm_send(r, NGX_HTTP_OK, "application/xml",
                              (u_char *) plist->data, plist->len);
-    mdm_buf_free(plist);
-
-    return sent;
 }
 
 

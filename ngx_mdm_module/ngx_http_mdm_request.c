@@ -12,6 +12,7 @@
 #include "ngx_http_mdm_module.h"
 
 
+static void *ngx_http_mdm_pool_alloc(void *ctx, size_t size);
 static void ngx_http_mdm_redis_done(void *data, redisReply *reply);
 static void ngx_http_mdm_request_cleanup(void *data);
 static ngx_int_t ngx_http_mdm_redis_error(ngx_http_request_t *r,
@@ -68,6 +69,26 @@ ngx_http_mdm_location_path(ngx_http_request_t *r, ngx_str_t *path)
     path->len = uri.len - skip;
 
     return raw;
+}
+
+
+/* libmdm's outputs go straight into the request's pool. */
+mdm_alloc_t
+ngx_http_mdm_allocator(ngx_http_request_t *r)
+{
+    mdm_alloc_t  a;
+
+    a.alloc = ngx_http_mdm_pool_alloc;
+    a.ctx = r->pool;
+
+    return a;
+}
+
+
+static void *
+ngx_http_mdm_pool_alloc(void *ctx, size_t size)
+{
+    return ngx_pnalloc(ctx, size);
 }
 
 
@@ -502,8 +523,8 @@ ngx_int_t
 ngx_http_mdm_args_add_event(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
     mdm_event_t *ev, ngx_str_t *body)
 {
-    ngx_int_t                  rc;
     mdm_buf_t                  enc;
+    mdm_alloc_t                pool;
     ngx_http_mdm_main_conf_t  *mcf;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_mdm_module);
@@ -521,12 +542,13 @@ ngx_http_mdm_args_add_event(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
     }
     ev->ts_ms = ngx_http_mdm_now_ms();
 
-    if (mdm_event_encode(ev, &enc) != 0) {
+    pool = ngx_http_mdm_allocator(r);
+
+    if (mdm_event_encode(ev, &pool, &enc) != 0) {
         return NGX_ERROR;
     }
 
-    rc = ngx_http_mdm_args_add_copy(r, args, enc.data, enc.len);
-    mdm_buf_free(&enc);
+    ngx_http_mdm_args_add(args, enc.data, enc.len);
 
-    return rc;
+    return NGX_OK;
 }

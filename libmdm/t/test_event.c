@@ -2,14 +2,19 @@
 #include <string.h>
 
 #include "mdm_event.h"
+#include "arena.h"
 #include "tap.h"
+
+
+static test_arena_t  arena;
 
 
 int
 main(void)
 {
     mdm_event_t  ev, back;
-    mdm_buf_t    enc, store;
+    mdm_buf_t    enc, store, pooled;
+    mdm_alloc_t  a = { test_arena_alloc, &arena };
     const char   raw[] = "<plist><dict/></plist>";
 
     memset(&ev, 0, sizeof(ev));
@@ -23,7 +28,12 @@ main(void)
     ev.raw_len = sizeof(raw) - 1;
     ev.ts_ms = 1700000000123LL;
 
-    ok(mdm_event_encode(&ev, &enc) == 0, "event encodes");
+    ok(mdm_event_encode(&ev, NULL, &enc) == 0, "event encodes");
+    ok(mdm_event_encode(&ev, &a, &pooled) == 0
+       && test_arena_has(&arena, pooled.data),
+       "event encodes into the caller's allocator");
+    ok(pooled.len == enc.len && memcmp(pooled.data, enc.data, enc.len) == 0,
+       "... the same bytes as malloc'd");
     ok(mdm_event_decode(enc.data, enc.len, &back, &store) == 0,
        "event decodes");
     is_str(back.topic, "mdm.Connect", "topic round-trips");
