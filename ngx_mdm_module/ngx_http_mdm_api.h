@@ -5,6 +5,10 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <jansson.h>
+
+#include "ngx_http_mdm_module.h"
+
 
 /* path: what follows the route's prefix, e.g. the ID list of /v1/enqueue/ */
 typedef ngx_int_t (*ngx_http_mdm_api_pt)(ngx_http_request_t *r,
@@ -48,7 +52,7 @@ typedef struct {
 } ngx_http_mdm_api_route_t;
 
 
-/* a query parameter a route takes (ngx_http_mdm_api_args.c) */
+/* a query parameter a route takes (ngx_http_mdm_api_args) */
 typedef struct {
     ngx_str_t               name;
     ngx_str_t               value;         /* decoded, NUL-terminated */
@@ -131,21 +135,89 @@ ngx_int_t ngx_http_mdm_api_enroll_delete(ngx_http_request_t *r,
 ngx_int_t ngx_http_mdm_api_enroll_devices(ngx_http_request_t *r,
     ngx_str_t *serial);
 
-/* shared by the API handlers */
-ngx_int_t ngx_http_mdm_api_refuse(ngx_http_request_t *r, ngx_uint_t status,
-    const char *why);
-
-/* ngx_http_mdm_api_args.c: the path and the query, as sent, decoded
- * strictly; NGX_DECLINED with *err for a 400 */
+/*
+ * Shared by the API handlers, all in ngx_http_mdm_api.c. The path and the
+ * query, as sent, decoded strictly; NGX_DECLINED with *err for a 400.
+ */
 ngx_int_t ngx_http_mdm_api_unescape(ngx_http_request_t *r, ngx_str_t *in,
     ngx_str_t *out, const char **err);
 ngx_int_t ngx_http_mdm_api_args(ngx_http_request_t *r,
     ngx_http_mdm_api_arg_t *q, const char **err);
 ngx_int_t ngx_http_mdm_api_no_args(ngx_http_request_t *r, const char **err);
 
+/* responses: a JSON body, or a refusal logged once with its JSON error */
 ngx_int_t ngx_http_mdm_api_send_json(ngx_http_request_t *r,
     ngx_uint_t status, void *json);
+ngx_int_t ngx_http_mdm_api_refuse(ngx_http_request_t *r, ngx_uint_t status,
+    const char *why);
 ngx_int_t ngx_http_mdm_api_split_ids(ngx_http_request_t *r, ngx_str_t *list,
     ngx_array_t **ids, const char **err);
+
+
+/*
+ * The inspection API NanoMDM lacks (docs/api.md, "Inspection"), in three
+ * files: ngx_http_mdm_api_enrollments.c, _queue.c and _command.c. Every
+ * Redis step is one Lua script of libmdm/lua/ whose work per call is
+ * bounded; a request that needs more (a long ID list, every target of a
+ * command) calls it again from the reply handler. Scripts answer flat
+ * arrays; the JSON is built by the handlers, with these helpers.
+ */
+
+#define NGX_HTTP_MDM_INSPECT_CHUNK         256     /* IDs per script call */
+#define NGX_HTTP_MDM_INSPECT_CURSOR_MAX    40
+
+
+/* a request answered from several script calls: queue clear, cancel */
+typedef struct {
+    ngx_array_t                  *ids;       /* char *; NULL: every target */
+    ngx_uint_t                    next;      /* first ID not yet answered */
+    ngx_int_t                     pending;   /* cancelled so far for next */
+    ngx_uint_t                    ok;
+    ngx_uint_t                    failed;
+    json_t                       *status;    /* APIResult "status" */
+    char                         *uuid;      /* cancel only */
+    u_char                        cursor[NGX_HTTP_MDM_INSPECT_CURSOR_MAX + 1];
+} ngx_http_mdm_api_batch_t;
+
+
+/* queue clear, cancel: one outcome per ID, then the APIResult */
+ngx_http_mdm_api_batch_t *ngx_http_mdm_api_batch(
+    ngx_http_request_t *r);
+ngx_int_t ngx_http_mdm_api_batch_note(ngx_http_mdm_api_batch_t *b,
+    const char *id, const char *error, ngx_int_t canceled);
+ngx_int_t ngx_http_mdm_api_batch_result(ngx_http_request_t *r,
+    ngx_http_mdm_api_batch_t *b);
+
+/* query parameters (ngx_http_mdm_api_args) and IDs: NGX_DECLINED with
+ * *err for a 400 */
+ngx_int_t ngx_http_mdm_api_limit(ngx_http_mdm_api_arg_t *arg,
+    ngx_int_t *limit, const char **err);
+ngx_int_t ngx_http_mdm_api_cursor(ngx_http_mdm_api_arg_t *arg,
+    ngx_uint_t scan, const char **err);
+ngx_int_t ngx_http_mdm_api_id(ngx_http_request_t *r,
+    ngx_str_t *s, const char *what, char **id, const char **err);
+ngx_int_t ngx_http_mdm_api_path_id(ngx_http_request_t *r,
+    ngx_str_t *path, char **id, const char **err);
+ngx_int_t ngx_http_mdm_api_key(ngx_http_request_t *r,
+    ngx_http_mdm_args_t *args, size_t (*key)(char *buf, const char *s),
+    const char *s);
+ngx_int_t ngx_http_mdm_api_bad(ngx_http_request_t *r,
+    ngx_int_t rc, const char *err);
+ngx_int_t ngx_http_mdm_api_unexpected(ngx_http_request_t *r,
+    const char *script);
+
+/* script replies and their JSON */
+redisReply *ngx_http_mdm_api_reply_str(redisReply *e);
+ngx_uint_t ngx_http_mdm_api_reply_is(redisReply *e, const char *s);
+ngx_uint_t ngx_http_mdm_api_reply_is_err(redisReply *reply);
+json_t *ngx_http_mdm_api_json_str(redisReply *e);
+json_t *ngx_http_mdm_api_json_time(redisReply *e);
+json_t *ngx_http_mdm_api_json_int(redisReply *e);
+json_t *ngx_http_mdm_api_json_base64(ngx_http_request_t *r,
+    redisReply *e);
+ngx_int_t ngx_http_mdm_api_json_set(json_t *obj, const char *key,
+    json_t *value);
+ngx_int_t ngx_http_mdm_api_send_page(ngx_http_request_t *r, json_t *json,
+    redisReply *cursor);
 
 #endif /* _NGX_HTTP_MDM_API_H_INCLUDED_ */

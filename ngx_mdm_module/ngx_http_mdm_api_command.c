@@ -14,7 +14,6 @@
 #include "mdm_plist_json.h"
 #include "ngx_http_mdm_module.h"
 #include "ngx_http_mdm_api.h"
-#include "ngx_http_mdm_api_inspect.h"
 
 
 /* GET /v1/commands/<uuid> */

@@ -14,7 +14,6 @@
 #include "mdm_keys.h"
 #include "ngx_http_mdm_module.h"
 #include "ngx_http_mdm_api.h"
-#include "ngx_http_mdm_api_inspect.h"
 
 
 #define NGX_HTTP_MDM_INSPECT_BUDGET_MAX    10000   /* index entries per call */

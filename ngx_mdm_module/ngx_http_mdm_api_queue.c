@@ -13,7 +13,6 @@
 #include "mdm_keys.h"
 #include "ngx_http_mdm_module.h"
 #include "ngx_http_mdm_api.h"
-#include "ngx_http_mdm_api_inspect.h"
 
 
 /* queue entries per call */
