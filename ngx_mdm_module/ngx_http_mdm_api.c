@@ -27,13 +27,13 @@
 /* One API call may name this many enrollments. */
 #define NGX_HTTP_MDM_API_MAX_IDS  200000
 
-#define NGX_HTTP_MDM_INSPECT_LIMIT         100     /* default page size */
-#define NGX_HTTP_MDM_INSPECT_LIMIT_MAX     1000
-#define NGX_HTTP_MDM_INSPECT_SCAN_DIGITS   19      /* fits Redis' cursor */
+#define NGX_HTTP_MDM_API_LIMIT         100     /* default page size */
+#define NGX_HTTP_MDM_API_LIMIT_MAX     1000
+#define NGX_HTTP_MDM_API_SCAN_DIGITS   19      /* fits Redis' cursor */
 /* positions a script's arithmetic and tostring() ("%.14g") keep exact */
-#define NGX_HTTP_MDM_INSPECT_POSITION_MAX  1000000000000
+#define NGX_HTTP_MDM_API_POSITION_MAX  1000000000000
 /* 9999-12-31T23:59:59Z */
-#define NGX_HTTP_MDM_INSPECT_TIME_MAX      253402300799
+#define NGX_HTTP_MDM_API_TIME_MAX      253402300799
 
 #define NGX_HTTP_MDM_MULTI_STATUS          207
 
@@ -602,13 +602,13 @@ ngx_http_mdm_api_limit(ngx_http_mdm_api_arg_t *arg,
     ngx_int_t *limit, const char **err)
 {
     if (!arg->set) {
-        *limit = NGX_HTTP_MDM_INSPECT_LIMIT;
+        *limit = NGX_HTTP_MDM_API_LIMIT;
         return NGX_OK;
     }
 
     *limit = ngx_atoi(arg->value.data, arg->value.len);
 
-    if (*limit < 1 || *limit > NGX_HTTP_MDM_INSPECT_LIMIT_MAX) {
+    if (*limit < 1 || *limit > NGX_HTTP_MDM_API_LIMIT_MAX) {
         *err = "limit must be an integer from 1 to 1000";
         return NGX_DECLINED;
     }
@@ -643,9 +643,9 @@ ngx_http_mdm_api_cursor(ngx_http_mdm_api_arg_t *arg,
 
     /* an SSCAN cursor stays a string; positions are Lua numbers */
     if (pos == NGX_ERROR
-        || (colon ? colon : last) - p > NGX_HTTP_MDM_INSPECT_SCAN_DIGITS
-        || (!scan && pos > NGX_HTTP_MDM_INSPECT_POSITION_MAX)
-        || skip == NGX_ERROR || skip > NGX_HTTP_MDM_INSPECT_POSITION_MAX)
+        || (colon ? colon : last) - p > NGX_HTTP_MDM_API_SCAN_DIGITS
+        || (!scan && pos > NGX_HTTP_MDM_API_POSITION_MAX)
+        || skip == NGX_ERROR || skip > NGX_HTTP_MDM_API_POSITION_MAX)
     {
         *err = "cursor must be a next_cursor of an earlier page";
         return NGX_DECLINED;
@@ -814,8 +814,8 @@ ngx_http_mdm_api_json_time(redisReply *e)
     }
 
     /* four digits of year is what the buffer and RFC 3339 hold */
-    if (sec > NGX_HTTP_MDM_INSPECT_TIME_MAX) {
-        sec = NGX_HTTP_MDM_INSPECT_TIME_MAX;
+    if (sec > NGX_HTTP_MDM_API_TIME_MAX) {
+        sec = NGX_HTTP_MDM_API_TIME_MAX;
     }
 
     ngx_gmtime((time_t) sec, &tm);

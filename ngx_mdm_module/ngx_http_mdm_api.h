@@ -163,8 +163,8 @@ ngx_int_t ngx_http_mdm_api_split_ids(ngx_http_request_t *r, ngx_str_t *list,
  * arrays; the JSON is built by the handlers, with these helpers.
  */
 
-#define NGX_HTTP_MDM_INSPECT_CHUNK         256     /* IDs per script call */
-#define NGX_HTTP_MDM_INSPECT_CURSOR_MAX    40
+#define NGX_HTTP_MDM_API_CHUNK         256     /* IDs per script call */
+#define NGX_HTTP_MDM_API_CURSOR_MAX    40
 
 
 /* a request answered from several script calls: queue clear, cancel */
@@ -176,7 +176,7 @@ typedef struct {
     ngx_uint_t                    failed;
     json_t                       *status;    /* APIResult "status" */
     char                         *uuid;      /* cancel only */
-    u_char                        cursor[NGX_HTTP_MDM_INSPECT_CURSOR_MAX + 1];
+    u_char                        cursor[NGX_HTTP_MDM_API_CURSOR_MAX + 1];
 } ngx_http_mdm_api_batch_t;
 
 

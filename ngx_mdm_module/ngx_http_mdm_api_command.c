@@ -386,7 +386,7 @@ ngx_http_mdm_api_command_cancel_next(ngx_http_request_t *r)
     mcf = ngx_http_get_module_main_conf(r, ngx_http_mdm_module);
     b = ctx->data;
 
-    n = b->ids ? ngx_min(b->ids->nelts - b->next, NGX_HTTP_MDM_INSPECT_CHUNK)
+    n = b->ids ? ngx_min(b->ids->nelts - b->next, NGX_HTTP_MDM_API_CHUNK)
                : 0;
 
     if (ngx_http_mdm_args_init(r, &args, 3 + 5 + 4 + n) != NGX_OK
@@ -443,7 +443,7 @@ ngx_http_mdm_api_command_cancel_reply(ngx_http_request_t *r, redisReply *reply)
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2
         || reply->elements < 2
         || (cursor = ngx_http_mdm_api_reply_str(reply->element[1])) == NULL
-        || cursor->len > NGX_HTTP_MDM_INSPECT_CURSOR_MAX)
+        || cursor->len > NGX_HTTP_MDM_API_CURSOR_MAX)
     {
         return ngx_http_mdm_api_unexpected(r, "command_cancel");
     }

@@ -16,7 +16,7 @@
 #include "ngx_http_mdm_api.h"
 
 
-#define NGX_HTTP_MDM_INSPECT_BUDGET_MAX    10000   /* index entries per call */
+#define NGX_HTTP_MDM_API_BUDGET_MAX    10000   /* index entries per call */
 
 
 typedef enum {
@@ -324,7 +324,7 @@ ngx_http_mdm_api_enrollments_list(ngx_http_request_t *r, ngx_str_t *path)
 
     if (ngx_http_mdm_args_add_int(r, &args, limit) != NGX_OK
         || ngx_http_mdm_args_add_int(r, &args,
-               ngx_min(10 * limit, NGX_HTTP_MDM_INSPECT_BUDGET_MAX))
+               ngx_min(10 * limit, NGX_HTTP_MDM_API_BUDGET_MAX))
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

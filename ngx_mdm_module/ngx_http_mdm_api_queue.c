@@ -172,7 +172,7 @@ ngx_http_mdm_api_queue_clear_next(ngx_http_request_t *r)
     b = ctx->data;
 
     ids = b->ids->elts;
-    n = ngx_min(b->ids->nelts - b->next, NGX_HTTP_MDM_INSPECT_CHUNK);
+    n = ngx_min(b->ids->nelts - b->next, NGX_HTTP_MDM_API_CHUNK);
 
     if (ngx_http_mdm_args_init(r, &args, 3 + 2 + 3 + n) != NGX_OK
         || ngx_http_mdm_args_script(r, &args, "queue_clear", 2) != NGX_OK)
