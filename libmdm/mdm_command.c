@@ -298,7 +298,9 @@ mdm_command_free(mdm_command_t *cmd)
 }
 
 
-/* Walk state and messages */
+/* ---------------------------------------------------------------------------
+ * Walk state and messages
+ * -------------------------------------------------------------------------- */
 
 static void
 mdm_walk_init(mdm_cmd_walk_t *w, mdm_err_t *err, int json)
@@ -374,7 +376,9 @@ mdm_walk_pop(mdm_cmd_walk_t *w, size_t saved)
 }
 
 
-/* Schema lookups */
+/* ---------------------------------------------------------------------------
+ * Schema lookups
+ * -------------------------------------------------------------------------- */
 
 /*
  * The key called name among n keys from first: an exact name wins over
@@ -560,7 +564,9 @@ mdm_kind_matches(plist_t v, unsigned type)
 }
 
 
-/* Validation of a plist against the schema */
+/* ---------------------------------------------------------------------------
+ * Validation of a plist against the schema
+ * -------------------------------------------------------------------------- */
 
 /*
  * Checks dict against the n keys from first. With top set dict is the
@@ -1182,7 +1188,9 @@ mdm_json_date(mdm_cmd_walk_t *w, const char *s, plist_t *out)
 }
 
 
-/* Raw plists */
+/* ---------------------------------------------------------------------------
+ * Raw plists
+ * -------------------------------------------------------------------------- */
 
 static int
 mdm_command_plist(const char *body, size_t len, mdm_command_t *cmd,
@@ -1308,7 +1316,9 @@ mdm_command_strdup(const mdm_alloc_t *a, const char *s)
 }
 
 
-/* Small parsers */
+/* ---------------------------------------------------------------------------
+ * Small parsers
+ * -------------------------------------------------------------------------- */
 
 /*
  * Apple asks only that a CommandUUID be unique; the limits keep it usable
