@@ -41,6 +41,26 @@ mdm_buf_set(const mdm_alloc_t *a, mdm_buf_t *out, const void *data,
 
 
 int
+mdm_buf_adopt(const mdm_alloc_t *a, mdm_buf_t *out, char *data, size_t len,
+    void (*release)(char *data))
+{
+    int  rc;
+
+    if (a == NULL) {
+        out->data = data;
+        out->len = len;
+        out->cap = 0;
+        return 0;
+    }
+
+    rc = mdm_buf_set(a, out, data, len);
+    release(data);
+
+    return rc;
+}
+
+
+int
 mdm_buf_append(mdm_buf_t *buf, const void *data, size_t len)
 {
     char    *p;

@@ -29,6 +29,11 @@ void *mdm_alloc(const mdm_alloc_t *a, size_t size);
 int mdm_buf_set(const mdm_alloc_t *a, mdm_buf_t *out, const void *data,
     size_t len);
 
+/* out takes data, malloc'd by a library, as it is when a is NULL; else
+ * gets a copy from a and data is released; 0 or -1 (data released). */
+int mdm_buf_adopt(const mdm_alloc_t *a, mdm_buf_t *out, char *data,
+    size_t len, void (*release)(char *data));
+
 /* Appends len bytes to a malloc'd buffer (zeroed to begin with), keeping a
  * NUL after them; 0, or -1 without memory (the buffer is left as it was). */
 int mdm_buf_append(mdm_buf_t *buf, const void *data, size_t len);

@@ -39,11 +39,17 @@ mdm_pack_str(msgpack_packer *pk, const char *s, size_t len)
 }
 
 
+static void
+mdm_event_release(char *data)
+{
+    free(data);
+}
+
+
 int
 mdm_event_encode(const mdm_event_t *ev, const mdm_alloc_t *a,
     mdm_buf_t *out)
 {
-    int                       rc;
     size_t                    n;
     msgpack_sbuffer           sbuf;
     msgpack_packer            pk;
@@ -80,18 +86,8 @@ mdm_event_encode(const mdm_event_t *ev, const mdm_alloc_t *a,
         return -1;
     }
 
-    /* without an allocator the packer's own buffer is handed over */
-    if (a == NULL) {
-        out->data = sbuf.data;
-        out->len = sbuf.size;
-        out->cap = 0;
-        return 0;
-    }
-
-    rc = mdm_buf_set(a, out, sbuf.data, sbuf.size);
-    msgpack_sbuffer_destroy(&sbuf);
-
-    return rc;
+    /* without an allocator the packer's own (malloc'd) buffer is taken */
+    return mdm_buf_adopt(a, out, sbuf.data, sbuf.size, mdm_event_release);
 }
 
 

@@ -807,7 +807,6 @@ mdm_plist_get_array(plist_t dict, const char *key, plist_t *val,
 int
 mdm_plist_to_binary(plist_t dict, const mdm_alloc_t *a, mdm_buf_t *out)
 {
-    int        rc;
     char      *bin = NULL;
     uint32_t   n = 0;
 
@@ -816,15 +815,5 @@ mdm_plist_to_binary(plist_t dict, const mdm_alloc_t *a, mdm_buf_t *out)
         return -1;
     }
 
-    if (a == NULL) {
-        out->data = bin;
-        out->len = n;
-        out->cap = 0;
-        return 0;
-    }
-
-    rc = mdm_buf_set(a, out, bin, n);
-    plist_to_bin_free(bin);
-
-    return rc;
+    return mdm_buf_adopt(a, out, bin, n, plist_to_bin_free);
 }

@@ -9,7 +9,6 @@
 static int
 mdm_response_finish(plist_t dict, const mdm_alloc_t *a, mdm_buf_t *out)
 {
-    int        rc;
     char      *xml = NULL;
     uint32_t   len = 0;
 
@@ -20,17 +19,7 @@ mdm_response_finish(plist_t dict, const mdm_alloc_t *a, mdm_buf_t *out)
         return -1;
     }
 
-    if (a == NULL) {
-        out->data = xml;
-        out->len = len;
-        out->cap = 0;
-        return 0;
-    }
-
-    rc = mdm_buf_set(a, out, xml, len);
-    plist_to_xml_free(xml);
-
-    return rc;
+    return mdm_buf_adopt(a, out, xml, len, plist_to_xml_free);
 }
 
 

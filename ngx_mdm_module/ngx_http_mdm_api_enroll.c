@@ -71,7 +71,8 @@ static ngx_http_mdm_api_enroll_link_t *ngx_http_mdm_api_enroll_state(
     ngx_http_request_t *r);
 static ngx_http_mdm_api_enroll_link_t *ngx_http_mdm_api_enroll_named(
     ngx_http_request_t *r, ngx_str_t *token);
-static ngx_int_t ngx_http_mdm_api_enroll_refuse_token(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_api_enroll_one(ngx_http_request_t *r,
+    ngx_str_t *token, ngx_int_t (*action)(ngx_http_request_t *r, char *token));
 
 
 ngx_int_t
@@ -91,20 +92,22 @@ ngx_http_mdm_api_enroll_list(ngx_http_request_t *r, ngx_str_t *path)
 ngx_int_t
 ngx_http_mdm_api_enroll_get(ngx_http_request_t *r, ngx_str_t *token)
 {
-    ngx_http_mdm_api_enroll_link_t  *link;
-
-    link = ngx_http_mdm_api_enroll_named(r, token);
-    if (link == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return link->token[0] ? ngx_http_mdm_api_enroll_fetch(r, link->token)
-                          : ngx_http_mdm_api_enroll_refuse_token(r);
+    return ngx_http_mdm_api_enroll_one(r, token, ngx_http_mdm_api_enroll_fetch);
 }
 
 
 ngx_int_t
 ngx_http_mdm_api_enroll_delete(ngx_http_request_t *r, ngx_str_t *token)
+{
+    return ngx_http_mdm_api_enroll_one(r, token,
+                                       ngx_http_mdm_api_enroll_remove);
+}
+
+
+/* GET or DELETE of the link of a valid token */
+static ngx_int_t
+ngx_http_mdm_api_enroll_one(ngx_http_request_t *r, ngx_str_t *token,
+    ngx_int_t (*action)(ngx_http_request_t *r, char *token))
 {
     ngx_http_mdm_api_enroll_link_t  *link;
 
@@ -113,8 +116,13 @@ ngx_http_mdm_api_enroll_delete(ngx_http_request_t *r, ngx_str_t *token)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return link->token[0] ? ngx_http_mdm_api_enroll_remove(r, link->token)
-                          : ngx_http_mdm_api_enroll_refuse_token(r);
+    if (link->token[0] == '\0') {
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST,
+                                       "token must be 32 lowercase hex "
+                                       "digits");
+    }
+
+    return action(r, link->token);
 }
 
 
@@ -135,14 +143,6 @@ ngx_http_mdm_api_enroll_named(ngx_http_request_t *r, ngx_str_t *token)
     }
 
     return link;
-}
-
-
-static ngx_int_t
-ngx_http_mdm_api_enroll_refuse_token(ngx_http_request_t *r)
-{
-    return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST,
-                                   "token must be 32 lowercase hex digits");
 }
 
 
