@@ -76,6 +76,7 @@ ngx_http_mdm_checkin(ngx_http_request_t *r, ngx_str_t *body,
     ctx->enrollment_id.len = ngx_strlen(ci->enrollment.id);
     ctx->message_type.data = (u_char *) ci->message_type;
     ctx->message_type.len = ngx_strlen(ci->message_type);
+    ctx->checkin_type = ci->type;
 
     switch (ci->type) {
 

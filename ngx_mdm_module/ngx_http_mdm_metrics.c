@@ -27,8 +27,6 @@ static void ngx_http_mdm_metrics_count_device(ngx_http_request_t *r,
     ngx_uint_t endpoint);
 static void ngx_http_mdm_metrics_count_api(ngx_http_request_t *r);
 static ngx_uint_t ngx_http_mdm_metrics_code(ngx_http_request_t *r);
-static ngx_uint_t ngx_http_mdm_metrics_find(ngx_str_t *names, ngx_uint_t n,
-    ngx_str_t *value);
 static void ngx_http_mdm_metrics_redis(ngx_mdm_redis_event_e event,
     uint64_t usec);
 static void ngx_http_mdm_metrics_redis_done(void *data, redisReply *reply);
@@ -43,27 +41,6 @@ static void ngx_http_mdm_metrics_redis_done(void *data, redisReply *reply);
 
 /* this worker's view of the zone; NULL until a worker has one */
 static ngx_http_mdm_metrics_shm_t  *ngx_http_mdm_metrics;
-
-
-/* check-in MessageTypes, then report Statuses */
-ngx_str_t  ngx_http_mdm_metrics_messages[NGX_HTTP_MDM_METRICS_MESSAGES]
-    = {
-    ngx_string("none"),
-    ngx_string("Authenticate"),
-    ngx_string("TokenUpdate"),
-    ngx_string("CheckOut"),
-    ngx_string("UserAuthenticate"),
-    ngx_string("SetBootstrapToken"),
-    ngx_string("GetBootstrapToken"),
-    ngx_string("DeclarativeManagement"),
-    ngx_string("GetToken"),
-    ngx_string("ReturnToService"),
-    ngx_string("Idle"),
-    ngx_string("Acknowledged"),
-    ngx_string("Error"),
-    ngx_string("CommandFormatError"),
-    ngx_string("NotNow")
-};
 
 
 /* the codes these endpoints answer get a label each; others their class */
@@ -239,18 +216,15 @@ ngx_http_mdm_metrics_count_device(ngx_http_request_t *r, ngx_uint_t endpoint)
 
     if (ctx != NULL && ctx->message_type.len) {
         endpoint = NGX_HTTP_MDM_METRICS_EP_CHECKIN;
-        message = ngx_http_mdm_metrics_find(ngx_http_mdm_metrics_messages,
-                                            NGX_HTTP_MDM_METRICS_MESSAGES,
-                                            &ctx->message_type);
+        message = ctx->checkin_type;
 
     } else if (ctx != NULL && ctx->status.len) {
         endpoint = NGX_HTTP_MDM_METRICS_EP_CONNECT;
-        message = ngx_http_mdm_metrics_find(ngx_http_mdm_metrics_messages,
-                                            NGX_HTTP_MDM_METRICS_MESSAGES,
-                                            &ctx->status);
+        message = ctx->report_status != MDM_STATUS_UNKNOWN
+                  ? NGX_HTTP_MDM_METRICS_CHECKINS + ctx->report_status : 0;
     }
 
-    if (message == NGX_HTTP_MDM_METRICS_MESSAGES) {
+    if (message >= NGX_HTTP_MDM_METRICS_MESSAGES) {
         message = 0;
     }
 
@@ -302,24 +276,6 @@ ngx_http_mdm_metrics_code(ngx_http_request_t *r)
     }
 
     return NGX_HTTP_MDM_METRICS_CODES - 1;
-}
-
-
-/* The index of value in names, or n. */
-static ngx_uint_t
-ngx_http_mdm_metrics_find(ngx_str_t *names, ngx_uint_t n, ngx_str_t *value)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < n; i++) {
-        if (names[i].len == value->len
-            && ngx_strncmp(names[i].data, value->data, value->len) == 0)
-        {
-            return i;
-        }
-    }
-
-    return n;
 }
 
 

@@ -32,6 +32,7 @@ typedef struct {
 
 static void ngx_http_mdm_metrics_prometheus_device(
     ngx_http_mdm_metrics_out_t *o);
+static const char *ngx_http_mdm_metrics_prometheus_message(ngx_uint_t m);
 static void ngx_http_mdm_metrics_prometheus_api(ngx_http_mdm_metrics_out_t *o);
 static void ngx_http_mdm_metrics_prometheus_identity(
     ngx_http_mdm_metrics_out_t *o);
@@ -174,13 +175,29 @@ ngx_http_mdm_metrics_prometheus_device(ngx_http_mdm_metrics_out_t *o)
 
                 ngx_http_mdm_metrics_prometheus_printf(o,
                     "mdm_device_requests_total{endpoint=\"%V\","
-                    "message=\"%V\",code=\"%V\"} %uA\n",
+                    "message=\"%s\",code=\"%V\"} %uA\n",
                     &ngx_http_mdm_metrics_endpoints[e],
-                    &ngx_http_mdm_metrics_messages[m],
+                    ngx_http_mdm_metrics_prometheus_message(m),
                     &ngx_http_mdm_metrics_codes[c], n);
             }
         }
     }
+}
+
+
+/* The label of a message index: libmdm's own names of its codes. */
+static const char *
+ngx_http_mdm_metrics_prometheus_message(ngx_uint_t m)
+{
+    if (m == 0) {
+        return "none";
+    }
+
+    if (m <= NGX_HTTP_MDM_METRICS_CHECKINS) {
+        return mdm_checkin_type_name((mdm_checkin_type_e) m);
+    }
+
+    return mdm_status_name((mdm_status_e) (m - NGX_HTTP_MDM_METRICS_CHECKINS));
 }
 
 

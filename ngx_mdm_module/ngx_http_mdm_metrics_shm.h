@@ -14,10 +14,15 @@
 
 #include <hiredis/hiredis.h>
 
+#include "mdm_checkin.h"
 #include "mdm_identity.h"
+#include "mdm_report.h"
 
 
-#define NGX_HTTP_MDM_METRICS_MESSAGES   15
+/* message labels: none, libmdm's check-in MessageTypes, then its Statuses */
+#define NGX_HTTP_MDM_METRICS_CHECKINS   MDM_CHECKIN_RETURN_TO_SERVICE
+#define NGX_HTTP_MDM_METRICS_MESSAGES   (1 + NGX_HTTP_MDM_METRICS_CHECKINS  \
+                                         + MDM_STATUS_NOT_NOW)
 #define NGX_HTTP_MDM_METRICS_CODES      21
 #define NGX_HTTP_MDM_METRICS_KNOWN      15   /* codes with their own label */
 #define NGX_HTTP_MDM_METRICS_ROUTES     9
@@ -48,7 +53,6 @@ typedef struct {
 
 
 /* label values that are also what a request is matched against */
-extern ngx_str_t  ngx_http_mdm_metrics_messages[NGX_HTTP_MDM_METRICS_MESSAGES];
 extern ngx_str_t  ngx_http_mdm_metrics_routes[NGX_HTTP_MDM_METRICS_ROUTES];
 
 

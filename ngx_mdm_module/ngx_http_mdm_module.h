@@ -84,6 +84,8 @@ struct ngx_http_mdm_ctx_s {
     ngx_str_t                   message_type;
     ngx_str_t                   status;
     ngx_str_t                   command_uuid;
+    ngx_uint_t                  checkin_type;    /* mdm_checkin_type_e */
+    ngx_uint_t                  report_status;   /* mdm_status_e */
 
     char                        cert_sha256[65];  /* the device's, or "" */
     void                       *renew;       /* ngx_http_mdm_renew.c */
