@@ -1023,7 +1023,7 @@ mdm_cms_verify_with(const mdm_cms_t *cms, const unsigned char *body,
     EVP_MD_CTX_free(own);
 
     if (rc != 0) {
-        return -1;
+        return rc;
     }
 
     return cms_verify_digest(cms, v, dig, dig_len, err);
@@ -1055,7 +1055,7 @@ cms_digests(const mdm_cms_t *cms, const unsigned char *body, size_t body_len,
         || CRYPTO_memcmp(cms->message_digest, dig, *dig_len) != 0)
     {
         *err = "digest mismatch";
-        return -1;
+        return MDM_CMS_DIGEST_MISMATCH;
     }
 
     /* The attributes are signed with their universal SET OF tag. */
@@ -1101,7 +1101,7 @@ cms_verify_digest(const mdm_cms_t *cms, mdm_cms_verifier_t *v,
         mdm_cms_verifier_free(v);
 
         if (cms_verifier_setup(cms, v, err) != 0) {
-            return -1;
+            return MDM_CMS_BAD_SIGNATURE;
         }
     }
 
@@ -1113,7 +1113,7 @@ cms_verify_digest(const mdm_cms_t *cms, mdm_cms_verifier_t *v,
         ERR_clear_error();
         mdm_cms_verifier_free(v);
         *err = "bad signature";
-        return -1;
+        return MDM_CMS_BAD_SIGNATURE;
     }
 
     return 0;

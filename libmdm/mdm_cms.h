@@ -62,8 +62,14 @@ typedef struct {
 int mdm_cms_parse(const unsigned char *der, size_t len, mdm_cms_t *cms,
     const char **err);
 
+/* Why mdm_cms_verify*() refused (0: the signature verified), with a static
+ * reason in *err as well: the caller counts by the code, logs the text. */
+#define MDM_CMS_FAILED           -1   /* no memory, or the digest failed */
+#define MDM_CMS_DIGEST_MISMATCH  -2   /* the body is not what was signed */
+#define MDM_CMS_BAD_SIGNATURE    -3   /* or a key that cannot verify it */
+
 /* Checks that `cms` signs `body` with `pkey` (the signer certificate's
- * public key); 0 on success, -1 with a static reason in *err. */
+ * public key); 0 or MDM_CMS_*. */
 int mdm_cms_verify(const mdm_cms_t *cms, const unsigned char *body,
     size_t body_len, EVP_PKEY *pkey, const char **err);
 

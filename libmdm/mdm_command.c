@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 #include <plist/plist.h>
 
+#include "mdm_base64.h"
 #include "mdm_command.h"
 #include "mdm_utf8.h"
 #include "mdm_command_schema.h"
@@ -98,13 +99,13 @@ static int mdm_command_plist(const char *body, size_t len,
     mdm_command_t *cmd, mdm_err_t *err, int validate);
 static int mdm_plist_envelope(mdm_cmd_walk_t *w, plist_t root,
     const char **uuid, const char **request_type, plist_t *command);
+static int mdm_command_from_root(mdm_cmd_walk_t *w, json_t *root,
+    const mdm_alloc_t *a, mdm_command_t *cmd);
 static int mdm_command_set(mdm_cmd_walk_t *w, mdm_command_t *cmd,
     const char *uuid, const char *request_type);
+static char *mdm_command_strdup(const mdm_alloc_t *a, const char *s);
 
 static int mdm_uuid_acceptable(const char *s, size_t len);
-static int mdm_base64_value(unsigned char c);
-static long mdm_base64_decode(const char *in, size_t len,
-    unsigned char *out);
 static int mdm_digits(const char *s, int n, int *val);
 static const char *mdm_rfc3339_fraction(const char *p, int *usec);
 static int mdm_rfc3339_offset(const char *p, long long *offset);
@@ -170,12 +171,10 @@ int
 mdm_command_from_json(const char *json, size_t len, mdm_command_t *cmd,
     mdm_err_t *err)
 {
-    int           rc;
-    json_t       *root;
-    plist_t       plist, node;
-    uint32_t      xml_len;
-    mdm_cmd_walk_t    w;
-    json_error_t  jerr;
+    int             rc;
+    json_t         *root;
+    mdm_cmd_walk_t  w;
+    json_error_t    jerr;
 
     memset(cmd, 0, sizeof(*cmd));
     mdm_walk_init(&w, err, 1);
@@ -187,18 +186,52 @@ mdm_command_from_json(const char *json, size_t len, mdm_command_t *cmd,
                              jerr.text, jerr.line, jerr.column);
     }
 
+    rc = mdm_command_from_root(&w, root, NULL, cmd);
+    json_decref(root);
+
+    return rc;
+}
+
+
+int
+mdm_command_build(json_t *root, const mdm_alloc_t *a, mdm_command_t *cmd,
+    json_t **ids, mdm_err_t *err)
+{
+    mdm_cmd_walk_t  w;
+
+    memset(cmd, 0, sizeof(*cmd));
+    mdm_walk_init(&w, err, 1);
+
+    *ids = json_incref(json_object_get(root, "ids"));
+    json_object_del(root, "ids");
+
+    return mdm_command_from_root(&w, root, a, cmd);
+}
+
+
+/* The command plist of a parsed JSON command, its strings from a. */
+static int
+mdm_command_from_root(mdm_cmd_walk_t *w, json_t *root, const mdm_alloc_t *a,
+    mdm_command_t *cmd)
+{
+    int        rc;
+    char      *xml;
+    plist_t    plist, node;
+    uint32_t   xml_len;
+
+    cmd->alloc = a;
     plist = NULL;
 
     if (!json_is_object(root)) {
-        rc = mdm_walk_fail(&w, "command must be a JSON object");
+        rc = mdm_walk_fail(w, "command must be a JSON object");
 
     } else {
-        rc = mdm_json_command(&w, root, &plist);
+        rc = mdm_json_command(w, root, &plist);
     }
 
     if (rc == MDM_OK) {
         node = plist_access_path(plist, 2, "Command", "RequestType");
-        rc = mdm_command_set(&w, cmd,
+        rc = mdm_command_set(w, cmd,
                  plist_get_string_ptr(plist_dict_get_item(plist,
                                                           "CommandUUID"),
                                       NULL),
@@ -206,18 +239,28 @@ mdm_command_from_json(const char *json, size_t len, mdm_command_t *cmd,
     }
 
     if (rc == MDM_OK) {
+        xml = NULL;
         xml_len = 0;
-        plist_to_xml(plist, &cmd->plist, &xml_len);
+        plist_to_xml(plist, &xml, &xml_len);
+
+        cmd->plist = xml;
         cmd->plist_len = xml_len;
+
+        if (xml != NULL && a != NULL) {
+            cmd->plist = mdm_alloc(a, (size_t) xml_len + 1);
+            if (cmd->plist != NULL) {
+                memcpy(cmd->plist, xml, (size_t) xml_len + 1);
+            }
+            plist_to_xml_free(xml);
+        }
 
         if (cmd->plist == NULL) {
             mdm_command_free(cmd);
-            rc = mdm_walk_oom(&w);
+            rc = mdm_walk_oom(w);
         }
     }
 
     plist_free(plist);
-    json_decref(root);
 
     return rc;
 }
@@ -242,18 +285,22 @@ mdm_command_validate_plist(const char *body, size_t len, mdm_command_t *cmd,
 void
 mdm_command_free(mdm_command_t *cmd)
 {
-    free(cmd->uuid);
-    free(cmd->request_type);
+    if (cmd->alloc == NULL) {
+        free(cmd->uuid);
+        free(cmd->request_type);
 
-    if (cmd->plist != NULL) {
-        plist_to_xml_free(cmd->plist);
+        if (cmd->plist != NULL) {
+            plist_to_xml_free(cmd->plist);
+        }
     }
 
     memset(cmd, 0, sizeof(*cmd));
 }
 
 
-/* Walk state and messages */
+/* ---------------------------------------------------------------------------
+ * Walk state and messages
+ * -------------------------------------------------------------------------- */
 
 static void
 mdm_walk_init(mdm_cmd_walk_t *w, mdm_err_t *err, int json)
@@ -329,7 +376,9 @@ mdm_walk_pop(mdm_cmd_walk_t *w, size_t saved)
 }
 
 
-/* Schema lookups */
+/* ---------------------------------------------------------------------------
+ * Schema lookups
+ * -------------------------------------------------------------------------- */
 
 /*
  * The key called name among n keys from first: an exact name wins over
@@ -515,7 +564,9 @@ mdm_kind_matches(plist_t v, unsigned type)
 }
 
 
-/* Validation of a plist against the schema */
+/* ---------------------------------------------------------------------------
+ * Validation of a plist against the schema
+ * -------------------------------------------------------------------------- */
 
 /*
  * Checks dict against the n keys from first. With top set dict is the
@@ -1099,7 +1150,8 @@ mdm_json_data(mdm_cmd_walk_t *w, const char *s, size_t len, plist_t *out)
         return mdm_walk_oom(w);
     }
 
-    n = mdm_base64_decode(s, len, buf);
+    /* profiles are often pasted as wrapped base64 */
+    n = mdm_base64_decode(s, len, buf, MDM_BASE64_SPACE);
 
     if (n < 0) {
         free(buf);
@@ -1136,7 +1188,9 @@ mdm_json_date(mdm_cmd_walk_t *w, const char *s, plist_t *out)
 }
 
 
-/* Raw plists */
+/* ---------------------------------------------------------------------------
+ * Raw plists
+ * -------------------------------------------------------------------------- */
 
 static int
 mdm_command_plist(const char *body, size_t len, mdm_command_t *cmd,
@@ -1237,8 +1291,8 @@ static int
 mdm_command_set(mdm_cmd_walk_t *w, mdm_command_t *cmd, const char *uuid,
     const char *request_type)
 {
-    cmd->uuid = strdup(uuid);
-    cmd->request_type = strdup(request_type);
+    cmd->uuid = mdm_command_strdup(cmd->alloc, uuid);
+    cmd->request_type = mdm_command_strdup(cmd->alloc, request_type);
 
     if (cmd->uuid == NULL || cmd->request_type == NULL) {
         mdm_command_free(cmd);
@@ -1249,7 +1303,22 @@ mdm_command_set(mdm_cmd_walk_t *w, mdm_command_t *cmd, const char *uuid,
 }
 
 
-/* Small parsers */
+static char *
+mdm_command_strdup(const mdm_alloc_t *a, const char *s)
+{
+    char    *p;
+    size_t   len;
+
+    len = strlen(s) + 1;
+    p = mdm_alloc(a, len);
+
+    return p != NULL ? memcpy(p, s, len) : NULL;
+}
+
+
+/* ---------------------------------------------------------------------------
+ * Small parsers
+ * -------------------------------------------------------------------------- */
 
 /*
  * Apple asks only that a CommandUUID be unique; the limits keep it usable
@@ -1274,81 +1343,6 @@ mdm_uuid_acceptable(const char *s, size_t len)
     }
 
     return 1;
-}
-
-
-static int
-mdm_base64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-
-    if (c == '+') {
-        return 62;
-    }
-
-    return (c == '/') ? 63 : -1;
-}
-
-
-/*
- * Standard base64 into out (room for len / 4 * 3 + 3 bytes). Whitespace is
- * skipped because profiles are often pasted as wrapped base64; padding may
- * be left off but must be right when present. Returns the length or -1.
- */
-static long
-mdm_base64_decode(const char *in, size_t len, unsigned char *out)
-{
-    int       v, bits;
-    size_t    i, digits, pad;
-    uint32_t  acc;
-    long      n;
-
-    acc = 0;
-    bits = 0;
-    digits = 0;
-    pad = 0;
-    n = 0;
-
-    for (i = 0; i < len; i++) {
-        if (in[i] == ' ' || in[i] == '\t' || in[i] == '\r' || in[i] == '\n') {
-            continue;
-        }
-
-        if (in[i] == '=') {
-            pad++;
-            continue;
-        }
-
-        v = mdm_base64_value((unsigned char) in[i]);
-        if (v < 0 || pad > 0) {
-            return -1;
-        }
-
-        acc = (acc << 6) | (uint32_t) v;
-        bits += 6;
-        digits++;
-
-        if (bits >= 8) {
-            bits -= 8;
-            out[n++] = (unsigned char) (acc >> bits);
-        }
-    }
-
-    if (digits % 4 == 1 || pad > 2 || (pad > 0 && (digits + pad) % 4 != 0)) {
-        return -1;
-    }
-
-    return n;
 }
 
 

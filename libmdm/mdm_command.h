@@ -14,6 +14,9 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
+#include "mdm_buf.h"
 #include "mdm_plist.h"
 
 typedef struct mdm_command_s  mdm_command_t;
@@ -21,6 +24,13 @@ typedef struct mdm_command_s  mdm_command_t;
 /* Builds the XML command plist from a JSON command; cmd owns the results. */
 int mdm_command_from_json(const char *json, size_t len, mdm_command_t *cmd,
     mdm_err_t *err);
+
+/* The same from a JSON object the caller parsed already. Its "ids" (whom
+ * to send the command to, not part of it) are taken out of root and handed
+ * to the caller in *ids (NULL when absent; the caller releases them). The
+ * strings in cmd come from a; with a NULL, cmd owns them as above. */
+int mdm_command_build(json_t *root, const mdm_alloc_t *a, mdm_command_t *cmd,
+    json_t **ids, mdm_err_t *err);
 
 /* Checks a raw command plist for CommandUUID and Command.RequestType only. */
 int mdm_command_check_plist(const char *body, size_t len,
@@ -30,17 +40,19 @@ int mdm_command_check_plist(const char *body, size_t len,
 int mdm_command_validate_plist(const char *body, size_t len,
     mdm_command_t *cmd, mdm_err_t *err);
 
-/* Frees the strings in cmd and zeroes it; cmd itself is the caller's. */
+/* Frees the strings in cmd (none of a caller's allocator) and zeroes it;
+ * cmd itself is the caller's. */
 void mdm_command_free(mdm_command_t *cmd);
 
 /* Longest CommandUUID accepted, in bytes (Apple only asks for unique). */
 #define MDM_COMMAND_UUID_MAX     128
 
 struct mdm_command_s {
-    char       *uuid;           /* CommandUUID, malloc'd */
-    char       *request_type;   /* RequestType, malloc'd */
-    char       *plist;          /* from_json only: XML, NUL-terminated */
-    size_t      plist_len;
+    char                *uuid;           /* CommandUUID */
+    char                *request_type;   /* RequestType */
+    char                *plist;          /* built only: XML, NUL-terminated */
+    size_t               plist_len;
+    const mdm_alloc_t   *alloc;          /* of the strings; NULL: malloc */
 };
 
 #endif

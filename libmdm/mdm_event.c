@@ -39,8 +39,16 @@ mdm_pack_str(msgpack_packer *pk, const char *s, size_t len)
 }
 
 
+static void
+mdm_event_release(char *data)
+{
+    free(data);
+}
+
+
 int
-mdm_event_encode(const mdm_event_t *ev, mdm_buf_t *out)
+mdm_event_encode(const mdm_event_t *ev, const mdm_alloc_t *a,
+    mdm_buf_t *out)
 {
     size_t                    n;
     msgpack_sbuffer           sbuf;
@@ -79,10 +87,8 @@ mdm_event_encode(const mdm_event_t *ev, mdm_buf_t *out)
         return -1;
     }
 
-    out->data = sbuf.data;
-    out->len = sbuf.size;
-
-    return 0;
+    /* without an allocator the packer's own (malloc'd) buffer is taken */
+    return mdm_buf_adopt(a, out, sbuf.data, sbuf.size, mdm_event_release);
 }
 
 
@@ -244,6 +250,7 @@ mdm_event_decode(const char *data, size_t len, mdm_event_t *ev,
     memset(ev, 0, sizeof(*ev));
     store->data = NULL;
     store->len = 0;
+    store->cap = 0;
 
     if (!mdm_event_counts_fit((const unsigned char *) data, len)) {
         return -1;
@@ -283,11 +290,3 @@ mdm_event_decode(const char *data, size_t len, mdm_event_t *ev,
     return 0;
 }
 
-
-void
-mdm_buf_free(mdm_buf_t *buf)
-{
-    free(buf->data);
-    buf->data = NULL;
-    buf->len = 0;
-}

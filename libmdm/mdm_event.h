@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mdm_buf.h"
+
 typedef struct {
     const char            *topic;          /* "mdm.TokenUpdate", ... */
     const char            *id;             /* enrollment ID */
@@ -27,19 +29,14 @@ typedef struct {
     int64_t                ts_ms;
 } mdm_event_t;
 
-typedef struct {
-    char    *data;
-    size_t   len;
-} mdm_buf_t;
-
-/* Encodes ev into out (malloc'd; free with mdm_buf_free); 0 or -1. */
-int mdm_event_encode(const mdm_event_t *ev, mdm_buf_t *out);
+/* Encodes ev into out, from a (NULL: malloc'd, free with mdm_buf_free);
+ * 0 or -1. */
+int mdm_event_encode(const mdm_event_t *ev, const mdm_alloc_t *a,
+    mdm_buf_t *out);
 
 /* Decodes a map made by mdm_event_encode; strings point into `data`
  * copies owned by `store` (free with mdm_buf_free); 0 or -1. */
 int mdm_event_decode(const char *data, size_t len, mdm_event_t *ev,
     mdm_buf_t *store);
-
-void mdm_buf_free(mdm_buf_t *buf);
 
 #endif

@@ -14,6 +14,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "mdm_base64.h"
 #include "mdm_cms.h"
 #include "mdm_hex.h"
 #include "mdm_identity.h"
@@ -24,7 +25,64 @@
 
 #define ID_NONE  UINT32_MAX
 
-static const char  id_no_memory[] = "out of memory";
+/* A cached refusal: its text for the log and its reason for the count. */
+typedef struct {
+    const char             *text;
+    mdm_identity_reason_e   reason;
+} id_verdict_t;
+
+static const id_verdict_t  id_no_memory = {
+    "out of memory", MDM_IDENTITY_OTHER
+};
+static const id_verdict_t  id_bad_certificate = {
+    "bad certificate", MDM_IDENTITY_MALFORMED_CERTIFICATE
+};
+static const id_verdict_t  id_not_der = {
+    "certificate is not DER", MDM_IDENTITY_MALFORMED_CERTIFICATE
+};
+static const id_verdict_t  id_bad_validity = {
+    "bad certificate validity", MDM_IDENTITY_MALFORMED_CERTIFICATE
+};
+static const id_verdict_t  id_unsupported_key = {
+    "unsupported public key", MDM_IDENTITY_MALFORMED_CERTIFICATE
+};
+static const id_verdict_t  id_wrong_usage = {
+    "wrong usage", MDM_IDENTITY_WRONG_USAGE
+};
+static const id_verdict_t  id_untrusted_chain = {
+    "untrusted chain", MDM_IDENTITY_UNTRUSTED_CHAIN
+};
+
+/* in the order of mdm_identity_reason_e */
+static const char  *id_reason_names[MDM_IDENTITY_REASONS] = {
+    "ok",
+    "no_certificate",
+    "malformed_signature",
+    "bad_signature",
+    "digest_mismatch",
+    "malformed_certificate",
+    "untrusted_chain",
+    "wrong_usage",
+    "expired",
+    "not_yet_valid",
+    "binding_mismatch",
+    "unbound_enrollment",
+    "unknown_enrollment",
+    "revoked",
+    "other"
+};
+
+/* the refusals of lua/lib/binding.lua, by the start of their text */
+static const struct {
+    const char             *prefix;
+    mdm_identity_reason_e   reason;
+} id_script_reasons[] = {
+    { "certificate does not match", MDM_IDENTITY_BINDING_MISMATCH },
+    { "certificate is bound to another", MDM_IDENTITY_BINDING_MISMATCH },
+    { "enrollment has no bound certificate", MDM_IDENTITY_UNBOUND_ENROLLMENT },
+    { "unknown enrollment", MDM_IDENTITY_UNKNOWN_ENROLLMENT },
+    { NULL, MDM_IDENTITY_OTHER }
+};
 
 
 typedef struct {
@@ -32,7 +90,7 @@ typedef struct {
     unsigned char       *der;
     size_t               der_len;
     mdm_cms_verifier_t   verifier;      /* owns verifier.pkey */
-    const char          *verdict;       /* NULL when the chain verified */
+    const id_verdict_t  *verdict;       /* NULL when the chain verified */
     unsigned             retry:1;       /* memory ran out: no verdict */
     time_t               not_before;    /* latest notBefore along the chain */
     time_t               not_after;     /* earliest notAfter along the chain */
@@ -45,7 +103,6 @@ typedef struct {
 
 struct mdm_identity_s {
     X509_STORE            *store;
-    time_t                 now;
     id_entry_t            *entries;
     uint32_t              *buckets;
     uint32_t               mask;
@@ -70,19 +127,18 @@ static void id_entry_free(id_entry_t *e);
 static void id_lru_unlink(mdm_identity_t *id, uint32_t i);
 static void id_lru_push(mdm_identity_t *id, uint32_t i);
 static void id_examine(mdm_identity_t *id, id_entry_t *e);
-static const char *id_decode(id_entry_t *e, X509 **x);
-static const char *id_verify_chain(mdm_identity_t *id, X509 *x,
+static const id_verdict_t *id_decode(id_entry_t *e, X509 **x);
+static const id_verdict_t *id_verify_chain(mdm_identity_t *id, X509 *x,
     id_entry_t *e);
 static int id_out_of_memory(void);
 static void id_cn(X509 *x, char *out);
 static time_t id_time(const ASN1_TIME *t);
-static time_t id_now(const mdm_identity_t *id);
-static int id_accept(mdm_identity_t *id, const id_entry_t *e,
+static int id_accept(const id_entry_t *e, time_t now,
     mdm_identity_result_t *res);
+static int id_refuse(mdm_identity_result_t *res,
+    mdm_identity_reason_e reason, const char *text);
 static uint64_t id_siphash(const uint64_t key[2], const unsigned char *in,
     size_t len);
-static long id_base64(const char *in, size_t len, unsigned char *out,
-    int skip_space);
 static int id_unhex(int c);
 
 
@@ -175,13 +231,6 @@ mdm_identity_destroy(mdm_identity_t *id)
 
 
 void
-mdm_identity_set_time(mdm_identity_t *id, time_t now)
-{
-    id->now = now;
-}
-
-
-void
 mdm_identity_stats(const mdm_identity_t *id, mdm_identity_stats_t *st)
 {
     *st = id->stats;
@@ -191,9 +240,10 @@ mdm_identity_stats(const mdm_identity_t *id, mdm_identity_stats_t *st)
 
 int
 mdm_identity_from_signature(mdm_identity_t *id, const char *b64,
-    size_t b64_len, const unsigned char *body, size_t body_len,
+    size_t b64_len, const unsigned char *body, size_t body_len, time_t now,
     mdm_identity_result_t *res)
 {
+    int          rc;
     long         len;
     mdm_cms_t    cms;
     id_entry_t  *e;
@@ -201,8 +251,8 @@ mdm_identity_from_signature(mdm_identity_t *id, const char *b64,
     memset(res, 0, sizeof(*res));
 
     if (b64_len > ID_MAX_SIGNATURE_B64) {
-        res->error = "bad base64: signature too long";
-        return -1;
+        return id_refuse(res, MDM_IDENTITY_MALFORMED_SIGNATURE,
+                         "bad base64: signature too long");
     }
 
     if (id->buf_size < b64_len) {
@@ -211,37 +261,38 @@ mdm_identity_from_signature(mdm_identity_t *id, const char *b64,
         id->buf = malloc(b64_len);
 
         if (id->buf == NULL) {
-            res->error = "out of memory";
-            return -1;
+            return id_refuse(res, MDM_IDENTITY_OTHER, "out of memory");
         }
 
         id->buf_size = b64_len;
     }
 
-    len = id_base64(b64, b64_len, id->buf, 0);
+    len = mdm_base64_decode(b64, b64_len, id->buf, 0);
     if (len < 0) {
-        res->error = "bad base64";
-        return -1;
+        return id_refuse(res, MDM_IDENTITY_MALFORMED_SIGNATURE, "bad base64");
     }
 
     if (mdm_cms_parse(id->buf, len, &cms, &res->error) != 0) {
+        res->reason = MDM_IDENTITY_MALFORMED_SIGNATURE;
         return -1;
     }
 
     e = id_cache_get(id, cms.cert, cms.cert_len);
     if (e == NULL) {
-        res->error = "out of memory";
+        return id_refuse(res, MDM_IDENTITY_OTHER, "out of memory");
+    }
+
+    if (id_accept(e, now, res) != 0) {
         return -1;
     }
 
-    if (id_accept(id, e, res) != 0) {
-        return -1;
-    }
-
-    if (mdm_cms_verify_with(&cms, body, body_len, &e->verifier, id->md_ctx,
-                            &res->error)
-        != 0)
-    {
+    rc = mdm_cms_verify_with(&cms, body, body_len, &e->verifier, id->md_ctx,
+                             &res->error);
+    if (rc != 0) {
+        res->reason = rc == MDM_CMS_DIGEST_MISMATCH
+                      ? MDM_IDENTITY_DIGEST_MISMATCH
+                      : rc == MDM_CMS_BAD_SIGNATURE
+                      ? MDM_IDENTITY_BAD_SIGNATURE : MDM_IDENTITY_OTHER;
         return -1;
     }
 
@@ -251,7 +302,7 @@ mdm_identity_from_signature(mdm_identity_t *id, const char *b64,
 
 int
 mdm_identity_from_der(mdm_identity_t *id, const unsigned char *der,
-    size_t len, mdm_identity_result_t *res)
+    size_t len, time_t now, mdm_identity_result_t *res)
 {
     id_entry_t  *e;
 
@@ -259,50 +310,72 @@ mdm_identity_from_der(mdm_identity_t *id, const unsigned char *der,
 
     e = id_cache_get(id, der, len);
     if (e == NULL) {
-        res->error = "out of memory";
-        return -1;
+        return id_refuse(res, MDM_IDENTITY_OTHER, "out of memory");
     }
 
-    return id_accept(id, e, res);
+    return id_accept(e, now, res);
+}
+
+
+const char *
+mdm_identity_reason_name(mdm_identity_reason_e reason)
+{
+    return reason < MDM_IDENTITY_REASONS ? id_reason_names[reason]
+                                         : id_reason_names[MDM_IDENTITY_OTHER];
+}
+
+
+mdm_identity_reason_e
+mdm_identity_script_reason(const char *text)
+{
+    size_t  i;
+
+    for (i = 0; id_script_reasons[i].prefix != NULL; i++) {
+        if (text != NULL
+            && strncmp(text, id_script_reasons[i].prefix,
+                       strlen(id_script_reasons[i].prefix))
+               == 0)
+        {
+            break;
+        }
+    }
+
+    return id_script_reasons[i].reason;
 }
 
 
 /* Fills res from a cached verdict and checks it against the clock. */
 static int
-id_accept(mdm_identity_t *id, const id_entry_t *e,
-    mdm_identity_result_t *res)
+id_accept(const id_entry_t *e, time_t now, mdm_identity_result_t *res)
 {
-    time_t  now;
-
     memcpy(res->sha256_hex, e->sha256_hex, sizeof(res->sha256_hex));
     memcpy(res->cn, e->cn, sizeof(res->cn));
     res->not_after = e->not_after;
 
     if (e->verdict != NULL) {
-        res->error = e->verdict;
-        return -1;
+        return id_refuse(res, e->verdict->reason, e->verdict->text);
     }
 
-    now = id_now(id);
-
     if (now > e->not_after) {
-        res->error = "expired";
-        return -1;
+        return id_refuse(res, MDM_IDENTITY_EXPIRED, "expired");
     }
 
     if (now < e->not_before) {
-        res->error = "not yet valid";
-        return -1;
+        return id_refuse(res, MDM_IDENTITY_NOT_YET_VALID, "not yet valid");
     }
 
     return 0;
 }
 
 
-static time_t
-id_now(const mdm_identity_t *id)
+static int
+id_refuse(mdm_identity_result_t *res, mdm_identity_reason_e reason,
+    const char *text)
 {
-    return id->now != 0 ? id->now : time(NULL);
+    res->reason = reason;
+    res->error = text;
+
+    return -1;
 }
 
 
@@ -484,14 +557,14 @@ id_examine(mdm_identity_t *id, id_entry_t *e)
         e->verifier.pkey = X509_get_pubkey(x);
 
         if (e->verifier.pkey == NULL) {
-            e->verdict = "unsupported public key";
+            e->verdict = &id_unsupported_key;
         }
     }
 
-    if (e->verdict == id_no_memory || id_out_of_memory()) {
+    if (e->verdict == &id_no_memory || id_out_of_memory()) {
         EVP_PKEY_free(e->verifier.pkey);
         e->verifier.pkey = NULL;
-        e->verdict = id_no_memory;
+        e->verdict = &id_no_memory;
         e->retry = 1;
     }
 
@@ -505,7 +578,7 @@ id_examine(mdm_identity_t *id, id_entry_t *e)
  * binding key, and BER's freedom outside the signed part would give one
  * certificate many keys and many cache entries.
  */
-static const char *
+static const id_verdict_t *
 id_decode(id_entry_t *e, X509 **x)
 {
     int                   len;
@@ -515,7 +588,7 @@ id_decode(id_entry_t *e, X509 **x)
 
     if (EVP_Digest(e->der, e->der_len, dig, &n, EVP_sha256(), NULL) != 1) {
         *x = NULL;
-        return id_no_memory;
+        return &id_no_memory;
     }
 
     mdm_hex_encode(dig, n, e->sha256_hex);
@@ -524,19 +597,19 @@ id_decode(id_entry_t *e, X509 **x)
     *x = d2i_X509(NULL, &p, e->der_len);
 
     if (*x == NULL || p != e->der + e->der_len) {
-        return "bad certificate";
+        return &id_bad_certificate;
     }
 
     der = NULL;
     len = i2d_X509(*x, &der);
 
     if (len < 0) {
-        return id_no_memory;
+        return &id_no_memory;
     }
 
     if ((size_t) len != e->der_len || memcmp(der, e->der, len) != 0) {
         OPENSSL_free(der);
-        return "certificate is not DER";
+        return &id_not_der;
     }
 
     OPENSSL_free(der);
@@ -545,7 +618,7 @@ id_decode(id_entry_t *e, X509 **x)
 }
 
 
-static const char *
+static const id_verdict_t *
 id_verify_chain(mdm_identity_t *id, X509 *x, id_entry_t *e)
 {
     int              i, rc, reason;
@@ -558,7 +631,7 @@ id_verify_chain(mdm_identity_t *id, X509 *x, id_entry_t *e)
 
     if (ctx == NULL || X509_STORE_CTX_init(ctx, id->store, x, NULL) != 1) {
         X509_STORE_CTX_free(ctx);
-        return id_no_memory;
+        return &id_no_memory;
     }
 
     /* clientAuth is required only where an extendedKeyUsage is present. */
@@ -571,11 +644,11 @@ id_verify_chain(mdm_identity_t *id, X509 *x, id_entry_t *e)
         X509_STORE_CTX_free(ctx);
 
         if (rc < 0 || reason == X509_V_ERR_OUT_OF_MEM) {
-            return id_no_memory;
+            return &id_no_memory;
         }
 
-        return reason == X509_V_ERR_INVALID_PURPOSE ? "wrong usage"
-                                                    : "untrusted chain";
+        return reason == X509_V_ERR_INVALID_PURPOSE ? &id_wrong_usage
+                                                    : &id_untrusted_chain;
     }
 
     chain = X509_STORE_CTX_get0_chain(ctx);
@@ -590,7 +663,7 @@ id_verify_chain(mdm_identity_t *id, X509 *x, id_entry_t *e)
 
         if (nb == (time_t) -1 || na == (time_t) -1) {
             X509_STORE_CTX_free(ctx);
-            return "bad certificate validity";
+            return &id_bad_validity;
         }
 
         e->not_before = nb > e->not_before ? nb : e->not_before;
@@ -764,7 +837,8 @@ mdm_identity_der_from_escaped_pem(const char *in, size_t len,
         return -1;
     }
 
-    return id_base64(begin, end - begin, out, 1);
+    return mdm_base64_decode(begin, end - begin, out,
+                             MDM_BASE64_SPACE);
 }
 
 
@@ -786,7 +860,7 @@ mdm_identity_der_from_client_cert(const char *in, size_t len,
         return -1;
     }
 
-    return id_base64(in + 1, len - 2, out, 0);
+    return mdm_base64_decode(in + 1, len - 2, out, 0);
 }
 
 
@@ -800,100 +874,4 @@ id_unhex(int c)
     c |= 0x20;
 
     return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
-
-
-/*
- * Standard alphabet, padding optional; whitespace only where PEM wraps
- * lines. Writes never overtake reads, so in == out works.
- */
-static long
-id_base64(const char *in, size_t len, unsigned char *out, int skip_space)
-{
-    int                   v;
-    size_t                i, n, pad;
-    uint32_t              acc;
-    unsigned              bits;
-    const unsigned char  *p;
-
-    static const unsigned char  sextet[256] = {
-        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
-        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
-        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 62, 64, 64, 64, 63,
-        52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 64, 64, 64, 64, 64, 64,
-        64,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14,
-        15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 64, 64, 64, 64, 64,
-        64, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
-        41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 64, 64, 64, 64, 64,
-        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
-        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
-        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
-        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
-        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
-        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
-        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
-        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64
-    };
-
-    p = (const unsigned char *) in;
-    n = 0;
-
-    /* Whole quanta first, the bulk of a header, without per-bit state;
-     * padding, whitespace and bad bytes drop to the careful loop. */
-    for (i = 0; i + 4 <= len; i += 4) {
-        if ((sextet[p[i]] | sextet[p[i + 1]] | sextet[p[i + 2]]
-             | sextet[p[i + 3]]) & 64)
-        {
-            break;
-        }
-
-        acc = (uint32_t) sextet[p[i]] << 18 | (uint32_t) sextet[p[i + 1]] << 12
-              | (uint32_t) sextet[p[i + 2]] << 6 | sextet[p[i + 3]];
-
-        out[n] = (unsigned char) (acc >> 16);
-        out[n + 1] = (unsigned char) (acc >> 8);
-        out[n + 2] = (unsigned char) acc;
-        n += 3;
-    }
-
-    acc = 0;
-    bits = 0;
-    pad = 0;
-
-    for ( /* void */ ; i < len; i++) {
-        v = p[i];
-
-        if (skip_space && (v == '\n' || v == '\r' || v == ' ' || v == '\t'))
-        {
-            continue;
-        }
-
-        if (v == '=') {
-            pad++;
-            continue;
-        }
-
-        v = sextet[v];
-
-        /* Data after padding, or a byte outside the alphabet. */
-        if (v == 64 || pad > 0) {
-            return -1;
-        }
-
-        acc = (acc << 6) | v;
-        bits += 6;
-
-        if (bits >= 8) {
-            bits -= 8;
-            out[n++] = (unsigned char) (acc >> bits);
-        }
-    }
-
-    /* 6 leftover bits cannot end a byte string; padding must complete a
-     * quantum exactly. */
-    if (bits == 6 || (pad > 0 && pad != bits / 2)) {
-        return -1;
-    }
-
-    return n;
 }

@@ -17,6 +17,27 @@
 
 typedef struct mdm_identity_s  mdm_identity_t;
 
+/* Why a device's identity was refused: metrics count by it, logs print the
+ * text beside it. The order is that of the metric's labels. */
+typedef enum {
+    MDM_IDENTITY_OK = 0,
+    MDM_IDENTITY_NO_CERTIFICATE,
+    MDM_IDENTITY_MALFORMED_SIGNATURE,
+    MDM_IDENTITY_BAD_SIGNATURE,
+    MDM_IDENTITY_DIGEST_MISMATCH,
+    MDM_IDENTITY_MALFORMED_CERTIFICATE,
+    MDM_IDENTITY_UNTRUSTED_CHAIN,
+    MDM_IDENTITY_WRONG_USAGE,
+    MDM_IDENTITY_EXPIRED,
+    MDM_IDENTITY_NOT_YET_VALID,
+    MDM_IDENTITY_BINDING_MISMATCH,
+    MDM_IDENTITY_UNBOUND_ENROLLMENT,
+    MDM_IDENTITY_UNKNOWN_ENROLLMENT,
+    MDM_IDENTITY_REVOKED,
+    MDM_IDENTITY_OTHER,          /* our failure: memory, encoding */
+    MDM_IDENTITY_REASONS
+} mdm_identity_reason_e;
+
 typedef struct {
     size_t       entries;
     size_t       hits;
@@ -32,6 +53,8 @@ typedef struct {
     time_t       not_after;
     /* Static string on failure, NULL on success. */
     const char  *error;
+    /* MDM_IDENTITY_OK on success. */
+    mdm_identity_reason_e  reason;
 } mdm_identity_result_t;
 
 /* Loads the trusted CA(s) from a PEM bundle and allocates a cache of
@@ -42,20 +65,26 @@ mdm_identity_t *mdm_identity_create(const char *ca_pem_path,
 /* Frees the context, its cache and every cached key. */
 void mdm_identity_destroy(mdm_identity_t *id);
 
-/* Fixes "now" for validity checks (nginx passes its cached time); 0 means
- * the system clock. */
-void mdm_identity_set_time(mdm_identity_t *id, time_t now);
-
-/* Mdm-Signature: base64 detached CMS over the raw body; 0 on success, -1
- * with res->error set. */
+/* Mdm-Signature: base64 detached CMS over the raw body, the certificate
+ * valid at `now` (nginx passes its cached time); 0 on success, -1 with
+ * res->error and res->reason set. */
 int mdm_identity_from_signature(mdm_identity_t *id, const char *b64,
-    size_t b64_len, const unsigned char *body, size_t body_len,
+    size_t b64_len, const unsigned char *body, size_t body_len, time_t now,
     mdm_identity_result_t *res);
 
 /* A certificate already authenticated by TLS or a trusted proxy: chain and
- * validity only; 0 on success, -1 with res->error set. */
+ * validity at `now` only; 0 on success, -1 with res->error and res->reason
+ * set. */
 int mdm_identity_from_der(mdm_identity_t *id, const unsigned char *der,
-    size_t len, mdm_identity_result_t *res);
+    size_t len, time_t now, mdm_identity_result_t *res);
+
+/* The metric label of a reason, e.g. "no_certificate". */
+const char *mdm_identity_reason_name(mdm_identity_reason_e reason);
+
+/* The reason of a refusal text of the binding check in the device scripts
+ * (lua/lib/binding.lua, connect.lua, checkin.lua); MDM_IDENTITY_OTHER for
+ * any other text. */
+mdm_identity_reason_e mdm_identity_script_reason(const char *text);
 
 /* nginx's $ssl_client_escaped_cert (URL-escaped PEM) to DER; `out` holds at
  * least `len` bytes; the DER length on success, -1 on malformed input. */

@@ -805,7 +805,7 @@ mdm_plist_get_array(plist_t dict, const char *key, plist_t *val,
 
 
 int
-mdm_plist_to_binary(plist_t dict, char **out, size_t *len)
+mdm_plist_to_binary(plist_t dict, const mdm_alloc_t *a, mdm_buf_t *out)
 {
     char      *bin = NULL;
     uint32_t   n = 0;
@@ -815,8 +815,5 @@ mdm_plist_to_binary(plist_t dict, char **out, size_t *len)
         return -1;
     }
 
-    *out = bin;
-    *len = n;
-
-    return 0;
+    return mdm_buf_adopt(a, out, bin, n, plist_to_bin_free);
 }

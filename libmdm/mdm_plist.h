@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <plist/plist.h>
 
+#include "mdm_buf.h"
+
 #define MDM_OK               0
 #define MDM_ERROR           -1
 #define MDM_ABSENT           1
@@ -54,8 +56,9 @@ int mdm_plist_get_dict(plist_t dict, const char *key, plist_t *val,
 int mdm_plist_get_array(plist_t dict, const char *key, plist_t *val,
     mdm_err_t *err);
 
-/* Binary plist (bplist00) of dict, malloc'd into *out / *len; 0 or -1. */
-int mdm_plist_to_binary(plist_t dict, char **out, size_t *len);
+/* Binary plist (bplist00) of dict into out, from a (NULL: malloc'd, free
+ * with mdm_buf_free); 0 or -1. */
+int mdm_plist_to_binary(plist_t dict, const mdm_alloc_t *a, mdm_buf_t *out);
 
 /* Formats a message into err; returns MDM_ERROR for `return mdm_err(...)`. */
 int mdm_err(mdm_err_t *err, const char *fmt, ...)

@@ -28,10 +28,14 @@ typedef struct {
     ngx_int_t                   limit;
     char                        sha[65];
     int64_t                     not_after;
-} ngx_http_mdm_certs_ctx_t;
+} ngx_http_mdm_api_certs_ctx_t;
 
 
-static ngx_int_t ngx_http_mdm_api_certs_list(ngx_http_request_t *r);
+static ngx_http_mdm_api_certs_ctx_t *ngx_http_mdm_api_certs_state(
+    ngx_http_request_t *r, ngx_uint_t revoke);
+static ngx_int_t ngx_http_mdm_api_certs_serial(ngx_http_request_t *r,
+    ngx_str_t *path, ngx_uint_t revoke);
+static ngx_int_t ngx_http_mdm_api_certs_page(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mdm_api_certs_list_reply(ngx_http_request_t *r,
     redisReply *reply);
 static ngx_int_t ngx_http_mdm_api_certs_serial_reply(ngx_http_request_t *r,
@@ -67,58 +71,71 @@ ngx_http_mdm_api_certs_hex(ngx_str_t *s, size_t max)
 
 
 ngx_int_t
-ngx_http_mdm_api_certificates(ngx_http_request_t *r, ngx_str_t *path)
+ngx_http_mdm_api_certs_list(ngx_http_request_t *r, ngx_str_t *path)
 {
-    u_char                    *slash;
-    char                      *key, *serial;
-    ngx_int_t                  rc;
-    ngx_str_t                  s;
-    const char                *argv[2];
-    size_t                     argvlen[2];
-    ngx_http_mdm_ctx_t        *ctx;
-    ngx_http_mdm_certs_ctx_t  *cc;
-
-    ctx = ngx_http_mdm_get_ctx(r);
-    cc = ngx_pcalloc(r->pool, sizeof(ngx_http_mdm_certs_ctx_t));
-    if (ctx == NULL || cc == NULL) {
+    if (ngx_http_mdm_api_certs_state(r, 0) == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    return ngx_http_mdm_api_certs_page(r);
+}
+
+
+ngx_int_t
+ngx_http_mdm_api_certs_one(ngx_http_request_t *r, ngx_str_t *serial)
+{
+    return ngx_http_mdm_api_certs_serial(r, serial, 0);
+}
+
+
+ngx_int_t
+ngx_http_mdm_api_certs_revoke(ngx_http_request_t *r, ngx_str_t *serial)
+{
+    return ngx_http_mdm_api_certs_serial(r, serial,
+                                         r->method == NGX_HTTP_POST ? 1 : 2);
+}
+
+
+static ngx_http_mdm_api_certs_ctx_t *
+ngx_http_mdm_api_certs_state(ngx_http_request_t *r, ngx_uint_t revoke)
+{
+    ngx_http_mdm_ctx_t            *ctx;
+    ngx_http_mdm_api_certs_ctx_t  *cc;
+
+    ctx = ngx_http_mdm_get_ctx(r);
+    cc = ngx_pcalloc(r->pool, sizeof(ngx_http_mdm_api_certs_ctx_t));
+    if (ctx == NULL || cc == NULL) {
+        return NULL;
+    }
+
+    cc->revoke = revoke;
     ctx->data = cc;
 
-    if (path->len == 0) {
-        rc = ngx_http_mdm_api_method(r, NGX_HTTP_GET);
-        return rc != NGX_OK ? rc : ngx_http_mdm_api_certs_list(r);
+    return cc;
+}
+
+
+/* One certificate by its serial: GET, or revoke 1 / unrevoke 2 it. */
+static ngx_int_t
+ngx_http_mdm_api_certs_serial(ngx_http_request_t *r, ngx_str_t *path,
+    ngx_uint_t revoke)
+{
+    char                      *key, *serial;
+    ngx_str_t                  s;
+    const char                *argv[2];
+    size_t                     argvlen[2];
+
+    if (ngx_http_mdm_api_certs_state(r, revoke) == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (path->data[0] != '/') {
+    if (ngx_strlchr(path->data, path->data + path->len, '/') != NULL) {
         return NGX_HTTP_NOT_FOUND;
-    }
-
-    s.data = path->data + 1;
-    s.len = path->len - 1;
-    slash = ngx_strlchr(s.data, s.data + s.len, '/');
-
-    if (slash == NULL) {
-        rc = ngx_http_mdm_api_method(r, NGX_HTTP_GET);
-
-    } else if ((size_t) (s.data + s.len - slash) == sizeof("/revoke") - 1
-               && ngx_strncmp(slash, "/revoke", sizeof("/revoke") - 1) == 0)
-    {
-        rc = ngx_http_mdm_api_method(r, NGX_HTTP_POST|NGX_HTTP_DELETE);
-        cc->revoke = (r->method == NGX_HTTP_POST) ? 1 : 2;
-        s.len = slash - s.data;
-
-    } else {
-        return NGX_HTTP_NOT_FOUND;
-    }
-
-    if (rc != NGX_OK) {
-        return rc;
     }
 
     /* a copy: the serial is lowercased in place */
-    s.data = (u_char *) ngx_http_mdm_cstr(r->pool, &s);
+    s.data = (u_char *) ngx_http_mdm_cstr(r->pool, path);
+    s.len = path->len;
     if (s.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -151,11 +168,11 @@ ngx_http_mdm_api_certificates(ngx_http_request_t *r, ngx_str_t *path)
 
 
 static ngx_int_t
-ngx_http_mdm_api_certs_list(ngx_http_request_t *r)
+ngx_http_mdm_api_certs_page(ngx_http_request_t *r)
 {
-    ngx_str_t                  arg;
-    ngx_http_mdm_args_t        args;
-    ngx_http_mdm_certs_ctx_t  *cc;
+    ngx_str_t                      arg;
+    ngx_http_mdm_args_t            args;
+    ngx_http_mdm_api_certs_ctx_t  *cc;
 
     cc = ngx_http_mdm_get_ctx(r)->data;
     cc->limit = 100;
@@ -200,9 +217,9 @@ ngx_http_mdm_api_certs_list(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_mdm_api_certs_list_reply(ngx_http_request_t *r, redisReply *reply)
 {
-    size_t                     i;
-    json_t                    *out, *list;
-    ngx_http_mdm_certs_ctx_t  *cc;
+    size_t                         i;
+    json_t                        *out, *list;
+    ngx_http_mdm_api_certs_ctx_t  *cc;
 
     cc = ngx_http_mdm_get_ctx(r)->data;
 
@@ -233,11 +250,11 @@ ngx_http_mdm_api_certs_list_reply(ngx_http_request_t *r, redisReply *reply)
 static ngx_int_t
 ngx_http_mdm_api_certs_serial_reply(ngx_http_request_t *r, redisReply *reply)
 {
-    char                      *key;
-    const char                *argv[2];
-    size_t                     argvlen[2];
-    ngx_http_mdm_args_t        args;
-    ngx_http_mdm_certs_ctx_t  *cc;
+    char                          *key;
+    const char                    *argv[2];
+    size_t                         argvlen[2];
+    ngx_http_mdm_args_t            args;
+    ngx_http_mdm_api_certs_ctx_t  *cc;
 
     cc = ngx_http_mdm_get_ctx(r)->data;
 
@@ -285,11 +302,11 @@ ngx_http_mdm_api_certs_serial_reply(ngx_http_request_t *r, redisReply *reply)
 static ngx_int_t
 ngx_http_mdm_api_certs_record_reply(ngx_http_request_t *r, redisReply *reply)
 {
-    size_t                     i;
-    json_t                    *out;
-    ngx_str_t                  der, b64;
-    redisReply                *k, *v;
-    ngx_http_mdm_certs_ctx_t  *cc;
+    size_t                         i;
+    json_t                        *out;
+    ngx_str_t                      der, b64;
+    redisReply                    *k, *v;
+    ngx_http_mdm_api_certs_ctx_t  *cc;
 
     cc = ngx_http_mdm_get_ctx(r)->data;
 
@@ -336,8 +353,8 @@ ngx_http_mdm_api_certs_record_reply(ngx_http_request_t *r, redisReply *reply)
 static ngx_int_t
 ngx_http_mdm_api_certs_revoke_reply(ngx_http_request_t *r, redisReply *reply)
 {
-    ngx_http_mdm_args_t        args;
-    ngx_http_mdm_certs_ctx_t  *cc;
+    ngx_http_mdm_args_t            args;
+    ngx_http_mdm_api_certs_ctx_t  *cc;
 
     cc = ngx_http_mdm_get_ctx(r)->data;
 
@@ -378,7 +395,7 @@ static ngx_int_t
 ngx_http_mdm_api_certs_revoked_reply(ngx_http_request_t *r,
     redisReply *reply)
 {
-    ngx_http_mdm_certs_ctx_t  *cc;
+    ngx_http_mdm_api_certs_ctx_t  *cc;
 
     cc = ngx_http_mdm_get_ctx(r)->data;
 

@@ -14,29 +14,28 @@
 #include "mdm_plist_json.h"
 #include "ngx_http_mdm_module.h"
 #include "ngx_http_mdm_api.h"
-#include "ngx_http_mdm_api_inspect.h"
 
 
 /* GET /v1/commands/<uuid> */
 typedef struct {
     char                         *uuid;
     ngx_uint_t                    raw;       /* format=plist */
-} ngx_http_mdm_inspect_status_t;
+} ngx_http_mdm_api_command_status_t;
 
 
-static ngx_int_t ngx_http_mdm_inspect_status_args(ngx_http_request_t *r,
-    ngx_http_mdm_inspect_status_t *st, ngx_http_mdm_args_t *args,
+static ngx_int_t ngx_http_mdm_api_command_status_args(ngx_http_request_t *r,
+    ngx_http_mdm_api_command_status_t *st, ngx_http_mdm_args_t *args,
     const char **err);
-static ngx_int_t ngx_http_mdm_inspect_status_reply(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mdm_api_command_status_reply(ngx_http_request_t *r,
     redisReply *reply);
-static ngx_int_t ngx_http_mdm_inspect_status_raw(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mdm_api_command_status_raw(ngx_http_request_t *r,
     redisReply *reply);
-static json_t *ngx_http_mdm_inspect_command_json(ngx_http_request_t *r,
-    ngx_http_mdm_inspect_status_t *st, redisReply *head);
-static json_t *ngx_http_mdm_inspect_target_json(ngx_http_request_t *r,
+static json_t *ngx_http_mdm_api_command_json(ngx_http_request_t *r,
+    ngx_http_mdm_api_command_status_t *st, redisReply *head);
+static json_t *ngx_http_mdm_api_command_target_json(ngx_http_request_t *r,
     redisReply **e);
-static ngx_int_t ngx_http_mdm_inspect_cancel_next(ngx_http_request_t *r);
-static ngx_int_t ngx_http_mdm_inspect_cancel_reply(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mdm_api_command_cancel_next(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_api_command_cancel_reply(ngx_http_request_t *r,
     redisReply *reply);
 
 
@@ -44,36 +43,31 @@ static ngx_int_t ngx_http_mdm_inspect_cancel_reply(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_mdm_api_command_status(ngx_http_request_t *r, ngx_str_t *uuid)
 {
-    ngx_int_t                       rc;
-    const char                     *err;
-    ngx_http_mdm_ctx_t             *ctx;
-    ngx_http_mdm_args_t             args;
-    ngx_http_mdm_inspect_status_t  *st;
-
-    rc = ngx_http_mdm_api_method(r, NGX_HTTP_GET|NGX_HTTP_HEAD);
-    if (rc != NGX_OK) {
-        return rc;
-    }
+    ngx_int_t                           rc;
+    const char                         *err;
+    ngx_http_mdm_ctx_t                 *ctx;
+    ngx_http_mdm_args_t                 args;
+    ngx_http_mdm_api_command_status_t  *st;
 
     ctx = ngx_http_mdm_get_ctx(r);
-    st = ngx_pcalloc(r->pool, sizeof(ngx_http_mdm_inspect_status_t));
+    st = ngx_pcalloc(r->pool, sizeof(ngx_http_mdm_api_command_status_t));
     if (ctx == NULL || st == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ctx->data = st;
 
-    rc = ngx_http_mdm_inspect_id(r, uuid, "CommandUUID", &st->uuid, &err);
+    rc = ngx_http_mdm_api_id(r, uuid, "CommandUUID", &st->uuid, &err);
 
     if (rc != NGX_OK) {
-        return ngx_http_mdm_inspect_bad(r, rc, err);
+        return ngx_http_mdm_api_bad(r, rc, err);
     }
 
     if (ngx_http_mdm_args_init(r, &args, 3 + 2 + 6) != NGX_OK
         || ngx_http_mdm_args_script(r, &args, "command_status", 2) != NGX_OK
-        || ngx_http_mdm_inspect_key(r, &args, mdm_key_command, st->uuid)
+        || ngx_http_mdm_api_key(r, &args, mdm_key_command, st->uuid)
            != NGX_OK
-        || ngx_http_mdm_inspect_key(r, &args, mdm_key_command_ids, st->uuid)
+        || ngx_http_mdm_api_key(r, &args, mdm_key_command_ids, st->uuid)
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -81,12 +75,12 @@ ngx_http_mdm_api_command_status(ngx_http_request_t *r, ngx_str_t *uuid)
 
     ngx_http_mdm_args_add_cstr(&args, st->uuid);
 
-    rc = ngx_http_mdm_inspect_status_args(r, st, &args, &err);
+    rc = ngx_http_mdm_api_command_status_args(r, st, &args, &err);
     if (rc != NGX_OK) {
-        return ngx_http_mdm_inspect_bad(r, rc, err);
+        return ngx_http_mdm_api_bad(r, rc, err);
     }
 
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_inspect_status_reply);
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_command_status_reply);
 }
 
 
@@ -101,14 +95,14 @@ enum {
 
 /* cursor, limit, now, with body, one ID: as command_status.lua takes them */
 static ngx_int_t
-ngx_http_mdm_inspect_status_args(ngx_http_request_t *r,
-    ngx_http_mdm_inspect_status_t *st, ngx_http_mdm_args_t *args,
+ngx_http_mdm_api_command_status_args(ngx_http_request_t *r,
+    ngx_http_mdm_api_command_status_t *st, ngx_http_mdm_args_t *args,
     const char **err)
 {
-    char                        *id;
-    ngx_int_t                    rc, limit;
-    ngx_str_t                   *v;
-    ngx_http_mdm_inspect_arg_t   q[] = {
+    char                   *id;
+    ngx_int_t               rc, limit;
+    ngx_str_t              *v;
+    ngx_http_mdm_api_arg_t  q[] = {
         { ngx_string("plist"), ngx_null_string, 0 },
         { ngx_string("format"), ngx_null_string, 0 },
         { ngx_string("id"), ngx_null_string, 0 },
@@ -120,13 +114,13 @@ ngx_http_mdm_inspect_status_args(ngx_http_request_t *r,
     rc = ngx_http_mdm_api_args(r, q, err);
 
     if (rc == NGX_OK) {
-        rc = ngx_http_mdm_inspect_cursor(&q[NGX_HTTP_MDM_STATUS_CURSOR], 1,
-                                         err);
+        rc = ngx_http_mdm_api_cursor(&q[NGX_HTTP_MDM_STATUS_CURSOR], 1,
+                                     err);
     }
 
     if (rc == NGX_OK) {
-        rc = ngx_http_mdm_inspect_limit(&q[NGX_HTTP_MDM_STATUS_LIMIT], &limit,
-                                        err);
+        rc = ngx_http_mdm_api_limit(&q[NGX_HTTP_MDM_STATUS_LIMIT], &limit,
+                                    err);
     }
 
     if (rc != NGX_OK) {
@@ -156,8 +150,8 @@ ngx_http_mdm_inspect_status_args(ngx_http_request_t *r,
     id = "";
 
     if (q[NGX_HTTP_MDM_STATUS_ID].set) {
-        rc = ngx_http_mdm_inspect_id(r, &q[NGX_HTTP_MDM_STATUS_ID].value,
-                                     "id", &id, err);
+        rc = ngx_http_mdm_api_id(r, &q[NGX_HTTP_MDM_STATUS_ID].value,
+                                 "id", &id, err);
         if (rc != NGX_OK) {
             return rc;
         }
@@ -190,17 +184,17 @@ ngx_http_mdm_inspect_status_args(ngx_http_request_t *r,
  * notnow, result, ...} or {'err', reason}
  */
 static ngx_int_t
-ngx_http_mdm_inspect_status_reply(ngx_http_request_t *r, redisReply *reply)
+ngx_http_mdm_api_command_status_reply(ngx_http_request_t *r, redisReply *reply)
 {
-    size_t                          i;
-    json_t                         *json, *list;
-    ngx_http_mdm_ctx_t             *ctx;
-    ngx_http_mdm_inspect_status_t  *st;
+    size_t                              i;
+    json_t                             *json, *list;
+    ngx_http_mdm_ctx_t                 *ctx;
+    ngx_http_mdm_api_command_status_t  *st;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_mdm_module);
     st = ctx->data;
 
-    if (ngx_http_mdm_inspect_is_err(reply)) {
+    if (ngx_http_mdm_api_reply_is_err(reply)) {
         return ngx_http_mdm_api_refuse(r, NGX_HTTP_NOT_FOUND,
                                        reply->element[1]->str);
     }
@@ -209,17 +203,17 @@ ngx_http_mdm_inspect_status_reply(ngx_http_request_t *r, redisReply *reply)
         || reply->element[1]->type != REDIS_REPLY_ARRAY
         || reply->element[1]->elements != 4)
     {
-        return ngx_http_mdm_inspect_unexpected(r, "command_status");
+        return ngx_http_mdm_api_unexpected(r, "command_status");
     }
 
     if (st->raw) {
-        return ngx_http_mdm_inspect_status_raw(r, reply);
+        return ngx_http_mdm_api_command_status_raw(r, reply);
     }
 
-    json = ngx_http_mdm_inspect_command_json(r, st, reply->element[1]);
+    json = ngx_http_mdm_api_command_json(r, st, reply->element[1]);
 
     if (json == NULL
-        || ngx_http_mdm_inspect_set(json, "enrollments", json_array())
+        || ngx_http_mdm_api_json_set(json, "enrollments", json_array())
            != NGX_OK)
     {
         json_decref(json);
@@ -230,7 +224,7 @@ ngx_http_mdm_inspect_status_reply(ngx_http_request_t *r, redisReply *reply)
 
     for (i = 3; i < reply->elements; i += 5) {
         if (json_array_append_new(list,
-                ngx_http_mdm_inspect_target_json(r, &reply->element[i]))
+                ngx_http_mdm_api_command_target_json(r, &reply->element[i]))
             != 0)
         {
             json_decref(json);
@@ -238,21 +232,21 @@ ngx_http_mdm_inspect_status_reply(ngx_http_request_t *r, redisReply *reply)
         }
     }
 
-    return ngx_http_mdm_inspect_send_page(r, json, reply->element[2]);
+    return ngx_http_mdm_api_send_page(r, json, reply->element[2]);
 }
 
 
 /* format=plist: the raw report of the one enrollment asked for */
 static ngx_int_t
-ngx_http_mdm_inspect_status_raw(ngx_http_request_t *r, redisReply *reply)
+ngx_http_mdm_api_command_status_raw(ngx_http_request_t *r, redisReply *reply)
 {
     redisReply  *result;
 
     if (reply->elements != 3 + 5) {
-        return ngx_http_mdm_inspect_unexpected(r, "command_status");
+        return ngx_http_mdm_api_unexpected(r, "command_status");
     }
 
-    result = ngx_http_mdm_inspect_str(reply->element[3 + 4]);
+    result = ngx_http_mdm_api_reply_str(reply->element[3 + 4]);
 
     if (result == NULL) {
         return ngx_http_mdm_api_refuse(r, NGX_HTTP_NOT_FOUND,
@@ -266,8 +260,8 @@ ngx_http_mdm_inspect_status_raw(ngx_http_request_t *r, redisReply *reply)
 
 /* {type, created, expires, body}: body only with plist=1 */
 static json_t *
-ngx_http_mdm_inspect_command_json(ngx_http_request_t *r,
-    ngx_http_mdm_inspect_status_t *st, redisReply *head)
+ngx_http_mdm_api_command_json(ngx_http_request_t *r,
+    ngx_http_mdm_api_command_status_t *st, redisReply *head)
 {
     json_t      *json, *plist;
     redisReply  *body;
@@ -275,11 +269,11 @@ ngx_http_mdm_inspect_command_json(ngx_http_request_t *r,
     json = json_pack("{s:s,s:o,s:o,s:o}",
                      "command_uuid", st->uuid,
                      "request_type",
-                     ngx_http_mdm_inspect_jstr(head->element[0]),
-                     "created", ngx_http_mdm_inspect_jtime(head->element[1]),
-                     "expires", ngx_http_mdm_inspect_jtime(head->element[2]));
+                     ngx_http_mdm_api_json_str(head->element[0]),
+                     "created", ngx_http_mdm_api_json_time(head->element[1]),
+                     "expires", ngx_http_mdm_api_json_time(head->element[2]));
 
-    body = ngx_http_mdm_inspect_str(head->element[3]);
+    body = ngx_http_mdm_api_reply_str(head->element[3]);
 
     if (json == NULL || body == NULL) {
         return json;
@@ -288,8 +282,8 @@ ngx_http_mdm_inspect_command_json(ngx_http_request_t *r,
     /* command bodies are XML as a rule; a binary one goes as base64 */
     plist = json_stringn(body->str, body->len);
 
-    if (ngx_http_mdm_inspect_set(json, plist ? "plist" : "plist_base64",
-                        plist ? plist : ngx_http_mdm_inspect_jbase64(r, body))
+    if (ngx_http_mdm_api_json_set(json, plist ? "plist" : "plist_base64",
+                        plist ? plist : ngx_http_mdm_api_json_base64(r, body))
         != NGX_OK)
     {
         json_decref(json);
@@ -302,25 +296,25 @@ ngx_http_mdm_inspect_command_json(ngx_http_request_t *r,
 
 /* id, status, updated, notnow, result: one target of a command */
 static json_t *
-ngx_http_mdm_inspect_target_json(ngx_http_request_t *r, redisReply **e)
+ngx_http_mdm_api_command_target_json(ngx_http_request_t *r, redisReply **e)
 {
     json_t      *json, *chain, *status;
     redisReply  *result;
 
-    status = ngx_http_mdm_inspect_is(e[1], "")
-             ? json_null() : ngx_http_mdm_inspect_jstr(e[1]);
+    status = ngx_http_mdm_api_reply_is(e[1], "")
+             ? json_null() : ngx_http_mdm_api_json_str(e[1]);
 
     json = json_pack("{s:o,s:o,s:o,s:o,s:o}",
-                     "id", ngx_http_mdm_inspect_jstr(e[0]),
+                     "id", ngx_http_mdm_api_json_str(e[0]),
                      "status", status,
-                     "updated", ngx_http_mdm_inspect_jtime(e[2]),
-                     "notnow_count", ngx_http_mdm_inspect_jint(e[3]),
-                     "result", ngx_http_mdm_inspect_jbase64(r, e[4]));
+                     "updated", ngx_http_mdm_api_json_time(e[2]),
+                     "notnow_count", ngx_http_mdm_api_json_int(e[3]),
+                     "result", ngx_http_mdm_api_json_base64(r, e[4]));
 
-    result = ngx_http_mdm_inspect_str(e[4]);
+    result = ngx_http_mdm_api_reply_str(e[4]);
 
     if (json == NULL || result == NULL
-        || !ngx_http_mdm_inspect_is(e[1], "Error"))
+        || !ngx_http_mdm_api_reply_is(e[1], "Error"))
     {
         return json;
     }
@@ -328,7 +322,7 @@ ngx_http_mdm_inspect_target_json(ngx_http_request_t *r, redisReply **e)
     chain = mdm_plist_key_to_json(result->str, result->len, "ErrorChain");
 
     if (chain != NULL
-        && ngx_http_mdm_inspect_set(json, "error_chain", chain) != NGX_OK)
+        && ngx_http_mdm_api_json_set(json, "error_chain", chain) != NGX_OK)
     {
         json_decref(json);
         return NULL;
@@ -342,25 +336,20 @@ ngx_http_mdm_inspect_target_json(ngx_http_request_t *r, redisReply **e)
 ngx_int_t
 ngx_http_mdm_api_command_cancel(ngx_http_request_t *r, ngx_str_t *uuid)
 {
-    ngx_int_t                      rc;
-    const char                    *err;
-    ngx_http_mdm_inspect_arg_t     q[] = {
+    ngx_int_t               rc;
+    const char             *err;
+    ngx_http_mdm_api_arg_t  q[] = {
         { ngx_string("ids"), ngx_null_string, 0 },
         { ngx_null_string, ngx_null_string, 0 }
     };
-    ngx_http_mdm_inspect_batch_t  *b;
+    ngx_http_mdm_api_batch_t  *b;
 
-    rc = ngx_http_mdm_api_method(r, NGX_HTTP_DELETE);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    b = ngx_http_mdm_inspect_batch(r);
+    b = ngx_http_mdm_api_batch(r);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_mdm_inspect_id(r, uuid, "CommandUUID", &b->uuid, &err);
+    rc = ngx_http_mdm_api_id(r, uuid, "CommandUUID", &b->uuid, &err);
 
     if (rc == NGX_OK) {
         rc = ngx_http_mdm_api_args(r, q, &err);
@@ -371,40 +360,40 @@ ngx_http_mdm_api_command_cancel(ngx_http_request_t *r, ngx_str_t *uuid)
     }
 
     if (rc != NGX_OK) {
-        return ngx_http_mdm_inspect_bad(r, rc, err);
+        return ngx_http_mdm_api_bad(r, rc, err);
     }
 
     if (b->ids == NULL) {
         b->cursor[0] = '0';
     }
 
-    return ngx_http_mdm_inspect_cancel_next(r);
+    return ngx_http_mdm_api_command_cancel_next(r);
 }
 
 
 /* command_cancel.lua for the next chunk of IDs, or the next SSCAN step */
 static ngx_int_t
-ngx_http_mdm_inspect_cancel_next(ngx_http_request_t *r)
+ngx_http_mdm_api_command_cancel_next(ngx_http_request_t *r)
 {
-    char                          **ids;
-    ngx_uint_t                      i, n;
-    ngx_http_mdm_ctx_t             *ctx;
-    ngx_http_mdm_args_t             args;
-    ngx_http_mdm_main_conf_t       *mcf;
-    ngx_http_mdm_inspect_batch_t   *b;
+    char                     **ids;
+    ngx_uint_t                 i, n;
+    ngx_http_mdm_ctx_t        *ctx;
+    ngx_http_mdm_args_t        args;
+    ngx_http_mdm_main_conf_t  *mcf;
+    ngx_http_mdm_api_batch_t  *b;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_mdm_module);
     mcf = ngx_http_get_module_main_conf(r, ngx_http_mdm_module);
     b = ctx->data;
 
-    n = b->ids ? ngx_min(b->ids->nelts - b->next, NGX_HTTP_MDM_INSPECT_CHUNK)
+    n = b->ids ? ngx_min(b->ids->nelts - b->next, NGX_HTTP_MDM_API_CHUNK)
                : 0;
 
     if (ngx_http_mdm_args_init(r, &args, 3 + 5 + 4 + n) != NGX_OK
         || ngx_http_mdm_args_script(r, &args, "command_cancel", 5) != NGX_OK
-        || ngx_http_mdm_inspect_key(r, &args, mdm_key_command, b->uuid)
+        || ngx_http_mdm_api_key(r, &args, mdm_key_command, b->uuid)
            != NGX_OK
-        || ngx_http_mdm_inspect_key(r, &args, mdm_key_command_ids, b->uuid)
+        || ngx_http_mdm_api_key(r, &args, mdm_key_command_ids, b->uuid)
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -430,52 +419,52 @@ ngx_http_mdm_inspect_cancel_next(ngx_http_request_t *r)
         ngx_http_mdm_args_add_cstr(&args, ids[b->next + i]);
     }
 
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_inspect_cancel_reply);
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_command_cancel_reply);
 }
 
 
 /* {'ok', next cursor, id, error ('' = cancelled), ...} or {'err', reason} */
 static ngx_int_t
-ngx_http_mdm_inspect_cancel_reply(ngx_http_request_t *r, redisReply *reply)
+ngx_http_mdm_api_command_cancel_reply(ngx_http_request_t *r, redisReply *reply)
 {
-    size_t                          i, pairs;
-    redisReply                     *cursor, **el;
-    ngx_http_mdm_ctx_t             *ctx;
-    ngx_http_mdm_inspect_batch_t   *b;
+    size_t                     i, pairs;
+    redisReply                *cursor, **el;
+    ngx_http_mdm_ctx_t        *ctx;
+    ngx_http_mdm_api_batch_t  *b;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_mdm_module);
     b = ctx->data;
 
-    if (ngx_http_mdm_inspect_is_err(reply)) {
+    if (ngx_http_mdm_api_reply_is_err(reply)) {
         return ngx_http_mdm_api_refuse(r, NGX_HTTP_NOT_FOUND,
                                        reply->element[1]->str);
     }
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2
         || reply->elements < 2
-        || (cursor = ngx_http_mdm_inspect_str(reply->element[1])) == NULL
-        || cursor->len > NGX_HTTP_MDM_INSPECT_CURSOR_MAX)
+        || (cursor = ngx_http_mdm_api_reply_str(reply->element[1])) == NULL
+        || cursor->len > NGX_HTTP_MDM_API_CURSOR_MAX)
     {
-        return ngx_http_mdm_inspect_unexpected(r, "command_cancel");
+        return ngx_http_mdm_api_unexpected(r, "command_cancel");
     }
 
     pairs = reply->elements / 2 - 1;
 
     if (b->ids != NULL && pairs == 0) {
-        return ngx_http_mdm_inspect_unexpected(r, "command_cancel");
+        return ngx_http_mdm_api_unexpected(r, "command_cancel");
     }
 
     for (i = 2; i < reply->elements; i += 2) {
         el = &reply->element[i];
 
-        if (!ngx_http_mdm_inspect_str(el[0])
-            || !ngx_http_mdm_inspect_str(el[1]))
+        if (!ngx_http_mdm_api_reply_str(el[0])
+            || !ngx_http_mdm_api_reply_str(el[1]))
         {
-            return ngx_http_mdm_inspect_unexpected(r, "command_cancel");
+            return ngx_http_mdm_api_unexpected(r, "command_cancel");
         }
 
-        if (ngx_http_mdm_inspect_note(b, el[0]->str,
-                                      el[1]->len ? el[1]->str : NULL, -1)
+        if (ngx_http_mdm_api_batch_note(b, el[0]->str,
+                                        el[1]->len ? el[1]->str : NULL, -1)
             != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -485,13 +474,13 @@ ngx_http_mdm_inspect_cancel_reply(ngx_http_request_t *r, redisReply *reply)
     if (b->ids != NULL) {
         b->next += pairs;
         if (b->next < b->ids->nelts) {
-            return ngx_http_mdm_inspect_cancel_next(r);
+            return ngx_http_mdm_api_command_cancel_next(r);
         }
 
     } else if (cursor->len) {
         *ngx_cpymem(b->cursor, cursor->str, cursor->len) = '\0';
-        return ngx_http_mdm_inspect_cancel_next(r);
+        return ngx_http_mdm_api_command_cancel_next(r);
     }
 
-    return ngx_http_mdm_inspect_result(r, b);
+    return ngx_http_mdm_api_batch_result(r, b);
 }

@@ -29,103 +29,83 @@ typedef enum {
     NGX_HTTP_MDM_FROM_PLIST = 0,     /* PUT /v1/enqueue/<ids> */
     NGX_HTTP_MDM_FROM_JSON_IDS,      /* POST /v1/enqueue */
     NGX_HTTP_MDM_FROM_BUILDER        /* POST /v1/commands[/<ids>] */
-} ngx_http_mdm_enqueue_form_e;
+} ngx_http_mdm_api_enqueue_form_e;
 
 
 typedef struct {
-    ngx_http_mdm_enqueue_form_e   form;
-    ngx_str_t                     path_ids;
-    ngx_array_t                  *ids;        /* char * */
-    ngx_uint_t                    next;
-    ngx_uint_t                    queued;
-    ngx_uint_t                    failed;
-    json_t                       *status;
-    mdm_command_t                 cmd;
-    ngx_str_t                     body;       /* the plist sent to devices */
-    time_t                        expires;
-    ngx_flag_t                    nopush;
-    const char                   *error;      /* why it was refused */
-} ngx_http_mdm_enqueue_t;
+    ngx_http_mdm_api_enqueue_form_e  form;
+    ngx_str_t                        path_ids;
+    ngx_array_t                     *ids;        /* char * */
+    ngx_uint_t                       next;
+    ngx_uint_t                       queued;
+    ngx_uint_t                       failed;
+    json_t                          *status;
+    mdm_command_t                    cmd;
+    ngx_str_t                        body;       /* the plist sent to devices */
+    time_t                           expires;
+    ngx_flag_t                       nopush;
+    const char                      *error;      /* why it was refused */
+} ngx_http_mdm_api_enqueue_t;
 
 
-static ngx_int_t ngx_http_mdm_enqueue_start(ngx_http_request_t *r,
-    ngx_http_mdm_enqueue_form_e form, ngx_str_t *ids);
-static void ngx_http_mdm_enqueue_cleanup(void *data);
-static void ngx_http_mdm_enqueue_body(ngx_http_request_t *r);
-static ngx_int_t ngx_http_mdm_enqueue_prepare(ngx_http_request_t *r,
-    ngx_http_mdm_enqueue_t *eq);
-static ngx_int_t ngx_http_mdm_enqueue_query(ngx_http_request_t *r,
-    ngx_http_mdm_enqueue_t *eq);
-static ngx_int_t ngx_http_mdm_enqueue_from_plist(ngx_http_request_t *r,
-    ngx_http_mdm_enqueue_t *eq, ngx_str_t *body);
-static ngx_int_t ngx_http_mdm_enqueue_from_json(ngx_http_request_t *r,
-    ngx_http_mdm_enqueue_t *eq, ngx_str_t *body);
-static ngx_int_t ngx_http_mdm_enqueue_json_ids(ngx_http_request_t *r,
-    ngx_http_mdm_enqueue_t *eq, json_t *ids);
-static ngx_int_t ngx_http_mdm_enqueue_chunk(ngx_http_request_t *r);
-static ngx_int_t ngx_http_mdm_enqueue_reply(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mdm_api_enqueue_start(ngx_http_request_t *r,
+    ngx_http_mdm_api_enqueue_form_e form, ngx_str_t *ids);
+static void ngx_http_mdm_api_enqueue_cleanup(void *data);
+static void ngx_http_mdm_api_enqueue_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_api_enqueue_prepare(ngx_http_request_t *r,
+    ngx_http_mdm_api_enqueue_t *eq);
+static ngx_int_t ngx_http_mdm_api_enqueue_query(ngx_http_request_t *r,
+    ngx_http_mdm_api_enqueue_t *eq);
+static ngx_int_t ngx_http_mdm_api_enqueue_from_plist(ngx_http_request_t *r,
+    ngx_http_mdm_api_enqueue_t *eq, ngx_str_t *body);
+static ngx_int_t ngx_http_mdm_api_enqueue_from_json(ngx_http_request_t *r,
+    ngx_http_mdm_api_enqueue_t *eq, ngx_str_t *body);
+static ngx_int_t ngx_http_mdm_api_enqueue_json_ids(ngx_http_request_t *r,
+    ngx_http_mdm_api_enqueue_t *eq, json_t *ids);
+static ngx_int_t ngx_http_mdm_api_enqueue_chunk(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_api_enqueue_reply(ngx_http_request_t *r,
     redisReply *reply);
-static ngx_int_t ngx_http_mdm_enqueue_respond(ngx_http_request_t *r,
-    ngx_http_mdm_enqueue_t *eq);
-static ngx_int_t ngx_http_mdm_enqueue_dry_run(ngx_http_request_t *r,
-    ngx_http_mdm_enqueue_t *eq);
-static ngx_int_t ngx_http_mdm_enqueue_refuse(ngx_http_request_t *r,
-    ngx_http_mdm_enqueue_t *eq, ngx_uint_t status, const char *why);
-static void ngx_http_mdm_enqueue_note(ngx_http_mdm_enqueue_t *eq,
+static ngx_int_t ngx_http_mdm_api_enqueue_respond(ngx_http_request_t *r,
+    ngx_http_mdm_api_enqueue_t *eq);
+static ngx_int_t ngx_http_mdm_api_enqueue_dry_run(ngx_http_request_t *r,
+    ngx_http_mdm_api_enqueue_t *eq);
+static ngx_int_t ngx_http_mdm_api_enqueue_refuse(ngx_http_request_t *r,
+    ngx_http_mdm_api_enqueue_t *eq, ngx_uint_t status, const char *why);
+static void ngx_http_mdm_api_enqueue_note(ngx_http_mdm_api_enqueue_t *eq,
     const char *id, const char *key, const char *value);
 
 
 ngx_int_t
-ngx_http_mdm_api_enqueue(ngx_http_request_t *r, ngx_str_t *path)
+ngx_http_mdm_api_enqueue_plist(ngx_http_request_t *r, ngx_str_t *path)
 {
-    if (path->len) {
-        if (r->method != NGX_HTTP_PUT) {
-            return NGX_HTTP_NOT_ALLOWED;
-        }
-        return ngx_http_mdm_enqueue_start(r, NGX_HTTP_MDM_FROM_PLIST, path);
-    }
-
-    if (r->method != NGX_HTTP_POST) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    return ngx_http_mdm_enqueue_start(r, NGX_HTTP_MDM_FROM_JSON_IDS, path);
+    return ngx_http_mdm_api_enqueue_start(r, NGX_HTTP_MDM_FROM_PLIST, path);
 }
 
 
 ngx_int_t
-ngx_http_mdm_api_commands(ngx_http_request_t *r, ngx_str_t *path)
+ngx_http_mdm_api_enqueue_json(ngx_http_request_t *r, ngx_str_t *path)
 {
-    if (r->method == NGX_HTTP_POST) {
-        return ngx_http_mdm_enqueue_start(r, NGX_HTTP_MDM_FROM_BUILDER, path);
-    }
+    return ngx_http_mdm_api_enqueue_start(r, NGX_HTTP_MDM_FROM_JSON_IDS, path);
+}
 
-    if (path->len == 0) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
 
-    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
-        return ngx_http_mdm_api_command_status(r, path);
-    }
-
-    if (r->method == NGX_HTTP_DELETE) {
-        return ngx_http_mdm_api_command_cancel(r, path);
-    }
-
-    return NGX_HTTP_NOT_ALLOWED;
+ngx_int_t
+ngx_http_mdm_api_enqueue_build(ngx_http_request_t *r, ngx_str_t *path)
+{
+    return ngx_http_mdm_api_enqueue_start(r, NGX_HTTP_MDM_FROM_BUILDER, path);
 }
 
 
 static ngx_int_t
-ngx_http_mdm_enqueue_start(ngx_http_request_t *r,
-    ngx_http_mdm_enqueue_form_e form, ngx_str_t *ids)
+ngx_http_mdm_api_enqueue_start(ngx_http_request_t *r,
+    ngx_http_mdm_api_enqueue_form_e form, ngx_str_t *ids)
 {
-    ngx_pool_cleanup_t      *cln;
-    ngx_http_mdm_ctx_t      *ctx;
-    ngx_http_mdm_enqueue_t  *eq;
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_mdm_ctx_t          *ctx;
+    ngx_http_mdm_api_enqueue_t  *eq;
 
     ctx = ngx_http_mdm_get_ctx(r);
-    eq = ngx_pcalloc(r->pool, sizeof(ngx_http_mdm_enqueue_t));
+    eq = ngx_pcalloc(r->pool, sizeof(ngx_http_mdm_api_enqueue_t));
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (ctx == NULL || eq == NULL || cln == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -138,18 +118,18 @@ ngx_http_mdm_enqueue_start(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    cln->handler = ngx_http_mdm_enqueue_cleanup;
+    cln->handler = ngx_http_mdm_api_enqueue_cleanup;
     cln->data = eq;
     ctx->data = eq;
 
-    return ngx_http_mdm_read_body(r, ngx_http_mdm_enqueue_body);
+    return ngx_http_mdm_read_body(r, ngx_http_mdm_api_enqueue_body);
 }
 
 
 static void
-ngx_http_mdm_enqueue_cleanup(void *data)
+ngx_http_mdm_api_enqueue_cleanup(void *data)
 {
-    ngx_http_mdm_enqueue_t  *eq = data;
+    ngx_http_mdm_api_enqueue_t  *eq = data;
 
     json_decref(eq->status);
     mdm_command_free(&eq->cmd);
@@ -157,20 +137,20 @@ ngx_http_mdm_enqueue_cleanup(void *data)
 
 
 static void
-ngx_http_mdm_enqueue_body(ngx_http_request_t *r)
+ngx_http_mdm_api_enqueue_body(ngx_http_request_t *r)
 {
-    ngx_int_t                rc;
-    ngx_http_mdm_ctx_t      *ctx;
-    ngx_http_mdm_enqueue_t  *eq;
+    ngx_int_t                    rc;
+    ngx_http_mdm_ctx_t          *ctx;
+    ngx_http_mdm_api_enqueue_t  *eq;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_mdm_module);
     eq = ctx->data;
 
-    rc = ngx_http_mdm_enqueue_prepare(r, eq);
+    rc = ngx_http_mdm_api_enqueue_prepare(r, eq);
 
     if (rc == NGX_OK) {
-        rc = (eq->ids == NULL) ? ngx_http_mdm_enqueue_dry_run(r, eq)
-                               : ngx_http_mdm_enqueue_chunk(r);
+        rc = (eq->ids == NULL) ? ngx_http_mdm_api_enqueue_dry_run(r, eq)
+                               : ngx_http_mdm_api_enqueue_chunk(r);
 
     } else if (eq->error != NULL) {
         rc = ngx_http_mdm_send_json_error(r, rc, eq->error);
@@ -182,7 +162,8 @@ ngx_http_mdm_enqueue_body(ngx_http_request_t *r)
 
 /* Returns status: the caller stops, and the body says why. */
 static ngx_int_t
-ngx_http_mdm_enqueue_refuse(ngx_http_request_t *r, ngx_http_mdm_enqueue_t *eq,
+ngx_http_mdm_api_enqueue_refuse(ngx_http_request_t *r,
+    ngx_http_mdm_api_enqueue_t *eq,
     ngx_uint_t status, const char *why)
 {
     ngx_str_t  s;
@@ -202,14 +183,14 @@ ngx_http_mdm_enqueue_refuse(ngx_http_request_t *r, ngx_http_mdm_enqueue_t *eq,
 
 /* Everything that can be refused is refused here, before Redis is used. */
 static ngx_int_t
-ngx_http_mdm_enqueue_prepare(ngx_http_request_t *r,
-    ngx_http_mdm_enqueue_t *eq)
+ngx_http_mdm_api_enqueue_prepare(ngx_http_request_t *r,
+    ngx_http_mdm_api_enqueue_t *eq)
 {
     ngx_int_t    rc;
     ngx_str_t    body;
     const char  *err;
 
-    rc = ngx_http_mdm_enqueue_query(r, eq);
+    rc = ngx_http_mdm_api_enqueue_query(r, eq);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -218,7 +199,7 @@ ngx_http_mdm_enqueue_prepare(ngx_http_request_t *r,
     case NGX_OK:
         break;
     case NGX_DECLINED:
-        return ngx_http_mdm_enqueue_refuse(r, eq,
+        return ngx_http_mdm_api_enqueue_refuse(r, eq,
                    NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                    "body larger than client_body_buffer_size");
     default:
@@ -228,8 +209,8 @@ ngx_http_mdm_enqueue_prepare(ngx_http_request_t *r,
     if (eq->path_ids.len) {
         rc = ngx_http_mdm_api_split_ids(r, &eq->path_ids, &eq->ids, &err);
         if (rc == NGX_DECLINED) {
-            return ngx_http_mdm_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
-                                               err);
+            return ngx_http_mdm_api_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
+                                                   err);
         }
         if (rc != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -237,16 +218,17 @@ ngx_http_mdm_enqueue_prepare(ngx_http_request_t *r,
     }
 
     if (eq->form == NGX_HTTP_MDM_FROM_PLIST) {
-        return ngx_http_mdm_enqueue_from_plist(r, eq, &body);
+        return ngx_http_mdm_api_enqueue_from_plist(r, eq, &body);
     }
 
-    return ngx_http_mdm_enqueue_from_json(r, eq, &body);
+    return ngx_http_mdm_api_enqueue_from_json(r, eq, &body);
 }
 
 
 /* ?nopush=1 skips the pushes; ?ttl=<seconds> drops undelivered commands. */
 static ngx_int_t
-ngx_http_mdm_enqueue_query(ngx_http_request_t *r, ngx_http_mdm_enqueue_t *eq)
+ngx_http_mdm_api_enqueue_query(ngx_http_request_t *r,
+    ngx_http_mdm_api_enqueue_t *eq)
 {
     ngx_int_t               rc, ttl;
     ngx_str_t              *value;
@@ -259,7 +241,8 @@ ngx_http_mdm_enqueue_query(ngx_http_request_t *r, ngx_http_mdm_enqueue_t *eq)
 
     rc = ngx_http_mdm_api_args(r, q, &err);
     if (rc == NGX_DECLINED) {
-        return ngx_http_mdm_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST, err);
+        return ngx_http_mdm_api_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
+                                               err);
     }
     if (rc != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -272,7 +255,7 @@ ngx_http_mdm_enqueue_query(ngx_http_request_t *r, ngx_http_mdm_enqueue_t *eq)
             eq->nopush = value->data[0] == '1';
 
         } else {
-            return ngx_http_mdm_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
+            return ngx_http_mdm_api_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
                                                 "nopush must be 0 or 1");
         }
     }
@@ -280,7 +263,7 @@ ngx_http_mdm_enqueue_query(ngx_http_request_t *r, ngx_http_mdm_enqueue_t *eq)
     if (q[1].set) {
         ttl = ngx_atoi(q[1].value.data, q[1].value.len);
         if (ttl <= 0 || ttl > 365 * 86400) {
-            return ngx_http_mdm_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
+            return ngx_http_mdm_api_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
                        "ttl must be a number of seconds, 1 to 31536000");
         }
         eq->expires = ngx_time() + ttl;
@@ -291,8 +274,8 @@ ngx_http_mdm_enqueue_query(ngx_http_request_t *r, ngx_http_mdm_enqueue_t *eq)
 
 
 static ngx_int_t
-ngx_http_mdm_enqueue_from_plist(ngx_http_request_t *r,
-    ngx_http_mdm_enqueue_t *eq, ngx_str_t *body)
+ngx_http_mdm_api_enqueue_from_plist(ngx_http_request_t *r,
+    ngx_http_mdm_api_enqueue_t *eq, ngx_str_t *body)
 {
     mdm_err_t  err;
 
@@ -300,8 +283,8 @@ ngx_http_mdm_enqueue_from_plist(ngx_http_request_t *r,
                                 &err)
         != MDM_OK)
     {
-        return ngx_http_mdm_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
-                                           err.msg);
+        return ngx_http_mdm_api_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
+                                               err.msg);
     }
 
     eq->body = *body;
@@ -315,33 +298,32 @@ ngx_http_mdm_enqueue_from_plist(ngx_http_request_t *r,
  * POST /v1/commands[/<ids>]: the builder's JSON, plus an optional "ids".
  */
 static ngx_int_t
-ngx_http_mdm_enqueue_from_json(ngx_http_request_t *r,
-    ngx_http_mdm_enqueue_t *eq, ngx_str_t *body)
+ngx_http_mdm_api_enqueue_from_json(ngx_http_request_t *r,
+    ngx_http_mdm_api_enqueue_t *eq, ngx_str_t *body)
 {
-    char          *text;
     json_t        *root, *ids, *plist;
     ngx_int_t      rc;
     ngx_str_t      cmd;
     mdm_err_t      err;
+    mdm_alloc_t    pool;
     json_error_t   jerr;
 
     root = json_loadb((char *) body->data, body->len, JSON_REJECT_DUPLICATES,
                       &jerr);
     if (root == NULL || !json_is_object(root)) {
         json_decref(root);
-        return ngx_http_mdm_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
+        return ngx_http_mdm_api_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
                                             "body must be a JSON object");
     }
-
-    ids = json_incref(json_object_get(root, "ids"));
-    json_object_del(root, "ids");
 
     rc = NGX_OK;
 
     if (eq->form == NGX_HTTP_MDM_FROM_JSON_IDS) {
+        ids = json_incref(json_object_get(root, "ids"));
+
         plist = json_object_get(root, "command");
         if (!json_is_string(plist) || ids == NULL) {
-            rc = ngx_http_mdm_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
+            rc = ngx_http_mdm_api_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
                      "body must have \"ids\" and \"command\" (a plist)");
             goto done;
         }
@@ -354,34 +336,27 @@ ngx_http_mdm_enqueue_from_json(ngx_http_request_t *r,
         }
         ngx_memcpy(cmd.data, json_string_value(plist), cmd.len);
 
-        rc = ngx_http_mdm_enqueue_from_plist(r, eq, &cmd);
+        rc = ngx_http_mdm_api_enqueue_from_plist(r, eq, &cmd);
 
     } else {
-        text = json_dumps(root, JSON_COMPACT);
-        if (text == NULL) {
-            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-            goto done;
-        }
+        /* the body is parsed once: the builder takes the tree */
+        pool = ngx_http_mdm_allocator(r);
 
-        if (mdm_command_from_json(text, ngx_strlen(text), &eq->cmd, &err)
-            != MDM_OK)
-        {
-            rc = ngx_http_mdm_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
-                                             err.msg);
+        if (mdm_command_build(root, &pool, &eq->cmd, &ids, &err) != MDM_OK) {
+            rc = ngx_http_mdm_api_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
+                                                 err.msg);
         } else {
             eq->body.data = (u_char *) eq->cmd.plist;
             eq->body.len = eq->cmd.plist_len;
         }
-
-        free(text);
     }
 
     if (rc == NGX_OK && ids != NULL) {
         if (eq->ids != NULL) {
-            rc = ngx_http_mdm_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
+            rc = ngx_http_mdm_api_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
                      "IDs both in the path and in the body");
         } else {
-            rc = ngx_http_mdm_enqueue_json_ids(r, eq, ids);
+            rc = ngx_http_mdm_api_enqueue_json_ids(r, eq, ids);
         }
     }
 
@@ -395,8 +370,8 @@ done:
 
 
 static ngx_int_t
-ngx_http_mdm_enqueue_json_ids(ngx_http_request_t *r,
-    ngx_http_mdm_enqueue_t *eq, json_t *ids)
+ngx_http_mdm_api_enqueue_json_ids(ngx_http_request_t *r,
+    ngx_http_mdm_api_enqueue_t *eq, json_t *ids)
 {
     char        **id;
     size_t        i;
@@ -407,7 +382,7 @@ ngx_http_mdm_enqueue_json_ids(ngx_http_request_t *r,
     if (!json_is_array(ids) || json_array_size(ids) == 0
         || json_array_size(ids) > 200000)
     {
-        return ngx_http_mdm_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
+        return ngx_http_mdm_api_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
                    "\"ids\" must be an array of 1 to 200000 strings");
     }
 
@@ -418,7 +393,7 @@ ngx_http_mdm_enqueue_json_ids(ngx_http_request_t *r,
 
     json_array_foreach(ids, i, v) {
         if (!json_is_string(v)) {
-            return ngx_http_mdm_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
+            return ngx_http_mdm_api_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
                                                 "\"ids\" must be strings");
         }
 
@@ -433,7 +408,7 @@ ngx_http_mdm_enqueue_json_ids(ngx_http_request_t *r,
         if (ngx_strlen(*id) != s.len
             || mdm_id_check("enrollment ID", *id, &err) != MDM_OK)
         {
-            return ngx_http_mdm_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
+            return ngx_http_mdm_api_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
                                                 err.msg);
         }
     }
@@ -443,14 +418,14 @@ ngx_http_mdm_enqueue_json_ids(ngx_http_request_t *r,
 
 
 static ngx_int_t
-ngx_http_mdm_enqueue_chunk(ngx_http_request_t *r)
+ngx_http_mdm_api_enqueue_chunk(ngx_http_request_t *r)
 {
-    char                    **ids, key[MDM_KEY_MAX];
-    size_t                    n;
-    ngx_uint_t                i, last;
-    ngx_http_mdm_ctx_t       *ctx;
-    ngx_http_mdm_args_t       args;
-    ngx_http_mdm_enqueue_t   *eq;
+    char                       **ids, key[MDM_KEY_MAX];
+    size_t                       n;
+    ngx_uint_t                   i, last;
+    ngx_http_mdm_ctx_t          *ctx;
+    ngx_http_mdm_args_t          args;
+    ngx_http_mdm_api_enqueue_t  *eq;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_mdm_module);
     eq = ctx->data;
@@ -500,17 +475,17 @@ ngx_http_mdm_enqueue_chunk(ngx_http_request_t *r)
 
     eq->next = last;
 
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_enqueue_reply);
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_enqueue_reply);
 }
 
 
 static ngx_int_t
-ngx_http_mdm_enqueue_reply(ngx_http_request_t *r, redisReply *reply)
+ngx_http_mdm_api_enqueue_reply(ngx_http_request_t *r, redisReply *reply)
 {
-    size_t                   i;
-    redisReply             **e;
-    ngx_http_mdm_ctx_t      *ctx;
-    ngx_http_mdm_enqueue_t  *eq;
+    size_t                       i;
+    redisReply                 **e;
+    ngx_http_mdm_ctx_t          *ctx;
+    ngx_http_mdm_api_enqueue_t  *eq;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_mdm_module);
     eq = ctx->data;
@@ -536,11 +511,11 @@ ngx_http_mdm_enqueue_reply(ngx_http_request_t *r, redisReply *reply)
 
     for (i = 2; i + 1 < reply->elements; i += 2) {
         if (ngx_strncmp(e[i + 1]->str, "push: ", 6) == 0) {
-            ngx_http_mdm_enqueue_note(eq, e[i]->str, "push_error",
-                                      e[i + 1]->str + 6);
+            ngx_http_mdm_api_enqueue_note(eq, e[i]->str, "push_error",
+                                          e[i + 1]->str + 6);
         } else {
-            ngx_http_mdm_enqueue_note(eq, e[i]->str, "command_error",
-                                      e[i + 1]->str);
+            ngx_http_mdm_api_enqueue_note(eq, e[i]->str, "command_error",
+                                          e[i + 1]->str);
             eq->failed++;
 
             /* a marker scripts can test without parsing the message */
@@ -552,15 +527,15 @@ ngx_http_mdm_enqueue_reply(ngx_http_request_t *r, redisReply *reply)
     }
 
     if (eq->next < eq->ids->nelts) {
-        return ngx_http_mdm_enqueue_chunk(r);
+        return ngx_http_mdm_api_enqueue_chunk(r);
     }
 
-    return ngx_http_mdm_enqueue_respond(r, eq);
+    return ngx_http_mdm_api_enqueue_respond(r, eq);
 }
 
 
 static void
-ngx_http_mdm_enqueue_note(ngx_http_mdm_enqueue_t *eq, const char *id,
+ngx_http_mdm_api_enqueue_note(ngx_http_mdm_api_enqueue_t *eq, const char *id,
     const char *key, const char *value)
 {
     json_t  *entry;
@@ -586,7 +561,8 @@ ngx_http_mdm_enqueue_note(ngx_http_mdm_enqueue_t *eq, const char *id,
  * APNs id.
  */
 static ngx_int_t
-ngx_http_mdm_enqueue_respond(ngx_http_request_t *r, ngx_http_mdm_enqueue_t *eq)
+ngx_http_mdm_api_enqueue_respond(ngx_http_request_t *r,
+    ngx_http_mdm_api_enqueue_t *eq)
 {
     char        **ids;
     json_t       *out;
@@ -597,7 +573,7 @@ ngx_http_mdm_enqueue_respond(ngx_http_request_t *r, ngx_http_mdm_enqueue_t *eq)
 
     for (i = 0; list_all && !eq->nopush && i < eq->ids->nelts; i++) {
         if (json_object_get(eq->status, ids[i]) == NULL) {
-            ngx_http_mdm_enqueue_note(eq, ids[i], "push_result", "queued");
+            ngx_http_mdm_api_enqueue_note(eq, ids[i], "push_result", "queued");
         }
     }
 
@@ -636,12 +612,13 @@ ngx_http_mdm_enqueue_respond(ngx_http_request_t *r, ngx_http_mdm_enqueue_t *eq)
 
 /* POST /v1/commands without IDs: the built plist, nothing stored. */
 static ngx_int_t
-ngx_http_mdm_enqueue_dry_run(ngx_http_request_t *r, ngx_http_mdm_enqueue_t *eq)
+ngx_http_mdm_api_enqueue_dry_run(ngx_http_request_t *r,
+    ngx_http_mdm_api_enqueue_t *eq)
 {
     json_t  *out;
 
     if (eq->form != NGX_HTTP_MDM_FROM_BUILDER) {
-        return ngx_http_mdm_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
+        return ngx_http_mdm_api_enqueue_refuse(r, eq, NGX_HTTP_BAD_REQUEST,
                                             "no enrollment IDs");
     }
 

@@ -34,90 +34,123 @@ typedef struct {
     time_t                        expires;
     ngx_int_t                     cursor;    /* listing */
     ngx_int_t                     limit;
-} ngx_http_mdm_link_t;
+} ngx_http_mdm_api_enroll_link_t;
 
 
-static void ngx_http_mdm_link_body(ngx_http_request_t *r);
-static ngx_int_t ngx_http_mdm_link_create(ngx_http_request_t *r);
-static ngx_int_t ngx_http_mdm_link_parse(ngx_http_request_t *r,
+static void ngx_http_mdm_api_enroll_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_api_enroll_store(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_api_enroll_parse(ngx_http_request_t *r,
     ngx_str_t *body, json_t **user, json_t **tags, time_t *ttl,
     const char **err);
-static ngx_int_t ngx_http_mdm_link_stored(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mdm_api_enroll_stored(ngx_http_request_t *r,
     redisReply *reply);
-static ngx_int_t ngx_http_mdm_link_indexed(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mdm_api_enroll_indexed(ngx_http_request_t *r,
     redisReply *reply);
-static ngx_int_t ngx_http_mdm_link_index(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mdm_api_enroll_index(ngx_http_request_t *r,
     const char *op, const char *token, time_t expires,
     ngx_http_mdm_reply_pt handler);
-static ngx_int_t ngx_http_mdm_link_list(ngx_http_request_t *r);
-static ngx_int_t ngx_http_mdm_link_listed(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mdm_api_enroll_page(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_api_enroll_listed(ngx_http_request_t *r,
     redisReply *reply);
-static ngx_int_t ngx_http_mdm_link_key_call(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mdm_api_enroll_key_call(ngx_http_request_t *r,
     const char *command, char *token, ngx_http_mdm_reply_pt handler);
-static ngx_int_t ngx_http_mdm_link_get(ngx_http_request_t *r, char *token);
-static ngx_int_t ngx_http_mdm_link_got(ngx_http_request_t *r,
-    redisReply *reply);
-static ngx_int_t ngx_http_mdm_link_delete(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mdm_api_enroll_fetch(ngx_http_request_t *r,
     char *token);
-static ngx_int_t ngx_http_mdm_link_deleted(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mdm_api_enroll_got(ngx_http_request_t *r,
     redisReply *reply);
-static ngx_int_t ngx_http_mdm_link_unlisted(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mdm_api_enroll_remove(ngx_http_request_t *r,
+    char *token);
+static ngx_int_t ngx_http_mdm_api_enroll_deleted(ngx_http_request_t *r,
     redisReply *reply);
-static json_t *ngx_http_mdm_link_url(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mdm_api_enroll_unlisted(ngx_http_request_t *r,
+    redisReply *reply);
+static json_t *ngx_http_mdm_api_enroll_url(ngx_http_request_t *r,
     const char *token);
-static json_t *ngx_http_mdm_link_time(time_t t);
-static ngx_http_mdm_link_t *ngx_http_mdm_link_state(ngx_http_request_t *r);
+static json_t *ngx_http_mdm_api_enroll_time(time_t t);
+static ngx_http_mdm_api_enroll_link_t *ngx_http_mdm_api_enroll_state(
+    ngx_http_request_t *r);
+static ngx_http_mdm_api_enroll_link_t *ngx_http_mdm_api_enroll_named(
+    ngx_http_request_t *r, ngx_str_t *token);
+static ngx_int_t ngx_http_mdm_api_enroll_one(ngx_http_request_t *r,
+    ngx_str_t *token, ngx_int_t (*action)(ngx_http_request_t *r, char *token));
 
 
 ngx_int_t
-ngx_http_mdm_api_enroll_tokens(ngx_http_request_t *r, ngx_str_t *path)
+ngx_http_mdm_api_enroll_create(ngx_http_request_t *r, ngx_str_t *path)
 {
-    ngx_int_t             rc;
-    ngx_http_mdm_link_t  *link;
+    return ngx_http_mdm_read_body(r, ngx_http_mdm_api_enroll_body);
+}
 
-    if (path->len == 0) {
-        if (r->method == NGX_HTTP_POST) {
-            return ngx_http_mdm_read_body(r, ngx_http_mdm_link_body);
-        }
 
-        rc = ngx_http_mdm_api_method(r, NGX_HTTP_GET);
-        return rc == NGX_OK ? ngx_http_mdm_link_list(r) : rc;
+ngx_int_t
+ngx_http_mdm_api_enroll_list(ngx_http_request_t *r, ngx_str_t *path)
+{
+    return ngx_http_mdm_api_enroll_page(r);
+}
+
+
+ngx_int_t
+ngx_http_mdm_api_enroll_get(ngx_http_request_t *r, ngx_str_t *token)
+{
+    return ngx_http_mdm_api_enroll_one(r, token, ngx_http_mdm_api_enroll_fetch);
+}
+
+
+ngx_int_t
+ngx_http_mdm_api_enroll_delete(ngx_http_request_t *r, ngx_str_t *token)
+{
+    return ngx_http_mdm_api_enroll_one(r, token,
+                                       ngx_http_mdm_api_enroll_remove);
+}
+
+
+/* GET or DELETE of the link of a valid token */
+static ngx_int_t
+ngx_http_mdm_api_enroll_one(ngx_http_request_t *r, ngx_str_t *token,
+    ngx_int_t (*action)(ngx_http_request_t *r, char *token))
+{
+    ngx_http_mdm_api_enroll_link_t  *link;
+
+    link = ngx_http_mdm_api_enroll_named(r, token);
+    if (link == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (path->data[0] != '/') {
-        return NGX_HTTP_NOT_FOUND;
-    }
-
-    rc = ngx_http_mdm_api_method(r, NGX_HTTP_GET|NGX_HTTP_DELETE);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (!mdm_enroll_challenge_valid((char *) path->data + 1, path->len - 1)) {
+    if (link->token[0] == '\0') {
         return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST,
                                        "token must be 32 lowercase hex "
                                        "digits");
     }
 
-    link = ngx_http_mdm_link_state(r);
-    if (link == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_memcpy(link->token, path->data + 1, path->len - 1);
-    link->token[path->len - 1] = '\0';
-
-    return r->method == NGX_HTTP_GET ? ngx_http_mdm_link_get(r, link->token)
-                                     : ngx_http_mdm_link_delete(r,
-                                                                link->token);
+    return action(r, link->token);
 }
 
 
-static ngx_http_mdm_link_t *
-ngx_http_mdm_link_state(ngx_http_request_t *r)
+/* The state of a request about one link; its token empty when not valid. */
+static ngx_http_mdm_api_enroll_link_t *
+ngx_http_mdm_api_enroll_named(ngx_http_request_t *r, ngx_str_t *token)
 {
-    ngx_http_mdm_ctx_t   *ctx;
-    ngx_http_mdm_link_t  *link;
+    ngx_http_mdm_api_enroll_link_t  *link;
+
+    link = ngx_http_mdm_api_enroll_state(r);
+    if (link == NULL) {
+        return NULL;
+    }
+
+    if (mdm_enroll_challenge_valid((char *) token->data, token->len)) {
+        ngx_memcpy(link->token, token->data, token->len);
+        link->token[token->len] = '\0';
+    }
+
+    return link;
+}
+
+
+static ngx_http_mdm_api_enroll_link_t *
+ngx_http_mdm_api_enroll_state(ngx_http_request_t *r)
+{
+    ngx_http_mdm_ctx_t              *ctx;
+    ngx_http_mdm_api_enroll_link_t  *link;
 
     ctx = ngx_http_mdm_get_ctx(r);
     if (ctx == NULL) {
@@ -125,7 +158,8 @@ ngx_http_mdm_link_state(ngx_http_request_t *r)
     }
 
     if (ctx->data == NULL) {
-        ctx->data = ngx_pcalloc(r->pool, sizeof(ngx_http_mdm_link_t));
+        ctx->data = ngx_pcalloc(r->pool,
+                                sizeof(ngx_http_mdm_api_enroll_link_t));
     }
 
     link = ctx->data;
@@ -135,23 +169,23 @@ ngx_http_mdm_link_state(ngx_http_request_t *r)
 
 
 static void
-ngx_http_mdm_link_body(ngx_http_request_t *r)
+ngx_http_mdm_api_enroll_body(ngx_http_request_t *r)
 {
-    ngx_http_finalize_request(r, ngx_http_mdm_link_create(r));
+    ngx_http_finalize_request(r, ngx_http_mdm_api_enroll_store(r));
 }
 
 
 static void
-ngx_http_mdm_link_json_cleanup(void *data)
+ngx_http_mdm_api_enroll_json_cleanup(void *data)
 {
-    ngx_http_mdm_link_t  *link = data;
+    ngx_http_mdm_api_enroll_link_t  *link = data;
 
     json_decref(link->json);
 }
 
 
 static ngx_int_t
-ngx_http_mdm_link_create(ngx_http_request_t *r)
+ngx_http_mdm_api_enroll_store(ngx_http_request_t *r)
 {
     char                            *tags_text;
     time_t                           ttl, now;
@@ -162,7 +196,7 @@ ngx_http_mdm_link_create(ngx_http_request_t *r)
     const char                      *err;
     ngx_pool_cleanup_t              *cln;
     ngx_http_mdm_args_t              args;
-    ngx_http_mdm_link_t             *link;
+    ngx_http_mdm_api_enroll_link_t  *link;
     char                             key[MDM_KEY_MAX];
     ngx_http_mdm_enroll_loc_conf_t  *elcf;
 
@@ -178,21 +212,22 @@ ngx_http_mdm_link_create(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    link = ngx_http_mdm_link_state(r);
+    link = ngx_http_mdm_api_enroll_state(r);
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (link == NULL || cln == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     link->json = json_object();
-    cln->handler = ngx_http_mdm_link_json_cleanup;
+    cln->handler = ngx_http_mdm_api_enroll_json_cleanup;
     cln->data = link;
 
     ttl = elcf->link_ttl;
     user = NULL;
     tags = NULL;
 
-    if (ngx_http_mdm_link_parse(r, &body, &user, &tags, &ttl, &err) != NGX_OK)
+    if (ngx_http_mdm_api_enroll_parse(r, &body, &user, &tags, &ttl, &err)
+        != NGX_OK)
     {
         json_decref(user);
         json_decref(tags);
@@ -238,9 +273,9 @@ ngx_http_mdm_link_create(ngx_http_request_t *r)
 
     json_object_set_new(link->json, "token", json_string(link->token));
     json_object_set_new(link->json, "url",
-                        ngx_http_mdm_link_url(r, link->token));
+                        ngx_http_mdm_api_enroll_url(r, link->token));
     json_object_set_new(link->json, "expires",
-                        ngx_http_mdm_link_time(link->expires));
+                        ngx_http_mdm_api_enroll_time(link->expires));
     json_object_set_new(link->json, "user", user ? user : json_null());
     json_object_set_new(link->json, "tags", tags);
 
@@ -248,13 +283,13 @@ ngx_http_mdm_link_create(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_link_stored);
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_enroll_stored);
 }
 
 
 /* {"user": "...", "tags": ["..."], "expires_in": seconds}, all optional */
 static ngx_int_t
-ngx_http_mdm_link_parse(ngx_http_request_t *r, ngx_str_t *body,
+ngx_http_mdm_api_enroll_parse(ngx_http_request_t *r, ngx_str_t *body,
     json_t **user, json_t **tags, time_t *ttl, const char **err)
 {
     size_t        i;
@@ -341,11 +376,11 @@ failed:
 
 
 static ngx_int_t
-ngx_http_mdm_link_stored(ngx_http_request_t *r, redisReply *reply)
+ngx_http_mdm_api_enroll_stored(ngx_http_request_t *r, redisReply *reply)
 {
-    ngx_http_mdm_link_t  *link;
+    ngx_http_mdm_api_enroll_link_t  *link;
 
-    link = ngx_http_mdm_link_state(r);
+    link = ngx_http_mdm_api_enroll_state(r);
 
     if (reply->type != REDIS_REPLY_INTEGER || reply->integer != 1) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
@@ -353,13 +388,13 @@ ngx_http_mdm_link_stored(ngx_http_request_t *r, redisReply *reply)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_mdm_link_index(r, "add", link->token, link->expires,
-                                   ngx_http_mdm_link_indexed);
+    return ngx_http_mdm_api_enroll_index(r, "add", link->token, link->expires,
+                                         ngx_http_mdm_api_enroll_indexed);
 }
 
 
 static ngx_int_t
-ngx_http_mdm_link_index(ngx_http_request_t *r, const char *op,
+ngx_http_mdm_api_enroll_index(ngx_http_request_t *r, const char *op,
     const char *token, time_t expires, ngx_http_mdm_reply_pt handler)
 {
     ngx_http_mdm_args_t  args;
@@ -388,12 +423,12 @@ ngx_http_mdm_link_index(ngx_http_request_t *r, const char *op,
 
 
 static ngx_int_t
-ngx_http_mdm_link_indexed(ngx_http_request_t *r, redisReply *reply)
+ngx_http_mdm_api_enroll_indexed(ngx_http_request_t *r, redisReply *reply)
 {
-    json_t               *json;
-    ngx_http_mdm_link_t  *link;
+    json_t                          *json;
+    ngx_http_mdm_api_enroll_link_t  *link;
 
-    link = ngx_http_mdm_link_state(r);
+    link = ngx_http_mdm_api_enroll_state(r);
     json = link->json;
     link->json = NULL;
 
@@ -407,13 +442,13 @@ ngx_http_mdm_link_indexed(ngx_http_request_t *r, redisReply *reply)
 /* GET /v1/enroll/tokens[?cursor=<offset>&limit=N]: live links, soonest
  * expiry first */
 static ngx_int_t
-ngx_http_mdm_link_list(ngx_http_request_t *r)
+ngx_http_mdm_api_enroll_page(ngx_http_request_t *r)
 {
-    u_char               *p;
-    ngx_int_t             cursor, limit;
-    ngx_str_t             v;
-    ngx_http_mdm_args_t   args;
-    ngx_http_mdm_link_t  *link;
+    u_char                          *p;
+    ngx_int_t                        cursor, limit;
+    ngx_str_t                        v;
+    ngx_http_mdm_args_t              args;
+    ngx_http_mdm_api_enroll_link_t  *link;
 
     cursor = 0;
     limit = 100;
@@ -435,7 +470,7 @@ ngx_http_mdm_link_list(ngx_http_request_t *r)
     }
 
     p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN + 1);
-    link = ngx_http_mdm_link_state(r);
+    link = ngx_http_mdm_api_enroll_state(r);
 
     if (p == NULL || link == NULL
         || ngx_http_mdm_args_init(r, &args, 8) != NGX_OK)
@@ -459,19 +494,19 @@ ngx_http_mdm_link_list(ngx_http_request_t *r)
     link->cursor = cursor;
     link->limit = limit;
 
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_link_listed);
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_enroll_listed);
 }
 
 
 static ngx_int_t
-ngx_http_mdm_link_listed(ngx_http_request_t *r, redisReply *reply)
+ngx_http_mdm_api_enroll_listed(ngx_http_request_t *r, redisReply *reply)
 {
-    char                  next[NGX_INT_T_LEN + 1];
-    size_t                i;
-    json_t               *root, *list, *one;
-    ngx_http_mdm_link_t  *link;
+    char                             next[NGX_INT_T_LEN + 1];
+    size_t                           i;
+    json_t                          *root, *list, *one;
+    ngx_http_mdm_api_enroll_link_t  *link;
 
-    link = ngx_http_mdm_link_state(r);
+    link = ngx_http_mdm_api_enroll_state(r);
 
     if (reply->type != REDIS_REPLY_ARRAY) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -494,10 +529,10 @@ ngx_http_mdm_link_listed(ngx_http_request_t *r, redisReply *reply)
                             json_stringn(reply->element[i]->str,
                                          reply->element[i]->len));
         json_object_set_new(one, "url",
-                            ngx_http_mdm_link_url(r,
-                                                  reply->element[i]->str));
+                            ngx_http_mdm_api_enroll_url(r,
+                                reply->element[i]->str));
         json_object_set_new(one, "expires",
-                            ngx_http_mdm_link_time(
+                            ngx_http_mdm_api_enroll_time(
                                 ngx_atotm((u_char *) reply->element[i + 1]->str,
                                           reply->element[i + 1]->len)));
         json_array_append_new(list, one);
@@ -517,7 +552,7 @@ ngx_http_mdm_link_listed(ngx_http_request_t *r, redisReply *reply)
 
 /* GET and DELETE of one link are one command on its key each. */
 static ngx_int_t
-ngx_http_mdm_link_key_call(ngx_http_request_t *r, const char *command,
+ngx_http_mdm_api_enroll_key_call(ngx_http_request_t *r, const char *command,
     char *token, ngx_http_mdm_reply_pt handler)
 {
     char                  key[MDM_KEY_MAX];
@@ -541,22 +576,22 @@ ngx_http_mdm_link_key_call(ngx_http_request_t *r, const char *command,
 
 
 static ngx_int_t
-ngx_http_mdm_link_get(ngx_http_request_t *r, char *token)
+ngx_http_mdm_api_enroll_fetch(ngx_http_request_t *r, char *token)
 {
-    return ngx_http_mdm_link_key_call(r, "HGETALL", token,
-                                      ngx_http_mdm_link_got);
+    return ngx_http_mdm_api_enroll_key_call(r, "HGETALL", token,
+                                            ngx_http_mdm_api_enroll_got);
 }
 
 
 static ngx_int_t
-ngx_http_mdm_link_got(ngx_http_request_t *r, redisReply *reply)
+ngx_http_mdm_api_enroll_got(ngx_http_request_t *r, redisReply *reply)
 {
-    size_t                i;
-    json_t               *root, *v;
-    redisReply           *f, *val;
-    ngx_http_mdm_link_t  *link;
+    size_t                           i;
+    json_t                          *root, *v;
+    redisReply                      *f, *val;
+    ngx_http_mdm_api_enroll_link_t  *link;
 
-    link = ngx_http_mdm_link_state(r);
+    link = ngx_http_mdm_api_enroll_state(r);
 
     if (reply->type != REDIS_REPLY_ARRAY) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -573,7 +608,8 @@ ngx_http_mdm_link_got(ngx_http_request_t *r, redisReply *reply)
     }
 
     json_object_set_new(root, "token", json_string(link->token));
-    json_object_set_new(root, "url", ngx_http_mdm_link_url(r, link->token));
+    json_object_set_new(root, "url",
+                        ngx_http_mdm_api_enroll_url(r, link->token));
     json_object_set_new(root, "used", json_null());
 
     for (i = 0; i + 1 < reply->elements; i += 2) {
@@ -587,8 +623,8 @@ ngx_http_mdm_link_got(ngx_http_request_t *r, redisReply *reply)
             v = json_loadb(val->str, val->len, 0, NULL);
 
         } else {
-            v = ngx_http_mdm_link_time(ngx_atotm((u_char *) val->str,
-                                                 val->len));
+            v = ngx_http_mdm_api_enroll_time(ngx_atotm((u_char *) val->str,
+                                                       val->len));
         }
 
         json_object_set_new(root, f->str, v ? v : json_null());
@@ -599,19 +635,19 @@ ngx_http_mdm_link_got(ngx_http_request_t *r, redisReply *reply)
 
 
 static ngx_int_t
-ngx_http_mdm_link_delete(ngx_http_request_t *r, char *token)
+ngx_http_mdm_api_enroll_remove(ngx_http_request_t *r, char *token)
 {
-    return ngx_http_mdm_link_key_call(r, "DEL", token,
-                                      ngx_http_mdm_link_deleted);
+    return ngx_http_mdm_api_enroll_key_call(r, "DEL", token,
+                                            ngx_http_mdm_api_enroll_deleted);
 }
 
 
 static ngx_int_t
-ngx_http_mdm_link_deleted(ngx_http_request_t *r, redisReply *reply)
+ngx_http_mdm_api_enroll_deleted(ngx_http_request_t *r, redisReply *reply)
 {
-    ngx_http_mdm_link_t  *link;
+    ngx_http_mdm_api_enroll_link_t  *link;
 
-    link = ngx_http_mdm_link_state(r);
+    link = ngx_http_mdm_api_enroll_state(r);
 
     if (reply->type != REDIS_REPLY_INTEGER) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -625,13 +661,13 @@ ngx_http_mdm_link_deleted(ngx_http_request_t *r, redisReply *reply)
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "mdm api: enrollment link %s deleted", link->token);
 
-    return ngx_http_mdm_link_index(r, "del", link->token, 0,
-                                   ngx_http_mdm_link_unlisted);
+    return ngx_http_mdm_api_enroll_index(r, "del", link->token, 0,
+                                         ngx_http_mdm_api_enroll_unlisted);
 }
 
 
 static ngx_int_t
-ngx_http_mdm_link_unlisted(ngx_http_request_t *r, redisReply *reply)
+ngx_http_mdm_api_enroll_unlisted(ngx_http_request_t *r, redisReply *reply)
 {
     return ngx_http_mdm_send(r, NGX_HTTP_NO_CONTENT, NULL, NULL, 0);
 }
@@ -640,7 +676,7 @@ ngx_http_mdm_link_unlisted(ngx_http_request_t *r, redisReply *reply)
 /* mdm_enroll_link_url + "?token=<t>" ("/<t>" when it ends with a slash);
  * null without the directive */
 static json_t *
-ngx_http_mdm_link_url(ngx_http_request_t *r, const char *token)
+ngx_http_mdm_api_enroll_url(ngx_http_request_t *r, const char *token)
 {
     json_t                          *url;
     ngx_str_t                       *base;
@@ -674,7 +710,7 @@ ngx_http_mdm_link_url(ngx_http_request_t *r, const char *token)
 
 
 static json_t *
-ngx_http_mdm_link_time(time_t t)
+ngx_http_mdm_api_enroll_time(time_t t)
 {
     char  text[MDM_PUSHCERT_TIME_LEN + 1];
 

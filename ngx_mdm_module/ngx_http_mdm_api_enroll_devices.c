@@ -20,48 +20,37 @@
 
 typedef struct {
     char  serial[MDM_MACHINEINFO_STR_MAX + 1];
-} ngx_http_mdm_known_t;
+} ngx_http_mdm_api_enroll_devices_t;
 
 
-static ngx_int_t ngx_http_mdm_known_done(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mdm_api_enroll_devices_done(ngx_http_request_t *r,
     redisReply *reply);
 
 
 ngx_int_t
 ngx_http_mdm_api_enroll_devices(ngx_http_request_t *r, ngx_str_t *path)
 {
-    char                   known[MDM_KEY_MAX], dev[MDM_KEY_MAX];
-    size_t                 klen, dlen;
-    ngx_int_t              rc;
-    const char            *op;
-    ngx_http_mdm_ctx_t    *ctx;
-    ngx_http_mdm_args_t    args;
-    ngx_http_mdm_known_t  *k;
+    char                                known[MDM_KEY_MAX], dev[MDM_KEY_MAX];
+    size_t                              klen, dlen;
+    const char                         *op;
+    ngx_http_mdm_ctx_t                 *ctx;
+    ngx_http_mdm_args_t                 args;
+    ngx_http_mdm_api_enroll_devices_t  *k;
 
-    if (path->len < 2 || path->data[0] != '/') {
-        return NGX_HTTP_NOT_FOUND;
-    }
-
-    rc = ngx_http_mdm_api_method(r, NGX_HTTP_PUT|NGX_HTTP_GET
-                                    |NGX_HTTP_DELETE);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (!mdm_machineinfo_id_valid((char *) path->data + 1, path->len - 1)) {
+    if (!mdm_machineinfo_id_valid((char *) path->data, path->len)) {
         return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST,
                                        "serial must be 1 to 128 of "
                                        "A-Z a-z 0-9 -");
     }
 
     ctx = ngx_http_mdm_get_ctx(r);
-    k = ngx_pcalloc(r->pool, sizeof(ngx_http_mdm_known_t));
+    k = ngx_pcalloc(r->pool, sizeof(ngx_http_mdm_api_enroll_devices_t));
 
     if (ctx == NULL || k == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memcpy(k->serial, path->data + 1, path->len - 1);
+    ngx_memcpy(k->serial, path->data, path->len);
     ctx->data = k;
 
     op = r->method == NGX_HTTP_PUT ? "put"
@@ -84,12 +73,13 @@ ngx_http_mdm_api_enroll_devices(ngx_http_request_t *r, ngx_str_t *path)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_known_done);
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_enroll_devices_done);
 }
 
 
 static json_t *
-ngx_http_mdm_known_json(ngx_http_mdm_known_t *k, redisReply *reply)
+ngx_http_mdm_api_enroll_devices_json(ngx_http_mdm_api_enroll_devices_t *k,
+    redisReply *reply)
 {
     size_t       i;
     json_t      *root, *facts;
@@ -131,11 +121,11 @@ ngx_http_mdm_known_json(ngx_http_mdm_known_t *k, redisReply *reply)
 
 
 static ngx_int_t
-ngx_http_mdm_known_done(ngx_http_request_t *r, redisReply *reply)
+ngx_http_mdm_api_enroll_devices_done(ngx_http_request_t *r, redisReply *reply)
 {
-    json_t                *root;
-    ngx_http_mdm_ctx_t    *ctx;
-    ngx_http_mdm_known_t  *k;
+    json_t                             *root;
+    ngx_http_mdm_ctx_t                 *ctx;
+    ngx_http_mdm_api_enroll_devices_t  *k;
 
     ctx = ngx_http_mdm_get_ctx(r);
     k = ctx->data;
@@ -146,7 +136,7 @@ ngx_http_mdm_known_done(ngx_http_request_t *r, redisReply *reply)
                                            "serial not registered");
         }
 
-        root = ngx_http_mdm_known_json(k, reply);
+        root = ngx_http_mdm_api_enroll_devices_json(k, reply);
         return root ? ngx_http_mdm_api_send_json(r, NGX_HTTP_OK, root)
                     : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -14,10 +14,9 @@
 #include "mdm_keys.h"
 #include "ngx_http_mdm_module.h"
 #include "ngx_http_mdm_api.h"
-#include "ngx_http_mdm_api_inspect.h"
 
 
-#define NGX_HTTP_MDM_INSPECT_BUDGET_MAX    10000   /* index entries per call */
+#define NGX_HTTP_MDM_API_BUDGET_MAX    10000   /* index entries per call */
 
 
 typedef enum {
@@ -36,26 +35,26 @@ typedef struct {
     const char                   *field;
     const char                   *name;
     ngx_http_mdm_field_e          kind;
-} ngx_http_mdm_inspect_field_t;
+} ngx_http_mdm_api_enrollments_field_t;
 
 
-static ngx_int_t ngx_http_mdm_inspect_enrollment(ngx_http_request_t *r,
-    ngx_str_t *path);
-static ngx_int_t ngx_http_mdm_inspect_enrollment_reply(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mdm_api_enrollments_one_reply(ngx_http_request_t *r,
     redisReply *reply);
-static json_t *ngx_http_mdm_inspect_enrollment_json(ngx_http_request_t *r,
+static json_t *ngx_http_mdm_api_enrollments_json(ngx_http_request_t *r,
     redisReply *fields);
-static json_t *ngx_http_mdm_inspect_field(ngx_http_request_t *r,
-    ngx_http_mdm_inspect_field_t *f, redisReply *v);
-static ngx_int_t ngx_http_mdm_inspect_list(ngx_http_request_t *r);
-static ngx_int_t ngx_http_mdm_inspect_list_filters(ngx_http_request_t *r,
-    ngx_http_mdm_inspect_arg_t *q, ngx_http_mdm_args_t *args,
+static json_t *ngx_http_mdm_api_enrollments_field(ngx_http_request_t *r,
+    ngx_http_mdm_api_enrollments_field_t *f, redisReply *v);
+static ngx_int_t ngx_http_mdm_api_enrollments_list_filters(
+    ngx_http_request_t *r,
+    ngx_http_mdm_api_arg_t *q, ngx_http_mdm_args_t *args,
     const char **err);
-static ngx_int_t ngx_http_mdm_inspect_list_reply(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mdm_api_enrollments_list_reply(ngx_http_request_t *r,
     redisReply *reply);
 
 
-static ngx_http_mdm_inspect_field_t  ngx_http_mdm_inspect_fields[] = {
+static ngx_http_mdm_api_enrollments_field_t
+    ngx_http_mdm_api_enrollments_fields[] =
+{
     { "type", "type", NGX_HTTP_MDM_FIELD_STRING },
     { "parent", "parent", NGX_HTTP_MDM_FIELD_STRING },
     { "enabled", "enabled", NGX_HTTP_MDM_FIELD_BOOL },
@@ -93,63 +92,45 @@ static ngx_http_mdm_inspect_field_t  ngx_http_mdm_inspect_fields[] = {
 };
 
 
-/* GET /v1/enrollments[?filters] and GET /v1/enrollments/<id> */
+/* GET /v1/enrollments/<id> */
 ngx_int_t
-ngx_http_mdm_api_enrollments(ngx_http_request_t *r, ngx_str_t *path)
+ngx_http_mdm_api_enrollments_one(ngx_http_request_t *r, ngx_str_t *path)
 {
-    ngx_int_t  rc;
-
-    rc = ngx_http_mdm_api_method(r, NGX_HTTP_GET|NGX_HTTP_HEAD);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (path->len == 0) {
-        return ngx_http_mdm_inspect_list(r);
-    }
-
-    return ngx_http_mdm_inspect_enrollment(r, path);
-}
-
-
-static ngx_int_t
-ngx_http_mdm_inspect_enrollment(ngx_http_request_t *r, ngx_str_t *path)
-{
-    char                        *id;
-    ngx_int_t                    rc;
-    const char                  *err;
-    ngx_http_mdm_args_t          args;
-    ngx_http_mdm_inspect_arg_t   none[] = {
+    char                   *id;
+    ngx_int_t               rc;
+    const char             *err;
+    ngx_http_mdm_args_t     args;
+    ngx_http_mdm_api_arg_t  none[] = {
         { ngx_null_string, ngx_null_string, 0 }
     };
 
     rc = ngx_http_mdm_api_args(r, none, &err);
     if (rc == NGX_OK) {
-        rc = ngx_http_mdm_inspect_path_id(r, path, &id, &err);
+        rc = ngx_http_mdm_api_path_id(r, path, &id, &err);
     }
 
     if (rc != NGX_OK) {
-        return ngx_http_mdm_inspect_bad(r, rc, err);
+        return ngx_http_mdm_api_bad(r, rc, err);
     }
 
     if (ngx_http_mdm_args_init(r, &args, 3 + 3) != NGX_OK
         || ngx_http_mdm_args_script(r, &args, "enrollment", 3) != NGX_OK
-        || ngx_http_mdm_inspect_key(r, &args, mdm_key_enrollment, id)
+        || ngx_http_mdm_api_key(r, &args, mdm_key_enrollment, id)
            != NGX_OK
-        || ngx_http_mdm_inspect_key(r, &args, mdm_key_users, id) != NGX_OK
-        || ngx_http_mdm_inspect_key(r, &args, mdm_key_queue, id) != NGX_OK)
+        || ngx_http_mdm_api_key(r, &args, mdm_key_users, id) != NGX_OK
+        || ngx_http_mdm_api_key(r, &args, mdm_key_queue, id) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return ngx_http_mdm_eval(r, &args,
-                             ngx_http_mdm_inspect_enrollment_reply);
+                             ngx_http_mdm_api_enrollments_one_reply);
 }
 
 
 /* {} for an unknown enrollment, else {fields, user channels, queue length} */
 static ngx_int_t
-ngx_http_mdm_inspect_enrollment_reply(ngx_http_request_t *r,
+ngx_http_mdm_api_enrollments_one_reply(ngx_http_request_t *r,
     redisReply *reply)
 {
     size_t       i;
@@ -167,13 +148,13 @@ ngx_http_mdm_inspect_enrollment_reply(ngx_http_request_t *r,
         || reply->element[1]->type != REDIS_REPLY_ARRAY
         || reply->element[2]->type != REDIS_REPLY_INTEGER)
     {
-        return ngx_http_mdm_inspect_unexpected(r, "enrollment");
+        return ngx_http_mdm_api_unexpected(r, "enrollment");
     }
 
-    json = ngx_http_mdm_inspect_enrollment_json(r, reply->element[0]);
+    json = ngx_http_mdm_api_enrollments_json(r, reply->element[0]);
 
     if (json == NULL
-        || ngx_http_mdm_inspect_set(json, "user_channels", json_array())
+        || ngx_http_mdm_api_json_set(json, "user_channels", json_array())
            != NGX_OK)
     {
         json_decref(json);
@@ -186,7 +167,7 @@ ngx_http_mdm_inspect_enrollment_reply(ngx_http_request_t *r,
 
     for (i = 0; i < u->elements; i++) {
         if (json_array_append_new(users,
-                                  ngx_http_mdm_inspect_jstr(u->element[i]))
+                                  ngx_http_mdm_api_json_str(u->element[i]))
             != 0)
         {
             json_decref(json);
@@ -194,8 +175,8 @@ ngx_http_mdm_inspect_enrollment_reply(ngx_http_request_t *r,
         }
     }
 
-    if (ngx_http_mdm_inspect_set(json, "queue_length",
-                                 json_integer(reply->element[2]->integer))
+    if (ngx_http_mdm_api_json_set(json, "queue_length",
+                                  json_integer(reply->element[2]->integer))
         != NGX_OK)
     {
         json_decref(json);
@@ -208,20 +189,20 @@ ngx_http_mdm_inspect_enrollment_reply(ngx_http_request_t *r,
 
 /* The enrollment hash as JSON, in the order of the field table. */
 static json_t *
-ngx_http_mdm_inspect_enrollment_json(ngx_http_request_t *r,
+ngx_http_mdm_api_enrollments_json(ngx_http_request_t *r,
     redisReply *fields)
 {
-    size_t                         i;
-    json_t                        *json, *v;
-    redisReply                    *found;
-    ngx_http_mdm_ctx_t            *ctx;
-    ngx_http_mdm_inspect_field_t  *f;
+    size_t                                 i;
+    json_t                                *json, *v;
+    redisReply                            *found;
+    ngx_http_mdm_ctx_t                    *ctx;
+    ngx_http_mdm_api_enrollments_field_t  *f;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_mdm_module);
 
     json = json_object();
     if (json == NULL
-        || ngx_http_mdm_inspect_set(json, "id",
+        || ngx_http_mdm_api_json_set(json, "id",
                json_stringn((char *) ctx->enrollment_id.data,
                             ctx->enrollment_id.len))
            != NGX_OK)
@@ -230,12 +211,12 @@ ngx_http_mdm_inspect_enrollment_json(ngx_http_request_t *r,
         return NULL;
     }
 
-    for (f = ngx_http_mdm_inspect_fields; f->name; f++) {
+    for (f = ngx_http_mdm_api_enrollments_fields; f->name; f++) {
         found = NULL;
 
         for (i = 0; i < fields->elements; i += 2) {
-            if (ngx_http_mdm_inspect_is(fields->element[i], f->field)) {
-                found = ngx_http_mdm_inspect_str(fields->element[i + 1]);
+            if (ngx_http_mdm_api_reply_is(fields->element[i], f->field)) {
+                found = ngx_http_mdm_api_reply_str(fields->element[i + 1]);
                 break;
             }
         }
@@ -246,9 +227,9 @@ ngx_http_mdm_inspect_enrollment_json(ngx_http_request_t *r,
             continue;
         }
 
-        v = ngx_http_mdm_inspect_field(r, f, found);
+        v = ngx_http_mdm_api_enrollments_field(r, f, found);
 
-        if (ngx_http_mdm_inspect_set(json, f->name, v) != NGX_OK) {
+        if (ngx_http_mdm_api_json_set(json, f->name, v) != NGX_OK) {
             json_decref(json);
             return NULL;
         }
@@ -259,8 +240,8 @@ ngx_http_mdm_inspect_enrollment_json(ngx_http_request_t *r,
 
 
 static json_t *
-ngx_http_mdm_inspect_field(ngx_http_request_t *r,
-    ngx_http_mdm_inspect_field_t *f, redisReply *v)
+ngx_http_mdm_api_enrollments_field(ngx_http_request_t *r,
+    ngx_http_mdm_api_enrollments_field_t *f, redisReply *v)
 {
     u_char  *hex;
 
@@ -273,10 +254,10 @@ ngx_http_mdm_inspect_field(ngx_http_request_t *r,
         return json_boolean(v != NULL);
 
     case NGX_HTTP_MDM_FIELD_INT:
-        return ngx_http_mdm_inspect_jint(v);
+        return ngx_http_mdm_api_json_int(v);
 
     case NGX_HTTP_MDM_FIELD_TIME:
-        return ngx_http_mdm_inspect_jtime(v);
+        return ngx_http_mdm_api_json_time(v);
 
     case NGX_HTTP_MDM_FIELD_JSON:
         /* written by our own scripts from a validated API body; a value
@@ -284,7 +265,7 @@ ngx_http_mdm_inspect_field(ngx_http_request_t *r,
         {
             json_t  *j = json_loadb(v->str, v->len, JSON_DECODE_ANY, NULL);
 
-            return j ? j : ngx_http_mdm_inspect_jstr(v);
+            return j ? j : ngx_http_mdm_api_json_str(v);
         }
 
     case NGX_HTTP_MDM_FIELD_HEX:
@@ -297,7 +278,7 @@ ngx_http_mdm_inspect_field(ngx_http_request_t *r,
                             - hex);
 
     default:
-        return ngx_http_mdm_inspect_jstr(v);
+        return ngx_http_mdm_api_json_str(v);
     }
 }
 
@@ -311,13 +292,14 @@ enum {
 };
 
 
-static ngx_int_t
-ngx_http_mdm_inspect_list(ngx_http_request_t *r)
+/* GET /v1/enrollments[?filters] */
+ngx_int_t
+ngx_http_mdm_api_enrollments_list(ngx_http_request_t *r, ngx_str_t *path)
 {
-    ngx_int_t                    rc, limit;
-    const char                  *err;
-    ngx_http_mdm_args_t          args;
-    ngx_http_mdm_inspect_arg_t   q[] = {
+    ngx_int_t               rc, limit;
+    const char             *err;
+    ngx_http_mdm_args_t     args;
+    ngx_http_mdm_api_arg_t  q[] = {
         { ngx_string("type"), ngx_null_string, 0 },
         { ngx_string("enabled"), ngx_null_string, 0 },
         { ngx_string("serial"), ngx_null_string, 0 },
@@ -337,17 +319,17 @@ ngx_http_mdm_inspect_list(ngx_http_request_t *r)
     rc = ngx_http_mdm_api_args(r, q, &err);
 
     if (rc == NGX_OK) {
-        rc = ngx_http_mdm_inspect_cursor(&q[NGX_HTTP_MDM_LIST_CURSOR], 0,
-                                         &err);
+        rc = ngx_http_mdm_api_cursor(&q[NGX_HTTP_MDM_LIST_CURSOR], 0,
+                                     &err);
     }
 
     if (rc == NGX_OK) {
-        rc = ngx_http_mdm_inspect_limit(&q[NGX_HTTP_MDM_LIST_LIMIT], &limit,
-                                        &err);
+        rc = ngx_http_mdm_api_limit(&q[NGX_HTTP_MDM_LIST_LIMIT], &limit,
+                                    &err);
     }
 
     if (rc != NGX_OK) {
-        return ngx_http_mdm_inspect_bad(r, rc, err);
+        return ngx_http_mdm_api_bad(r, rc, err);
     }
 
     ngx_http_mdm_args_add(&args, q[NGX_HTTP_MDM_LIST_CURSOR].value.data,
@@ -355,30 +337,30 @@ ngx_http_mdm_inspect_list(ngx_http_request_t *r)
 
     if (ngx_http_mdm_args_add_int(r, &args, limit) != NGX_OK
         || ngx_http_mdm_args_add_int(r, &args,
-               ngx_min(10 * limit, NGX_HTTP_MDM_INSPECT_BUDGET_MAX))
+               ngx_min(10 * limit, NGX_HTTP_MDM_API_BUDGET_MAX))
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_mdm_inspect_list_filters(r, q, &args, &err);
+    rc = ngx_http_mdm_api_enrollments_list_filters(r, q, &args, &err);
     if (rc != NGX_OK) {
-        return ngx_http_mdm_inspect_bad(r, rc, err);
+        return ngx_http_mdm_api_bad(r, rc, err);
     }
 
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_inspect_list_reply);
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_enrollments_list_reply);
 }
 
 
 /* type, enabled and serial, checked, as enrollments.lua takes them */
 static ngx_int_t
-ngx_http_mdm_inspect_list_filters(ngx_http_request_t *r,
-    ngx_http_mdm_inspect_arg_t *q, ngx_http_mdm_args_t *args,
+ngx_http_mdm_api_enrollments_list_filters(ngx_http_request_t *r,
+    ngx_http_mdm_api_arg_t *q, ngx_http_mdm_args_t *args,
     const char **err)
 {
-    ngx_uint_t                   t;
-    const char                  *name;
-    ngx_http_mdm_inspect_arg_t  *a;
+    ngx_uint_t               t;
+    const char              *name;
+    ngx_http_mdm_api_arg_t  *a;
 
     a = &q[NGX_HTTP_MDM_LIST_TYPE];
 
@@ -431,14 +413,15 @@ ngx_http_mdm_inspect_list_filters(ngx_http_request_t *r,
 /* {next cursor, id, type, enabled, serial, last_seen, enroll_user, id,
  * ...} */
 static ngx_int_t
-ngx_http_mdm_inspect_list_reply(ngx_http_request_t *r, redisReply *reply)
+ngx_http_mdm_api_enrollments_list_reply(ngx_http_request_t *r,
+    redisReply *reply)
 {
     size_t        i;
     json_t       *json, *list, *e;
     redisReply  **el;
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 6 != 1) {
-        return ngx_http_mdm_inspect_unexpected(r, "enrollments");
+        return ngx_http_mdm_api_unexpected(r, "enrollments");
     }
 
     json = json_pack("{s:[]}", "enrollments");
@@ -451,12 +434,12 @@ ngx_http_mdm_inspect_list_reply(ngx_http_request_t *r, redisReply *reply)
     for (i = 1; i < reply->elements; i += 6) {
         el = &reply->element[i];
         e = json_pack("{s:o,s:o,s:b,s:o,s:o,s:o}",
-                      "id", ngx_http_mdm_inspect_jstr(el[0]),
-                      "type", ngx_http_mdm_inspect_jstr(el[1]),
-                      "enabled", (int) ngx_http_mdm_inspect_is(el[2], "1"),
-                      "serial", ngx_http_mdm_inspect_jstr(el[3]),
-                      "last_seen", ngx_http_mdm_inspect_jtime(el[4]),
-                      "enroll_user", ngx_http_mdm_inspect_jstr(el[5]));
+                      "id", ngx_http_mdm_api_json_str(el[0]),
+                      "type", ngx_http_mdm_api_json_str(el[1]),
+                      "enabled", (int) ngx_http_mdm_api_reply_is(el[2], "1"),
+                      "serial", ngx_http_mdm_api_json_str(el[3]),
+                      "last_seen", ngx_http_mdm_api_json_time(el[4]),
+                      "enroll_user", ngx_http_mdm_api_json_str(el[5]));
 
         if (json_array_append_new(list, e) != 0) {
             json_decref(json);
@@ -464,5 +447,5 @@ ngx_http_mdm_inspect_list_reply(ngx_http_request_t *r, redisReply *reply)
         }
     }
 
-    return ngx_http_mdm_inspect_send_page(r, json, reply->element[0]);
+    return ngx_http_mdm_api_send_page(r, json, reply->element[0]);
 }

@@ -16,8 +16,8 @@
 #include "ngx_http_mdm_api.h"
 
 
-static void ngx_http_mdm_migration_body(ngx_http_request_t *r);
-static ngx_int_t ngx_http_mdm_migration_process(ngx_http_request_t *r);
+static void ngx_http_mdm_api_migration_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_api_migration_process(ngx_http_request_t *r);
 
 
 ngx_int_t
@@ -25,10 +25,6 @@ ngx_http_mdm_api_migration(ngx_http_request_t *r, ngx_str_t *path)
 {
     ngx_int_t    rc;
     const char  *err;
-
-    if (!(r->method & (NGX_HTTP_PUT|NGX_HTTP_POST))) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
 
     rc = ngx_http_mdm_api_no_args(r, &err);
     if (rc == NGX_DECLINED) {
@@ -39,20 +35,20 @@ ngx_http_mdm_api_migration(ngx_http_request_t *r, ngx_str_t *path)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_mdm_read_body(r, ngx_http_mdm_migration_body);
+    return ngx_http_mdm_read_body(r, ngx_http_mdm_api_migration_body);
 }
 
 
 static void
-ngx_http_mdm_migration_body(ngx_http_request_t *r)
+ngx_http_mdm_api_migration_body(ngx_http_request_t *r)
 {
-    ngx_http_finalize_request(r, ngx_http_mdm_migration_process(r));
+    ngx_http_finalize_request(r, ngx_http_mdm_api_migration_process(r));
 }
 
 
 /* Any Content-Type or none: the tools send none. */
 static ngx_int_t
-ngx_http_mdm_migration_process(ngx_http_request_t *r)
+ngx_http_mdm_api_migration_process(ngx_http_request_t *r)
 {
     ngx_str_t  body;
 

@@ -21,60 +21,46 @@
 #define NGX_HTTP_MDM_MULTI_STATUS  207
 
 
-static void ngx_http_mdm_pushcert_body(ngx_http_request_t *r);
-static ngx_int_t ngx_http_mdm_pushcert_put(ngx_http_request_t *r);
-static ngx_int_t ngx_http_mdm_pushcert_stored(ngx_http_request_t *r,
+static void ngx_http_mdm_api_pushcert_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_api_pushcert_store(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_api_pushcert_stored(ngx_http_request_t *r,
     redisReply *reply);
-static ngx_int_t ngx_http_mdm_pushcert_get(ngx_http_request_t *r);
-static ngx_int_t ngx_http_mdm_pushcert_found(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mdm_api_pushcert_found(ngx_http_request_t *r,
     redisReply *reply);
-static ngx_int_t ngx_http_mdm_pushcert_send(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mdm_api_pushcert_send(ngx_http_request_t *r,
     const char *topic, int64_t not_after);
-static void ngx_http_mdm_pushcert_cleanup(void *data);
-static ngx_int_t ngx_http_mdm_push_reply(ngx_http_request_t *r,
+static void ngx_http_mdm_api_pushcert_cleanup(void *data);
+static ngx_int_t ngx_http_mdm_api_push_reply(ngx_http_request_t *r,
     redisReply *reply);
-static ngx_int_t ngx_http_mdm_push_outcome(json_t *status, const char *id,
+static ngx_int_t ngx_http_mdm_api_push_outcome(json_t *status, const char *id,
     redisReply *outcome);
 
 
 ngx_int_t
-ngx_http_mdm_api_pushcert(ngx_http_request_t *r, ngx_str_t *path)
+ngx_http_mdm_api_pushcert_put(ngx_http_request_t *r, ngx_str_t *path)
 {
     ngx_int_t    rc;
     const char  *err;
 
-    if (r->method == NGX_HTTP_PUT) {
-        rc = ngx_http_mdm_api_no_args(r, &err);
-        if (rc == NGX_DECLINED) {
-            return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST, err);
-        }
-
-        return rc != NGX_OK ? NGX_HTTP_INTERNAL_SERVER_ERROR
-               : ngx_http_mdm_read_body(r, ngx_http_mdm_pushcert_body);
+    rc = ngx_http_mdm_api_no_args(r, &err);
+    if (rc == NGX_DECLINED) {
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST, err);
     }
 
-    if (r->method != NGX_HTTP_GET) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    return ngx_http_mdm_pushcert_get(r);
+    return rc != NGX_OK ? NGX_HTTP_INTERNAL_SERVER_ERROR
+           : ngx_http_mdm_read_body(r, ngx_http_mdm_api_pushcert_body);
 }
 
 
 static void
-ngx_http_mdm_pushcert_body(ngx_http_request_t *r)
+ngx_http_mdm_api_pushcert_body(ngx_http_request_t *r)
 {
-    ngx_http_finalize_request(r, ngx_http_mdm_pushcert_put(r));
+    ngx_http_finalize_request(r, ngx_http_mdm_api_pushcert_store(r));
 }
 
 
 static ngx_int_t
-ngx_http_mdm_pushcert_put(ngx_http_request_t *r)
+ngx_http_mdm_api_pushcert_store(ngx_http_request_t *r)
 {
     size_t                n;
     char                  key[MDM_KEY_MAX];
@@ -106,7 +92,7 @@ ngx_http_mdm_pushcert_put(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    cln->handler = ngx_http_mdm_pushcert_cleanup;
+    cln->handler = ngx_http_mdm_api_pushcert_cleanup;
     cln->data = pc;
 
     if (mdm_pushcert_parse((char *) body.data, body.len, ngx_time(), pc,
@@ -136,12 +122,12 @@ ngx_http_mdm_pushcert_put(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_pushcert_stored);
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_pushcert_stored);
 }
 
 
 static ngx_int_t
-ngx_http_mdm_pushcert_stored(ngx_http_request_t *r, redisReply *reply)
+ngx_http_mdm_api_pushcert_stored(ngx_http_request_t *r, redisReply *reply)
 {
     mdm_pushcert_t      *pc;
     ngx_http_mdm_ctx_t  *ctx;
@@ -160,13 +146,13 @@ ngx_http_mdm_pushcert_stored(ngx_http_request_t *r, redisReply *reply)
                   "not after %s, updated %L",
                   pc->topic, pc->not_after_text, (int64_t) reply->integer);
 
-    return ngx_http_mdm_pushcert_send(r, pc->topic, pc->not_after);
+    return ngx_http_mdm_api_pushcert_send(r, pc->topic, pc->not_after);
 }
 
 
 /* GET /v1/pushcert?topic=<topic> */
-static ngx_int_t
-ngx_http_mdm_pushcert_get(ngx_http_request_t *r)
+ngx_int_t
+ngx_http_mdm_api_pushcert_get(ngx_http_request_t *r, ngx_str_t *path)
 {
     size_t                  n;
     char                    key[MDM_KEY_MAX];
@@ -221,12 +207,12 @@ ngx_http_mdm_pushcert_get(ngx_http_request_t *r)
     ngx_http_mdm_args_add_cstr(&args, "cert");
     ngx_http_mdm_args_add_cstr(&args, "not_after");
 
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_pushcert_found);
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_pushcert_found);
 }
 
 
 static ngx_int_t
-ngx_http_mdm_pushcert_found(ngx_http_request_t *r, redisReply *reply)
+ngx_http_mdm_api_pushcert_found(ngx_http_request_t *r, redisReply *reply)
 {
     char                *end;
     long long            not_after;
@@ -266,13 +252,13 @@ ngx_http_mdm_pushcert_found(ngx_http_request_t *r, redisReply *reply)
                    "stored push certificate has no valid not_after");
     }
 
-    return ngx_http_mdm_pushcert_send(r, ctx->data, not_after);
+    return ngx_http_mdm_api_pushcert_send(r, ctx->data, not_after);
 }
 
 
 /* NanoMDM's answer: {"topic":"com.apple.mgmt...","not_after":"<RFC 3339>"} */
 static ngx_int_t
-ngx_http_mdm_pushcert_send(ngx_http_request_t *r, const char *topic,
+ngx_http_mdm_api_pushcert_send(ngx_http_request_t *r, const char *topic,
     int64_t not_after)
 {
     char     text[MDM_PUSHCERT_TIME_LEN + 1];
@@ -290,7 +276,7 @@ ngx_http_mdm_pushcert_send(ngx_http_request_t *r, const char *topic,
 
 
 static void
-ngx_http_mdm_pushcert_cleanup(void *data)
+ngx_http_mdm_api_pushcert_cleanup(void *data)
 {
     mdm_pushcert_free(data);
 }
@@ -307,15 +293,6 @@ ngx_http_mdm_api_push(ngx_http_request_t *r, ngx_str_t *path)
     ngx_array_t           *ids;
     ngx_http_mdm_ctx_t    *ctx;
     ngx_http_mdm_args_t    args;
-
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_POST))) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
 
     rc = ngx_http_mdm_api_no_args(r, &err);
     if (rc == NGX_DECLINED) {
@@ -356,7 +333,7 @@ ngx_http_mdm_api_push(ngx_http_request_t *r, ngx_str_t *path)
         ngx_http_mdm_args_add_cstr(&args, id[i]);
     }
 
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_push_reply);
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_push_reply);
 }
 
 
@@ -365,7 +342,7 @@ ngx_http_mdm_api_push(ngx_http_request_t *r, ngx_str_t *path)
  * 200 when every ID was queued, 207 when some were, 500 when none was.
  */
 static ngx_int_t
-ngx_http_mdm_push_reply(ngx_http_request_t *r, redisReply *reply)
+ngx_http_mdm_api_push_reply(ngx_http_request_t *r, redisReply *reply)
 {
     char                **id;
     json_t               *json, *status;
@@ -402,7 +379,7 @@ ngx_http_mdm_push_reply(ngx_http_request_t *r, redisReply *reply)
 
     for (i = 0; i < ids->nelts; i++) {
         if (reply->element[i]->type != REDIS_REPLY_STRING
-            || ngx_http_mdm_push_outcome(status, id[i], reply->element[i])
+            || ngx_http_mdm_api_push_outcome(status, id[i], reply->element[i])
                != NGX_OK)
         {
             json_decref(json);
@@ -438,7 +415,7 @@ ngx_http_mdm_push_reply(ngx_http_request_t *r, redisReply *reply)
 
 
 static ngx_int_t
-ngx_http_mdm_push_outcome(json_t *status, const char *id,
+ngx_http_mdm_api_push_outcome(json_t *status, const char *id,
     redisReply *outcome)
 {
     json_t  *one;

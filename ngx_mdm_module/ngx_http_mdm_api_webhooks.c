@@ -28,62 +28,62 @@ typedef struct {
     ngx_str_t   id;                  /* replay of one entry, or empty */
     ngx_str_t   newest;              /* replay of all: the last to move */
     int64_t     replayed;
-} ngx_http_mdm_webhook_req_t;
+} ngx_http_mdm_api_webhooks_req_t;
 
 
-static ngx_int_t ngx_http_mdm_webhook_name(ngx_str_t *path, ngx_str_t *name,
-    ngx_str_t *action);
-static ngx_int_t ngx_http_mdm_webhook_dead(ngx_http_request_t *r,
+static ngx_uint_t ngx_http_mdm_api_webhooks_name_ok(ngx_str_t *name);
+static ngx_int_t ngx_http_mdm_api_webhooks_bad_name(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_api_webhooks_dead_read(ngx_http_request_t *r,
     ngx_str_t *name);
-static ngx_int_t ngx_http_mdm_webhook_dead_list(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mdm_api_webhooks_dead_list(ngx_http_request_t *r,
     redisReply *reply);
-static json_t *ngx_http_mdm_webhook_dead_entry(redisReply *entry);
-static ngx_int_t ngx_http_mdm_webhook_replay(ngx_http_request_t *r,
+static json_t *ngx_http_mdm_api_webhooks_dead_entry(redisReply *entry);
+static ngx_int_t ngx_http_mdm_api_webhooks_replay_start(ngx_http_request_t *r,
     ngx_str_t *name);
-static ngx_int_t ngx_http_mdm_webhook_entry_id(ngx_str_t *id);
-static ngx_int_t ngx_http_mdm_webhook_replay_next(ngx_http_request_t *r);
-static ngx_int_t ngx_http_mdm_webhook_replayed(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mdm_api_webhooks_entry_id(ngx_str_t *id);
+static ngx_int_t ngx_http_mdm_api_webhooks_replay_next(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_api_webhooks_replayed(ngx_http_request_t *r,
     redisReply *reply);
-static ngx_int_t ngx_http_mdm_webhook_key(ngx_http_request_t *r,
+static ngx_int_t ngx_http_mdm_api_webhooks_key(ngx_http_request_t *r,
     ngx_http_mdm_args_t *args, const char *prefix, ngx_str_t *name);
 
 
 ngx_int_t
-ngx_http_mdm_api_webhooks(ngx_http_request_t *r, ngx_str_t *path)
+ngx_http_mdm_api_webhooks_dead(ngx_http_request_t *r, ngx_str_t *name)
 {
-    ngx_int_t   rc;
-    ngx_str_t   name, action;
-
-    if (ngx_http_mdm_webhook_name(path, &name, &action) != NGX_OK) {
-        return ngx_http_mdm_api_refuse(r, NGX_HTTP_NOT_FOUND,
-                   "expected /v1/webhooks/<name>/dead or /replay, "
-                   "name of [A-Za-z0-9._-]");
+    if (!ngx_http_mdm_api_webhooks_name_ok(name)) {
+        return ngx_http_mdm_api_webhooks_bad_name(r);
     }
 
-    if (action.len == 4 && ngx_strncmp(action.data, "dead", 4) == 0) {
-        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-            return NGX_HTTP_NOT_ALLOWED;
-        }
+    return ngx_http_mdm_api_webhooks_dead_read(r, name);
+}
 
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
 
-        return ngx_http_mdm_webhook_dead(r, &name);
+ngx_int_t
+ngx_http_mdm_api_webhooks_replay(ngx_http_request_t *r, ngx_str_t *name)
+{
+    if (!ngx_http_mdm_api_webhooks_name_ok(name)) {
+        return ngx_http_mdm_api_webhooks_bad_name(r);
     }
 
-    if (action.len == 6 && ngx_strncmp(action.data, "replay", 6) == 0) {
-        if (r->method != NGX_HTTP_POST) {
-            return NGX_HTTP_NOT_ALLOWED;
-        }
+    return ngx_http_mdm_api_webhooks_replay_start(r, name);
+}
 
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return rc;
-        }
 
-        return ngx_http_mdm_webhook_replay(r, &name);
+/* Neither /dead nor /replay: what is expected, as far as it can tell. */
+ngx_int_t
+ngx_http_mdm_api_webhooks_unknown(ngx_http_request_t *r, ngx_str_t *path)
+{
+    u_char     *slash;
+    ngx_str_t   name;
+
+    slash = ngx_strlchr(path->data, path->data + path->len, '/');
+
+    name.data = path->data;
+    name.len = slash ? (size_t) (slash - path->data) : 0;
+
+    if (!ngx_http_mdm_api_webhooks_name_ok(&name)) {
+        return ngx_http_mdm_api_webhooks_bad_name(r);
     }
 
     return ngx_http_mdm_api_refuse(r, NGX_HTTP_NOT_FOUND,
@@ -91,40 +91,40 @@ ngx_http_mdm_api_webhooks(ngx_http_request_t *r, ngx_str_t *path)
 }
 
 
-/* "<name>/<action>": the name as mdm-worker accepts it (webhook.c). */
 static ngx_int_t
-ngx_http_mdm_webhook_name(ngx_str_t *path, ngx_str_t *name,
-    ngx_str_t *action)
+ngx_http_mdm_api_webhooks_bad_name(ngx_http_request_t *r)
 {
-    u_char  *p, *slash;
+    return ngx_http_mdm_api_refuse(r, NGX_HTTP_NOT_FOUND,
+               "expected /v1/webhooks/<name>/dead or /replay, "
+               "name of [A-Za-z0-9._-]");
+}
 
-    slash = ngx_strlchr(path->data, path->data + path->len, '/');
-    if (slash == NULL || slash == path->data
-        || slash - path->data > NGX_HTTP_MDM_WEBHOOK_NAME_MAX)
-    {
-        return NGX_ERROR;
+
+/* A name as mdm-worker accepts it (webhook.c). */
+static ngx_uint_t
+ngx_http_mdm_api_webhooks_name_ok(ngx_str_t *name)
+{
+    u_char  *p;
+
+    if (name->len == 0 || name->len > NGX_HTTP_MDM_WEBHOOK_NAME_MAX) {
+        return 0;
     }
 
-    for (p = path->data; p < slash; p++) {
+    for (p = name->data; p < name->data + name->len; p++) {
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
               || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'
               || *p == '.'))
         {
-            return NGX_ERROR;
+            return 0;
         }
     }
 
-    name->data = path->data;
-    name->len = slash - path->data;
-    action->data = slash + 1;
-    action->len = path->data + path->len - action->data;
-
-    return NGX_OK;
+    return 1;
 }
 
 
 static ngx_int_t
-ngx_http_mdm_webhook_key(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
+ngx_http_mdm_api_webhooks_key(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
     const char *prefix, ngx_str_t *name)
 {
     u_char  *key, *last;
@@ -146,7 +146,7 @@ ngx_http_mdm_webhook_key(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
 
 /* GET /v1/webhooks/<name>/dead?count=N: XRANGE, oldest first. */
 static ngx_int_t
-ngx_http_mdm_webhook_dead(ngx_http_request_t *r, ngx_str_t *name)
+ngx_http_mdm_api_webhooks_dead_read(ngx_http_request_t *r, ngx_str_t *name)
 {
     ngx_int_t               rc, count;
     ngx_str_t              *saved;
@@ -192,7 +192,7 @@ ngx_http_mdm_webhook_dead(ngx_http_request_t *r, ngx_str_t *name)
 
     ngx_http_mdm_args_add(&args, "XRANGE", 6);
 
-    if (ngx_http_mdm_webhook_key(r, &args, "mdm:webhook:dead:", name)
+    if (ngx_http_mdm_api_webhooks_key(r, &args, "mdm:webhook:dead:", name)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -206,12 +206,12 @@ ngx_http_mdm_webhook_dead(ngx_http_request_t *r, ngx_str_t *name)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_webhook_dead_list);
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_webhooks_dead_list);
 }
 
 
 static ngx_int_t
-ngx_http_mdm_webhook_dead_list(ngx_http_request_t *r, redisReply *reply)
+ngx_http_mdm_api_webhooks_dead_list(ngx_http_request_t *r, redisReply *reply)
 {
     size_t               i;
     json_t              *root, *list, *entry;
@@ -243,7 +243,7 @@ ngx_http_mdm_webhook_dead_list(ngx_http_request_t *r, redisReply *reply)
     json_decref(list);
 
     for (i = 0; i < reply->elements; i++) {
-        entry = ngx_http_mdm_webhook_dead_entry(reply->element[i]);
+        entry = ngx_http_mdm_api_webhooks_dead_entry(reply->element[i]);
         if (entry != NULL && json_array_append_new(list, entry) != 0) {
             json_decref(root);
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -256,7 +256,7 @@ ngx_http_mdm_webhook_dead_list(ngx_http_request_t *r, redisReply *reply)
 
 /* {"id", "event_id", "topic", "enrollment_id", "error", "attempts"} */
 static json_t *
-ngx_http_mdm_webhook_dead_entry(redisReply *entry)
+ngx_http_mdm_api_webhooks_dead_entry(redisReply *entry)
 {
     size_t       i;
     json_t      *obj, *v;
@@ -308,19 +308,19 @@ ngx_http_mdm_webhook_dead_entry(redisReply *entry)
 
 /* POST /v1/webhooks/<name>/replay[?id=<entry id>] */
 static ngx_int_t
-ngx_http_mdm_webhook_replay(ngx_http_request_t *r, ngx_str_t *name)
+ngx_http_mdm_api_webhooks_replay_start(ngx_http_request_t *r, ngx_str_t *name)
 {
-    ngx_int_t                    rc;
-    const char                  *err;
-    ngx_http_mdm_ctx_t          *ctx;
-    ngx_http_mdm_webhook_req_t  *req;
-    ngx_http_mdm_api_arg_t       q[] = {
+    ngx_int_t                         rc;
+    const char                       *err;
+    ngx_http_mdm_ctx_t               *ctx;
+    ngx_http_mdm_api_webhooks_req_t  *req;
+    ngx_http_mdm_api_arg_t            q[] = {
         { ngx_string("id"), ngx_null_string, 0 },
         { ngx_null_string, ngx_null_string, 0 }
     };
 
     ctx = ngx_http_mdm_get_ctx(r);
-    req = ngx_pcalloc(r->pool, sizeof(ngx_http_mdm_webhook_req_t));
+    req = ngx_pcalloc(r->pool, sizeof(ngx_http_mdm_api_webhooks_req_t));
     if (ctx == NULL || req == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -336,7 +336,7 @@ ngx_http_mdm_webhook_replay(ngx_http_request_t *r, ngx_str_t *name)
     }
 
     if (q[0].set) {
-        if (ngx_http_mdm_webhook_entry_id(&q[0].value) != NGX_OK) {
+        if (ngx_http_mdm_api_webhooks_entry_id(&q[0].value) != NGX_OK) {
             return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST,
                        "id must be a stream entry ID like 1700000000000-0");
         }
@@ -346,13 +346,13 @@ ngx_http_mdm_webhook_replay(ngx_http_request_t *r, ngx_str_t *name)
 
     ctx->data = req;
 
-    return ngx_http_mdm_webhook_replay_next(r);
+    return ngx_http_mdm_api_webhooks_replay_next(r);
 }
 
 
 /* <ms>-<seq>, both unsigned 64-bit, as Redis would take it */
 static ngx_int_t
-ngx_http_mdm_webhook_entry_id(ngx_str_t *id)
+ngx_http_mdm_api_webhooks_entry_id(ngx_str_t *id)
 {
     u_char      *p, *last;
     uint64_t     n;
@@ -385,22 +385,22 @@ ngx_http_mdm_webhook_entry_id(ngx_str_t *id)
 
 /* webhook_replay.lua, again for "all" until it has moved the last one */
 static ngx_int_t
-ngx_http_mdm_webhook_replay_next(ngx_http_request_t *r)
+ngx_http_mdm_api_webhooks_replay_next(ngx_http_request_t *r)
 {
-    ngx_http_mdm_ctx_t          *ctx;
-    ngx_http_mdm_args_t          args;
-    ngx_http_mdm_webhook_req_t  *req;
+    ngx_http_mdm_ctx_t               *ctx;
+    ngx_http_mdm_args_t               args;
+    ngx_http_mdm_api_webhooks_req_t  *req;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_mdm_module);
     req = ctx->data;
 
     if (ngx_http_mdm_args_init(r, &args, 3 + 2 + 3) != NGX_OK
         || ngx_http_mdm_args_script(r, &args, "webhook_replay", 2) != NGX_OK
-        || ngx_http_mdm_webhook_key(r, &args, "mdm:webhook:dead:",
-                                    &req->name)
+        || ngx_http_mdm_api_webhooks_key(r, &args, "mdm:webhook:dead:",
+                                         &req->name)
            != NGX_OK
-        || ngx_http_mdm_webhook_key(r, &args, "mdm:webhook:retry:",
-                                    &req->name)
+        || ngx_http_mdm_api_webhooks_key(r, &args, "mdm:webhook:retry:",
+                                         &req->name)
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -410,18 +410,18 @@ ngx_http_mdm_webhook_replay_next(ngx_http_request_t *r)
     ngx_http_mdm_args_add_cstr(&args, NGX_HTTP_MDM_REPLAY_BATCH);
     ngx_http_mdm_args_add(&args, req->newest.data, req->newest.len);
 
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_webhook_replayed);
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_webhooks_replayed);
 }
 
 
 /* {moved, newest entry ID to call again with, or ''} */
 static ngx_int_t
-ngx_http_mdm_webhook_replayed(ngx_http_request_t *r, redisReply *reply)
+ngx_http_mdm_api_webhooks_replayed(ngx_http_request_t *r, redisReply *reply)
 {
-    json_t                      *root;
-    redisReply                  *newest;
-    ngx_http_mdm_ctx_t          *ctx;
-    ngx_http_mdm_webhook_req_t  *req;
+    json_t                           *root;
+    redisReply                       *newest;
+    ngx_http_mdm_ctx_t               *ctx;
+    ngx_http_mdm_api_webhooks_req_t  *req;
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
         || reply->element[0]->type != REDIS_REPLY_INTEGER
@@ -447,7 +447,7 @@ ngx_http_mdm_webhook_replayed(ngx_http_request_t *r, redisReply *reply)
         ngx_memcpy(req->newest.data, newest->str, newest->len);
         req->newest.len = newest->len;
 
-        return ngx_http_mdm_webhook_replay_next(r);
+        return ngx_http_mdm_api_webhooks_replay_next(r);
     }
 
     if (req->id.len && req->replayed == 0) {

@@ -76,6 +76,7 @@ ngx_http_mdm_checkin(ngx_http_request_t *r, ngx_str_t *body,
     ctx->enrollment_id.len = ngx_strlen(ci->enrollment.id);
     ctx->message_type.data = (u_char *) ci->message_type;
     ctx->message_type.len = ngx_strlen(ci->message_type);
+    ctx->checkin_type = ci->type;
 
     switch (ci->type) {
 
@@ -199,23 +200,23 @@ static ngx_int_t
 ngx_http_mdm_checkin_raw(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
     mdm_checkin_t *ci)
 {
-    char       *bin;
-    size_t      len;
-    ngx_int_t   rc;
+    mdm_buf_t    bin;
+    mdm_alloc_t  pool;
 
     if (ci->type != MDM_CHECKIN_AUTHENTICATE) {
         ngx_http_mdm_args_add(args, "", 0);
         return NGX_OK;
     }
 
-    if (mdm_plist_to_binary(ci->root, &bin, &len) != 0) {
+    pool = ngx_http_mdm_allocator(r);
+
+    if (mdm_plist_to_binary(ci->root, &pool, &bin) != 0) {
         return NGX_ERROR;
     }
 
-    rc = ngx_http_mdm_args_add_copy(r, args, bin, len);
-    free(bin);
+    ngx_http_mdm_args_add(args, bin.data, bin.len);
 
-    return rc;
+    return NGX_OK;
 }
 
 
@@ -382,7 +383,8 @@ ngx_http_mdm_checkin_reply(ngx_http_request_t *r, redisReply *reply)
             return rc;
         }
 
-        ngx_http_mdm_metrics_identity_failure(reply->element[1]->str);
+        ngx_http_mdm_metrics_identity_failure(
+            mdm_identity_script_reason(reply->element[1]->str));
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mdm checkin: %V from \"%V\" refused: %s",
                       &ctx->message_type, &ctx->enrollment_id,
@@ -399,17 +401,20 @@ ngx_http_mdm_checkin_answer(ngx_http_request_t *r, mdm_checkin_t *ci,
     redisReply *payload)
 {
     mdm_buf_t                 out;
+    mdm_alloc_t               pool;
     ngx_keyval_t             *token;
     ngx_http_mdm_loc_conf_t  *mlcf;
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mdm_module);
+    pool = ngx_http_mdm_allocator(r);
 
     switch (ci->type) {
 
     case MDM_CHECKIN_GET_BOOTSTRAP_TOKEN:
         return ngx_http_mdm_send_plist(r,
                    mdm_response_bootstrap_token(
-                       (unsigned char *) payload->str, payload->len, &out),
+                       (unsigned char *) payload->str, payload->len, &pool,
+                       &out),
                    &out);
 
     case MDM_CHECKIN_USER_AUTHENTICATE:
@@ -418,7 +423,8 @@ ngx_http_mdm_checkin_answer(ngx_http_request_t *r, mdm_checkin_t *ci,
         }
         if (ci->digest_response == NULL) {
             return ngx_http_mdm_send_plist(r,
-                       mdm_response_digest_challenge("", &out), &out);
+                       mdm_response_digest_challenge("", &pool, &out),
+                       &out);
         }
         break;
 
@@ -429,13 +435,13 @@ ngx_http_mdm_checkin_answer(ngx_http_request_t *r, mdm_checkin_t *ci,
         }
         return ngx_http_mdm_send_plist(r,
                    mdm_response_token_data(token->value.data,
-                                           token->value.len, &out),
+                                           token->value.len, &pool, &out),
                    &out);
 
     case MDM_CHECKIN_RETURN_TO_SERVICE:
         return ngx_http_mdm_send_plist(r,
                    mdm_response_return_to_service(mlcf->return_to_service,
-                                                  &out),
+                                                  &pool, &out),
                    &out);
 
     default:
@@ -449,17 +455,12 @@ ngx_http_mdm_checkin_answer(ngx_http_request_t *r, mdm_checkin_t *ci,
 static ngx_int_t
 ngx_http_mdm_send_plist(ngx_http_request_t *r, int rc, mdm_buf_t *plist)
 {
-    ngx_int_t  sent;
-
     if (rc != 0) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    sent = ngx_http_mdm_send(r, NGX_HTTP_OK, "application/xml",
+    return ngx_http_mdm_send(r, NGX_HTTP_OK, "application/xml",
                              (u_char *) plist->data, plist->len);
-    mdm_buf_free(plist);
-
-    return sent;
 }
 
 

@@ -63,6 +63,7 @@ ngx_http_mdm_connect(ngx_http_request_t *r, ngx_str_t *body, const char *sha)
     ctx->enrollment_id.len = ngx_strlen(rep->enrollment.id);
     ctx->status.data = (u_char *) rep->status_name;
     ctx->status.len = ngx_strlen(rep->status_name);
+    ctx->report_status = rep->status;
     if (rep->command_uuid != NULL) {
         ctx->command_uuid.data = (u_char *) rep->command_uuid;
         ctx->command_uuid.len = ngx_strlen(rep->command_uuid);
@@ -227,7 +228,8 @@ ngx_http_mdm_connect_reply(ngx_http_request_t *r, redisReply *reply)
             return rc;
         }
 
-        ngx_http_mdm_metrics_identity_failure(next->str);
+        ngx_http_mdm_metrics_identity_failure(
+            mdm_identity_script_reason(next->str));
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mdm report: %V from \"%V\" refused: %s",
                       &ctx->status, &ctx->enrollment_id, next->str);

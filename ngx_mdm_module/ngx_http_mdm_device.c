@@ -101,14 +101,14 @@ ngx_http_mdm_device_process(ngx_http_request_t *r)
     }
 
     if (ngx_http_mdm_identity_check(r, &body, &idr) != NGX_OK) {
-        ngx_http_mdm_metrics_identity_failure(idr.error);
+        ngx_http_mdm_metrics_identity_failure(idr.reason);
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mdm: identity refused: %s", idr.error);
         return NGX_HTTP_BAD_REQUEST;
     }
 
     if (ngx_http_mdm_revoked_is(idr.sha256_hex)) {
-        ngx_http_mdm_metrics_identity_failure("certificate is revoked");
+        ngx_http_mdm_metrics_identity_failure(MDM_IDENTITY_REVOKED);
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mdm: identity refused: certificate is revoked (%s)",
                       idr.sha256_hex);

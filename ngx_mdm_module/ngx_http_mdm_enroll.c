@@ -15,7 +15,6 @@
 #include "mdm_keys.h"
 #include "mdm_utf8.h"
 #include "ngx_http_mdm_module.h"
-#include "ngx_http_mdm_api.h"
 #include "ngx_http_mdm_enroll.h"
 
 
@@ -192,7 +191,7 @@ ngx_http_mdm_enroll_token(ngx_http_request_t *r, ngx_str_t *token)
             return NGX_DECLINED;
         }
 
-        ngx_http_mdm_api_route(r, &path);
+        (void) ngx_http_mdm_location_path(r, &path);
 
         if (path.len <= 1 || path.data[0] != '/') {
             return NGX_DECLINED;

@@ -88,8 +88,8 @@ ngx_http_mdm_identity_check(ngx_http_request_t *r, ngx_str_t *body,
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mdm_module);
     id = mlcf->identity_ctx;
 
-    mdm_identity_set_time(id, ngx_time());
     res->error = NULL;
+    res->reason = MDM_IDENTITY_OK;
 
     /* a signature also proves the body, so it wins over the TLS session */
     if (mlcf->identity & NGX_HTTP_MDM_ID_SIGNATURE) {
@@ -98,7 +98,7 @@ ngx_http_mdm_identity_check(ngx_http_request_t *r, ngx_str_t *body,
         if (sig != NULL) {
             if (mdm_identity_from_signature(id, (char *) sig->value.data,
                                             sig->value.len, body->data,
-                                            body->len, res)
+                                            body->len, ngx_time(), res)
                 != 0)
             {
                 return NGX_DECLINED;
@@ -130,6 +130,7 @@ ngx_http_mdm_identity_check(ngx_http_request_t *r, ngx_str_t *body,
     }
 
     res->error = "no device certificate";
+    res->reason = MDM_IDENTITY_NO_CERTIFICATE;
 
     return NGX_DECLINED;
 }
@@ -159,6 +160,7 @@ ngx_http_mdm_identity_tls(ngx_http_request_t *r, mdm_identity_t *id,
     if (der == NULL) {
         X509_free(cert);
         res->error = "cannot encode the TLS client certificate";
+        res->reason = MDM_IDENTITY_MALFORMED_CERTIFICATE;
         return NGX_DECLINED;
     }
 
@@ -166,8 +168,8 @@ ngx_http_mdm_identity_tls(ngx_http_request_t *r, mdm_identity_t *id,
     i2d_X509(cert, &p);
     X509_free(cert);
 
-    return mdm_identity_from_der(id, der, len, res) == 0 ? NGX_OK
-                                                         : NGX_DECLINED;
+    return mdm_identity_from_der(id, der, len, ngx_time(), res) == 0
+           ? NGX_OK : NGX_DECLINED;
 #else
     return NGX_ABORT;
 #endif
@@ -204,6 +206,7 @@ ngx_http_mdm_identity_header(ngx_http_request_t *r,
     der = ngx_pnalloc(r->pool, h->value.len);
     if (der == NULL) {
         res->error = "out of memory";
+        res->reason = MDM_IDENTITY_OTHER;
         return NGX_DECLINED;
     }
 
@@ -217,11 +220,12 @@ ngx_http_mdm_identity_header(ngx_http_request_t *r,
 
     if (len <= 0) {
         res->error = "malformed certificate header";
+        res->reason = MDM_IDENTITY_MALFORMED_CERTIFICATE;
         return NGX_DECLINED;
     }
 
-    return mdm_identity_from_der(id, der, len, res) == 0 ? NGX_OK
-                                                         : NGX_DECLINED;
+    return mdm_identity_from_der(id, der, len, ngx_time(), res) == 0
+           ? NGX_OK : NGX_DECLINED;
 }
 
 

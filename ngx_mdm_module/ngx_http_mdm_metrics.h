@@ -12,6 +12,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "mdm_identity.h"
+
 
 /* postconfiguration: the zone, the log-phase counter, the Redis observer */
 ngx_int_t ngx_http_mdm_metrics_init(ngx_conf_t *cf);
@@ -19,9 +21,8 @@ ngx_int_t ngx_http_mdm_metrics_init(ngx_conf_t *cf);
 /* init_process: binds this worker to the zone of its cycle */
 void ngx_http_mdm_metrics_init_process(ngx_cycle_t *cycle);
 
-/* Counts a refused device identity or binding, by libmdm's or a script's
- * reason text. */
-void ngx_http_mdm_metrics_identity_failure(const char *reason);
+/* Counts a refused device identity or binding, by its reason. */
+void ngx_http_mdm_metrics_identity_failure(mdm_identity_reason_e reason);
 
 /* GET /metrics: as an API route, and as the "mdm_metrics" location */
 ngx_int_t ngx_http_mdm_metrics_api(ngx_http_request_t *r, ngx_str_t *path);

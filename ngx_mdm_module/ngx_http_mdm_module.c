@@ -360,6 +360,10 @@ ngx_module_t  ngx_http_mdm_module = {
 };
 
 
+/* ---------------------------------------------------------------------------
+ * Configuration: create, init and merge; every default in merge_loc_conf
+ * -------------------------------------------------------------------------- */
+
 static void *
 ngx_http_mdm_create_main_conf(ngx_conf_t *cf)
 {
@@ -553,6 +557,10 @@ ngx_http_mdm_check_body_buffer(ngx_conf_t *cf, ngx_http_mdm_loc_conf_t *conf)
     return NGX_CONF_OK;
 }
 
+
+/* ---------------------------------------------------------------------------
+ * Directives with their own setters
+ * -------------------------------------------------------------------------- */
 
 /* mdm_api_key KEY [USER ...]: without users, each route's realm name */
 static char *
@@ -822,6 +830,10 @@ ngx_http_mdm_set_trusted_proxy(ngx_conf_t *cf, ngx_command_t *cmd,
     return NGX_CONF_OK;
 }
 
+
+/* ---------------------------------------------------------------------------
+ * Worker processes: the metrics zone, the Redis pool, the revoked set
+ * -------------------------------------------------------------------------- */
 
 static ngx_int_t
 ngx_http_mdm_init_process(ngx_cycle_t *cycle)

@@ -84,6 +84,8 @@ struct ngx_http_mdm_ctx_s {
     ngx_str_t                   message_type;
     ngx_str_t                   status;
     ngx_str_t                   command_uuid;
+    ngx_uint_t                  checkin_type;    /* mdm_checkin_type_e */
+    ngx_uint_t                  report_status;   /* mdm_status_e */
 
     char                        cert_sha256[65];  /* the device's, or "" */
     void                       *renew;       /* ngx_http_mdm_renew.c */
@@ -121,6 +123,8 @@ ngx_int_t ngx_http_mdm_args_add_event(ngx_http_request_t *r,
     ngx_http_mdm_args_t *args, mdm_event_t *ev, ngx_str_t *body);
 int64_t ngx_http_mdm_now_ms(void);
 char *ngx_http_mdm_cstr(ngx_pool_t *pool, ngx_str_t *s);
+ngx_uint_t ngx_http_mdm_location_path(ngx_http_request_t *r, ngx_str_t *path);
+mdm_alloc_t ngx_http_mdm_allocator(ngx_http_request_t *r);
 ngx_http_mdm_ctx_t *ngx_http_mdm_get_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_mdm_redis_call(ngx_http_request_t *r, int argc,
     const char **argv, const size_t *argvlen, ngx_http_mdm_reply_pt handler);

@@ -209,7 +209,7 @@ ngx_http_mdm_renew_refuse(ngx_http_request_t *r, ngx_http_mdm_renew_t *rn,
     ctx = ngx_http_get_module_ctx(r, ngx_http_mdm_module);
 
     /* the line a refused binding always had, and why it is no renewal */
-    ngx_http_mdm_metrics_identity_failure(NGX_HTTP_MDM_MISMATCH);
+    ngx_http_mdm_metrics_identity_failure(MDM_IDENTITY_BINDING_MISMATCH);
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "mdm: %V from \"%V\" refused: " NGX_HTTP_MDM_MISMATCH
                   " and is %s (certificate %s)",

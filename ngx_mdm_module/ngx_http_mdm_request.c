@@ -1,6 +1,7 @@
 /*
- * Request plumbing shared by every mdm endpoint: the per-request context,
- * in-memory body intake, Redis calls bound to a request, and responses.
+ * Request plumbing shared by every mdm endpoint: the path below the
+ * location, the per-request context, in-memory body intake, Redis calls
+ * bound to a request, and responses.
  */
 
 #include <ngx_config.h>
@@ -11,10 +12,84 @@
 #include "ngx_http_mdm_module.h"
 
 
+static void *ngx_http_mdm_pool_alloc(void *ctx, size_t size);
 static void ngx_http_mdm_redis_done(void *data, redisReply *reply);
 static void ngx_http_mdm_request_cleanup(void *data);
 static ngx_int_t ngx_http_mdm_redis_error(ngx_http_request_t *r,
     redisReply *reply);
+
+
+/*
+ * The request's path below the location's prefix, with a leading slash, as
+ * sent (not decoded). A URI whose raw prefix is not the location's (it
+ * reached it only once nginx normalised it) gives an empty path, which no
+ * route matches. After a rewrite nginx keeps no raw URI: its decoded one is
+ * used and the result is 0, else 1.
+ */
+ngx_uint_t
+ngx_http_mdm_location_path(ngx_http_request_t *r, ngx_str_t *path)
+{
+    size_t                     skip;
+    u_char                    *last;
+    ngx_str_t                  uri;
+    ngx_uint_t                 raw;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    raw = r->valid_unparsed_uri && r->unparsed_uri.len > 0;
+
+    uri = raw ? r->unparsed_uri : r->uri;
+
+    if (raw) {
+        last = ngx_strlchr(uri.data, uri.data + uri.len, '?');
+        if (last != NULL) {
+            uri.len = last - uri.data;
+        }
+    }
+
+    skip = clcf->name.len;
+    if (skip && clcf->name.data[skip - 1] == '/') {
+        skip--;
+    }
+
+    if (clcf->exact_match || clcf->regex) {
+        skip = 0;
+    }
+
+    if (skip > uri.len
+        || (raw && ngx_strncmp(uri.data, clcf->name.data, skip) != 0))
+    {
+        path->data = uri.data;
+        path->len = 0;
+        return raw;
+    }
+
+    path->data = uri.data + skip;
+    path->len = uri.len - skip;
+
+    return raw;
+}
+
+
+/* libmdm's outputs go straight into the request's pool. */
+mdm_alloc_t
+ngx_http_mdm_allocator(ngx_http_request_t *r)
+{
+    mdm_alloc_t  a;
+
+    a.alloc = ngx_http_mdm_pool_alloc;
+    a.ctx = r->pool;
+
+    return a;
+}
+
+
+static void *
+ngx_http_mdm_pool_alloc(void *ctx, size_t size)
+{
+    return ngx_pnalloc(ctx, size);
+}
 
 
 ngx_http_mdm_ctx_t *
@@ -454,8 +529,8 @@ ngx_int_t
 ngx_http_mdm_args_add_event(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
     mdm_event_t *ev, ngx_str_t *body)
 {
-    ngx_int_t                  rc;
     mdm_buf_t                  enc;
+    mdm_alloc_t                pool;
     ngx_http_mdm_main_conf_t  *mcf;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_mdm_module);
@@ -479,12 +554,13 @@ ngx_http_mdm_args_add_event(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
     }
     ev->ts_ms = ngx_http_mdm_now_ms();
 
-    if (mdm_event_encode(ev, &enc) != 0) {
+    pool = ngx_http_mdm_allocator(r);
+
+    if (mdm_event_encode(ev, &pool, &enc) != 0) {
         return NGX_ERROR;
     }
 
-    rc = ngx_http_mdm_args_add_copy(r, args, enc.data, enc.len);
-    mdm_buf_free(&enc);
+    ngx_http_mdm_args_add(args, enc.data, enc.len);
 
-    return rc;
+    return NGX_OK;
 }

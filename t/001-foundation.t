@@ -51,6 +51,24 @@ like($r->{headers}{'www-authenticate'} // '', qr/^Basic realm=/, '401 carries WW
 $r = $t->request('GET', $https, '/v1/nothing-here', '', headers => { MDM::Test::api_auth('wrong') });
 is($r->{status}, 401, 'API with a wrong key is 401');
 
+# The route table: a path decides the route, then the method its handler.
+# These answer before any Redis call, so they hold while Redis is up or not.
+my %KEY = MDM::Test::api_auth('secret');
+sub api_status { $t->request($_[0], $https, $_[1], $_[2] // '', headers => \%KEY)->{status} }
+is(api_status('PUT', '/v1/certificates/abc/revoke'), 405, 'the suffix route /revoke answers only POST and DELETE');
+is(api_status('POST', '/v1/certificates'), 405, 'the exact route /v1/certificates answers only GET');
+is(api_status('GET', '/v1/certificatesX'), 404, 'a prefix that is not a route boundary is 404');
+is(api_status('GET', '/v1/certificates/ab/cd'), 404, 'a serial with a slash is no certificate path');
+is(api_status('GET', '/v1/commands/'), 405, 'GET /v1/commands/ without a UUID: only POST builds there');
+is(api_status('PUT', '/v1/enqueue/'), 405, 'PUT /v1/enqueue/ without IDs: only POST with a JSON body');
+is(api_status('DELETE', '/v1/enroll/devices/'), 404, 'no serial after /v1/enroll/devices/: 404');
+$r = $t->request('GET', $https, '/v1/webhooks/main/other', '', headers => \%KEY);
+is($r->{status}, 404, 'neither /dead nor /replay: 404');
+like($r->{body}, qr{expected /dead or /replay}, '... saying what is expected');
+$r = $t->request('GET', $https, '/v1/webhooks/bad%20name/dead', '', headers => \%KEY);
+like($r->{body}, qr{name of \[A-Za-z0-9._-\]}, 'a bad webhook name says which names are');
+is(api_status('GET', '/v1/enrollments/%zz'), 400, 'a bad escape in the path is 400, before the handler');
+
 # Redis goes away while requests flow.
 $t->kill9('redis');
 my @status;

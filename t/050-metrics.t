@@ -362,6 +362,18 @@ cmp_ok(metric($s, dev('checkin', 'Authenticate', '200')), '>=',
        metric($before, dev('checkin', 'Authenticate', '200')), 'counters survive a reload');
 cmp_ok(metric($s, dev('checkin', 'Authenticate', '200')), '>', 0, '... and are not zero');
 is(metric($s, 'mdm_redis_up'), 1, 'the new workers reach Redis');
+
+# the zone is taken over as it is, not allocated again: reloads never fill it
+sub shutdowns { my $e = $t->error_log; my $n = () = $e =~ /gracefully shutting down/g; $n }
+for my $n (2 .. 4) {
+    my $seen = shutdowns();
+    kill 'HUP', $t->pid('nginx');
+    ok($t->wait_for(sub { shutdowns() > $seen }, 10), "reload $n done");
+}
+my $again = scrape();
+cmp_ok(metric($again, dev('checkin', 'Authenticate', '200')), '>=',
+       metric($s, dev('checkin', 'Authenticate', '200')), 'counters survive three more reloads');
+unlike($t->error_log, qr/\[(?:emerg|alert|crit)\]/, 'no zone error on any reload');
 my $head = $t->request('HEAD', $plain, '/metrics', undef, tls => 0);
 is($head->{status}, 200, 'HEAD /metrics: 200');
 is($head->{body}, '', '... without a body');

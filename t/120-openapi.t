@@ -25,32 +25,67 @@ like($spec->{openapi} // '', qr/^3\./, 'it is OpenAPI 3');
 
 my $src = MDM::Test::slurp('ngx_mdm_module/ngx_http_mdm_api.c');
 my ($table) = $src =~ /ngx_http_mdm_api_routes\[\]\s*=\s*\{(.*?)\n\};/s;
-my @routes = $table =~ /\{\s*ngx_string\("([^"]+)"\)\s*,\s*([^,]+),/g;
-my %routes = @routes;
-ok(keys %routes >= 10, 'the route table is read (' . scalar(keys %routes) . ' routes)');
-$routes{'/version'} = 0;    # answered before the table, without a key
 
-sub flags_prefix { $_[0] =~ /^\s*(\d+)/ ? $1 & 1 : $_[0] =~ /PREFIX/ }
+# each route: prefix, suffix, flags, then { methods, body, handler } per method
+my @routes;
+for my $entry (split /\n\s*\n/, $table) {
+    my ($prefix, $suffix, $flags, $methods) = $entry =~
+        /\{\s*ngx_string\("([^"]+)"\),\s*(?:ngx_string\("([^"]*)"\)|ngx_null_string),\s*([^{]*?),\s*\{(.*)\}\s*\}/s
+        or next;
+    my %m;
+    for my $mask ($methods =~ /\{\s*([A-Z_|]+),\s*[01],\s*\w+\s*\}/g) {
+        next if $mask =~ /API_ANY/;
+        $m{lc $1} = 1 while $mask =~ /(GET|PUT|POST|DELETE)/g;
+    }
+    push @routes, { prefix => $prefix, suffix => $suffix // '', flags => $flags,
+                    methods => \%m, any => $methods =~ /API_ANY/ ? 1 : 0 };
+}
+ok(@routes >= 10, 'the route table is read (' . scalar(@routes) . ' routes)');
 
-for my $prefix (sort keys %routes) {
-    my @doc = flags_prefix($routes{$prefix})
-        ? grep { index($_, $prefix) == 0 } keys %$paths
-        : grep { $_ eq $prefix } keys %$paths;
-    ok(@doc, "route $prefix is documented (@doc)");
+# the module's matching (ngx_http_mdm_api_find): the first route whose
+# prefix, suffix and shape (EXACT: nothing between, REST: something) match
+sub route_of {
+    my ($path) = @_;
+    for my $r (@routes) {
+        my $fixed = length($r->{prefix}) + length($r->{suffix});
+        next if length($path) < $fixed;
+        next if index($path, $r->{prefix}) != 0;
+        next if length $r->{suffix} && substr($path, -length $r->{suffix}) ne $r->{suffix};
+        next if $r->{flags} =~ /EXACT/ && length($path) != $fixed;
+        next if $r->{flags} =~ /REST/ && length($path) == $fixed;
+        return $r;
+    }
+    return undef;
 }
 
+my %documented;    # route => method => 1, from the paths that reach it
 for my $path (sort keys %$paths) {
-    my $served = grep {
-        # a prefix route serves the prefix itself and every path below it
-        flags_prefix($routes{$_}) ? index($path, $_) == 0 : $path eq $_
-    } keys %routes;
-    ok($served, "documented $path is a route of the module");
+    (my $sample = $path) =~ s/\{[^}]+\}/x/g;
+    my $r = route_of($sample);
+    ok($r && %{ $r->{methods} }, "documented $path is a route of the module");
     for my $method (grep { /^(get|put|post|delete)$/ } keys %{ $paths->{$path} }) {
         my $op = $paths->{$path}{$method};
+        ok($r && $r->{methods}{$method}, "$method $path is served by the route table");
+        $documented{$r}{$method} = 1 if $r;
         ok(ref $op->{responses} eq 'HASH' && %{ $op->{responses} },
            "$method $path documents its responses");
         ok(grep(/^4/, keys %{ $op->{responses} }) || $path eq '/version',
            "$method $path documents its errors");
+    }
+}
+
+# "/v1/enqueue/" with nothing after it is an alias of "/v1/enqueue"
+sub alias_of {
+    my ($r) = @_;
+    return undef unless $r->{flags} =~ /EXACT/ && $r->{prefix} =~ m{./$};
+    return route_of(substr($r->{prefix}, 0, -1));
+}
+
+for my $r (grep { %{ $_->{methods} } } @routes) {
+    my $alias = alias_of($r);
+    for my $method (sort keys %{ $r->{methods} }) {
+        ok($documented{$r}{$method} || ($alias && $documented{$alias}{$method}),
+           "route $r->{prefix}...$r->{suffix} ($r->{flags}): $method is documented");
     }
 }
 

@@ -39,7 +39,7 @@ wk_event_push_failed(wk_redis_t *redis, const wk_config_t *cf,
         .params = params,
         .ts_ms = (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000,
     };
-    if (mdm_event_encode(&ev, &buf) != 0) {
+    if (mdm_event_encode(&ev, NULL, &buf) != 0) {
         wk_error("push %s: cannot encode the mdm.PushFailed event", id);
         return;
     }

@@ -26,7 +26,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     fuzz_assert(ev.topic != NULL && ev.id != NULL);
-    fuzz_assert(mdm_event_encode(&ev, &enc) == 0);
+    fuzz_assert(mdm_event_encode(&ev, NULL, &enc) == 0);
     fuzz_assert(mdm_event_decode(enc.data, enc.len, &ev2, &store2) == 0);
 
     fuzz_same(ev.topic, ev2.topic);

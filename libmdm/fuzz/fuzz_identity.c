@@ -60,7 +60,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_id = mdm_identity_create(path, 4, &err);
     unlink(path);
     fuzz_assert(fuzz_id != NULL);
-    mdm_identity_set_time(fuzz_id, FUZZ_NOW);
 
     return 0;
 }
@@ -106,7 +105,7 @@ fuzz_header(const char *in, size_t len)
     fuzz_assert(n >= -1 && n <= (long) len);
 
     if (n > 0) {
-        rc = mdm_identity_from_der(fuzz_id, der, n, &res);
+        rc = mdm_identity_from_der(fuzz_id, der, n, FUZZ_NOW, &res);
         fuzz_check_result(rc, &res);
     }
 
@@ -137,7 +136,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         rc = mdm_identity_from_signature(fuzz_id, in, nl - in,
                                          (const unsigned char *) nl + 1,
-                                         size - (nl + 1 - in), &res);
+                                         size - (nl + 1 - in), FUZZ_NOW, &res);
         fuzz_check_result(rc, &res);
         break;
 
@@ -147,7 +146,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     default:
         rc = mdm_identity_from_der(fuzz_id, (const unsigned char *) in, size,
-                                   &res);
+                                   FUZZ_NOW, &res);
         fuzz_check_result(rc, &res);
     }
 

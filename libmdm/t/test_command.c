@@ -8,6 +8,7 @@
 
 #include "mdm_command.h"
 #include "mdm_command_schema.h"
+#include "arena.h"
 #include "tap.h"
 
 
@@ -665,6 +666,49 @@ test_round_trip(void)
 }
 
 
+
+/* The API's path: the tree it parsed, its "ids" handed back, the results
+ * in its pool. */
+static void
+test_build(void)
+{
+    json_t               *root, *ids;
+    mdm_alloc_t           a;
+    mdm_command_t         cmd;
+    static test_arena_t   arena;
+
+    a.alloc = test_arena_alloc;
+    a.ctx = &arena;
+
+    root = json_loads("{\"ids\": [\"A\", \"B\"], \"command_uuid\": \"C-9\","
+                      " \"request_type\": \"DeviceInformation\","
+                      " \"Queries\": [\"SerialNumber\"]}", 0, NULL);
+    ok(mdm_command_build(root, &a, &cmd, &ids, &e) == MDM_OK,
+       "a parsed command with ids builds");
+    ok(json_is_array(ids) && json_array_size(ids) == 2,
+       "the ids are handed back");
+    ok(json_object_get(root, "ids") == NULL, "... and are not in the command");
+    is_str(cmd.uuid, "C-9", "CommandUUID");
+    is_str(cmd.request_type, "DeviceInformation", "RequestType");
+    ok(test_arena_has(&arena, cmd.uuid) && test_arena_has(&arena, cmd.plist)
+       && test_arena_has(&arena, cmd.request_type),
+       "the strings are in the caller's allocator");
+    ok(cmd.plist != NULL
+       && strstr(cmd.plist, "<string>DeviceInformation</string>") != NULL
+       && cmd.plist[cmd.plist_len] == '\0', "the plist is built");
+    mdm_command_free(&cmd);
+    ok(cmd.plist == NULL, "free of a pooled command only forgets it");
+    json_decref(ids);
+    json_decref(root);
+
+    root = json_loads("{\"ids\": [\"A\"], \"request_type\": \"NoSuchThing\"}",
+                      0, NULL);
+    ok(mdm_command_build(root, &a, &cmd, &ids, &e) == MDM_ERROR
+       && cmd.plist == NULL, "a refused command builds nothing");
+    json_decref(ids);
+    json_decref(root);
+}
+
 int
 main(void)
 {
@@ -679,6 +723,7 @@ main(void)
     test_messages_are_safe();
     test_check_plist();
     test_round_trip();
+    test_build();
 
     return done_testing();
 }

@@ -4,7 +4,11 @@
 #include <string.h>
 
 #include "mdm_event.h"
+#include "arena.h"
 #include "tap.h"
+
+
+static test_arena_t  arena;
 
 
 #ifndef MDM_TEST_GOLDEN
@@ -41,7 +45,7 @@ test_golden(void)
     len = fread(want, 1, sizeof(want), f);
     fclose(f);
 
-    ok(mdm_event_encode(&ev, &enc) == 0, "golden event encodes");
+    ok(mdm_event_encode(&ev, NULL, &enc) == 0, "golden event encodes");
     is_int(enc.len, len, "golden event: as many bytes as the golden file");
     ok(enc.len == len && memcmp(enc.data, want, len) == 0,
        "golden event: the same bytes as the golden file");
@@ -53,7 +57,8 @@ int
 main(void)
 {
     mdm_event_t  ev, back;
-    mdm_buf_t    enc, store;
+    mdm_buf_t    enc, store, pooled;
+    mdm_alloc_t  a = { test_arena_alloc, &arena };
     const char   raw[] = "<plist><dict/></plist>";
 
     memset(&ev, 0, sizeof(ev));
@@ -67,7 +72,12 @@ main(void)
     ev.raw_len = sizeof(raw) - 1;
     ev.ts_ms = 1700000000000LL;
 
-    ok(mdm_event_encode(&ev, &enc) == 0, "event encodes");
+    ok(mdm_event_encode(&ev, NULL, &enc) == 0, "event encodes");
+    ok(mdm_event_encode(&ev, &a, &pooled) == 0
+       && test_arena_has(&arena, pooled.data),
+       "event encodes into the caller's allocator");
+    ok(pooled.len == enc.len && memcmp(pooled.data, enc.data, enc.len) == 0,
+       "... the same bytes as malloc'd");
     ok(mdm_event_decode(enc.data, enc.len, &back, &store) == 0,
        "event decodes");
     is_str(back.topic, "mdm.Connect", "topic round-trips");

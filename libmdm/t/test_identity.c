@@ -1,5 +1,6 @@
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mdm_hex.h"
@@ -62,7 +63,8 @@ sign_and_check(mdm_identity_t *id, X509 *cert, EVP_PKEY *key,
 
     der = tc_sign(cert, key, NULL, md, body, BODY_LEN, flags, &len);
     b64 = tc_base64(der, len);
-    rc = mdm_identity_from_signature(id, b64, strlen(b64), b, blen, res);
+    rc = mdm_identity_from_signature(id, b64, strlen(b64), b, blen,
+                                     time(NULL), res);
     free(b64);
     free(der);
     return rc;
@@ -107,6 +109,7 @@ test_signatures(mdm_identity_t *id, fixtures_t *f)
     rc = sign_and_check(id, f->device, f->key, EVP_sha256(), CMS_DETACHED,
                         body, BODY_LEN - 2, &res);
     is_str(res.error, "digest mismatch", "modified body is refused");
+    is_int(res.reason, MDM_IDENTITY_DIGEST_MISMATCH, "... reason digest");
     is_int(rc, -1, "modified body returns -1");
 
     rc = sign_and_check(id, f->ec_device, f->ec_key, EVP_sha256(),
@@ -115,20 +118,24 @@ test_signatures(mdm_identity_t *id, fixtures_t *f)
 
     sign_and_check(id, f->no_eku, f->key, EVP_sha256(), CMS_DETACHED,
                    body, BODY_LEN, &res);
-    ok(res.error == NULL, "certificate without extendedKeyUsage is accepted");
+    ok(res.error == NULL && res.reason == MDM_IDENTITY_OK,
+       "certificate without extendedKeyUsage is accepted");
 
     sign_and_check(id, f->foreign, f->key, EVP_sha256(), CMS_DETACHED,
                    body, BODY_LEN, &res);
     is_str(res.error, "untrusted chain", "foreign CA is refused");
+    is_int(res.reason, MDM_IDENTITY_UNTRUSTED_CHAIN, "... reason chain");
     is_str(res.cn, "foreign-device", "refused cert still named for logs");
 
     sign_and_check(id, f->expired, f->key, EVP_sha256(), CMS_DETACHED,
                    body, BODY_LEN, &res);
     is_str(res.error, "expired", "expired certificate is refused");
+    is_int(res.reason, MDM_IDENTITY_EXPIRED, "... reason expired");
 
     sign_and_check(id, f->server_only, f->key, EVP_sha256(), CMS_DETACHED,
                    body, BODY_LEN, &res);
     is_str(res.error, "wrong usage", "serverAuth-only certificate is refused");
+    is_int(res.reason, MDM_IDENTITY_WRONG_USAGE, "... reason usage");
 
     sign_and_check(id, f->foreign_ca, f->foreign_key, EVP_sha256(),
                    CMS_DETACHED, body, BODY_LEN, &res);
@@ -142,21 +149,27 @@ test_bad_headers(mdm_identity_t *id)
     char                   big[70 * 1024];
     mdm_identity_result_t  res;
 
-    ok(mdm_identity_from_signature(id, "MII*", 4, body, BODY_LEN, &res)
-       == -1 && strcmp(res.error, "bad base64") == 0,
-       "non-alphabet byte is bad base64");
-    ok(mdm_identity_from_signature(id, "QQ=A", 4, body, BODY_LEN, &res)
+    time_t                 now = time(NULL);
+
+    ok(mdm_identity_from_signature(id, "MII*", 4, body, BODY_LEN, now, &res)
+       == -1 && strcmp(res.error, "bad base64") == 0
+       && res.reason == MDM_IDENTITY_MALFORMED_SIGNATURE,
+       "non-alphabet byte is bad base64, a malformed signature");
+    ok(mdm_identity_from_signature(id, "QQ=A", 4, body, BODY_LEN, now, &res)
        == -1 && strcmp(res.error, "bad base64") == 0,
        "data after padding is bad base64");
-    ok(mdm_identity_from_signature(id, "QUJD", 4, body, BODY_LEN, &res)
-       == -1 && strncmp(res.error, "bad CMS", 7) == 0,
-       "valid base64 of garbage is bad CMS");
-    ok(mdm_identity_from_signature(id, "", 0, body, BODY_LEN, &res) == -1
+    ok(mdm_identity_from_signature(id, "QUJD", 4, body, BODY_LEN, now, &res)
+       == -1 && strncmp(res.error, "bad CMS", 7) == 0
+       && res.reason == MDM_IDENTITY_MALFORMED_SIGNATURE,
+       "valid base64 of garbage is bad CMS, a malformed signature");
+    ok(mdm_identity_from_signature(id, "", 0, body, BODY_LEN, now, &res) == -1
        && res.error != NULL, "empty header is refused");
 
     memset(big, 'A', sizeof(big));
-    ok(mdm_identity_from_signature(id, big, sizeof(big), body, BODY_LEN,
-                                   &res) == -1, "oversized header is refused");
+    ok(mdm_identity_from_signature(id, big, sizeof(big), body, BODY_LEN, now,
+                                   &res) == -1
+       && res.reason == MDM_IDENTITY_MALFORMED_SIGNATURE,
+       "oversized header is refused");
 }
 
 
@@ -172,9 +185,9 @@ test_cache(mdm_identity_t *id, fixtures_t *f)
     der = tc_der(f->device, &len);
 
     mdm_identity_stats(id, &before);
-    rc = mdm_identity_from_der(id, der, len, &cold);
+    rc = mdm_identity_from_der(id, der, len, time(NULL), &cold);
     accepted(rc, &cold, "TLS client certificate accepted");
-    rc = mdm_identity_from_der(id, der, len, &warm);
+    rc = mdm_identity_from_der(id, der, len, time(NULL), &warm);
     mdm_identity_stats(id, &after);
 
     accepted(rc, &warm, "cached certificate accepted again");
@@ -183,22 +196,24 @@ test_cache(mdm_identity_t *id, fixtures_t *f)
     ok(memcmp(&cold, &warm, sizeof(cold)) == 0,
        "cache hit returns the same result");
 
-    mdm_identity_set_time(id, cold.not_after + 1);
-    mdm_identity_from_der(id, der, len, &warm);
+    mdm_identity_from_der(id, der, len, cold.not_after + 1, &warm);
     is_str(warm.error, "expired", "cached certificate expires with time");
+    is_int(warm.reason, MDM_IDENTITY_EXPIRED, "... reason expired");
 
-    mdm_identity_set_time(id, 0);
-    mdm_identity_from_der(id, der, len, &warm);
-    ok(warm.error == NULL, "and is valid again at the real time");
+    mdm_identity_from_der(id, der, len, time(NULL), &warm);
+    ok(warm.error == NULL && warm.reason == MDM_IDENTITY_OK,
+       "and is valid again at the real time");
 
-    mdm_identity_from_der(id, der, len - 1, &warm);
+    mdm_identity_from_der(id, der, len - 1, time(NULL), &warm);
     is_str(warm.error, "bad certificate", "truncated DER is refused");
+    is_int(warm.reason, MDM_IDENTITY_MALFORMED_CERTIFICATE,
+           "... reason malformed certificate");
 
     der = realloc(der, len + 1);
     der[len] = 0;
-    mdm_identity_from_der(id, der, len + 1, &warm);
+    mdm_identity_from_der(id, der, len + 1, time(NULL), &warm);
     is_str(warm.error, "bad certificate", "DER with a trailing byte refused");
-    mdm_identity_from_der(id, der, len + 1, &warm);
+    mdm_identity_from_der(id, der, len + 1, time(NULL), &warm);
     is_str(warm.error, "bad certificate", "and refused again from the cache");
 
     free(der);
@@ -226,18 +241,18 @@ test_eviction(fixtures_t *f)
         x = tc_cert(cn, f->key, f->ca, f->ca_key, 0, TC_DAY, 0, "clientAuth");
         der[i] = tc_der(x, &len[i]);
         X509_free(x);
-        mdm_identity_from_der(small, der[i], len[i], &res);
+        mdm_identity_from_der(small, der[i], len[i], time(NULL), &res);
     }
 
     mdm_identity_stats(small, &st);
     is_int(st.entries, 3, "cache stays at its size");
     is_int(st.evictions, 2, "two oldest certificates evicted");
 
-    mdm_identity_from_der(small, der[4], len[4], &res);
+    mdm_identity_from_der(small, der[4], len[4], time(NULL), &res);
     mdm_identity_stats(small, &st);
     is_int(st.hits, 1, "most recent certificate still cached");
 
-    mdm_identity_from_der(small, der[0], len[0], &res);
+    mdm_identity_from_der(small, der[0], len[0], time(NULL), &res);
     mdm_identity_stats(small, &st);
     is_int(st.misses, 6, "evicted certificate is examined again");
     ok(res.error == NULL && strcmp(res.cn, "evict-0") == 0,
@@ -372,10 +387,10 @@ test_not_der(mdm_identity_t *id, fixtures_t *f)
              && der[sig_alg + 1] < 0x80, "certificate layout");
 
     ber = ber_reencode(der, len, sig_alg, 0, &ber_len);
-    mdm_identity_from_der(id, ber, ber_len, &res);
+    mdm_identity_from_der(id, ber, ber_len, time(NULL), &res);
     is_str(res.error, "certificate is not DER",
            "signatureAlgorithm with a non-minimal length is refused");
-    mdm_identity_from_der(id, ber, ber_len, &res);
+    mdm_identity_from_der(id, ber, ber_len, time(NULL), &res);
     is_str(res.error, "certificate is not DER", "and refused from the cache");
     free(ber);
 
@@ -385,7 +400,7 @@ test_not_der(mdm_identity_t *id, fixtures_t *f)
     ber[0] = 0x30;
     ber[1] = 0x83;
     ber[2] = 0;
-    mdm_identity_from_der(id, ber, len + 1, &res);
+    mdm_identity_from_der(id, ber, len + 1, time(NULL), &res);
     is_str(res.error, "certificate is not DER",
            "outer length with a leading zero byte is refused");
     free(ber);
@@ -397,12 +412,12 @@ test_not_der(mdm_identity_t *id, fixtures_t *f)
     ber[1] = 0x80;
     ber[len - 2] = 0;
     ber[len - 1] = 0;
-    mdm_identity_from_der(id, ber, len, &res);
+    mdm_identity_from_der(id, ber, len, time(NULL), &res);
     is_str(res.error, "certificate is not DER",
            "indefinite-length certificate is refused");
     free(ber);
 
-    accepted(mdm_identity_from_der(id, der, len, &res), &res,
+    accepted(mdm_identity_from_der(id, der, len, time(NULL), &res), &res,
              "the DER of the same certificate is accepted");
     free(der);
 }
@@ -434,7 +449,7 @@ test_out_of_memory(fixtures_t *f, const char *file)
 
         alloc_budget = n;
         alloc_failures = 0;
-        mdm_identity_from_der(id, der, len, &res);
+        mdm_identity_from_der(id, der, len, time(NULL), &res);
         alloc_budget = -1;
 
         if (alloc_failures == 0) {
@@ -448,7 +463,7 @@ test_out_of_memory(fixtures_t *f, const char *file)
             failed = res.error ? res.error : "accepted";
         }
 
-        mdm_identity_from_der(id, der, len, &res);
+        mdm_identity_from_der(id, der, len, time(NULL), &res);
 
         if (failed == NULL && res.error != NULL) {
             failed = res.error;
@@ -572,6 +587,32 @@ free_fixtures(fixtures_t *f)
 }
 
 
+
+static void
+test_reasons(void)
+{
+    is_str(mdm_identity_reason_name(MDM_IDENTITY_NO_CERTIFICATE),
+           "no_certificate", "reason names are the metric labels");
+    is_str(mdm_identity_reason_name(MDM_IDENTITY_OTHER), "other",
+           "... the last one other");
+    is_str(mdm_identity_reason_name(MDM_IDENTITY_REASONS), "other",
+           "... and so is anything out of range");
+    is_int(mdm_identity_script_reason(
+               "certificate does not match the one bound to the enrollment"),
+           MDM_IDENTITY_BINDING_MISMATCH, "binding.lua: mismatch");
+    is_int(mdm_identity_script_reason(
+               "certificate is bound to another enrollment"),
+           MDM_IDENTITY_BINDING_MISMATCH, "binding.lua: bound to another");
+    is_int(mdm_identity_script_reason("enrollment has no bound certificate"),
+           MDM_IDENTITY_UNBOUND_ENROLLMENT, "binding.lua: unbound");
+    is_int(mdm_identity_script_reason("unknown enrollment"),
+           MDM_IDENTITY_UNKNOWN_ENROLLMENT, "binding.lua: unknown");
+    is_int(mdm_identity_script_reason("topic has no push certificate"),
+           MDM_IDENTITY_OTHER, "any other text is other");
+    is_int(mdm_identity_script_reason(NULL), MDM_IDENTITY_OTHER,
+           "and so is none");
+}
+
 int
 main(void)
 {
@@ -594,6 +635,7 @@ main(void)
 
     test_signatures(id, &f);
     test_bad_headers(id);
+    test_reasons();
     test_cache(id, &f);
     test_not_der(id, &f);
     test_out_of_memory(&f, "crypto/x509/");

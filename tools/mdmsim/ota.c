@@ -14,16 +14,16 @@
 
 static int mdmsim_ota_post(const struct mdmsim_opts *opts,
     const struct mdmsim_device *dev, const char *url, const char *challenge,
-    X509 *cert, EVP_PKEY *key, STACK_OF(X509) *chain, struct mdmsim_buf *xml,
+    X509 *cert, EVP_PKEY *key, STACK_OF(X509) *chain, mdm_buf_t *xml,
     char *err, size_t errlen);
 static char *mdmsim_ota_get(plist_t dict, const char *key);
-static plist_t mdmsim_ota_content(struct mdmsim_buf *xml, plist_t *top,
+static plist_t mdmsim_ota_content(mdm_buf_t *xml, plist_t *top,
     const char *type);
 
 
 int
 mdmsim_ota_phases(const struct mdmsim_opts *opts, struct mdmsim_device *dev,
-    struct mdmsim_buf *xml, char *err, size_t errlen)
+    mdm_buf_t *xml, char *err, size_t errlen)
 {
     int                        rc;
     char                      *url, *challenge, *scep_url, *scep_chal;
@@ -31,7 +31,7 @@ mdmsim_ota_phases(const struct mdmsim_opts *opts, struct mdmsim_device *dev,
     plist_t                    top, service, scep;
     EVP_PKEY                  *apple_key;
     STACK_OF(X509)            *chain;
-    struct mdmsim_buf          p2 = { NULL, 0 }, p3 = { NULL, 0 };
+    mdm_buf_t          p2 = { NULL, 0, 0 }, p3 = { NULL, 0, 0 };
     struct mdmsim_scep_opts    so;
     struct mdmsim_scep_result  res;
 
@@ -121,7 +121,7 @@ mdmsim_ota_phases(const struct mdmsim_opts *opts, struct mdmsim_device *dev,
 static int
 mdmsim_ota_post(const struct mdmsim_opts *opts,
     const struct mdmsim_device *dev, const char *url, const char *challenge,
-    X509 *cert, EVP_PKEY *key, STACK_OF(X509) *chain, struct mdmsim_buf *xml,
+    X509 *cert, EVP_PKEY *key, STACK_OF(X509) *chain, mdm_buf_t *xml,
     char *err, size_t errlen)
 {
     int                rc;
@@ -130,7 +130,7 @@ mdmsim_ota_post(const struct mdmsim_opts *opts,
     uint32_t           attrs_len = 0;
     plist_t            d;
     unsigned char     *der;
-    struct mdmsim_buf  answer = { NULL, 0 };
+    mdm_buf_t  answer = { NULL, 0, 0 };
 
     d = plist_new_dict();
     plist_dict_set_item(d, "UDID", plist_new_string(dev->udid));
@@ -169,7 +169,7 @@ mdmsim_ota_post(const struct mdmsim_opts *opts,
 /* type: the top-level PayloadType's PayloadContent dict; NULL: the first
  * com.apple.security.scep payload's PayloadContent. *top to free. */
 static plist_t
-mdmsim_ota_content(struct mdmsim_buf *xml, plist_t *top, const char *type)
+mdmsim_ota_content(mdm_buf_t *xml, plist_t *top, const char *type)
 {
     char      *t;
     uint32_t   i;

@@ -14,7 +14,7 @@
 #include "profile.h"
 
 int mdmsim_ota_phases(const struct mdmsim_opts *opts,
-    struct mdmsim_device *dev, struct mdmsim_buf *xml, char *err,
+    struct mdmsim_device *dev, mdm_buf_t *xml, char *err,
     size_t errlen);
 
 #endif

@@ -27,6 +27,7 @@
 #include <plist/plist.h>
 
 #include "mdmsim.h"
+#include "mdm_buf.h"
 #include "ade.h"
 #include "ota.h"
 #include "profile.h"
@@ -40,10 +41,10 @@ static int mdmsim_profile_one(const struct mdmsim_opts *opts,
     size_t errlen);
 static int mdmsim_profile_download(const struct mdmsim_opts *opts,
     const struct mdmsim_device *dev,
-    struct mdmsim_buf *out, char *err, size_t errlen);
+    mdm_buf_t *out, char *err, size_t errlen);
 static size_t mdmsim_profile_write(char *ptr, size_t size, size_t n,
     void *data);
-static int mdmsim_profile_parse(struct mdmsim_buf *xml,
+static int mdmsim_profile_parse(mdm_buf_t *xml,
     struct mdmsim_profile *p, char *err, size_t errlen);
 static plist_t mdmsim_profile_payload(plist_t top, const char *type);
 static char *mdmsim_profile_string(plist_t dict, const char *key);
@@ -214,7 +215,7 @@ mdmsim_profile_one(const struct mdmsim_opts *opts, struct mdmsim_device *dev,
     struct mdmsim_profile *p, char *err, size_t errlen)
 {
     int                rc;
-    struct mdmsim_buf  der = { NULL, 0 }, xml = { NULL, 0 };
+    mdm_buf_t  der = { NULL, 0, 0 }, xml = { NULL, 0, 0 };
 
     rc = mdmsim_profile_download(opts, dev, &der, err, errlen);
 
@@ -232,8 +233,8 @@ mdmsim_profile_one(const struct mdmsim_opts *opts, struct mdmsim_device *dev,
         rc = mdmsim_profile_parse(&xml, p, err, errlen);
     }
 
-    free(der.data);
-    free(xml.data);
+    mdm_buf_free(&der);
+    mdm_buf_free(&xml);
 
     if (rc != 0) {
         return -1;
@@ -362,7 +363,7 @@ mdmsim_profile_keep(const struct mdmsim_opts *opts,
 
 static int
 mdmsim_profile_download(const struct mdmsim_opts *opts,
-    const struct mdmsim_device *dev, struct mdmsim_buf *out, char *err,
+    const struct mdmsim_device *dev, mdm_buf_t *out, char *err,
     size_t errlen)
 {
     int             rc;
@@ -389,7 +390,7 @@ mdmsim_profile_download(const struct mdmsim_opts *opts,
 
 int
 mdmsim_profile_fetch(const struct mdmsim_opts *opts, const char *url,
-    const unsigned char *body, size_t body_len, struct mdmsim_buf *out,
+    const unsigned char *body, size_t body_len, mdm_buf_t *out,
     char *err, size_t errlen)
 {
     CURL               *curl;
@@ -473,22 +474,13 @@ mdmsim_profile_fetch(const struct mdmsim_opts *opts, const char *url,
 static size_t
 mdmsim_profile_write(char *ptr, size_t size, size_t n, void *data)
 {
-    struct mdmsim_buf  *b = data;
-    char               *p;
+    mdm_buf_t  *b = data;
 
-    if (b->len + size * n > MDMSIM_PROFILE_MAX) {
+    if (b->len + size * n > MDMSIM_PROFILE_MAX
+        || mdm_buf_append(b, ptr, size * n) != 0)
+    {
         return 0;
     }
-
-    p = realloc(b->data, b->len + size * n + 1);
-    if (p == NULL) {
-        return 0;
-    }
-
-    memcpy(p + b->len, ptr, size * n);
-    b->data = p;
-    b->len += size * n;
-    b->data[b->len] = '\0';
 
     return size * n;
 }
@@ -500,8 +492,8 @@ mdmsim_profile_write(char *ptr, size_t size, size_t n, void *data)
  * --profile-ca (default --ca-file). An unsigned profile is refused.
  */
 int
-mdmsim_profile_verify(const struct mdmsim_opts *opts, struct mdmsim_buf *der,
-    struct mdmsim_buf *xml, char *err, size_t errlen)
+mdmsim_profile_verify(const struct mdmsim_opts *opts, mdm_buf_t *der,
+    mdm_buf_t *xml, char *err, size_t errlen)
 {
     int                   ok;
     BIO                  *out;
@@ -557,7 +549,7 @@ mdmsim_profile_verify(const struct mdmsim_opts *opts, struct mdmsim_buf *der,
 
 
 static int
-mdmsim_profile_parse(struct mdmsim_buf *xml, struct mdmsim_profile *p,
+mdmsim_profile_parse(mdm_buf_t *xml, struct mdmsim_profile *p,
     char *err, size_t errlen)
 {
     int       rc;

@@ -7,12 +7,8 @@
 #include <openssl/x509.h>
 
 #include "mdmsim.h"
+#include "mdm_buf.h"
 
-
-struct mdmsim_buf {
-    char    *data;
-    size_t   len;
-};
 
 /* What a device reads from a verified enrollment profile. */
 struct mdmsim_profile {
@@ -37,12 +33,12 @@ void mdmsim_profile_free(struct mdmsim_profile *p);
 /* GET url (body NULL) or POST body as application/pkcs7-signature, new
  * connection; out gets a 200 application/x-apple-aspen-config answer. */
 int mdmsim_profile_fetch(const struct mdmsim_opts *opts, const char *url,
-    const unsigned char *body, size_t body_len, struct mdmsim_buf *out,
+    const unsigned char *body, size_t body_len, mdm_buf_t *out,
     char *err, size_t errlen);
 
 /* The CMS signature of a profile against --profile-ca; xml its content. */
 int mdmsim_profile_verify(const struct mdmsim_opts *opts,
-    struct mdmsim_buf *der, struct mdmsim_buf *xml, char *err,
+    mdm_buf_t *der, mdm_buf_t *xml, char *err,
     size_t errlen);
 
 /* printf into err; -1 */
