@@ -9,9 +9,9 @@
 #include "tap.h"
 
 
-/* plist_test.h's fixture() reads $MDM_FIXTURES/<name>, the devices
- * folder; the DDM reports are its sibling */
-#define DDM_FIXTURES  "../ddm"
+/* plist_test.h's fixture() reads $MDM_FIXTURES/<name> (default
+ * t/fixtures); the DDM reports are in its ddm/ folder */
+#define DDM_FIXTURES  "ddm"
 
 
 static mdm_ddm_error_t  e;
@@ -133,7 +133,7 @@ test_every_fixture(void)
 
     fixtures = getenv("MDM_FIXTURES");
     snprintf(name, sizeof(name), "%s/" DDM_FIXTURES,
-             fixtures ? fixtures : "../shared/fixtures/devices");
+             fixtures ? fixtures : MDM_TEST_FIXTURES);
 
     dir = opendir(name);
     ok(dir != NULL, "fixtures folder %s", name);
