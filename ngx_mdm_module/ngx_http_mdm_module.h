@@ -6,6 +6,7 @@
 #include <ngx_http.h>
 
 #include "mdm_event.h"
+#include "mdm_store.h"
 #include "ngx_mdm_redis.h"
 #include "ngx_http_mdm_scep.h"
 
@@ -116,8 +117,14 @@ ngx_int_t ngx_http_mdm_args_script(ngx_http_request_t *r,
     ngx_http_mdm_args_t *args, const char *script, int nkeys);
 ngx_int_t ngx_http_mdm_eval(ngx_http_request_t *r,
     ngx_http_mdm_args_t *args, ngx_http_mdm_reply_pt handler);
+ngx_int_t ngx_http_mdm_store_init(ngx_http_request_t *r, mdm_argv_t *a,
+    int argc, int nkeys);
+ngx_int_t ngx_http_mdm_store_eval(ngx_http_request_t *r, mdm_argv_t *a,
+    ngx_http_mdm_reply_pt handler);
 ngx_int_t ngx_http_mdm_args_add_event(ngx_http_request_t *r,
     ngx_http_mdm_args_t *args, mdm_event_t *ev, ngx_str_t *body);
+ngx_int_t ngx_http_mdm_event_bytes(ngx_http_request_t *r, mdm_event_t *ev,
+    ngx_str_t *body, ngx_str_t *out);
 int64_t ngx_http_mdm_now_ms(void);
 char *ngx_http_mdm_cstr(ngx_pool_t *pool, ngx_str_t *s);
 ngx_http_mdm_ctx_t *ngx_http_mdm_get_ctx(ngx_http_request_t *r);

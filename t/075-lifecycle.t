@@ -13,6 +13,7 @@ use Digest::SHA qw(sha256);
 use JSON::PP;
 use Time::HiRes qw(sleep);
 use MDM::Test;
+use MDM::Keys;
 
 *plist = \&MDM::Plist::plist;
 *data = \&MDM::Plist::data;
@@ -52,7 +53,7 @@ my %API = MDM::Test::api_auth('sekret');
     $t->openssl('x509', '-req', '-in', "$base.csr", '-CA', $pki->{ca},
         '-CAkey', $pki->{ca_key}, '-CAcreateserial', '-out', "$base.pem",
         '-days', '30');
-    $t->redis('HSET', "mdm:pushcert:$topic",
+    $t->redis('HSET', key_pushcert($topic),
         cert => MDM::Test::slurp("$base.pem"),
         key => MDM::Test::slurp("$base.key"),
         not_after => time + 86400, updated => 1);
@@ -94,7 +95,7 @@ sub device {
         die "enrollment of $udid failed: $r->{status}" unless $r->{status} == 200;
     }
     # heard of a minute ago: the worker's coalescing compares with this
-    $t->redis('HSET', "mdm:{$udid}:enr", last_seen => time - 60);
+    $t->redis('HSET', key_enr($udid), last_seen => time - 60);
     return $id;
 }
 
@@ -161,7 +162,7 @@ sub unpack_msgpack {
 sub events {
     my ($topic) = @_;
     my @ev;
-    for my $e (@{ $t->redis('XRANGE', 'mdm:events', '-', '+') }) {
+    for my $e (@{ $t->redis('XRANGE', key_events(), '-', '+') }) {
         my %f = @{ $e->[1] };
         my $pos = 0;
         my $ev = unpack_msgpack(\$f{m}, \$pos);
@@ -170,7 +171,7 @@ sub events {
     return @ev;
 }
 
-sub metrics { +{ @{ $t->redis('HGETALL', 'mdm:metrics:worker') } } }
+sub metrics { +{ @{ $t->redis('HGETALL', key_worker_metrics()) } } }
 
 # --- the worker ------------------------------------------------------------------
 
@@ -205,16 +206,16 @@ my $EXP = 'EXPR-DEVICE-0001';
 device($EXP);
 enqueue($EXP, 'TTL1', '?ttl=1&nopush=1');
 ok $t->wait_for(sub {
-    ($t->redis('HGET', "mdm:{$EXP}:r:TTL1", 'status') // '') eq 'Expired'
+    ($t->redis('HGET', key_r($EXP, "TTL1"), 'status') // '') eq 'Expired'
 }, 5), 'a command past its TTL is Expired although the device never connected';
-is $t->redis('LLEN', "mdm:{$EXP}:q"), 0, '... it left the queue';
-is $t->redis('EXISTS', 'mdm:cmd:{TTL1}'), 0, '... its body is deleted';
-ok !defined $t->redis('ZSCORE', 'mdm:expiry', 'TTL1'), '... and it left mdm:expiry';
-ok !defined $t->redis('ZSCORE', 'mdm:pending', $EXP),
+is $t->redis('LLEN', key_q($EXP)), 0, '... it left the queue';
+is $t->redis('EXISTS', key_cmd('TTL1')), 0, '... its body is deleted';
+ok !defined $t->redis('ZSCORE', key_expiry(), 'TTL1'), '... and it left mdm:expiry';
+ok !defined $t->redis('ZSCORE', key_pending(), $EXP),
     '... an enrollment left without work leaves mdm:pending';
-my $ttl = $t->redis('TTL', "mdm:{$EXP}:r:TTL1");
+my $ttl = $t->redis('TTL', key_r($EXP, "TTL1"));
 ok $ttl > 3500 && $ttl <= 3600, '... the result is kept for result_retention';
-ok $t->redis('TTL', 'mdm:cmd:{TTL1}:ids') > 0, '... so is the target set';
+ok $t->redis('TTL', key_cmd_ids('TTL1')) > 0, '... so is the target set';
 my $st = api_json('/v1/commands/TTL1');
 is $st->{enrollments}[0]{status}, 'Expired', 'GET /v1/commands says Expired';
 my @exp = events('mdm.CommandExpired');
@@ -226,13 +227,13 @@ ok abs($exp[0]{ts} / 1000 - time) < 10, '... and a time in ms';
 # More targets than one set listpack holds: SSCAN walks them in steps, and
 # the sweep keeps its cursor between calls.
 my @many = map { sprintf 'MANY-%04d', $_ } 1 .. 200;
-$t->redis('HSET', "mdm:{$_}:enr", enabled => 0, created => time) for @many;
+$t->redis('HSET', key_enr($_), enabled => 0, created => time) for @many;
 enqueue(join(',', @many), 'TTLMANY', '?ttl=1&nopush=1');
-ok $t->wait_for(sub { !$t->redis('EXISTS', 'mdm:cmd:{TTLMANY}') }, 10),
+ok $t->wait_for(sub { !$t->redis('EXISTS', key_cmd('TTLMANY')) }, 10),
     'a command with 200 targets is expired in batches of 20';
-is scalar(grep { ($t->redis('HGET', "mdm:{$_}:r:TTLMANY", 'status') // '') eq 'Expired' } @many),
+is scalar(grep { ($t->redis('HGET', key_r($_, "TTLMANY"), 'status') // '') eq 'Expired' } @many),
     200, '... every target is Expired';
-is scalar(grep { $t->redis('LLEN', "mdm:{$_}:q") == 0 } @many), 200,
+is scalar(grep { $t->redis('LLEN', key_q($_)) == 0 } @many), 200,
     '... every queue is empty';
 is scalar(grep { $_->{command_uuid} eq 'TTLMANY' } events('mdm.CommandExpired')),
     200, '... one event per target';
@@ -241,7 +242,7 @@ ok worker_log('w1') =~ /expired \d+ queued command\(s\); 0 command/,
 
 enqueue($EXP, 'TTL2', '?ttl=3600&nopush=1');
 sleep 0.6;
-is $t->redis('LINDEX', "mdm:{$EXP}:q", 0), 'TTL2', 'a command within its TTL stays queued';
+is $t->redis('LINDEX', key_q($EXP), 0), 'TTL2', 'a command within its TTL stays queued';
 
 # --- coalescing --------------------------------------------------------------------
 
@@ -275,7 +276,7 @@ ok $t->wait_for(sub { events('mdm.PushFailed') }, 5), 'a 410 makes an mdm.PushFa
 my ($pf) = events('mdm.PushFailed');
 is_deeply [ @{$pf}{qw(id status params)} ], [$GONE, '410', 'reason=Unregistered'],
     '... with the enrollment, the HTTP status and the APNs reason';
-ok $t->redis('HGET', "mdm:{$GONE}:enr", 'push_dead'), '... and the token is marked dead';
+ok $t->redis('HGET', key_enr($GONE), 'push_dead'), '... and the token is marked dead';
 enqueue($GONE, 'G2');
 sleep 1.2;
 is scalar @{ pushes_to($GONE) }, 1, 'no further push to a dead token';
@@ -289,7 +290,7 @@ ok $t->wait_for(sub {
         && ($m->{commands_expired_total} // 0) >= 1
         && ($m->{pushes_coalesced_total} // 0) >= 1
         && ($m->{push_failures_total} // 0) >= 1
-}, 5), 'mdm:metrics:worker counts pushes by result, expiry, coalescing and failures'
+}, 5), 'the worker metrics hash counts pushes by result, expiry, coalescing and failures'
     or diag explain metrics();
 
 # --- NotNow re-push --------------------------------------------------------------------
@@ -305,10 +306,10 @@ my $r = report($idn, $NN, Status => 'Idle');
 like $r->{body}, qr/NN1/, 'the device fetches the command';
 $r = report($idn, $NN, Status => 'NotNow', CommandUUID => 'NN1');
 is $r->{body}, '', '... says NotNow, the session ends';
-ok defined $t->redis('ZSCORE', 'mdm:notnow', $NN), '... and it is in mdm:notnow';
+ok defined $t->redis('ZSCORE', key_notnow(), $NN), '... and it is in mdm:notnow';
 ok $t->wait_for(sub { @{ pushes_to($NN) } >= 2 }, 5),
     'after repush_notnow_after it is pushed again';
-ok !defined $t->redis('ZSCORE', 'mdm:notnow', $NN), '... and leaves mdm:notnow';
+ok !defined $t->redis('ZSCORE', key_notnow(), $NN), '... and leaves mdm:notnow';
 sleep 1.5;
 is scalar @{ pushes_to($NN) }, 2, '... once';
 ok $t->wait_for(sub { (metrics()->{'repushes_total{reason="notnow"}'} // 0) >= 1 }, 3),
@@ -322,7 +323,7 @@ my $t0 = time;
 start_worker('w3', '--repush-silent-after', 1, '--repush-notnow-after', 0);
 ok $t->wait_for(sub { @{ pushes_to($CO) } > $before }, 5),
     'a device silent longer than repush_silent_after with work queued is pushed again';
-ok $t->redis('ZSCORE', 'mdm:pending', $CO) >= $t0, '... and its clock restarts';
+ok $t->redis('ZSCORE', key_pending(), $CO) >= $t0, '... and its clock restarts';
 is scalar @{ pushes_to($GONE) }, 1, '... a dead token is not';
 ok $t->wait_for(sub { (metrics()->{'repushes_total{reason="silent"}'} // 0) >= 1 }, 3),
     'silent re-pushes are counted';
@@ -334,39 +335,39 @@ unlike worker_log('w1') . worker_log('w2') . worker_log('w3'),
 
 # Written the way enqueue.lua would: nginx's own scripts are not involved.
 $t->redis('SCRIPT', 'FLUSH');
-$t->redis('HSET', 'mdm:cmd:{FLUSHED}', body => 'x', type => 'ProfileList',
+$t->redis('HSET', key_cmd('FLUSHED'), body => 'x', type => 'ProfileList',
     created => time - 5, expires => time - 1);
-$t->redis('SADD', 'mdm:cmd:{FLUSHED}:ids', $EXP);
-$t->redis('RPUSH', "mdm:{$EXP}:q", 'FLUSHED');
-$t->redis('ZADD', 'mdm:expiry', time - 1, 'FLUSHED');
+$t->redis('SADD', key_cmd_ids('FLUSHED'), $EXP);
+$t->redis('RPUSH', key_q($EXP), 'FLUSHED');
+$t->redis('ZADD', key_expiry(), time - 1, 'FLUSHED');
 ok $t->wait_for(sub {
-    ($t->redis('HGET', "mdm:{$EXP}:r:FLUSHED", 'status') // '') eq 'Expired'
+    ($t->redis('HGET', key_r($EXP, "FLUSHED"), 'status') // '') eq 'Expired'
 }, 5), 'after SCRIPT FLUSH the worker loads its scripts again and sweeps on';
 
 # --- a key of the wrong type does not stop the sweeps ----------------------------------
 
 # A command whose target set is a string, due before a good one.
-$t->redis('HSET', 'mdm:cmd:{BADIDS}', body => 'x', type => 'ProfileList');
-$t->redis('SET', 'mdm:cmd:{BADIDS}:ids', 'not a set');
-$t->redis('ZADD', 'mdm:expiry', time - 10, 'BADIDS');
+$t->redis('HSET', key_cmd('BADIDS'), body => 'x', type => 'ProfileList');
+$t->redis('SET', key_cmd_ids('BADIDS'), 'not a set');
+$t->redis('ZADD', key_expiry(), time - 10, 'BADIDS');
 # A command with a target whose queue is a string, and a good target.
 my ($BADQ, $GOODQ) = ('BADQ-DEVICE-0001', 'GOODQ-DEVICE-0001');
-$t->redis('SET', "mdm:{$BADQ}:q", 'not a list');
-$t->redis('HSET', 'mdm:cmd:{BADTGT}', body => 'x', type => 'ProfileList');
-$t->redis('SADD', 'mdm:cmd:{BADTGT}:ids', $BADQ, $GOODQ);
-$t->redis('RPUSH', "mdm:{$GOODQ}:q", 'BADTGT');
-$t->redis('ZADD', 'mdm:expiry', time - 5, 'BADTGT');
+$t->redis('SET', key_q($BADQ), 'not a list');
+$t->redis('HSET', key_cmd('BADTGT'), body => 'x', type => 'ProfileList');
+$t->redis('SADD', key_cmd_ids('BADTGT'), $BADQ, $GOODQ);
+$t->redis('RPUSH', key_q($GOODQ), 'BADTGT');
+$t->redis('ZADD', key_expiry(), time - 5, 'BADTGT');
 # An enrollment in mdm:pending whose hash is a string.
-$t->redis('SET', 'mdm:{BADENR}:enr', 'not a hash');
-$t->redis('ZADD', 'mdm:pending', 0, 'BADENR');
+$t->redis('SET', key_enr('BADENR'), 'not a hash');
+$t->redis('ZADD', key_pending(), 0, 'BADENR');
 ok $t->wait_for(sub {
-    ($t->redis('HGET', "mdm:{$GOODQ}:r:BADTGT", 'status') // '') eq 'Expired'
+    ($t->redis('HGET', key_r($GOODQ, "BADTGT"), 'status') // '') eq 'Expired'
 }, 5), 'a WRONGTYPE target is skipped: the command expires for the others';
-ok $t->wait_for(sub { !defined $t->redis('ZSCORE', 'mdm:expiry', 'BADTGT') }, 5),
+ok $t->wait_for(sub { !defined $t->redis('ZSCORE', key_expiry(), 'BADTGT') }, 5),
     '... and finishes';
-ok !defined $t->redis('ZSCORE', 'mdm:expiry', 'BADIDS'),
+ok !defined $t->redis('ZSCORE', key_expiry(), 'BADIDS'),
     'a command whose target set is not a set leaves mdm:expiry';
-ok $t->wait_for(sub { !defined $t->redis('ZSCORE', 'mdm:pending', 'BADENR') }, 5),
+ok $t->wait_for(sub { !defined $t->redis('ZSCORE', key_pending(), 'BADENR') }, 5),
     'an enrollment whose hash is not a hash leaves mdm:pending';
 ok $t->wait_for(sub {
     worker_log('w3') =~ /\[warn\] sweep: skipped \d+ item\(s\) on a Redis error.*WRONGTYPE/

@@ -24,6 +24,7 @@
 #include "metrics.h"
 #include "push.h"
 #include "redis.h"
+#include "schema.h"
 #include "sweep.h"
 #include "renew.h"
 #include "webhook.h"
@@ -41,6 +42,9 @@ typedef struct {
     ev_signal        sigterm, sigint, sighup;
     ev_timer         drain_deadline;
     int              stopping;
+    int              schema;          /* 0 unknown, 1 checked, -1 refused */
+    int              checking;
+    int              exit_code;
 } wk_worker_t;
 
 
@@ -57,11 +61,45 @@ usage(void)
 }
 
 
+static void on_redis_ready(wk_redis_t *link, void *data);
+
+
+/* Nothing reads or writes the streams before the key layout is known. */
+static void
+on_schema(int ok, void *data)
+{
+    wk_worker_t *w = data;
+
+    w->checking = 0;
+    if (ok < 0) {
+        return;                        /* the reconnect's on_ready retries */
+    }
+    if (ok == 0) {
+        w->schema = -1;
+        w->exit_code = 1;
+        ev_break(w->loop, EVBREAK_ALL);
+        return;
+    }
+    w->schema = 1;
+    if (w->reader.connected) {
+        on_redis_ready(&w->reader, w);
+    }
+    on_redis_ready(&w->cmd, w);
+}
+
+
 static void
 on_redis_ready(wk_redis_t *link, void *data)
 {
     wk_worker_t *w = data;
 
+    if (w->schema != 1) {
+        if (w->schema == 0 && !w->checking && w->cmd.connected) {
+            w->checking = 1;
+            wk_schema_check(&w->cmd, on_schema, w);
+        }
+        return;
+    }
     if (w->consumer) {
         wk_consumer_on_redis_ready(w->consumer);
     }
@@ -238,5 +276,5 @@ main(int argc, char **argv)
     ev_run(w.loop, 0);
     worker_shutdown(&w);
     wk_info("stopped");
-    return 0;
+    return w.exit_code;
 }

@@ -1029,8 +1029,8 @@ consumer_create_group(wk_consumer_t *c)
     }
     /* From 0: jobs written before the first worker ever started count too. */
     if (wk_redis_cmd(c->cmd, on_group_created, c,
-                     "XGROUP CREATE " PUSH_STREAM " " PUSH_GROUP
-                     " 0 MKSTREAM") == 0)
+                     "XGROUP CREATE %s " PUSH_GROUP " 0 MKSTREAM",
+                     PUSH_STREAM) == 0)
     {
         c->creating_group = 1;
     }
@@ -1081,7 +1081,7 @@ consumer_read(wk_consumer_t *c)
 
     if (wk_redis_cmd(c->reader, on_read, c,
                      "XREADGROUP GROUP " PUSH_GROUP " %s COUNT %s BLOCK %s "
-                     "STREAMS " PUSH_STREAM " >", c->cf->name, cnt, block) == 0)
+                     "STREAMS %s >", c->cf->name, cnt, block, PUSH_STREAM) == 0)
     {
         c->reading = 1;
     }
@@ -1166,9 +1166,9 @@ on_claim_timer(struct ev_loop *loop, ev_timer *w, int revents)
     snprintf(idle, sizeof(idle), "%ld", c->cf->push_claim_idle_ms);
     snprintf(count, sizeof(count), "%zu", read_count(c));
     if (wk_redis_cmd(c->cmd, on_autoclaim, c,
-                     "XAUTOCLAIM " PUSH_STREAM " " PUSH_GROUP " %s %s %s "
-                     "COUNT %s", c->cf->name, idle, c->claim_cursor,
-                     count) == 0)
+                     "XAUTOCLAIM %s " PUSH_GROUP " %s %s %s "
+                     "COUNT %s", PUSH_STREAM, c->cf->name, idle,
+                     c->claim_cursor, count) == 0)
     {
         c->claiming = 1;
     }

@@ -4,7 +4,7 @@
 #include <sys/time.h>
 
 #include "log.h"
-#include "mdm_keys.h"
+#include "mdm_store.h"
 #include "mdm_script.h"
 #include "metrics.h"
 #include "sweep.h"
@@ -181,20 +181,22 @@ on_repushed(wk_redis_t *link, redisReply *r, void *data)
 static void
 sweep_expire(wk_sweep_t *s)
 {
-    char now[24], batch[24], retention[24], maxlen[24];
     struct timeval tv;
+    const char *argv[MDM_STORE_EXPIRE_ARGC];
+    size_t argvlen[MDM_STORE_EXPIRE_ARGC];
+    char buf[MDM_STORE_BUF(MDM_STORE_EXPIRE_KEYS)];
+    mdm_argv_t a;
 
     gettimeofday(&tv, NULL);
-    snprintf(now, sizeof(now), "%lld",
-             (long long) tv.tv_sec * 1000 + tv.tv_usec / 1000);
-    snprintf(batch, sizeof(batch), "%ld", s->cf->sweep_batch);
-    snprintf(retention, sizeof(retention), "%ld", s->cf->result_retention);
-    snprintf(maxlen, sizeof(maxlen), "%ld", s->cf->events_maxlen);
-
-    const char *argv[] = { "EVALSHA", s->expire.sha, "4", MDM_KEY_EXPIRY,
-                           MDM_KEY_EVENTS, MDM_KEY_PENDING, MDM_KEY_NOTNOW,
-                           now, batch, retention, maxlen };
-    if (wk_redis_cmdargv(s->redis, on_expired, s, 11, argv, NULL) == 0) {
+    mdm_argv_init(&a, argv, argvlen, MDM_STORE_EXPIRE_ARGC, buf, sizeof(buf));
+    if (mdm_store_expire_argv((int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000,
+                              s->cf->sweep_batch, s->cf->result_retention,
+                              s->cf->events_maxlen, &a) != 0)
+    {
+        return;
+    }
+    mdm_argv_set_sha(&a, s->expire.sha);
+    if (wk_redis_cmdargv(s->redis, on_expired, s, a.argc, argv, argvlen) == 0) {
         s->expiring = 1;
     }
 }
@@ -203,20 +205,26 @@ sweep_expire(wk_sweep_t *s)
 static void
 sweep_repush(wk_sweep_t *s)
 {
-    char now[24], silent[24], notnow[24], batch[24];
+    const char *argv[MDM_STORE_SWEEP_PENDING_ARGC];
+    size_t argvlen[MDM_STORE_SWEEP_PENDING_ARGC];
+    char buf[MDM_STORE_BUF(MDM_STORE_SWEEP_PENDING_KEYS)];
+    mdm_argv_t a;
 
     if (s->cf->repush_silent_after == 0 && s->cf->repush_notnow_after == 0) {
         return;
     }
-    snprintf(now, sizeof(now), "%ld", (long) ev_now(s->loop));
-    snprintf(silent, sizeof(silent), "%ld", s->cf->repush_silent_after);
-    snprintf(notnow, sizeof(notnow), "%ld", s->cf->repush_notnow_after);
-    snprintf(batch, sizeof(batch), "%ld", s->cf->sweep_batch);
+    mdm_argv_init(&a, argv, argvlen, MDM_STORE_SWEEP_PENDING_ARGC, buf,
+                  sizeof(buf));
+    if (mdm_store_sweep_pending_argv((int64_t) ev_now(s->loop),
+                                     s->cf->repush_silent_after,
+                                     s->cf->repush_notnow_after,
+                                     s->cf->sweep_batch, &a) != 0)
+    {
+        return;
+    }
+    mdm_argv_set_sha(&a, s->pending.sha);
 
-    const char *argv[] = { "EVALSHA", s->pending.sha, "3", MDM_KEY_PENDING,
-                           MDM_KEY_NOTNOW, MDM_KEY_PUSH, now, silent, notnow,
-                           batch };
-    if (wk_redis_cmdargv(s->redis, on_repushed, s, 10, argv, NULL) == 0) {
+    if (wk_redis_cmdargv(s->redis, on_repushed, s, a.argc, argv, argvlen) == 0) {
         s->repushing = 1;
     }
 }

@@ -207,10 +207,11 @@ hook_parse(wk_hook_t *k, const char *line, const wk_config_t *cf)
     snprintf(k->group, sizeof(k->group), "webhook:%s", name);
     snprintf(k->streams[FROM_EVENTS], sizeof(k->streams[0]), "%s",
              MDM_KEY_EVENTS);
-    snprintf(k->streams[FROM_RETRY], sizeof(k->streams[0]),
-             "mdm:webhook:retry:%s", name);
-    snprintf(k->dead_stream, sizeof(k->dead_stream), "mdm:webhook:dead:%s",
-             name);
+    const char *p[] = { name };   /* names are short: NAME_MAX_LEN */
+    mdm_schema_key(k->streams[FROM_RETRY], sizeof(k->streams[0]),
+                   MDM_K_WEBHOOK_RETRY, p, 1);
+    mdm_schema_key(k->dead_stream, sizeof(k->dead_stream),
+                   MDM_K_WEBHOOK_DEAD, p, 1);
     snprintf(k->reader_name, sizeof(k->reader_name), "webhook %s", name);
     strcpy(k->claim_cursor[FROM_EVENTS], "0-0");
     strcpy(k->claim_cursor[FROM_RETRY], "0-0");

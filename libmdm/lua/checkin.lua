@@ -22,10 +22,7 @@ for i = 11, #ARGV do fields[#fields + 1] = ARGV[i] end
 
 local bind_id = parent ~= '' and parent or id
 
-local function user_key(uid, suffix)
-    return 'mdm:{' .. uid .. '}:' .. suffix
-end
-
+-- @include keys
 -- @include binding
 
 local function check_bound()
@@ -40,7 +37,7 @@ local function bind_authenticate()
     end
     local old = redis.call('HGET', enr, 'cert')
     if old and old ~= sha then
-        redis.call('DEL', 'mdm:cert:' .. old)
+        redis.call('DEL', K.cert(old))
     end
     redis.call('SET', cert_key, id)
     redis.call('HSET', enr, 'cert', sha)
@@ -48,11 +45,11 @@ local function bind_authenticate()
 end
 
 local function clear_queue(uid)
-    local q = user_key(uid, 'q')
+    local q = K.q(uid)
     for _, uuid in ipairs(redis.call('LRANGE', q, 0, -1)) do
-        redis.call('DEL', user_key(uid, 'r:' .. uuid))
+        redis.call('DEL', K.r(uid, uuid))
     end
-    redis.call('DEL', q, user_key(uid, 'nn'))
+    redis.call('DEL', q, K.nn(uid))
 end
 
 local function store_fields()
@@ -76,7 +73,7 @@ local function authenticate()
     clear_queue(id)
     for _, uid in ipairs(redis.call('SMEMBERS', users_key)) do
         clear_queue(uid)
-        redis.call('HSET', user_key(uid, 'enr'), 'enabled', '0')
+        redis.call('HSET', K.enr(uid), 'enabled', '0')
     end
     redis.call('HDEL', enr, 'token', 'push_magic', 'push_dead', 'tally',
                'awaiting_config', 'unlock_token', 'checked_out')
@@ -111,7 +108,7 @@ local function check_out()
     redis.call('HSET', enr, 'enabled', '0', 'last_seen', now,
                'checked_out', now)
     for _, uid in ipairs(redis.call('SMEMBERS', users_key)) do
-        redis.call('HSET', user_key(uid, 'enr'), 'enabled', '0',
+        redis.call('HSET', K.enr(uid), 'enabled', '0',
                    'checked_out', now)
     end
 end

@@ -17,6 +17,8 @@
 -- Command bodies (mdm:cmd:{<uuid>}) live in their own slot: on Redis Cluster
 -- this script would need them fetched in a second step.
 
+-- @include keys
+
 local enr, bind_enr, cert_key, q, nn, rkey, events, pending, notnow =
       unpack(KEYS)
 local id, parent, sha, mode, now, status, uuid, raw, event, maxlen,
@@ -70,7 +72,7 @@ end
 local function expire(cmd_uuid, dead)
     redis.call('LREM', q, 1, cmd_uuid)
     if not dead then return end
-    local r = 'mdm:{' .. id .. '}:r:' .. cmd_uuid
+    local r = K.r(id, cmd_uuid)
     redis.call('HSET', r, 'status', 'Expired', 'updated', now)
     redis.call('EXPIRE', r, retention)
     redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'm',
@@ -90,7 +92,7 @@ local function next_command()
         local dropped = 0
         for _, cmd_uuid in ipairs(batch) do
             if not skipping or redis.call('SISMEMBER', nn, cmd_uuid) == 0 then
-                local cmd = redis.call('HMGET', 'mdm:cmd:{' .. cmd_uuid .. '}',
+                local cmd = redis.call('HMGET', K.cmd(cmd_uuid),
                                        'body', 'expires')
                 local expires = tonumber(cmd[2] or '0') or 0
                 if cmd[1] and (expires == 0 or expires > tonumber(now)) then

@@ -13,6 +13,8 @@
 -- Command bodies live in their own slots: on Redis Cluster this script would
 -- need them fetched in a second step.
 
+-- @include keys
+
 local enr, q = unpack(KEYS)
 local id, pos, limit, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]),
                             tonumber(ARGV[4])
@@ -24,10 +26,10 @@ end
 local out = {'ok', ''}
 
 for _, uuid in ipairs(redis.call('LRANGE', q, pos, pos + limit - 1)) do
-    local cmd = redis.call('HMGET', 'mdm:cmd:{' .. uuid .. '}', 'type',
+    local cmd = redis.call('HMGET', K.cmd(uuid), 'type',
                            'created', 'expires')
     if cmd[2] then
-        local r = redis.call('HMGET', 'mdm:{' .. id .. '}:r:' .. uuid,
+        local r = redis.call('HMGET', K.r(id, uuid),
                              'status', 'notnow')
         local expires = tonumber(cmd[3] or '0') or 0
         local status = r[1] == 'NotNow' and 'NotNow' or 'Queued'
