@@ -22,7 +22,15 @@ const mdm_schema_key_t mdm_schema_keys[MDM_K_COUNT] = {
 
     [MDM_K_Q] = { "q", "list", MDM_TAG_DEVICE,
         "mdm:{<id>}:q",
-        "pending command UUIDs, FIFO (`RPUSH` to enqueue, head is next)" },
+        "pending command UUIDs of queue generation 0, FIFO (`RPUSH` to "
+        "enqueue, head is next)" },
+
+    [MDM_K_QG] = { "qg", "list", MDM_TAG_DEVICE,
+        "mdm:{<id>}:q:<gen>",
+        "the queue of generation `<gen>` (the enrollment's `qgen`) when it "
+        "is not 0; generation 0 is `mdm:{<id>}:q`. Authenticate starts a new "
+        "generation instead of walking the queue; the old one is listed in "
+        "`mdm:qgc` for the worker's sweep" },
 
     [MDM_K_NN] = { "nn", "set", MDM_TAG_DEVICE,
         "mdm:{<id>}:nn",
@@ -88,6 +96,13 @@ const mdm_schema_key_t mdm_schema_keys[MDM_K_COUNT] = {
         "enrollment IDs whose session ended with NotNow'd commands still "
         "queued, score = its end; the workers re-push after the NotNow "
         "policy's delay" },
+
+    [MDM_K_QGC] = { "qgc", "zset", MDM_TAG_GLOBAL,
+        "mdm:qgc",
+        "queues of past generations still to delete, member "
+        "`<gen>:<id>`, score = when Authenticate retired it; the worker's "
+        "sweep (`queue_gc.lua`) deletes them and their commands' result "
+        "hashes in budgeted steps" },
 
     [MDM_K_WEBHOOK_DEAD] = { "webhook_dead", "stream", MDM_TAG_GLOBAL,
         "mdm:webhook:dead:<name>",

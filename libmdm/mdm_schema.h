@@ -28,6 +28,7 @@ typedef enum {
     MDM_K_ENR = 0,
     MDM_K_AUTH,
     MDM_K_Q,
+    MDM_K_QG,
     MDM_K_NN,
     MDM_K_R,
     MDM_K_USERS,
@@ -41,6 +42,7 @@ typedef enum {
     MDM_K_EXPIRY,
     MDM_K_PENDING,
     MDM_K_NOTNOW,
+    MDM_K_QGC,
     MDM_K_WEBHOOK_DEAD,
     MDM_K_WEBHOOK_RETRY,
     MDM_K_WORKER_METRICS,
@@ -91,9 +93,13 @@ size_t mdm_schema_key(char *buf, size_t size, mdm_key_id_t k,
  * when a deployment is bootstrapped. A process of another version refuses
  * to work on it: the module answers 503, mdm-worker exits, both saying why.
  * Version 1 is the first layout; deployments made before the record existed
- * are version 1.
+ * are version 1. Version 2 gives each enrollment's queue a generation (enr
+ * field qgen): generation 0 keeps version 1's name, so version 1 data is
+ * version 2 data as it stands and `mdm-worker --migrate` only records the
+ * new version; a process of version 1 must not run on it any more (its
+ * Authenticate would walk the generation-0 name only).
  */
-#define MDM_SCHEMA_VERSION  1
+#define MDM_SCHEMA_VERSION  2
 
 typedef enum {
     MDM_SCHEMA_OK = 0,       /* recorded and ours */

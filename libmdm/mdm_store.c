@@ -213,7 +213,7 @@ mdm_store_checkin_argv(const mdm_store_checkin_t *in, mdm_argv_t *out)
     arg_key(out, MDM_K_ENR, device, NULL);
     arg_key(out, MDM_K_CERT, in->cert_sha, NULL);
     arg_key(out, MDM_K_AUTH, id, NULL);
-    arg_key(out, MDM_K_Q, id, NULL);
+    arg_key(out, MDM_K_QGC, NULL, NULL);
     arg_key(out, MDM_K_NN, id, NULL);
     arg_key(out, MDM_K_USERS, device, NULL);
     arg_key(out, MDM_K_EVENTS, NULL, NULL);
@@ -267,7 +267,6 @@ mdm_store_connect_argv(const mdm_store_connect_t *in, mdm_argv_t *out)
     arg_key(out, MDM_K_ENR, id, NULL);
     arg_key(out, MDM_K_ENR, device, NULL);
     arg_key(out, MDM_K_CERT, in->cert_sha, NULL);
-    arg_key(out, MDM_K_Q, id, NULL);
     arg_key(out, MDM_K_NN, id, NULL);
     /* this command's result hash; the enrollment hash for Idle */
     if (rep->command_uuid != NULL) {
@@ -348,6 +347,20 @@ mdm_store_expire_argv(int64_t now_ms, long batch, long retention,
     arg_int(out, events_maxlen);
 
     return arg_done(out, MDM_STORE_EXPIRE_KEYS);
+}
+
+
+int
+mdm_store_queue_gc_argv(int64_t now, long budget, mdm_argv_t *out)
+{
+    arg_script(out, "queue_gc", MDM_STORE_QUEUE_GC_KEYS);
+
+    arg_key(out, MDM_K_QGC, NULL, NULL);
+
+    arg_int(out, now);
+    arg_int(out, budget);
+
+    return arg_done(out, MDM_STORE_QUEUE_GC_KEYS);
 }
 
 

@@ -65,7 +65,7 @@ int mdm_store_checkin_argv(const mdm_store_checkin_t *in, mdm_argv_t *out);
 
 
 /* connect.lua: one command report (protocol.md §3) */
-#define MDM_STORE_CONNECT_KEYS  9
+#define MDM_STORE_CONNECT_KEYS  8
 #define MDM_STORE_CONNECT_ARGC  (3 + MDM_STORE_CONNECT_KEYS + 11)
 
 typedef struct {
@@ -111,6 +111,13 @@ int mdm_store_enqueue_argv(const mdm_store_enqueue_t *in, mdm_argv_t *out);
 
 int mdm_store_expire_argv(int64_t now_ms, long batch, long retention,
     long events_maxlen, mdm_argv_t *out);
+
+
+/* queue_gc.lua: the worker's sweep of retired queue generations */
+#define MDM_STORE_QUEUE_GC_KEYS  1
+#define MDM_STORE_QUEUE_GC_ARGC  (3 + MDM_STORE_QUEUE_GC_KEYS + 2)
+
+int mdm_store_queue_gc_argv(int64_t now, long budget, mdm_argv_t *out);
 
 
 /* sweep_pending.lua: the worker's silent-device and NotNow re-push sweep */

@@ -219,7 +219,7 @@ ngx_http_mdm_schema_verdict(ngx_http_mdm_schema_t *sc, const char *recorded,
         } else if (sc->step == NGX_HTTP_MDM_SCHEMA_HAS_DATA) {
             sc->step = NGX_HTTP_MDM_SCHEMA_RECORD;
         } else {
-            ngx_cpystrn((u_char *) why, (u_char *) "mdm:schema does not "
+            ngx_cpystrn((u_char *) why, (u_char *) "the layout record does not "
                         "keep its version", sizeof(why));
             break;
         }

@@ -1,9 +1,11 @@
 #!/usr/bin/perl
 # The key layout record (mdm:schema, docs/redis-schema.md): an empty Redis
-# gets this build's version written by the first process; a deployment that
-# predates the record is taken as version 1; another version is refused: the
-# module answers 503 with an alert naming both versions (and serves again
-# once Redis holds its version), mdm-worker exits 1 saying why.
+# gets this build's version written by the first process; another version is
+# refused: the module answers 503 with an alert naming both versions (and
+# serves again once Redis holds its version), mdm-worker exits 1 saying why.
+# A deployment that predates the record is layout 1: refused until
+# `mdm-worker --migrate`, after which its enrollment, queue, result, binding
+# and push certificate are all served as before.
 
 use strict;
 use warnings;
@@ -12,6 +14,9 @@ use Test::More;
 use POSIX qw(WNOHANG);
 use MDM::Test;
 use MDM::Keys qw(:DEFAULT $SCHEMA_VERSION);
+
+*plist = \&MDM::Plist::plist;
+*data = \&MDM::Plist::data;
 
 my $t = MDM::Test->new;
 my $dir = $t->dir;
@@ -28,6 +33,8 @@ $t->nginx_start(<<"EOF", port => $https);
         listen 127.0.0.1:$https ssl;
         ssl_certificate $pki->{cert};
         ssl_certificate_key $pki->{key};
+        mdm_device_ca $pki->{ca};
+        location /mdm { mdm_server; }
         location / { mdm_api; mdm_api_key secret; }
     }
 EOF
@@ -87,13 +94,65 @@ like(worker_log('w3'), qr/invalid version "abc"/, '... and named');
 $t->redis('HSET', key_schema(), 'version', $SCHEMA_VERSION);
 ok($t->wait_for(sub { api_status() == 200 }, 30), 'the record fixed: the API serves again, no restart');
 
-# A deployment from before the record: enrollments, no mdm:schema.
+# A deployment from before the record (layout 1): a device enrolled, a
+# command answered, one queued, a push certificate; then no mdm:schema.
+my $D = 'MIGRATE-DEVICE-1';
+my $did = $t->identity($D);
+sub device {
+    my ($type, %kv) = @_;
+    my $ct = $type eq 'checkin' ? 'application/x-apple-aspen-mdm-checkin' : 'application/x-apple-aspen-mdm';
+    return $t->request('PUT', $https, '/mdm', plist(UDID => $D, %kv), sign => $did,
+                       headers => { 'Content-Type' => $ct });
+}
+sub enqueue {
+    my ($uuid) = @_;
+    my $cmd = plist(CommandUUID => $uuid, Command => MDM::Plist::subdict(RequestType => 'ProfileList'));
+    return $t->request('PUT', $https, "/v1/enqueue/$D?nopush=1", $cmd,
+                       headers => { MDM::Test::api_auth('secret') })->{status};
+}
+is(device('checkin', MessageType => 'Authenticate', Topic => 'com.apple.mgmt.External.mig')->{status}, 200,
+   'layout 1 data: Authenticate');
+is(device('checkin', MessageType => 'TokenUpdate', Topic => 'com.apple.mgmt.External.mig',
+          Token => data('k' x 32), PushMagic => 'pm')->{status}, 200, '... TokenUpdate');
+is(enqueue('MIG-1'), 200, '... a command');
+like(device('connect', Status => 'Idle')->{body}, qr/MIG-1/, '... sent');
+is(device('connect', Status => 'Acknowledged', CommandUUID => 'MIG-1')->{status}, 200, '... answered');
+is(enqueue('MIG-2'), 200, '... another one queued');
+$t->redis('HSET', key_pushcert('com.apple.mgmt.External.mig'), cert => 'PEM', key => 'KEY',
+          not_after => 2000000000, updated => 1);
+my %before = (enr => { @{ $t->redis('HGETALL', key_enr($D)) } },
+              cert => $t->redis('GET', key_cert($t->redis('HGET', key_enr($D), 'cert'))));
+is($t->redis('HGET', key_enr($D), 'qgen'), undef, '... queue generation 0: layout 1\'s queue name');
 $t->redis('DEL', key_schema());
-$t->redis('ZADD', key_enrollments(), time, 'OLD-DEVICE');
-worker('w4');
-ok($t->wait_for(sub { worker_log('w4') =~ /key layout version $SCHEMA_VERSION\b/ }, 20),
-   'a deployment that predates the record: the worker runs on it');
-is($t->redis('HGET', key_schema(), 'version'), 1, '... recorded as layout version 1');
-$t->stop('w4');
+
+ok($t->wait_for(sub { api_status() == 503 }, 30), 'unrecorded data is layout 1: the API answers 503');
+like($t->error_log, qr/Redis holds key layout version 1, this build needs $SCHEMA_VERSION: run mdm-worker --migrate/,
+     '... saying what to run');
+$pid = worker('w4');
+is(exit_code($pid), 1, 'mdm-worker refuses layout 1');
+like(worker_log('w4'), qr/needs $SCHEMA_VERSION: run mdm-worker --migrate/, '... and says what to run');
+
+$pid = $t->spawn('migrate', {}, $worker_bin, '--redis', "127.0.0.1:$redis", '--migrate',
+                 '--apns-url', 'https://127.0.0.1:1');
+is(exit_code($pid), 0, 'mdm-worker --migrate succeeds');
+like(worker_log('migrate'), qr/key layout version 1 -> 2/, '... from layout 1 to 2');
+is($t->redis('HGET', key_schema(), 'version'), $SCHEMA_VERSION, '... and records it');
+$pid = $t->spawn('migrate2', {}, $worker_bin, '--redis', "127.0.0.1:$redis", '--migrate',
+                 '--apns-url', 'https://127.0.0.1:1');
+is(exit_code($pid), 0, 'a second --migrate is a no-op');
+like(worker_log('migrate2'), qr/already holds key layout version $SCHEMA_VERSION/, '... and says so');
+
+ok($t->wait_for(sub { api_status() == 200 }, 30), 'after the migration nginx serves again, no restart');
+is_deeply({ @{ $t->redis('HGETALL', key_enr($D)) } }, $before{enr}, 'the enrollment is carried over');
+is($t->redis('GET', key_cert($before{enr}{cert})), $before{cert}, '... its certificate binding');
+is($t->redis('HGET', key_r($D, 'MIG-1'), 'status'), 'Acknowledged', '... the result');
+is($t->redis('HGET', key_pushcert('com.apple.mgmt.External.mig'), 'cert'), 'PEM', '... the push certificate');
+my $r = device('connect', Status => 'Idle');
+is($r->{status}, 200, 'the device is served (its binding holds)');
+like($r->{body}, qr/MIG-2/, '... and gets the command queued before the migration');
+worker('w5');
+ok($t->wait_for(sub { worker_log('w5') =~ /key layout version $SCHEMA_VERSION\b/ }, 20),
+   'mdm-worker runs on the migrated deployment');
+$t->stop('w5');
 
 done_testing;

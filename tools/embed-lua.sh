@@ -17,7 +17,10 @@ for f in "$dir"/*.lua; do
     # "-- @include NAME" lines are replaced by lib/NAME.lua; of the generated
     # key helpers (lib/keys.lua, one "function K.<name>" a line) only those
     # the script calls, so that a script pays for no closure it never uses
-    used=$(grep -o 'K\.[a-z_]*(' "$f" | sort -u | tr '\n' ' ' || true)
+    # (the script's own calls and those of the libraries it includes)
+    libs=$(sed -n 's|^-- @include \([a-z_]*\)$|'"$dir"'/lib/\1.lua|p' "$f" \
+           | grep -v '/keys\.lua$' || true)
+    used=$(cat "$f" $libs | grep -o 'K\.[a-z_]*(' | sort -u | tr '\n' ' ' || true)
     src=$(awk -v lib="$dir/lib" -v used=" $used" '
         /^-- @include [a-z_]+$/ {
             file = lib "/" $3 ".lua"

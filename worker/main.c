@@ -22,6 +22,7 @@
 #include "log.h"
 #include "mdm_version.h"
 #include "metrics.h"
+#include "migrate.h"
 #include "push.h"
 #include "redis.h"
 #include "schema.h"
@@ -52,9 +53,12 @@ static void
 usage(void)
 {
     fprintf(stderr,
-            "usage: mdm-worker [-t|--check-config] [-c FILE] [--KEY VALUE ...]\n"
+            "usage: mdm-worker [-t|--check-config|--migrate] [-c FILE] "
+            "[--KEY VALUE ...]\n"
             "  -t, --check-config: report every configuration problem, "
             "exit 1 if any\n"
+            "  --migrate: bring Redis to this build's key layout, then exit "
+            "(old processes stopped)\n"
             "  every key of the config file is also a flag, '_' written '-':\n"
             "  --redis 127.0.0.1:6379 --apns-url https://host:port "
             "--apns-ca FILE --name NAME --log-level debug\n");
@@ -258,6 +262,16 @@ main(int argc, char **argv)
             return wk_config_check(argc, argv) == 0 ? 0 : 1;
         }
     }
+    /* --migrate is a mode, not a setting: the rest is the configuration */
+    int migrate = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--migrate") == 0) {
+            migrate = 1;
+            memmove(&argv[i], &argv[i + 1], (argc - i) * sizeof(char *));
+            argc--;
+            i--;
+        }
+    }
     wk_config_defaults(&w.cf);
     if (wk_config_from_args(&w.cf, argc, argv, err, sizeof(err)) != 0) {
         fprintf(stderr, "mdm-worker: %s\n", err);
@@ -265,6 +279,9 @@ main(int argc, char **argv)
         return 2;
     }
     wk_log_level = (wk_log_level_t) wk_log_level_parse(w.cf.log_level);
+    if (migrate) {
+        return wk_migrate(&w.cf);
+    }
 
     wk_info("mdm-worker %s starting: consumer %s, redis %s, apns %s",
             MDM_VERSION, w.cf.name, w.cf.redis, w.cf.apns_url);

@@ -104,7 +104,7 @@ on_version(wk_redis_t *link, redisReply *r, void *data)
         return;
     case MDM_SCHEMA_RECORD:
         if (++s->rounds > 2) {
-            wk_alert("refusing to start: mdm:schema does not keep its "
+            wk_alert("refusing to start: the layout record does not keep its "
                      "version");
             schema_done(s, 0);
             return;

@@ -18,6 +18,7 @@
 -- would need one call per enrollment.
 
 -- @include keys
+-- @include queue
 
 local cmd, ids, expiry, pending, notnow = unpack(KEYS)
 local uuid, now, retention, cursor = unpack(ARGV, 1, 4)
@@ -49,7 +50,7 @@ local function cancel(id)
     if expired then
         return 'already Expired'
     end
-    local q = K.q(id)
+    local q = queue_of(id, K.enr(id))
     if redis.call('LREM', q, 1, uuid) == 0 then
         return 'command is no longer queued'
     end

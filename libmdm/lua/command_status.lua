@@ -17,6 +17,7 @@
 -- would need them fetched in a second step.
 
 -- @include keys
+-- @include queue
 
 local cmd, ids = unpack(KEYS)
 local uuid, cursor, limit, now, with_body, one = unpack(ARGV, 1, 6)
@@ -43,7 +44,7 @@ local function state(id)
                          'updated', 'notnow', 'result')
     local status = r[1]
     if not final[status] then
-        if not redis.call('LPOS', K.q(id), uuid) then
+        if not redis.call('LPOS', queue_of(id, K.enr(id)), uuid) then
             status = ''
         elseif expires ~= 0 and expires <= now then
             status = 'Expired'

@@ -5,8 +5,9 @@
 -- this session are skipped.
 --
 -- KEYS: 1 enrollment hash, 2 hash holding the binding, 3 mdm:cert:<sha>,
---       4 queue, 5 NotNow set, 6 this command's result hash (the enrollment
---       hash for Idle), 7 events stream, 8 mdm:pending, 9 mdm:notnow
+--       4 NotNow set, 5 this command's result hash (the enrollment hash for
+--       Idle), 6 events stream, 7 mdm:pending, 8 mdm:notnow; the queue is
+--       the one of the enrollment's generation (lib/queue.lua), same slot
 -- ARGV: 1 enrollment ID, 2 parent ID, 3 certificate SHA-256 ('' when
 --       binding is off), 4 binding mode, 5 now, 6 Status, 7 CommandUUID,
 --       8 raw body of a final result ('' otherwise), 9 event (msgpack;
@@ -18,11 +19,13 @@
 -- this script would need them fetched in a second step.
 
 -- @include keys
+-- @include queue
 
-local enr, bind_enr, cert_key, q, nn, rkey, events, pending, notnow =
+local enr, bind_enr, cert_key, nn, rkey, events, pending, notnow =
       unpack(KEYS)
 local id, parent, sha, mode, now, status, uuid, raw, event, maxlen,
       retention = unpack(ARGV, 1, 11)
+local q     -- the queue, once the enrollment is known
 
 local bind_id = parent ~= '' and parent or id
 
@@ -108,6 +111,8 @@ end
 
 local err = check_enrollment()
 if err then return {'err', err} end
+
+q = queue_of(id, enr)
 
 redis.call('HSET', enr, 'last_seen', now)
 

@@ -21,6 +21,7 @@
 -- would need one call per enrollment.
 
 -- @include keys
+-- @include queue
 
 local expiry, events, pending, notnow = unpack(KEYS)
 local now_ms, batch, retention, maxlen = unpack(ARGV, 1, 4)
@@ -45,7 +46,7 @@ local function guarded(fn, ...)
 end
 
 local function expire_target(id, uuid)
-    local q = K.q(id)
+    local q = queue_of(id, K.enr(id))
     if redis.call('LREM', q, 1, uuid) == 0 then
         return                  -- answered, cancelled or already dropped
     end

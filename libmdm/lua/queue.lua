@@ -2,7 +2,7 @@
 -- get them. The cursor is a position in the queue: the device consuming the
 -- head between two calls shifts it.
 --
--- KEYS: 1 enrollment hash, 2 queue
+-- KEYS: 1 enrollment hash (the queue of its generation is in its slot)
 -- ARGV: 1 enrollment ID, 2 cursor (position), 3 limit, 4 now (unix s)
 -- Returns {'err', reason} or {'ok', next cursor ('' at the end), uuid,
 -- RequestType, status, NotNow count, created, expires, uuid, ...}; status is
@@ -14,8 +14,9 @@
 -- need them fetched in a second step.
 
 -- @include keys
+-- @include queue
 
-local enr, q = unpack(KEYS)
+local enr = KEYS[1]
 local id, pos, limit, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]),
                             tonumber(ARGV[4])
 
@@ -24,6 +25,7 @@ if redis.call('EXISTS', enr) == 0 then
 end
 
 local out = {'ok', ''}
+local q = queue_of(id, enr)
 
 for _, uuid in ipairs(redis.call('LRANGE', q, pos, pos + limit - 1)) do
     local cmd = redis.call('HMGET', K.cmd(uuid), 'type',

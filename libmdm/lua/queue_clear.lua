@@ -18,6 +18,7 @@ local pending, notnow = unpack(KEYS)
 local now, retention, budget = ARGV[1], ARGV[2], tonumber(ARGV[3])
 
 -- @include keys
+-- @include queue
 
 local out = {}
 
@@ -26,7 +27,7 @@ for i = 4, #ARGV do
         break
     end
     local id = ARGV[i]
-    local q = K.q(id)
+    local q = queue_of(id, K.enr(id))
     if redis.call('EXISTS', K.enr(id)) == 0 then
         out[#out + 1] = id
         out[#out + 1] = 'unknown enrollment'

@@ -84,14 +84,14 @@ test_connect(void)
     header(&a, "connect", MDM_STORE_CONNECT_KEYS);
     is_str(arg(&a, 3), "mdm:{DEV-1:USER-1}:enr", "connect KEYS[1] enrollment");
     is_str(arg(&a, 4), "mdm:{DEV-1}:enr", "connect KEYS[2] the binding's hash");
-    is_str(arg(&a, 8), "mdm:{DEV-1:USER-1}:r:CMD-1", "connect KEYS[6] result");
-    is_str(arg(&a, 12), "DEV-1:USER-1", "connect ARGV[1] ID");
-    is_str(arg(&a, 14), "abc", "connect ARGV[3] certificate");
-    is_str(arg(&a, 15), "on", "connect ARGV[4] binding mode");
-    is_str(arg(&a, 16), "1700000000", "connect ARGV[5] now");
-    is_str(arg(&a, 19), "<plist/>", "connect ARGV[8] a final result's body");
-    is_str(arg(&a, 22), "86400", "connect ARGV[11] retention");
-    is_int(a.argc, 3 + 9 + 11, "connect: argc");
+    is_str(arg(&a, 7), "mdm:{DEV-1:USER-1}:r:CMD-1", "connect KEYS[5] result");
+    is_str(arg(&a, 11), "DEV-1:USER-1", "connect ARGV[1] ID");
+    is_str(arg(&a, 13), "abc", "connect ARGV[3] certificate");
+    is_str(arg(&a, 14), "on", "connect ARGV[4] binding mode");
+    is_str(arg(&a, 15), "1700000000", "connect ARGV[5] now");
+    is_str(arg(&a, 18), "<plist/>", "connect ARGV[8] a final result's body");
+    is_str(arg(&a, 21), "86400", "connect ARGV[11] retention");
+    is_int(a.argc, 3 + 8 + 11, "connect: argc");
 
     rep.status = MDM_STATUS_IDLE;
     rep.status_name = "Idle";
@@ -99,9 +99,9 @@ test_connect(void)
     in.event_len = 0;
     in.event = NULL;
     ok(mdm_store_connect_argv(&in, &a) == 0, "connect Idle: built again");
-    is_str(arg(&a, 8), "mdm:{DEV-1:USER-1}:enr", "Idle: KEYS[6] is the enrollment");
-    is_str(arg(&a, 19), "", "Idle: no body stored");
-    is_str(arg(&a, 20), "", "Idle: no event");
+    is_str(arg(&a, 7), "mdm:{DEV-1:USER-1}:enr", "Idle: KEYS[5] is the enrollment");
+    is_str(arg(&a, 18), "", "Idle: no body stored");
+    is_str(arg(&a, 19), "", "Idle: no event");
 }
 
 
@@ -136,6 +136,7 @@ test_checkin(void)
     ok(mdm_store_checkin_argv(&in, &a) == 0, "checkin: built");
     header(&a, "checkin", MDM_STORE_CHECKIN_KEYS);
     is_str(arg(&a, 3), "mdm:{DEV-2}:enr", "checkin KEYS[1]");
+    is_str(arg(&a, 7), "mdm:qgc", "checkin KEYS[5] retired queues");
     is_str(arg(&a, 12), "mdm:pushcert:com.apple.mgmt.X", "checkin KEYS[10] topic's push certificate");
     is_str(arg(&a, 13), "TokenUpdate", "checkin ARGV[1] MessageType");
     is_str(arg(&a, 18), "retro", "checkin ARGV[6] binding mode");
@@ -191,6 +192,11 @@ test_enqueue_and_sweeps(void)
     ok(mdm_store_expire_argv(1000, 50, 86400, 100000, &a) == 0, "expire: built");
     header(&a, "expire", MDM_STORE_EXPIRE_KEYS);
     is_str(arg(&a, 7), "1000", "expire ARGV[1] now (ms)");
+    a = fresh();
+    ok(mdm_store_queue_gc_argv(77, 500, &a) == 0, "queue_gc: built");
+    header(&a, "queue_gc", MDM_STORE_QUEUE_GC_KEYS);
+    is_str(arg(&a, 3), "mdm:qgc", "queue_gc KEYS[1]");
+    is_str(arg(&a, 5), "500", "queue_gc ARGV[2] budget");
     a = fresh();
     ok(mdm_store_sweep_pending_argv(10, 600, 30, 100, &a) == 0, "sweep_pending: built");
     header(&a, "sweep_pending", MDM_STORE_SWEEP_PENDING_KEYS);

@@ -4,6 +4,7 @@ local K = {}
 function K.enr(id) return 'mdm:{' .. id .. '}:enr' end
 function K.auth(id) return 'mdm:{' .. id .. '}:auth' end
 function K.q(id) return 'mdm:{' .. id .. '}:q' end
+function K.qg(id, gen) return 'mdm:{' .. id .. '}:q:' .. gen end
 function K.nn(id) return 'mdm:{' .. id .. '}:nn' end
 function K.r(id, uuid) return 'mdm:{' .. id .. '}:r:' .. uuid end
 function K.users(id) return 'mdm:{' .. id .. '}:users' end
@@ -17,6 +18,7 @@ function K.push() return 'mdm:push' end
 function K.expiry() return 'mdm:expiry' end
 function K.pending() return 'mdm:pending' end
 function K.notnow() return 'mdm:notnow' end
+function K.qgc() return 'mdm:qgc' end
 function K.webhook_dead(name) return 'mdm:webhook:dead:' .. name end
 function K.webhook_retry(name) return 'mdm:webhook:retry:' .. name end
 function K.worker_metrics() return 'mdm:metrics:worker' end

@@ -12,6 +12,7 @@ our @EXPORT = qw(
     key_enr
     key_auth
     key_q
+    key_qg
     key_nn
     key_r
     key_users
@@ -25,6 +26,7 @@ our @EXPORT = qw(
     key_expiry
     key_pending
     key_notnow
+    key_qgc
     key_webhook_dead
     key_webhook_retry
     key_worker_metrics
@@ -42,12 +44,13 @@ our @EXPORT = qw(
 our @EXPORT_OK = qw(%SCHEMA $SCHEMA_VERSION);
 
 # the key layout version of mdm:schema (MDM_SCHEMA_VERSION)
-our $SCHEMA_VERSION = 1;
+our $SCHEMA_VERSION = 2;
 
 our %SCHEMA = (
     enr => { type => 'hash', tag => 'device', pattern => 'mdm:{<id>}:enr' },
     auth => { type => 'string', tag => 'device', pattern => 'mdm:{<id>}:auth' },
     q => { type => 'list', tag => 'device', pattern => 'mdm:{<id>}:q' },
+    qg => { type => 'list', tag => 'device', pattern => 'mdm:{<id>}:q:<gen>' },
     nn => { type => 'set', tag => 'device', pattern => 'mdm:{<id>}:nn' },
     r => { type => 'hash', tag => 'device', pattern => 'mdm:{<id>}:r:<uuid>' },
     users => { type => 'set', tag => 'device', pattern => 'mdm:{<id>}:users' },
@@ -61,6 +64,7 @@ our %SCHEMA = (
     expiry => { type => 'zset', tag => 'global', pattern => 'mdm:expiry' },
     pending => { type => 'zset', tag => 'global', pattern => 'mdm:pending' },
     notnow => { type => 'zset', tag => 'global', pattern => 'mdm:notnow' },
+    qgc => { type => 'zset', tag => 'global', pattern => 'mdm:qgc' },
     webhook_dead => { type => 'stream', tag => 'global', pattern => 'mdm:webhook:dead:<name>' },
     webhook_retry => { type => 'stream', tag => 'global', pattern => 'mdm:webhook:retry:<name>' },
     worker_metrics => { type => 'hash', tag => 'global', pattern => 'mdm:metrics:worker' },
@@ -79,6 +83,7 @@ our %SCHEMA = (
 sub key_enr { my ($id) = @_; return 'mdm:{' . $id . '}:enr' }
 sub key_auth { my ($id) = @_; return 'mdm:{' . $id . '}:auth' }
 sub key_q { my ($id) = @_; return 'mdm:{' . $id . '}:q' }
+sub key_qg { my ($id, $gen) = @_; return 'mdm:{' . $id . '}:q:' . $gen }
 sub key_nn { my ($id) = @_; return 'mdm:{' . $id . '}:nn' }
 sub key_r { my ($id, $uuid) = @_; return 'mdm:{' . $id . '}:r:' . $uuid }
 sub key_users { my ($id) = @_; return 'mdm:{' . $id . '}:users' }
@@ -92,6 +97,7 @@ sub key_push { return 'mdm:push' }
 sub key_expiry { return 'mdm:expiry' }
 sub key_pending { return 'mdm:pending' }
 sub key_notnow { return 'mdm:notnow' }
+sub key_qgc { return 'mdm:qgc' }
 sub key_webhook_dead { my ($name) = @_; return 'mdm:webhook:dead:' . $name }
 sub key_webhook_retry { my ($name) = @_; return 'mdm:webhook:retry:' . $name }
 sub key_worker_metrics { return 'mdm:metrics:worker' }
