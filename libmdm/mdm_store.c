@@ -328,6 +328,23 @@ mdm_store_enqueue_argv(const mdm_store_enqueue_t *in, mdm_argv_t *out)
 }
 
 
+/* -- push.lua ------------------------------------------------------------- */
+
+int
+mdm_store_push_argv(char *const *ids, int nids, mdm_argv_t *out)
+{
+    arg_script(out, "push", MDM_STORE_PUSH_KEYS);
+
+    arg_key(out, MDM_K_PUSH, NULL, NULL);
+
+    for (int i = 0; i < nids; i++) {
+        arg_str(out, ids[i]);
+    }
+
+    return arg_done(out, MDM_STORE_PUSH_KEYS);
+}
+
+
 /* -- the worker's sweeps -------------------------------------------------- */
 
 int

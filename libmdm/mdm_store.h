@@ -105,6 +105,13 @@ typedef struct {
 int mdm_store_enqueue_argv(const mdm_store_enqueue_t *in, mdm_argv_t *out);
 
 
+/* push.lua: a push job for each of some enrollments (the push API) */
+#define MDM_STORE_PUSH_KEYS  1
+#define MDM_STORE_PUSH_ARGC(nids)  (3 + MDM_STORE_PUSH_KEYS + (nids))
+
+int mdm_store_push_argv(char *const *ids, int nids, mdm_argv_t *out);
+
+
 /* expire.lua: the worker's expiry sweep, one batch */
 #define MDM_STORE_EXPIRE_KEYS  4
 #define MDM_STORE_EXPIRE_ARGC  (3 + MDM_STORE_EXPIRE_KEYS + 4)

@@ -189,6 +189,13 @@ test_enqueue_and_sweeps(void)
     ok(mdm_store_enqueue_argv(&in, &small) == -1, "too small a buffer is refused");
 
     a = fresh();
+    ok(mdm_store_push_argv(ids, 2, &a) == 0, "push: built");
+    header(&a, "push", MDM_STORE_PUSH_KEYS);
+    is_str(arg(&a, 3), "mdm:push", "push KEYS[1]");
+    is_str(arg(&a, 5), "B", "push ARGV: the IDs");
+    is_int(a.argc, MDM_STORE_PUSH_ARGC(2), "push: argc");
+
+    a = fresh();
     ok(mdm_store_expire_argv(1000, 50, 86400, 100000, &a) == 0, "expire: built");
     header(&a, "expire", MDM_STORE_EXPIRE_KEYS);
     is_str(arg(&a, 7), "1000", "expire ARGV[1] now (ms)");
