@@ -44,16 +44,25 @@ TOOL_BINS    = $(TOOLS:%=$(B)/%)
 
 MODULE_SO    = $(B)/nginx/ngx_http_mdm_module.so
 
-.PHONY: FORCE all module deb deps deps-if-missing fuzz run stop test test-unit test-asan \
+.PHONY: FORCE all module deb deps schema deps-if-missing fuzz run stop test test-unit test-asan \
         test-stress bench clean chaos
 
 all: $(B)/libmdm.a $(MODULE_SO) $(B)/mdm-worker $(TOOL_BINS) $(UNIT_BINS) \
-     $(DRIVER_BINS)
+     $(DRIVER_BINS) $(B)/mdm-schema
 
 module: $(MODULE_SO)
 
 deps:
 	@tools/install-deps.sh
+
+# The files made from libmdm/mdm_schema.c's key table (docs/redis-schema.md);
+# t/005-schema.t checks that they are up to date.
+schema: $(B)/mdm-schema
+	tools/gen-schema.sh $(B)/mdm-schema
+
+# a build tool, not shipped: prints what is made from the key table
+$(B)/mdm-schema: tools/schema/mdm-schema.c $(B)/libmdm.a
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libmdm.a $(LDFLAGS) $(LIBS)
 
 $(B)/gen/mdm_scripts.c: $(LUA_SRCS) tools/embed-lua.sh
 	@mkdir -p $(@D)

@@ -19,6 +19,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 B=${1:-build}
+# a Redis key, as libmdm/mdm_schema.c spells it: K <name> <arg>...
+K() { "$B/mdm-schema" --key "$@"; }
 RUNS=${BENCH_RUNS:-5}
 DUR=${BENCH_DURATION:-4}
 IDS=${BENCH_IDS:-build/bench-ids}
@@ -229,7 +231,7 @@ MOCK_PID=$!
 PIDS+=("$MOCK_PID")
 for i in $(seq 200); do grep -q '^port=' "$TMP/mock.out" 2>/dev/null && break; sleep 0.05; done
 MPORT=$(sed -n 's/^port=//p' "$TMP/mock.out")
-R hset "mdm:pushcert:$TOPIC" cert "$(cat "$P/push.pem")" key "$(cat "$P/push.key")" \
+R hset "$(K pushcert "$TOPIC")" cert "$(cat "$P/push.pem")" key "$(cat "$P/push.key")" \
     updated "$(date +%s)" >/dev/null
 
 WORKER_PID=
@@ -309,7 +311,7 @@ t0=$(date +%s.%N)
     --server-url "$URL/mdm" >"$TMP/enroll-rsa.txt" 2>&1 || { cat "$TMP/enroll-rsa.txt" >&2; exit 1; }
 "$SIM" enroll "${SIMID_EC[@]}" "${SIMTLS[@]}" --mode tls -n "$N_EC" -c 32 \
     --server-url "$URL/mdm" >"$TMP/enroll-ec.txt" 2>&1 || { cat "$TMP/enroll-ec.txt" >&2; exit 1; }
-log "enrolled in $(awk -v s="$t0" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s; $(R zcard mdm:enrollments) enrollments"
+log "enrolled in $(awk -v s="$t0" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s; $(R zcard "$(K enrollments)") enrollments"
 
 ROWS=()
 row() { ROWS+=("$(printf '| %s | %s | %s | %s | %s | %s |' "$@")"); }
@@ -420,10 +422,10 @@ s5() {
     deep=$(printf '%s%016X' "$PFX_EC" 0)
     short=$(printf '%s%016X' "$PFX_EC" 1)
     log "[load $(loadavg)] 5. queue depth: $QDEPTH queued commands on $deep vs 1 on $short; Idle reports, TLS keep-alive, one connection each, at the same time"
-    R del "mdm:{$deep}:q" "mdm:{$short}:q" >/dev/null
+    R del "$(K q "$deep")" "$(K q "$short")" >/dev/null
     perl bench/seed.pl queue "$deep" "$QDEPTH" deep | R --pipe >/dev/null
     perl bench/seed.pl queue "$short" 1 short | R --pipe >/dev/null
-    log "   queue lengths: $(R llen "mdm:{$deep}:q") and $(R llen "mdm:{$short}:q")"
+    log "   queue lengths: $(R llen "$(K q "$deep")") and $(R llen "$(K q "$short")")"
     # Both devices at the same time, one connection each, so that both see
     # the same machine (other load on these cores comes and goes).
     local r d=() s=() rat=() p1 p2
@@ -450,25 +452,25 @@ s5() {
 
 # --- 4 + 6. enqueue to 100k, then the pushes it queued -------------------------
 unfinished() {
-    R xinfo groups mdm:push | awk '
+    R xinfo groups "$(K push)" | awk '
         prev == "pending" { p = $1 } prev == "lag" { l = $1 } { prev = $1 }
         END { print (p == "" || l == "") ? -1 : p + l }'
 }
 s46() {
     log "[load $(loadavg)] 4. seeding $N_ENQ enrollments (enabled, with push tokens) straight into Redis"
     perl bench/seed.pl enrollments "$N_ENQ" "$PFX_ENQ" "$TOPIC" | R --pipe >/dev/null
-    R xgroup create mdm:push pushers '$' mkstream >/dev/null 2>&1 || true
+    R xgroup create "$(K push)" pushers '$' mkstream >/dev/null 2>&1 || true
     local r uuid code secs=() pps=() wcpu=() ocpu=() start end a b wt ok=1 pushes
     for r in $(seq "$RUNS"); do
         uuid=$(perl -e 'printf "E4E4E4E4-0000-4000-8000-%012d", $ARGV[0]' "$r")
         perl bench/seed.pl enqueue-json "$PFX_ENQ" 0 "$N_ENQ" "$uuid" > "$TMP/enq.json"
-        R xtrim mdm:push maxlen 0 >/dev/null
+        R xtrim "$(K push)" maxlen 0 >/dev/null
         code=$(curl -sS -o "$TMP/enq.out" -w '%{http_code} %{time_total}' --cacert "$P/sca.pem" \
             -u "nanomdm:$API_KEY" -X POST --data-binary @"$TMP/enq.json" "$URL/api/v1/enqueue")
         [ "${code% *}" = 200 ] || { echo "bench: enqueue: $code $(head -c 300 "$TMP/enq.out")" >&2; exit 1; }
         secs+=("${code#* }")
         # push jobs = enrollment IDs: one stream entry carries a chunk of them
-        pushes=$(R eval "local n = 0 for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do n = n + #e[2] / 2 end return n" 1 mdm:push)
+        pushes=$(R eval "local n = 0 for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do n = n + #e[2] / 2 end return n" 1 "$(K push)")
         log "   run $r: enqueue to $N_ENQ in ${secs[-1]} s; $pushes push jobs"
         # 6: a fresh worker drains the jobs this enqueue queued
         a=$(ticks "$REDIS_PID" "$MOCK_PID")
@@ -537,7 +539,7 @@ s7() {
         [ "$code" = 200 ] || { echo "bench: template check-in ($m): $code $(head -c 200 "$TMP/checkin.out")" >&2; exit 1; }
     done
     perl bench/seed.pl template "$RPORT" "$tid" > "$TMP/template.json"
-    log "[load $(loadavg)] 7. Redis memory: $N_MEM enrollments as checkin.lua stores them (template: $tid, fixture bodies; stored Authenticate $(R strlen "mdm:{$tid}:auth") B, $(R hlen "mdm:{$tid}:enr") hash fields)"
+    log "[load $(loadavg)] 7. Redis memory: $N_MEM enrollments as checkin.lua stores them (template: $tid, fixture bodies; stored Authenticate $(R strlen "$(K auth "$tid")") B, $(R hlen "$(K enr "$tid")") hash fields)"
     local r before after per=()
     for r in $(seq "$RUNS"); do
         R flushall >/dev/null

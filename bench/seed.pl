@@ -30,6 +30,7 @@
 use strict;
 use warnings;
 use lib 't/lib';
+use MDM::Keys;
 use Digest::SHA qw(sha256 sha256_hex);
 
 binmode STDOUT;
@@ -68,12 +69,12 @@ if ($mode eq 'enrollments') {
     my $buf = '';
     for my $i (0 .. $n - 1) {
         my $id = sprintf '%s%016X', $prefix, $i;
-        $buf .= cmd('HSET', "mdm:{$id}:enr", 'type', 'Device', 'udid', $id,
+        $buf .= cmd('HSET', key_enr($id), 'type', 'Device', 'udid', $id,
                     'enabled', '1', 'topic', $topic,
                     'token', sha256("token-$id"),
                     'push_magic', uuid_for('magic', $i),
                     'created', $now, 'last_seen', $now);
-        $buf .= cmd('ZADD', 'mdm:enrollments', $now, $id);
+        $buf .= cmd('ZADD', key_enrollments(), $now, $id);
         if (length $buf > 1 << 20) { print $buf; $buf = '' }
     }
     print $buf;
@@ -81,9 +82,9 @@ if ($mode eq 'enrollments') {
     require MDM::Redis;
     my ($port, $id) = @ARGV;
     my $r = MDM::Redis->new('127.0.0.1', $port);
-    my $h = $r->call('HGETALL', "mdm:{$id}:enr");
+    my $h = $r->call('HGETALL', key_enr($id));
     die "no enrollment $id\n" unless ref $h eq 'ARRAY' && @$h;
-    my $auth = $r->call('GET', "mdm:{$id}:auth");
+    my $auth = $r->call('GET', key_auth($id));
     die "no Authenticate stored for $id\n" unless defined $auth && !ref $auth;
     my @pairs;
     while (my ($k, $v) = splice @$h, 0, 2) {
@@ -122,10 +123,10 @@ if ($mode eq 'enrollments') {
             my $k = $p->[0];
             push @fields, $k, exists $per{$k} ? $per{$k} : $subst->($t{$k});
         }
-        $buf .= cmd('HSET', "mdm:{$id}:enr", @fields);
-        $buf .= cmd('SET', "mdm:{$id}:auth", $subst->($tauth));
-        $buf .= cmd('SET', "mdm:cert:$sha", $id);
-        $buf .= cmd('ZADD', 'mdm:enrollments', 'NX', $now, $id);
+        $buf .= cmd('HSET', key_enr($id), @fields);
+        $buf .= cmd('SET', key_auth($id), $subst->($tauth));
+        $buf .= cmd('SET', key_cert($sha), $id);
+        $buf .= cmd('ZADD', key_enrollments(), 'NX', $now, $id);
         if (length $buf > 1 << 20) { print $buf; $buf = '' }
     }
     print $buf;
@@ -134,11 +135,11 @@ if ($mode eq 'enrollments') {
     my $buf = '';
     for my $i (1 .. $n) {
         my $uuid = uuid_for($tag, $i);
-        $buf .= cmd('HSET', "mdm:cmd:{$uuid}", 'body', command_plist($uuid),
+        $buf .= cmd('HSET', key_cmd($uuid), 'body', command_plist($uuid),
                     'type', 'DeviceInformation', 'created', $now,
                     'expires', '0');
-        $buf .= cmd('SADD', "mdm:cmd:{$uuid}:ids", $id);
-        $buf .= cmd('RPUSH', "mdm:{$id}:q", $uuid);
+        $buf .= cmd('SADD', key_cmd_ids($uuid), $id);
+        $buf .= cmd('RPUSH', key_q($id), $uuid);
         if (length $buf > 1 << 20) { print $buf; $buf = '' }
     }
     print $buf;

@@ -420,11 +420,10 @@ ngx_http_mdm_api_enqueue_json_ids(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_mdm_api_enqueue_chunk(ngx_http_request_t *r)
 {
-    char                       **ids, key[MDM_KEY_MAX];
-    size_t                       n;
-    ngx_uint_t                   i, last;
+    ngx_uint_t                   last;
+    mdm_argv_t                   args;
+    mdm_store_enqueue_t          in;
     ngx_http_mdm_ctx_t          *ctx;
-    ngx_http_mdm_args_t          args;
     ngx_http_mdm_api_enqueue_t  *eq;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_mdm_module);
@@ -432,50 +431,29 @@ ngx_http_mdm_api_enqueue_chunk(ngx_http_request_t *r)
 
     last = ngx_min(eq->next + NGX_HTTP_MDM_ENQUEUE_CHUNK, eq->ids->nelts);
 
-    if (ngx_http_mdm_args_init(r, &args, 3 + 5 + 8 + (last - eq->next))
-            != NGX_OK
-        || ngx_http_mdm_args_script(r, &args, "enqueue", 5) != NGX_OK)
+    ngx_memzero(&in, sizeof(mdm_store_enqueue_t));
+    in.uuid = eq->cmd.uuid;
+    in.body = eq->body.data;
+    in.body_len = eq->body.len;
+    in.request_type = eq->cmd.request_type;
+    in.now = ngx_time();
+    in.expires = eq->expires;
+    in.nopush = eq->nopush;
+    in.first = (eq->next == 0);
+    in.last = (last == eq->ids->nelts);
+    in.ids = (char **) eq->ids->elts + eq->next;
+    in.nids = last - eq->next;
+
+    if (ngx_http_mdm_store_init(r, &args, MDM_STORE_ENQUEUE_ARGC(in.nids),
+                                MDM_STORE_ENQUEUE_KEYS) != NGX_OK
+        || mdm_store_enqueue_argv(&in, &args) != 0)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    n = mdm_key_command(key, eq->cmd.uuid);
-    if (n == 0 || ngx_http_mdm_args_add_copy(r, &args, key, n) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    n = mdm_key_command_ids(key, eq->cmd.uuid);
-    if (n == 0 || ngx_http_mdm_args_add_copy(r, &args, key, n) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_http_mdm_args_add_cstr(&args, MDM_KEY_EXPIRY);
-    ngx_http_mdm_args_add_cstr(&args, MDM_KEY_PUSH);
-    ngx_http_mdm_args_add_cstr(&args, MDM_KEY_PENDING);
-
-    ngx_http_mdm_args_add_cstr(&args, eq->cmd.uuid);
-    ngx_http_mdm_args_add(&args, eq->body.data, eq->body.len);
-    ngx_http_mdm_args_add_cstr(&args, eq->cmd.request_type);
-
-    if (ngx_http_mdm_args_add_int(r, &args, ngx_time()) != NGX_OK
-        || ngx_http_mdm_args_add_int(r, &args, eq->expires) != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_http_mdm_args_add_cstr(&args, eq->nopush ? "1" : "0");
-    ngx_http_mdm_args_add_cstr(&args, eq->next == 0 ? "1" : "0");
-    ngx_http_mdm_args_add_cstr(&args,
-                               last == eq->ids->nelts ? "1" : "0");
-
-    ids = eq->ids->elts;
-    for (i = eq->next; i < last; i++) {
-        ngx_http_mdm_args_add_cstr(&args, ids[i]);
     }
 
     eq->next = last;
 
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_enqueue_reply);
+    return ngx_http_mdm_store_eval(r, &args, ngx_http_mdm_api_enqueue_reply);
 }
 
 

@@ -113,15 +113,16 @@ ngx_http_mdm_api_enrollments_one(ngx_http_request_t *r, ngx_str_t *path)
         return ngx_http_mdm_api_bad(r, rc, err);
     }
 
-    if (ngx_http_mdm_args_init(r, &args, 3 + 3) != NGX_OK
-        || ngx_http_mdm_args_script(r, &args, "enrollment", 3) != NGX_OK
+    if (ngx_http_mdm_args_init(r, &args, 3 + 2 + 1) != NGX_OK
+        || ngx_http_mdm_args_script(r, &args, "enrollment", 2) != NGX_OK
         || ngx_http_mdm_api_key(r, &args, mdm_key_enrollment, id)
            != NGX_OK
-        || ngx_http_mdm_api_key(r, &args, mdm_key_users, id) != NGX_OK
-        || ngx_http_mdm_api_key(r, &args, mdm_key_queue, id) != NGX_OK)
+        || ngx_http_mdm_api_key(r, &args, mdm_key_users, id) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ngx_http_mdm_args_add_cstr(&args, id);
 
     return ngx_http_mdm_eval(r, &args,
                              ngx_http_mdm_api_enrollments_one_reply);

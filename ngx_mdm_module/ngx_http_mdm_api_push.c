@@ -288,11 +288,10 @@ ngx_http_mdm_api_push(ngx_http_request_t *r, ngx_str_t *path)
 {
     char                 **id;
     ngx_int_t              rc;
-    ngx_uint_t             i;
+    mdm_argv_t             call;
     const char            *err;
     ngx_array_t           *ids;
     ngx_http_mdm_ctx_t    *ctx;
-    ngx_http_mdm_args_t    args;
 
     rc = ngx_http_mdm_api_no_args(r, &err);
     if (rc == NGX_DECLINED) {
@@ -321,19 +320,14 @@ ngx_http_mdm_api_push(ngx_http_request_t *r, ngx_str_t *path)
     ctx->data = ids;
     id = ids->elts;
 
-    if (ngx_http_mdm_args_init(r, &args, 3 + 1 + ids->nelts) != NGX_OK
-        || ngx_http_mdm_args_script(r, &args, "push", 1) != NGX_OK)
+    if (ngx_http_mdm_store_init(r, &call, MDM_STORE_PUSH_ARGC(ids->nelts),
+                                MDM_STORE_PUSH_KEYS) != NGX_OK
+        || mdm_store_push_argv(id, ids->nelts, &call) != 0)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_mdm_args_add_cstr(&args, MDM_KEY_PUSH);
-
-    for (i = 0; i < ids->nelts; i++) {
-        ngx_http_mdm_args_add_cstr(&args, id[i]);
-    }
-
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_push_reply);
+    return ngx_http_mdm_store_eval(r, &call, ngx_http_mdm_api_push_reply);
 }
 
 

@@ -57,11 +57,10 @@ ngx_http_mdm_api_queue_list(ngx_http_request_t *r, ngx_str_t *path)
         return ngx_http_mdm_api_bad(r, rc, err);
     }
 
-    if (ngx_http_mdm_args_init(r, &args, 3 + 2 + 4) != NGX_OK
-        || ngx_http_mdm_args_script(r, &args, "queue", 2) != NGX_OK
+    if (ngx_http_mdm_args_init(r, &args, 3 + 1 + 4) != NGX_OK
+        || ngx_http_mdm_args_script(r, &args, "queue", 1) != NGX_OK
         || ngx_http_mdm_api_key(r, &args, mdm_key_enrollment, id)
-           != NGX_OK
-        || ngx_http_mdm_api_key(r, &args, mdm_key_queue, id) != NGX_OK)
+           != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -15,6 +15,7 @@
 
 #include "ngx_http_mdm_module.h"
 #include "ngx_http_mdm_api.h"
+#include "mdm_keys.h"
 
 
 #define NGX_HTTP_MDM_WEBHOOK_NAME_MAX  63
@@ -45,7 +46,7 @@ static ngx_int_t ngx_http_mdm_api_webhooks_replay_next(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mdm_api_webhooks_replayed(ngx_http_request_t *r,
     redisReply *reply);
 static ngx_int_t ngx_http_mdm_api_webhooks_key(ngx_http_request_t *r,
-    ngx_http_mdm_args_t *args, const char *prefix, ngx_str_t *name);
+    ngx_http_mdm_args_t *args, mdm_key_id_t k, ngx_str_t *name);
 
 
 ngx_int_t
@@ -125,19 +126,25 @@ ngx_http_mdm_api_webhooks_name_ok(ngx_str_t *name)
 
 static ngx_int_t
 ngx_http_mdm_api_webhooks_key(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
-    const char *prefix, ngx_str_t *name)
+    mdm_key_id_t k, ngx_str_t *name)
 {
-    u_char  *key, *last;
+    char     cname[NGX_HTTP_MDM_WEBHOOK_NAME_MAX + 1], *key;
     size_t   len;
 
-    len = ngx_strlen(prefix) + name->len;
-    key = ngx_pnalloc(r->pool, len);
+    /* the name was checked: [A-Za-z0-9._-], at most the maximum */
+    ngx_memcpy(cname, name->data, name->len);
+    cname[name->len] = '\0';
+
+    key = ngx_pnalloc(r->pool, MDM_KEY_MAX);
     if (key == NULL) {
         return NGX_ERROR;
     }
 
-    last = ngx_cpymem(key, prefix, ngx_strlen(prefix));
-    ngx_memcpy(last, name->data, name->len);
+    len = mdm_key(key, k, cname, NULL);
+    if (len == 0) {
+        return NGX_ERROR;
+    }
+
     ngx_http_mdm_args_add(args, key, len);
 
     return NGX_OK;
@@ -192,7 +199,7 @@ ngx_http_mdm_api_webhooks_dead_read(ngx_http_request_t *r, ngx_str_t *name)
 
     ngx_http_mdm_args_add(&args, "XRANGE", 6);
 
-    if (ngx_http_mdm_api_webhooks_key(r, &args, "mdm:webhook:dead:", name)
+    if (ngx_http_mdm_api_webhooks_key(r, &args, MDM_K_WEBHOOK_DEAD, name)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -396,11 +403,11 @@ ngx_http_mdm_api_webhooks_replay_next(ngx_http_request_t *r)
 
     if (ngx_http_mdm_args_init(r, &args, 3 + 2 + 3) != NGX_OK
         || ngx_http_mdm_args_script(r, &args, "webhook_replay", 2) != NGX_OK
-        || ngx_http_mdm_api_webhooks_key(r, &args, "mdm:webhook:dead:",
-                                         &req->name)
+        || ngx_http_mdm_api_webhooks_key(r, &args, MDM_K_WEBHOOK_DEAD,
+                                    &req->name)
            != NGX_OK
-        || ngx_http_mdm_api_webhooks_key(r, &args, "mdm:webhook:retry:",
-                                         &req->name)
+        || ngx_http_mdm_api_webhooks_key(r, &args, MDM_K_WEBHOOK_RETRY,
+                                    &req->name)
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

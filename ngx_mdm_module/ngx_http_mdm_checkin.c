@@ -9,28 +9,18 @@
 
 #include "mdm_checkin.h"
 #include "mdm_event.h"
-#include "mdm_keys.h"
 #include "mdm_response.h"
 #include "ngx_http_mdm_module.h"
 #include "ngx_http_mdm_metrics.h"
 
 
-#define NGX_HTTP_MDM_CHECKIN_KEYS   10
-#define NGX_HTTP_MDM_CHECKIN_ARGS   (3 + NGX_HTTP_MDM_CHECKIN_KEYS + 10 + 40)
-
-
 static void ngx_http_mdm_checkin_cleanup(void *data);
-static ngx_int_t ngx_http_mdm_checkin_keys(ngx_http_request_t *r,
-    ngx_http_mdm_args_t *args, mdm_checkin_t *ci, const char *sha);
 static ngx_int_t ngx_http_mdm_checkin_argv(ngx_http_request_t *r,
-    ngx_http_mdm_args_t *args, mdm_checkin_t *ci, ngx_str_t *body,
-    const char *sha);
+    mdm_argv_t *a, mdm_checkin_t *ci, ngx_str_t *body, const char *sha);
 static ngx_int_t ngx_http_mdm_checkin_raw(ngx_http_request_t *r,
-    ngx_http_mdm_args_t *args, mdm_checkin_t *ci);
-static void ngx_http_mdm_checkin_fields(ngx_http_mdm_args_t *args,
-    mdm_checkin_t *ci);
+    mdm_checkin_t *ci, ngx_str_t *out);
 static ngx_int_t ngx_http_mdm_checkin_event(ngx_http_request_t *r,
-    ngx_http_mdm_args_t *args, mdm_checkin_t *ci, ngx_str_t *body);
+    mdm_checkin_t *ci, ngx_str_t *body, ngx_str_t *out);
 static ngx_int_t ngx_http_mdm_checkin_reply(ngx_http_request_t *r,
     redisReply *reply);
 static ngx_int_t ngx_http_mdm_checkin_answer(ngx_http_request_t *r,
@@ -118,20 +108,16 @@ ngx_int_t
 ngx_http_mdm_checkin_store(ngx_http_request_t *r, ngx_str_t *body,
     const char *sha)
 {
-    ngx_http_mdm_ctx_t   *ctx;
-    ngx_http_mdm_args_t   args;
+    mdm_argv_t           args;
+    ngx_http_mdm_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_mdm_module);
 
-    if (ngx_http_mdm_args_init(r, &args, NGX_HTTP_MDM_CHECKIN_ARGS)
-            != NGX_OK
-        || ngx_http_mdm_checkin_argv(r, &args, ctx->data, body, sha)
-           != NGX_OK)
-    {
+    if (ngx_http_mdm_checkin_argv(r, &args, ctx->data, body, sha) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_checkin_reply);
+    return ngx_http_mdm_store_eval(r, &args, ngx_http_mdm_checkin_reply);
 }
 
 
@@ -142,48 +128,48 @@ ngx_http_mdm_checkin_cleanup(void *data)
 }
 
 
+/* The checkin.lua call (libmdm/mdm_store.c has its KEYS and ARGV). */
 static ngx_int_t
-ngx_http_mdm_checkin_argv(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
+ngx_http_mdm_checkin_argv(ngx_http_request_t *r, mdm_argv_t *a,
     mdm_checkin_t *ci, ngx_str_t *body, const char *sha)
 {
+    ngx_str_t                  event, auth;
+    mdm_store_checkin_t        in;
     ngx_http_mdm_loc_conf_t   *mlcf;
     ngx_http_mdm_main_conf_t  *mcf;
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mdm_module);
     mcf = ngx_http_get_module_main_conf(r, ngx_http_mdm_module);
 
-    if (ngx_http_mdm_args_script(r, args, "checkin",
-                                 NGX_HTTP_MDM_CHECKIN_KEYS) != NGX_OK
-        || ngx_http_mdm_checkin_keys(r, args, ci, sha) != NGX_OK)
+    if (ngx_http_mdm_checkin_event(r, ci, body, &event) != NGX_OK
+        || ngx_http_mdm_checkin_raw(r, ci, &auth) != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    ngx_http_mdm_args_add_cstr(args, ci->message_type);
-    ngx_http_mdm_args_add_cstr(args, ci->enrollment.id);
-    ngx_http_mdm_args_add_cstr(args, ci->enrollment.parent);
-    ngx_http_mdm_args_add_cstr(args,
-                           mdm_enrollment_type_name(ci->enrollment.type));
-    ngx_http_mdm_args_add_cstr(args, sha);
-    ngx_http_mdm_args_add_cstr(args,
-                          mlcf->cert_binding == NGX_HTTP_MDM_BIND_RETRO
-                          ? "retro" : "on");
-
-    if (ngx_http_mdm_args_add_int(r, args, ngx_time()) != NGX_OK
-        || ngx_http_mdm_checkin_event(r, args, ci, body) != NGX_OK
-        || ngx_http_mdm_args_add_int(r, args, mcf->events_maxlen) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_mdm_checkin_raw(r, args, ci) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    ngx_http_mdm_checkin_fields(args, ci);
+    ngx_memzero(&in, sizeof(mdm_store_checkin_t));
+    in.ci = ci;
+    in.cert_sha = sha;
+    in.retro = (mlcf->cert_binding == NGX_HTTP_MDM_BIND_RETRO);
+    in.topic_check = mlcf->topic_check;
+    in.now = ngx_time();
+    in.event = event.data;
+    in.event_len = event.len;
+    in.auth = auth.data;
+    in.auth_len = auth.len;
+    in.events_maxlen = mcf->events_maxlen;
 
     if (ci->type == MDM_CHECKIN_AUTHENTICATE) {
-        ngx_http_mdm_issuance_fields(r, args);
+        ngx_http_mdm_issuance_fields(r, &in);
+    }
+
+    if (ngx_http_mdm_store_init(r, a, MDM_STORE_CHECKIN_ARGC,
+                                MDM_STORE_CHECKIN_KEYS) != NGX_OK
+        || mdm_store_checkin_argv(&in, a) != 0)
+    {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "mdm checkin: cannot build the checkin.lua call");
+        return NGX_ERROR;
     }
 
     return NGX_OK;
@@ -197,14 +183,15 @@ ngx_http_mdm_checkin_argv(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
  * raw body.
  */
 static ngx_int_t
-ngx_http_mdm_checkin_raw(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
-    mdm_checkin_t *ci)
+ngx_http_mdm_checkin_raw(ngx_http_request_t *r, mdm_checkin_t *ci,
+    ngx_str_t *out)
 {
     mdm_buf_t    bin;
     mdm_alloc_t  pool;
 
+    ngx_str_null(out);
+
     if (ci->type != MDM_CHECKIN_AUTHENTICATE) {
-        ngx_http_mdm_args_add(args, "", 0);
         return NGX_OK;
     }
 
@@ -214,129 +201,16 @@ ngx_http_mdm_checkin_raw(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
         return NGX_ERROR;
     }
 
-    ngx_http_mdm_args_add(args, bin.data, bin.len);
+    out->data = (u_char *) bin.data;
+    out->len = bin.len;
 
     return NGX_OK;
 }
 
 
 static ngx_int_t
-ngx_http_mdm_checkin_keys(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
-    mdm_checkin_t *ci, const char *sha)
-{
-    size_t                    n;
-    char                      key[MDM_KEY_MAX];
-    const char               *id, *device;
-    ngx_uint_t                topical;
-    ngx_http_mdm_loc_conf_t  *mlcf;
-
-    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mdm_module);
-
-    id = ci->enrollment.id;
-    device = ci->enrollment.parent[0] ? ci->enrollment.parent : id;
-
-    topical = ci->type == MDM_CHECKIN_AUTHENTICATE
-              || ci->type == MDM_CHECKIN_TOKEN_UPDATE
-              || ci->type == MDM_CHECKIN_CHECK_OUT;
-
-#define ngx_http_mdm_key(expr)                                              \
-    n = (expr);                                                             \
-    if (n == 0 || ngx_http_mdm_args_add_copy(r, args, key, n) != NGX_OK) {  \
-        return NGX_ERROR;                                                   \
-    }
-
-    ngx_http_mdm_key(mdm_key_enrollment(key, id));
-    ngx_http_mdm_key(mdm_key_enrollment(key, device));
-    ngx_http_mdm_key(mdm_key_cert(key, sha));
-    ngx_http_mdm_key(mdm_key_auth(key, id));
-    ngx_http_mdm_key(mdm_key_queue(key, id));
-    ngx_http_mdm_key(mdm_key_notnow(key, id));
-    ngx_http_mdm_key(mdm_key_users(key, device));
-    ngx_http_mdm_args_add_cstr(args, MDM_KEY_EVENTS);
-    ngx_http_mdm_args_add_cstr(args, MDM_KEY_ENROLLMENTS);
-
-    if (mlcf->topic_check && topical && ci->topic != NULL) {
-        ngx_http_mdm_key(mdm_key_pushcert(key, ci->topic));
-    } else {
-        ngx_http_mdm_args_add(args, "", 0);
-    }
-
-#undef ngx_http_mdm_key
-
-    return NGX_OK;
-}
-
-
-#define ngx_http_mdm_field(args, name, value)                               \
-    do {                                                                    \
-        if ((value) != NULL) {                                              \
-            ngx_http_mdm_args_add_cstr(args, name);                         \
-            ngx_http_mdm_args_add_cstr(args, value);                        \
-        }                                                                   \
-    } while (0)
-
-#define ngx_http_mdm_field_bytes(args, name, bytes)                         \
-    do {                                                                    \
-        if ((bytes).len > 0) {                                              \
-            ngx_http_mdm_args_add_cstr(args, name);                         \
-            ngx_http_mdm_args_add(args, (bytes).data, (bytes).len);         \
-        }                                                                   \
-    } while (0)
-
-
-/* What each message stores in the enrollment hash (docs/redis-schema.md). */
-static void
-ngx_http_mdm_checkin_fields(ngx_http_mdm_args_t *args, mdm_checkin_t *ci)
-{
-    mdm_enrollment_keys_t  *k = &ci->id_keys;
-
-    switch (ci->type) {
-
-    case MDM_CHECKIN_AUTHENTICATE:
-        ngx_http_mdm_field(args, "udid", k->udid);
-        ngx_http_mdm_field(args, "enrollment_id", k->enrollment_id);
-        ngx_http_mdm_field(args, "topic", ci->topic);
-        ngx_http_mdm_field(args, "serial", ci->serial_number);
-        ngx_http_mdm_field(args, "model", ci->model);
-        ngx_http_mdm_field(args, "model_name", ci->model_name);
-        ngx_http_mdm_field(args, "product", ci->product_name);
-        ngx_http_mdm_field(args, "os_version", ci->os_version);
-        ngx_http_mdm_field(args, "build_version", ci->build_version);
-        ngx_http_mdm_field(args, "device_name", ci->device_name);
-        ngx_http_mdm_field(args, "imei", ci->imei);
-        ngx_http_mdm_field(args, "meid", ci->meid);
-        break;
-
-    case MDM_CHECKIN_TOKEN_UPDATE:
-        ngx_http_mdm_field(args, "udid", k->udid);
-        ngx_http_mdm_field(args, "enrollment_id", k->enrollment_id);
-        ngx_http_mdm_field(args, "user_id", k->user_id);
-        ngx_http_mdm_field(args, "user_short_name", k->user_short_name);
-        ngx_http_mdm_field(args, "user_long_name", k->user_long_name);
-        ngx_http_mdm_field(args, "enrollment_user_id",
-                           k->enrollment_user_id);
-        ngx_http_mdm_field(args, "topic", ci->topic);
-        ngx_http_mdm_field_bytes(args, "token", ci->token);
-        ngx_http_mdm_field(args, "push_magic", ci->push_magic);
-        ngx_http_mdm_field_bytes(args, "unlock_token", ci->unlock_token);
-        ngx_http_mdm_field(args, "awaiting_config",
-                           ci->awaiting_configuration ? "1" : "0");
-        break;
-
-    case MDM_CHECKIN_SET_BOOTSTRAP_TOKEN:
-        ngx_http_mdm_field_bytes(args, "bootstrap_token",
-                                 ci->bootstrap_token);
-        break;
-
-    default:
-        break;
-    }
-}
-
-
-static ngx_int_t
-ngx_http_mdm_checkin_event(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
-    mdm_checkin_t *ci, ngx_str_t *body)
+ngx_http_mdm_checkin_event(ngx_http_request_t *r, mdm_checkin_t *ci,
+    ngx_str_t *body, ngx_str_t *out)
 {
     u_char       topic[64];
     mdm_event_t  ev;
@@ -351,7 +225,7 @@ ngx_http_mdm_checkin_event(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
     ev.type = mdm_enrollment_type_name(ci->enrollment.type);
     ev.udid = ci->id_keys.udid;
     ev.enrollment_id = ci->id_keys.enrollment_id;
-    return ngx_http_mdm_args_add_event(r, args, &ev, body);
+    return ngx_http_mdm_event_bytes(r, &ev, body, out);
 }
 
 

@@ -9,22 +9,16 @@
 #include <ngx_http.h>
 
 #include "mdm_event.h"
-#include "mdm_keys.h"
 #include "mdm_report.h"
 #include "ngx_http_mdm_module.h"
 #include "ngx_http_mdm_metrics.h"
 
 
-#define NGX_HTTP_MDM_CONNECT_KEYS   9
-#define NGX_HTTP_MDM_CONNECT_ARGS   (3 + NGX_HTTP_MDM_CONNECT_KEYS + 11)
-
-
 static void ngx_http_mdm_connect_cleanup(void *data);
 static ngx_int_t ngx_http_mdm_connect_argv(ngx_http_request_t *r,
-    ngx_http_mdm_args_t *args, mdm_report_t *rep, ngx_str_t *body,
-    const char *sha);
+    mdm_argv_t *a, mdm_report_t *rep, ngx_str_t *body, const char *sha);
 static ngx_int_t ngx_http_mdm_connect_event(ngx_http_request_t *r,
-    ngx_http_mdm_args_t *args, mdm_report_t *rep, ngx_str_t *body);
+    mdm_report_t *rep, ngx_str_t *body, ngx_str_t *out);
 static ngx_int_t ngx_http_mdm_connect_reply(ngx_http_request_t *r,
     redisReply *reply);
 
@@ -36,7 +30,7 @@ ngx_http_mdm_connect(ngx_http_request_t *r, ngx_str_t *body, const char *sha)
     mdm_report_t              *rep;
     ngx_pool_cleanup_t        *cln;
     ngx_http_mdm_ctx_t        *ctx;
-    ngx_http_mdm_args_t        args;
+    mdm_argv_t                 args;
 
     ctx = ngx_http_mdm_get_ctx(r);
     rep = ngx_pcalloc(r->pool, sizeof(mdm_report_t));
@@ -69,13 +63,11 @@ ngx_http_mdm_connect(ngx_http_request_t *r, ngx_str_t *body, const char *sha)
         ctx->command_uuid.len = ngx_strlen(rep->command_uuid);
     }
 
-    if (ngx_http_mdm_args_init(r, &args, NGX_HTTP_MDM_CONNECT_ARGS) != NGX_OK
-        || ngx_http_mdm_connect_argv(r, &args, rep, body, sha) != NGX_OK)
-    {
+    if (ngx_http_mdm_connect_argv(r, &args, rep, body, sha) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_connect_reply);
+    return ngx_http_mdm_store_eval(r, &args, ngx_http_mdm_connect_reply);
 }
 
 
@@ -86,89 +78,45 @@ ngx_http_mdm_connect_cleanup(void *data)
 }
 
 
+/* The connect.lua call (libmdm/mdm_store.c has its KEYS and ARGV). */
 static ngx_int_t
-ngx_http_mdm_connect_argv(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
+ngx_http_mdm_connect_argv(ngx_http_request_t *r, mdm_argv_t *a,
     mdm_report_t *rep, ngx_str_t *body, const char *sha)
 {
-    size_t                     n;
-    char                       key[MDM_KEY_MAX];
-    const char                *id, *device;
+    ngx_str_t                  event;
+    mdm_store_connect_t        in;
     ngx_http_mdm_loc_conf_t   *mlcf;
     ngx_http_mdm_main_conf_t  *mcf;
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mdm_module);
     mcf = ngx_http_get_module_main_conf(r, ngx_http_mdm_module);
 
-    id = rep->enrollment.id;
-    device = rep->enrollment.parent[0] ? rep->enrollment.parent : id;
-
-    if (ngx_http_mdm_args_script(r, args, "connect",
-                                 NGX_HTTP_MDM_CONNECT_KEYS) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-#define ngx_http_mdm_key(expr)                                              \
-    n = (expr);                                                             \
-    if (n == 0 || ngx_http_mdm_args_add_copy(r, args, key, n) != NGX_OK) {  \
-        return NGX_ERROR;                                                   \
-    }
-
-    ngx_http_mdm_key(mdm_key_enrollment(key, id));
-    ngx_http_mdm_key(mdm_key_enrollment(key, device));
-    ngx_http_mdm_key(mdm_key_cert(key, sha));
-    ngx_http_mdm_key(mdm_key_queue(key, id));
-    ngx_http_mdm_key(mdm_key_notnow(key, id));
-
-    if (rep->command_uuid != NULL) {
-        ngx_http_mdm_key(mdm_key_result(key, id, rep->command_uuid));
-    } else {
-        ngx_http_mdm_key(mdm_key_enrollment(key, id));
-    }
-
-#undef ngx_http_mdm_key
-
-    ngx_http_mdm_args_add_cstr(args, MDM_KEY_EVENTS);
-    ngx_http_mdm_args_add_cstr(args, MDM_KEY_PENDING);
-    ngx_http_mdm_args_add_cstr(args, MDM_KEY_NOTNOW);
-
-    ngx_http_mdm_args_add_cstr(args, id);
-    ngx_http_mdm_args_add_cstr(args, rep->enrollment.parent);
-    ngx_http_mdm_args_add_cstr(args, sha);
-    ngx_http_mdm_args_add_cstr(args,
-                          mlcf->cert_binding == NGX_HTTP_MDM_BIND_RETRO
-                          ? "retro" : "on");
-
-    if (ngx_http_mdm_args_add_int(r, args, ngx_time()) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    ngx_http_mdm_args_add_cstr(args, rep->status_name);
-    ngx_http_mdm_args_add_cstr(args,
-                            rep->command_uuid ? rep->command_uuid : "");
-    /* only a final result is stored; the event carries every body */
-    if (rep->status == MDM_STATUS_ACKNOWLEDGED
-        || rep->status == MDM_STATUS_ERROR
-        || rep->status == MDM_STATUS_COMMAND_FORMAT_ERROR)
-    {
-        ngx_http_mdm_args_add(args, body->data, body->len);
-
-    } else {
-        ngx_http_mdm_args_add(args, "", 0);
-    }
-
     /* Idle reports are most of the traffic and rarely of interest */
-    if (rep->status == MDM_STATUS_IDLE && !mlcf->idle_events) {
-        ngx_http_mdm_args_add(args, "", 0);
-
-    } else if (ngx_http_mdm_connect_event(r, args, rep, body) != NGX_OK) {
+    ngx_str_null(&event);
+    if (!(rep->status == MDM_STATUS_IDLE && !mlcf->idle_events)
+        && ngx_http_mdm_connect_event(r, rep, body, &event) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    if (ngx_http_mdm_args_add_int(r, args, mcf->events_maxlen) != NGX_OK
-        || ngx_http_mdm_args_add_int(r, args, mcf->result_retention)
-           != NGX_OK)
+    ngx_memzero(&in, sizeof(mdm_store_connect_t));
+    in.rep = rep;
+    in.cert_sha = sha;
+    in.retro = (mlcf->cert_binding == NGX_HTTP_MDM_BIND_RETRO);
+    in.now = ngx_time();
+    in.result = body->data;
+    in.result_len = body->len;
+    in.event = event.data;
+    in.event_len = event.len;
+    in.events_maxlen = mcf->events_maxlen;
+    in.result_retention = mcf->result_retention;
+
+    if (ngx_http_mdm_store_init(r, a, MDM_STORE_CONNECT_ARGC,
+                                MDM_STORE_CONNECT_KEYS) != NGX_OK
+        || mdm_store_connect_argv(&in, a) != 0)
     {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "mdm report: cannot build the connect.lua call");
         return NGX_ERROR;
     }
 
@@ -177,8 +125,8 @@ ngx_http_mdm_connect_argv(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
 
 
 static ngx_int_t
-ngx_http_mdm_connect_event(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
-    mdm_report_t *rep, ngx_str_t *body)
+ngx_http_mdm_connect_event(ngx_http_request_t *r, mdm_report_t *rep,
+    ngx_str_t *body, ngx_str_t *out)
 {
     mdm_event_t  ev;
 
@@ -192,7 +140,7 @@ ngx_http_mdm_connect_event(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
     ev.enrollment_id = rep->id_keys.enrollment_id;
     ev.status = rep->status_name;
     ev.command_uuid = rep->command_uuid;
-    return ngx_http_mdm_args_add_event(r, args, &ev, body);
+    return ngx_http_mdm_event_bytes(r, &ev, body, out);
 }
 
 

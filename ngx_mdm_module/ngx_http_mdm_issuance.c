@@ -102,14 +102,10 @@ ngx_http_mdm_issuance_reply(ngx_http_request_t *r, redisReply *reply)
 
 
 void
-ngx_http_mdm_issuance_fields(ngx_http_request_t *r, ngx_http_mdm_args_t *args)
+ngx_http_mdm_issuance_fields(ngx_http_request_t *r, mdm_store_checkin_t *in)
 {
-    ngx_uint_t                i;
     ngx_http_mdm_ctx_t       *ctx;
     ngx_http_mdm_issuance_t  *is;
-    static const char        *names[3] = {
-        "enroll_user", "enroll_link", "enroll_tags"
-    };
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_mdm_module);
     is = ctx->issuance;
@@ -118,11 +114,10 @@ ngx_http_mdm_issuance_fields(ngx_http_request_t *r, ngx_http_mdm_args_t *args)
         return;
     }
 
-    for (i = 0; i < 3; i++) {
-        if (is->fields[i].len > 0) {
-            ngx_http_mdm_args_add_cstr(args, names[i]);
-            ngx_http_mdm_args_add(args, is->fields[i].data,
-                                  is->fields[i].len);
-        }
-    }
+    in->enroll_user.data = is->fields[0].data;
+    in->enroll_user.len = is->fields[0].len;
+    in->enroll_link.data = is->fields[1].data;
+    in->enroll_link.len = is->fields[1].len;
+    in->enroll_tags.data = is->fields[2].data;
+    in->enroll_tags.len = is->fields[2].len;
 }

@@ -11,6 +11,7 @@
 #include "ngx_http_mdm_identity.h"
 #include "ngx_http_mdm_metrics.h"
 #include "ngx_http_mdm_revoked.h"
+#include "ngx_http_mdm_schema.h"
 #include "ngx_http_mdm_conf_enum.h"
 
 
@@ -853,7 +854,9 @@ ngx_http_mdm_init_process(ngx_cycle_t *cycle)
     ngx_http_mdm_metrics_init_process(cycle);
 
     mcf->rd = ngx_mdm_redis_create(cycle, &mcf->redis);
-    if (mcf->rd == NULL) {
+    if (mcf->rd == NULL
+        || ngx_http_mdm_schema_init_process(cycle, mcf->rd) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -877,6 +880,7 @@ ngx_http_mdm_exit_process(ngx_cycle_t *cycle)
 
     mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_mdm_module);
     if (mcf != NULL && mcf->rd != NULL) {
+        ngx_http_mdm_schema_exit_process();
         if (mcf->scep_used) {
             ngx_http_mdm_revoked_exit_process();
         }

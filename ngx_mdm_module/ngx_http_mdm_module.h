@@ -6,6 +6,7 @@
 #include <ngx_http.h>
 
 #include "mdm_event.h"
+#include "mdm_store.h"
 #include "ngx_mdm_redis.h"
 #include "ngx_http_mdm_scep.h"
 
@@ -119,8 +120,14 @@ ngx_int_t ngx_http_mdm_args_script(ngx_http_request_t *r,
     ngx_http_mdm_args_t *args, const char *script, int nkeys);
 ngx_int_t ngx_http_mdm_eval(ngx_http_request_t *r,
     ngx_http_mdm_args_t *args, ngx_http_mdm_reply_pt handler);
+ngx_int_t ngx_http_mdm_store_init(ngx_http_request_t *r, mdm_argv_t *a,
+    int argc, int nkeys);
+ngx_int_t ngx_http_mdm_store_eval(ngx_http_request_t *r, mdm_argv_t *a,
+    ngx_http_mdm_reply_pt handler);
 ngx_int_t ngx_http_mdm_args_add_event(ngx_http_request_t *r,
     ngx_http_mdm_args_t *args, mdm_event_t *ev, ngx_str_t *body);
+ngx_int_t ngx_http_mdm_event_bytes(ngx_http_request_t *r, mdm_event_t *ev,
+    ngx_str_t *body, ngx_str_t *out);
 int64_t ngx_http_mdm_now_ms(void);
 char *ngx_http_mdm_cstr(ngx_pool_t *pool, ngx_str_t *s);
 ngx_uint_t ngx_http_mdm_location_path(ngx_http_request_t *r, ngx_str_t *path);
@@ -158,13 +165,13 @@ ngx_int_t ngx_http_mdm_checkin_store(ngx_http_request_t *r, ngx_str_t *body,
  * ngx_http_mdm_issuance.c: at Authenticate, what our CA recorded when it
  * issued the device's certificate (user, link, tags: mdm:ca:cert:{<sha>}),
  * read in a call of its own before the check-in is stored, then
- * ngx_http_mdm_checkin_store(). ngx_http_mdm_issuance_fields() appends
- * them (enroll_user, enroll_link, enroll_tags) to an Authenticate's fields.
+ * ngx_http_mdm_checkin_store(). ngx_http_mdm_issuance_fields() puts them
+ * into the checkin.lua call (enroll_user, enroll_link, enroll_tags).
  */
 ngx_int_t ngx_http_mdm_issuance_read(ngx_http_request_t *r, ngx_str_t *body,
     const char *cert_sha256);
 void ngx_http_mdm_issuance_fields(ngx_http_request_t *r,
-    ngx_http_mdm_args_t *args);
+    mdm_store_checkin_t *in);
 
 /* ngx_http_mdm_renew.c: a refused certificate that our CA issued to renew
  * this enrollment is bound, then the message is processed again;

@@ -10,6 +10,7 @@
 
 #include "mdm_event.h"
 #include "ngx_http_mdm_module.h"
+#include "ngx_http_mdm_schema.h"
 
 
 static void *ngx_http_mdm_pool_alloc(void *ctx, size_t size);
@@ -153,6 +154,11 @@ ngx_http_mdm_redis_call(ngx_http_request_t *r, int argc, const char **argv,
     }
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_mdm_module);
+
+    /* another key layout in Redis: nothing is read or written */
+    if (ngx_http_mdm_schema_refused(r->connection->log)) {
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
 
     ctx->reply_handler = handler;
     ctx->cmd = ngx_mdm_redis_send(mcf->rd, argc, argv, argvlen,
@@ -492,6 +498,51 @@ ngx_http_mdm_eval(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
 }
 
 
+/* Room for a libmdm script call (mdm_store.h), from the request pool. */
+ngx_int_t
+ngx_http_mdm_store_init(ngx_http_request_t *r, mdm_argv_t *a, int argc,
+    int nkeys)
+{
+    char         *buf;
+    size_t       *argvlen;
+    const char  **argv;
+
+    argv = ngx_palloc(r->pool, argc * sizeof(char *));
+    argvlen = ngx_palloc(r->pool, argc * sizeof(size_t));
+    buf = ngx_pnalloc(r->pool, MDM_STORE_BUF(nkeys));
+    if (argv == NULL || argvlen == NULL || buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    mdm_argv_init(a, argv, argvlen, argc, buf, MDM_STORE_BUF(nkeys));
+
+    return NGX_OK;
+}
+
+
+/* Sends a call filled by an mdm_store function: its script's SHA-1 first. */
+ngx_int_t
+ngx_http_mdm_store_eval(ngx_http_request_t *r, mdm_argv_t *a,
+    ngx_http_mdm_reply_pt handler)
+{
+    const char                *sha;
+    ngx_http_mdm_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_mdm_module);
+
+    sha = ngx_mdm_redis_script_sha(mcf->rd, a->script);
+    if (sha == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "mdm: no script \"%s\"", a->script);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    mdm_argv_set_sha(a, sha);
+
+    return ngx_http_mdm_redis_call(r, a->argc, a->argv, a->argvlen, handler);
+}
+
+
 int64_t
 ngx_http_mdm_now_ms(void)
 {
@@ -529,6 +580,23 @@ ngx_int_t
 ngx_http_mdm_args_add_event(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
     mdm_event_t *ev, ngx_str_t *body)
 {
+    ngx_str_t  enc;
+
+    if (ngx_http_mdm_event_bytes(r, ev, body, &enc) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_mdm_args_add(args, enc.data, enc.len);
+
+    return NGX_OK;
+}
+
+
+/* The event encoded for the events stream, in the request pool. */
+ngx_int_t
+ngx_http_mdm_event_bytes(ngx_http_request_t *r, mdm_event_t *ev,
+    ngx_str_t *body, ngx_str_t *out)
+{
     mdm_buf_t                  enc;
     mdm_alloc_t                pool;
     ngx_http_mdm_main_conf_t  *mcf;
@@ -560,7 +628,8 @@ ngx_http_mdm_args_add_event(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
         return NGX_ERROR;
     }
 
-    ngx_http_mdm_args_add(args, enc.data, enc.len);
+    out->data = (u_char *) enc.data;   /* in r->pool */
+    out->len = enc.len;
 
     return NGX_OK;
 }

@@ -115,7 +115,7 @@ ngx_http_mdm_revoked_refresh(ngx_event_t *ev)
     argv[0] = "ZRANGE";
     argvlen[0] = 6;
     argv[1] = MDM_KEY_CA_REVOKED;
-    argvlen[1] = sizeof(MDM_KEY_CA_REVOKED) - 1;
+    argvlen[1] = ngx_strlen(MDM_KEY_CA_REVOKED);
     argv[2] = (char *) now;
     argvlen[2] = ngx_sprintf(now, "%T", ngx_time()) - now;
     argv[3] = "+inf";

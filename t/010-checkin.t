@@ -7,6 +7,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use MDM::Test;
+use MDM::Keys;
 
 *plist = \&MDM::Plist::plist;
 *data = \&MDM::Plist::data;
@@ -51,7 +52,7 @@ sub checkin {
                        headers => { 'Content-Type' => $CT }, %opt);
 }
 
-sub enr { $t->redis('HGET', "mdm:{$_[0]}:enr", $_[1]) }
+sub enr { $t->redis('HGET', key_enr("$_[0]"), $_[1]) }
 
 # --- device channel over Mdm-Signature ------------------------------------
 
@@ -64,13 +65,13 @@ is(enr($udid, 'os_version'), '9.3.5', 'OS version stored');
 is(enr($udid, 'topic'), $topic, 'topic stored');
 is(enr($udid, 'type'), 'Device', 'enrollment type is Device');
 is(enr($udid, 'enabled'), '0', 'not enabled before TokenUpdate');
-my $kept = $t->redis('GET', "mdm:{$udid}:auth");
+my $kept = $t->redis('GET', key_auth($udid));
 like($kept, qr/^bplist00/, 'Authenticate plist kept, as a binary plist');
 cmp_ok(length $kept, '<', length($auth) * 0.6, '... about half the size of the XML');
 like($kept, qr/F5JM992LF193/, '... with its values');
 like(enr($udid, 'cert'), qr/^[0-9a-f]{64}$/, 'certificate SHA-256 bound at Authenticate');
-is($t->redis('GET', 'mdm:cert:' . enr($udid, 'cert')), $udid, 'certificate index points at the enrollment');
-is($t->redis('XLEN', 'mdm:events'), 1, 'Authenticate appended one event');
+is($t->redis('GET', key_cert(enr($udid, 'cert'))), $udid, 'certificate index points at the enrollment');
+is($t->redis('XLEN', key_events()), 1, 'Authenticate appended one event');
 
 $r = checkin($token, sign => $dev);
 is($r->{status}, 200, 'TokenUpdate (fixture, with UnlockToken) is accepted');
@@ -81,7 +82,7 @@ my $unlock = enr($udid, 'unlock_token');
 cmp_ok(length($unlock // ''), '>', 1000, 'UnlockToken stored');
 is(enr($udid, 'tally'), 1, 'first TokenUpdate counted');
 
-my $events = $t->redis('XRANGE', 'mdm:events', '-', '+');
+my $events = $t->redis('XRANGE', key_events(), '-', '+');
 is(scalar @$events, 2, 'TokenUpdate appended an event');
 my %fields = @{ $events->[1][1] };
 is($fields{tally}, 1, 'TokenUpdate event carries the tally');
@@ -110,7 +111,7 @@ is(enr($uid, 'type'), 'User', 'user channel has type User');
 is(enr($uid, 'parent'), $udid, 'user channel knows its device');
 is(enr($uid, 'user_short_name'), 'jane', 'user short name stored');
 is(enr($uid, 'enabled'), '1', 'user channel enabled');
-ok($t->redis('SISMEMBER', "mdm:{$udid}:users", $uid), 'device lists its user channel');
+ok($t->redis('SISMEMBER', key_users($udid), $uid), 'device lists its user channel');
 
 my $shared = plist(MessageType => 'TokenUpdate', Topic => $topic, UDID => $udid,
                    UserID => 'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF',
@@ -201,7 +202,7 @@ my $auth2 = plist(MessageType => 'Authenticate', UDID => $udid2, Topic => $topic
                   DeviceName => 'mac', Challenge => data('unknown keys are kept'));
 is(checkin($auth2, identity => $dev2, path => '/mtls')->{status}, 200, 'Authenticate over mutual TLS');
 is(enr($udid2, 'model'), 'Mac14,2', 'macOS facts stored');
-like($t->redis('GET', "mdm:{$udid2}:auth"), qr/unknown keys are kept/, 'unknown keys (Challenge) are kept');
+like($t->redis('GET', key_auth($udid2)), qr/unknown keys are kept/, 'unknown keys (Challenge) are kept');
 is(checkin(plist(MessageType => 'TokenUpdate', Topic => $topic, UDID => $udid2,
                  Token => data("\x05" x 32), PushMagic => 'M'),
            identity => $dev2, path => '/mtls')->{status}, 200, 'TokenUpdate over mutual TLS');

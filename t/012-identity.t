@@ -11,6 +11,7 @@ use lib 't/lib';
 use Test::More;
 use MIME::Base64 qw(encode_base64);
 use MDM::Test;
+use MDM::Keys;
 
 *plist = \&MDM::Plist::plist;
 *data = \&MDM::Plist::data;
@@ -67,7 +68,7 @@ sub checkin {
 }
 
 sub auth { plist(MessageType => 'Authenticate', UDID => $_[0], Topic => $_[1] // $topic) }
-sub enr { $t->redis('HGET', "mdm:{$_[0]}:enr", $_[1]) }
+sub enr { $t->redis('HGET', key_enr("$_[0]"), $_[1]) }
 
 # --- a trusted TLS terminator's header ----------------------------------------
 
@@ -106,8 +107,8 @@ ok(!$ok || $ok->{status} == 400, 'ssl_verify_client on: a foreign certificate is
 
 # --- retroactive binding of migrated enrollments --------------------------------
 
-$t->redis('HSET', 'mdm:{MIGRATED-1}:enr', 'type', 'Device', 'enabled', '1', 'topic', $topic);
-$t->redis('HSET', 'mdm:{MIGRATED-2}:enr', 'type', 'Device', 'enabled', '1', 'topic', $topic);
+$t->redis('HSET', key_enr('MIGRATED-1'), 'type', 'Device', 'enabled', '1', 'topic', $topic);
+$t->redis('HSET', key_enr('MIGRATED-2'), 'type', 'Device', 'enabled', '1', 'topic', $topic);
 my $tu = sub {
     plist(MessageType => 'TokenUpdate', UDID => $_[0], Topic => $topic,
           Token => data('t' x 32), PushMagic => 'm');
@@ -136,7 +137,7 @@ $r = checkin('/topic', auth('TOPIC-1', 'com.apple.mgmt.External.unknown'), sign 
 is($r->{status}, 400, 'topic check: a topic without a push certificate is refused');
 like($t->error_log, qr/refused: topic has no push certificate/, '... and logged');
 is($t->redis_snapshot, $before, '... and nothing is stored');
-$t->redis('HSET', "mdm:pushcert:$topic", 'cert', 'x', 'key', 'y');
+$t->redis('HSET', key_pushcert($topic), 'cert', 'x', 'key', 'y');
 is(checkin('/topic', auth('TOPIC-1'), sign => $t->identity('TOPIC-1'))->{status}, 200,
    'topic check: an uploaded topic is accepted');
 

@@ -12,6 +12,7 @@ use Test::More;
 use IO::Socket::SSL;
 use JSON::PP;
 use MDM::Test;
+use MDM::Keys;
 
 *plist = \&MDM::Plist::plist;
 *data = \&MDM::Plist::data;
@@ -84,7 +85,7 @@ is(device_chunked($id, '/checkin', $CHECKIN, $auth, 1 << 20)->{status}, 200,
    'a chunked Authenticate in one chunk: 200');
 is(device_chunked($id, '/checkin', $CHECKIN, $tok, 7)->{status}, 200,
    'a chunked TokenUpdate in 7-byte chunks: 200');
-is($t->redis('HGET', "mdm:{$udid}:enr", 'push_magic'), 'magic-chunked',
+is($t->redis('HGET', key_enr($udid), 'push_magic'), 'magic-chunked',
    'the many-chunk body was read whole: PushMagic stored');
 
 my $cmd = encode_json({ request_type => 'DeviceInformation',

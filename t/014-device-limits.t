@@ -9,6 +9,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use MDM::Test;
+use MDM::Keys;
 
 *plist = \&MDM::Plist::plist;
 *data = \&MDM::Plist::data;
@@ -90,13 +91,13 @@ like $t->error_log, qr/command report of \d+ bytes over mdm_report_max_size refu
 
 # a report under mdm_report_max_size but over mdm_event_raw_max_size: stored
 # in the result, not copied into the event
-my $len0 = $t->redis('XLEN', 'mdm:events');
+my $len0 = $t->redis('XLEN', key_events());
 is send_msg($good, $CONNECT, plist(UDID => 'GOOD', Status => 'Idle',
     Padding => 'y' x (100 * 1024))), 200, 'a 100 KB report under the limit: 200';
-my $ev = $t->redis('XREVRANGE', 'mdm:events', '+', '-', 'COUNT', 1);
+my $ev = $t->redis('XREVRANGE', key_events(), '+', '-', 'COUNT', 1);
 my %f = @{ $ev->[0][1] };
 cmp_ok length $f{m}, '<', 4096, 'its event does not copy the 100 KB body';
-cmp_ok $t->redis('XLEN', 'mdm:events'), '>', $len0, '... but is published';
+cmp_ok $t->redis('XLEN', key_events()), '>', $len0, '... but is published';
 
 is send_msg($good, $CONNECT, plist(UDID => 'GOOD', Status => 'Idle',
     Padding => 'y' x (1024 * 1024)), '/defaults'), 200,

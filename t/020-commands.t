@@ -9,6 +9,7 @@ use lib 't/lib';
 use Test::More;
 use JSON::PP;
 use MDM::Test;
+use MDM::Keys;
 
 *plist = \&MDM::Plist::plist;
 *data = \&MDM::Plist::data;
@@ -86,10 +87,10 @@ is($r->{status}, 200, 'enqueue answers 200');
 is($r->{json}{command_uuid}, 'C1', 'NanoMDM shape: command_uuid');
 is($r->{json}{request_type}, 'DeviceInformation', 'NanoMDM shape: request_type');
 is($r->{json}{status}{$A}{push_result}, 'queued', 'NanoMDM shape: per-ID push result (queued for the worker)');
-is($t->redis('XLEN', 'mdm:push'), 1, 'one push job queued');
+is($t->redis('XLEN', key_push()), 1, 'one push job queued');
 
 is(enqueue($A, $c2, '?nopush=1')->{json}{no_push}, JSON::PP::true, 'nopush=1 is reported');
-is($t->redis('XLEN', 'mdm:push'), 1, 'nopush=1 queues no push job');
+is($t->redis('XLEN', key_push()), 1, 'nopush=1 queues no push job');
 enqueue($A, $c3);
 
 $r = report($ida, $A, Status => 'Idle');
@@ -104,14 +105,14 @@ is($r->{body}, $c2, 'after Acknowledged, the next command in FIFO order');
 $r = report($ida, $A, Status => 'Acknowledged', CommandUUID => 'C1');
 is($r->{status}, 200, 'a duplicate report is accepted');
 is($r->{body}, $c2, 'a duplicate report changes nothing: C2 is still next');
-like($t->redis('HGET', "mdm:{$A}:r:C1", 'result'), qr/<string>X1<\/string>/, 'first result kept, not the duplicate');
+like($t->redis('HGET', key_r($A, "C1"), 'result'), qr/<string>X1<\/string>/, 'first result kept, not the duplicate');
 
 # mdm_idle_events off: Idle reports leave no event; others still do.
-my $events = $t->redis('XLEN', 'mdm:events');
+my $events = $t->redis('XLEN', key_events());
 $r = $t->request('PUT', $port, '/quiet', plist(UDID => $B, Status => 'Idle'), sign => $idb,
                  headers => { 'Content-Type' => 'application/x-apple-aspen-mdm; charset=UTF-8' });
 is($r->{status}, 200, 'Idle with mdm_idle_events off');
-is($t->redis('XLEN', 'mdm:events'), $events, '... appends no event');
+is($t->redis('XLEN', key_events()), $events, '... appends no event');
 
 # --- NotNow ------------------------------------------------------------------
 
@@ -120,14 +121,14 @@ is($r->{body}, $c3, "NotNow'd command is skipped for the rest of the session");
 $r = report($ida, $A, Status => 'Acknowledged', CommandUUID => 'C3');
 is($r->{status}, 200, 'C3 acknowledged');
 is($r->{body}, '', "the session ends without re-offering the NotNow'd command");
-is($t->redis('HGET', "mdm:{$A}:r:C2", 'notnow'), 1, 'NotNow counted');
+is($t->redis('HGET', key_r($A, "C2"), 'notnow'), 1, 'NotNow counted');
 
-ok(defined $t->redis('ZSCORE', 'mdm:notnow', $A), "a session ending with NotNow'd commands left is marked for a re-push");
-ok(defined $t->redis('ZSCORE', 'mdm:pending', $A), '... and the enrollment still has pending work');
+ok(defined $t->redis('ZSCORE', key_notnow(), $A), "a session ending with NotNow'd commands left is marked for a re-push");
+ok(defined $t->redis('ZSCORE', key_pending(), $A), '... and the enrollment still has pending work');
 
 $r = report($ida, $A, Status => 'Idle');
 is($r->{body}, $c2, "NotNow'd command is re-offered after the next Idle");
-ok(!defined $t->redis('ZSCORE', 'mdm:notnow', $A), 'the re-push mark goes when the session goes on');
+ok(!defined $t->redis('ZSCORE', key_notnow(), $A), 'the re-push mark goes when the session goes on');
 
 # --- Error is final, ErrorChain kept ------------------------------------------
 
@@ -142,9 +143,9 @@ $r = $t->request('PUT', $port, '/mdm', $err, sign => $idc,
                  headers => { 'Content-Type' => 'application/x-apple-aspen-mdm; charset=UTF-8' });
 is($r->{status}, 200, 'real Error report (fixture) accepted');
 is($r->{body}, '', 'Error is final: the queue is empty');
-ok(!defined $t->redis('ZSCORE', 'mdm:pending', $err_udid), 'an empty queue leaves the pending index');
-is($t->redis('HGET', "mdm:{$err_udid}:r:$err_uuid", 'status'), 'Error', 'status Error stored');
-like($t->redis('HGET', "mdm:{$err_udid}:r:$err_uuid", 'result'), qr/ErrorChain/, 'ErrorChain stored with the raw result');
+ok(!defined $t->redis('ZSCORE', key_pending(), $err_udid), 'an empty queue leaves the pending index');
+is($t->redis('HGET', key_r($err_udid, $err_uuid), 'status'), 'Error', 'status Error stored');
+like($t->redis('HGET', key_r($err_udid, $err_uuid), 'result'), qr/ErrorChain/, 'ErrorChain stored with the raw result');
 
 # --- isolation -----------------------------------------------------------------
 
@@ -154,13 +155,13 @@ is(report($ida, $A, Status => 'Acknowledged', CommandUUID => 'C2')->{body}, '',
 is(report($idb, $B, Status => 'Idle')->{body}, command('CB', 'ProfileList'), 'B gets its own command');
 is(report($ida, $A, Status => 'Acknowledged', CommandUUID => 'CB')->{status}, 200,
    "A reporting B's command is accepted...");
-is($t->redis('LLEN', "mdm:{$B}:q"), 1, "... but does not touch B's queue");
+is($t->redis('LLEN', key_q($B)), 1, "... but does not touch B's queue");
 like($t->error_log, qr/Acknowledged for unknown command "CB" from "$A"/, 'unknown command reports are logged');
 
 # a user channel that never sent TokenUpdate has no enrollment to report to
 is(report($ida, $A, Status => 'Idle', UserID => 'GHOST')->{status}, 400,
    'a report from an unknown user channel is refused');
-ok(!$t->redis('EXISTS', "mdm:{$A:GHOST}:enr"), '... and leaves no stub enrollment behind');
+ok(!$t->redis('EXISTS', key_enr("$A:GHOST")), '... and leaves no stub enrollment behind');
 
 # user channel queue is separate from the device queue
 my $user = "$A:USER-1";
@@ -205,14 +206,14 @@ is($t->request("DELETE", $port, "/v1/queue/$A", "", headers => \%API)->{status},
 $r = enqueue("$A,$B,NOPE-1", command('MULTI', 'ProfileList'));
 is($r->{status}, 207, 'some unknown IDs: 207');
 is($r->{json}{status}{'NOPE-1'}{command_error}, 'unknown enrollment', 'unknown ID reported per ID');
-is($t->redis('HGET', 'mdm:cmd:{MULTI}', 'body'), command('MULTI', 'ProfileList'), 'body stored once');
+is($t->redis('HGET', key_cmd('MULTI'), 'body'), command('MULTI', 'ProfileList'), 'body stored once');
 
 $r = enqueue('NOPE-1,NOPE-2', command('NONE', 'ProfileList'), '?ttl=3600');
 is($r->{status}, 404, 'all IDs unknown: 404');
 is($r->{json}{command_error}, 'no target enrollment is known', '... saying so');
 is($r->{json}{status}{'NOPE-2'}{command_error}, 'unknown enrollment', '... naming each unknown ID');
-is($t->redis('EXISTS', 'mdm:cmd:{NONE}'), 0, '... and the command is not stored');
-is($t->redis('ZSCORE', 'mdm:expiry', 'NONE'), undef, '... nor its expiry');
+is($t->redis('EXISTS', key_cmd('NONE')), 0, '... and the command is not stored');
+is($t->redis('ZSCORE', key_expiry(), 'NONE'), undef, '... nor its expiry');
 $r = enqueue($A, command('NONE', 'ProfileList'));
 is($r->{status}, 200, 'a retry with the same CommandUUID to a known ID: 200');
 is($t->request('DELETE', $port, '/v1/commands/NONE', '', headers => \%API)->{status}, 200,
@@ -243,14 +244,14 @@ is($t->redis_snapshot, $before, 'refused enqueues changed nothing');
 $r = $t->request('POST', $port, '/v1/enqueue', encode_json({ ids => [$A, $B], command => command('J1', 'ProfileList') }),
                  headers => \%API);
 is($r->{status}, 200, 'POST /v1/enqueue with a JSON ID array');
-is($t->redis('LINDEX', "mdm:{$B}:q", -1), 'J1', 'queued for every ID in the array');
+is($t->redis('LINDEX', key_q($B), -1), 'J1', 'queued for every ID in the array');
 
 $r = $t->request('POST', $port, "/v1/commands/$A",
                  encode_json({ request_type => 'DeviceInformation', command_uuid => 'B1', Queries => ['UDID'] }),
                  headers => \%API);
 is($r->{status}, 200, 'POST /v1/commands builds and enqueues a command');
-is($t->redis('LINDEX', "mdm:{$A}:q", -1), 'B1', '... queued');
-like($t->redis('HGET', 'mdm:cmd:{B1}', 'body'), qr{<key>RequestType</key>\s*<string>DeviceInformation</string>}, '... as a plist');
+is($t->redis('LINDEX', key_q($A), -1), 'B1', '... queued');
+like($t->redis('HGET', key_cmd('B1'), 'body'), qr{<key>RequestType</key>\s*<string>DeviceInformation</string>}, '... as a plist');
 
 $r = $t->request('POST', $port, '/v1/commands', encode_json({ request_type => 'DeviceInformation', Queries => 'UDID' }),
                  headers => \%API);
@@ -278,7 +279,7 @@ enqueue($D, command('SHORT', 'ProfileList'), '?ttl=1');
 $t->until_epoch(int(time) + 1);
 enqueue($D, command('LONG', 'ProfileList'));
 is(report($idd, $D, Status => 'Idle')->{body}, command('LONG', 'ProfileList'), 'an expired command is not delivered');
-is($t->redis('HGET', "mdm:{$D}:r:SHORT", 'status'), 'Expired', '... and is marked Expired');
+is($t->redis('HGET', key_r($D, "SHORT"), 'status'), 'Expired', '... and is marked Expired');
 
 $t->stop('nginx');
 is_deeply([ $t->error_log_problems ], [], 'no alerts, crashes or sanitizer reports');

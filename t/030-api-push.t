@@ -14,6 +14,7 @@ use Test::More;
 use JSON::PP qw(decode_json);
 use Time::Local qw(timegm);
 use MDM::Test;
+use MDM::Keys;
 
 *plist = \&MDM::Plist::plist;
 *data = \&MDM::Plist::data;
@@ -97,7 +98,7 @@ sub json_of {
     return eval { decode_json($r->{body}) } // { unparsable => $r->{body} };
 }
 
-sub pushcert { $t->redis('HGET', "mdm:pushcert:$topic", $_[0]) }
+sub pushcert { $t->redis('HGET', key_pushcert($topic), $_[0]) }
 
 my %cert = (
     first  => push_cert('first'),
@@ -229,13 +230,13 @@ is($r->{status}, 200, 'POST /v1/push/<id> of an enabled device is 200');
 is_deeply(json_of($r), { status => { $udid => { push_result => 'queued' } } },
           '... NanoMDM APIResult with push_result "queued"');
 
-my $jobs = $t->redis('XRANGE', 'mdm:push', '-', '+');
+my $jobs = $t->redis('XRANGE', key_push(), '-', '+');
 is(scalar @$jobs, 1, 'one push job in mdm:push');
 is_deeply($jobs->[0][1], [ id => $udid ], '... naming the enrollment ID');
 
 $r = api('GET', "/v1/push/$udid,$udid");
 is($r->{status}, 200, 'GET /v1/push/<id> works too');
-is($t->redis('XLEN', 'mdm:push'), 2, 'an ID named twice is pushed once');
+is($t->redis('XLEN', key_push()), 2, 'an ID named twice is pushed once');
 
 # a device that authenticated but never sent TokenUpdate
 my $idle = 'PUSH-TEST-DEVICE-0002';
@@ -244,9 +245,9 @@ is(checkin($authenticate =~ s/0001/0002/r, $dev2)->{status}, 200,
    'second device authenticates only');
 
 # no check-in leaves an enabled enrollment without a token; make one
-$t->redis('HSET', 'mdm:{NO-TOKEN-0003}:enr', type => 'Device', enabled => 1,
+$t->redis('HSET', key_enr('NO-TOKEN-0003'), type => 'Device', enabled => 1,
           topic => $topic);
-$t->redis('HSET', 'mdm:{DEAD-TOKEN-0004}:enr', type => 'Device', enabled => 1,
+$t->redis('HSET', key_enr('DEAD-TOKEN-0004'), type => 'Device', enabled => 1,
           topic => $topic, token => "\x22" x 32, push_dead => time);
 
 $r = api('POST', "/v1/push/$udid,unknown-device,$idle,NO-TOKEN-0003,DEAD-TOKEN-0004");
@@ -258,7 +259,7 @@ is_deeply(json_of($r), { status => {
     'NO-TOKEN-0003' => { push_error => 'enrollment has no push token' },
     'DEAD-TOKEN-0004' => { push_error => 'push token was rejected by APNs' },
 } }, '... every ID reported: queued or why not');
-is($t->redis('XLEN', 'mdm:push'), 3, 'only the pushable ID got a job');
+is($t->redis('XLEN', key_push()), 3, 'only the pushable ID got a job');
 like($t->error_log, qr/\[info\].*push: 4 of 5 not queued, first "unknown-device": unknown enrollment/,
      'partial failure logged at info');
 

@@ -13,6 +13,7 @@ use Test::More;
 use JSON::PP;
 use MIME::Base64 qw(decode_base64);
 use MDM::Test;
+use MDM::Keys;
 
 *plist = \&MDM::Plist::plist;
 *data = \&MDM::Plist::data;
@@ -136,7 +137,7 @@ is($e->{serial}, 'F5JM992LF193', 'serial number from Authenticate');
 is($e->{product}, 'iPad2,5', 'product');
 is($e->{os_version}, '9.3.5', 'OS version');
 is($e->{push_magic}, 'CEFDF0BD-E342-4A27-8742-E930EA116B0A', 'push magic');
-is($e->{token}, unpack('H*', $t->redis('HGET', "mdm:{$A}:enr", 'token')), 'token as lowercase hex');
+is($e->{token}, unpack('H*', $t->redis('HGET', key_enr($A), 'token')), 'token as lowercase hex');
 like($e->{token}, qr/^[0-9a-f]{64}$/, '... 32 bytes');
 is($e->{has_unlock_token}, JSON::PP::true, 'has_unlock_token is true');
 ok(!exists $e->{unlock_token}, 'the UnlockToken itself is never shown');
@@ -151,10 +152,10 @@ ok(!exists $e->{push_dead}, 'push_dead absent while the token lives');
 is_deeply($e->{user_channels}, [$AU], 'user channels of the device');
 is($e->{queue_length}, 0, 'empty queue');
 
-$t->redis('HSET', "mdm:{$B}:enr", 'push_dead', 1700000000);
+$t->redis('HSET', key_enr($B), 'push_dead', 1700000000);
 is(api('GET', "/v1/enrollments/$B")->{json}{push_dead}, '2023-11-14T22:13:20Z',
    'push_dead as RFC 3339 (UTC)');
-$t->redis('HDEL', "mdm:{$B}:enr", 'push_dead');
+$t->redis('HDEL', key_enr($B), 'push_dead');
 
 $r = api('GET', "/v1/enrollments/$AU");
 is($r->{status}, 200, 'a user channel by its ID');
@@ -210,9 +211,9 @@ checkin($idc, plist(MessageType => 'TokenUpdate', UDID => $C, Topic => $topic,
 # A filtered scan stops after 10 x limit examined entries, and says where.
 my @fake = map { sprintf 'FAKE-%02d', $_ } 1 .. 25;
 for my $i (0 .. $#fake) {
-    $t->redis('HSET', "mdm:{$fake[$i]}:enr", 'type', $i == 20 ? 'Shared iPad' : 'Device',
+    $t->redis('HSET', key_enr("$fake[$i]"), 'type', $i == 20 ? 'Shared iPad' : 'Device',
               'enabled', 1, 'last_seen', 1700000000 + $i);
-    $t->redis('ZADD', 'mdm:enrollments', 2000000000 + $i, $fake[$i]);
+    $t->redis('ZADD', key_enrollments(), 2000000000 + $i, $fake[$i]);
 }
 $r = api('GET', '/v1/enrollments?type=Shared%20iPad&limit=1');
 is_deeply($r->{json}{enrollments}, [], 'a filtered page examines at most 10 x limit entries...');
@@ -300,17 +301,17 @@ is($r->{json}{next_cursor}, undef, 'one page');
 $r = api('GET', '/v1/commands/Q2?plist=1');
 is($r->{json}{plist}, command('Q2', 'ProfileList'), 'plist=1: the command body');
 
-$t->redis('HSET', 'mdm:cmd:{BIN}', 'body', "bplist00\xd1\x01\x02\xff", 'type', 'ProfileList',
+$t->redis('HSET', key_cmd('BIN'), 'body', "bplist00\xd1\x01\x02\xff", 'type', 'ProfileList',
           'created', 1700000000, 'expires', 0);
 $r = api('GET', '/v1/commands/BIN?plist=1');
 is($r->{json}{plist_base64}, 'YnBsaXN0MDDRAQL/', 'a body that is not UTF-8 comes as plist_base64');
 is($r->{json}{created}, '2023-11-14T22:13:20Z', 'created as RFC 3339');
 is_deeply($r->{json}{enrollments}, [], 'a command without targets has an empty list');
-$t->redis('HSET', 'mdm:cmd:{BIN}', 'created', '1000000000000000', 'expires', '253402300800');
+$t->redis('HSET', key_cmd('BIN'), 'created', '1000000000000000', 'expires', '253402300800');
 $r = api('GET', '/v1/commands/BIN');
 is($r->{json}{created}, '9999-12-31T23:59:59Z', 'a time past year 9999 is clamped to it');
 is($r->{json}{expires}, '9999-12-31T23:59:59Z', '... from its first second on');
-$t->redis('DEL', 'mdm:cmd:{BIN}');
+$t->redis('DEL', key_cmd('BIN'));
 
 $r = api('GET', "/v1/commands/Q2?format=plist&id=$A");
 is($r->{status}, 200, 'format=plist&id=');
@@ -351,17 +352,14 @@ ok(!grep({ $_ > 1 } @$sizes), '... at most one per page (SSCAN may end on an emp
 
 # A larger ID set (a hash table in Redis, scanned in steps).
 my $big = 300;
-$t->redis('EVAL', <<'LUA', 0, $big);
-for i = 1, tonumber(ARGV[1]) do
-    local id = string.format('BULK-%04d', i)
-    redis.call('HSET', 'mdm:{' .. id .. '}:enr', 'type', 'Device', 'enabled', '1')
-    redis.call('RPUSH', 'mdm:{' .. id .. '}:q', 'BIG')
-    redis.call('SADD', 'mdm:cmd:{BIG}:ids', id)
-    redis.call('ZADD', 'mdm:pending', 1, id)
-end
-redis.call('HSET', 'mdm:cmd:{BIG}', 'body', 'b', 'type', 'ProfileList', 'created', '1700000000',
-           'expires', '0')
-LUA
+for my $id (map { sprintf 'BULK-%04d', $_ } 1 .. $big) {
+    $t->redis('HSET', key_enr($id), 'type', 'Device', 'enabled', '1');
+    $t->redis('RPUSH', key_q($id), 'BIG');
+    $t->redis('SADD', key_cmd_ids('BIG'), $id);
+    $t->redis('ZADD', key_pending(), 1, $id);
+}
+$t->redis('HSET', key_cmd('BIG'), 'body', 'b', 'type', 'ProfileList', 'created', '1700000000',
+          'expires', '0');
 ($items, $sizes) = all_pages('/v1/commands/BIG?limit=40', 'enrollments');
 my %seen = map { $_->{id} => 1 } @$items;
 is(scalar keys %seen, $big, "paging over $big targets sees each one");
@@ -391,18 +389,18 @@ enqueue("$A,$B,$C", 'CX', 'ProfileList');
 report($ida, $A, Status => 'Idle');
 report($ida, $A, Status => 'Acknowledged', CommandUUID => 'Q1');
 report($ida, $A, Status => 'Acknowledged', CommandUUID => 'MANY');
-is($t->redis('HGET', "mdm:{$A}:r:CX", 'status'), undef, 'CX not yet answered by A');
+is($t->redis('HGET', key_r($A, "CX"), 'status'), undef, 'CX not yet answered by A');
 report($ida, $A, Status => 'Acknowledged', CommandUUID => 'CX');
-is($t->redis('HGET', "mdm:{$A}:r:CX", 'status'), 'Acknowledged', 'A acknowledged CX');
+is($t->redis('HGET', key_r($A, "CX"), 'status'), 'Acknowledged', 'A acknowledged CX');
 
 $r = api('DELETE', "/v1/commands/CX?ids=$B");
 is($r->{status}, 200, 'cancel for one target: 200');
 is_deeply($r->{json}, { command_uuid => 'CX', status => { $B => {} } }, 'APIResult shape, one ok entry');
-is_deeply($t->redis('LRANGE', "mdm:{$B}:q", 0, -1), ['MANY'], "CX left B's queue, MANY stays");
-is($t->redis('HGET', "mdm:{$B}:r:CX", 'status'), 'Canceled', 'result hash says Canceled');
-my $ttl = $t->redis('TTL', "mdm:{$B}:r:CX");
+is_deeply($t->redis('LRANGE', key_q($B), 0, -1), ['MANY'], "CX left B's queue, MANY stays");
+is($t->redis('HGET', key_r($B, "CX"), 'status'), 'Canceled', 'result hash says Canceled');
+my $ttl = $t->redis('TTL', key_r($B, "CX"));
 ok($ttl > 3500 && $ttl <= 3600, 'Canceled result expires after the result retention');
-ok($t->redis('EXISTS', 'mdm:cmd:{CX}'), 'body kept while other targets still have it');
+ok($t->redis('EXISTS', key_cmd('CX')), 'body kept while other targets still have it');
 $r = api('GET', "/v1/commands/CX?id=$B");
 is($r->{json}{enrollments}[0]{status}, 'Canceled', 'status shows Canceled');
 
@@ -420,8 +418,8 @@ $r = api('DELETE', '/v1/commands/CX');
 is($r->{status}, 207, 'cancel for all targets, some already final: 207');
 is_deeply($r->{json}{status}{$C}, {}, 'C cancelled');
 is($r->{json}{status}{$A}{command_error}, 'already Acknowledged', 'A reported as final');
-ok(!$t->redis('EXISTS', 'mdm:cmd:{CX}'), 'cancelled for all: the command body is deleted');
-ok($t->redis('TTL', 'mdm:cmd:{CX}:ids') > 0, '... the ID set expires with the results');
+ok(!$t->redis('EXISTS', key_cmd('CX')), 'cancelled for all: the command body is deleted');
+ok($t->redis('TTL', key_cmd_ids('CX')) > 0, '... the ID set expires with the results');
 is(report($idc, $C, Status => 'Idle')->{body}, command('MANY', 'ProfileList'), 'C is not sent CX');
 $r = api('GET', '/v1/commands/CX');
 is($r->{status}, 200, 'a cancelled command still has a status');
@@ -432,9 +430,9 @@ is_deeply({ map { $_->{id} => $_->{status} } @{ $r->{json}{enrollments} } },
 $r = api('DELETE', '/v1/commands/BIG');
 is($r->{status}, 200, "cancel for all $big targets (several script calls)");
 is(scalar keys %{ $r->{json}{status} }, $big, '... each reported once');
-is($t->redis('LLEN', 'mdm:{BULK-0123}:q'), 0, '... queues emptied');
-is($t->redis('HGET', 'mdm:{BULK-0300}:r:BIG', 'status'), 'Canceled', '... results Canceled');
-is($t->redis('ZSCORE', 'mdm:pending', 'BULK-0042'), undef, '... and they leave the pending index');
+is($t->redis('LLEN', key_q('BULK-0123')), 0, '... queues emptied');
+is($t->redis('HGET', key_r('BULK-0300', 'BIG'), 'status'), 'Canceled', '... results Canceled');
+is($t->redis('ZSCORE', key_pending(), 'BULK-0042'), undef, '... and they leave the pending index');
 
 $r = api('DELETE', '/v1/commands/NO-SUCH-COMMAND');
 is($r->{status}, 404, 'cancel of an unknown command: 404');
@@ -448,8 +446,8 @@ enqueue("$A,$B", 'CL1', 'ProfileList');
 enqueue($A, 'CL2', 'SecurityInfo');
 report($ida, $A, Status => 'Idle');
 report($ida, $A, Status => 'NotNow', CommandUUID => 'CL1');
-$t->redis('RPUSH', "mdm:{$C}:q", map { "LONG-$_" } 1 .. 1500);
-ok(defined $t->redis('ZSCORE', 'mdm:pending', $A), 'A is in the pending index before the clear');
+$t->redis('RPUSH', key_q($C), map { "LONG-$_" } 1 .. 1500);
+ok(defined $t->redis('ZSCORE', key_pending(), $A), 'A is in the pending index before the clear');
 
 $r = api('DELETE', "/v1/queue/$A,$B,NOBODY,$C");
 is($r->{status}, 207, 'DELETE /v1/queue/<ids> with an unknown ID: 207');
@@ -457,12 +455,12 @@ is_deeply($r->{json}{status}{$A}, { canceled => 2 }, 'A: two commands cancelled'
 is_deeply($r->{json}{status}{$B}, { canceled => 2 }, 'B: MANY and CL1 cancelled');
 is_deeply($r->{json}{status}{$C}, { canceled => 1501 }, 'C: a queue longer than one call allows');
 is($r->{json}{status}{NOBODY}{command_error}, 'unknown enrollment', 'unknown ID reported per ID');
-is($t->redis('EXISTS', "mdm:{$A}:q", "mdm:{$B}:q", "mdm:{$C}:q", "mdm:{$A}:nn"), 0,
+is($t->redis('EXISTS', key_q($A), key_q($B), key_q($C), key_nn($A)), 0,
    'queues and NotNow set are gone');
-is($t->redis('ZSCORE', 'mdm:pending', $A), undef, 'a cleared queue leaves the pending index');
-is($t->redis('HGET', "mdm:{$A}:r:CL1", 'status'), 'Canceled', "NotNow'd command is Canceled");
-is($t->redis('HGET', "mdm:{$A}:r:CL1", 'notnow'), 1, '... its NotNow count kept');
-ok($t->redis('SISMEMBER', 'mdm:cmd:{CL1}:ids', $A), 'the ID stays in the command ID set (history)');
+is($t->redis('ZSCORE', key_pending(), $A), undef, 'a cleared queue leaves the pending index');
+is($t->redis('HGET', key_r($A, "CL1"), 'status'), 'Canceled', "NotNow'd command is Canceled");
+is($t->redis('HGET', key_r($A, "CL1"), 'notnow'), 1, '... its NotNow count kept');
+ok($t->redis('SISMEMBER', key_cmd_ids('CL1'), $A), 'the ID stays in the command ID set (history)');
 is_deeply({ map { $_->{id} => $_->{status} } @{ api('GET', '/v1/commands/CL1')->{json}{enrollments} } },
           { $A => 'Canceled', $B => 'Canceled' }, 'command status shows the cleared queues');
 is(report($ida, $A, Status => 'Idle')->{body}, '', 'the device gets nothing after its queue is cleared');

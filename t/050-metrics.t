@@ -11,6 +11,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use MDM::Test;
+use MDM::Keys;
 
 *plist = \&MDM::Plist::plist;
 *data = \&MDM::Plist::data;
@@ -205,11 +206,11 @@ is(metric($s, dev('connect', 'Idle', '200')), 1, 'Idle report counted under conn
 is(metric($s, dev('connect', 'Acknowledged', '200')), 1, 'Acknowledged report counted');
 is(metric($s, dev('checkin', 'UserAuthenticate', '410')), 1, 'a 410 is counted with its code');
 is(metric($s, 'mdm_enrollments'), 1, 'mdm_enrollments is the enrollment index');
-is(metric($s, 'mdm_enrollments_with_queued_commands'), $t->redis('ZCARD', 'mdm:pending'),
+is(metric($s, 'mdm_enrollments_with_queued_commands'), $t->redis('ZCARD', key_pending()),
    'enrollments with queued commands');
-is(metric($s, 'mdm_enrollments_notnow'), $t->redis('ZCARD', 'mdm:notnow'),
+is(metric($s, 'mdm_enrollments_notnow'), $t->redis('ZCARD', key_notnow()),
    "enrollments left with NotNow'd commands");
-is(metric($s, 'mdm_stream_length{stream="mdm:events"}'), $t->redis('XLEN', 'mdm:events'),
+is(metric($s, 'mdm_stream_length{stream="' . key_events() . '"}'), $t->redis('XLEN', key_events()),
    'events stream length');
 cmp_ok(metric($s, 'mdm_redis_used_memory_bytes'), '>', 0, 'Redis used_memory reported');
 is(metric($s, 'mdm_redis_maxmemory_bytes'), 0, '... no maxmemory set');
@@ -273,30 +274,30 @@ is(metric($s, 'mdm_api_requests_total{route="/metrics",code="401"}'), 1, 'the re
 
 # --- stream groups and the worker's counters ----------------------------------
 
-$t->redis('XADD', 'mdm:push', '*', 'id', $A);
-$t->redis('XADD', 'mdm:push', '*', 'id', $A);
-$t->redis('XGROUP', 'CREATE', 'mdm:push', 'pushers', '0');
-$t->redis('XREADGROUP', 'GROUP', 'pushers', 'w1', 'COUNT', '1', 'STREAMS', 'mdm:push', '>');
-$t->redis('HSET', 'mdm:metrics:worker', 'pushes_total{result="200"}', '5',
+$t->redis('XADD', key_push(), '*', 'id', $A);
+$t->redis('XADD', key_push(), '*', 'id', $A);
+$t->redis('XGROUP', 'CREATE', key_push(), 'pushers', '0');
+$t->redis('XREADGROUP', 'GROUP', 'pushers', 'w1', 'COUNT', '1', 'STREAMS', key_push(), '>');
+$t->redis('HSET', key_worker_metrics(), 'pushes_total{result="200"}', '5',
           'pushes_total{result="410"}', '1', 'webhooks_total', '3', 'push_seconds_sum', '0.25',
           'pushes_total_failed', '2', 'pushes_total', '9',
           'bad name', '1', 'evil_total', "1\n# TYPE x gauge");
 ($s, $types, $errors) = scrape();
 is_deeply($errors, [], 'with groups and worker counters the output still parses') or diag $last_body;
-is(metric($s, 'mdm_stream_length{stream="mdm:push"}'), 2, 'push stream length');
-is(metric($s, 'mdm_stream_pending{stream="mdm:push",group="pushers"}'), 1, 'pending entries of the group');
-is(metric($s, 'mdm_stream_lag{stream="mdm:push",group="pushers"}'), 1, 'lag of the group');
+is(metric($s, 'mdm_stream_length{stream="' . key_push() . '"}'), 2, 'push stream length');
+is(metric($s, 'mdm_stream_pending{stream="' . key_push() . '",group="pushers"}'), 1, 'pending entries of the group');
+is(metric($s, 'mdm_stream_lag{stream="' . key_push() . '",group="pushers"}'), 1, 'lag of the group');
 is(metric($s, 'mdm_worker_pushes_total{result="200"}'), 5, 'worker counter exported with its labels');
 is(metric($s, 'mdm_worker_pushes_total{result="410"}'), 1, 'every label set of it');
 is(metric($s, 'mdm_worker_webhooks_total'), 3, 'a worker counter without labels');
 is(metric($s, 'mdm_worker_pushes_total'), 9, 'one family with and without labels stays together');
 is($types->{mdm_worker_pushes_total}, 'counter', 'worker counters are typed counter, once per family');
 unlike($last_body, qr/bad name|evil_total/, 'fields that would break the format are left out');
-like($t->error_log, qr/invalid field in "mdm:metrics:worker" left out/, '... and logged');
+like($t->error_log, qr/invalid field in "\Q${\ key_worker_metrics()}\E" left out/, '... and logged');
 
 # A Redis error reply: the script cannot read a key of the wrong type.
-$t->redis('DEL', 'mdm:metrics:worker');
-$t->redis('SET', 'mdm:metrics:worker', 'oops');
+$t->redis('DEL', key_worker_metrics());
+$t->redis('SET', key_worker_metrics(), 'oops');
 $before = $s;
 ($s, $types, $errors) = scrape();
 is(metric($s, 'mdm_redis_up'), 0, 'an error reply from the script: mdm_redis_up 0');
@@ -305,7 +306,7 @@ is(metric($s, 'mdm_redis_errors_total{error="error_reply"}')
 ok(exists $s->{'mdm_device_requests_total{endpoint="checkin",message="Authenticate",code="200"}'},
    'the nginx counters are still there');
 is_deeply($errors, [], 'and still valid text');
-$t->redis('DEL', 'mdm:metrics:worker');
+$t->redis('DEL', key_worker_metrics());
 
 # --- a Redis that stops answering ------------------------------------------------
 

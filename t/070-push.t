@@ -15,6 +15,7 @@ use Test::More;
 use Digest::SHA qw(sha256);
 use Time::HiRes qw(sleep);
 use MDM::Test;
+use MDM::Keys;
 
 my $worker_bin = "$MDM::Test::BUILD/mdm-worker";
 my $mock_bin = "$MDM::Test::BUILD/apns-mock";
@@ -49,7 +50,7 @@ my $updated = 0;
 
 sub set_push_cert {
     my ($which) = @_;
-    $t->redis('HSET', "mdm:pushcert:$topic", cert => $cert{$which}{cert},
+    $t->redis('HSET', key_pushcert($topic), cert => $cert{$which}{cert},
         key => $cert{$which}{key}, not_after => time + 86400,
         updated => ++$updated);
 }
@@ -59,12 +60,12 @@ sub token_hex { unpack 'H*', token($_[0]) }
 
 sub enroll {
     my ($id, %f) = @_;
-    $t->redis('HSET', "mdm:{$id}:enr", token => token($id),
+    $t->redis('HSET', key_enr($id), token => token($id),
         push_magic => "magic-$id", topic => $topic, enabled => 1,
         last_seen => time, %f);
 }
 
-sub job { $t->redis('XADD', 'mdm:push', '*', id => $_) for @_ }
+sub job { $t->redis('XADD', key_push(), '*', id => $_) for @_ }
 
 # --- processes --------------------------------------------------------------
 
@@ -127,14 +128,14 @@ sub wait_delivered {
 
 # Jobs neither read nor acked yet (XINFO GROUPS: lag + pending).
 sub unfinished {
-    my $groups = $t->redis('XINFO', 'GROUPS', 'mdm:push');
+    my $groups = $t->redis('XINFO', 'GROUPS', key_push());
     return -1 unless ref $groups eq 'ARRAY' && @$groups;
     my %g = @{ $groups->[0] };
     return ($g{lag} // 1) + $g{pending};
 }
 
 sub pending {
-    my $r = $t->redis('XPENDING', 'mdm:push', 'pushers');
+    my $r = $t->redis('XPENDING', key_push(), 'pushers');
     return ref $r eq 'ARRAY' ? $r->[0] : -1;
 }
 
@@ -165,7 +166,7 @@ job('dev-a', 'dev-a', 'dev-a', 'dev-off', 'dev-notoken');
 start_worker('w1');
 
 ok wait_no_pending(10), 'every job of the first batch is acked';
-ok $t->wait_for(sub { $t->redis('XLEN', 'mdm:push') == 0 }, 5),
+ok $t->wait_for(sub { $t->redis('XLEN', key_push()) == 0 }, 5),
     'acked jobs are deleted: the push stream does not grow';
 
 # The barrier before counting: a job queued after the batch is delivered, so
@@ -195,13 +196,13 @@ start_worker('w1');
 enroll($_) for qw(dev-gone dev-bad dev-badtopic dev-gone-odd);
 job(qw(dev-gone dev-bad dev-badtopic dev-gone-odd));
 ok wait_no_pending(10), '410 and 400 answers are final';
-ok $t->redis('HGET', 'mdm:{dev-gone}:enr', 'push_dead'),
+ok $t->redis('HGET', key_enr('dev-gone'), 'push_dead'),
     '410 Unregistered sets push_dead';
-ok $t->redis('HGET', 'mdm:{dev-bad}:enr', 'push_dead'),
+ok $t->redis('HGET', key_enr('dev-bad'), 'push_dead'),
     '400 BadDeviceToken sets push_dead';
-ok !$t->redis('HGET', 'mdm:{dev-badtopic}:enr', 'push_dead'),
+ok !$t->redis('HGET', key_enr('dev-badtopic'), 'push_dead'),
     '400 BadTopic leaves the token alone';
-ok !$t->redis('HGET', 'mdm:{dev-gone-odd}:enr', 'push_dead'),
+ok !$t->redis('HGET', key_enr('dev-gone-odd'), 'push_dead'),
     '410 with an unknown reason leaves the token alone';
 is scalar(grep { $_->[0] == 400 } @{ pushes() }), 2,
     'rejected pushes are not retried';
@@ -298,7 +299,7 @@ start_worker('w1');
 
 # --- one entry, many ids (enqueue writes one entry per chunk) ------------------
 
-sub entry { $t->redis('XADD', 'mdm:push', '*', map { (id => $_) } @_) }
+sub entry { $t->redis('XADD', key_push(), '*', map { (id => $_) } @_) }
 
 sub answers {
     my ($id, $status) = @_;
@@ -315,7 +316,7 @@ start_worker('wm1');
 entry(@multi);
 ok wait_delivered(3, 10), 'one entry with three ids makes three pushes';
 ok wait_no_pending(5), '... and is acked once all three are final';
-ok $t->wait_for(sub { $t->redis('XLEN', 'mdm:push') == 0 }, 5), '... and deleted';
+ok $t->wait_for(sub { $t->redis('XLEN', key_push()) == 0 }, 5), '... and deleted';
 is_deeply [map { answers($_, 200) } @multi], [1, 1, 1], '... each delivered once';
 is answers('dev-m3', 503), 3, '... the third after three 503s';
 
@@ -330,7 +331,7 @@ ok $t->wait_for(sub { answers('dev-m4', 200) && answers('dev-m5', 200)
                       && answers('dev-m6', 503) >= 2 }, 10),
     'two ids of an entry delivered while the third is retried';
 is pending(), 1, '... the entry stays pending';
-is $t->redis('XLEN', 'mdm:push'), 1, '... and in the stream';
+is $t->redis('XLEN', key_push()), 1, '... and in the stream';
 $t->kill9('wm1');
 start_mock();
 start_worker('wm2');
@@ -338,7 +339,7 @@ ok wait_delivered(3, 15),
     'a second worker claims the killed one\'s entry and pushes all its ids '
     . '(the delivered ones again: at least once)';
 ok wait_no_pending(5), '... and acks it once all are final';
-ok $t->wait_for(sub { $t->redis('XLEN', 'mdm:push') == 0 }, 5), '... and deletes it';
+ok $t->wait_for(sub { $t->redis('XLEN', key_push()) == 0 }, 5), '... and deletes it';
 like worker_log('wm2'), qr/claimed 3 jobs/, 'the claim counts the entry\'s ids';
 $t->stop('wm2');
 unlike worker_log('wm1') . worker_log('wm2'),
@@ -390,10 +391,10 @@ ok $t->wait_for(sub { worker_log('w2') =~ /push certificate changed in Redis/ },
 
 # --- graceful stop -----------------------------------------------------------
 
-ok in_group('w2', 'mdm:push', 'pushers'), 'a running worker is a consumer of pushers';
+ok in_group('w2', key_push(), 'pushers'), 'a running worker is a consumer of pushers';
 $t->stop('w2', 'TERM');
 is $? >> 8, 0, 'SIGTERM drains and exits 0';
-ok !in_group('w2', 'mdm:push', 'pushers'),
+ok !in_group('w2', key_push(), 'pushers'),
     '... and leaves the pushers group: consumers do not pile up';
 like worker_log('w2'), qr/left 1 consumer group\(s\); stayed in 0/,
     '... which it logs';
@@ -403,17 +404,17 @@ like worker_log('w2'), qr/left 1 consumer group\(s\); stayed in 0/,
 start_worker('wh', '--webhook', 'audit http://127.0.0.1:9/ topics=mdm.Nothing');
 ok $t->wait_for(sub {
     grep { ref $_ && +{@$_}->{name} eq 'webhook:audit' }
-        @{ $t->redis('XINFO', 'GROUPS', 'mdm:events') }
+        @{ $t->redis('XINFO', 'GROUPS', key_events()) }
 }, 5), 'the webhook group is created';
 enroll('dev-wh', token => 'x' x 120);
 job('dev-wh');
-ok $t->wait_for(sub { in_group('wh', 'mdm:events', 'webhook:audit') }, 5),
+ok $t->wait_for(sub { in_group('wh', key_events(), 'webhook:audit') }, 5),
     'a worker with a webhook is a consumer of its group';
 ok $t->wait_for(sub { unfinished() == 0 }, 5), '... its push is final';
 $t->stop('wh', 'TERM');
-ok !in_group('wh', 'mdm:events', 'webhook:audit')
-    && !in_group('wh', 'mdm:webhook:retry:audit', 'webhook:audit')
-    && !in_group('wh', 'mdm:push', 'pushers'),
+ok !in_group('wh', key_events(), 'webhook:audit')
+    && !in_group('wh', key_webhook_retry('audit'), 'webhook:audit')
+    && !in_group('wh', key_push(), 'pushers'),
     '... and leaves it on SIGTERM, with pushers';
 # A job backing off at SIGTERM stays pending: the consumer must stay too,
 # or the job could never be claimed.
@@ -425,7 +426,7 @@ ok $t->wait_for(sub { worker_log('wp') =~ /push dev-p: attempt 1 failed/ }, 5),
     'a push that gets 503 backs off';
 $t->stop('wp', 'TERM');
 is $? >> 8, 0, '... SIGTERM still exits 0';
-ok in_group('wp', 'mdm:push', 'pushers'),
+ok in_group('wp', key_push(), 'pushers'),
     '... but the worker stays a consumer, its job pending for another one';
 like worker_log('wp'), qr/left 0 consumer group\(s\); stayed in 1/,
     '... which it logs';

@@ -15,6 +15,7 @@ use Test::More;
 use Digest::SHA qw(sha256);
 use Time::HiRes qw(sleep time);
 use MDM::Test;
+use MDM::Keys;
 
 my $worker_bin = "$MDM::Test::BUILD/mdm-worker";
 my $mock_bin = "$MDM::Test::BUILD/apns-mock";
@@ -30,16 +31,16 @@ $t->openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', "$base.key",
     '-out', "$base.csr", '-subj', "/UID=$topic/CN=push");
 $t->openssl('x509', '-req', '-in', "$base.csr", '-CA', $pki->{ca}, '-CAkey',
     $pki->{ca_key}, '-CAcreateserial', '-out', "$base.pem", '-days', '30');
-$t->redis('HSET', "mdm:pushcert:$topic", cert => MDM::Test::slurp("$base.pem"),
+$t->redis('HSET', key_pushcert($topic), cert => MDM::Test::slurp("$base.pem"),
     key => MDM::Test::slurp("$base.key"), not_after => time + 86400, updated => 1);
 
 sub token_hex { unpack 'H*', sha256("token-$_[0]") }
 sub enroll {
     my ($id) = @_;
-    $t->redis('HSET', "mdm:{$id}:enr", token => sha256("token-$id"),
+    $t->redis('HSET', key_enr($id), token => sha256("token-$id"),
         push_magic => "magic-$id", topic => $topic, enabled => 1, last_seen => int time);
 }
-sub job { $t->redis('XADD', 'mdm:push', '*', id => $_) for @_ }
+sub job { $t->redis('XADD', key_push(), '*', id => $_) for @_ }
 
 sub port_of {
     my ($name) = @_;

@@ -14,6 +14,7 @@ use Test::More;
 use Digest::SHA qw(sha256);
 use JSON::PP;
 use MDM::Test;
+use MDM::Keys;
 
 *plist = \&MDM::Plist::plist;
 *data = \&MDM::Plist::data;
@@ -54,7 +55,7 @@ my %API = MDM::Test::api_auth('sekret');
     $t->openssl('x509', '-req', '-in', "$base.csr", '-CA', $pki->{ca},
         '-CAkey', $pki->{ca_key}, '-CAcreateserial', '-out', "$base.pem",
         '-days', '30');
-    $t->redis('HSET', "mdm:pushcert:$topic",
+    $t->redis('HSET', key_pushcert($topic),
         cert => MDM::Test::slurp("$base.pem"),
         key => MDM::Test::slurp("$base.key"),
         not_after => time + 86400, updated => 1);
@@ -97,7 +98,7 @@ sub device {
         die "enrollment of $udid failed: $r->{status}" unless $r->{status} == 200;
     }
     # heard of a minute ago: the worker's coalescing compares with this
-    $t->redis('HSET', "mdm:{$udid}:enr", last_seen => time - 60);
+    $t->redis('HSET', key_enr($udid), last_seen => time - 60);
     return $id;
 }
 
@@ -164,7 +165,7 @@ sub unpack_msgpack {
 sub events {
     my ($topic) = @_;
     my @ev;
-    for my $e (@{ $t->redis('XRANGE', 'mdm:events', '-', '+') }) {
+    for my $e (@{ $t->redis('XRANGE', key_events(), '-', '+') }) {
         my %f = @{ $e->[1] };
         my $pos = 0;
         my $ev = unpack_msgpack(\$f{m}, \$pos);
@@ -173,7 +174,7 @@ sub events {
     return @ev;
 }
 
-sub metrics { +{ @{ $t->redis('HGETALL', 'mdm:metrics:worker') } } }
+sub metrics { +{ @{ $t->redis('HGETALL', key_worker_metrics()) } } }
 
 # --- the worker ------------------------------------------------------------------
 
@@ -203,7 +204,7 @@ sub worker_log { MDM::Test::slurp("$dir/$_[0].out") }
 
 # The barrier before "no further push": every push job is read and acked,
 # so nothing the worker was given can still make a push.
-sub push_drained { $t->stream_drained('mdm:push', 'pushers') }
+sub push_drained { $t->stream_drained(key_push(), 'pushers') }
 
 # A small batch: a command with many targets takes several calls.
 start_worker('w1', '--repush-silent-after', 0, '--repush-notnow-after', 0,
@@ -215,16 +216,16 @@ my $EXP = 'EXPR-DEVICE-0001';
 device($EXP);
 enqueue($EXP, 'TTL1', '?ttl=1&nopush=1');
 ok $t->wait_for(sub {
-    ($t->redis('HGET', "mdm:{$EXP}:r:TTL1", 'status') // '') eq 'Expired'
+    ($t->redis('HGET', key_r($EXP, "TTL1"), 'status') // '') eq 'Expired'
 }, 10), 'a command past its TTL is Expired although the device never connected';
-is $t->redis('LLEN', "mdm:{$EXP}:q"), 0, '... it left the queue';
-is $t->redis('EXISTS', 'mdm:cmd:{TTL1}'), 0, '... its body is deleted';
-ok !defined $t->redis('ZSCORE', 'mdm:expiry', 'TTL1'), '... and it left mdm:expiry';
-ok !defined $t->redis('ZSCORE', 'mdm:pending', $EXP),
+is $t->redis('LLEN', key_q($EXP)), 0, '... it left the queue';
+is $t->redis('EXISTS', key_cmd('TTL1')), 0, '... its body is deleted';
+ok !defined $t->redis('ZSCORE', key_expiry(), 'TTL1'), '... and it left mdm:expiry';
+ok !defined $t->redis('ZSCORE', key_pending(), $EXP),
     '... an enrollment left without work leaves mdm:pending';
-my $ttl = $t->redis('TTL', "mdm:{$EXP}:r:TTL1");
+my $ttl = $t->redis('TTL', key_r($EXP, "TTL1"));
 ok $ttl > 3500 && $ttl <= 3600, '... the result is kept for result_retention';
-ok $t->redis('TTL', 'mdm:cmd:{TTL1}:ids') > 0, '... so is the target set';
+ok $t->redis('TTL', key_cmd_ids('TTL1')) > 0, '... so is the target set';
 my $st = api_json('/v1/commands/TTL1');
 is $st->{enrollments}[0]{status}, 'Expired', 'GET /v1/commands says Expired';
 my @exp = events('mdm.CommandExpired');
@@ -236,13 +237,13 @@ ok abs($exp[0]{ts} / 1000 - time) < 10, '... and a time in ms';
 # More targets than one set listpack holds: SSCAN walks them in steps, and
 # the sweep keeps its cursor between calls.
 my @many = map { sprintf 'MANY-%04d', $_ } 1 .. 200;
-$t->redis('HSET', "mdm:{$_}:enr", enabled => 0, created => time) for @many;
+$t->redis('HSET', key_enr($_), enabled => 0, created => time) for @many;
 enqueue(join(',', @many), 'TTLMANY', '?ttl=1&nopush=1');
-ok $t->wait_for(sub { !$t->redis('EXISTS', 'mdm:cmd:{TTLMANY}') }, 10),
+ok $t->wait_for(sub { !$t->redis('EXISTS', key_cmd('TTLMANY')) }, 10),
     'a command with 200 targets is expired in batches of 20';
-is scalar(grep { ($t->redis('HGET', "mdm:{$_}:r:TTLMANY", 'status') // '') eq 'Expired' } @many),
+is scalar(grep { ($t->redis('HGET', key_r($_, "TTLMANY"), 'status') // '') eq 'Expired' } @many),
     200, '... every target is Expired';
-is scalar(grep { $t->redis('LLEN', "mdm:{$_}:q") == 0 } @many), 200,
+is scalar(grep { $t->redis('LLEN', key_q($_)) == 0 } @many), 200,
     '... every queue is empty';
 is scalar(grep { $_->{command_uuid} eq 'TTLMANY' } events('mdm.CommandExpired')),
     200, '... one event per target';
@@ -253,9 +254,9 @@ enqueue($EXP, 'TTL2', '?ttl=3600&nopush=1');
 # barrier: a command queued behind it with a TTL of 1 s is expired by a sweep
 enqueue($EXP, 'TTL3', '?ttl=1&nopush=1');
 ok $t->wait_for(sub {
-    ($t->redis('HGET', "mdm:{$EXP}:r:TTL3", 'status') // '') eq 'Expired'
+    ($t->redis('HGET', key_r($EXP, "TTL3"), 'status') // '') eq 'Expired'
 }, 10), 'a command queued behind it expires';
-is $t->redis('LINDEX', "mdm:{$EXP}:q", 0), 'TTL2', 'a command within its TTL stays queued';
+is $t->redis('LINDEX', key_q($EXP), 0), 'TTL2', 'a command within its TTL stays queued';
 
 # --- coalescing --------------------------------------------------------------------
 
@@ -293,7 +294,7 @@ ok $t->wait_for(sub { events('mdm.PushFailed') }, 10), 'a 410 makes an mdm.PushF
 my ($pf) = events('mdm.PushFailed');
 is_deeply [ @{$pf}{qw(id status params)} ], [$GONE, '410', 'reason=Unregistered'],
     '... with the enrollment, the HTTP status and the APNs reason';
-ok $t->wait_for(sub { $t->redis('HGET', "mdm:{$GONE}:enr", 'push_dead') }, 10),
+ok $t->wait_for(sub { $t->redis('HGET', key_enr($GONE), 'push_dead') }, 10),
     '... and the token is marked dead';
 like enqueue($GONE, 'G2')->{body}, qr/no live push token/,
     'a later command for a dead token is queued without a push job';
@@ -304,7 +305,7 @@ is scalar @{ pushes_to($GONE) }, 1, 'no further push to a dead token';
 my $BADT = 'BADT-0001';
 device($BADT);
 enqueue($BADT, 'B1');
-ok $t->wait_for(sub { $t->redis('HGET', "mdm:{$BADT}:enr", 'push_dead') }, 10),
+ok $t->wait_for(sub { $t->redis('HGET', key_enr($BADT), 'push_dead') }, 10),
     'a 400 BadDeviceToken marks the token dead';
 ok $t->wait_for(sub { grep { $_->{id} eq $BADT && $_->{status} eq '400' }
                       events('mdm.PushFailed') }, 10),
@@ -347,10 +348,10 @@ my $r = report($idn, $NN, Status => 'Idle');
 like $r->{body}, qr/NN1/, 'the device fetches the command';
 $r = report($idn, $NN, Status => 'NotNow', CommandUUID => 'NN1');
 is $r->{body}, '', '... says NotNow, the session ends';
-ok defined $t->redis('ZSCORE', 'mdm:notnow', $NN), '... and it is in mdm:notnow';
+ok defined $t->redis('ZSCORE', key_notnow(), $NN), '... and it is in mdm:notnow';
 ok $t->wait_for(sub { @{ pushes_to($NN) } >= 2 }, 15),
     'after repush_notnow_after it is pushed again';
-ok !defined $t->redis('ZSCORE', 'mdm:notnow', $NN), '... and leaves mdm:notnow';
+ok !defined $t->redis('ZSCORE', key_notnow(), $NN), '... and leaves mdm:notnow';
 # barrier: another device's NotNow, later, is re-pushed by a later sweep
 like report($ida, $CA, Status => 'Acknowledged', CommandUUID => 'CA1')->{body},
     qr/CA2/, 'another device fetches its next command';
@@ -369,11 +370,11 @@ my $t0 = time;
 start_worker('w3', '--repush-silent-after', 1, '--repush-notnow-after', 0);
 ok $t->wait_for(sub { @{ pushes_to($CO) } > $before }, 10),
     'a device silent longer than repush_silent_after with work queued is pushed again';
-ok $t->redis('ZSCORE', 'mdm:pending', $CO) >= $t0, '... and its clock restarts';
+ok $t->redis('ZSCORE', key_pending(), $CO) >= $t0, '... and its clock restarts';
 # barrier: the sweep has handled the dead token too (its clock restarted)
 # and every job it made is done
 ok $t->wait_for(sub {
-    ($t->redis('ZSCORE', 'mdm:pending', $GONE) // 0) >= $t0 && push_drained() }, 10),
+    ($t->redis('ZSCORE', key_pending(), $GONE) // 0) >= $t0 && push_drained() }, 10),
     'the sweep passes the dead token as well';
 is scalar @{ pushes_to($GONE) }, 1, '... without pushing it';
 ok $t->wait_for(sub { (metrics()->{'repushes_total{reason="silent"}'} // 0) >= 1 }, 10),
@@ -386,39 +387,39 @@ unlike worker_log('w1') . worker_log('w2') . worker_log('w3'),
 
 # Written the way enqueue.lua would: nginx's own scripts are not involved.
 $t->redis('SCRIPT', 'FLUSH');
-$t->redis('HSET', 'mdm:cmd:{FLUSHED}', body => 'x', type => 'ProfileList',
+$t->redis('HSET', key_cmd('FLUSHED'), body => 'x', type => 'ProfileList',
     created => time - 5, expires => time - 1);
-$t->redis('SADD', 'mdm:cmd:{FLUSHED}:ids', $EXP);
-$t->redis('RPUSH', "mdm:{$EXP}:q", 'FLUSHED');
-$t->redis('ZADD', 'mdm:expiry', time - 1, 'FLUSHED');
+$t->redis('SADD', key_cmd_ids('FLUSHED'), $EXP);
+$t->redis('RPUSH', key_q($EXP), 'FLUSHED');
+$t->redis('ZADD', key_expiry(), time - 1, 'FLUSHED');
 ok $t->wait_for(sub {
-    ($t->redis('HGET', "mdm:{$EXP}:r:FLUSHED", 'status') // '') eq 'Expired'
+    ($t->redis('HGET', key_r($EXP, "FLUSHED"), 'status') // '') eq 'Expired'
 }, 10), 'after SCRIPT FLUSH the worker loads its scripts again and sweeps on';
 
 # --- a key of the wrong type does not stop the sweeps ----------------------------------
 
 # A command whose target set is a string, due before a good one.
-$t->redis('HSET', 'mdm:cmd:{BADIDS}', body => 'x', type => 'ProfileList');
-$t->redis('SET', 'mdm:cmd:{BADIDS}:ids', 'not a set');
-$t->redis('ZADD', 'mdm:expiry', time - 10, 'BADIDS');
+$t->redis('HSET', key_cmd('BADIDS'), body => 'x', type => 'ProfileList');
+$t->redis('SET', key_cmd_ids('BADIDS'), 'not a set');
+$t->redis('ZADD', key_expiry(), time - 10, 'BADIDS');
 # A command with a target whose queue is a string, and a good target.
 my ($BADQ, $GOODQ) = ('BADQ-DEVICE-0001', 'GOODQ-DEVICE-0001');
-$t->redis('SET', "mdm:{$BADQ}:q", 'not a list');
-$t->redis('HSET', 'mdm:cmd:{BADTGT}', body => 'x', type => 'ProfileList');
-$t->redis('SADD', 'mdm:cmd:{BADTGT}:ids', $BADQ, $GOODQ);
-$t->redis('RPUSH', "mdm:{$GOODQ}:q", 'BADTGT');
-$t->redis('ZADD', 'mdm:expiry', time - 5, 'BADTGT');
+$t->redis('SET', key_q($BADQ), 'not a list');
+$t->redis('HSET', key_cmd('BADTGT'), body => 'x', type => 'ProfileList');
+$t->redis('SADD', key_cmd_ids('BADTGT'), $BADQ, $GOODQ);
+$t->redis('RPUSH', key_q($GOODQ), 'BADTGT');
+$t->redis('ZADD', key_expiry(), time - 5, 'BADTGT');
 # An enrollment in mdm:pending whose hash is a string.
-$t->redis('SET', 'mdm:{BADENR}:enr', 'not a hash');
-$t->redis('ZADD', 'mdm:pending', 0, 'BADENR');
+$t->redis('SET', key_enr('BADENR'), 'not a hash');
+$t->redis('ZADD', key_pending(), 0, 'BADENR');
 ok $t->wait_for(sub {
-    ($t->redis('HGET', "mdm:{$GOODQ}:r:BADTGT", 'status') // '') eq 'Expired'
+    ($t->redis('HGET', key_r($GOODQ, "BADTGT"), 'status') // '') eq 'Expired'
 }, 10), 'a WRONGTYPE target is skipped: the command expires for the others';
-ok $t->wait_for(sub { !defined $t->redis('ZSCORE', 'mdm:expiry', 'BADTGT') }, 10),
+ok $t->wait_for(sub { !defined $t->redis('ZSCORE', key_expiry(), 'BADTGT') }, 10),
     '... and finishes';
-ok !defined $t->redis('ZSCORE', 'mdm:expiry', 'BADIDS'),
+ok !defined $t->redis('ZSCORE', key_expiry(), 'BADIDS'),
     'a command whose target set is not a set leaves mdm:expiry';
-ok $t->wait_for(sub { !defined $t->redis('ZSCORE', 'mdm:pending', 'BADENR') }, 10),
+ok $t->wait_for(sub { !defined $t->redis('ZSCORE', key_pending(), 'BADENR') }, 10),
     'an enrollment whose hash is not a hash leaves mdm:pending';
 ok $t->wait_for(sub {
     worker_log('w3') =~ /\[warn\] sweep: skipped \d+ item\(s\) on a Redis error.*WRONGTYPE/

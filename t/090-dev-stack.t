@@ -9,6 +9,7 @@ use lib 't/lib';
 use Test::More;
 use MIME::Base64 ();
 use MDM::Test;
+use MDM::Keys;
 
 my $t = MDM::Test->new;
 my %env = (
@@ -59,9 +60,9 @@ is($t->request('GET', $env{MDM_PORT}, $link_path)->{status}, 410,
    'and the link works only once');
 $t->{ports}{redis} = $env{REDIS_PORT};
 my $e2e = sprintf('E2E-%016X', 0);
-is($t->redis('HGET', "mdm:{$e2e}:enr", 'enabled'), 1, 'the enrollment is stored and enabled');
-my $e2e_cert = $t->redis('HGET', "mdm:{$e2e}:enr", 'cert');
-is($t->redis('HGET', "mdm:ca:cert:{$e2e_cert}", 'user'), 'dev',
+is($t->redis('HGET', key_enr($e2e), 'enabled'), 1, 'the enrollment is stored and enabled');
+my $e2e_cert = $t->redis('HGET', key_enr($e2e), 'cert');
+is($t->redis('HGET', key_ca_cert($e2e_cert), 'user'), 'dev',
    'bound to the certificate SCEP issued for the link\'s user');
 my $e2e_cmd = MDM::Plist::plist(CommandUUID => 'DEV-E2E-1',
     Command => MDM::Plist::subdict(RequestType => 'DeviceInformation', Queries => ['UDID']));
@@ -70,7 +71,7 @@ $r = $t->request('PUT', $env{API_PORT}, "/v1/enqueue/$e2e", $e2e_cmd,
 is($r->{status}, 200, 'a command for it is enqueued');
 $e2e_out = `$MDM::Test::BUILD/mdmsim session @e2e --ca-cert $dev{DEVICE_CA_CERT} --ca-key $dev{DEVICE_CA_KEY} --check-in-url $dev{CHECKIN_URL} --server-url $dev{SERVER_URL} --topic $dev{PUSH_TOPIC} --mode sign 2>&1`;
 is($?, 0, 'its session runs with the SCEP identity') or diag $e2e_out;
-is($t->redis('HGET', "mdm:{$e2e}:r:DEV-E2E-1", 'status'), 'Acknowledged',
+is($t->redis('HGET', key_r($e2e, "DEV-E2E-1"), 'status'), 'Acknowledged',
    '... and the command is Acknowledged');
 $t->redis_close;
 
@@ -102,10 +103,10 @@ for my $mode (qw(tls sign)) {
     ok($ok, "a simulated device enrolls at MDM_URL with --mode $mode") or diag $sim;
 }
 $t->{ports}{redis} = $env{REDIS_PORT};
-is($t->redis('ZCARD', 'mdm:enrollments'), 3, 'both enrollments are stored (and the one by link)');
+is($t->redis('ZCARD', key_enrollments()), 3, 'both enrollments are stored (and the one by link)');
 
 # One command cycle: enqueue through API_URL, the device's session runs it.
-my $udid = (grep { /^DEV-sign-/ } @{ $t->redis('ZRANGE', 'mdm:enrollments', 0, -1) })[0];
+my $udid = (grep { /^DEV-sign-/ } @{ $t->redis('ZRANGE', key_enrollments(), 0, -1) })[0];
 my $cmd = MDM::Plist::plist(CommandUUID => 'DEV-STACK-1',
     Command => MDM::Plist::subdict(RequestType => 'DeviceInformation', Queries => ['SerialNumber']));
 $r = $t->request('PUT', $env{API_PORT}, "/v1/enqueue/$udid", $cmd,
@@ -113,9 +114,9 @@ $r = $t->request('PUT', $env{API_PORT}, "/v1/enqueue/$udid", $cmd,
 is($r->{status}, 200, 'a command is enqueued through API_URL');
 my ($ok, $sim) = mdmsim('session', 'sign');
 ok($ok, 'the simulated device runs its session') or diag $sim;
-is($t->redis('HGET', "mdm:{$udid}:r:DEV-STACK-1", 'status'), 'Acknowledged',
+is($t->redis('HGET', key_r($udid, "DEV-STACK-1"), 'status'), 'Acknowledged',
    '... and the command is Acknowledged');
-like($t->redis('HGET', "mdm:{$udid}:r:DEV-STACK-1", 'result'), qr/QueryResponses/,
+like($t->redis('HGET', key_r($udid, "DEV-STACK-1"), 'result'), qr/QueryResponses/,
      '... with the device information it sent');
 ok($t->wait_for(sub { -s "$env{MDM_VAR}/log/apns-mock.log" }, 10),
    'mdm-worker pushed the enqueue to the APNs mock');

@@ -19,6 +19,7 @@ use JSON::PP;
 use MIME::Base64;
 use Digest::SHA qw(hmac_sha256_base64);
 use MDM::Test;
+use MDM::Keys;
 
 *plist = \&MDM::Plist::plist;
 *data = \&MDM::Plist::data;
@@ -171,7 +172,7 @@ my $gone_token = "\x55" x 32;
     $t->openssl('x509', '-req', '-in', "$base.csr", '-CA', $pki->{ca},
         '-CAkey', $pki->{ca_key}, '-CAcreateserial', '-out', "$base.pem",
         '-days', '30');
-    $t->redis('HSET', "mdm:pushcert:$topic",
+    $t->redis('HSET', key_pushcert($topic),
         cert => MDM::Test::slurp("$base.pem"),
         key => MDM::Test::slurp("$base.key"), not_after => time + 86400,
         updated => 1);
@@ -221,7 +222,7 @@ sub start_worker {
 }
 
 sub groups {
-    my $g = $t->redis('XINFO', 'GROUPS', 'mdm:events');
+    my $g = $t->redis('XINFO', 'GROUPS', key_events());
     return {} unless ref $g eq 'ARRAY';
     return { map { my %h = @$_; ($h{name} => \%h) } @$g };
 }
@@ -461,9 +462,9 @@ is $filtered->[0]{request}, 'POST /in HTTP/1.1', '... at its own URL';
 
 ok wait_received('tls', 1), 'an https webhook, server verified against its ca=';
 is received('tls')->[0]{json}{topic}, 'mdm.CheckOut', '... gets its topic';
-ok $t->wait_for(sub { $t->redis('XLEN', 'mdm:webhook:dead:untrusted') }, 40),
+ok $t->wait_for(sub { $t->redis('XLEN', key_webhook_dead('untrusted')) }, 40),
     'a server the CAs do not vouch for gets nothing: dead-lettered';
-my ($untrusted) = @{ $t->redis('XRANGE', 'mdm:webhook:dead:untrusted', '-', '+') };
+my ($untrusted) = @{ $t->redis('XRANGE', key_webhook_dead('untrusted'), '-', '+') };
 like {@{ $untrusted->[1] }}->{error}, qr/certificate/i, '... for its certificate';
 
 my $reports = received('filtered', path => '/reports');
@@ -532,17 +533,17 @@ checkin($devices[1], 'TokenUpdate', undef, Topic => $topic,
 ok wait_received('filtered', $fbase + 1, 10),
     'the other webhook is not held up by the failing one';
 
-ok $t->wait_for(sub { $t->redis('XLEN', 'mdm:webhook:dead:main') >= 2 }, 40),
+ok $t->wait_for(sub { $t->redis('XLEN', key_webhook_dead('main')) >= 2 }, 40),
     'after webhook_retry_for the events go to mdm:webhook:dead:main';
-my $dead = $t->redis('XRANGE', 'mdm:webhook:dead:main', '-', '+');
+my $dead = $t->redis('XRANGE', key_webhook_dead('main'), '-', '+');
 my %f = @{ $dead->[0][1] };
 is $f{error}, 'HTTP status 500', 'the dead letter says why';
 cmp_ok $f{attempts}, '>=', 3, '... and how many attempts were made';
 ok defined $f{m} && $f{event_id} =~ /^\d+-\d+$/, '... and keeps the event';
-is $t->redis('XPENDING', 'mdm:events', 'webhook:main')->[0], 0,
+is $t->redis('XPENDING', key_events(), 'webhook:main')->[0], 0,
     'dead-lettered events are acked';
 ok $t->wait_for(sub {
-        my %m = @{ $t->redis('HGETALL', 'mdm:metrics:worker') };
+        my %m = @{ $t->redis('HGETALL', key_worker_metrics()) };
         ($m{webhook_dead_letters_total} // 0) >= 2
         && ($m{webhook_retries_total} // 0) >= 2
         && ($m{webhook_deliveries_total} // 0) > 0
@@ -589,13 +590,13 @@ my $replayed = received('main')->[$base];
 is $replayed->{json}{event_id}, $dead_event, '... with its original event_id';
 is $replayed->{json}{acknowledge_event}{raw_payload}, b64($dead_body),
     '... and body';
-is $t->redis('XLEN', 'mdm:webhook:dead:main'), 1, 'one dead letter is left';
+is $t->redis('XLEN', key_webhook_dead('main')), 1, 'one dead letter is left';
 
 is_deeply api('POST', '/v1/webhooks/main/replay')->{json},
     { webhook => 'main', replayed => 1 }, 'POST .../replay moves the rest';
 ok wait_received('main', $base + 2, 10), '... and it is delivered';
 is received('main')->[$base + 1]{json}{topic}, 'mdm.TokenUpdate', '... the TokenUpdate';
-ok $t->wait_for(sub { $t->redis('XLEN', 'mdm:webhook:retry:main') == 0 }),
+ok $t->wait_for(sub { $t->redis('XLEN', key_webhook_retry('main')) == 0 }),
     'delivered retry entries leave the retry stream';
 is scalar(grep { $_->{json}{topic} ne 'mdm.TokenUpdate' }
           @{ received('filtered') }[$fbase .. $#{ received('filtered') }]), 0,
@@ -615,29 +616,29 @@ $t->redis('EVAL', q{
                    'error', 'HTTP status 500', 'attempts', '3')
     end
     redis.call('XADD', KEYS[1], '*', 'error', 'HTTP status 500', 'attempts', '3')
-}, 1, 'mdm:webhook:dead:bulk');
+}, 1, key_webhook_dead('bulk'));
 is_deeply api('POST', '/v1/webhooks/bulk/replay')->{json},
     { webhook => 'bulk', replayed => 1200 },
     'replay of all moves more dead letters than one script call does';
-is $t->redis('XLEN', 'mdm:webhook:dead:bulk'), 0,
+is $t->redis('XLEN', key_webhook_dead('bulk')), 0,
     '... an entry without fields to deliver is deleted, not moved';
-my $bulk = $t->redis('XRANGE', 'mdm:webhook:retry:bulk', '-', '+');
+my $bulk = $t->redis('XRANGE', key_webhook_retry('bulk'), '-', '+');
 is_deeply [ map { $_->[1] } @$bulk[0, -1] ],
     [[event_id => '1-0', m => 'x'], [event_id => '1200-0', m => 'x']],
     '... oldest first, without error and attempts';
 is_deeply [ $t->error_log =~ /webhook "bulk": (\d+) dead letters replayed/g ],
     [1200], '... logged once, with the total';
-$t->redis('DEL', 'mdm:webhook:retry:bulk');
+$t->redis('DEL', key_webhook_retry('bulk'));
 
 # --- an entry that is not an event -------------------------------------------
 
-my $garbage = $t->redis('XADD', 'mdm:events', '*', m => "\xc1not msgpack");
+my $garbage = $t->redis('XADD', key_events(), '*', m => "\xc1not msgpack");
 ok $t->wait_for(sub {
-        my $d = $t->redis('XRANGE', 'mdm:webhook:dead:main', '-', '+');
+        my $d = $t->redis('XRANGE', key_webhook_dead('main'), '-', '+');
         grep { my %f = @{ $_->[1] }; ($f{event_id} // '') eq $garbage } @$d
     }), 'an entry that is no event is dead-lettered at once';
 my ($gd) = grep { my %f = @{ $_->[1] }; ($f{event_id} // '') eq $garbage }
-    @{ $t->redis('XRANGE', 'mdm:webhook:dead:main', '-', '+') };
+    @{ $t->redis('XRANGE', key_webhook_dead('main'), '-', '+') };
 my %gf = @{ $gd->[1] };
 is $gf{error}, 'field m is not a valid event', '... saying why';
 is $gf{attempts}, 0, '... without an attempt';

@@ -23,6 +23,7 @@ use JSON::PP;
 use POSIX ();
 use Time::HiRes qw(sleep time);
 use MDM::Test;
+use MDM::Keys;
 
 *plist = \&MDM::Plist::plist;
 *data = \&MDM::Plist::data;
@@ -47,7 +48,7 @@ sub redis_up {
     $t->redis_close;
     # (an error reply comes back as a hash: {error => 'LOADING ...'})
     $t->wait_for(sub {
-        my $v = eval { $t->redis('EXISTS', 'mdm:enrollments') };
+        my $v = eval { $t->redis('EXISTS', key_enrollments()) };
         !$@ && defined $v && !ref $v;
     }, 30) or BAIL_OUT('redis did not come back');
 }
@@ -75,7 +76,7 @@ $t->openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', "$base.key",
     '-out', "$base.csr", '-subj', "/UID=$topic/CN=push");
 $t->openssl('x509', '-req', '-in', "$base.csr", '-CA', $pki->{ca}, '-CAkey',
     $pki->{ca_key}, '-CAcreateserial', '-out', "$base.pem", '-days', '30');
-$t->redis('HSET', "mdm:pushcert:$topic", cert => MDM::Test::slurp("$base.pem"),
+$t->redis('HSET', key_pushcert($topic), cert => MDM::Test::slurp("$base.pem"),
     key => MDM::Test::slurp("$base.key"), not_after => time + 86400, updated => 1);
 
 $t->spawn('mock', {}, $mock_bin, '--port', 0, '--cert', $pki->{cert}, '--key',
@@ -213,7 +214,7 @@ for my $n (1 .. $ndev) {
         or diag "@again";
     my ($last_ok) = reverse map { /^tu (\d+) 200$/ ? $1 : () } @l;
     my ($last_try) = reverse map { /^tu (\d+) / ? $1 : () } @l;
-    my $stored = $t->redis('HGET', "mdm:{CHAOS-$n}:enr", 'push_magic') // '';
+    my $stored = $t->redis('HGET', key_enr("CHAOS-$n"), 'push_magic') // '';
     my ($j) = $stored =~ /^m-(\d+)$/;
     ok defined $last_ok && defined $j && $j >= $last_ok && $j <= $last_try,
         "device $n: the last TokenUpdate answered 200 (m-" . ($last_ok // '?')
@@ -221,7 +222,7 @@ for my $n (1 .. $ndev) {
     my @lost;
     for (grep { /^ack \S+ 200$/ } @l) {
         my ($u) = /^ack (\S+)/;
-        my $st = $t->redis('HGET', "mdm:{CHAOS-$n}:r:$u", 'status') // '';
+        my $st = $t->redis('HGET', key_r("CHAOS-$n", "$u"), 'status') // '';
         push @lost, $u unless $st eq 'Acknowledged';
         $acks++;
     }

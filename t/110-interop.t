@@ -11,6 +11,7 @@ use Test::More;
 use JSON::PP;
 use MIME::Base64 qw(encode_base64);
 use MDM::Test;
+use MDM::Keys;
 
 *plist = \&MDM::Plist::plist;
 *data = \&MDM::Plist::data;
@@ -113,7 +114,7 @@ like($r->{body}, qr/<string>R1<\/string>/, '... and is answered with the queued 
 $r = report($ida, $A, '/connect', { 'Content-Type' => 'text/plain' },
             Status => 'Acknowledged', CommandUUID => 'R1');
 is($r->{status}, 200, 'mdm_connect: any Content-Type is accepted');
-is($t->redis('HGET', "mdm:{$A}:r:R1", 'status'), 'Acknowledged', '... and the report is recorded');
+is($t->redis('HGET', key_r($A, "R1"), 'status'), 'Acknowledged', '... and the report is recorded');
 $r = report($ida, $A, '/connect', { 'Content-Type' => $CI }, Status => 'Idle');
 is($r->{status}, 200, 'mdm_connect: even the check-in type is a report there');
 
@@ -186,7 +187,7 @@ my $idc = enroll($C);
 is(api('PUT', "/v1/enqueue/$C", command('Q1'))->{status}, 200, 'Q1 queued before CheckOut');
 is(checkin($idc, plist(MessageType => 'CheckOut', UDID => $C, Topic => $topic))->{status}, 200,
    'CheckOut answered');
-ok($t->redis('HGET', "mdm:{$C}:enr", 'checked_out'), 'the enrollment is marked checked out');
+ok($t->redis('HGET', key_enr($C), 'checked_out'), 'the enrollment is marked checked out');
 like(api('GET', "/v1/enrollments/$C")->{json}{checked_out} // '', qr/^\d{4}-\d\d-\d\dT/,
      '... which the API shows as checked_out');
 
@@ -194,7 +195,7 @@ $r = api('PUT', "/v1/enqueue/$C,$A", command('Q2'));
 is($r->{status}, 207, 'enqueue to a checked-out and a live target: 207');
 is($r->{json}{status}{$C}{checked_out}, JSON::PP::true, '... the checked-out one is marked checked_out');
 like($r->{json}{status}{$C}{command_error} // '', qr/checked out/, '... with a clear command_error');
-is_deeply($t->redis('LRANGE', "mdm:{$C}:q", 0, -1), ['Q1'], '... nothing was queued for it');
+is_deeply($t->redis('LRANGE', key_q($C), 0, -1), ['Q1'], '... nothing was queued for it');
 
 $before = $t->redis_snapshot;
 $r = report($idc, $C, '/mdm', undef, Status => 'Idle');
@@ -206,7 +207,7 @@ like($t->error_log, qr/enrollment is checked out/, '... logged');
 is(checkin($idc, plist(MessageType => 'TokenUpdate', UDID => $C, Topic => $topic,
                        Token => data(pack('H*', 'cd' x 32)), PushMagic => 'm2'))->{status}, 200,
    'the device enrolls again (TokenUpdate)');
-ok(!defined $t->redis('HGET', "mdm:{$C}:enr", 'checked_out'), '... the mark is gone');
+ok(!defined $t->redis('HGET', key_enr($C), 'checked_out'), '... the mark is gone');
 $r = report($idc, $C, '/mdm', undef, Status => 'Idle');
 like($r->{body}, qr/<string>Q1<\/string>/, '... and the command queued before CheckOut is delivered');
 is(api('PUT', "/v1/enqueue/$C", command('Q3'))->{status}, 200, '... and it takes new commands');
@@ -214,7 +215,7 @@ is(checkin($idc, plist(MessageType => 'CheckOut', UDID => $C, Topic => $topic))-
    'checked out again');
 is(checkin($idc, plist(MessageType => 'Authenticate', UDID => $C, Topic => $topic))->{status}, 200,
    'Authenticate after CheckOut');
-ok(!defined $t->redis('HGET', "mdm:{$C}:enr", 'checked_out'), '... clears the mark');
+ok(!defined $t->redis('HGET', key_enr($C), 'checked_out'), '... clears the mark');
 
 # --- B. IDs with '/' addressed exactly ---------------------------------------
 
@@ -238,7 +239,7 @@ for my $udid (sort keys %ids) {
 is(api('GET', '/v1/enrollments/a/b')->{json}{id}, 'a/b', 'a literal / in the path is the ID\'s /');
 $r = api('PUT', '/v1/enqueue/a%2Fb,a/../b', command('SLASHES'));
 is($r->{json}{queued}, 2, 'an ID list names both exactly');
-is_deeply([ map { $t->redis('LRANGE', "mdm:{$_}:q", 0, -1) } 'a/b', 'a/../b' ],
+is_deeply([ map { $t->redis('LRANGE', key_q($_), 0, -1) } 'a/b', 'a/../b' ],
           [ ['SLASHES'], ['SLASHES'] ], '... and each got the command');
 is(api('GET', '/ops/v1/enrollments/a%2F%2E%2E%2Fb', '', headers => { basic('ops', 'sekret') })->{json}{id},
    'a/../b', 'under a location prefix, escapes are decoded once, by the module');

@@ -14,6 +14,7 @@ use Digest::SHA qw(sha256_hex);
 use JSON::PP;
 use MIME::Base64 qw(encode_base64);
 use MDM::Test;
+use MDM::Keys;
 
 *plist = \&MDM::Plist::plist;
 *data = \&MDM::Plist::data;
@@ -106,7 +107,7 @@ is($t->redis_snapshot, $before, '... and nothing stored');
 is_deeply([ replay('/migration', 'sekret', @fleet) ], [ (200) x 7 ],
           'the fleet replayed as nano2nano does: 200 for every message');
 
-sub enr { $t->redis('HGET', "mdm:{$_[0]}:enr", $_[1]) }
+sub enr { $t->redis('HGET', key_enr("$_[0]"), $_[1]) }
 
 for my $id ($D1, $D2, $D3) {
     is(enr($id, 'enabled'), '1', "$id is enabled");
@@ -165,7 +166,7 @@ $r = report('/mdm', $id{$D1}, $D1, Status => 'Idle');
 is($r->{status}, 200, 'the first real message of a migrated device (retro binding): 200');
 is($r->{body}, $cmd, '... gets the queued command');
 is(enr($D1, 'cert'), cert_sha($id{$D1}), '... and binds its certificate');
-is($t->redis('GET', 'mdm:cert:' . cert_sha($id{$D1})), $D1, '... both ways');
+is($t->redis('GET', key_cert(cert_sha($id{$D1}))), $D1, '... both ways');
 
 $r = report("/mdm", $id{$D1}, $D1, UserID => $U1, Status => "Idle");
 is($r->{status}, 200, 'its user channel speaks with the device certificate');

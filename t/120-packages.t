@@ -12,6 +12,7 @@ use lib 't/lib';
 use Test::More;
 use File::Compare qw(compare);
 use MDM::Test;
+use MDM::Keys;
 
 plan skip_all => 'installing packages needs root' if $> != 0;
 
@@ -135,7 +136,7 @@ sub mdmsim {
 }
 my ($ok, $sim) = mdmsim('enroll');
 ok($ok, 'the packaged mdmsim enrolls a device') or diag $sim;
-my ($udid) = grep { /^PKG-/ } @{ $t->redis('ZRANGE', 'mdm:enrollments', 0, -1) };
+my ($udid) = grep { /^PKG-/ } @{ $t->redis('ZRANGE', key_enrollments(), 0, -1) };
 ok($udid, '... and the enrollment is stored');
 my $cmd = MDM::Plist::plist(CommandUUID => 'PKG-1',
     Command => MDM::Plist::subdict(RequestType => 'DeviceInformation', Queries => ['SerialNumber']));
@@ -144,7 +145,7 @@ my $r = $t->request('PUT', $env{API_PORT}, "/v1/enqueue/$udid", $cmd,
 is($r->{status}, 200, 'a command is enqueued');
 ($ok, $sim) = mdmsim('session');
 ok($ok, 'the device runs its session') or diag $sim;
-is($t->redis('HGET', "mdm:{$udid}:r:PKG-1", 'status'), 'Acknowledged', '... the command is Acknowledged');
+is($t->redis('HGET', key_r($udid, "PKG-1"), 'status'), 'Acknowledged', '... the command is Acknowledged');
 ok($t->wait_for(sub { -s "$var/log/apns-mock.log" }, 20), 'the packaged worker pushed to the APNs mock');
 $t->redis_close;
 {

@@ -14,6 +14,7 @@ use lib 't/lib';
 use Test::More;
 use JSON::PP;
 use MDM::Test;
+use MDM::Keys;
 
 *plist = \&MDM::Plist::plist;
 *data = \&MDM::Plist::data;
@@ -270,13 +271,13 @@ my $pc = push_cert('one', $topic);
 $r = ctl('pushcert', 'upload', '--cert', "$pc.pem", '--key', "$pc.key");
 is($r->{rc}, 0, 'pushcert upload --cert --key exits 0');
 like($r->{out}, qr/^\Q$topic\E\s+\d{4}-/m, 'and prints the topic and expiry');
-my $updated = $t->redis('HGET', "mdm:pushcert:$topic", 'updated');
+my $updated = $t->redis('HGET', key_pushcert($topic), 'updated');
 $t->openssl('pkcs12', '-export', '-in', "$pc.pem", '-inkey', "$pc.key", '-out', "$pc.p12",
             '-passout', 'pass:s3cret');
 ($r, $j) = ctl_json('--json', 'pushcert', 'upload', '--p12', "$pc.p12", '--password', 's3cret');
 is($r->{rc}, 0, 'pushcert upload --p12 --password exits 0');
 is($j->{topic}, $topic, 'the .p12\'s certificate was stored');
-cmp_ok($t->redis('HGET', "mdm:pushcert:$topic", 'updated'), '>', $updated, 'replacing the earlier upload');
+cmp_ok($t->redis('HGET', key_pushcert($topic), 'updated'), '>', $updated, 'replacing the earlier upload');
 is(ctl({ MDMCTL_P12_PASSWORD => 's3cret' }, 'pushcert', 'upload', '--p12', "$pc.p12")->{rc}, 0,
    'the password may come from MDMCTL_P12_PASSWORD');
 $r = ctl('pushcert', 'upload', '--p12', "$pc.p12", '--password', 'wrong');
@@ -299,7 +300,7 @@ is(ctl('push', 'NOBODY')->{rc}, 1, 'push of an unknown ID (500, per ID) exits 1'
 # --- webhooks, metrics ------------------------------------------------------
 ($r, $j) = ctl_json('--json', 'webhooks', 'dead', 'main', '--count', '5');
 is($r->{rc}, 0, 'webhooks dead exits 0');
-ok($t->wait_for(sub { $t->redis('XLEN', 'mdm:webhook:dead:main') >= 6 }, 60),
+ok($t->wait_for(sub { $t->redis('XLEN', key_webhook_dead('main')) >= 6 }, 60),
    'the check-in events died at the unreachable webhook');
 ($r, $j) = ctl_json('--json', 'webhooks', 'dead', 'main', '--count', '2');
 is(scalar @{ $j->{dead} }, 2, 'webhooks dead --count 2 lists two (JSON)');
@@ -377,7 +378,7 @@ like($item{'user NEW-DEV-1:USER-1'}{detail}, qr/would migrate/, 'dry run: and it
 like($item{'command nano-q-0001'}{detail}, qr/would queue for 1/, 'dry run: a pending command would be queued');
 ok(!$item{'command nano-done-0001'}, 'an acknowledged command is not pending');
 is($j->{cert_bindings}, 1, 'the cert binding is counted, left to mdm_cert_binding retro');
-is($t->redis('EXISTS', "mdm:pushcert:$mtopic"), 0, 'the dry run stored no certificate');
+is($t->redis('EXISTS', key_pushcert($mtopic)), 0, 'the dry run stored no certificate');
 ($r2, $j2) = ctl_json('--json', 'commands', 'status', 'nano-q-0001');
 is($r2->{rc}, 1, 'nor any command');
 is(ctl('enrollments', 'show', 'NEW-DEV-1')->{rc}, 1, 'nor any enrollment');
@@ -400,7 +401,7 @@ is($j2->{token}, 'cafe' x 16, 'the user channel has its own token');
 is_deeply([map { $_->{command_uuid} } @{ $j2->{commands} }], ['nano-q-0003'],
           'the migrated device\'s pending command is queued after its enrollment');
 like($r->{out}, qr/1 certificate binding\(s\) not imported.*retro/, 'the bindings are reported');
-is($t->redis('EXISTS', "mdm:pushcert:$mtopic"), 1, 'the push certificate was stored');
+is($t->redis('EXISTS', key_pushcert($mtopic)), 1, 'the push certificate was stored');
 ($r, $j) = ctl_json('--json', 'queue', 'list', 'CTL-DEV-1');
 my @q = map { $_->{command_uuid} } @{ $j->{commands} };
 is_deeply([grep { /^nano-/ } @q], ['nano-q-0001', 'nano-q-0002'],
@@ -459,7 +460,7 @@ like($r->{out}, qr/^device\s+NEW-KV-1\s+migrated with UnlockToken, bootstrap tok
 ok($j2->{enabled} && $j2->{has_unlock_token} && $j2->{has_bootstrap_token} && $j2->{token} eq 'f00d' x 16,
    'with its token, UnlockToken.dat and BootstrapToken.dat');
 is_deeply($j2->{user_channels}, ['NEW-KV-1:USER-K'], 'and its user channel');
-is($t->redis('EXISTS', 'mdm:pushcert:com.apple.mgmt.External.filekv'), 1, '<topic>.pem + .key were uploaded');
+is($t->redis('EXISTS', key_pushcert('com.apple.mgmt.External.filekv')), 1, '<topic>.pem + .key were uploaded');
 $r = ctl('import', 'nanomdm', '--filekv', $kv);
 like($r->{out}, qr/^import: 0 written, 5 unchanged/m, 'a second filekv import writes nothing');
 is(ctl('import', 'nanomdm', '--filekv', "$dir/none")->{rc}, 4, 'a missing directory exits 4');

@@ -10,6 +10,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use MDM::Test;
+use MDM::Keys;
 use JSON::PP;
 
 my $t = MDM::Test->new;
@@ -148,21 +149,21 @@ is(sans_of("$d/san2.pem"), 'DNS:dev1-renewed.example.org',
 sub challenge {
     my ($c, %f) = @_;
     my $now = time;
-    $t->redis('HSET', "mdm:scep:chal:{$c}", created => $now,
+    $t->redis('HSET', key_scep_chal($c), created => $now,
               expires => $now + 3600, user => 'alice', link => 'L1',
               udid => 'UDID-1', serial => 'C02TEST', %f);
-    $t->redis('EXPIRE', "mdm:scep:chal:{$c}", 3600);
+    $t->redis('EXPIRE', key_scep_chal($c), 3600);
 }
 
 challenge('c-one');
 ($rc, $o) = scep('--url', $url, '--challenge', 'c-one', '--cn', 'device-1',
                  '--out-cert', "$d/one.pem", '--out-key', "$d/one.key");
 is($rc, 0, 'PKCSReq with a one-time challenge is issued') or diag $o;
-is($t->redis('EXISTS', 'mdm:scep:chal:{c-one}'), 0, 'the challenge is consumed');
+is($t->redis('EXISTS', key_scep_chal('c-one')), 0, 'the challenge is consumed');
 
 my $sha = lc((split /=/, `openssl x509 -in $d/one.pem -noout -fingerprint -sha256`)[1] // '');
 $sha =~ s/[:\s]//g;
-my %rec = @{ $t->redis('HGETALL', "mdm:ca:cert:{$sha}") };
+my %rec = @{ $t->redis('HGETALL', key_ca_cert($sha)) };
 my $serial = lc((split /=/, `openssl x509 -in $d/one.pem -noout -serial`)[1]);
 chomp $serial;
 $serial =~ s/^0+//;
@@ -177,9 +178,9 @@ is(`openssl x509 -in $d/one.pem -outform DER` eq $rec{der}, 1, 'and the DER');
 my $na = `openssl x509 -in $d/one.pem -noout -enddate`;
 ok($rec{not_after} > time + 29 * 86400 && $rec{not_after} < time + 31 * 86400,
    'not_after follows mdm_scep_validity 30d');
-is($t->redis('GET', "mdm:ca:serial:{$serial}"), $sha, 'serial -> sha256 lookup');
-is($t->redis('ZSCORE', 'mdm:ca:index', $sha), $rec{not_after}, 'the index holds it by not_after');
-my $ttl = $t->redis('TTL', "mdm:ca:cert:{$sha}");
+is($t->redis('GET', key_ca_serial($serial)), $sha, 'serial -> sha256 lookup');
+is($t->redis('ZSCORE', key_ca_index(), $sha), $rec{not_after}, 'the index holds it by not_after');
+my $ttl = $t->redis('TTL', key_ca_cert($sha));
 ok($ttl > 58 * 86400 && $ttl <= 60 * 86400, 'the record expires 30 days after the certificate');
 like(`openssl x509 -in $d/one.pem -noout -ext keyUsage 2>&1`,
      qr/critical\s+Digital Signature, Key Encipherment/, 'key usage from the default');
@@ -199,7 +200,7 @@ is($t->redis_snapshot, $before, 'refused requests change nothing in Redis');
 challenge('c-expired', expires => time - 10);
 ($rc, $o) = scep('--url', $url, '--challenge', 'c-expired');
 is($rc, 1, 'an expired challenge (past its expires) is a CertRep FAILURE') or diag $o;
-is($t->redis('EXISTS', 'mdm:scep:chal:{c-expired}'), 0, 'and it is gone');
+is($t->redis('EXISTS', key_scep_chal('c-expired')), 0, 'and it is gone');
 
 # GET, 3DES, SHA-1 (older clients)
 challenge('c-get');
@@ -241,19 +242,19 @@ is($t->redis_snapshot, $before, 'nothing stored for them either');
 is($rc, 0, 'RenewalReq signed by our certificate is issued without a challenge') or diag $o;
 my $sha2 = lc((split /=/, `openssl x509 -in $d/renewed.pem -noout -fingerprint -sha256`)[1] // '');
 $sha2 =~ s/[:\s]//g;
-my %rec2 = @{ $t->redis('HGETALL', "mdm:ca:cert:{$sha2}") };
+my %rec2 = @{ $t->redis('HGETALL', key_ca_cert($sha2)) };
 is($rec2{user}, 'alice', 'the renewal record copies the user');
 is($rec2{renewed_from}, $sha, 'and says what it renews');
 
 # the enrollment the first certificate is bound to becomes the renewal's
-$t->redis('SET', "mdm:cert:$sha2", 'ENR-42');
+$t->redis('SET', key_cert($sha2), 'ENR-42');
 ($rc, $o) = scep('--url', $url, '--renew-with', "$d/renewed.pem", "$d/renewed.key",
                  '--pkcsreq', '--out-cert', "$d/renewed2.pem",
                  '--out-key', "$d/renewed2.key");
 is($rc, 0, 'a PKCSReq signed by our certificate is a renewal too') or diag $o;
 my $sha3 = lc((split /=/, `openssl x509 -in $d/renewed2.pem -noout -fingerprint -sha256`)[1] // '');
 $sha3 =~ s/[:\s]//g;
-is($t->redis('HGET', "mdm:ca:cert:{$sha3}", 'renew'), 'ENR-42',
+is($t->redis('HGET', key_ca_cert($sha3), 'renew'), 'ENR-42',
    'its record names the enrollment the signer is bound to');
 
 $before = $t->redis_snapshot;
@@ -273,7 +274,7 @@ my $unrecorded = $t->identity('unrecorded-dev');
 is($rc, 1, 'a renewal signed by a certificate without a record is a FAILURE');
 like($o, qr/failInfo 4/, 'badCertId');
 
-$t->redis('HSET', "mdm:ca:cert:{$sha}", 'revoked', time);
+$t->redis('HSET', key_ca_cert($sha), 'revoked', time);
 $before = $t->redis_snapshot;
 ($rc, $o) = scep('--url', $url, '--renew-with', "$d/one.pem", "$d/one.key");
 is($rc, 1, 'a renewal signed by a revoked certificate is a FAILURE');
@@ -320,8 +321,8 @@ is($r->{status}, 200, 'the SCEP-issued identity checks in') or diag $r->{body};
 
 $r = api('POST', "/v1/certificates/$serial2/revoke");
 is($r->{status}, 200, 'POST .../revoke revokes');
-ok($t->redis('HGET', "mdm:ca:cert:{$sha3}", 'revoked') >= time - 60, 'the record says when');
-is($t->redis('ZSCORE', 'mdm:ca:revoked', $sha3), $t->redis('HGET', "mdm:ca:cert:{$sha3}", 'not_after'),
+ok($t->redis('HGET', key_ca_cert($sha3), 'revoked') >= time - 60, 'the record says when');
+is($t->redis('ZSCORE', key_ca_revoked(), $sha3), $t->redis('HGET', key_ca_cert($sha3), 'not_after'),
    'the revoked set holds it until its not_after');
 
 # the workers learn it on their next refresh (200 ms here): poll as a device would
@@ -339,7 +340,7 @@ like($t->request('GET', $https, '/api/metrics', '', %api)->{body},
 
 $r = api('DELETE', "/v1/certificates/$serial2/revoke");
 is($r->{status}, 200, 'DELETE .../revoke lifts the revocation');
-ok(!defined $t->redis('ZSCORE', 'mdm:ca:revoked', $sha3), 'and leaves the revoked set');
+ok(!defined $t->redis('ZSCORE', key_ca_revoked(), $sha3), 'and leaves the revoked set');
 for (1 .. 100) {
     $status = $t->request('PUT', $https, '/checkin', $auth, sign => $dev,
         headers => { 'Content-Type' => 'application/x-apple-aspen-mdm-checkin' })->{status};

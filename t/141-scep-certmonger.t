@@ -11,6 +11,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use MDM::Test;
+use MDM::Keys;
 
 my $t = MDM::Test->new;
 my $pki = $t->pki;
@@ -51,10 +52,10 @@ EOF
 
 my $r;
 my $now = time;
-$t->redis('HSET', 'mdm:scep:chal:{cm-challenge}', created => $now,
+$t->redis('HSET', key_scep_chal('cm-challenge'), created => $now,
           expires => $now + 3600, user => 'certmonger', link => '', udid => '',
           serial => '');
-$t->redis('EXPIRE', 'mdm:scep:chal:{cm-challenge}', 3600);
+$t->redis('EXPIRE', key_scep_chal('cm-challenge'), 3600);
 
 # certmonger keeps its state where these say, on a private session bus;
 # -c: getcert commands run inside and talk to it through that socket
@@ -105,8 +106,8 @@ like(`openssl verify -CAfile $pki->{ca} $d/cm/cert.pem 2>&1`, qr/OK$/m,
      'its certificate verifies under the device CA');
 like(`openssl x509 -in $d/cm/cert.pem -noout -subject 2>&1`, qr/CN ?= ?certmonger-device/,
      'with the subject it asked for');
-is($t->redis('EXISTS', 'mdm:scep:chal:{cm-challenge}'), 0, 'the challenge was consumed');
-is($t->redis('ZCARD', 'mdm:ca:index'), 2, 'enrollment and renewal are both recorded')
+is($t->redis('EXISTS', key_scep_chal('cm-challenge')), 0, 'the challenge was consumed');
+is($t->redis('ZCARD', key_ca_index()), 2, 'enrollment and renewal are both recorded')
     or diag $log;
 like($t->error_log, qr/mdm scep: issued serial \w+ sha256 \w+ \(renewal/,
      'the second issuance was a renewal authenticated by the first certificate');
@@ -119,7 +120,7 @@ MDM::Test::spew("$d/cacert.p7", $r->{body});
 my $certs = `openssl pkcs7 -inform DER -in $d/cacert.p7 -print_certs 2>&1`;
 like($certs, qr/subject=CN ?= ?ngx_mdm test ca.*subject=CN ?= ?ngx_mdm test RA/s,
      'a degenerate PKCS#7 of the CA and the RA');
-$t->redis('HSET', 'mdm:scep:chal:{sim}', created => time, expires => time + 60);
+$t->redis('HSET', key_scep_chal('sim'), created => time, expires => time + 60);
 my $out = `$ENV{MDM_BUILD}/mdmsim scep --url $url --challenge sim --out-cert $d/sim.pem 2>&1`;
 is($? >> 8, 0, 'mdmsim enrolls through the RA too') or diag $out;
 

@@ -15,6 +15,7 @@ use Test::More;
 use JSON::PP qw(decode_json encode_json);
 use MIME::Base64 qw(encode_base64);
 use MDM::Test;
+use MDM::Keys;
 
 my $t = MDM::Test->new;
 my $dir = $t->dir;
@@ -181,7 +182,7 @@ sub challenge_of {
 
 sub challenge_record {
     my ($c) = @_;
-    my %h = @{ $t->redis('HGETALL', "mdm:scep:chal:{$c}") // [] };
+    my %h = @{ $t->redis('HGETALL', key_scep_chal($c)) // [] };
     return \%h;
 }
 
@@ -189,7 +190,7 @@ sub challenge_record {
 
 my $r = $t->request('GET', $port, '/enroll');
 is($r->{status}, 401, 'no credentials: auth_basic answers 401');
-is($t->redis('DBSIZE'), 0, 'and nothing is stored');
+is_deeply($t->redis('KEYS', '*'), [ key_schema() ], 'and nothing is stored (but the key layout record)');
 
 $r = $t->request('GET', $port, '/enroll', undef, headers => \%alice);
 is($r->{status}, 200, 'alice gets a profile');
@@ -242,7 +243,7 @@ is($rec->{link}, '', 'challenge record: no link');
 ok(exists $rec->{udid} && exists $rec->{serial}, 'challenge record: udid, serial fields');
 ok(!exists $rec->{renew}, 'challenge record: no renew');
 ok($rec->{expires} - $rec->{created} == 3600, 'challenge lifetime 1 h by default');
-my $ttl = $t->redis('TTL', "mdm:scep:chal:{$c1}");
+my $ttl = $t->redis('TTL', key_scep_chal($c1));
 ok($ttl > 3500 && $ttl <= 3600, "challenge key expires with it (TTL $ttl)");
 
 $r = $t->request('GET', $port, '/enroll', undef, headers => \%alice);
@@ -321,7 +322,7 @@ $r = $t->request('POST', $port, '/v1/enroll/tokens', '', headers => \%api);
 is($r->{status}, 201, 'a link without a body');
 my $old = decode_json($r->{body});
 is($old->{user}, undef, 'no user');
-$t->redis('HSET', "mdm:enroll:link:{$old->{token}}", 'expires', time - 1);
+$t->redis('HSET', key_enroll_link($old->{token}), 'expires', time - 1);
 $r = $t->request('GET', $port, "/link/$old->{token}");
 is($r->{status}, 410, 'an expired link is 410');
 
@@ -396,10 +397,10 @@ for my $case (['sign', 'SIGN', 'Mdm-Signature'], ['tls', 'TLS', 'TLS client cert
          'the identity mode follows SignMessage');
     for my $i (0, 1) {
         my $udid = sprintf('%s-%016X', $pfx, $i);
-        my %enr = @{ $t->redis('HGETALL', "mdm:{$udid}:enr") // [] };
+        my %enr = @{ $t->redis('HGETALL', key_enr($udid)) // [] };
         is($enr{enabled}, 1, "$udid: Authenticate and TokenUpdate stored");
         is($enr{topic}, $topic, "$udid: with the profile's topic");
-        my %iss = @{ $t->redis('HGETALL', "mdm:ca:cert:{$enr{cert}}") // [] };
+        my %iss = @{ $t->redis('HGETALL', key_ca_cert($enr{cert})) // [] };
         ok($enr{cert} && $iss{serial}, "$udid: bound to a certificate our CA issued");
     }
 }
@@ -455,8 +456,8 @@ my $dana = decode_json($r->{body});
 ($ok, $out) = mdmsim('enroll', '--profile', $dana->{url}, '--ca-file', $pki->{ca},
     '--udid-prefix', 'LINK-', '-n', 1);
 ok($ok, 'mdmsim enrolls through a one-time link') or diag $out;
-my %enr = @{ $t->redis('HGETALL', sprintf('mdm:{LINK-%016X}:enr', 0)) // [] };
-my %iss = @{ $t->redis('HGETALL', "mdm:ca:cert:{$enr{cert}}") // [] };
+my %enr = @{ $t->redis('HGETALL', sprintf(key_enr('LINK-%016X'), 0)) // [] };
+my %iss = @{ $t->redis('HGETALL', key_ca_cert($enr{cert})) // [] };
 is($iss{user}, 'dana', 'the issuance record has the link\'s user');
 is($iss{link}, $dana->{token}, 'and the link');
 is($iss{tags}, '["sales","ipad"]', 'and its tags');

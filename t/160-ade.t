@@ -15,6 +15,7 @@ use Test::More;
 use JSON::PP qw(decode_json);
 use MIME::Base64 qw(encode_base64);
 use MDM::Test;
+use MDM::Keys;
 
 my $t = MDM::Test->new;
 my $dir = $t->dir;
@@ -197,7 +198,7 @@ sub challenge {
     my ($scep) = grep { $_->{PayloadType} eq 'com.apple.security.scep' }
                  @{ $p->{PayloadContent} };
     my $c = $scep->{PayloadContent}{Challenge};
-    my %h = @{ $t->redis('HGETALL', "mdm:scep:chal:{$c}") // [] };
+    my %h = @{ $t->redis('HGETALL', key_scep_chal($c)) // [] };
     return \%h;
 }
 
@@ -224,13 +225,13 @@ ok($p && $p->{PayloadIdentifier} eq 'org.example.mdm.enroll',
 my $chal = challenge($p);
 is($chal->{udid}, '00008101-000A1B2C3D4E5F60', 'its challenge carries the UDID');
 is($chal->{serial}, 'C02ADE000001', 'and the serial');
-my %facts = @{ $t->redis('HGETALL', 'mdm:enroll:dev:{C02ADE000001}') };
+my %facts = @{ $t->redis('HGETALL', key_enroll_dev('C02ADE000001')) };
 is($facts{product}, 'iPhone14,2', 'facts recorded: PRODUCT');
 is($facts{os_version}, '18.2', 'OS_VERSION');
 is($facts{version}, '22C152', 'VERSION');
 is($facts{language}, 'en', 'LANGUAGE');
 is($facts{via}, 'post', 'how it came');
-my $ttl = $t->redis('TTL', 'mdm:enroll:dev:{C02ADE000001}');
+my $ttl = $t->redis('TTL', key_enroll_dev('C02ADE000001'));
 ok($ttl > 29 * 86400 && $ttl <= 30 * 86400, "facts expire (TTL $ttl)");
 like($t->error_log, qr/ADE request of serial C02ADE000001 UDID 00008101-000A1B2C3D4E5F60/,
      'the request is logged with serial and UDID');
@@ -243,7 +244,7 @@ $r = $t->request('GET', $port, '/ade', undef,
 is($r->{status}, 200, 'web view GET with x-apple-aspen-deviceinfo: profile');
 $p = profile($r->{body});
 is(challenge($p)->{serial}, 'C02ADEWEB001', 'its challenge carries the serial');
-is($t->redis('HGET', 'mdm:enroll:dev:{C02ADEWEB001}', 'via'), 'webview',
+is($t->redis('HGET', key_enroll_dev('C02ADEWEB001'), 'via'), 'webview',
    'facts recorded as from the web view');
 
 # --- bad input: 400, a log line, nothing stored ---------------------------
@@ -293,7 +294,7 @@ my $d = document($r);
 is($d->{code}, 'com.apple.softwareupdate.required', 'softwareupdate.required');
 is($d->{details}{OSVersion}, '18.1', 'details.OSVersion = the minimum');
 is($d->{details}{BuildVersion}, '22B83', 'details.BuildVersion');
-ok(!$t->redis('EXISTS', 'mdm:enroll:dev:{C02OLD000001}'), 'no facts recorded for it');
+ok(!$t->redis('EXISTS', key_enroll_dev('C02OLD000001')), 'no facts recorded for it');
 
 $r = post('/ade', machine_info(SERIAL => 'C02OLD000002', OS_VERSION => '18.0.1'));
 is($r->{status}, 200, 'same OS, device cannot be made to update: profile');
@@ -368,7 +369,7 @@ $r = post('/ade-known', machine_info(SERIAL => 'C02WATCH0001', PRODUCT => 'Watch
                                      OS_VERSION => '11.2',
                                      PAIRING_TOKEN => MDM::Plist::data("\x01\x02\x03")));
 is($r->{status}, 200, 'with its PAIRING_TOKEN: profile');
-is($t->redis('HGET', 'mdm:enroll:dev:{C02WATCH0001}', 'pairing_token'), '1',
+is($t->redis('HGET', key_enroll_dev('C02WATCH0001'), 'pairing_token'), '1',
    'recorded that it came with one');
 
 # --- com.apple.psso.required and the Bearer follow-up ----------------------
@@ -388,7 +389,7 @@ $r = post('/ade-psso', $mac->(), Authorization => 'Bearer psso-good-token');
 is($r->{status}, 200, 're-POST without the flag, with the IdP\'s Bearer token: profile');
 $p = profile($r->{body});
 is(challenge($p)->{user}, 'dana@example.org', 'the token\'s user is in the challenge');
-is($t->redis('HGET', 'mdm:enroll:dev:{C02PSSO00001}', 'user'), 'dana@example.org',
+is($t->redis('HGET', key_enroll_dev('C02PSSO00001'), 'user'), 'dana@example.org',
    'and in the facts');
 
 $r = post('/ade-psso', $mac->(), Authorization => 'Bearer forged');
@@ -417,11 +418,11 @@ ok($ok, 'mdmsim enroll --ade: MachineInfo → profile → SCEP → check-in, 2 d
     or diag $out;
 for my $i (0, 1) {
     my $udid = sprintf('ADESIM-%016X', $i);
-    my %enr = @{ $t->redis('HGETALL', "mdm:{$udid}:enr") // [] };
+    my %enr = @{ $t->redis('HGETALL', key_enr($udid)) // [] };
     is($enr{enabled}, 1, "$udid: enrolled");
-    my %iss = @{ $t->redis('HGETALL', "mdm:ca:cert:{$enr{cert}}") // [] };
+    my %iss = @{ $t->redis('HGETALL', key_ca_cert($enr{cert})) // [] };
     is($iss{udid}, $udid, "$udid: the issuance record carries the MachineInfo's UDID");
-    ok($iss{serial_number} && $t->redis('EXISTS', "mdm:enroll:dev:{$iss{serial_number}}"),
+    ok($iss{serial_number} && $t->redis('EXISTS', key_enroll_dev($iss{serial_number})),
        "$udid: and its serial, whose facts are recorded");
 }
 ($ok, $out) = $sim->('enroll', '--profile', "https://localhost:$dev_port/ade-old/",

@@ -15,6 +15,7 @@ use Test::More;
 use Digest::SHA qw(sha256_hex);
 use MIME::Base64 ();
 use MDM::Test;
+use MDM::Keys;
 
 *plist = \&MDM::Plist::plist;
 
@@ -62,16 +63,16 @@ sub sha {
     my ($id) = @_;
     return sha256_hex(scalar `openssl x509 -in $id->{cert} -outform DER`);
 }
-sub enr { my $id = $_[0] // $UDID; $t->redis('HGET', "mdm:{$id}:enr", $_[1]) }
+sub enr { my $id = $_[0] // $UDID; $t->redis('HGET', key_enr($id), $_[1]) }
 
 # what the SCEP CA records for each issuance (the contract of issue 12)
 sub issued {
     my ($id, %f) = @_;
     my $s = sha($id);
-    $t->redis('HSET', "mdm:ca:cert:{$s}", 'serial', 'aa01', 'subject', 'CN=x',
+    $t->redis('HSET', key_ca_cert($s), 'serial', 'aa01', 'subject', 'CN=x',
               'not_before', time - 60, 'not_after', time + 86400,
               'issued', time, map { $_ => $f{$_} } keys %f);
-    $t->redis('ZADD', 'mdm:ca:index', time + 86400, $s);
+    $t->redis('ZADD', key_ca_index(), time + 86400, $s);
     return $s;
 }
 
@@ -91,7 +92,7 @@ issued($other, renew => 'SOMEONE-ELSE');
 issued($revoked, renew => $UDID, revoked => time - 10);
 {
     my $s = issued($expired, renew => $UDID);
-    $t->redis('HSET', "mdm:ca:cert:{$s}", 'not_after', time - 1);
+    $t->redis('HSET', key_ca_cert($s), 'not_after', time - 1);
 }
 my $before = $t->redis_snapshot;
 for my $case ([$stranger, 'no issuance record'], [$other, 'issued to renew another enrollment'],
@@ -116,7 +117,7 @@ is(enr(undef, 'cert_prev'), sha($old), 'the previous one kept as cert_prev');
 my $until = enr(undef, 'cert_prev_until');
 ok($until >= time + 7200 - 30 && $until <= time + 7200 + 1,
    'until now + mdm_cert_renew_grace (2h)');
-is($t->redis('GET', "mdm:cert:$new_sha"), $UDID, 'the certificate lookup names the enrollment');
+is($t->redis('GET', key_cert($new_sha)), $UDID, 'the certificate lookup names the enrollment');
 like($t->error_log, qr/"$UDID" renewed its identity: certificate $new_sha replaces/,
      'the renewal is logged');
 
@@ -125,7 +126,7 @@ is(checkin(token_update(), $old)->{status}, 200, 'the old one works within the g
 is(idle($old)->{status}, 200, 'for reports too');
 
 # the grace period ends (moved into the past rather than waited for)
-$t->redis('HSET', "mdm:{$UDID}:enr", 'cert_prev_until', time - 1);
+$t->redis('HSET', key_enr($UDID), 'cert_prev_until', time - 1);
 is(checkin(token_update(), $old)->{status}, 400, 'after the grace period the old one is refused');
 is(checkin(token_update(), $new)->{status}, 200, 'the new one goes on');
 
@@ -161,11 +162,11 @@ $t->spawn('worker', {}, "$MDM::Test::BUILD/mdm-worker", '-c', $worker_conf,
 my $wlog = sub { -e "$dir/worker.out" ? MDM::Test::slurp("$dir/worker.out") : '' };
 ok($t->wait_for(sub { $wlog->() =~ /InstallProfile queued for enrollment $UDID/ }, 20),
    'the worker queues the renewal') or diag($wlog->());
-my $q = $t->redis('LRANGE', "mdm:{$UDID}:q", 0, -1);
+my $q = $t->redis('LRANGE', key_q($UDID), 0, -1);
 is(scalar @$q, 1, 'one command in the enrollment\'s queue');
-my $body = $t->redis('HGET', "mdm:cmd:{$q->[0]}", 'body') // '';
+my $body = $t->redis('HGET', key_cmd("$q->[0]"), 'body') // '';
 like($body, qr{<key>RequestType</key>\s*<string>InstallProfile</string>}, 'an InstallProfile');
-ok(defined $t->redis('ZSCORE', 'mdm:pending', $UDID), 'with the push path\'s pending entry');
+ok(defined $t->redis('ZSCORE', key_pending(), $UDID), 'with the push path\'s pending entry');
 my ($payload) = $body =~ m{<key>Payload</key>\s*<data>([^<]+)</data>};
 MDM::Test::spew("$dir/renew.der", MIME::Base64::decode_base64($payload // ''));
 my $ok = eval {
@@ -179,9 +180,9 @@ like($xml, qr{<key>PayloadIdentifier</key>\s*<string>org.example.mdm.enroll</str
      'the enrollment\'s PayloadIdentifier');
 my ($chal) = $xml =~ m{<key>Challenge</key>\s*<string>([0-9a-f]{32})</string>};
 ok($chal, 'a fresh challenge');
-is($t->redis('HGET', "mdm:scep:chal:{$chal}", 'renew'), $UDID,
+is($t->redis('HGET', key_scep_chal($chal), 'renew'), $UDID,
    'whose record carries renew = the enrollment ID');
-ok($t->redis('HGET', "mdm:ca:cert:{$new_sha}", 'renew_queued'), 'the certificate is marked as queued');
+ok($t->redis('HGET', key_ca_cert($new_sha), 'renew_queued'), 'the certificate is marked as queued');
 
 # barrier: a second certificate appears in the window; once the worker has
 # queued it, it has read the first one again in the same tick
@@ -190,7 +191,7 @@ checkin(plist(MessageType => 'Authenticate', UDID => 'RENEW-DEVICE-3', Topic => 
 issued($third, renew => 'RENEW-DEVICE-3');
 ok($t->wait_for(sub { $wlog->() =~ /InstallProfile queued for enrollment RENEW-DEVICE-3/ }, 20),
    'a later certificate is queued too');
-is($t->redis('LLEN', "mdm:{$UDID}:q"), 1, 'the first is not queued twice');
+is($t->redis('LLEN', key_q($UDID)), 1, 'the first is not queued twice');
 unlike($wlog->(), qr/renewal of certificate .* not queued/, 'no failed renewal');
 
 # --- a renewal that fails is retried later, with backoff --------------------
@@ -246,7 +247,7 @@ sub scep {
     return $? == 0 ? { cert => "$dir/$name.pem", key => "$dir/$name.key" } : undef;
 }
 # the challenge the enroll location would have put into the first profile
-$t->redis('HSET', 'mdm:scep:chal:{e2e-first}', 'created', time, 'expires', time + 600,
+$t->redis('HSET', key_scep_chal('e2e-first'), 'created', time, 'expires', time + 600,
           'user', '', 'link', '', 'udid', $E2E, 'serial', '');
 my $first = scep('e2e-first', 'e2e-first');
 ok($first, 'the device gets its identity from our SCEP CA (validity 1 day)');
@@ -254,8 +255,8 @@ checkin(plist(MessageType => 'Authenticate', UDID => $E2E, Topic => $topic), $fi
 is(checkin(token_update($E2E), $first)->{status}, 200, 'and enrolls with it');
 ok($t->wait_for(sub { $wlog->() =~ /InstallProfile queued for enrollment $E2E/ }, 20),
    'the worker queues its renewal: the certificate expires within renew_window');
-my $q2 = $t->redis('LRANGE', "mdm:{$E2E}:q", 0, -1);
-my ($p2) = ($t->redis('HGET', "mdm:cmd:{$q2->[0]}", 'body') // '')
+my $q2 = $t->redis('LRANGE', key_q($E2E), 0, -1);
+my ($p2) = ($t->redis('HGET', key_cmd("$q2->[0]"), 'body') // '')
            =~ m{<key>Payload</key>\s*<data>([^<]+)</data>};
 MDM::Test::spew("$dir/e2e.der", MIME::Base64::decode_base64($p2 // ''));
 $t->openssl('cms', '-verify', '-binary', '-inform', 'DER', '-in', "$dir/e2e.der",
@@ -263,7 +264,7 @@ $t->openssl('cms', '-verify', '-binary', '-inform', 'DER', '-in', "$dir/e2e.der"
 my ($c2) = MDM::Test::slurp("$dir/e2e.xml") =~ m{<key>Challenge</key>\s*<string>([0-9a-f]{32})</string>};
 my $second = scep($c2, 'e2e-second');
 ok($second, 'the device runs SCEP again with the renewal profile\'s challenge');
-my %rec2 = @{ $t->redis('HGETALL', 'mdm:ca:cert:{' . sha($second) . '}') };
+my %rec2 = @{ $t->redis('HGETALL', key_ca_cert(sha($second))) };
 is($rec2{renew}, $E2E, 'the issuance record says it renews this enrollment');
 {
     my $r2 = $t->request('PUT', $port, '/connect',
@@ -273,7 +274,7 @@ is($rec2{renew}, $E2E, 'the issuance record says it renews this enrollment');
 }
 is(enr($E2E, 'cert'), sha($second), 'and rebinds the enrollment');
 is(checkin(token_update($E2E), $first)->{status}, 200, 'the old certificate works during the grace period');
-$t->redis('HSET', "mdm:{$E2E}:enr", 'cert_prev_until', time - 1);
+$t->redis('HSET', key_enr($E2E), 'cert_prev_until', time - 1);
 is(checkin(token_update($E2E), $first)->{status}, 400, 'and not after it');
 is(checkin(token_update($E2E), $second)->{status}, 200, 'the new one goes on');
 

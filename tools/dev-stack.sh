@@ -251,13 +251,20 @@ start_apns_mock() {
     wait_port "$APNS_PORT"
 }
 
-# The dev push certificate, stored where the workers read it.
+# The dev push certificate, uploaded through the API as an operator would
+# (PUT /v1/pushcert), before the workers start.
+# nginx's workers may still be connecting to Redis (503): a few tries.
 store_push_cert() {
-    redis-cli ${CLUSTER:+-c} -p "$REDIS_PORT" HSET "mdm:pushcert:$TOPIC" \
-        cert "$(cat "$PKI/push.pem")" key "$(cat "$PKI/push.key")" \
-        not_after "$(date -d "$(openssl x509 -enddate -noout \
-                     -in "$PKI/push.pem" | cut -d= -f2)" +%s)" \
-        updated "$(date +%s)" >/dev/null
+    for _ in $(seq 1 50); do
+        cat "$PKI/push.pem" "$PKI/push.key" \
+        | curl -sf --cacert "$PKI/device-ca.pem" \
+            -u "nanomdm:$(cat "$VAR/api.key")" \
+            -T - "https://localhost:$API_PORT/v1/pushcert" >/dev/null \
+        && return 0
+        sleep 0.1
+    done
+    echo "dev-stack: the API refused the dev push certificate" >&2
+    return 1
 }
 
 start_nginx() {
@@ -337,9 +344,9 @@ start() {
 
     setup
     start_redis
-    store_push_cert
     start_apns_mock
     start_nginx
+    store_push_cert
     start_worker
     write_env
 

@@ -14,12 +14,25 @@ for f in "$dir"/*.lua; do
     name=$(basename "$f" .lua)
     names="$names $name"
     printf 'static const char mdm_script_%s_src[] =\n' "$name"
-    # "-- @include NAME" lines are replaced by lib/NAME.lua
-    src=$(awk -v lib="$dir/lib" '
+    # "-- @include NAME" lines are replaced by lib/NAME.lua; of the generated
+    # key helpers (lib/keys.lua, one "function K.<name>" a line) only those
+    # the script calls, so that a script pays for no closure it never uses
+    # (the script's own calls and those of the libraries it includes)
+    libs=$(sed -n 's|^-- @include \([a-z_]*\)$|'"$dir"'/lib/\1.lua|p' "$f" \
+           | grep -v '/keys\.lua$' || true)
+    used=$(cat "$f" $libs | grep -o 'K\.[a-z_]*(' | sort -u | tr '\n' ' ' || true)
+    src=$(awk -v lib="$dir/lib" -v used=" $used" '
         /^-- @include [a-z_]+$/ {
             file = lib "/" $3 ".lua"
             n = 0
-            while ((rc = (getline line < file)) > 0) { print line; n++ }
+            while ((rc = (getline line < file)) > 0) {
+                n++
+                if (line ~ /^function K\./) {
+                    split(line, w, "[ (]")
+                    if (index(used, " " w[2] "(") == 0) continue
+                }
+                print line
+            }
             if (rc < 0 || n == 0) {
                 print "embed-lua: cannot include " file > "/dev/stderr"
                 exit 1

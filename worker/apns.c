@@ -316,8 +316,9 @@ topic_apply_cert(wk_apns_topic_t *t, const redisReply *r)
     const redisReply *upd = wk_reply_field(r, "updated");
     const char *updated = upd ? upd->str : "";
     if (cert == NULL || key == NULL) {
-        wk_error("apns %s: no push certificate in " MDM_KEY_PUSHCERT "%s",
-                 t->name, t->name);
+        char pkey[MDM_KEY_MAX];
+        mdm_key_pushcert(pkey, t->name);
+        wk_error("apns %s: no push certificate in %s", t->name, pkey);
         return -1;
     }
     if (t->ctx && !t->force && strcmp(updated, t->updated) == 0) {

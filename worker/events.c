@@ -45,7 +45,7 @@ wk_event_push_failed(wk_redis_t *redis, const wk_config_t *cf,
     }
     const char *argv[] = { "XADD", MDM_KEY_EVENTS, "MAXLEN", "~", maxlen, "*",
                            "m", buf.data };
-    const size_t argvlen[] = { 4, sizeof(MDM_KEY_EVENTS) - 1, 6, 1,
+    const size_t argvlen[] = { 4, strlen(MDM_KEY_EVENTS), 6, 1,
                                strlen(maxlen), 1, 1, buf.len };
     if (wk_redis_cmdargv(redis, on_added, NULL, 8, argv, argvlen) != 0) {
         wk_error("push %s: mdm.PushFailed event lost: Redis is down", id);

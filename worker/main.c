@@ -22,8 +22,10 @@
 #include "log.h"
 #include "mdm_version.h"
 #include "metrics.h"
+#include "migrate.h"
 #include "push.h"
 #include "redis.h"
+#include "schema.h"
 #include "sweep.h"
 #include "renew.h"
 #include "stream.h"
@@ -44,6 +46,9 @@ typedef struct {
     ev_signal        sigterm, sigint, sighup;
     ev_timer         drain_deadline;
     int              stopping;
+    int              schema;          /* 0 unknown, 1 checked, -1 refused */
+    int              checking;
+    int              exit_code;
 } wk_worker_t;
 
 
@@ -51,12 +56,42 @@ static void
 usage(void)
 {
     fprintf(stderr,
-            "usage: mdm-worker [-t|--check-config] [-c FILE] [--KEY VALUE ...]\n"
+            "usage: mdm-worker [-t|--check-config|--migrate] [-c FILE] "
+            "[--KEY VALUE ...]\n"
             "  -t, --check-config: report every configuration problem, "
             "exit 1 if any\n"
+            "  --migrate: bring Redis to this build's key layout, then exit "
+            "(old processes stopped)\n"
             "  every key of the config file is also a flag, '_' written '-':\n"
             "  --redis 127.0.0.1:6379 --apns-url https://host:port "
             "--apns-ca FILE --name NAME --log-level debug\n");
+}
+
+
+static void on_redis_ready(wk_redis_t *link, void *data);
+
+
+/* Nothing reads or writes the streams before the key layout is known. */
+static void
+on_schema(int ok, void *data)
+{
+    wk_worker_t *w = data;
+
+    w->checking = 0;
+    if (ok < 0) {
+        return;                        /* the reconnect's on_ready retries */
+    }
+    if (ok == 0) {
+        w->schema = -1;
+        w->exit_code = 1;
+        ev_break(w->loop, EVBREAK_ALL);
+        return;
+    }
+    w->schema = 1;
+    if (w->reader.connected) {
+        on_redis_ready(&w->reader, w);
+    }
+    on_redis_ready(&w->cmd, w);
 }
 
 
@@ -65,6 +100,13 @@ on_redis_ready(wk_redis_t *link, void *data)
 {
     wk_worker_t *w = data;
 
+    if (w->schema != 1) {
+        if (w->schema == 0 && !w->checking && w->cmd.connected) {
+            w->checking = 1;
+            wk_schema_check(&w->cmd, on_schema, w);
+        }
+        return;
+    }
     if (w->consumer) {
         wk_consumer_on_redis_ready(w->consumer);
     }
@@ -258,6 +300,16 @@ main(int argc, char **argv)
             return wk_config_check(argc, argv) == 0 ? 0 : 1;
         }
     }
+    /* --migrate is a mode, not a setting: the rest is the configuration */
+    int migrate = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--migrate") == 0) {
+            migrate = 1;
+            memmove(&argv[i], &argv[i + 1], (argc - i) * sizeof(char *));
+            argc--;
+            i--;
+        }
+    }
     wk_config_defaults(&w.cf);
     if (wk_config_from_args(&w.cf, argc, argv, err, sizeof(err)) != 0) {
         fprintf(stderr, "mdm-worker: %s\n", err);
@@ -265,6 +317,9 @@ main(int argc, char **argv)
         return 2;
     }
     wk_log_level = (wk_log_level_t) wk_log_level_parse(w.cf.log_level);
+    if (migrate) {
+        return wk_migrate(&w.cf);
+    }
 
     wk_info("mdm-worker %s starting: consumer %s, redis %s, apns %s",
             MDM_VERSION, w.cf.name, w.cf.redis, w.cf.apns_url);
@@ -276,5 +331,5 @@ main(int argc, char **argv)
     ev_run(w.loop, 0);
     worker_shutdown(&w);
     wk_info("stopped");
-    return 0;
+    return w.exit_code;
 }

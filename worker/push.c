@@ -798,7 +798,7 @@ wk_consumer_new(struct ev_loop *loop, const wk_config_t *cf,
                 wk_redis_t *reader, wk_redis_t *cmd)
 {
     /* One key today; one per shard once the push stream is split. */
-    static const wk_stream_key_t keys[] = {
+    const wk_stream_key_t keys[] = {   /* copied by wk_stream_group_new */
         { MDM_KEY_PUSH, "0", 1 }    /* from 0: jobs queued before any
                                        worker ever ran count too; only
                                        `pushers` reads it: XDEL on ack */

@@ -19,6 +19,7 @@
 #include "enroll/mdm_enroll_profile.h"
 #include "log.h"
 #include "mdm_keys.h"
+#include "mdm_store.h"
 #include "mdm_script.h"
 #include "mdm_uuid.h"
 #include "renew.h"
@@ -46,6 +47,7 @@ struct wk_renew_s {
     size_t                      nshas, next;
     char                        id[WK_RENEW_ID_MAX + 1];
     int                         running, stopped;
+    int                         ready;   /* scripts loaded once (on_ready) */
     unsigned long               queued;
     ev_timer                    timer;
 };
@@ -192,8 +194,7 @@ command_plist(const unsigned char *der, size_t len, const char *uuid,
 static void
 enqueue(wk_renew_t *rn, const char *challenge)
 {
-    char            *xml, *body, uuid[MDM_UUID_LEN], now[24], expires[24];
-    char             kcmd[MDM_KEY_MAX], kids[MDM_KEY_MAX];
+    char            *xml, *body, uuid[MDM_UUID_LEN];
     size_t           len, der_len;
     uint32_t         body_len;
     mdm_err_t        err;
@@ -225,24 +226,30 @@ enqueue(wk_renew_t *rn, const char *challenge)
     }
     OPENSSL_free(der);
 
-    mdm_key_command(kcmd, uuid);
-    mdm_key_command_ids(kids, uuid);
-    snprintf(now, sizeof(now), "%ld", (long) ev_now(rn->loop));
-    /* the command is worth as long as its challenge */
-    snprintf(expires, sizeof(expires), "%ld",
-             (long) ev_now(rn->loop) + rn->cf->renew_challenge_ttl);
+    char *ids[] = { rn->id };
+    mdm_store_enqueue_t in = {
+        .uuid = uuid, .body = body, .body_len = body_len,
+        .request_type = "InstallProfile",
+        .now = (int64_t) ev_now(rn->loop),
+        /* the command is worth as long as its challenge */
+        .expires = (int64_t) ev_now(rn->loop) + rn->cf->renew_challenge_ttl,
+        .first = 1, .last = 1,             /* one chunk */
+        .ids = ids, .nids = 1,
+    };
+    const char *argv[MDM_STORE_ENQUEUE_ARGC(1)];
+    size_t argvlen[MDM_STORE_ENQUEUE_ARGC(1)];
+    char buf[MDM_STORE_BUF(MDM_STORE_ENQUEUE_KEYS)];
+    mdm_argv_t a;
 
-    const char *argv[] = { "EVALSHA", rn->enqueue.sha, "5", kcmd, kids,
-                           MDM_KEY_EXPIRY, MDM_KEY_PUSH, MDM_KEY_PENDING,
-                           uuid, body, "InstallProfile", now, expires, "0",
-                           "1", "1", rn->id };  /* one chunk: first, last */
-    size_t argvlen[17];
-    for (int i = 0; i < 17; i++) {
-        argvlen[i] = strlen(argv[i]);
+    mdm_argv_init(&a, argv, argvlen, MDM_STORE_ENQUEUE_ARGC(1), buf,
+                  sizeof(buf));
+    if (mdm_store_enqueue_argv(&in, &a) != 0) {
+        free(body);
+        renew_failed(rn, "no enqueue call built");
+        return;
     }
-    argvlen[9] = body_len;
-
-    if (wk_redis_cmdargv(rn->redis, on_enqueued, rn, 17, argv, argvlen)
+    mdm_argv_set_sha(&a, rn->enqueue.sha);
+    if (wk_redis_cmdargv(rn->redis, on_enqueued, rn, a.argc, argv, argvlen)
         != 0)
     {
         rn->running = 0;
@@ -425,7 +432,7 @@ on_renew_timer(struct ev_loop *loop, ev_timer *t, int revents)
     (void) loop;
     (void) revents;
 
-    if (rn->running || rn->stopped) {
+    if (rn->running || rn->stopped || !rn->ready) {
         return;
     }
     double now = ev_now(rn->loop);
@@ -565,6 +572,7 @@ void
 wk_renew_on_redis_ready(wk_renew_t *rn)
 {
     rn->running = 0;               /* a lost connection ended the chain */
+    rn->ready = 1;
     if (rn->cf->renew_interval_ms) {
         script_load(rn, &rn->chal);
         script_load(rn, &rn->enqueue);

@@ -4,7 +4,7 @@
 #include <sys/time.h>
 
 #include "log.h"
-#include "mdm_keys.h"
+#include "mdm_store.h"
 #include "mdm_script.h"
 #include "metrics.h"
 #include "sweep.h"
@@ -18,16 +18,19 @@ struct wk_sweep_s {
     struct ev_loop     *loop;
     const wk_config_t  *cf;
     wk_redis_t         *redis;
-    wk_script_t         expire, pending;
+    wk_script_t         expire, pending, qgc;
     int                 expiring;       /* an expire.lua call in flight */
+    int                 collecting;     /* a queue_gc.lua call in flight */
     int                 repushing;      /* a sweep_pending.lua call in flight */
     int                 stopped;
+    int                 ready;          /* scripts loaded once (on_ready) */
     long long           skipped;        /* items the scripts skipped ... */
     char                skip_error[160];/* ... and the first one's error */
     ev_timer            timer;
 };
 
 static void sweep_expire(wk_sweep_t *s);
+static void sweep_queues(wk_sweep_t *s);
 
 
 static int
@@ -146,6 +149,52 @@ on_expired(wk_redis_t *link, redisReply *r, void *data)
 
 
 static void
+on_queues_swept(wk_redis_t *link, redisReply *r, void *data)
+{
+    wk_sweep_t *s = data;
+    (void) link;
+
+    s->collecting = 0;
+    if (script_failed(s, &s->qgc, r)) {
+        return;
+    }
+    long long entries = wk_reply_int(r, 0), queues = wk_reply_int(r, 1);
+    if (entries || queues) {
+        wk_info("deleted %lld queue entr%s of %lld retired queue(s)",
+                entries, entries == 1 ? "y" : "ies", queues);
+    }
+    if (wk_reply_int(r, 2) && !s->stopped) {
+        sweep_queues(s);
+    }
+}
+
+
+/* Queues retired by Authenticate (queue_gc.lua), sweep_batch entries a call */
+static void
+sweep_queues(wk_sweep_t *s)
+{
+    const char *argv[MDM_STORE_QUEUE_GC_ARGC];
+    size_t argvlen[MDM_STORE_QUEUE_GC_ARGC];
+    char buf[MDM_STORE_BUF(MDM_STORE_QUEUE_GC_KEYS)];
+    mdm_argv_t a;
+
+    mdm_argv_init(&a, argv, argvlen, MDM_STORE_QUEUE_GC_ARGC, buf,
+                  sizeof(buf));
+    if (mdm_store_queue_gc_argv((int64_t) ev_now(s->loop),
+                                s->cf->sweep_batch, &a) != 0)
+    {
+        return;
+    }
+    mdm_argv_set_sha(&a, s->qgc.sha);
+    if (wk_redis_cmdargv(s->redis, on_queues_swept, s, a.argc, argv, argvlen)
+        == 0)
+    {
+        s->collecting = 1;
+    }
+}
+
+
+static void
 on_repushed(wk_redis_t *link, redisReply *r, void *data)
 {
     wk_sweep_t *s = data;
@@ -169,20 +218,22 @@ on_repushed(wk_redis_t *link, redisReply *r, void *data)
 static void
 sweep_expire(wk_sweep_t *s)
 {
-    char now[24], batch[24], retention[24], maxlen[24];
     struct timeval tv;
+    const char *argv[MDM_STORE_EXPIRE_ARGC];
+    size_t argvlen[MDM_STORE_EXPIRE_ARGC];
+    char buf[MDM_STORE_BUF(MDM_STORE_EXPIRE_KEYS)];
+    mdm_argv_t a;
 
     gettimeofday(&tv, NULL);
-    snprintf(now, sizeof(now), "%lld",
-             (long long) tv.tv_sec * 1000 + tv.tv_usec / 1000);
-    snprintf(batch, sizeof(batch), "%ld", s->cf->sweep_batch);
-    snprintf(retention, sizeof(retention), "%ld", s->cf->result_retention);
-    snprintf(maxlen, sizeof(maxlen), "%ld", s->cf->events_maxlen);
-
-    const char *argv[] = { "EVALSHA", s->expire.sha, "4", MDM_KEY_EXPIRY,
-                           MDM_KEY_EVENTS, MDM_KEY_PENDING, MDM_KEY_NOTNOW,
-                           now, batch, retention, maxlen };
-    if (wk_redis_cmdargv(s->redis, on_expired, s, 11, argv, NULL) == 0) {
+    mdm_argv_init(&a, argv, argvlen, MDM_STORE_EXPIRE_ARGC, buf, sizeof(buf));
+    if (mdm_store_expire_argv((int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000,
+                              s->cf->sweep_batch, s->cf->result_retention,
+                              s->cf->events_maxlen, &a) != 0)
+    {
+        return;
+    }
+    mdm_argv_set_sha(&a, s->expire.sha);
+    if (wk_redis_cmdargv(s->redis, on_expired, s, a.argc, argv, argvlen) == 0) {
         s->expiring = 1;
     }
 }
@@ -191,20 +242,26 @@ sweep_expire(wk_sweep_t *s)
 static void
 sweep_repush(wk_sweep_t *s)
 {
-    char now[24], silent[24], notnow[24], batch[24];
+    const char *argv[MDM_STORE_SWEEP_PENDING_ARGC];
+    size_t argvlen[MDM_STORE_SWEEP_PENDING_ARGC];
+    char buf[MDM_STORE_BUF(MDM_STORE_SWEEP_PENDING_KEYS)];
+    mdm_argv_t a;
 
     if (s->cf->repush_silent_after == 0 && s->cf->repush_notnow_after == 0) {
         return;
     }
-    snprintf(now, sizeof(now), "%ld", (long) ev_now(s->loop));
-    snprintf(silent, sizeof(silent), "%ld", s->cf->repush_silent_after);
-    snprintf(notnow, sizeof(notnow), "%ld", s->cf->repush_notnow_after);
-    snprintf(batch, sizeof(batch), "%ld", s->cf->sweep_batch);
+    mdm_argv_init(&a, argv, argvlen, MDM_STORE_SWEEP_PENDING_ARGC, buf,
+                  sizeof(buf));
+    if (mdm_store_sweep_pending_argv((int64_t) ev_now(s->loop),
+                                     s->cf->repush_silent_after,
+                                     s->cf->repush_notnow_after,
+                                     s->cf->sweep_batch, &a) != 0)
+    {
+        return;
+    }
+    mdm_argv_set_sha(&a, s->pending.sha);
 
-    const char *argv[] = { "EVALSHA", s->pending.sha, "3", MDM_KEY_PENDING,
-                           MDM_KEY_NOTNOW, MDM_KEY_PUSH, now, silent, notnow,
-                           batch };
-    if (wk_redis_cmdargv(s->redis, on_repushed, s, 10, argv, NULL) == 0) {
+    if (wk_redis_cmdargv(s->redis, on_repushed, s, a.argc, argv, argvlen) == 0) {
         s->repushing = 1;
     }
 }
@@ -217,6 +274,9 @@ on_sweep_timer(struct ev_loop *loop, ev_timer *t, int revents)
     (void) loop;
     (void) revents;
 
+    if (!s->ready) {
+        return;                  /* the key layout is not checked yet */
+    }
     log_skipped(s);
     /* A slow Redis gets no second call on top of one it has not answered. */
     if (!s->expiring) {
@@ -224,6 +284,9 @@ on_sweep_timer(struct ev_loop *loop, ev_timer *t, int revents)
     }
     if (!s->repushing) {
         sweep_repush(s);
+    }
+    if (!s->collecting) {
+        sweep_queues(s);
     }
 }
 
@@ -239,7 +302,8 @@ wk_sweep_new(struct ev_loop *loop, const wk_config_t *cf, wk_redis_t *redis)
     s->cf = cf;
     s->redis = redis;
     if (script_init(&s->expire, "expire") != 0
-        || script_init(&s->pending, "sweep_pending") != 0)
+        || script_init(&s->pending, "sweep_pending") != 0
+        || script_init(&s->qgc, "queue_gc") != 0)
     {
         free(s);
         return NULL;
@@ -257,8 +321,10 @@ void
 wk_sweep_on_redis_ready(wk_sweep_t *s)
 {
     /* Sent first on the new connection, so ahead of any EVALSHA. */
+    s->ready = 1;
     script_load(s, &s->expire);
     script_load(s, &s->pending);
+    script_load(s, &s->qgc);
 }
 
 

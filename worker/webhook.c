@@ -183,10 +183,11 @@ hook_parse(wk_hook_t *k, const char *line, const wk_config_t *cf)
         }
     }
     snprintf(k->group, sizeof(k->group), "webhook:%s", name);
-    snprintf(k->retry_stream, sizeof(k->retry_stream),
-             "mdm:webhook:retry:%s", name);
-    snprintf(k->dead_stream, sizeof(k->dead_stream), "mdm:webhook:dead:%s",
-             name);
+    const char *p[] = { name };   /* names are short: NAME_MAX_LEN */
+    mdm_schema_key(k->retry_stream, sizeof(k->retry_stream),
+                   MDM_K_WEBHOOK_RETRY, p, 1);
+    mdm_schema_key(k->dead_stream, sizeof(k->dead_stream),
+                   MDM_K_WEBHOOK_DEAD, p, 1);
     snprintf(k->label, sizeof(k->label), "webhook %s", name);
     return 0;
 }

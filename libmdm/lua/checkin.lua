@@ -3,7 +3,7 @@
 --
 -- KEYS: 1 enrollment hash, 2 hash holding the binding (the device's, also
 --       for a user channel), 3 mdm:cert:<sha>, 4 raw Authenticate,
---       5 queue, 6 NotNow set, 7 the device's user-channel set,
+--       5 mdm:qgc, 6 NotNow set, 7 the device's user-channel set,
 --       8 events stream, 9 enrollment index, 10 push cert of the topic
 --       ('' when the topic is not checked)
 -- ARGV: 1 MessageType, 2 enrollment ID, 3 parent ID ('' for a device),
@@ -13,7 +13,7 @@
 --       messages), 11.. field/value pairs to store
 -- Returns {'ok', payload} or {'err', reason}.
 
-local enr, bind_enr, cert_key, auth_key, q_key, nn_key, users_key,
+local enr, bind_enr, cert_key, auth_key, qgc, nn_key, users_key,
       events, enrollments, pushcert = unpack(KEYS)
 local mtype, id, parent, etype, sha, mode, now, event, maxlen, raw =
       unpack(ARGV, 1, 10)
@@ -22,10 +22,8 @@ for i = 11, #ARGV do fields[#fields + 1] = ARGV[i] end
 
 local bind_id = parent ~= '' and parent or id
 
-local function user_key(uid, suffix)
-    return 'mdm:{' .. uid .. '}:' .. suffix
-end
-
+-- @include keys
+-- @include queue
 -- @include binding
 
 local function check_bound()
@@ -40,19 +38,25 @@ local function bind_authenticate()
     end
     local old = redis.call('HGET', enr, 'cert')
     if old and old ~= sha then
-        redis.call('DEL', 'mdm:cert:' .. old)
+        redis.call('DEL', K.cert(old))
     end
     redis.call('SET', cert_key, id)
     redis.call('HSET', enr, 'cert', sha)
     return nil
 end
 
-local function clear_queue(uid)
-    local q = user_key(uid, 'q')
-    for _, uuid in ipairs(redis.call('LRANGE', q, 0, -1)) do
-        redis.call('DEL', user_key(uid, 'r:' .. uuid))
+-- Authenticate drops what was queued, at a cost that does not grow with
+-- the queue: a non-empty queue is retired (the enrollment's next queue
+-- generation starts empty) and left to the worker's sweep, which deletes it
+-- and its commands' result hashes in budgeted steps (queue_gc.lua). The
+-- NotNow set is unlinked (freed outside the script by Redis).
+local function clear_queue(uid, uenr)
+    local gen = redis.call('HGET', uenr, 'qgen') or '0'
+    if redis.call('EXISTS', queue_key(uid, gen)) == 1 then
+        redis.call('HINCRBY', uenr, 'qgen', 1)
+        redis.call('ZADD', qgc, now, gen .. ':' .. uid)
     end
-    redis.call('DEL', q, user_key(uid, 'nn'))
+    redis.call('UNLINK', K.nn(uid))
 end
 
 local function store_fields()
@@ -73,10 +77,10 @@ local payload = ''
 local function authenticate()
     local err = bind_authenticate()
     if err then return err end
-    clear_queue(id)
+    clear_queue(id, enr)
     for _, uid in ipairs(redis.call('SMEMBERS', users_key)) do
-        clear_queue(uid)
-        redis.call('HSET', user_key(uid, 'enr'), 'enabled', '0')
+        clear_queue(uid, K.enr(uid))
+        redis.call('HSET', K.enr(uid), 'enabled', '0')
     end
     -- enroll_*: from the issuance record of this certificate, if any
     -- (ngx_http_mdm_issuance.c); a new identity drops the old ones
@@ -114,7 +118,7 @@ local function check_out()
     redis.call('HSET', enr, 'enabled', '0', 'last_seen', now,
                'checked_out', now)
     for _, uid in ipairs(redis.call('SMEMBERS', users_key)) do
-        redis.call('HSET', user_key(uid, 'enr'), 'enabled', '0',
+        redis.call('HSET', K.enr(uid), 'enabled', '0',
                    'checked_out', now)
     end
 end

@@ -17,6 +17,9 @@
 -- Per-enrollment keys live in other slots: on Redis Cluster this script
 -- would need one call per enrollment.
 
+-- @include keys
+-- @include queue
+
 local cmd, ids, expiry, pending, notnow = unpack(KEYS)
 local uuid, now, retention, cursor = unpack(ARGV, 1, 4)
 
@@ -34,12 +37,12 @@ local expired = expires ~= 0 and expires <= tonumber(now)
 
 local function cancel(id)
     if redis.call('SISMEMBER', ids, id) == 0 then
-        if redis.call('EXISTS', 'mdm:{' .. id .. '}:enr') == 0 then
+        if redis.call('EXISTS', K.enr(id)) == 0 then
             return 'unknown enrollment'
         end
         return 'command was not queued for this enrollment'
     end
-    local r = 'mdm:{' .. id .. '}:r:' .. uuid
+    local r = K.r(id, uuid)
     local status = redis.call('HGET', r, 'status')
     if final[status] then
         return 'already ' .. status
@@ -47,7 +50,7 @@ local function cancel(id)
     if expired then
         return 'already Expired'
     end
-    local q = 'mdm:{' .. id .. '}:q'
+    local q = queue_of(id, K.enr(id))
     if redis.call('LREM', q, 1, uuid) == 0 then
         return 'command is no longer queued'
     end
@@ -57,7 +60,7 @@ local function cancel(id)
     end
     redis.call('HSET', r, 'status', 'Canceled', 'updated', now)
     redis.call('EXPIRE', r, retention)
-    redis.call('SREM', 'mdm:{' .. id .. '}:nn', uuid)
+    redis.call('SREM', K.nn(id), uuid)
     return ''
 end
 

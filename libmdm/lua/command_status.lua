@@ -16,6 +16,9 @@
 -- Per-enrollment keys live in other slots: on Redis Cluster this script
 -- would need them fetched in a second step.
 
+-- @include keys
+-- @include queue
+
 local cmd, ids = unpack(KEYS)
 local uuid, cursor, limit, now, with_body, one = unpack(ARGV, 1, 6)
 limit, now = tonumber(limit), tonumber(now)
@@ -37,11 +40,11 @@ local final = { Acknowledged = true, Error = true, CommandFormatError = true,
 local out = {'ok', head, ''}
 
 local function state(id)
-    local r = redis.call('HMGET', 'mdm:{' .. id .. '}:r:' .. uuid, 'status',
+    local r = redis.call('HMGET', K.r(id, uuid), 'status',
                          'updated', 'notnow', 'result')
     local status = r[1]
     if not final[status] then
-        if not redis.call('LPOS', 'mdm:{' .. id .. '}:q', uuid) then
+        if not redis.call('LPOS', queue_of(id, K.enr(id)), uuid) then
             status = ''
         elseif expires ~= 0 and expires <= now then
             status = 'Expired'

@@ -5,8 +5,9 @@
 -- this session are skipped.
 --
 -- KEYS: 1 enrollment hash, 2 hash holding the binding, 3 mdm:cert:<sha>,
---       4 queue, 5 NotNow set, 6 this command's result hash (the enrollment
---       hash for Idle), 7 events stream, 8 mdm:pending, 9 mdm:notnow
+--       4 NotNow set, 5 this command's result hash (the enrollment hash for
+--       Idle), 6 events stream, 7 mdm:pending, 8 mdm:notnow; the queue is
+--       the one of the enrollment's generation (lib/queue.lua), same slot
 -- ARGV: 1 enrollment ID, 2 parent ID, 3 certificate SHA-256 ('' when
 --       binding is off), 4 binding mode, 5 now, 6 Status, 7 CommandUUID,
 --       8 raw body of a final result ('' otherwise), 9 event (msgpack;
@@ -17,10 +18,14 @@
 -- Command bodies (mdm:cmd:{<uuid>}) live in their own slot: on Redis Cluster
 -- this script would need them fetched in a second step.
 
-local enr, bind_enr, cert_key, q, nn, rkey, events, pending, notnow =
+-- @include keys
+-- @include queue
+
+local enr, bind_enr, cert_key, nn, rkey, events, pending, notnow =
       unpack(KEYS)
 local id, parent, sha, mode, now, status, uuid, raw, event, maxlen,
       retention = unpack(ARGV, 1, 11)
+local q     -- the queue, once the enrollment is known
 
 local bind_id = parent ~= '' and parent or id
 
@@ -72,7 +77,7 @@ end
 local function expire(cmd_uuid, dead)
     redis.call('LREM', q, 1, cmd_uuid)
     if not dead then return end
-    local r = 'mdm:{' .. id .. '}:r:' .. cmd_uuid
+    local r = K.r(id, cmd_uuid)
     redis.call('HSET', r, 'status', 'Expired', 'updated', now)
     redis.call('EXPIRE', r, retention)
     redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'm',
@@ -90,7 +95,7 @@ local function next_command()
         local dropped = 0
         for _, cmd_uuid in ipairs(batch) do
             if not skipping or redis.call('SISMEMBER', nn, cmd_uuid) == 0 then
-                local cmd = redis.call('HMGET', 'mdm:cmd:{' .. cmd_uuid .. '}',
+                local cmd = redis.call('HMGET', K.cmd(cmd_uuid),
                                        'body', 'expires')
                 local expires = tonumber(cmd[2] or '0') or 0
                 if cmd[1] and (expires == 0 or expires > tonumber(now)) then
@@ -106,6 +111,8 @@ end
 
 local err = check_enrollment()
 if err then return {'err', err} end
+
+q = queue_of(id, enr)
 
 redis.call('HSET', enr, 'last_seen', now)
 

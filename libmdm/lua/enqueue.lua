@@ -15,6 +15,9 @@
 -- chunk a command that no target got is deleted again: an enqueue that
 -- queued nothing stores nothing, and a retry with its CommandUUID works.
 
+-- @include keys
+-- @include queue
+
 local cmd, ids, expiry, push, pending = unpack(KEYS)
 local uuid, body, rtype, now, expires, nopush, first, last =
     unpack(ARGV, 1, 8)
@@ -61,14 +64,15 @@ for i, id in ipairs(chunk) do
     else
         seen[id] = true
         -- every stored enrollment has 'created' (checkin.lua sets it)
-        local st = redis.call('HMGET', 'mdm:{' .. id .. '}:enr', 'created',
-                              'enabled', 'token', 'push_dead', 'checked_out')
+        local st = redis.call('HMGET', K.enr(id), 'created',
+                              'enabled', 'token', 'push_dead', 'checked_out',
+                              'qgen')
         if not st[1] and not st[2] then
             refuse(id, 'unknown enrollment')
         elseif st[5] then
             refuse(id, 'enrollment is checked out')
         else
-            redis.call('RPUSH', 'mdm:{' .. id .. '}:q', uuid)
+            redis.call('RPUSH', queue_key(id, st[6]), uuid)
             added[#added + 1] = id
             scores[#scores + 1] = now
             scores[#scores + 1] = id

@@ -3,11 +3,16 @@
 -- Secrets are not shipped: unlock_token and bootstrap_token come back as '1'
 -- when present.
 --
--- KEYS: 1 enrollment hash, 2 user-channel set, 3 queue
+-- KEYS: 1 enrollment hash, 2 user-channel set (the queue of the
+--       enrollment's generation is in their slot)
+-- ARGV: 1 enrollment ID
 -- Returns {} for an unknown enrollment, else {field/value pairs, user-channel
 -- IDs, queue length}.
 
-local enr, users, q = unpack(KEYS)
+-- @include keys
+-- @include queue
+
+local enr, users = unpack(KEYS)
 
 if redis.call('EXISTS', enr) == 0 then
     return {}
@@ -22,4 +27,6 @@ for i = 1, #fields, 2 do
     end
 end
 
-return {fields, redis.call('SMEMBERS', users), redis.call('LLEN', q)}
+local id = ARGV[1]
+return {fields, redis.call('SMEMBERS', users),
+        redis.call('LLEN', queue_of(id, enr))}

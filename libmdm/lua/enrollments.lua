@@ -13,6 +13,8 @@
 -- The enrollment hashes live in other slots: on Redis Cluster this script
 -- would need them fetched in a second step.
 
+-- @include keys
+
 local index = KEYS[1]
 local rank, limit, budget = tonumber(ARGV[1]), tonumber(ARGV[2]),
                             tonumber(ARGV[3])
@@ -37,7 +39,7 @@ while found < limit and budget > 0 do
     for _, id in ipairs(batch) do
         rank = rank + 1
         budget = budget - 1
-        local e = redis.call('HMGET', 'mdm:{' .. id .. '}:enr', 'type',
+        local e = redis.call('HMGET', K.enr(id), 'type',
                              'enabled', 'serial', 'last_seen',
                              'enroll_user')
         if e[1] and matches(e) then

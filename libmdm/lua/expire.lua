@@ -20,6 +20,9 @@
 -- Per-enrollment keys live in other slots: on Redis Cluster this script
 -- would need one call per enrollment.
 
+-- @include keys
+-- @include queue
+
 local expiry, events, pending, notnow = unpack(KEYS)
 local now_ms, batch, retention, maxlen = unpack(ARGV, 1, 4)
 now_ms = tonumber(now_ms)
@@ -45,19 +48,19 @@ local function guarded(fn, ...)
 end
 
 local function expire_target(id, uuid)
-    local q = 'mdm:{' .. id .. '}:q'
+    local q = queue_of(id, K.enr(id))
     if redis.call('LREM', q, 1, uuid) == 0 then
         return                  -- answered, cancelled or already dropped
     end
-    local r = 'mdm:{' .. id .. '}:r:' .. uuid
+    local r = K.r(id, uuid)
     redis.call('HSET', r, 'status', 'Expired', 'updated', now)
     redis.call('EXPIRE', r, retention)
-    redis.call('SREM', 'mdm:{' .. id .. '}:nn', uuid)
+    redis.call('SREM', K.nn(id), uuid)
     if redis.call('EXISTS', q) == 0 then
         redis.call('ZREM', pending, id)
         redis.call('ZREM', notnow, id)
     end
-    local parent = redis.call('HGET', 'mdm:{' .. id .. '}:enr', 'parent')
+    local parent = redis.call('HGET', K.enr(id), 'parent')
     redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'm',
                command_expired_event(id, parent, uuid, now_ms))
     expired = expired + 1
@@ -65,7 +68,7 @@ end
 
 -- Walks the command's targets from its saved cursor; true once all done.
 local function sweep_command(uuid)
-    local cmd = 'mdm:cmd:{' .. uuid .. '}'
+    local cmd = K.cmd(uuid)
     local ids = cmd .. ':ids'
     local cursor = redis.call('HGET', cmd, 'expire_cursor') or '0'
     repeat

@@ -7,6 +7,8 @@
 -- Returns one outcome per ID, in ARGV order: 'queued' or the reason the ID
 -- was not pushed.
 
+-- @include keys
+
 local push = KEYS[1]
 local out = {}
 local seen = {}
@@ -16,7 +18,7 @@ for i = 1, #ARGV do
     if seen[id] then
         out[i] = seen[id]
     else
-        local enr = 'mdm:{' .. id .. '}:enr'
+        local enr = K.enr(id)
         local state = redis.call('HMGET', enr, 'enabled', 'token',
                                  'push_dead')
         if redis.call('EXISTS', enr) == 0 then

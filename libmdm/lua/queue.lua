@@ -2,7 +2,7 @@
 -- get them. The cursor is a position in the queue: the device consuming the
 -- head between two calls shifts it.
 --
--- KEYS: 1 enrollment hash, 2 queue
+-- KEYS: 1 enrollment hash (the queue of its generation is in its slot)
 -- ARGV: 1 enrollment ID, 2 cursor (position), 3 limit, 4 now (unix s)
 -- Returns {'err', reason} or {'ok', next cursor ('' at the end), uuid,
 -- RequestType, status, NotNow count, created, expires, uuid, ...}; status is
@@ -13,7 +13,10 @@
 -- Command bodies live in their own slots: on Redis Cluster this script would
 -- need them fetched in a second step.
 
-local enr, q = unpack(KEYS)
+-- @include keys
+-- @include queue
+
+local enr = KEYS[1]
 local id, pos, limit, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]),
                             tonumber(ARGV[4])
 
@@ -22,12 +25,13 @@ if redis.call('EXISTS', enr) == 0 then
 end
 
 local out = {'ok', ''}
+local q = queue_of(id, enr)
 
 for _, uuid in ipairs(redis.call('LRANGE', q, pos, pos + limit - 1)) do
-    local cmd = redis.call('HMGET', 'mdm:cmd:{' .. uuid .. '}', 'type',
+    local cmd = redis.call('HMGET', K.cmd(uuid), 'type',
                            'created', 'expires')
     if cmd[2] then
-        local r = redis.call('HMGET', 'mdm:{' .. id .. '}:r:' .. uuid,
+        local r = redis.call('HMGET', K.r(id, uuid),
                              'status', 'notnow')
         local expires = tonumber(cmd[3] or '0') or 0
         local status = r[1] == 'NotNow' and 'NotNow' or 'Queued'

@@ -17,9 +17,8 @@
 local pending, notnow = unpack(KEYS)
 local now, retention, budget = ARGV[1], ARGV[2], tonumber(ARGV[3])
 
-local function key(id, suffix)
-    return 'mdm:{' .. id .. '}:' .. suffix
-end
+-- @include keys
+-- @include queue
 
 local out = {}
 
@@ -28,8 +27,8 @@ for i = 4, #ARGV do
         break
     end
     local id = ARGV[i]
-    local q = key(id, 'q')
-    if redis.call('EXISTS', key(id, 'enr')) == 0 then
+    local q = queue_of(id, K.enr(id))
+    if redis.call('EXISTS', K.enr(id)) == 0 then
         out[#out + 1] = id
         out[#out + 1] = 'unknown enrollment'
         out[#out + 1] = 0
@@ -37,7 +36,7 @@ for i = 4, #ARGV do
     else
         local uuids = redis.call('LRANGE', q, 0, budget - 1)
         for _, uuid in ipairs(uuids) do
-            local r = key(id, 'r:' .. uuid)
+            local r = K.r(id, uuid)
             redis.call('HSET', r, 'status', 'Canceled', 'updated', now)
             redis.call('EXPIRE', r, retention)
         end
@@ -50,7 +49,7 @@ for i = 4, #ARGV do
             out[#out - 1] = 'more'
             break
         end
-        redis.call('DEL', key(id, 'nn'))
+        redis.call('DEL', K.nn(id))
         redis.call('ZREM', pending, id)
         redis.call('ZREM', notnow, id)
     end

@@ -14,6 +14,8 @@
 -- A key of the wrong type (WRONGTYPE) must not stop every sweep after it:
 -- an ID whose keys fail leaves the index it was read from, and is counted.
 
+-- @include keys
+
 local pending, notnow, push = unpack(KEYS)
 local now = tonumber(ARGV[1])
 local silent_after, notnow_after, batch =
@@ -23,7 +25,7 @@ local pushed = {}
 
 -- 'yes', 'no' (cannot be pushed now) or 'gone' (no such enrollment).
 local function pushable(id)
-    local enr = 'mdm:{' .. id .. '}:enr'
+    local enr = K.enr(id)
     local f = redis.call('HMGET', enr, 'enabled', 'token', 'push_dead')
     if f[1] == '1' and f[2] and f[2] ~= '' and not f[3] then
         return 'yes'

@@ -5,7 +5,7 @@
 #include <hiredis/hiredis.h>
 
 #include "redis/mdm_cmd_key.h"
-#include "redis/mdm_slot.h"
+#include "mdm_slot.h"
 #include "tap.h"
 
 

@@ -21,6 +21,7 @@ use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep time);
 
 use MDM::Redis;
+use MDM::Keys ();
 
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
 our $BUILD = $ENV{MDM_BUILD} // 'build';
@@ -655,7 +656,22 @@ CONF
     $self->spawn('nginx', { nginx_env() }, $NGINX, '-p', "$d/", '-c', "$d/nginx.conf",
                  '-e', "$d/error.log");
     $self->wait_port($opt{port}, 'nginx') if $opt{port};
+    $self->wait_schema($http);
     return 1;
+}
+
+# An nginx worker records the key layout in an empty Redis one round trip
+# after it starts (docs/redis-schema.md): a test that snapshots or seeds
+# Redis waits for that write first, when nginx uses the test's Redis.
+sub wait_schema {
+    my ($self, $http) = @_;
+    my $port = $self->{ports}{redis};
+    return unless $port && $self->{pids}{redis} && $http =~ /127\.0\.0\.1:\Q$port\E\b/;
+    # a connection of its own: a test that kills Redis later must not find
+    # this one cached
+    my $had = $self->{redis_client};
+    $self->wait_for(sub { eval { $self->redis('EXISTS', MDM::Keys::key_schema()) } }, 10);
+    delete $self->{redis_client} unless $had;
 }
 
 # Debian's nginx is not built with sanitizers: a sanitized module needs

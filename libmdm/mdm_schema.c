@@ -1,0 +1,332 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mdm_schema.h"
+
+/*
+ * Every Redis key, once (mdm_schema.h). Names are short because the Lua
+ * scripts call them on their hot paths: K.enr(id), K.q(id), K.r(id, uuid).
+ */
+const mdm_schema_key_t mdm_schema_keys[MDM_K_COUNT] = {
+
+    [MDM_K_ENR] = { "enr", "hash", MDM_TAG_DEVICE,
+        "mdm:{<id>}:enr",
+        "the enrollment (fields below)" },
+
+    [MDM_K_AUTH] = { "auth", "string", MDM_TAG_DEVICE,
+        "mdm:{<id>}:auth",
+        "the last Authenticate plist, every key kept, re-encoded as a "
+        "binary plist (about half the XML's size; the event has the body as "
+        "received)" },
+
+    [MDM_K_Q] = { "q", "list", MDM_TAG_DEVICE,
+        "mdm:{<id>}:q",
+        "pending command UUIDs of queue generation 0, FIFO (`RPUSH` to "
+        "enqueue, head is next)" },
+
+    [MDM_K_QG] = { "qg", "list", MDM_TAG_DEVICE,
+        "mdm:{<id>}:q:<gen>",
+        "the queue of generation `<gen>` (the enrollment's `qgen`) when it "
+        "is not 0; generation 0 is `mdm:{<id>}:q`. Authenticate starts a new "
+        "generation instead of walking the queue; the old one is listed in "
+        "`mdm:qgc` for the worker's sweep" },
+
+    [MDM_K_NN] = { "nn", "set", MDM_TAG_DEVICE,
+        "mdm:{<id>}:nn",
+        "UUIDs answered `NotNow` in the current session; cleared on `Idle`" },
+
+    [MDM_K_R] = { "r", "hash", MDM_TAG_DEVICE,
+        "mdm:{<id>}:r:<uuid>",
+        "this enrollment's state of one command: `status`, `result` (raw "
+        "report plist), `updated` (unix s), `notnow` (count); expires after "
+        "the result retention once final" },
+
+    [MDM_K_USERS] = { "users", "set", MDM_TAG_DEVICE,
+        "mdm:{<id>}:users",
+        "user-channel enrollment IDs of a device" },
+
+    [MDM_K_CMD] = { "cmd", "hash", MDM_TAG_OWNER,
+        "mdm:cmd:{<uuid>}",
+        "a command, stored once for all its targets: `body` (serialized "
+        "plist sent to devices), `type` (RequestType), `created`, `expires` "
+        "(unix s, 0 = never); `expire_cursor` while the worker's expiry "
+        "sweep is part-way through the targets" },
+
+    [MDM_K_CMD_IDS] = { "cmd_ids", "set", MDM_TAG_OWNER,
+        "mdm:cmd:{<uuid>}:ids",
+        "enrollment IDs the command was enqueued to" },
+
+    [MDM_K_CERT] = { "cert", "string", MDM_TAG_GLOBAL,
+        "mdm:cert:<sha256 hex>",
+        "enrollment ID the device certificate is bound to" },
+
+    [MDM_K_ENROLLMENTS] = { "enrollments", "zset", MDM_TAG_GLOBAL,
+        "mdm:enrollments",
+        "every enrollment ID, score = first seen (unix s)" },
+
+    [MDM_K_PUSHCERT] = { "pushcert", "hash", MDM_TAG_GLOBAL,
+        "mdm:pushcert:<topic>",
+        "`cert`, `key` (PEM), `not_after` (unix s), `updated`" },
+
+    [MDM_K_EVENTS] = { "events", "stream", MDM_TAG_GLOBAL,
+        "mdm:events",
+        "check-in and report events for the workers (field `m`: msgpack, "
+        "see below); `MAXLEN ~` bounded by config" },
+
+    [MDM_K_PUSH] = { "push", "stream", MDM_TAG_GLOBAL,
+        "mdm:push",
+        "push jobs: field `id` (enrollment ID), once or repeated (`id A id "
+        "B …`: one job per ID; enqueue writes one entry per chunk of ≤ 1000 "
+        "IDs); consumer group `pushers`; an entry is acked and deleted once "
+        "all its jobs are final (docs/worker.md)" },
+
+    [MDM_K_EXPIRY] = { "expiry", "zset", MDM_TAG_GLOBAL,
+        "mdm:expiry",
+        "command UUIDs with a TTL, score = expiry (unix s)" },
+
+    [MDM_K_PENDING] = { "pending", "zset", MDM_TAG_GLOBAL,
+        "mdm:pending",
+        "enrollment IDs with queued commands, score = when the device was "
+        "last heard of (or the enqueue time); the workers' silent-device "
+        "sweep re-pushes the oldest" },
+
+    [MDM_K_NOTNOW] = { "notnow", "zset", MDM_TAG_GLOBAL,
+        "mdm:notnow",
+        "enrollment IDs whose session ended with NotNow'd commands still "
+        "queued, score = its end; the workers re-push after the NotNow "
+        "policy's delay" },
+
+    [MDM_K_QGC] = { "qgc", "zset", MDM_TAG_GLOBAL,
+        "mdm:qgc",
+        "queues of past generations still to delete, member "
+        "`<gen>:<id>`, score = when Authenticate retired it; the worker's "
+        "sweep (`queue_gc.lua`) deletes them and their commands' result "
+        "hashes in budgeted steps" },
+
+    [MDM_K_WEBHOOK_DEAD] = { "webhook_dead", "stream", MDM_TAG_GLOBAL,
+        "mdm:webhook:dead:<name>",
+        "events webhook `<name>` gave up on: original fields + `event_id`, "
+        "`topic`, `id`, `error`, `attempts` (docs/webhooks.md); `MAXLEN ~ "
+        "100000`" },
+
+    [MDM_K_WEBHOOK_RETRY] = { "webhook_retry", "stream", MDM_TAG_GLOBAL,
+        "mdm:webhook:retry:<name>",
+        "dead letters replayed through the API, read by that webhook's "
+        "group only" },
+
+    [MDM_K_WORKER_METRICS] = { "worker_metrics", "hash", MDM_TAG_GLOBAL,
+        "mdm:metrics:worker",
+        "mdm-worker's counters for `GET /metrics`: field = metric name with "
+        "labels (`pushes_total{result=\"200\"}`), value = number; see "
+        "docs/metrics.md, fields in docs/worker.md" },
+
+    [MDM_K_SCEP_CHAL] = { "scep_chal", "hash", MDM_TAG_OWNER,
+        "mdm:scep:chal:{<challenge>}",
+        "a one-time SCEP challenge (written by the enroll location with "
+        "`enroll_challenge.lua` and by ADE, TTL `mdm_enroll_challenge_ttl` "
+        "(1 h); consumed by `mdm_scep` with one `scep_challenge.lua` call: "
+        "HGETALL + DEL): `created`, `expires`, `user`, `link`, `tags` (the "
+        "link's JSON array, when it has tags), `udid`, `serial` (device), "
+        "`renew` (enrollment ID when renewing); TTL = challenge lifetime" },
+
+    [MDM_K_CA_CERT] = { "ca_cert", "hash", MDM_TAG_OWNER,
+        "mdm:ca:cert:{<sha256 hex>}",
+        "one certificate issued by `mdm_scep`: `serial` (lowercase hex, no "
+        "leading zero), `subject` (RFC 2253), `not_before`, `not_after`, "
+        "`issued` (unix s), `der`, `user`, `link`, `tags`, `udid`, "
+        "`serial_number` (device), `renew`, `renewed_from` (sha256 of the "
+        "certificate a renewal replaced), `revoked` (unix s, only once "
+        "revoked), and the renewal sweep's `renew_queued` (unix s of the "
+        "claim), `renew_failures`, `renew_error`, `renew_failed_at`, "
+        "`renew_retry_at` (when a failed renewal may be claimed again), "
+        "`ota_final` (unix s: this OTA phase-2 identity has had its final "
+        "profile); expires `mdm_scep_record_retention` after not_after" },
+
+    [MDM_K_CA_SERIAL] = { "ca_serial", "string", MDM_TAG_OWNER,
+        "mdm:ca:serial:{<serial hex>}",
+        "sha256 hex of the certificate with that serial, for the API; same "
+        "expiry" },
+
+    [MDM_K_CA_INDEX] = { "ca_index", "zset", MDM_TAG_GLOBAL,
+        "mdm:ca:index",
+        "sha256 hex of every issued certificate, score = not_after (the "
+        "API's list; the renewal sweep's window)" },
+
+    [MDM_K_CA_REVOKED] = { "ca_revoked", "zset", MDM_TAG_GLOBAL,
+        "mdm:ca:revoked",
+        "sha256 hex of revoked certificates, score = not_after; pruned of "
+        "expired entries on every change; each nginx worker re-reads its "
+        "live part every `mdm_revoked_refresh`" },
+
+    [MDM_K_ENROLL_LINK] = { "enroll_link", "hash", MDM_TAG_OWNER,
+        "mdm:enroll:link:{<token>}",
+        "one-time enrollment link (`POST /v1/enroll/tokens`): `created`, "
+        "`expires` (unix s), `user`, `tags` (JSON array), `used` (unix s, "
+        "once its profile was downloaded); expires one day after `expires`, "
+        "so that a late click is told 410 rather than 403" },
+
+    [MDM_K_ENROLL_OTA] = { "enroll_ota", "hash", MDM_TAG_OWNER,
+        "mdm:enroll:ota:{<challenge>}",
+        "an OTA profile service's phase-1 challenge (docs/enrollment.md): "
+        "`created`, `expires`, `user`, `link`, `tags`; TTL "
+        "`mdm_enroll_challenge_ttl`; spent (HGETALL + DEL) by phase 2" },
+
+    [MDM_K_ENROLL_INDEX] = { "enroll_index", "zset", MDM_TAG_GLOBAL,
+        "mdm:enroll:index",
+        "live enrollment link tokens, score = `expires`, for listing; "
+        "written in its own call after the link; expired entries are pruned "
+        "on every write" },
+
+    [MDM_K_ENROLL_DEV] = { "enroll_dev", "hash", MDM_TAG_OWNER,
+        "mdm:enroll:dev:{<serial>}",
+        "facts of the device's last verified ADE MachineInfo (docs/ade.md): "
+        "`seen`, `udid`, `serial`, `product`, `version`, `os_version`, "
+        "`imei`, `meid`, `language`, `software_update_device_id`, "
+        "`pairing_token` (1/0), `can_request_software_update`, "
+        "`can_request_psso_config`, `mandatory_software_update_required` "
+        "(1/0), `user`, `via` (`post`/`webview`); written by "
+        "`ade_record.lua` only when a profile is served; TTL "
+        "`mdm_enroll_ade_facts_ttl` (30 d)" },
+
+    [MDM_K_SCHEMA] = { "schema", "hash", MDM_TAG_GLOBAL,
+        "mdm:schema",
+        "the deployment's key layout: `version` (`MDM_SCHEMA_VERSION` of "
+        "libmdm/mdm_schema.h), written once when the first process meets "
+        "an empty Redis; every nginx worker and mdm-worker checks it at "
+        "start and refuses another version" },
+
+    [MDM_K_ENROLL_KNOWN] = { "enroll_known", "hash", MDM_TAG_OWNER,
+        "mdm:enroll:known:{<serial>}",
+        "a serial registered through `PUT /v1/enroll/devices/<serial>`: "
+        "`registered` (unix s); read by `ade_record.lua` (same slot as the "
+        "facts) when `mdm_enroll_ade_known_serials on`" },
+};
+
+
+const char *
+mdm_schema_tag_name(mdm_tag_kind_t tag)
+{
+    switch (tag) {
+    case MDM_TAG_DEVICE: return "device";
+    case MDM_TAG_OWNER:  return "owner";
+    default:             return "global";
+    }
+}
+
+
+int
+mdm_schema_nparams(mdm_key_id_t k)
+{
+    int          n = 0;
+    const char  *p;
+
+    for (p = mdm_schema_keys[k].pattern; *p; p++) {
+        n += (*p == '<');
+    }
+
+    return n;
+}
+
+
+int
+mdm_schema_param(mdm_key_id_t k, int i, char *name, size_t size)
+{
+    size_t       len;
+    const char  *p, *end;
+
+    for (p = mdm_schema_keys[k].pattern; (p = strchr(p, '<')) != NULL; p++) {
+        if (i-- > 0) {
+            continue;
+        }
+        end = strchr(p, '>');
+        len = end ? (size_t) (end - p - 1) : 0;
+        if (len == 0 || len >= size) {
+            return -1;
+        }
+        memcpy(name, p + 1, len);
+        name[len] = '\0';
+        for (char *c = name; *c; c++) {
+            if (*c == ' ') {
+                *c = '_';
+            }
+        }
+        return 0;
+    }
+
+    return -1;
+}
+
+
+size_t
+mdm_schema_key(char *buf, size_t size, mdm_key_id_t k,
+    const char *const *p, int np)
+{
+    int          i = 0;
+    size_t       n = 0, len;
+    const char  *s, *piece;
+
+    if ((unsigned) k >= MDM_K_COUNT || size == 0) {
+        return 0;
+    }
+
+    for (s = mdm_schema_keys[k].pattern; *s; ) {
+        if (*s == '<') {
+            if (i >= np || p[i] == NULL) {
+                return 0;
+            }
+            piece = p[i++];
+            len = strlen(piece);
+            s = strchr(s, '>') + 1;
+        } else {
+            piece = s;
+            len = strcspn(s, "<");
+            s += len;
+        }
+        if (n + len >= size) {
+            return 0;
+        }
+        memcpy(buf + n, piece, len);
+        n += len;
+    }
+
+    buf[n] = '\0';
+
+    return (i == np) ? n : 0;
+}
+
+
+mdm_schema_verdict_t
+mdm_schema_check(const char *recorded, int has_data, long *record,
+    char *err, size_t size)
+{
+    long   v;
+    char  *end;
+
+    if (recorded == NULL) {
+        /* data without a record was written before the record existed */
+        *record = has_data ? 1 : MDM_SCHEMA_VERSION;
+        return MDM_SCHEMA_RECORD;
+    }
+
+    v = strtol(recorded, &end, 10);
+    if (end == recorded || *end != '\0' || v <= 0) {
+        snprintf(err, size, "mdm:schema has an invalid version \"%.32s\"",
+                 recorded);
+        return MDM_SCHEMA_MISMATCH;
+    }
+
+    if (v == MDM_SCHEMA_VERSION) {
+        return MDM_SCHEMA_OK;
+    }
+
+    if (v < MDM_SCHEMA_VERSION) {
+        snprintf(err, size, "Redis holds key layout version %ld, this build "
+                 "needs %d: run mdm-worker --migrate", v, MDM_SCHEMA_VERSION);
+    } else {
+        snprintf(err, size, "Redis holds key layout version %ld, newer than "
+                 "this build's %d: upgrade ngx_mdm", v, MDM_SCHEMA_VERSION);
+    }
+
+    return MDM_SCHEMA_MISMATCH;
+}
