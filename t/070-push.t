@@ -479,11 +479,11 @@ $t->stop('ws');
 $t->stop('mock');                 # nothing answers: the job stays pending
 enroll('dev-del');
 start_worker('wd1');
-my $gone = $t->redis('XADD', 'mdm:push', '*', id => 'dev-del');
+my $gone = $t->redis('XADD', key_push(), '*', id => 'dev-del');
 ok $t->wait_for(sub { pending() == 1 }, 5),
     'a job is pending with a worker that cannot reach APNs';
 $t->kill9('wd1');
-is $t->redis('XDEL', 'mdm:push', $gone), 1, '... and its entry is deleted';
+is $t->redis('XDEL', key_push(), $gone), 1, '... and its entry is deleted';
 start_worker('wd2');
 ok $t->wait_for(sub {
     worker_log('wd2') =~ /\[warn\] push: 1 pending entries of mdm:push were deleted before they were finished; lost/

@@ -322,7 +322,7 @@ ok $t->wait_for(sub {
         && ($m->{commands_expired_total} // 0) >= 1
         && ($m->{pushes_coalesced_total} // 0) >= 1
         && ($m->{push_failures_total} // 0) >= 1
-}, 10), 'mdm:metrics:worker counts pushes by result, expiry, coalescing and failures'
+}, 10), 'the worker metrics hash counts pushes by result, expiry, coalescing and failures'
     or diag explain metrics();
 
 # End to end: what the worker counts is what nginx's /metrics shows

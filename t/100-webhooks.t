@@ -285,8 +285,8 @@ sub normalised {
 # group has read and acked every event and nothing waits for a retry.
 sub hook_drained {
     my ($name) = @_;
-    return $t->stream_drained('mdm:events', "webhook:$name")
-        && !$t->redis('XLEN', "mdm:webhook:retry:$name");
+    return $t->stream_drained(key_events(), "webhook:$name")
+        && !$t->redis('XLEN', key_webhook_retry($name));
 }
 
 # Failed attempts the worker logged for webhook $name (and enrollment $id).

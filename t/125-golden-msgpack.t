@@ -13,6 +13,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use MDM::Test;
+use MDM::Keys;
 
 my $t = MDM::Test->new;
 $t->redis_start;
@@ -37,19 +38,19 @@ my $NOW = 1700000000;
 # A queued command whose TTL has passed, for a user channel.
 sub world {
     $t->redis('FLUSHALL');
-    $t->redis('HSET', "mdm:cmd:{$UUID}", body => 'x', type => 'ProfileList',
+    $t->redis('HSET', key_cmd($UUID), body => 'x', type => 'ProfileList',
               created => $NOW - 10, expires => $NOW - 1);
-    $t->redis('SADD', "mdm:cmd:{$UUID}:ids", $ID);
-    $t->redis('ZADD', 'mdm:expiry', $NOW - 1, $UUID);
-    $t->redis('RPUSH', "mdm:{$ID}:q", $UUID);
-    $t->redis('HSET', "mdm:{$ID}:enr", created => $NOW - 100, enabled => 1,
+    $t->redis('SADD', key_cmd_ids($UUID), $ID);
+    $t->redis('ZADD', key_expiry(), $NOW - 1, $UUID);
+    $t->redis('RPUSH', key_q($ID), $UUID);
+    $t->redis('HSET', key_enr($ID), created => $NOW - 100, enabled => 1,
               parent => $PARENT);
-    $t->redis('HSET', "mdm:{$PARENT}:enr", created => $NOW - 100, enabled => 1);
+    $t->redis('HSET', key_enr($PARENT), created => $NOW - 100, enabled => 1);
 }
 
 sub events {
     return [ map { +{ @{ $_->[1] } }->{m} }
-             @{ $t->redis('XRANGE', 'mdm:events', '-', '+') } ];
+             @{ $t->redis('XRANGE', key_events(), '-', '+') } ];
 }
 
 sub hex_of { join ' ', unpack '(H2)*', $_[0] // '' }
@@ -58,7 +59,7 @@ sub hex_of { join ' ', unpack '(H2)*', $_[0] // '' }
 
 world();
 my $r = $t->redis('EVAL', script('expire'), 4,
-                  'mdm:expiry', 'mdm:events', 'mdm:pending', 'mdm:notnow',
+                  key_expiry(), key_events(), key_pending(), key_notnow(),
                   $NOW * 1000, 100, 3600, 1000);
 is(ref $r eq 'ARRAY' ? $r->[0] : hex_of($r->{error}), 1, 'expire.lua expires the command');
 my $ev = events();
@@ -69,9 +70,9 @@ is(hex_of($ev->[0]), hex_of($golden), 'expire.lua: the golden bytes');
 
 world();
 $r = $t->redis('EVAL', script('connect'), 9,
-               "mdm:{$ID}:enr", "mdm:{$PARENT}:enr", 'mdm:cert:none',
-               "mdm:{$ID}:q", "mdm:{$ID}:nn", "mdm:{$ID}:enr", 'mdm:events',
-               'mdm:pending', 'mdm:notnow',
+               key_enr($ID), key_enr($PARENT), key_cert('none'),
+               key_q($ID), key_nn($ID), key_enr($ID), key_events(),
+               key_pending(), key_notnow(),
                $ID, $PARENT, '', 'on', $NOW, 'Idle', '', '', '', 1000, 3600);
 is_deeply($r, ['ok', ''], 'connect.lua: an Idle report gets nothing (the command expired)');
 $ev = events();

@@ -130,13 +130,13 @@ like($t->error_log, qr/1 subjectAltName\(s\) of the CSR not allowed by mdm_scep_
 is($rc, 0, 'without mdm_scep_san the same CSR is issued') or diag $o;
 is(sans_of("$d/nosan.pem"), '', 'and carries no subjectAltName');
 
-my $records = scalar @{ $t->redis('KEYS', 'mdm:ca:cert:*') };
+my $records = scalar @{ $t->redis('KEYS', key_ca_cert('*')) };
 ($rc, $o) = scep('--url', "$url-san", '--challenge', 'san-secret',
                  '--san', 'DNS:has space.example.org');
 is($rc, 1, 'a malformed DNS name is a CertRep FAILURE') or diag $o;
 like($o, qr/failInfo 2/, 'badRequest');
 like($t->error_log, qr/subjectAltName of the CSR is malformed/, 'and logged');
-is(scalar @{ $t->redis('KEYS', 'mdm:ca:cert:*') }, $records, 'nothing issued or recorded');
+is(scalar @{ $t->redis('KEYS', key_ca_cert('*')) }, $records, 'nothing issued or recorded');
 
 ($rc, $o) = scep('--url', "$url-san", '--renew-with', "$d/san.pem", "$d/san.key",
                  '--san', 'DNS:dev1-renewed.example.org', '--out-cert', "$d/san2.pem");

@@ -422,7 +422,7 @@ my $basic = sprintf('BASIC-%016X', 0);
 my $e = enrollment_api($basic);
 is($e->{enroll_user}, 'alice', 'GET /v1/enrollments/<id>: enroll_user is the Basic-auth user');
 ok(!exists $e->{enroll_link} && !exists $e->{enroll_tags}, 'no link, no tags');
-is($t->redis('HGET', "mdm:{$basic}:enr", 'enroll_user'), 'alice',
+is($t->redis('HGET', key_enr($basic), 'enroll_user'), 'alice',
    'stored in the enrollment record');
 $r = $t->request('GET', $dev_port, '/v1/enrollments?limit=1000', undef, headers => \%api);
 my ($listed) = grep { $_->{id} eq $basic } @{ decode_json($r->{body})->{enrollments} };
@@ -434,7 +434,7 @@ ok($signed && !defined $signed->{enroll_user}, 'an enrollment without a user lis
 ($ok, $out) = mdmsim('enroll', '--profile', "https://localhost:$dev_port/ec/",
     '--ca-file', $pki->{ca}, '--udid-prefix', 'EC-', '-n', 1);
 ok($ok, 'a profile signed by an ECDSA signer verifies and enrolls') or diag $out;
-is($t->redis('HGET', sprintf('mdm:{EC-%016X}:enr', 0), 'enabled'), 1, 'and the device is enrolled');
+is($t->redis('HGET', key_enr(sprintf('EC-%016X', 0)), 'enabled'), 1, 'and the device is enrolled');
 
 # the same device enrolls again with a certificate our CA did not issue:
 # the old user does not stick to the new identity

@@ -204,9 +204,9 @@ unlike($wlog->(), qr/renewal of certificate .* not queued/, 'no failed renewal')
 my $D4 = 'RENEW-DEVICE-4';
 my $fourth = $t->identity($D4);
 checkin(plist(MessageType => 'Authenticate', UDID => $D4, Topic => $topic), $fourth);
-$t->redis('HSET', "mdm:{$D4}:enr", 'checked_out', time);
+$t->redis('HSET', key_enr($D4), 'checked_out', time);
 my $sha4 = issued($fourth, renew => $D4);
-my $rec4 = sub { +{ @{ $t->redis('HGETALL', "mdm:ca:cert:{$sha4}") } } };
+my $rec4 = sub { +{ @{ $t->redis('HGETALL', key_ca_cert($sha4)) } } };
 ok($t->wait_for(sub { ($rec4->()->{renew_failures} // 0) >= 1 }, 20),
    'a renewal refused by enqueue is counted as a failure') or diag($wlog->());
 my $f1 = $rec4->();
@@ -218,11 +218,11 @@ ok($t->wait_for(sub { ($rec4->()->{renew_failures} // 0) >= 2 }, 20),
    'retried after the backoff, failed again');
 my $f2 = $rec4->();
 is($f2->{renew_retry_at} - $f2->{renew_failed_at}, 2, 'the second delay doubles');
-is($t->redis('LLEN', "mdm:{$D4}:q"), 0, 'nothing queued meanwhile');
-$t->redis('HDEL', "mdm:{$D4}:enr", 'checked_out');
+is($t->redis('LLEN', key_q($D4)), 0, 'nothing queued meanwhile');
+$t->redis('HDEL', key_enr($D4), 'checked_out');
 ok($t->wait_for(sub { $wlog->() =~ /InstallProfile queued for enrollment $D4/ }, 20),
    'once the enrollment takes commands, a retry queues the renewal');
-is($t->redis('LLEN', "mdm:{$D4}:q"), 1, 'one InstallProfile');
+is($t->redis('LLEN', key_q($D4)), 1, 'one InstallProfile');
 ok(!defined $rec4->()->{renew_retry_at}, 'no further retry scheduled');
 my $tally = $rec4->()->{renew_failures};
 ok($tally >= 2 && $tally < 4, "it took $tally failures, fewer than renew_retries");
@@ -231,11 +231,11 @@ ok($tally >= 2 && $tally < 4, "it took $tally failures, fewer than renew_retries
 my $D5 = 'RENEW-DEVICE-5';
 my $fifth = $t->identity($D5);
 checkin(plist(MessageType => 'Authenticate', UDID => $D5, Topic => $topic), $fifth);
-$t->redis('HSET', "mdm:{$D5}:enr", 'checked_out', time);
+$t->redis('HSET', key_enr($D5), 'checked_out', time);
 my $sha5 = issued($fifth, renew => $D5);
 ok($t->wait_for(sub { $wlog->() =~ /renewal of certificate $sha5 \(enrollment $D5\): given up after 4 attempts/ }, 30),
    'a renewal that keeps failing is given up after renew_retries') or diag($wlog->());
-my %rec5 = @{ $t->redis('HGETALL', "mdm:ca:cert:{$sha5}") };
+my %rec5 = @{ $t->redis('HGETALL', key_ca_cert($sha5)) };
 ok($rec5{renew_queued} && !defined $rec5{renew_retry_at}, 'the claim stays, no retry is scheduled');
 
 # --- end to end: SCEP identity, renewal profile, SCEP again, rebind ---------

@@ -18,6 +18,7 @@ use Test::More;
 use JSON::PP qw(decode_json);
 use MIME::Base64 qw(encode_base64);
 use MDM::Test;
+use MDM::Keys;
 
 my $t = MDM::Test->new;
 my $dir = $t->dir;
@@ -163,7 +164,7 @@ is_deeply($p1->{PayloadContent}{DeviceAttributes},
           [qw(UDID VERSION PRODUCT SERIAL MEID IMEI)], 'DeviceAttributes');
 my $c1 = $p1->{PayloadContent}{Challenge};
 like($c1, qr/^[0-9a-f]{32}$/, 'a one-time challenge');
-my %rec = @{ $t->redis('HGETALL', "mdm:enroll:ota:{$c1}") // [] };
+my %rec = @{ $t->redis('HGETALL', key_enroll_ota($c1)) // [] };
 is($rec{user}, 'alice', 'its record names the user of the download');
 is($t->request('GET', $port, '/ota/device')->{status}, 403,
    'the devices\' URL serves no profile service to a GET (limit_except)');
@@ -192,7 +193,7 @@ is($r->{status}, 403, 'without the intermediate the chain does not reach the anc
 $r = post('x' x (1024 * 1024));
 is($r->{status}, 400, 'a 1 MB body is 400');
 is($t->redis('DBSIZE'), $before, 'no refused request stored or spent anything');
-ok($t->redis('EXISTS', "mdm:enroll:ota:{$c1}"), 'the challenge is still there');
+ok($t->redis('EXISTS', key_enroll_ota($c1)), 'the challenge is still there');
 my $refusals = () = substr($t->error_log, $log) =~ /OTA (request|POST|phase \d of UDID \S+) .*refused/g;
 is($refusals, 9, 'each refusal logged once');
 
@@ -208,11 +209,11 @@ my $scep = payload($p2, 'com.apple.security.scep');
 ok($scep && !payload($p2, 'com.apple.mdm'), 'a SCEP payload, no MDM payload yet');
 is(scalar @{ $p2->{PayloadContent} }, 1, 'and nothing else');
 my $c2 = $scep->{PayloadContent}{Challenge};
-my %chal = @{ $t->redis('HGETALL', "mdm:scep:chal:{$c2}") // [] };
+my %chal = @{ $t->redis('HGETALL', key_scep_chal($c2)) // [] };
 is($chal{user}, 'alice', 'its SCEP challenge carries the user');
 is($chal{udid}, '00008101-0000000000OTA001', 'the UDID');
 is($chal{serial}, 'C02OTA000001', 'and the serial of the attributes');
-ok(!$t->redis('EXISTS', "mdm:enroll:ota:{$c1}"), 'the phase-1 challenge is spent');
+ok(!$t->redis('EXISTS', key_enroll_ota($c1)), 'the phase-1 challenge is spent');
 $before = $t->redis('DBSIZE');
 $r = post($phase2);
 is($r->{status}, 403, 'the same phase 2 again (replayed challenge) is 403');
@@ -244,7 +245,7 @@ my $scep3 = $p3 && payload($p3, 'com.apple.security.scep');
 ok($mdm && $scep3, 'the enrollment profile: MDM and SCEP payloads');
 is($p3->{PayloadIdentifier}, 'org.example.mdm.enroll', 'with the enrollment\'s identifier');
 is($mdm->{IdentityCertificateUUID}, $scep3->{PayloadUUID}, 'IdentityCertificateUUID');
-my %chal3 = @{ $t->redis('HGETALL', "mdm:scep:chal:{$scep3->{PayloadContent}{Challenge}}") // [] };
+my %chal3 = @{ $t->redis('HGETALL', key_scep_chal($scep3->{PayloadContent}{Challenge})) // [] };
 is($chal3{user}, 'alice', 'its challenge still names alice');
 is($chal3{udid}, '00008101-0000000000OTA001', 'and the device');
 $r = post($phase3);
@@ -261,7 +262,7 @@ is($?, 0, 'mdmsim enroll --ota: phase 1, 2, SCEP, 3, SCEP, Authenticate, TokenUp
     or diag $out;
 for my $i (0, 1) {
     my $udid = sprintf('OTASIM-%016X', $i);
-    my %enr = @{ $t->redis('HGETALL', "mdm:{$udid}:enr") // [] };
+    my %enr = @{ $t->redis('HGETALL', key_enr($udid)) // [] };
     is($enr{enabled}, 1, "$udid: enrolled");
     is($enr{enroll_user}, 'alice', "$udid: the enrollment record names the phase-1 user");
 }

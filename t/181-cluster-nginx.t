@@ -18,6 +18,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 
 use MDM::Test;
+use MDM::Keys;
 use MDM::Redis;
 
 my $t = MDM::Test->new;
@@ -96,7 +97,7 @@ sub keyslot { MDM::Redis->new('127.0.0.1', $ports[0])->call('CLUSTER', 'KEYSLOT'
 my (%serial_on, @serials);
 for my $n (1 .. 400) {
     my $hex = sprintf('%x', 0xa000 + $n);
-    my $m = $t->cluster_master_of(keyslot("mdm:ca:serial:{$hex}"))->{port};
+    my $m = $t->cluster_master_of(keyslot(key_ca_serial($hex)))->{port};
     next if $serial_on{$m};
     $serial_on{$m} = $hex;
     last if keys %serial_on == 3;
@@ -127,9 +128,9 @@ sub metric {
     my $body = $t->request('GET', $port, '/metrics')->{body} // '';
     return $body =~ /^\Q$name\E (\d+)$/m ? $1 : undef;
 }
-my %used = map { (keyslot("mdm:ca:serial:{$_}") => 1) } values %serial_on;
-my ($mig) = grep { !$used{ keyslot("mdm:ca:serial:{$_}") } } map { sprintf('%x', 0xb000 + $_) } 1 .. 50;
-my $mslot = keyslot("mdm:ca:serial:{$mig}");
+my %used = map { (keyslot(key_ca_serial($_)) => 1) } values %serial_on;
+my ($mig) = grep { !$used{ keyslot(key_ca_serial($_)) } } map { sprintf('%x', 0xb000 + $_) } 1 .. 50;
+my $mslot = keyslot(key_ca_serial($mig));
 my $msrc = $t->cluster_master_of($mslot);
 my ($mdst) = grep { $_->{master} && $_->{port} != $msrc->{port} } @{ $t->cluster_nodes };
 my $ask0 = metric('mdm_redis_cluster_redirects_total{reply="ask"}');

@@ -9,6 +9,7 @@ use lib 't/lib';
 use IO::Socket::INET;
 use Test::More;
 use MDM::Test;
+use MDM::Keys;
 use MDM::Redis;
 
 my $t = MDM::Test->new;
@@ -67,7 +68,7 @@ ok($t->wait_for(sub { MDM::Test::slurp("$log/mdm-worker.log") =~ /redis cmd: clu
    'the worker read it too');
 # the push certificate went to the master of its slot (redis-cli -c)
 my ($stored) = grep { !ref } map {
-    MDM::Redis->new('127.0.0.1', $first + $_)->call('HEXISTS', "mdm:pushcert:$dev{PUSH_TOPIC}", 'cert')
+    MDM::Redis->new('127.0.0.1', $first + $_)->call('HEXISTS', key_pushcert($dev{PUSH_TOPIC}), 'cert')
 } 0 .. 5;
 is($stored, 1, 'the dev push certificate is stored in the cluster');
 
