@@ -429,30 +429,51 @@ on_stream_close(nghttp2_session *session, int32_t stream_id,
 
 /*
  * APNs may say why it sends GOAWAY in the debug data, as the JSON of an
- * error response: a 403 reason stops the topic as a 403 answer does.
+ * error response. The bytes are APNs's: only printable ASCII of them goes
+ * into the log line.
  */
+int
+wk_apns_goaway_parse(const uint8_t *data, size_t len, wk_apns_goaway_t *out)
+{
+    size_t i, n;
+
+    memset(out, 0, sizeof(*out));
+    n = len < sizeof(out->debug) - 1 ? len : sizeof(out->debug) - 1;
+    for (i = 0; i < n; i++) {
+        out->debug[i] = data[i] >= 0x20 && data[i] < 0x7f ? data[i] : '?';
+    }
+
+    json_t *root = len == 0 ? NULL
+                   : json_loadb((const char *) data, len, 0, NULL);
+    const char *reason = json_string_value(json_object_get(root, "reason"));
+    if (reason) {
+        snprintf(out->reason, sizeof(out->reason), "%s", reason);
+    }
+    json_decref(root);
+
+    return reason != NULL && reason_is_forbidden(out->reason);
+}
+
+
+/* A 403 reason in the debug data stops the topic as a 403 answer does. */
 static void
 on_goaway(wk_apns_conn_t *c, const nghttp2_goaway *goaway)
 {
     int clean = goaway->error_code == NGHTTP2_NO_ERROR;
-    json_t *root = goaway->opaque_data_len == 0 ? NULL
-                   : json_loadb((const char *) goaway->opaque_data,
-                                goaway->opaque_data_len, 0, NULL);
-    const char *reason = json_string_value(json_object_get(root, "reason"));
+    wk_apns_goaway_t why;
+    int forbidden = wk_apns_goaway_parse(goaway->opaque_data,
+                                         goaway->opaque_data_len, &why);
 
     wk_log(clean ? WK_LOG_INFO : WK_LOG_ERROR,
-           "apns %s: GOAWAY last_stream_id=%d error=%s %.*s",
+           "apns %s: GOAWAY last_stream_id=%d error=%s %s",
            c->topic->name, goaway->last_stream_id,
-           nghttp2_http2_strerror(goaway->error_code),
-           (int) goaway->opaque_data_len,
-           (const char *) goaway->opaque_data);
+           nghttp2_http2_strerror(goaway->error_code), why.debug);
     c->goaway = 1;
     c->goaway_error = goaway->error_code;
     c->draining = 1;
-    if (reason && reason_is_forbidden(reason)) {
-        topic_stop(c, "GOAWAY", reason);
+    if (forbidden) {
+        topic_stop(c, "GOAWAY", why.reason);
     }
-    json_decref(root);
 }
 
 

@@ -23,9 +23,10 @@
 #include "mdm_event.h"
 #include "mdm_keys.h"
 #include "webhook.h"
+#include "webhook_conf.h"
 #include "webhook_json.h"
 
-#define NAME_MAX_LEN   64
+#define NAME_MAX_LEN   WK_WEBHOOK_NAME_MAX
 #define ENTRY_ID_MAX   48          /* "<ms>-<seq>" */
 #define ACK_CHUNK      500         /* ids per XACK / XDEL / XCLAIM */
 #define DEAD_MAXLEN    "100000"    /* dead letters kept per webhook */
@@ -76,12 +77,7 @@ typedef struct {
 
 struct wk_hook_s {
     wk_webhooks_t      *wh;
-    char                name[NAME_MAX_LEN];
-    char                url[WK_CONFIG_STR_MAX];
-    char                topics[WK_CONFIG_STR_MAX];  /* ",a,b,"; "" = all */
-    char                hmac_key[WK_CONFIG_STR_MAX];
-    char                ca[WK_CONFIG_STR_MAX];      /* "": system CAs */
-    int                 skip_idle;
+    wk_webhook_conf_t   conf;       /* its configuration line */
     char                group[NAME_MAX_LEN + 16];
     char                streams[NSTREAMS][NAME_MAX_LEN + 32];
     char                dead_stream[NAME_MAX_LEN + 32];
@@ -132,78 +128,17 @@ static void check_drained(wk_webhooks_t *wh);
 /* ---- configuration ---- */
 
 static int
-valid_name(const char *s)
-{
-    if (*s == '\0' || strlen(s) >= NAME_MAX_LEN) {
-        return 0;
-    }
-    for (; *s; s++) {
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')
-              || (*s >= '0' && *s <= '9') || *s == '-' || *s == '_'
-              || *s == '.'))
-        {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-
-static int
-hook_option(wk_hook_t *k, const char *opt)
-{
-    if (strncmp(opt, "topics=", 7) == 0) {
-        if (strcmp(opt + 7, "all") == 0) {
-            k->topics[0] = '\0';
-        } else {
-            snprintf(k->topics, sizeof(k->topics), ",%s,", opt + 7);
-        }
-        return 0;
-    }
-    if (strcmp(opt, "skip_idle=1") == 0 || strcmp(opt, "skip_idle=0") == 0) {
-        k->skip_idle = opt[10] == '1';
-        return 0;
-    }
-    if (strncmp(opt, "hmac_key=", 9) == 0) {
-        snprintf(k->hmac_key, sizeof(k->hmac_key), "%s", opt + 9);
-        return 0;
-    }
-    if (strncmp(opt, "ca=", 3) == 0) {
-        snprintf(k->ca, sizeof(k->ca), "%s", opt + 3);
-        return 0;
-    }
-    return -1;
-}
-
-
-/* "<name> <url> [topics=a,b|all] [skip_idle=1] [hmac_key=K] [ca=FILE]" */
-static int
 hook_parse(wk_hook_t *k, const char *line, const wk_config_t *cf)
 {
-    char buf[WK_CONFIG_STR_MAX];
-    char *save = NULL;
+    char err[256];
 
-    snprintf(buf, sizeof(buf), "%s", line);
-    char *name = strtok_r(buf, " \t", &save);
-    char *url = strtok_r(NULL, " \t", &save);
-    if (name == NULL || url == NULL || !valid_name(name)
-        || (strncmp(url, "http://", 7) != 0
-            && strncmp(url, "https://", 8) != 0))
-    {
-        wk_alert("webhook \"%s\": expected <name> <http(s)://url> "
-                 "[topics=...] [skip_idle=1] [hmac_key=...] [ca=...]", line);
+    if (wk_webhook_conf_parse(line, cf, &k->conf, err, sizeof(err)) != 0) {
+        wk_alert("webhook \"%s\": %s", line, err);
         return -1;
     }
-    snprintf(k->name, sizeof(k->name), "%s", name);
-    snprintf(k->url, sizeof(k->url), "%s", url);
-    snprintf(k->hmac_key, sizeof(k->hmac_key), "%s", cf->webhook_hmac_key);
-    snprintf(k->ca, sizeof(k->ca), "%s", cf->webhook_ca);
-    for (char *opt; (opt = strtok_r(NULL, " \t", &save)) != NULL; ) {
-        if (hook_option(k, opt) != 0) {
-            wk_alert("webhook %s: unknown option \"%s\"", name, opt);
-            return -1;
-        }
-    }
+
+    const char *name = k->conf.name;
+
     snprintf(k->group, sizeof(k->group), "webhook:%s", name);
     snprintf(k->streams[FROM_EVENTS], sizeof(k->streams[0]), "%s",
              MDM_KEY_EVENTS);
@@ -214,32 +149,6 @@ hook_parse(wk_hook_t *k, const char *line, const wk_config_t *cf)
     snprintf(k->reader_name, sizeof(k->reader_name), "webhook %s", name);
     strcpy(k->claim_cursor[FROM_EVENTS], "0-0");
     strcpy(k->claim_cursor[FROM_RETRY], "0-0");
-    return 0;
-}
-
-
-static int
-topic_wanted(const wk_hook_t *k, const mdm_event_t *ev)
-{
-    if (k->skip_idle && strcmp(ev->topic, "mdm.Connect") == 0
-        && ev->status && strcmp(ev->status, "Idle") == 0)
-    {
-        return 0;
-    }
-    if (k->topics[0] == '\0') {
-        return 1;
-    }
-    size_t n = strlen(ev->topic);
-    if (n == 0) {
-        return 0;                    /* "" would match between any two bytes */
-    }
-    for (const char *p = strstr(k->topics, ev->topic); p;
-         p = strstr(p + 1, ev->topic))
-    {
-        if (p[-1] == ',' && p[n] == ',') {
-            return 1;
-        }
-    }
     return 0;
 }
 
@@ -294,7 +203,7 @@ send_ids(wk_hook_t *k, int from, const char *verb, char (*ids)[ENTRY_ID_MAX],
         wh->acks_in_flight += !claim;
     } else if (!claim) {
         wk_error("webhook %s: %s of %zu events lost: Redis is down; they "
-                 "will be claimed and delivered again", k->name, verb, n);
+                 "will be claimed and delivered again", k->conf.name, verb, n);
     }
 }
 
@@ -339,7 +248,7 @@ queue_ack(wk_hook_t *k, int from, const char *entry)
 {
     if (id_list_add(&k->acks[from], entry) != 0) {
         wk_error("webhook %s: out of memory, event %s stays pending",
-                 k->name, entry);
+                 k->conf.name, entry);
     }
 }
 
@@ -446,7 +355,7 @@ is_held(const wk_hook_t *k, int from, const char *entry)
 static void
 sign(wk_delivery_t *d)
 {
-    const char *key = d->hook->hmac_key;
+    const char *key = d->hook->conf.hmac_key;
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
 
@@ -474,7 +383,7 @@ on_dead_lettered(wk_redis_t *link, redisReply *r, void *data)
     k->dead_letters--;
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         /* Still pending: claimed again later, it fails or goes out then. */
-        wk_redis_error("webhook %s: event %s not dead-lettered: %s", k->name,
+        wk_redis_error("webhook %s: event %s not dead-lettered: %s", k->conf.name,
                  d->entry, r ? r->str : "Redis connection lost");
     } else {
         queue_ack(k, d->from, d->entry);
@@ -533,7 +442,7 @@ dead_letter(wk_delivery_t *d, const char *why)
 #undef ARG
 
     wk_error("webhook %s: event %s (%s, %s) dead-lettered after %u "
-             "attempts: %s", k->name, d->event_id,
+             "attempts: %s", k->conf.name, d->event_id,
              d->topic ? d->topic : "?", d->enrollment ? d->enrollment : "?",
              d->attempts, why);
     d->state = D_DEAD;
@@ -545,7 +454,7 @@ dead_letter(wk_delivery_t *d, const char *why)
     }
     /* Kept, never freed here (callers still hold d): tried again later. */
     wk_error("webhook %s: Redis is down, event %s not dead-lettered yet",
-             k->name, d->entry);
+             k->conf.name, d->entry);
     d->state = D_WAITING;
     d->next_at = ev_now(k->wh->loop) + backoff(k->wh->cf, d->attempts + 1);
 }
@@ -581,7 +490,7 @@ delivery_failed(wk_delivery_t *d, const char *why)
     }
     double delay = backoff(k->wh->cf, d->attempts);
     wk_warn("webhook %s: event %s (%s, %s): %s; attempt %u, retry in %.1fs",
-            k->name, d->event_id, d->topic ? d->topic : "?",
+            k->conf.name, d->event_id, d->topic ? d->topic : "?",
             d->enrollment ? d->enrollment : "?", why, d->attempts, delay);
     snprintf(d->error, sizeof(d->error), "%s", why);
     d->state = D_WAITING;
@@ -600,7 +509,7 @@ on_http_done(void *data, long status, const char *error)
 
     k->sending--;
     if (status >= 200 && status < 300) {
-        wk_debug("webhook %s: event %s (%s, %s) delivered: %ld", k->name,
+        wk_debug("webhook %s: event %s (%s, %s) delivered: %ld", k->conf.name,
                  d->event_id, d->topic, d->enrollment, status);
         k->stats.delivered++;
         wk_metric_add(WK_M_WEBHOOK_DELIVERED, 1);
@@ -644,8 +553,8 @@ delivery_send(wk_delivery_t *d)
     }
     d->attempts++;
     d->state = D_SENDING;
-    if (wk_http_post(k->wh->http, k->url, d->body, d->body_len, headers,
-                     k->ca, k->wh->cf->webhook_timeout_ms, on_http_done, d)
+    if (wk_http_post(k->wh->http, k->conf.url, d->body, d->body_len, headers,
+                     k->conf.ca, k->wh->cf->webhook_timeout_ms, on_http_done, d)
         != 0)
     {
         delivery_failed(d, "could not start the HTTP request");
@@ -782,7 +691,7 @@ delivery_prepare(wk_delivery_t *d, char *err, size_t errlen)
     d->enrollment = strdup(ev.id);
     d->key = hash_id(ev.id);
     int rc = 1;
-    if (topic_wanted(d->hook, &ev)) {
+    if (wk_webhook_conf_wants(&d->hook->conf, ev.topic, ev.status)) {
         d->body = wk_webhook_json(&ev, d->event_id, d->tally,
                                   entry_ms(d->entry), err, errlen);
         rc = d->body ? 0 : -1;
@@ -856,7 +765,7 @@ event_add(wk_hook_t *k, int from, const redisReply *e, int claimed)
     wk_delivery_t *d = delivery_new(k, from, id, fields);
     if (d == NULL) {
         wk_error("webhook %s: out of memory, event %s left pending",
-                 k->name, id->str);
+                 k->conf.name, id->str);
         return;
     }
     delivery_insert(k, d);
@@ -916,7 +825,7 @@ on_read(wk_redis_t *link, redisReply *r, void *data)
         return;                       /* a reconnect calls on_ready again */
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        wk_redis_error("webhook %s: XREADGROUP: %s", k->name, r->str);
+        wk_redis_error("webhook %s: XREADGROUP: %s", k->conf.name, r->str);
         if (strncmp(r->str, "NOGROUP", 7) == 0) {
             create_groups(k);
         }
@@ -975,7 +884,7 @@ on_group_created(wk_redis_t *link, redisReply *r, void *data)
     } else if (r->type == REDIS_REPLY_ERROR
                && strncmp(r->str, "BUSYGROUP", 9) != 0)
     {
-        wk_redis_error("webhook %s: XGROUP CREATE: %s", k->name, r->str);
+        wk_redis_error("webhook %s: XGROUP CREATE: %s", k->conf.name, r->str);
         k->group_failed = 1;
     }
     if (k->groups_pending == 0 && !k->group_failed) {
@@ -1034,7 +943,7 @@ on_autoclaim(wk_redis_t *link, redisReply *r, void *data)
         || r->element[1]->type != REDIS_REPLY_ARRAY)
     {
         if (r && r->type == REDIS_REPLY_ERROR) {
-            wk_redis_error("webhook %s: XAUTOCLAIM: %s", k->name, r->str);
+            wk_redis_error("webhook %s: XAUTOCLAIM: %s", k->conf.name, r->str);
         }
         return;
     }
@@ -1047,7 +956,7 @@ on_autoclaim(wk_redis_t *link, redisReply *r, void *data)
     {
         /* trimmed by MAXLEN while pending: nothing left to deliver */
         wk_warn("webhook %s: %zu pending events were trimmed from %s before "
-                "delivery; lost", k->name, r->element[2]->elements,
+                "delivery; lost", k->conf.name, r->element[2]->elements,
                 k->streams[from]);
         for (size_t i = 0; i < r->element[2]->elements; i++) {
             queue_ack(k, from, r->element[2]->element[i]->str);
@@ -1055,7 +964,7 @@ on_autoclaim(wk_redis_t *link, redisReply *r, void *data)
     }
     if (n) {
         wk_info("webhook %s: claimed %zu events idle for more than %ld ms",
-                k->name, n, k->wh->cf->push_claim_idle_ms);
+                k->conf.name, n, k->wh->cf->push_claim_idle_ms);
         k->stats.claimed += n;
     }
     snprintf(k->claim_cursor[from], ENTRY_ID_MAX, "%s", r->element[0]->str);
@@ -1141,7 +1050,7 @@ log_stats(wk_hook_t *k, const char *when)
 {
     wk_hook_stats_t *s = &k->stats;
     wk_info("webhook %s%s: delivered=%lu retried=%lu dead=%lu skipped=%lu "
-            "claimed=%lu", k->name, when, s->delivered, s->retried, s->dead,
+            "claimed=%lu", k->conf.name, when, s->delivered, s->retried, s->dead,
             s->skipped, s->claimed);
     k->logged = *s;
 }
@@ -1181,8 +1090,8 @@ hooks_parse(wk_webhooks_t *wh)
             return -1;
         }
         for (int j = 0; j < i; j++) {
-            if (strcmp(wh->hooks[j].name, k->name) == 0) {
-                wk_alert("webhook %s: configured twice", k->name);
+            if (strcmp(wh->hooks[j].conf.name, k->conf.name) == 0) {
+                wk_alert("webhook %s: configured twice", k->conf.name);
                 return -1;
             }
         }
@@ -1204,10 +1113,10 @@ hook_start(wk_hook_t *k)
                   cf->redis_timeout_ms / 1000.0, on_reader_ready, k);
     k->reader.block_extra = cf->push_block_ms / 1000.0;
     k->reader_open = 1;
-    wk_info("webhook %s: %s, topics %s%s%s", k->name, k->url,
-            k->topics[0] ? k->topics : "all",
-            k->skip_idle ? ", Idle reports skipped" : "",
-            k->hmac_key[0] ? ", signed" : "");
+    wk_info("webhook %s: %s, topics %s%s%s", k->conf.name, k->conf.url,
+            k->conf.topics[0] ? k->conf.topics : "all",
+            k->conf.skip_idle ? ", Idle reports skipped" : "",
+            k->conf.hmac_key[0] ? ", signed" : "");
 }
 
 
