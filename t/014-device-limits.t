@@ -28,6 +28,7 @@ $t->nginx_start(<<"EOF", port => $port);
     limit_req_zone \$mdm_enrollment_id zone=bysig:1m rate=1r/m;
     limit_req_zone \$mdm_enrollment_id zone=bytls:1m rate=1r/m;
     limit_req_zone \$mdm_enrollment_id zone=flood:1m rate=1r/m;
+    limit_req_zone \$mdm_enrollment_id zone=delay:1m rate=20r/s;
     server {
         listen 127.0.0.1:$port ssl;
         ssl_certificate $pki->{cert};
@@ -53,6 +54,10 @@ $t->nginx_start(<<"EOF", port => $port);
             mdm_identity tls;
             limit_req zone=bytls burst=2 nodelay;
             limit_req_status 429;
+            mdm_server;
+        }
+        location /rate-delay {
+            limit_req zone=delay burst=10;
             mdm_server;
         }
         location /rate-flood {
@@ -194,6 +199,18 @@ for my $mode ([ 'sig', 'sign' ], [ 'tls', 'identity' ]) {
         UDID => "RATE-\U$loc\E-A", Topic => $topic, Token => data('t' x 32), PushMagic => 'pm'),
         $how => $a, headers => { 'Content-Type' => $CHECKIN })->{status}, 429,
         "$loc: ... check-ins of the limited enrollment too";
+}
+# a burst without nodelay: limit_req holds the request on a timer, then
+# the phases go on to the content handler with the body already read
+{
+    my $d = enroll('DELAYED');
+    my $before = $t->redis('XLEN', 'mdm:events');
+    my @st = map {
+        send_msg($d, $CONNECT, plist(UDID => 'DELAYED', Status => 'Idle'), '/rate-delay')
+    } 1 .. 4;
+    is_deeply \@st, [ 200, 200, 200, 200 ], 'limit_req delaying by $mdm_enrollment_id: every report 200';
+    is $t->redis('XLEN', 'mdm:events') - $before, 4, '... and each one stored';
+    like $t->error_log, qr/delaying request, excess: [\d.]+, by zone "delay"/, '... after a delay';
 }
 like $t->error_log, qr/limiting requests, excess: [\d.]+ by zone "bysig"/,
     'limit_req logs its refusals';
