@@ -23,7 +23,9 @@
  */
 #define NGX_HTTP_MDM_SMALL_MESSAGE  (16 * 1024)
 
-static const size_t  ngx_http_mdm_checkin_type_dflt[NGX_HTTP_MDM_CHECKIN_TYPES] = {
+static const size_t
+    ngx_http_mdm_checkin_type_dflt[NGX_HTTP_MDM_CHECKIN_TYPES] =
+{
     [MDM_CHECKIN_AUTHENTICATE] = NGX_HTTP_MDM_SMALL_MESSAGE,
     [MDM_CHECKIN_TOKEN_UPDATE] = NGX_HTTP_MDM_SMALL_MESSAGE,
     [MDM_CHECKIN_CHECK_OUT] = NGX_HTTP_MDM_SMALL_MESSAGE,
@@ -34,7 +36,9 @@ static const size_t  ngx_http_mdm_checkin_type_dflt[NGX_HTTP_MDM_CHECKIN_TYPES] 
     [MDM_CHECKIN_RETURN_TO_SERVICE] = NGX_HTTP_MDM_SMALL_MESSAGE,
 };
 
-static const size_t  ngx_http_mdm_status_dflt[NGX_HTTP_MDM_STATUSES] = {
+static const size_t
+    ngx_http_mdm_status_dflt[NGX_HTTP_MDM_STATUSES] =
+{
     [MDM_STATUS_IDLE] = NGX_HTTP_MDM_SMALL_MESSAGE,
     [MDM_STATUS_NOT_NOW] = NGX_HTTP_MDM_SMALL_MESSAGE,
     [MDM_STATUS_ERROR] = 64 * 1024,

@@ -383,8 +383,9 @@ on_dead_lettered(wk_redis_t *link, redisReply *r, void *data)
     k->dead_letters--;
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         /* Still pending: claimed again later, it fails or goes out then. */
-        wk_redis_error("webhook %s: event %s not dead-lettered: %s", k->conf.name,
-                 d->entry, r ? r->str : "Redis connection lost");
+        wk_redis_error("webhook %s: event %s not dead-lettered: %s",
+                       k->conf.name, d->entry,
+                       r ? r->str : "Redis connection lost");
     } else {
         queue_ack(k, d->from, d->entry);
         k->stats.dead++;
@@ -1050,8 +1051,8 @@ log_stats(wk_hook_t *k, const char *when)
 {
     wk_hook_stats_t *s = &k->stats;
     wk_info("webhook %s%s: delivered=%lu retried=%lu dead=%lu skipped=%lu "
-            "claimed=%lu", k->conf.name, when, s->delivered, s->retried, s->dead,
-            s->skipped, s->claimed);
+            "claimed=%lu", k->conf.name, when, s->delivered, s->retried,
+            s->dead, s->skipped, s->claimed);
     k->logged = *s;
 }
 
