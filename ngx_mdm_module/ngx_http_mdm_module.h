@@ -157,6 +157,7 @@ ngx_int_t ngx_http_mdm_api_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_mdm_healthz_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_mdm_device_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_mdm_device_intake(ngx_http_request_t *r);
+/* decode (context filled, type bound checked), then store and answer */
 ngx_int_t ngx_http_mdm_checkin_decode(ngx_http_request_t *r, ngx_str_t *body);
 ngx_int_t ngx_http_mdm_checkin(ngx_http_request_t *r, ngx_str_t *body,
     const char *cert_sha256);
