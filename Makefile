@@ -195,7 +195,8 @@ bench: deps-if-missing all
 # $(FUZZ_B), so the fuzz link is the same object list as everything else.
 FUZZ_TARGETS  = checkin cms command pushcert identity plist_json event \
                 apns_reply worker_config webhook_json scep \
-                machineinfo ddm_status ddm_declaration ota
+                machineinfo ddm_status ddm_declaration ota \
+                webhook_conf apns_goaway ade_fields
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?= -1
 FUZZ_SMOKE_SECONDS ?= 3

@@ -50,7 +50,9 @@ ngx_http_mdm_api_migration_body(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_mdm_api_migration_process(ngx_http_request_t *r)
 {
-    ngx_str_t  body;
+    ngx_int_t            rc;
+    ngx_str_t            body;
+    ngx_http_mdm_ctx_t  *ctx;
 
     switch (ngx_http_mdm_body(r, &body)) {
     case NGX_OK:
@@ -67,6 +69,16 @@ ngx_http_mdm_api_migration_process(ngx_http_request_t *r)
         return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST,
                                        "empty body");
     }
+
+    /* decoded and held to its type's bound as a device's would be */
+    rc = ngx_http_mdm_checkin_decode(r, &body);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mdm_module);
+    ctx->body = body;
+    ctx->checkin = 1;
 
     /* no certificate: nothing is bound, a bound one is not checked */
     return ngx_http_mdm_checkin(r, &body, "");

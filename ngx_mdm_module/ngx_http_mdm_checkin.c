@@ -31,15 +31,18 @@ static ngx_keyval_t *ngx_http_mdm_token_for(ngx_http_request_t *r,
     const char *service);
 
 
+/*
+ * The body as a check-in: its enrollment and MessageType in the context
+ * (for $mdm_enrollment_id, limit_req and the per-type bound), nothing
+ * stored yet.
+ */
 ngx_int_t
-ngx_http_mdm_checkin(ngx_http_request_t *r, ngx_str_t *body,
-    const char *sha)
+ngx_http_mdm_checkin_decode(ngx_http_request_t *r, ngx_str_t *body)
 {
-    mdm_err_t                  err;
-    mdm_checkin_t             *ci;
-    ngx_pool_cleanup_t        *cln;
-    ngx_http_mdm_ctx_t        *ctx;
-    ngx_http_mdm_main_conf_t  *mcf;
+    mdm_err_t            err;
+    mdm_checkin_t       *ci;
+    ngx_pool_cleanup_t  *cln;
+    ngx_http_mdm_ctx_t  *ctx;
 
     ctx = ngx_http_mdm_get_ctx(r);
     ci = ngx_pcalloc(r->pool, sizeof(mdm_checkin_t));
@@ -67,6 +70,23 @@ ngx_http_mdm_checkin(ngx_http_request_t *r, ngx_str_t *body,
     ctx->message_type.data = (u_char *) ci->message_type;
     ctx->message_type.len = ngx_strlen(ci->message_type);
     ctx->checkin_type = ci->type;
+
+    return ngx_http_mdm_limits_check(r, 1, ci->type, ci->message_type,
+                                     body->len);
+}
+
+
+/* The decoded check-in stored by checkin.lua, then answered. */
+ngx_int_t
+ngx_http_mdm_checkin(ngx_http_request_t *r, ngx_str_t *body,
+    const char *sha)
+{
+    mdm_checkin_t             *ci;
+    ngx_http_mdm_ctx_t        *ctx;
+    ngx_http_mdm_main_conf_t  *mcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mdm_module);
+    ci = ctx->data;
 
     switch (ci->type) {
 

@@ -23,14 +23,18 @@ static ngx_int_t ngx_http_mdm_connect_reply(ngx_http_request_t *r,
     redisReply *reply);
 
 
+/*
+ * The body as a command report: its enrollment, Status and CommandUUID in
+ * the context (for $mdm_enrollment_id, limit_req and the per-Status bound),
+ * nothing stored yet.
+ */
 ngx_int_t
-ngx_http_mdm_connect(ngx_http_request_t *r, ngx_str_t *body, const char *sha)
+ngx_http_mdm_connect_decode(ngx_http_request_t *r, ngx_str_t *body)
 {
-    mdm_err_t                  err;
-    mdm_report_t              *rep;
-    ngx_pool_cleanup_t        *cln;
-    ngx_http_mdm_ctx_t        *ctx;
-    mdm_argv_t                 args;
+    mdm_err_t            err;
+    mdm_report_t        *rep;
+    ngx_pool_cleanup_t  *cln;
+    ngx_http_mdm_ctx_t  *ctx;
 
     ctx = ngx_http_mdm_get_ctx(r);
     rep = ngx_pcalloc(r->pool, sizeof(mdm_report_t));
@@ -62,6 +66,22 @@ ngx_http_mdm_connect(ngx_http_request_t *r, ngx_str_t *body, const char *sha)
         ctx->command_uuid.data = (u_char *) rep->command_uuid;
         ctx->command_uuid.len = ngx_strlen(rep->command_uuid);
     }
+
+    return ngx_http_mdm_limits_check(r, 0, rep->status, rep->status_name,
+                                     body->len);
+}
+
+
+/* The decoded report recorded by connect.lua, answered with what is next. */
+ngx_int_t
+ngx_http_mdm_connect(ngx_http_request_t *r, ngx_str_t *body, const char *sha)
+{
+    mdm_argv_t           args;
+    mdm_report_t        *rep;
+    ngx_http_mdm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mdm_module);
+    rep = ctx->data;
 
     if (ngx_http_mdm_connect_argv(r, &args, rep, body, sha) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -1,7 +1,8 @@
 /*
  * The device-facing endpoints: CheckInURL, ServerURL, or both on one URL.
- * Reads the body into memory, establishes who is speaking, then hands the
- * request to the check-in or the command report handler.
+ * In the rewrite phase: reads the body into memory, establishes who is
+ * speaking and decodes the message; in the content phase: hands it to the
+ * check-in or the command report handler, which store and answer it.
  */
 
 #include <ngx_config.h>
@@ -17,10 +18,80 @@
 #define NGX_HTTP_MDM_CT_CHECKIN  "application/x-apple-aspen-mdm-checkin"
 
 
+static void ngx_http_mdm_device_intake_done(ngx_http_request_t *r);
 static void ngx_http_mdm_device_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mdm_device_process(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_device_prepare(ngx_http_request_t *r,
+    ngx_http_mdm_ctx_t *ctx);
+static ngx_int_t ngx_http_mdm_device_admit(ngx_http_request_t *r,
+    ngx_http_mdm_ctx_t *ctx);
+static ngx_int_t ngx_http_mdm_device_identify(ngx_http_request_t *r,
+    ngx_http_mdm_ctx_t *ctx);
+static ngx_int_t ngx_http_mdm_device_store(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mdm_content_type_is(ngx_http_request_t *r,
     const char *type, size_t len);
+
+
+/*
+ * Rewrite phase of a device location: the body is read, authenticated and
+ * decoded here, so that what comes before the content handler, limit_req
+ * in the preaccess phase above all, can use $mdm_enrollment_id. The body is
+ * read as the mirror module reads it: the phases go on from its handler.
+ */
+ngx_int_t
+ngx_http_mdm_device_intake(ngx_http_request_t *r)
+{
+    ngx_int_t                 rc;
+    ngx_http_mdm_ctx_t       *ctx;
+    ngx_http_mdm_loc_conf_t  *mlcf;
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mdm_module);
+
+    if (mlcf->endpoint < NGX_HTTP_MDM_CHECKIN
+        || mlcf->endpoint > NGX_HTTP_MDM_SERVER
+        || r != r->main
+        || !(r->method & (NGX_HTTP_PUT|NGX_HTTP_POST)))
+    {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_mdm_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* again, once the body is in (or a refusal's error page) */
+    if (ctx->intake != 0) {
+        return ctx->intake;
+    }
+
+    ctx->intake = NGX_DONE;
+
+    rc = ngx_http_mdm_read_body(r, ngx_http_mdm_device_intake_done);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    ngx_http_finalize_request(r, NGX_DONE);
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_mdm_device_intake_done(ngx_http_request_t *r)
+{
+    ngx_int_t            rc;
+    ngx_http_mdm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mdm_module);
+
+    rc = ngx_http_mdm_device_prepare(r, ctx);
+    ctx->intake = (rc == NGX_OK) ? NGX_DECLINED : rc;
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+}
 
 
 ngx_int_t
@@ -30,6 +101,7 @@ ngx_http_mdm_device_handler(ngx_http_request_t *r)
         return NGX_HTTP_NOT_ALLOWED;
     }
 
+    /* read already: the post handler is called at once */
     return ngx_http_mdm_read_body(r, ngx_http_mdm_device_body);
 }
 
@@ -44,9 +116,76 @@ ngx_http_mdm_device_body(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_mdm_device_process(ngx_http_request_t *r)
 {
+    ngx_int_t            rc;
+    ngx_http_mdm_ctx_t  *ctx;
+
+    ctx = ngx_http_mdm_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the rewrite phase prepared it, unless a redirect reset the context */
+    if (ctx->intake != NGX_DECLINED) {
+        rc = ngx_http_mdm_device_prepare(r, ctx);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        ctx->intake = NGX_DECLINED;
+    }
+
+    return ngx_http_mdm_device_store(r);
+}
+
+
+/* After a renewal rebind: the message once more, now that it is bound. */
+ngx_int_t
+ngx_http_mdm_device_retry(ngx_http_request_t *r)
+{
+    return ngx_http_mdm_device_store(r);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_device_store(ngx_http_request_t *r)
+{
+    ngx_http_mdm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mdm_module);
+
+    return ctx->checkin
+           ? ngx_http_mdm_checkin(r, &ctx->body, ctx->cert_sha256)
+           : ngx_http_mdm_connect(r, &ctx->body, ctx->cert_sha256);
+}
+
+
+/* Admitted, identified and decoded: NGX_OK, or the status that refuses. */
+static ngx_int_t
+ngx_http_mdm_device_prepare(ngx_http_request_t *r, ngx_http_mdm_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_mdm_device_admit(r, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_mdm_device_identify(r, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ctx->checkin ? ngx_http_mdm_checkin_decode(r, &ctx->body)
+                        : ngx_http_mdm_connect_decode(r, &ctx->body);
+}
+
+
+/* The body in memory, not empty, of the right class and within its bound. */
+static ngx_int_t
+ngx_http_mdm_device_admit(ngx_http_request_t *r, ngx_http_mdm_ctx_t *ctx)
+{
     ngx_int_t                 checkin;
     ngx_str_t                 body, none = ngx_string("(none)");
-    mdm_identity_result_t     idr;
     ngx_http_mdm_loc_conf_t  *mlcf;
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mdm_module);
@@ -100,7 +239,23 @@ ngx_http_mdm_device_process(ngx_http_request_t *r)
         return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
     }
 
-    if (ngx_http_mdm_identity_check(r, &body, &idr) != NGX_OK) {
+    ctx->body = body;
+    ctx->checkin = checkin;
+
+    return NGX_OK;
+}
+
+
+/* Who is speaking: its certificate verified, not revoked, in the context. */
+static ngx_int_t
+ngx_http_mdm_device_identify(ngx_http_request_t *r, ngx_http_mdm_ctx_t *ctx)
+{
+    mdm_identity_result_t     idr;
+    ngx_http_mdm_loc_conf_t  *mlcf;
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mdm_module);
+
+    if (ngx_http_mdm_identity_check(r, &ctx->body, &idr) != NGX_OK) {
         ngx_http_mdm_metrics_identity_failure(idr.reason);
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "mdm: identity refused: %s", idr.error);
@@ -123,19 +278,9 @@ ngx_http_mdm_device_process(ngx_http_request_t *r)
         idr.sha256_hex[0] = '\0';
     }
 
-    ngx_cpystrn((u_char *) ngx_http_mdm_get_ctx(r)->cert_sha256,
-                (u_char *) idr.sha256_hex, 65);
+    ngx_cpystrn((u_char *) ctx->cert_sha256, (u_char *) idr.sha256_hex, 65);
 
-    return checkin ? ngx_http_mdm_checkin(r, &body, idr.sha256_hex)
-                   : ngx_http_mdm_connect(r, &body, idr.sha256_hex);
-}
-
-
-/* After a renewal rebind: the message once more, as if it just arrived. */
-ngx_int_t
-ngx_http_mdm_device_retry(ngx_http_request_t *r)
-{
-    return ngx_http_mdm_device_process(r);
+    return NGX_OK;
 }
 
 

@@ -15,6 +15,7 @@
 #include "ngx_http_mdm_conf_enum.h"
 
 
+static ngx_int_t ngx_http_mdm_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_mdm_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_mdm_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_mdm_create_loc_conf(ngx_conf_t *cf);
@@ -249,6 +250,13 @@ static ngx_command_t  ngx_http_mdm_commands[] = {
       offsetof(ngx_http_mdm_loc_conf_t, report_max_size),
       NULL },
 
+    { ngx_string("mdm_message_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_mdm_set_message_max_size,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("mdm_return_to_service"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -332,7 +340,7 @@ static ngx_command_t  ngx_http_mdm_commands[] = {
 
 static ngx_http_module_t  ngx_http_mdm_module_ctx = {
     ngx_http_mdm_add_variables,            /* preconfiguration */
-    ngx_http_mdm_metrics_init,             /* postconfiguration */
+    ngx_http_mdm_postconfiguration,        /* postconfiguration */
 
     ngx_http_mdm_create_main_conf,         /* create main configuration */
     ngx_http_mdm_init_main_conf,           /* init main configuration */
@@ -364,6 +372,39 @@ ngx_module_t  ngx_http_mdm_module = {
 /* ---------------------------------------------------------------------------
  * Configuration: create, init and merge; every default in merge_loc_conf
  * -------------------------------------------------------------------------- */
+
+/*
+ * Device messages are read and decoded in the rewrite phase, before
+ * limit_req and limit_conn (preaccess) look at $mdm_enrollment_id.
+ */
+static ngx_int_t
+ngx_http_mdm_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_mdm_main_conf_t   *mcf;
+
+    if (ngx_http_mdm_metrics_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mdm_module);
+    if (!mcf->used) {
+        return NGX_OK;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_mdm_device_intake;
+
+    return NGX_OK;
+}
+
 
 static void *
 ngx_http_mdm_create_main_conf(ngx_conf_t *cf)
@@ -452,6 +493,7 @@ ngx_http_mdm_create_loc_conf(ngx_conf_t *cf)
     conf->checkin_max_size = NGX_CONF_UNSET_SIZE;
     conf->report_max_size = NGX_CONF_UNSET_SIZE;
     conf->renew_grace = NGX_CONF_UNSET;
+    ngx_http_mdm_limits_create_conf(conf);
     ngx_http_mdm_scep_create_conf(&conf->scep);
 
     return conf;
@@ -495,6 +537,7 @@ ngx_http_mdm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               64 * 1024);
     ngx_conf_merge_size_value(conf->report_max_size, prev->report_max_size,
                               8 * 1024 * 1024);
+    ngx_http_mdm_limits_merge_conf(prev, conf);
     ngx_conf_merge_sec_value(conf->renew_grace, prev->renew_grace, 86400);
 
     if (ngx_http_mdm_scep_merge_conf(cf, &prev->scep, &conf->scep,

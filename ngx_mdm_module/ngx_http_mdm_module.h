@@ -5,8 +5,10 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "mdm_checkin.h"
 #include "mdm_event.h"
 #include "mdm_store.h"
+#include "mdm_report.h"
 #include "ngx_mdm_redis.h"
 #include "ngx_http_mdm_scep.h"
 
@@ -31,6 +33,10 @@
 #define NGX_HTTP_MDM_UA_EMPTY       1
 
 #define NGX_HTTP_MDM_GONE           410
+
+/* mdm_message_max_size: one bound per MessageType and per Status */
+#define NGX_HTTP_MDM_CHECKIN_TYPES  (MDM_CHECKIN_RETURN_TO_SERVICE + 1)
+#define NGX_HTTP_MDM_STATUSES       (MDM_STATUS_NOT_NOW + 1)
 
 
 typedef struct {
@@ -65,6 +71,8 @@ typedef struct {
     ngx_flag_t                  idle_events;
     size_t                      checkin_max_size;
     size_t                      report_max_size;
+    size_t                      checkin_type_max[NGX_HTTP_MDM_CHECKIN_TYPES];
+    size_t                      status_max[NGX_HTTP_MDM_STATUSES];
     time_t                      renew_grace;  /* previous cert after renewal */
     ngx_http_mdm_scep_conf_t    scep;
 } ngx_http_mdm_loc_conf_t;
@@ -89,6 +97,16 @@ struct ngx_http_mdm_ctx_s {
     ngx_uint_t                  report_status;   /* mdm_status_e */
 
     char                        cert_sha256[65];  /* the device's, or "" */
+
+    /*
+     * Device messages are read, authenticated and decoded in the rewrite
+     * phase, so that limit_req (preaccess) can key by $mdm_enrollment_id:
+     * 0 before, NGX_DONE while the body is read, then NGX_DECLINED (the
+     * message is ready to store) or the status that refused it.
+     */
+    ngx_int_t                   intake;
+    ngx_str_t                   body;
+    ngx_uint_t                  checkin;     /* a check-in, not a report */
     void                       *renew;       /* ngx_http_mdm_renew.c */
     void                       *issuance;    /* ngx_http_mdm_issuance.c */
 };
@@ -150,10 +168,23 @@ ngx_int_t ngx_http_mdm_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_mdm_api_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_mdm_healthz_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_mdm_device_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_mdm_device_intake(ngx_http_request_t *r);
+/* decode (context filled, type bound checked), then store and answer */
+ngx_int_t ngx_http_mdm_checkin_decode(ngx_http_request_t *r, ngx_str_t *body);
 ngx_int_t ngx_http_mdm_checkin(ngx_http_request_t *r, ngx_str_t *body,
     const char *cert_sha256);
+ngx_int_t ngx_http_mdm_connect_decode(ngx_http_request_t *r, ngx_str_t *body);
 ngx_int_t ngx_http_mdm_connect(ngx_http_request_t *r, ngx_str_t *body,
     const char *cert_sha256);
+
+/* ngx_http_mdm_limits.c: mdm_message_max_size */
+void ngx_http_mdm_limits_create_conf(ngx_http_mdm_loc_conf_t *conf);
+void ngx_http_mdm_limits_merge_conf(ngx_http_mdm_loc_conf_t *prev,
+    ngx_http_mdm_loc_conf_t *conf);
+char *ngx_http_mdm_set_message_max_size(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_mdm_limits_check(ngx_http_request_t *r,
+    ngx_uint_t checkin, ngx_uint_t type, const char *name, size_t len);
 ngx_int_t ngx_http_mdm_device_retry(ngx_http_request_t *r);
 
 /* ngx_http_mdm_checkin.c: the stored step of a decoded check-in (ctx->data)

@@ -474,10 +474,11 @@ is_deeply [map { $_->{json}{acknowledge_event}{status} } @$reports],
 # --- configuration errors -----------------------------------------------------
 
 for my $bad ('x ftp://example.com/', 'bad/name http://127.0.0.1/',
-             'y http://127.0.0.1/ colour=blue') {
+             'y http://127.0.0.1/ colour=blue', 'z https://',
+             'd http://127.0.0.1/ topics=a topics=b') {
     my $out = `$worker_bin --redis 127.0.0.1:$redis --name bad --webhook '$bad' 2>&1`;
     isnt $? >> 8, 0, "worker refuses to start with webhook = $bad";
-    like $out, qr/\[alert\] webhook .*(expected|unknown option)/, '... saying why';
+    like $out, qr/\[alert\] webhook .*(expected|unknown option|given twice)/, '... saying why';
 }
 
 # --- receiver down for a while: everything arrives, in order per enrollment ---

@@ -33,7 +33,7 @@ $t->nginx_start(<<"EOF", port => $port);
         mdm_device_ca $pki->{ca};
         location /mdm { mdm_cert_binding retro; mdm_server; }
         location /strict { mdm_server; }
-        location / { mdm_api; mdm_api_key sekret; }
+        location / { mdm_api; mdm_api_key sekret; client_body_buffer_size 1m; }
     }
 EOF
 
@@ -132,6 +132,11 @@ is(api('PUT', '/migration', 'not a plist')->{status}, 400, 'a body that is no ch
 is(api('PUT', '/migration', plist(MessageType => 'TokenUpdate', UDID => 'X', Topic => $topic))->{status},
    400, 'a TokenUpdate without Token: 400');
 is(api('PUT', '/migration', '')->{status}, 400, 'an empty body: 400');
+is(api('PUT', '/migration', plist(MessageType => 'Authenticate', UDID => 'X', Topic => $topic,
+                                  Padding => 'p' x (20 * 1024)))->{status},
+   413, 'an Authenticate over mdm_message_max_size Authenticate (16k): 413');
+like($t->error_log, qr/Authenticate of \d+ bytes from "X" over "mdm_message_max_size Authenticate 16384" refused/,
+     '... held to its type bound as a device message is');
 is(api('GET', '/migration')->{status}, 405, 'GET /migration: 405');
 is(api('PUT', '/migration?x=1', authenticate('X', 'S'))->{status}, 400, 'a query parameter: 400');
 is($t->request('PUT', $port, '/migration', authenticate('X', 'S'), headers => {

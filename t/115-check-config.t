@@ -70,6 +70,11 @@ my @worker_bad = (
     [ "webhook = main ftp://hooks.example\n", 'webhook' ],
     [ "webhook = main https://hooks.example frobnicate=1\n", 'webhook' ],
     [ "webhook = main https://hooks.example ca=$d/missing.pem\n", 'webhook ca=' ],
+    # what the worker itself refuses at start (one parser, webhook_conf.c)
+    [ "webhook = bad/name https://hooks.example\n", 'webhook' ],
+    [ "webhook = main https://hooks.example topics=a topics=b\n", 'webhook' ],
+    [ "webhook = main https://hooks.example topics=\n", 'webhook' ],
+    [ "webhook = main https://hooks.example\nwebhook = main https://other.example\n", 'webhook' ],
     [ "backoff_base_ms = 9000\nbackoff_max_ms = 10\n", 'backoff_base_ms' ],
     [ "webhook_backoff_base_ms = 9000\nwebhook_backoff_max_ms = 10\n", 'webhook_backoff_base_ms' ],
 );

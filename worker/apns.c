@@ -184,6 +184,34 @@ wk_apns_reason_forbidden(const char *reason)
 }
 
 
+/*
+ * APNs may say why it sends GOAWAY in the debug data, as the JSON of an
+ * error response. The bytes are APNs's: only printable ASCII of them goes
+ * into the log line.
+ */
+int
+wk_apns_goaway_parse(const uint8_t *data, size_t len, wk_apns_goaway_t *out)
+{
+    size_t i, n;
+
+    memset(out, 0, sizeof(*out));
+    n = len < sizeof(out->debug) - 1 ? len : sizeof(out->debug) - 1;
+    for (i = 0; i < n; i++) {
+        out->debug[i] = data[i] >= 0x20 && data[i] < 0x7f ? data[i] : '?';
+    }
+
+    json_t *root = len == 0 ? NULL
+                   : json_loadb((const char *) data, len, 0, NULL);
+    const char *reason = json_string_value(json_object_get(root, "reason"));
+    if (reason) {
+        snprintf(out->reason, sizeof(out->reason), "%s", reason);
+    }
+    json_decref(root);
+
+    return reason != NULL && wk_apns_reason_forbidden(out->reason);
+}
+
+
 /* ---- TLS contexts: one per push certificate ---- */
 
 static int

@@ -79,6 +79,17 @@ void wk_apns_reload(wk_apns_t *a);
  * resp (sets reason and timestamp); the fuzz target's entry point. */
 wk_apns_outcome_t wk_apns_reply_outcome(wk_apns_req_t *req);
 
+/* What a GOAWAY's debug data says (APNs: the JSON of an error response). */
+typedef struct {
+    char            reason[64];       /* "" when there is none */
+    char            debug[256];       /* the data, printable ASCII, cut */
+} wk_apns_goaway_t;
+
+/* Fills out from the debug data; 1 when its reason stops the topic (a 403
+ * reason), else 0. The fuzz target's entry point. */
+int wk_apns_goaway_parse(const uint8_t *data, size_t len,
+                         wk_apns_goaway_t *out);
+
 /* Number of requests queued or on the wire. */
 size_t wk_apns_pending(const wk_apns_t *a);
 

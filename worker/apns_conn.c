@@ -205,24 +205,20 @@ static void
 conn_on_goaway(wk_apns_conn_t *c, const nghttp2_goaway *goaway)
 {
     int clean = goaway->error_code == NGHTTP2_NO_ERROR;
-    json_t *root = goaway->opaque_data_len == 0 ? NULL
-                   : json_loadb((const char *) goaway->opaque_data,
-                                goaway->opaque_data_len, 0, NULL);
-    const char *reason = json_string_value(json_object_get(root, "reason"));
+    wk_apns_goaway_t why;
+    int forbidden = wk_apns_goaway_parse(goaway->opaque_data,
+                                         goaway->opaque_data_len, &why);
 
     wk_log(clean ? WK_LOG_INFO : WK_LOG_ERROR,
-           "apns %s: GOAWAY last_stream_id=%d error=%s %.*s",
+           "apns %s: GOAWAY last_stream_id=%d error=%s %s",
            c->topic->name, goaway->last_stream_id,
-           nghttp2_http2_strerror(goaway->error_code),
-           (int) goaway->opaque_data_len,
-           (const char *) goaway->opaque_data);
+           nghttp2_http2_strerror(goaway->error_code), why.debug);
     c->goaway = 1;
     c->goaway_error = goaway->error_code;
     c->draining = 1;
-    if (reason && wk_apns_reason_forbidden(reason)) {
-        wk_apns_topic_stop(c->topic, c->gen, "GOAWAY", reason);
+    if (forbidden) {
+        wk_apns_topic_stop(c->topic, c->gen, "GOAWAY", why.reason);
     }
-    json_decref(root);
 }
 
 

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "redis_addr.h"
+#include "webhook_conf.h"
 
 
 static void
@@ -26,9 +27,10 @@ print_problem(void *ctx, const char *msg)
 static void
 problem(int *n, const char *key, const char *what, const char *value)
 {
-    char msg[WK_CONFIG_STR_MAX + 128];
+    char msg[WK_CONFIG_STR_MAX + 384];
 
-    snprintf(msg, sizeof(msg), "%s: \"%s\" %s", key, value, what);
+    snprintf(msg, sizeof(msg), "%s: \"%.*s\" %.256s", key,
+             WK_CONFIG_STR_MAX, value, what);
     print_problem(n, msg);
 }
 
@@ -69,28 +71,36 @@ check_redis(int *n, const char *addr)
 }
 
 
+/* The worker's own parser (webhook_conf.c), then the files it names. */
 static void
-check_webhook(int *n, const char *line)
+check_webhook(int *n, const wk_config_t *cf, const char *line,
+              wk_webhook_conf_t *wc)
 {
-    char buf[WK_CONFIG_STR_MAX], *save = NULL;
+    char err[256];
 
-    snprintf(buf, sizeof(buf), "%s", line);
-    char *name = strtok_r(buf, " \t", &save);
-    char *url = strtok_r(NULL, " \t", &save);
-    if (name == NULL || url == NULL || !valid_url(url)) {
-        problem(n, "webhook", "is not <name> <http(s)://url> [options]",
-                line);
+    if (wk_webhook_conf_parse(line, cf, wc, err, sizeof(err)) != 0) {
+        problem(n, "webhook", err, line);
+        wc->name[0] = '\0';
         return;
     }
-    for (char *o; (o = strtok_r(NULL, " \t", &save)) != NULL; ) {
-        if (strncmp(o, "ca=", 3) == 0) {
-            check_file(n, "webhook ca=", o + 3);
-        } else if (strncmp(o, "topics=", 7) != 0
-                   && strncmp(o, "hmac_key=", 9) != 0
-                   && strcmp(o, "skip_idle=0") != 0
-                   && strcmp(o, "skip_idle=1") != 0)
-        {
-            problem(n, "webhook", "has an unknown option", o);
+    if (strcmp(wc->ca, cf->webhook_ca) != 0) {
+        check_file(n, "webhook ca=", wc->ca);
+    }
+}
+
+
+static void
+check_webhooks(int *n, const wk_config_t *cf)
+{
+    wk_webhook_conf_t wc[WK_WEBHOOKS_MAX];
+
+    for (int i = 0; i < cf->nwebhooks; i++) {
+        check_webhook(n, cf, cf->webhooks[i], &wc[i]);
+        for (int j = 0; j < i && wc[i].name[0]; j++) {
+            if (strcmp(wc[j].name, wc[i].name) == 0) {
+                problem(n, "webhook", "names a webhook configured before",
+                        wc[i].name);
+            }
         }
     }
 }
@@ -118,9 +128,7 @@ check_values(int *n, const wk_config_t *cf)
     check_file(n, "apns_ca", cf->apns_ca);
     check_file(n, "webhook_ca", cf->webhook_ca);
     check_redis(n, cf->redis);
-    for (int i = 0; i < cf->nwebhooks; i++) {
-        check_webhook(n, cf->webhooks[i]);
-    }
+    check_webhooks(n, cf);
     check_order(n, "backoff_base_ms", cf->backoff_base_ms,
                 "backoff_max_ms", cf->backoff_max_ms);
     check_order(n, "webhook_backoff_base_ms", cf->webhook_backoff_base_ms,

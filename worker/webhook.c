@@ -25,9 +25,10 @@
 #include "mdm_keys.h"
 #include "stream.h"
 #include "webhook.h"
+#include "webhook_conf.h"
 #include "webhook_json.h"
 
-#define NAME_MAX_LEN   64
+#define NAME_MAX_LEN   WK_WEBHOOK_NAME_MAX
 #define DEAD_MAXLEN    "100000"    /* dead letters kept per webhook */
 #define SIG_MAX        64          /* base64 of 32 bytes is 44 */
 
@@ -67,12 +68,7 @@ typedef struct {
 
 struct wk_hook_s {
     wk_webhooks_t      *wh;
-    char                name[NAME_MAX_LEN];
-    char                url[WK_CONFIG_STR_MAX];
-    char                topics[WK_CONFIG_STR_MAX];  /* ",a,b,"; "" = all */
-    char                hmac_key[WK_CONFIG_STR_MAX];
-    char                ca[WK_CONFIG_STR_MAX];      /* "": system CAs */
-    int                 skip_idle;
+    wk_webhook_conf_t   conf;       /* its configuration line */
     char                group[NAME_MAX_LEN + 16];
     char                retry_stream[NAME_MAX_LEN + 32];
     char                dead_stream[NAME_MAX_LEN + 32];
@@ -109,112 +105,26 @@ static void hook_dispatch(wk_hook_t *k);
 
 /* ---- configuration ---- */
 
-static int
-valid_name(const char *s)
-{
-    if (*s == '\0' || strlen(s) >= NAME_MAX_LEN) {
-        return 0;
-    }
-    for (; *s; s++) {
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')
-              || (*s >= '0' && *s <= '9') || *s == '-' || *s == '_'
-              || *s == '.'))
-        {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-
-static int
-hook_option(wk_hook_t *k, const char *opt)
-{
-    if (strncmp(opt, "topics=", 7) == 0) {
-        if (strcmp(opt + 7, "all") == 0) {
-            k->topics[0] = '\0';
-        } else {
-            snprintf(k->topics, sizeof(k->topics), ",%s,", opt + 7);
-        }
-        return 0;
-    }
-    if (strcmp(opt, "skip_idle=1") == 0 || strcmp(opt, "skip_idle=0") == 0) {
-        k->skip_idle = opt[10] == '1';
-        return 0;
-    }
-    if (strncmp(opt, "hmac_key=", 9) == 0) {
-        snprintf(k->hmac_key, sizeof(k->hmac_key), "%s", opt + 9);
-        return 0;
-    }
-    if (strncmp(opt, "ca=", 3) == 0) {
-        snprintf(k->ca, sizeof(k->ca), "%s", opt + 3);
-        return 0;
-    }
-    return -1;
-}
-
-
 /* "<name> <url> [topics=a,b|all] [skip_idle=1] [hmac_key=K] [ca=FILE]" */
 static int
 hook_parse(wk_hook_t *k, const char *line, const wk_config_t *cf)
 {
-    char buf[WK_CONFIG_STR_MAX];
-    char *save = NULL;
+    char err[256];
 
-    snprintf(buf, sizeof(buf), "%s", line);
-    char *name = strtok_r(buf, " \t", &save);
-    char *url = strtok_r(NULL, " \t", &save);
-    if (name == NULL || url == NULL || !valid_name(name)
-        || (strncmp(url, "http://", 7) != 0
-            && strncmp(url, "https://", 8) != 0))
-    {
-        wk_alert("webhook \"%s\": expected <name> <http(s)://url> "
-                 "[topics=...] [skip_idle=1] [hmac_key=...] [ca=...]", line);
+    if (wk_webhook_conf_parse(line, cf, &k->conf, err, sizeof(err)) != 0) {
+        wk_alert("webhook \"%s\": %s", line, err);
         return -1;
     }
-    snprintf(k->name, sizeof(k->name), "%s", name);
-    snprintf(k->url, sizeof(k->url), "%s", url);
-    snprintf(k->hmac_key, sizeof(k->hmac_key), "%s", cf->webhook_hmac_key);
-    snprintf(k->ca, sizeof(k->ca), "%s", cf->webhook_ca);
-    for (char *opt; (opt = strtok_r(NULL, " \t", &save)) != NULL; ) {
-        if (hook_option(k, opt) != 0) {
-            wk_alert("webhook %s: unknown option \"%s\"", name, opt);
-            return -1;
-        }
-    }
-    snprintf(k->group, sizeof(k->group), "webhook:%s", name);
+
+    const char *name = k->conf.name;
     const char *p[] = { name };   /* names are short: NAME_MAX_LEN */
+
+    snprintf(k->group, sizeof(k->group), "webhook:%s", name);
     mdm_schema_key(k->retry_stream, sizeof(k->retry_stream),
                    MDM_K_WEBHOOK_RETRY, p, 1);
     mdm_schema_key(k->dead_stream, sizeof(k->dead_stream),
                    MDM_K_WEBHOOK_DEAD, p, 1);
     snprintf(k->label, sizeof(k->label), "webhook %s", name);
-    return 0;
-}
-
-
-static int
-topic_wanted(const wk_hook_t *k, const mdm_event_t *ev)
-{
-    if (k->skip_idle && strcmp(ev->topic, "mdm.Connect") == 0
-        && ev->status && strcmp(ev->status, "Idle") == 0)
-    {
-        return 0;
-    }
-    if (k->topics[0] == '\0') {
-        return 1;
-    }
-    size_t n = strlen(ev->topic);
-    if (n == 0) {
-        return 0;                    /* "" would match between any two bytes */
-    }
-    for (const char *p = strstr(k->topics, ev->topic); p;
-         p = strstr(p + 1, ev->topic))
-    {
-        if (p[-1] == ',' && p[n] == ',') {
-            return 1;
-        }
-    }
     return 0;
 }
 
@@ -296,7 +206,7 @@ delivery_insert(wk_hook_t *k, wk_delivery_t *d)
 static void
 sign(wk_delivery_t *d)
 {
-    const char *key = d->hook->hmac_key;
+    const char *key = d->hook->conf.hmac_key;
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
 
@@ -333,7 +243,7 @@ on_dead_lettered(wk_redis_t *link, redisReply *r, void *data)
 
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         /* Still pending: claimed again later, it fails or goes out then. */
-        wk_redis_error("webhook %s: event %s not dead-lettered: %s", k->name,
+        wk_redis_error("webhook %s: event %s not dead-lettered: %s", k->conf.name,
                  d->se.id, r ? r->str : "Redis connection lost");
         delivery_end(d, 0);
     } else {
@@ -390,7 +300,7 @@ dead_letter(wk_delivery_t *d, const char *why)
 #undef ARG
 
     wk_error("webhook %s: event %s (%s, %s) dead-lettered after %u "
-             "attempts: %s", k->name, d->event_id,
+             "attempts: %s", k->conf.name, d->event_id,
              d->topic ? d->topic : "?", d->enrollment ? d->enrollment : "?",
              d->attempts, why);
     d->state = D_DEAD;
@@ -401,7 +311,7 @@ dead_letter(wk_delivery_t *d, const char *why)
     }
     /* Kept, never freed here (callers still hold d): tried again later. */
     wk_error("webhook %s: Redis is down, event %s not dead-lettered yet",
-             k->name, d->se.id);
+             k->conf.name, d->se.id);
     d->state = D_WAITING;
     d->next_at = ev_now(k->wh->loop) + hook_backoff(k, d->attempts + 1);
 }
@@ -421,7 +331,7 @@ delivery_failed(wk_delivery_t *d, const char *why)
     }
     double delay = hook_backoff(k, d->attempts);
     wk_warn("webhook %s: event %s (%s, %s): %s; attempt %u, retry in %.1fs",
-            k->name, d->event_id, d->topic ? d->topic : "?",
+            k->conf.name, d->event_id, d->topic ? d->topic : "?",
             d->enrollment ? d->enrollment : "?", why, d->attempts, delay);
     snprintf(d->error, sizeof(d->error), "%s", why);
     d->state = D_WAITING;
@@ -440,7 +350,7 @@ on_http_done(void *data, long status, const char *error)
 
     k->sending--;
     if (status >= 200 && status < 300) {
-        wk_debug("webhook %s: event %s (%s, %s) delivered: %ld", k->name,
+        wk_debug("webhook %s: event %s (%s, %s) delivered: %ld", k->conf.name,
                  d->event_id, d->topic, d->enrollment, status);
         k->stats.delivered++;
         wk_metric_add(WK_M_WEBHOOK_DELIVERED, 1);
@@ -481,8 +391,8 @@ delivery_send(wk_delivery_t *d)
     }
     d->attempts++;
     d->state = D_SENDING;
-    if (wk_http_post(k->wh->http, k->url, d->body, d->body_len, headers,
-                     k->ca, k->wh->cf->webhook_timeout_ms, on_http_done, d)
+    if (wk_http_post(k->wh->http, k->conf.url, d->body, d->body_len, headers,
+                     k->conf.ca, k->wh->cf->webhook_timeout_ms, on_http_done, d)
         != 0)
     {
         delivery_failed(d, "could not start the HTTP request");
@@ -586,7 +496,7 @@ delivery_prepare(wk_delivery_t *d, char *err, size_t errlen)
     d->topic = strdup(ev.topic);
     d->enrollment = strdup(ev.id);
     int rc = 1;
-    if (topic_wanted(d->hook, &ev)) {
+    if (wk_webhook_conf_wants(&d->hook->conf, ev.topic, ev.status)) {
         d->body = wk_webhook_json(&ev, d->event_id, d->tally,
                                   entry_ms(d->se.id), err, errlen);
         rc = d->body ? 0 : -1;
@@ -641,7 +551,7 @@ hook_on_entry(void *data, unsigned key, const char *id,
     wk_delivery_t *d = delivery_new(k, id, fields);
     if (d == NULL || wk_stream_hold(k->sg, &d->se, key, id) != 0) {
         wk_error("webhook %s: out of memory, event %s left pending",
-                 k->name, id);
+                 k->conf.name, id);
         if (d) {
             delivery_free(d);
         }
@@ -711,7 +621,7 @@ hook_totals_line(const void *counts, const char *when, void *data)
     const wk_hook_t *k = data;
 
     wk_info("webhook %s%s: delivered=%lu retried=%lu dead=%lu skipped=%lu "
-            "claimed=%lu", k->name, when, s->delivered, s->retried, s->dead,
+            "claimed=%lu", k->conf.name, when, s->delivered, s->retried, s->dead,
             s->skipped, s->claimed);
 }
 
@@ -734,8 +644,8 @@ hooks_parse(wk_webhooks_t *wh)
             return -1;
         }
         for (int j = 0; j < i; j++) {
-            if (strcmp(wh->hooks[j].name, k->name) == 0) {
-                wk_alert("webhook %s: configured twice", k->name);
+            if (strcmp(wh->hooks[j].conf.name, k->conf.name) == 0) {
+                wk_alert("webhook %s: configured twice", k->conf.name);
                 return -1;
             }
         }
@@ -782,10 +692,10 @@ hook_start(wk_hook_t *k)
     }
     wk_totals_start(&k->totals, wh->loop, &k->stats, &k->logged,
                     sizeof(k->stats), hook_totals_line, k);
-    wk_info("webhook %s: %s, topics %s%s%s", k->name, k->url,
-            k->topics[0] ? k->topics : "all",
-            k->skip_idle ? ", Idle reports skipped" : "",
-            k->hmac_key[0] ? ", signed" : "");
+    wk_info("webhook %s: %s, topics %s%s%s", k->conf.name, k->conf.url,
+            k->conf.topics[0] ? k->conf.topics : "all",
+            k->conf.skip_idle ? ", Idle reports skipped" : "",
+            k->conf.hmac_key[0] ? ", signed" : "");
     return 0;
 }
 

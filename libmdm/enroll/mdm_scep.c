@@ -123,6 +123,57 @@ done:
 }
 
 
+static int
+mdm_scep_parse_inner(const mdm_scep_conf_t *conf, const unsigned char *der,
+    size_t len, mdm_scep_req_t *req, int envelope)
+{
+    int   rc;
+    BIO  *in, *csr_der;
+
+    memset(req, 0, sizeof(*req));
+    req->fail_info = -1;
+
+    if (len == 0 || len > MDM_SCEP_MAX_INNER) {
+        req->why = "empty or oversized message";
+        return MDM_SCEP_MALFORMED;
+    }
+
+    in = BIO_new_mem_buf(der, (int) len);
+    csr_der = BIO_new(BIO_s_mem());
+    rc = MDM_SCEP_MALFORMED;
+    req->why = "out of memory";
+
+    if (in != NULL && csr_der != NULL) {
+        rc = envelope ? mdm_scep_decrypt(conf, in, req, csr_der) : MDM_SCEP_OK;
+        if (rc == MDM_SCEP_OK) {
+            rc = mdm_scep_check_csr(conf, envelope ? csr_der : in, req);
+        }
+    }
+
+    ERR_clear_error();
+    BIO_free(in);
+    BIO_free(csr_der);
+
+    return rc;
+}
+
+
+int
+mdm_scep_parse_envelope(const mdm_scep_conf_t *conf,
+    const unsigned char *der, size_t len, mdm_scep_req_t *req)
+{
+    return mdm_scep_parse_inner(conf, der, len, req, 1);
+}
+
+
+int
+mdm_scep_parse_csr(const mdm_scep_conf_t *conf, const unsigned char *der,
+    size_t len, mdm_scep_req_t *req)
+{
+    return mdm_scep_parse_inner(conf, der, len, req, 0);
+}
+
+
 void
 mdm_scep_req_free(mdm_scep_req_t *req)
 {

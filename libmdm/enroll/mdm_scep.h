@@ -72,6 +72,15 @@ int mdm_scep_parse(const mdm_scep_conf_t *conf, const unsigned char *der,
 
 void mdm_scep_req_free(mdm_scep_req_t *req);
 
+/* The inner layers of mdm_scep_parse on their own, for the fuzz target
+ * (the signature over the outer SignedData keeps a mutated envelope or CSR
+ * from ever reaching them): the pkcsPKIEnvelope (EnvelopedData DER)
+ * decrypted and its CSR checked, or a CSR (DER) checked. */
+int mdm_scep_parse_envelope(const mdm_scep_conf_t *conf,
+    const unsigned char *der, size_t len, mdm_scep_req_t *req);
+int mdm_scep_parse_csr(const mdm_scep_conf_t *conf,
+    const unsigned char *der, size_t len, mdm_scep_req_t *req);
+
 /* After MDM_SCEP_OK: MDM_SCEP_BY_CHALLENGE or MDM_SCEP_BY_CERTIFICATE, or
  * MDM_SCEP_REFUSED with req->fail_info/why (a renewal signed by a foreign
  * or expired certificate, a PKCSReq whose signer key is not the CSR's). */
