@@ -80,4 +80,24 @@ isnt($? >> 8, 0, '... fails when a log of its processes holds a sanitizer report
 like($out, qr/sanitizer report at exit: .*fake\.out: ==1==ERROR: LeakSanitizer/,
      '... and names it');
 
+# --- nginx's own worker-exit leak is told apart from ours ---------------------
+
+sub lsan_report {
+    my (@frames) = @_;
+    my $leak = "Indirect leak of 98304 byte(s) in 1 object(s) allocated from:\n"
+        . join('', map { "    #$_->[0] 0x1 in $_->[1] (/usr/sbin/nginx+0x1)\n" }
+                   ([0, 'malloc'], [1, 'ngx_alloc'], @frames));
+    return "=" x 65 . "\n==7==ERROR: LeakSanitizer: detected memory leaks\n\n"
+        . "$leak\nSUMMARY: AddressSanitizer: 98304 byte(s) leaked in 1 allocation(s).\n";
+}
+my $exit_leak = lsan_report([2, 'ngx_spawn_process'], [3, 'main']);
+is(MDM::Test::without_nginx_exit_leaks("a\n${exit_leak}b\n"), "a\nb\n",
+   "nginx's worker-exit arrays (allocated while spawning, no frame of ours) are not a report");
+my $ours = lsan_report([2, 'ngx_http_mdm_init_process'], [3, 'ngx_spawn_process']);
+like(MDM::Test::without_nginx_exit_leaks($ours), qr/LeakSanitizer/,
+     '... a leak with a frame of the module still is');
+my $other = lsan_report([2, 'ngx_http_request_handler'], [3, 'main']);
+like(MDM::Test::without_nginx_exit_leaks($other), qr/LeakSanitizer/,
+     '... and so is any leak not made while spawning a worker');
+
 done_testing();

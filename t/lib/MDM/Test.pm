@@ -231,12 +231,30 @@ END {
     $? = $status;
 }
 
+# LeakSanitizer's report of what nginx's own worker exit leaves behind: the
+# connection and event arrays of ngx_event_process_init() are referenced
+# only from the cycle whose pool ngx_worker_process_exit() destroys, so they
+# look leaked whenever no live object of a module still points into them (a
+# worker stopped while its Redis is unreachable). A report is dropped only
+# when every leak in it was allocated by nginx while spawning a worker and
+# no frame is ours (t/lsan.supp cannot say "no frame of the module").
+sub without_nginx_exit_leaks {
+    my ($text) = @_;
+    my $report = qr/^=+\n==\d+==ERROR: LeakSanitizer: detected memory leaks\n(.*?)^SUMMARY: AddressSanitizer: [^\n]*\n/ms;
+    $text =~ s{$report}{
+        my ($all, $r) = ($&, $1);
+        my @leaks = grep { /leak of/ } split /\n(?=(?:Direct|Indirect) leak)/, $r;
+        (grep({ !/ngx_spawn_process/ } @leaks) || $r =~ /mdm/) ? $all : '';
+    }ge;
+    return $text;
+}
+
 sub sanitizer_reports {
     my ($self) = @_;
     return unless -d $self->{dir};
     my @bad;
     for my $f (glob("$self->{dir}/*.log"), glob("$self->{dir}/*.out")) {
-        for (split /\n/, slurp($f)) {
+        for (split /\n/, without_nginx_exit_leaks(slurp($f))) {
             push @bad, "$f: $_"
                 if /ERROR: (?:Address|Leak)Sanitizer|runtime error:|SUMMARY: \w+Sanitizer/;
         }
@@ -720,7 +738,7 @@ sub error_log_problems {
     my @bad;
     for my $f (grep { !/test-error\.log$/ } glob("$self->{dir}/*.log"),
                glob("$self->{dir}/*.out")) {
-        for (split /\n/, slurp($f)) {
+        for (split /\n/, without_nginx_exit_leaks(slurp($f))) {
             push @bad, $_ if /\[alert\]|\[emerg\]|AddressSanitizer|runtime error:|LeakSanitizer|exited on signal|segfault/;
         }
     }
