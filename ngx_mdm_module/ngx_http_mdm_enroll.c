@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "mdm_keys.h"
+#include "enroll/mdm_machineinfo.h"
 #include "mdm_utf8.h"
 #include "ngx_http_mdm_module.h"
 #include "ngx_http_mdm_enroll.h"
@@ -529,4 +530,66 @@ ngx_http_mdm_enroll_user(ngx_http_request_t *r, ngx_str_t *user)
     }
 
     return NGX_OK;
+}
+
+
+#define NGX_HTTP_MDM_SIGNED_CT  "application/pkcs7-signature"
+
+
+ngx_int_t
+ngx_http_mdm_enroll_signed_intake(ngx_http_request_t *r, const char *what,
+    ngx_http_client_body_handler_pt body_handler)
+{
+    ngx_int_t         rc;
+    ngx_table_elt_t  *ct;
+
+    ct = r->headers_in.content_type;
+
+    if (ct == NULL || ct->value.len < sizeof(NGX_HTTP_MDM_SIGNED_CT) - 1
+        || ngx_strncasecmp(ct->value.data, (u_char *) NGX_HTTP_MDM_SIGNED_CT,
+                           sizeof(NGX_HTTP_MDM_SIGNED_CT) - 1) != 0)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mdm enroll: %s POST without Content-Type "
+                      NGX_HTTP_MDM_SIGNED_CT " refused", what);
+        rc = ngx_http_discard_request_body(r);
+        return rc == NGX_OK ? NGX_HTTP_BAD_REQUEST : rc;
+    }
+
+    /* refused before it is read: a signed request is a few kilobytes */
+    if (r->headers_in.content_length_n > MDM_MACHINEINFO_MAX) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mdm enroll: %s of %O bytes refused", what,
+                      r->headers_in.content_length_n);
+        rc = ngx_http_discard_request_body(r);
+        return rc == NGX_OK ? NGX_HTTP_BAD_REQUEST : rc;
+    }
+
+    return ngx_http_mdm_read_body(r, body_handler);
+}
+
+
+void
+ngx_http_mdm_enroll_signed_body(ngx_http_request_t *r, const char *what,
+    ngx_http_mdm_enroll_signed_pt process)
+{
+    ngx_int_t  rc;
+    ngx_str_t  body;
+
+    rc = ngx_http_mdm_body(r, &body);
+
+    /* a chunked body had no Content-Length to be refused by beforehand;
+     * one nginx wrote to a temp file is over client_body_buffer_size */
+    if (rc == NGX_DECLINED
+        || (rc == NGX_OK && body.len > MDM_MACHINEINFO_MAX))
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mdm enroll: %s too large, refused", what);
+        ngx_http_finalize_request(r, NGX_HTTP_BAD_REQUEST);
+        return;
+    }
+
+    ngx_http_finalize_request(r, rc == NGX_OK
+                                 ? process(r, &body)
+                                 : NGX_HTTP_INTERNAL_SERVER_ERROR);
 }

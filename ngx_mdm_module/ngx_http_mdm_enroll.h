@@ -102,6 +102,20 @@ ngx_int_t ngx_http_mdm_enroll_send_profile(ngx_http_request_t *r,
 ngx_int_t ngx_http_mdm_enroll_send_kind(ngx_http_request_t *r,
     ngx_http_mdm_enroll_facts_t *facts, ngx_uint_t kind);
 
+/*
+ * A device's CMS-signed POST to the enroll URL (ADE MachineInfo, the OTA
+ * profile service's attributes): refused with 400 and a log line unless it
+ * says application/pkcs7-signature and fits MDM_MACHINEINFO_MAX, before and
+ * after it is read; then process() answers it. what names it in the log.
+ */
+typedef ngx_int_t (*ngx_http_mdm_enroll_signed_pt)(ngx_http_request_t *r,
+    ngx_str_t *der);
+
+ngx_int_t ngx_http_mdm_enroll_signed_intake(ngx_http_request_t *r,
+    const char *what, ngx_http_client_body_handler_pt body_handler);
+void ngx_http_mdm_enroll_signed_body(ngx_http_request_t *r, const char *what,
+    ngx_http_mdm_enroll_signed_pt process);
+
 /* POST on an mdm_enroll_ota location: phases 2 and 3
  * (ngx_http_mdm_enroll_ota.c). */
 ngx_int_t ngx_http_mdm_enroll_ota_handler(ngx_http_request_t *r);

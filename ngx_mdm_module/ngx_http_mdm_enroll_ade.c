@@ -33,7 +33,6 @@
 #include "ngx_http_mdm_enroll.h"
 
 
-#define NGX_HTTP_MDM_ADE_CT       "application/pkcs7-signature"
 #define NGX_HTTP_MDM_ADE_HEADER   "x-apple-aspen-deviceinfo"
 #define NGX_HTTP_MDM_ADE_FAMILY   32
 
@@ -66,7 +65,7 @@ typedef struct {
 
 static void ngx_http_mdm_ade_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mdm_ade_process(ngx_http_request_t *r,
-    const u_char *der, size_t len);
+    ngx_str_t *der);
 static ngx_int_t ngx_http_mdm_ade_judge(ngx_http_request_t *r,
     ngx_http_mdm_ade_req_t *ar);
 static ngx_int_t ngx_http_mdm_ade_record(ngx_http_request_t *r,
@@ -200,7 +199,7 @@ ngx_http_mdm_enroll_ade_handler(ngx_http_request_t *r)
 {
     ngx_int_t                     rc;
     ngx_str_t                     b64, der;
-    ngx_table_elt_t              *h, *ct;
+    ngx_table_elt_t              *h;
     ngx_http_mdm_ade_loc_conf_t  *alcf;
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_mdm_enroll_ade_module);
@@ -241,58 +240,19 @@ ngx_http_mdm_enroll_ade_handler(ngx_http_request_t *r)
             return NGX_HTTP_BAD_REQUEST;
         }
 
-        return ngx_http_mdm_ade_process(r, der.data, der.len);
+        return ngx_http_mdm_ade_process(r, &der);
     }
 
-    ct = r->headers_in.content_type;
-
-    if (ct == NULL || ct->value.len < sizeof(NGX_HTTP_MDM_ADE_CT) - 1
-        || ngx_strncasecmp(ct->value.data, (u_char *) NGX_HTTP_MDM_ADE_CT,
-                           sizeof(NGX_HTTP_MDM_ADE_CT) - 1) != 0)
-    {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "mdm enroll: ADE POST without Content-Type "
-                      NGX_HTTP_MDM_ADE_CT " refused");
-        rc = ngx_http_discard_request_body(r);
-        return rc == NGX_OK ? NGX_HTTP_BAD_REQUEST : rc;
-    }
-
-    /* refused before it is read: a MachineInfo is a few kilobytes */
-    if (r->headers_in.content_length_n > MDM_MACHINEINFO_MAX) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "mdm enroll: ADE MachineInfo of %O bytes refused",
-                      r->headers_in.content_length_n);
-        rc = ngx_http_discard_request_body(r);
-        return rc == NGX_OK ? NGX_HTTP_BAD_REQUEST : rc;
-    }
-
-    return ngx_http_mdm_read_body(r, ngx_http_mdm_ade_body);
+    return ngx_http_mdm_enroll_signed_intake(r, "ADE MachineInfo",
+                                             ngx_http_mdm_ade_body);
 }
 
 
 static void
 ngx_http_mdm_ade_body(ngx_http_request_t *r)
 {
-    ngx_int_t  rc;
-    ngx_str_t  body;
-
-    rc = ngx_http_mdm_body(r, &body);
-
-    if (rc == NGX_DECLINED || (rc == NGX_OK && body.len > MDM_MACHINEINFO_MAX))
-    {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "mdm enroll: ADE MachineInfo too large, refused");
-        ngx_http_finalize_request(r, NGX_HTTP_BAD_REQUEST);
-        return;
-    }
-
-    if (rc != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_http_finalize_request(r, ngx_http_mdm_ade_process(r, body.data,
-                                                          body.len));
+    ngx_http_mdm_enroll_signed_body(r, "ADE MachineInfo",
+                                    ngx_http_mdm_ade_process);
 }
 
 
@@ -345,8 +305,7 @@ ngx_http_mdm_ade_str(ngx_http_request_t *r, ngx_str_t *dst, const char *s)
 
 
 static ngx_int_t
-ngx_http_mdm_ade_process(ngx_http_request_t *r, const u_char *der,
-    size_t len)
+ngx_http_mdm_ade_process(ngx_http_request_t *r, ngx_str_t *der)
 {
     mdm_err_t                err;
     ngx_table_elt_t         *accept, *ct;
@@ -365,7 +324,7 @@ ngx_http_mdm_ade_process(ngx_http_request_t *r, const u_char *der,
 
     ctx->data = ar;
 
-    if (mdm_machineinfo_parse(der, len, alcf->anchors, &ar->mi, &err)
+    if (mdm_machineinfo_parse(der->data, der->len, alcf->anchors, &ar->mi, &err)
         != MDM_OK)
     {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,

@@ -30,7 +30,6 @@
 #include "ngx_http_mdm_enroll.h"
 
 
-#define NGX_HTTP_MDM_OTA_CT  "application/pkcs7-signature"
 
 
 typedef struct {
@@ -57,55 +56,16 @@ static ngx_int_t ngx_http_mdm_ota_copy(ngx_http_request_t *r, ngx_str_t *to,
 ngx_int_t
 ngx_http_mdm_enroll_ota_handler(ngx_http_request_t *r)
 {
-    ngx_int_t         rc;
-    ngx_table_elt_t  *ct;
-
-    ct = r->headers_in.content_type;
-
-    if (ct == NULL || ct->value.len < sizeof(NGX_HTTP_MDM_OTA_CT) - 1
-        || ngx_strncasecmp(ct->value.data, (u_char *) NGX_HTTP_MDM_OTA_CT,
-                           sizeof(NGX_HTTP_MDM_OTA_CT) - 1) != 0)
-    {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "mdm enroll: OTA POST without Content-Type "
-                      NGX_HTTP_MDM_OTA_CT " refused");
-        rc = ngx_http_discard_request_body(r);
-        return rc == NGX_OK ? NGX_HTTP_BAD_REQUEST : rc;
-    }
-
-    /* refused before it is read: the attributes are a few kilobytes */
-    if (r->headers_in.content_length_n > MDM_MACHINEINFO_MAX) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "mdm enroll: OTA request of %O bytes refused",
-                      r->headers_in.content_length_n);
-        rc = ngx_http_discard_request_body(r);
-        return rc == NGX_OK ? NGX_HTTP_BAD_REQUEST : rc;
-    }
-
-    return ngx_http_mdm_read_body(r, ngx_http_mdm_ota_body);
+    return ngx_http_mdm_enroll_signed_intake(r, "OTA request",
+                                             ngx_http_mdm_ota_body);
 }
 
 
 static void
 ngx_http_mdm_ota_body(ngx_http_request_t *r)
 {
-    ngx_int_t  rc;
-    ngx_str_t  body;
-
-    rc = ngx_http_mdm_body(r, &body);
-
-    if (rc == NGX_DECLINED
-        || (rc == NGX_OK && body.len > MDM_MACHINEINFO_MAX))
-    {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "mdm enroll: OTA request too large, refused");
-        ngx_http_finalize_request(r, NGX_HTTP_BAD_REQUEST);
-        return;
-    }
-
-    ngx_http_finalize_request(r, rc == NGX_OK
-                                 ? ngx_http_mdm_ota_process(r, &body)
-                                 : NGX_HTTP_INTERNAL_SERVER_ERROR);
+    ngx_http_mdm_enroll_signed_body(r, "OTA request",
+                                    ngx_http_mdm_ota_process);
 }
 
 
