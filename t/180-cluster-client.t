@@ -126,7 +126,10 @@ is($dc->call('ASKING') && $dc->call('GET', '{mig}new'), 'fresh', 'the new key wa
 # TRYAGAIN: a multi-key command whose keys are split between both nodes;
 # the client retries until the migration ends, here while it waits.
 print { $d->{in} } "MGET mig {mig}new\n";
-sleep 0.3;
+# barrier: the source has refused it at least once (TRYAGAIN is counted in
+# its command stats), so the migration below ends while the client retries
+ok($t->wait_for(sub { ($sc->call('INFO', 'commandstats') // '') =~ /^cmdstat_mget:/m }, 10),
+   'the split MGET reached the source');
 is($sc->call('MIGRATE', '127.0.0.1', $dst->{port}, '', 0, 5000, 'KEYS', 'mig'), 'OK', 'key moved to the target');
 for my $n (@{ $t->cluster_nodes }) {
     next unless $n->{master};
