@@ -6,7 +6,6 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use IO::Socket::INET;
 use Test::More;
 use MDM::Test;
 use MDM::Keys;
@@ -15,23 +14,7 @@ use MDM::Redis;
 my $t = MDM::Test->new;
 
 # six consecutive free ports whose bus ports (10000 above) are free too
-sub port_run_free {
-    for (1 .. 100) {
-        my $p = MDM::Test::free_port();
-        next if $p + 5 + 10000 > 65535;
-        my $free = 1;
-        for my $q (map { ($p + $_, $p + $_ + 10000) } 0 .. 5) {
-            my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                          LocalPort => $q, ReuseAddr => 1);
-            $free = 0, last unless $s;
-            close $s;
-        }
-        return $p if $free;
-    }
-    die 'no six free ports in a row';
-}
-
-my $first = port_run_free();
+my $first = MDM::Test::reserve_ports(6, 1);
 my %env = (
     MDM_VAR => $t->dir . '/var', MDM_CLUSTER => 1,
     MDM_PORT => $t->port('mdm'), API_PORT => $t->port('api'),

@@ -12,7 +12,10 @@ use warnings;
 
 use Carp qw(croak);
 use Cwd qw(abs_path);
+use Fcntl qw(O_WRONLY O_CREAT O_EXCL LOCK_EX);
 use File::Basename qw(dirname);
+use File::Path qw(make_path);
+use File::Spec;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use IO::Socket::SSL;
@@ -80,14 +83,82 @@ sub spew {
     close $fh;
 }
 
-sub free_port {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                  LocalPort => 0, ReuseAddr => 1)
-        or croak "no free port: $!";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
+# --- ports ------------------------------------------------------------------
+#
+# Test files run side by side (prove -j), so a port one of them picked must
+# not be picked by another before its server binds it. Ports are taken
+# below the kernel's ephemeral range, where no outgoing connection borrows
+# them, and reserved across processes by a file named after the port in one
+# shared directory, holding the reserving pid. A file whose pid is gone is
+# stale and is taken over. The lock file serialises the reservations.
+
+my $PORT_DIR = File::Spec->tmpdir . '/mdm-test-ports';
+my %port_reserved;    # the ports this process reserved
+my $PORT_OWNER = $$;
+
+sub ephemeral_low {
+    my $range = eval { slurp('/proc/sys/net/ipv4/ip_local_port_range') } // '';
+    return $range =~ /^(\d+)/ ? $1 : 32768;
 }
+
+sub port_bindable {
+    my ($port) = @_;
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => $port, ReuseAddr => 1)
+        or return 0;
+    close $s;
+    return 1;
+}
+
+sub port_owner_alive {
+    my ($port) = @_;
+    my $pid = eval { slurp("$PORT_DIR/$port") } // '';
+    return $pid =~ /^\d+$/ && (kill(0, $pid) || $!{EPERM});
+}
+
+sub port_claim {
+    my ($port) = @_;
+    my $path = "$PORT_DIR/$port";
+    unlink $path if -e $path && !port_owner_alive($port);
+    sysopen(my $fh, $path, O_WRONLY | O_CREAT | O_EXCL) or return 0;
+    print $fh $$;
+    close $fh;
+    $port_reserved{$port} = 1;
+    return 1;
+}
+
+# Reserves $count consecutive ports (each with its cluster bus port, 10000
+# above, when $bus) and returns the first.
+sub reserve_ports {
+    my ($count, $bus) = @_;
+    my $top = ephemeral_low() - 1 - ($bus ? 10000 : 0) - ($count - 1);
+    my $low = $bus ? 10240 : 20000;
+    $low = 1024 if $low > $top;
+    croak "no port range below the ephemeral ports" if $top < $low;
+    make_path($PORT_DIR);
+    open my $lock, '>>', "$PORT_DIR/lock" or croak "$PORT_DIR/lock: $!";
+    flock $lock, LOCK_EX or croak "flock: $!";
+    for (1 .. 500) {
+        my $first = $low + int rand($top - $low + 1);
+        my @want = map { my $p = $first + $_; $bus ? ($p, $p + 10000) : $p }
+                   0 .. $count - 1;
+        next if grep { -e "$PORT_DIR/$_" && port_owner_alive($_) } @want;
+        next if grep { !port_bindable($_) } @want;
+        my @got = grep { port_claim($_) } @want;
+        return $first if @got == @want;
+        release_ports(@got);
+    }
+    croak "no $count free port(s) to reserve";
+}
+
+sub release_ports {
+    for my $port (@_) {
+        next unless delete $port_reserved{$port};
+        unlink "$PORT_DIR/$port";
+    }
+}
+
+sub free_port { return reserve_ports(1, 0) }
 
 sub port {
     my ($self, $name) = @_;
@@ -223,6 +294,7 @@ sub stop_all {
 END {
     my $status = $?;
     $_->stop_all for @all;
+    release_ports(keys %port_reserved) if $$ == $PORT_OWNER;
     my @reports = map { $_->sanitizer_reports } @all;
     if (@reports) {
         print STDERR "# sanitizer report at exit: $_\n" for @reports;
@@ -291,18 +363,7 @@ sub redis_close {
 # --- redis cluster ---------------------------------------------------------
 
 # A free port whose cluster bus port (port + 10000) is free as well.
-sub cluster_free_port {
-    for (1 .. 200) {
-        my $port = free_port();
-        next if $port > 55535;
-        my $bus = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                        LocalPort => $port + 10000,
-                                        ReuseAddr => 1) or next;
-        close $bus;
-        return $port;
-    }
-    croak 'no free port pair for a cluster node';
-}
+sub cluster_free_port { return reserve_ports(1, 1) }
 
 # Starts masters * (1 + replicas) redis-server --cluster-enabled yes on free
 # loopback ports and joins them with redis-cli --cluster create, then waits
