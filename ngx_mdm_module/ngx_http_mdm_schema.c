@@ -15,6 +15,7 @@
 #include <ngx_event.h>
 
 #include "mdm_keys.h"
+#include "mdm_shard.h"
 #include "ngx_http_mdm_schema.h"
 
 
@@ -82,6 +83,18 @@ ngx_http_mdm_schema_exit_process(void)
     if (sc->timer.timer_set) {
         ngx_del_timer(&sc->timer);
     }
+}
+
+
+/*
+ * The deployment's shard count. Until mdm:schema records it (issue 10's
+ * sharded layout) every deployment has MDM_SHARDS_DEFAULT shards; callers
+ * ask here so that the recorded count replaces it in one place.
+ */
+unsigned
+ngx_http_mdm_shards(void)
+{
+    return MDM_SHARDS_DEFAULT;
 }
 
 

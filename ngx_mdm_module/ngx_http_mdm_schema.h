@@ -15,4 +15,7 @@ void ngx_http_mdm_schema_exit_process(void);
  * the reason is logged at most once per check. */
 ngx_int_t ngx_http_mdm_schema_refused(ngx_log_t *log);
 
+/* The deployment's shard count, for mdm_shard_of() (libmdm/mdm_shard.h) */
+unsigned ngx_http_mdm_shards(void);
+
 #endif /* _NGX_HTTP_MDM_SCHEMA_H_INCLUDED_ */

@@ -59,4 +59,9 @@ is_deeply([ offenders(qr/"mdm:[a-z{]/, glob('ngx_mdm_module/*.[ch] worker/*.[ch]
 is_deeply([ offenders(qr/["']mdm:[a-z{]|mdm:\{/, grep { !/005-schema/ } glob('t/*.t t/lib/MDM/Test.pm bench/*.pl')) ],
           [], 'no key text in the Perl tests');
 
+# the tests' shard is mdm_shard_of(): CRC16/XMODEM of the device channel
+is(shard_of('123456789', 16384), 0x31c3, 'shard_of is CRC16/XMODEM (check value 0x31C3)');
+is(shard_of('UDID-1:USER-2'), shard_of('UDID-1'), 'a user channel is in its device\'s shard');
+ok(shard_of('UDID-1') < $MDM::Keys::SHARDS, 'a shard is below the shard count');
+
 done_testing;

@@ -5,6 +5,7 @@
 #include <hiredis/hiredis.h>
 
 #include "redis/mdm_cmd_key.h"
+#include "mdm_shard.h"
 #include "mdm_slot.h"
 #include "tap.h"
 
@@ -111,6 +112,15 @@ main(void)
         is_int(mdm_cmd_args("*1\r\n$4\r\nPING\r\n", 14, args, 4), 1,
                "one argument");
     }
+
+    /* a user channel's shard is its device's */
+    is_int(mdm_shard_of("UDID-1", 6, 16), mdm_crc16("UDID-1", 6) % 16,
+           "a device channel's shard is CRC16 of its ID mod S");
+    is_int(mdm_shard_of("UDID-1:USER-9", 13, 16), mdm_shard_of("UDID-1", 6, 16),
+           "a user channel lives in its device's shard");
+    is_int(mdm_shard_of("UDID-1", 6, 1), 0, "one shard holds everything");
+    ok(mdm_shard_of("123456789", 9, MDM_SHARDS_MAX) == 0x31c3 % MDM_SHARDS_MAX,
+       "the shard uses the whole device ID");
 
     return done_testing();
 }

@@ -41,8 +41,9 @@ our @EXPORT = qw(
     key_enroll_dev
     key_enroll_known
     key_schema
+    shard_of
 );
-our @EXPORT_OK = qw(%SCHEMA $SCHEMA_VERSION);
+our @EXPORT_OK = qw(%SCHEMA $SCHEMA_VERSION $SHARDS);
 
 # the key layout version of mdm:schema (MDM_SCHEMA_VERSION)
 our $SCHEMA_VERSION = 2;
@@ -81,6 +82,25 @@ our %SCHEMA = (
     enroll_known => { type => 'hash', tag => 'owner', pattern => 'mdm:enroll:known:{<serial>}' },
     schema => { type => 'hash', tag => 'global', pattern => 'mdm:schema' },
 );
+
+# the shard count of a deployment bootstrapped with the defaults
+our $SHARDS = 16;
+
+# mdm_shard_of(): CRC16/XMODEM of the device channel (the ID up to the first ':')
+# mod the shard count
+sub shard_of {
+    my ($id, $shards) = @_;
+    my ($device) = split /:/, $id, 2;
+    my $crc = 0;
+    for my $byte (unpack 'C*', $device // '') {
+        $crc ^= $byte << 8;
+        for (1 .. 8) {
+            $crc = $crc & 0x8000 ? (($crc << 1) ^ 0x1021) & 0xffff
+                                 : ($crc << 1) & 0xffff;
+        }
+    }
+    return $crc % ($shards // $SHARDS);
+}
 
 sub key_enr { my ($id) = @_; return 'mdm:{' . $id . '}:enr' }
 sub key_auth { my ($id) = @_; return 'mdm:{' . $id . '}:auth' }
