@@ -259,7 +259,7 @@ am_conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 static int
 am_conn_handshake(am_conn_t *c)
 {
-    char           err[256];
+    char           err[256], serial[80];
     unsigned long  e;
     int            rc;
 
@@ -287,6 +287,10 @@ am_conn_handshake(am_conn_t *c)
     c->topic_ok = am_tls_peer_topic(c->ssl, c->topic, sizeof(c->topic))
                   && strncmp(c->topic, AM_TOPIC_PREFIX,
                              sizeof(AM_TOPIC_PREFIX) - 1) == 0;
+    if (am_tls_peer_serial(c->ssl, serial, sizeof(serial))) {
+        fprintf(stderr, "apns-mock: connection with certificate serial %s\n",
+                serial);
+    }
     if (!c->topic_ok) {
         fprintf(stderr, "apns-mock: client certificate has no %s* UID "
                 "(got \"%s\"): every push gets 403 BadCertificate\n",

@@ -135,6 +135,7 @@ typedef struct {
 SSL_CTX *am_tls_ctx_new(const am_config_t *cfg);
 /* Copies the client certificate's subject UID into topic; 0 if absent. */
 int am_tls_peer_topic(SSL *ssl, char *topic, size_t size);
+int am_tls_peer_serial(SSL *ssl, char *hex, size_t size);
 
 /* conn.c */
 int am_conn_init(am_server_t *srv);

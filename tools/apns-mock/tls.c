@@ -159,3 +159,31 @@ am_tls_peer_topic(SSL *ssl, char *topic, size_t size)
 
     return found;
 }
+
+
+/* The client certificate's serial in hex, so that a test can tell which of
+ * two certificates for one topic a provider connected with. */
+int
+am_tls_peer_serial(SSL *ssl, char *hex, size_t size)
+{
+    X509    *cert;
+    BIGNUM  *bn;
+    char    *s;
+    int      found = 0;
+
+    cert = SSL_get0_peer_certificate(ssl);
+    if (cert == NULL) {
+        return 0;
+    }
+
+    bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+    s = bn ? BN_bn2hex(bn) : NULL;
+    if (s != NULL && strlen(s) < size) {
+        memcpy(hex, s, strlen(s) + 1);
+        found = 1;
+    }
+    OPENSSL_free(s);
+    BN_free(bn);
+
+    return found;
+}
