@@ -291,7 +291,7 @@ mdmctl_commands_status(struct mdmctl_conf *conf, int argc, char **argv)
             mdmctl_resp_free(&resp);
             return rc;
         }
-        fwrite(resp.body, 1, resp.len, stdout);
+        fwrite(resp.body.data, 1, resp.body.len, stdout);
         mdmctl_resp_free(&resp);
         return MDMCTL_OK;
     }

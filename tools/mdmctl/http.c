@@ -35,6 +35,8 @@ mdmctl_http(const struct mdmctl_conf *conf, const char *method,
     curl = curl_easy_init();
     if (url == NULL || curl == NULL) {
         free(url);
+        if (curl != NULL)
+            curl_easy_cleanup(curl);
         snprintf(resp->error, sizeof(resp->error), "out of memory");
         return -1;
     }
@@ -79,8 +81,10 @@ mdmctl_http(const struct mdmctl_conf *conf, const char *method,
     } else {
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
     }
-    if (resp->body == NULL) {
-        resp->body = calloc(1, 1);
+    if (resp->body.data == NULL && mdm_buf_append(&resp->body, "", 0) != 0) {
+        snprintf(resp->error, sizeof(resp->error), "out of memory");
+        resp->status = 0;
+        rc = CURLE_OUT_OF_MEMORY;
     }
     curl_slist_free_all(headers);
     curl_easy_cleanup(curl);
@@ -94,17 +98,10 @@ mdmctl_http_write(char *data, size_t size, size_t n, void *ctx)
 {
     struct mdmctl_resp  *resp = ctx;
     size_t               add = size * n;
-    char                *p;
 
-    if (resp->len + add > MDMCTL_MAX_BODY)
+    if (resp->body.len + add > MDMCTL_MAX_BODY
+        || mdm_buf_append(&resp->body, data, add) != 0)
         return 0;
-    p = realloc(resp->body, resp->len + add + 1);
-    if (p == NULL)
-        return 0;
-    memcpy(p + resp->len, data, add);
-    resp->len += add;
-    p[resp->len] = '\0';
-    resp->body = p;
     return add;
 }
 
@@ -112,9 +109,7 @@ mdmctl_http_write(char *data, size_t size, size_t n, void *ctx)
 void
 mdmctl_resp_free(struct mdmctl_resp *resp)
 {
-    free(resp->body);
-    resp->body = NULL;
-    resp->len = 0;
+    mdm_buf_free(&resp->body);
 }
 
 
@@ -135,7 +130,7 @@ mdmctl_exit_code(const struct mdmctl_resp *resp)
         return resp->status == 207 ? MDMCTL_API_ERROR : MDMCTL_OK;
     if (resp->status >= 400 && resp->status < 500)
         return MDMCTL_API_ERROR;
-    root = json_loadb(resp->body, resp->len, 0, NULL);
+    root = json_loadb(resp->body.data, resp->body.len, 0, NULL);
     per_id = json_is_object(json_object_get(root, "status"));
     json_decref(root);
     return per_id ? MDMCTL_API_ERROR : MDMCTL_SERVER;

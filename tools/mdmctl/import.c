@@ -57,7 +57,7 @@ mdmctl_get_json(struct mdmctl_import *im, const char *path, long *status)
         fprintf(stderr, "mdmctl: %s\n", resp.error);
         im->transport = 1;
     } else if (resp.status == 200) {
-        root = json_loadb(resp.body, resp.len, 0, NULL);
+        root = json_loadb(resp.body.data, resp.body.len, 0, NULL);
     }
     mdmctl_resp_free(&resp);
     return root;
@@ -75,7 +75,7 @@ mdmctl_send(struct mdmctl_import *im, const char *method, const char *path,
     mdmctl_http(im->conf, method, path, body, len, ctype, &resp);
     ok = resp.status == 200;
     if (!ok) {
-        root = json_loadb(resp.body, resp.len, 0, NULL);
+        root = json_loadb(resp.body.data, resp.body.len, 0, NULL);
         if (resp.status == 0) {
             im->transport = 1;
             snprintf(why, wn, "%s", resp.error);
@@ -83,7 +83,7 @@ mdmctl_send(struct mdmctl_import *im, const char *method, const char *path,
             snprintf(why, wn, "HTTP %ld %s", resp.status,
                      json_is_string(json_object_get(root, "error"))
                      ? json_string_value(json_object_get(root, "error"))
-                     : resp.body);
+                     : resp.body.data);
         }
         json_decref(root);
     }
@@ -364,7 +364,7 @@ mdmctl_import_cmd(struct mdmctl_import *im, struct mdmctl_cmd *c)
         mdmctl_item(im, "command", c->uuid, MDMCTL_WRITTEN, why);
     } else {
         snprintf(why, sizeof(why), "HTTP %ld %.400s", resp.status,
-                 resp.status ? resp.body : resp.error);
+                 resp.status ? resp.body.data : resp.error);
         if (resp.status == 0)
             im->transport = 1;
         mdmctl_item(im, "command", c->uuid, MDMCTL_FAILED, why);

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <jansson.h>
 
+#include "mdm_buf.h"
+
 /* Exit codes (documented in docs/mdmctl.md and --help). */
 enum {
     MDMCTL_OK = 0,          /* done, every target accepted */
@@ -37,8 +39,7 @@ struct mdmctl_conf {
 
 struct mdmctl_resp {
     long     status;        /* HTTP status, 0 on transport failure */
-    char    *body;          /* NUL-terminated */
-    size_t   len;
+    mdm_buf_t body;         /* the reply, NUL-terminated */
     char     error[256];    /* transport error text when status == 0 */
 };
 

@@ -16,7 +16,7 @@ mdmctl_parse(const struct mdmctl_resp *resp)
     json_error_t  err;
     json_t       *root;
 
-    root = json_loadb(resp->body, resp->len, 0, &err);
+    root = json_loadb(resp->body.data, resp->body.len, 0, &err);
     if (root == NULL)
         fprintf(stderr, "mdmctl: the answer (HTTP %ld) is not JSON: %s\n",
                 resp->status, err.text);
@@ -63,13 +63,13 @@ mdmctl_report_error(const struct mdmctl_resp *resp)
         fprintf(stderr, "mdmctl: %s\n", resp->error);
         return MDMCTL_SERVER;
     }
-    root = json_loadb(resp->body, resp->len, 0, NULL);
+    root = json_loadb(resp->body.data, resp->body.len, 0, NULL);
     if (json_is_string(json_object_get(root, "error")))
         fprintf(stderr, "mdmctl: HTTP %ld: %s\n", resp->status,
                 json_string_value(json_object_get(root, "error")));
     else if (resp->status >= 400)
         fprintf(stderr, "mdmctl: HTTP %ld: %.200s\n", resp->status,
-                resp->body);
+                resp->body.data);
     json_decref(root);
     return mdmctl_exit_code(resp);
 }
@@ -87,7 +87,7 @@ mdmctl_finish(const struct mdmctl_conf *conf, struct mdmctl_resp *resp,
     int      rc = mdmctl_exit_code(resp), per_id = 0;
 
     if (resp->status >= 400) {
-        root = json_loadb(resp->body, resp->len, 0, NULL);
+        root = json_loadb(resp->body.data, resp->body.len, 0, NULL);
         per_id = json_is_object(json_object_get(root, "status"));
         json_decref(root);
     }
@@ -97,8 +97,8 @@ mdmctl_finish(const struct mdmctl_conf *conf, struct mdmctl_resp *resp,
         return rc;
     }
     if (conf->json || table == NULL) {
-        fwrite(resp->body, 1, resp->len, stdout);
-        if (resp->len && resp->body[resp->len - 1] != '\n')
+        fwrite(resp->body.data, 1, resp->body.len, stdout);
+        if (resp->body.len && resp->body.data[resp->body.len - 1] != '\n')
             putchar('\n');
     } else {
         root = mdmctl_parse(resp);

@@ -310,7 +310,7 @@ mdmctl_metrics(struct mdmctl_conf *conf, int argc, char **argv)
         return rc;
     }
     /* Prometheus text is already the table; --json does not apply */
-    fwrite(resp.body, 1, resp.len, stdout);
+    fwrite(resp.body.data, 1, resp.body.len, stdout);
     mdmctl_resp_free(&resp);
     return MDMCTL_OK;
 }
