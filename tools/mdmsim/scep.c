@@ -20,6 +20,7 @@
 #include <openssl/x509v3.h>
 #include <openssl/x509v3.h>
 
+#include "mdm_buf.h"
 #include "mdmsim.h"
 
 
@@ -31,7 +32,8 @@
 #define SCEP_OID_TRANSACTION_ID  "2.16.840.1.113733.1.9.7"
 
 
-struct scep_buf {
+/* A DER message as i2d_*() allocates it (OPENSSL_free) */
+struct scep_der {
     unsigned char  *data;
     size_t          len;
 };
@@ -52,19 +54,7 @@ struct scep_session {
 static size_t
 scep_write(char *p, size_t size, size_t n, void *data)
 {
-    struct scep_buf  *b = data;
-    unsigned char    *q;
-
-    q = realloc(b->data, b->len + size * n + 1);
-    if (q == NULL) {
-        return 0;
-    }
-
-    memcpy(q + b->len, p, size * n);
-    b->data = q;
-    b->len += size * n;
-
-    return size * n;
+    return mdm_buf_append(data, p, size * n) == 0 ? size * n : 0;
 }
 
 
@@ -82,10 +72,11 @@ scep_fail(struct scep_session *s, const char *what)
 
 
 /* GET url?operation=op[&message=...] or POST with body; the response body
- * in out (malloc'd), the HTTP status in res->http_status. */
+ * in out (NUL-terminated, mdm_buf_free), the HTTP status in
+ * res->http_status. */
 static int
 scep_http(struct scep_session *s, const char *op, const char *message,
-    const struct scep_buf *body, struct scep_buf *out)
+    const struct scep_der *body, mdm_buf_t *out)
 {
     char                *url, *esc;
     long                 status;
@@ -93,6 +84,7 @@ scep_http(struct scep_session *s, const char *op, const char *message,
     CURLcode             rc;
     struct curl_slist   *hdr = NULL;
 
+    memset(out, 0, sizeof(*out));
     esc = message ? curl_easy_escape(s->curl, message, 0) : NULL;
     n = strlen(s->o->url) + strlen(op) + (esc ? strlen(esc) : 0) + 32;
     url = malloc(n);
@@ -106,7 +98,6 @@ scep_http(struct scep_session *s, const char *op, const char *message,
              esc ? "&message=" : "", esc ? esc : "");
     curl_free(esc);
 
-    memset(out, 0, sizeof(*out));
     curl_easy_reset(s->curl);
     curl_easy_setopt(s->curl, CURLOPT_URL, url);
     curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, scep_write);
@@ -160,16 +151,16 @@ scep_http(struct scep_session *s, const char *op, const char *message,
 static int
 scep_caps(struct scep_session *s)
 {
-    struct scep_buf  b;
+    mdm_buf_t  b;
 
     if (scep_http(s, "GetCACaps", NULL, NULL, &b) != 0) {
+        mdm_buf_free(&b);
         return -1;
     }
 
-    b.data[b.len] = '\0';
-    s->post = strstr((char *) b.data, "POSTPKIOperation") != NULL;
-    s->renewal = strstr((char *) b.data, "Renewal") != NULL;
-    free(b.data);
+    s->post = b.data && strstr(b.data, "POSTPKIOperation") != NULL;
+    s->renewal = b.data && strstr(b.data, "Renewal") != NULL;
+    mdm_buf_free(&b);
 
     return 0;
 }
@@ -183,26 +174,27 @@ scep_ca_cert(struct scep_session *s)
     int                   i;
     X509                 *x;
     PKCS7                *p7;
-    struct scep_buf       b;
+    mdm_buf_t             b;
     const unsigned char  *p;
 
     if (scep_http(s, "GetCACert", "mdmsim", NULL, &b) != 0) {
+        mdm_buf_free(&b);
         return -1;
     }
 
-    p = b.data;
-    s->ca = d2i_X509(NULL, &p, b.len);
+    p = (const unsigned char *) b.data;
+    s->ca = d2i_X509(NULL, &p, (long) b.len);
 
     if (s->ca != NULL) {
         X509_up_ref(s->ca);
         s->recipient = s->ca;
-        free(b.data);
+        mdm_buf_free(&b);
         return 0;
     }
 
-    p = b.data;
-    p7 = d2i_PKCS7(NULL, &p, b.len);
-    free(b.data);
+    p = (const unsigned char *) b.data;
+    p7 = d2i_PKCS7(NULL, &p, (long) b.len);
+    mdm_buf_free(&b);
 
     if (p7 == NULL || !PKCS7_type_is_signed(p7)) {
         PKCS7_free(p7);
@@ -370,7 +362,7 @@ scep_read_cert(const char *path)
 /* EnvelopedData over the CSR to the recipient, in a SignedData by signer. */
 static int
 scep_message(struct scep_session *s, X509_REQ *csr, X509 *signer,
-    EVP_PKEY *signer_key, int type, struct scep_buf *msg)
+    EVP_PKEY *signer_key, int type, struct scep_der *msg)
 {
     int               n, rc = -1;
     char              type_s[4];
@@ -556,7 +548,7 @@ scep_issued(struct scep_session *s, BIO *content, X509 *dec_cert,
 
 /* CertRep: signed by the CA we fetched, our transactionID and nonce. */
 static int
-scep_reply(struct scep_session *s, struct scep_buf *b, X509 *dec_cert,
+scep_reply(struct scep_session *s, const mdm_buf_t *b, X509 *dec_cert,
     EVP_PKEY *dec_key, EVP_PKEY *key)
 {
     int                   rc = -1;
@@ -565,9 +557,9 @@ scep_reply(struct scep_session *s, struct scep_buf *b, X509 *dec_cert,
     unsigned char         buf[256];
     CMS_SignerInfo       *si;
     CMS_ContentInfo      *cms;
-    const unsigned char  *p = b->data;
+    const unsigned char  *p = (const unsigned char *) b->data;
 
-    cms = d2i_CMS_ContentInfo(NULL, &p, b->len);
+    cms = d2i_CMS_ContentInfo(NULL, &p, (long) b->len);
     store = X509_STORE_new();
     content = BIO_new(BIO_s_mem());
 
@@ -648,7 +640,7 @@ done:
 
 
 static int
-scep_send(struct scep_session *s, struct scep_buf *msg, struct scep_buf *b)
+scep_send(struct scep_session *s, struct scep_der *msg, mdm_buf_t *b)
 {
     int    rc, n;
     char  *b64;
@@ -672,7 +664,7 @@ scep_send(struct scep_session *s, struct scep_buf *msg, struct scep_buf *b)
 
 
 static int
-scep_write_message(struct scep_session *s, struct scep_buf *msg)
+scep_write_message(struct scep_session *s, struct scep_der *msg)
 {
     int                   ok;
     FILE                 *f;
@@ -699,7 +691,8 @@ scep_run(struct scep_session *s)
     X509                   *signer = NULL;
     X509_REQ               *csr = NULL;
     EVP_PKEY               *key, *signer_key, *foreign = NULL;
-    struct scep_buf         msg = { NULL, 0 }, b = { NULL, 0 };
+    struct scep_der         msg = { NULL, 0 };
+    mdm_buf_t               b = { NULL, 0, 0 };
     const struct mdmsim_scep_opts *o = s->o;
 
     if (scep_caps(s) != 0 || scep_ca_cert(s) != 0) {
@@ -758,7 +751,7 @@ scep_run(struct scep_session *s)
 done:
 
     OPENSSL_free(msg.data);
-    free(b.data);
+    mdm_buf_free(&b);
     X509_REQ_free(csr);
     X509_free(signer);
     EVP_PKEY_free(foreign);
