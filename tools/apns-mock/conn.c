@@ -16,6 +16,7 @@
 
 #include <openssl/err.h>
 
+#include "mdm_buf.h"
 #include "mock.h"
 
 #define AM_READ_BUF     16384
@@ -40,10 +41,8 @@ struct am_conn_s {
     unsigned long       streams_done;
     int32_t             last_stream_id;     /* highest answered */
     int32_t             goaway_last;        /* -1 until a GOAWAY is sent */
-    uint8_t            *out;
-    size_t              out_size;
-    size_t              out_len;
-    size_t              out_off;
+    mdm_buf_t           out;                /* frames to write */
+    size_t              out_off;            /* written of out */
 };
 
 
@@ -187,7 +186,7 @@ am_conn_close(am_conn_t *c)
 
     SSL_free(c->ssl);
     close(c->fd);
-    free(c->out);
+    mdm_buf_free(&c->out);
 
     if (c->prev) {
         c->prev->next = c->next;
@@ -249,7 +248,7 @@ am_conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
     /* Done once a GOAWAY has been sent and every stream answered. */
     if (!nghttp2_session_want_read(c->session)
         && !nghttp2_session_want_write(c->session)
-        && c->out_off == c->out_len)
+        && c->out_off == c->out.len)
     {
         am_conn_close(c);
     }
@@ -384,31 +383,17 @@ static int
 am_conn_fill(am_conn_t *c)
 {
     const uint8_t  *data;
-    uint8_t        *bigger;
     ssize_t         n;
-    size_t          size;
 
-    while (c->out_len < AM_OUT_FLUSH) {
+    while (c->out.len < AM_OUT_FLUSH) {
         n = nghttp2_session_mem_send(c->session, &data);
         if (n <= 0) {
             return n < 0 ? -1 : 0;
         }
 
-        if (c->out_len + n > c->out_size) {
-            size = c->out_size ? c->out_size : AM_OUT_FLUSH;
-            while (size < c->out_len + n) {
-                size *= 2;
-            }
-            bigger = realloc(c->out, size);
-            if (bigger == NULL) {
-                return -1;
-            }
-            c->out = bigger;
-            c->out_size = size;
+        if (mdm_buf_append(&c->out, data, (size_t) n) != 0) {
+            return -1;
         }
-
-        memcpy(c->out + c->out_len, data, n);
-        c->out_len += n;
     }
 
     return 0;
@@ -421,19 +406,20 @@ am_conn_write(am_conn_t *c)
     int  n;
 
     for ( ;; ) {
-        if (c->out_off == c->out_len) {
+        if (c->out_off == c->out.len) {
             c->out_off = 0;
-            c->out_len = 0;
+            c->out.len = 0;         /* the room stays for the next frames */
             if (am_conn_fill(c) != 0) {
                 return -1;
             }
-            if (c->out_len == 0) {
+            if (c->out.len == 0) {
                 am_conn_want(c, EV_READ);
                 return 0;
             }
         }
 
-        n = SSL_write(c->ssl, c->out + c->out_off, c->out_len - c->out_off);
+        n = SSL_write(c->ssl, c->out.data + c->out_off,
+                      (int) (c->out.len - c->out_off));
         if (n <= 0) {
             switch (SSL_get_error(c->ssl, n)) {
             case SSL_ERROR_WANT_WRITE:
