@@ -61,25 +61,38 @@ mdm_buf_adopt(const mdm_alloc_t *a, mdm_buf_t *out, char *data, size_t len,
 
 
 int
-mdm_buf_append(mdm_buf_t *buf, const void *data, size_t len)
+mdm_buf_reserve(mdm_buf_t *buf, size_t extra)
 {
     char    *p;
     size_t   cap;
 
-    if (buf->len + len + 1 > buf->cap) {
-        cap = buf->cap ? buf->cap : 256;
+    if (buf->len + extra + 1 <= buf->cap) {
+        return 0;
+    }
 
-        while (cap < buf->len + len + 1) {
-            cap *= 2;
-        }
+    cap = buf->cap ? buf->cap : 256;
 
-        p = realloc(buf->data, cap);
-        if (p == NULL) {
-            return -1;
-        }
+    while (cap < buf->len + extra + 1) {
+        cap *= 2;
+    }
 
-        buf->data = p;
-        buf->cap = cap;
+    p = realloc(buf->data, cap);
+    if (p == NULL) {
+        return -1;
+    }
+
+    buf->data = p;
+    buf->cap = cap;
+
+    return 0;
+}
+
+
+int
+mdm_buf_append(mdm_buf_t *buf, const void *data, size_t len)
+{
+    if (mdm_buf_reserve(buf, len) != 0) {
+        return -1;
     }
 
     if (len > 0) {

@@ -34,6 +34,11 @@ int mdm_buf_set(const mdm_alloc_t *a, mdm_buf_t *out, const void *data,
 int mdm_buf_adopt(const mdm_alloc_t *a, mdm_buf_t *out, char *data,
     size_t len, void (*release)(char *data));
 
+/* Makes room for extra more bytes and a NUL after buf->len in a malloc'd
+ * buffer (zeroed to begin with), for a caller that writes in place (a
+ * recv into data + len); 0, or -1 without memory (the buffer as it was). */
+int mdm_buf_reserve(mdm_buf_t *buf, size_t extra);
+
 /* Appends len bytes to a malloc'd buffer (zeroed to begin with), keeping a
  * NUL after them; 0, or -1 without memory (the buffer is left as it was). */
 int mdm_buf_append(mdm_buf_t *buf, const void *data, size_t len);

@@ -55,7 +55,6 @@ static int mdmsim_parse_chunked(struct mdmsim_conn *c, const char *p,
     const char *end);
 static int mdmsim_header_is(const char *line, const char *name,
     const char **value);
-static int mdmsim_reserve(char **buf, size_t *cap, size_t need);
 static int mdmsim_format_head(char *buf, size_t size,
     const struct mdmsim_request *req);
 
@@ -167,28 +166,6 @@ mdmsim_conn_init(struct mdmsim_conn *c, struct ev_loop *loop, SSL_CTX *ctx,
 }
 
 
-static int
-mdmsim_reserve(char **buf, size_t *cap, size_t need)
-{
-    char    *p;
-    size_t   n = *cap ? *cap : 4096;
-
-    if (need <= *cap) {
-        return 0;
-    }
-    while (n < need) {
-        n *= 2;
-    }
-    p = realloc(*buf, n);
-    if (p == NULL) {
-        return -1;
-    }
-    *buf = p;
-    *cap = n;
-    return 0;
-}
-
-
 /* User-Agent as sent by iOS and macOS for MDM requests. */
 static int
 mdmsim_format_head(char *buf, size_t size, const struct mdmsim_request *req)
@@ -210,15 +187,16 @@ mdmsim_conn_put(struct mdmsim_conn *c, const struct mdmsim_request *req)
     int   same;
 
     n = mdmsim_format_head(NULL, 0, req);
-    if (mdmsim_reserve(&c->out, &c->out_cap, n + 1 + req->body_len) != 0) {
+    c->out.len = 0;
+    if (mdm_buf_reserve(&c->out, n + req->body_len) != 0) {
         mdmsim_conn_fail(c, MDMSIM_HTTP_IO);
         return;
     }
-    mdmsim_format_head(c->out, n + 1, req);
-    memcpy(c->out + n, req->body, req->body_len);
-    c->out_len = n + req->body_len;
+    mdmsim_format_head(c->out.data, n + 1, req);
+    memcpy(c->out.data + n, req->body, req->body_len);
+    c->out.len = n + req->body_len;
     c->out_off = 0;
-    c->in_len = 0;
+    c->in.len = 0;
     c->retried = 0;
 
     ev_timer_set(&c->timer, c->timeout, 0.);
@@ -450,10 +428,10 @@ mdmsim_conn_write(struct mdmsim_conn *c)
     ssize_t  n;
     int      rc;
 
-    while (c->out_off < c->out_len) {
+    while (c->out_off < c->out.len) {
         if (c->ssl != NULL) {
-            n = SSL_write(c->ssl, c->out + c->out_off,
-                          (int) (c->out_len - c->out_off));
+            n = SSL_write(c->ssl, c->out.data + c->out_off,
+                          (int) (c->out.len - c->out_off));
             rc = mdmsim_tls_result(c, (int) n);
             if (rc == 0) {
                 return;
@@ -462,7 +440,7 @@ mdmsim_conn_write(struct mdmsim_conn *c)
                 goto failed;
             }
         } else {
-            n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+            n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
                      MSG_NOSIGNAL);
             if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
                 mdmsim_conn_watch(c, EV_WRITE);
@@ -493,7 +471,7 @@ failed:
 static int
 mdmsim_conn_retry(struct mdmsim_conn *c)
 {
-    if (!c->reused || c->retried || c->in_len > 0) {
+    if (!c->reused || c->retried || c->in.len > 0) {
         return 0;
     }
     mdmsim_conn_close(c);
@@ -512,15 +490,14 @@ mdmsim_conn_read(struct mdmsim_conn *c)
     int                     eof = 0, rc;
 
     for ( ;; ) {
-        if (mdmsim_reserve(&c->in, &c->in_cap, c->in_len + MDMSIM_READ_CHUNK)
-            != 0)
-        {
+        if (mdm_buf_reserve(&c->in, MDMSIM_READ_CHUNK) != 0) {
             mdmsim_conn_fail(c, MDMSIM_HTTP_IO);
             return;
         }
+        /* read into the room, keeping the NUL after what was read */
         if (c->ssl != NULL) {
-            n = SSL_read(c->ssl, c->in + c->in_len,
-                         (int) (c->in_cap - c->in_len));
+            n = SSL_read(c->ssl, c->in.data + c->in.len,
+                         (int) (c->in.cap - c->in.len - 1));
             if (n <= 0 && SSL_get_error(c->ssl, (int) n)
                           == SSL_ERROR_ZERO_RETURN)
             {
@@ -533,14 +510,16 @@ mdmsim_conn_read(struct mdmsim_conn *c)
                 eof = 1;
             }
         } else {
-            n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+            n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len - 1,
+                     0);
             if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
                 return;
             }
             eof = n <= 0;
         }
         if (!eof) {
-            c->in_len += n;
+            c->in.len += n;
+            c->in.data[c->in.len] = '\0';
         }
 
         rc = mdmsim_parse_response(c, eof, &resp);
@@ -625,7 +604,7 @@ mdmsim_parse_chunked(struct mdmsim_conn *c, const char *p, const char *end)
     char           *num_end;
     unsigned long   size;
 
-    c->chunked_len = 0;
+    c->chunked.len = 0;
     for ( ;; ) {
         eol = memmem(p, end - p, "\r\n", 2);
         if (eol == NULL) {
@@ -642,13 +621,9 @@ mdmsim_parse_chunked(struct mdmsim_conn *c, const char *p, const char *end)
         if ((size_t) (end - p) < size + 2) {
             return 0;
         }
-        if (mdmsim_reserve(&c->chunked, &c->chunked_cap,
-                           c->chunked_len + size) != 0)
-        {
+        if (mdm_buf_append(&c->chunked, p, size) != 0) {
             return -1;
         }
-        memcpy(c->chunked + c->chunked_len, p, size);
-        c->chunked_len += size;
         p += size + 2;
     }
     /* Trailer fields, if any, then the empty line. */
@@ -685,14 +660,15 @@ static int
 mdmsim_parse_response(struct mdmsim_conn *c, int eof,
     struct mdmsim_response *resp)
 {
-    const char  *head = c->in, *end = c->in + c->in_len, *hdr_end, *line;
+    const char  *head = c->in.data, *end = c->in.data + c->in.len;
+    const char  *hdr_end, *line;
     const char  *eol, *value;
     long         length = -1;
     int          chunked = 0, minor, rc;
 
-    hdr_end = memmem(head, c->in_len, "\r\n\r\n", 4);
+    hdr_end = memmem(head, c->in.len, "\r\n\r\n", 4);
     if (hdr_end == NULL) {
-        return c->in_len > 65536 ? -1 : 0;
+        return c->in.len > 65536 ? -1 : 0;
     }
     memset(resp, 0, sizeof(*resp));
     if (sscanf(head, "HTTP/1.%d %3d", &minor, &resp->status) != 2) {
@@ -719,8 +695,8 @@ mdmsim_parse_response(struct mdmsim_conn *c, int eof,
     }
     if (chunked) {
         rc = mdmsim_parse_chunked(c, hdr_end, end);
-        resp->body = c->chunked;
-        resp->body_len = c->chunked_len;
+        resp->body = c->chunked.data;
+        resp->body_len = c->chunked.len;
         return rc;
     }
     resp->body = hdr_end;

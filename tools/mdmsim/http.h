@@ -12,6 +12,7 @@
 #include <ev.h>
 #include <openssl/ssl.h>
 
+#include "mdm_buf.h"
 #include "mdmsim.h"
 
 
@@ -75,12 +76,10 @@ struct mdmsim_conn {
     int                          resume;
     long                         handshakes;
     long                         resumed;
-    char                        *out;
-    size_t                       out_len, out_off, out_cap;
-    char                        *in;
-    size_t                       in_len, in_cap;
-    char                        *chunked;
-    size_t                       chunked_len, chunked_cap;
+    mdm_buf_t                    out;        /* the request */
+    size_t                       out_off;    /* written of out */
+    mdm_buf_t                    in;         /* the response as read */
+    mdm_buf_t                    chunked;    /* its decoded chunked body */
     double                       timeout;
     int                          verbose;
     mdmsim_conn_done_pt          done;

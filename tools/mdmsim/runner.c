@@ -530,9 +530,9 @@ mdmsim_run(struct mdmsim_fleet *fleet, long jobs_limit, long requests_limit,
 
     for (i = 0; i < r.nslots; i++) {
         mdmsim_conn_close(&r.slots[i].conn);
-        free(r.slots[i].conn.in);
-        free(r.slots[i].conn.out);
-        free(r.slots[i].conn.chunked);
+        mdm_buf_free(&r.slots[i].conn.in);
+        mdm_buf_free(&r.slots[i].conn.out);
+        mdm_buf_free(&r.slots[i].conn.chunked);
         SSL_SESSION_free(r.slots[i].conn.session);
     }
     free(r.slots);
