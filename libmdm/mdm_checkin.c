@@ -147,7 +147,8 @@ mdm_checkin_decode(const char *body, size_t len, size_t max_len,
                               err);
 
     if (rc == MDM_ABSENT) {
-        mdm_err(err, "missing required key MessageType");
+        mdm_err_as(err, MDM_REFUSED_MISSING_KEY,
+                   "missing required key MessageType");
     }
 
     if (rc != MDM_OK) {
@@ -164,7 +165,8 @@ mdm_checkin_decode(const char *body, size_t len, size_t max_len,
     }
 
     if (msg == NULL) {
-        mdm_err(err, "unknown MessageType \"%.64s\"", ci->message_type);
+        mdm_err_as(err, MDM_REFUSED_UNKNOWN_TYPE,
+                   "unknown MessageType \"%.64s\"", ci->message_type);
         goto failed;
     }
 
@@ -236,7 +238,8 @@ mdm_checkin_read_key(mdm_checkin_t *ci, const mdm_checkin_key_t *key,
 
     if (rc == MDM_ABSENT) {
         if (key->required) {
-            return mdm_err(err, "missing required key %s", key->name);
+            return mdm_err_as(err, MDM_REFUSED_MISSING_KEY,
+                              "missing required key %s", key->name);
         }
 
         return MDM_OK;

@@ -41,8 +41,9 @@ typedef struct {
 
 
 static void mdm_walk_init(mdm_cmd_walk_t *w, mdm_err_t *err, int json);
-static int mdm_walk_fail(mdm_cmd_walk_t *w, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static int mdm_walk_fail(mdm_cmd_walk_t *w, mdm_refused_e reason,
+    const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int mdm_walk_oom(mdm_cmd_walk_t *w);
 static size_t mdm_walk_append(mdm_cmd_walk_t *w, const char *fmt,
     const char *s, size_t i);
@@ -182,7 +183,8 @@ mdm_command_from_json(const char *json, size_t len, mdm_command_t *cmd,
     root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
                      &jerr);
     if (root == NULL) {
-        return mdm_walk_fail(&w, "invalid JSON: %s (line %d, column %d)",
+        return mdm_walk_fail(&w, MDM_REFUSED_MALFORMED,
+                             "invalid JSON: %s (line %d, column %d)",
                              jerr.text, jerr.line, jerr.column);
     }
 
@@ -223,7 +225,8 @@ mdm_command_from_root(mdm_cmd_walk_t *w, json_t *root, const mdm_alloc_t *a,
     plist = NULL;
 
     if (!json_is_object(root)) {
-        rc = mdm_walk_fail(w, "command must be a JSON object");
+        rc = mdm_walk_fail(w, MDM_REFUSED_WRONG_TYPE,
+                           "command must be a JSON object");
 
     } else {
         rc = mdm_json_command(w, root, &plist);
@@ -310,15 +313,17 @@ mdm_walk_init(mdm_cmd_walk_t *w, mdm_err_t *err, int json)
     w->depth = 0;
     w->path_len = 0;
     w->path[0] = '\0';
+    err->reason = MDM_REFUSED_INVALID;
     err->msg[0] = '\0';
 }
 
 
 static int
-mdm_walk_fail(mdm_cmd_walk_t *w, const char *fmt, ...)
+mdm_walk_fail(mdm_cmd_walk_t *w, mdm_refused_e reason, const char *fmt, ...)
 {
     va_list  ap;
 
+    w->err->reason = reason;
     va_start(ap, fmt);
     vsnprintf(w->err->msg, sizeof(w->err->msg), fmt, ap);
     va_end(ap);
@@ -333,7 +338,7 @@ mdm_walk_fail(mdm_cmd_walk_t *w, const char *fmt, ...)
 static int
 mdm_walk_oom(mdm_cmd_walk_t *w)
 {
-    return mdm_walk_fail(w, "out of memory");
+    return mdm_walk_fail(w, MDM_REFUSED_NO_MEMORY, "out of memory");
 }
 
 
@@ -629,7 +634,7 @@ mdm_validate_member(mdm_cmd_walk_t *w, const char *name, plist_t item,
     saved = mdm_walk_push_key(w, name);
 
     if (key == NULL) {
-        rc = mdm_walk_fail(w, "unknown key %s", w->path);
+        rc = mdm_walk_fail(w, MDM_REFUSED_INVALID, "unknown key %s", w->path);
 
     } else {
         rc = mdm_validate_value(w, item, key);
@@ -660,7 +665,8 @@ mdm_validate_required(mdm_cmd_walk_t *w, plist_t dict, unsigned first,
         }
 
         saved = mdm_walk_push_key(w, k->name);
-        rc = mdm_walk_fail(w, "missing required key %s", w->path);
+        rc = mdm_walk_fail(w, MDM_REFUSED_MISSING_KEY,
+                           "missing required key %s", w->path);
         mdm_walk_pop(w, saved);
 
         return rc;
@@ -674,7 +680,8 @@ static int
 mdm_validate_value(mdm_cmd_walk_t *w, plist_t v, const mdm_command_key_t *key)
 {
     if (!mdm_kind_matches(v, key->type)) {
-        return mdm_walk_fail(w, "%s: expected %s, got %s", w->path,
+        return mdm_walk_fail(w, MDM_REFUSED_WRONG_TYPE,
+                             "%s: expected %s, got %s", w->path,
                              mdm_expected_name(w, key->type),
                              mdm_plist_kind_name(v));
     }
@@ -767,7 +774,8 @@ mdm_validate_variant(mdm_cmd_walk_t *w, plist_t elem,
     }
 
     if (plist_get_node_type(elem) != PLIST_DICT) {
-        return mdm_walk_fail(w, "%s: expected dictionary, got %s", w->path,
+        return mdm_walk_fail(w, MDM_REFUSED_WRONG_TYPE,
+                             "%s: expected dictionary, got %s", w->path,
                              mdm_plist_kind_name(elem));
     }
 
@@ -782,10 +790,12 @@ mdm_validate_variant(mdm_cmd_walk_t *w, plist_t elem,
     saved = mdm_walk_push_key(w, disc);
 
     if (d == NULL) {
-        rc = mdm_walk_fail(w, "missing required key %s", w->path);
+        rc = mdm_walk_fail(w, MDM_REFUSED_MISSING_KEY,
+                           "missing required key %s", w->path);
 
     } else if (value == NULL) {
-        rc = mdm_walk_fail(w, "%s: expected string, got %s", w->path,
+        rc = mdm_walk_fail(w, MDM_REFUSED_WRONG_TYPE,
+                           "%s: expected string, got %s", w->path,
                            mdm_plist_kind_name(d));
 
     } else {
@@ -798,7 +808,8 @@ mdm_validate_variant(mdm_cmd_walk_t *w, plist_t elem,
                          mdm_command_values[k->values]);
         }
 
-        rc = mdm_walk_fail(w, "%s: %.*s is not one of: %s", w->path,
+        rc = mdm_walk_fail(w, MDM_REFUSED_INVALID,
+                           "%s: %.*s is not one of: %s", w->path,
                            MDM_QUOTE_MAX, value, allowed);
     }
 
@@ -841,7 +852,8 @@ mdm_validate_allowed(mdm_cmd_walk_t *w, plist_t v, const mdm_command_key_t *key)
                      mdm_command_values[key->values + i]);
     }
 
-    return mdm_walk_fail(w, "%s: %.*s is not one of: %s", w->path,
+    return mdm_walk_fail(w, MDM_REFUSED_INVALID,
+                         "%s: %.*s is not one of: %s", w->path,
                          MDM_QUOTE_MAX, text, allowed);
 }
 
@@ -861,16 +873,19 @@ mdm_json_command(mdm_cmd_walk_t *w, json_t *root, plist_t *out)
     rt = json_object_get(root, "request_type");
 
     if (rt == NULL) {
-        return mdm_walk_fail(w, "missing request_type");
+        return mdm_walk_fail(w, MDM_REFUSED_MISSING_KEY,
+                             "missing request_type");
     }
 
     if (!json_is_string(rt)) {
-        return mdm_walk_fail(w, "request_type must be a string");
+        return mdm_walk_fail(w, MDM_REFUSED_WRONG_TYPE,
+                             "request_type must be a string");
     }
 
     schema = mdm_command_schema_find(json_string_value(rt));
     if (schema == NULL) {
-        return mdm_walk_fail(w, "unknown RequestType %.*s", MDM_QUOTE_MAX,
+        return mdm_walk_fail(w, MDM_REFUSED_UNKNOWN_TYPE,
+                             "unknown RequestType %.*s", MDM_QUOTE_MAX,
                              json_string_value(rt));
     }
 
@@ -900,7 +915,8 @@ mdm_json_command(mdm_cmd_walk_t *w, json_t *root, plist_t *out)
 
         /* it would silently replace the RequestType set above */
         if (strcmp(name, "RequestType") == 0) {
-            return mdm_walk_fail(w, "unknown key %s", name);
+            return mdm_walk_fail(w, MDM_REFUSED_INVALID,
+                                 "unknown key %s", name);
         }
 
         rc = mdm_json_member(w, command, name, val, schema->keys,
@@ -923,7 +939,8 @@ mdm_json_uuid(mdm_cmd_walk_t *w, json_t *root, char *uuid)
 
     if (cu == NULL) {
         if (mdm_uuid_generate(uuid) != 0) {
-            return mdm_walk_fail(w, "no random bytes for a CommandUUID");
+            return mdm_walk_fail(w, MDM_REFUSED_INVALID,
+                                 "no random bytes for a CommandUUID");
         }
 
         return MDM_OK;
@@ -932,7 +949,8 @@ mdm_json_uuid(mdm_cmd_walk_t *w, json_t *root, char *uuid)
     if (!json_is_string(cu)
         || !mdm_uuid_acceptable(json_string_value(cu), json_string_length(cu)))
     {
-        return mdm_walk_fail(w, "command_uuid must be a string of 1 to %d "
+        return mdm_walk_fail(w, MDM_REFUSED_INVALID,
+                             "command_uuid must be a string of 1 to %d "
                              "bytes without control characters or braces",
                              MDM_COMMAND_UUID_MAX);
     }
@@ -982,7 +1000,8 @@ mdm_json_convert(mdm_cmd_walk_t *w, json_t *v, const mdm_command_key_t *key,
     case JSON_ARRAY:
         /* held to what mdm_plist_parse() accepts back from the queue */
         if (++w->depth > MDM_PLIST_MAX_DEPTH) {
-            return mdm_walk_fail(w, "%s: nested deeper than %d levels",
+            return mdm_walk_fail(w, MDM_REFUSED_TOO_LARGE,
+                                 "%s: nested deeper than %d levels",
                                  w->path, MDM_PLIST_MAX_DEPTH);
         }
 
@@ -1015,7 +1034,8 @@ mdm_json_convert(mdm_cmd_walk_t *w, json_t *v, const mdm_command_key_t *key,
         break;
 
     default:
-        return mdm_walk_fail(w, "%s: null is not allowed", w->path);
+        return mdm_walk_fail(w, MDM_REFUSED_INVALID,
+                             "%s: null is not allowed", w->path);
     }
 
     return (*out != NULL) ? MDM_OK : mdm_walk_oom(w);
@@ -1155,7 +1175,8 @@ mdm_json_data(mdm_cmd_walk_t *w, const char *s, size_t len, plist_t *out)
 
     if (n < 0) {
         free(buf);
-        return mdm_walk_fail(w, "%s: invalid base64", w->path);
+        return mdm_walk_fail(w, MDM_REFUSED_INVALID,
+                             "%s: invalid base64", w->path);
     }
 
     *out = plist_new_data((const char *) buf, (uint64_t) n);
@@ -1172,14 +1193,16 @@ mdm_json_date(mdm_cmd_walk_t *w, const char *s, plist_t *out)
     long long  sec;
 
     if (mdm_rfc3339_parse(s, &sec, &usec) != 0) {
-        return mdm_walk_fail(w, "%s: invalid RFC 3339 date", w->path);
+        return mdm_walk_fail(w, MDM_REFUSED_INVALID,
+                             "%s: invalid RFC 3339 date", w->path);
     }
 
     /* libplist keeps seconds since 2001 in 32 bits */
     sec -= MDM_APPLE_EPOCH;
 
     if (sec < INT32_MIN || sec > INT32_MAX) {
-        return mdm_walk_fail(w, "%s: date out of range", w->path);
+        return mdm_walk_fail(w, MDM_REFUSED_INVALID,
+                             "%s: date out of range", w->path);
     }
 
     *out = plist_new_date((int32_t) sec, usec);
@@ -1220,7 +1243,8 @@ mdm_command_plist(const char *body, size_t len, mdm_command_t *cmd,
         schema = mdm_command_schema_find(request_type);
 
         if (schema == NULL) {
-            rc = mdm_walk_fail(&w, "unknown RequestType %.*s", MDM_QUOTE_MAX,
+            rc = mdm_walk_fail(&w, MDM_REFUSED_UNKNOWN_TYPE,
+                               "unknown RequestType %.*s", MDM_QUOTE_MAX,
                                request_type);
 
         } else {
@@ -1248,7 +1272,8 @@ mdm_plist_envelope(mdm_cmd_walk_t *w, plist_t root, const char **uuid,
 
     rc = mdm_plist_get_string(root, "CommandUUID", uuid, w->err);
     if (rc == MDM_ABSENT) {
-        return mdm_walk_fail(w, "missing CommandUUID");
+        return mdm_walk_fail(w, MDM_REFUSED_MISSING_KEY,
+                             "missing CommandUUID");
     }
 
     if (rc != MDM_OK) {
@@ -1256,14 +1281,15 @@ mdm_plist_envelope(mdm_cmd_walk_t *w, plist_t root, const char **uuid,
     }
 
     if (!mdm_uuid_acceptable(*uuid, strlen(*uuid))) {
-        return mdm_walk_fail(w, "CommandUUID must be 1 to %d bytes without "
+        return mdm_walk_fail(w, MDM_REFUSED_INVALID,
+                             "CommandUUID must be 1 to %d bytes without "
                              "control characters or braces",
                              MDM_COMMAND_UUID_MAX);
     }
 
     rc = mdm_plist_get_dict(root, "Command", command, w->err);
     if (rc == MDM_ABSENT) {
-        return mdm_walk_fail(w, "missing Command");
+        return mdm_walk_fail(w, MDM_REFUSED_MISSING_KEY, "missing Command");
     }
 
     if (rc != MDM_OK) {
@@ -1272,7 +1298,8 @@ mdm_plist_envelope(mdm_cmd_walk_t *w, plist_t root, const char **uuid,
 
     rc = mdm_plist_get_string(*command, "RequestType", request_type, w->err);
     if (rc == MDM_ABSENT) {
-        return mdm_walk_fail(w, "missing Command.RequestType");
+        return mdm_walk_fail(w, MDM_REFUSED_MISSING_KEY,
+                             "missing Command.RequestType");
     }
 
     if (rc != MDM_OK) {
@@ -1280,7 +1307,8 @@ mdm_plist_envelope(mdm_cmd_walk_t *w, plist_t root, const char **uuid,
     }
 
     if (**request_type == '\0') {
-        return mdm_walk_fail(w, "Command.RequestType is empty");
+        return mdm_walk_fail(w, MDM_REFUSED_INVALID,
+                             "Command.RequestType is empty");
     }
 
     return MDM_OK;

@@ -62,8 +62,9 @@ mdm_enrollment_resolve(const mdm_enrollment_keys_t *keys,
         device_key = "EnrollmentID";
 
     } else {
-        return mdm_err(err, "neither UDID nor EnrollmentID identifies "
-                       "the device");
+        return mdm_err_as(err, MDM_REFUSED_MISSING_KEY,
+                          "neither UDID nor EnrollmentID identifies "
+                          "the device");
     }
 
     if (mdm_id_check(device_key, device, err) != MDM_OK) {

@@ -73,11 +73,44 @@ mdm_err(mdm_err_t *err, const char *fmt, ...)
 {
     va_list  ap;
 
+    err->reason = MDM_REFUSED_INVALID;
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
 
     return MDM_ERROR;
+}
+
+
+int
+mdm_err_as(mdm_err_t *err, mdm_refused_e reason, const char *fmt, ...)
+{
+    va_list  ap;
+
+    err->reason = reason;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+
+    return MDM_ERROR;
+}
+
+
+const char *
+mdm_refused_name(mdm_refused_e reason)
+{
+    static const char  *names[MDM_REFUSED_REASONS] = {
+        [MDM_REFUSED_INVALID] = "invalid",
+        [MDM_REFUSED_EMPTY] = "empty",
+        [MDM_REFUSED_TOO_LARGE] = "too_large",
+        [MDM_REFUSED_MALFORMED] = "malformed",
+        [MDM_REFUSED_MISSING_KEY] = "missing_key",
+        [MDM_REFUSED_WRONG_TYPE] = "wrong_type",
+        [MDM_REFUSED_UNKNOWN_TYPE] = "unknown_type",
+        [MDM_REFUSED_NO_MEMORY] = "no_memory",
+    };
+
+    return (unsigned) reason < MDM_REFUSED_REASONS ? names[reason] : "invalid";
 }
 
 
@@ -93,13 +126,14 @@ mdm_plist_parse(const char *body, size_t len, size_t max_len, plist_t *dict,
     xml_keys = 0;
 
     if (len == 0) {
-        return mdm_err(err, "empty body");
+        return mdm_err_as(err, MDM_REFUSED_EMPTY, "empty body");
     }
 
     /* libplist takes a 32-bit length */
     if (len > max_len || len > UINT32_MAX) {
-        return mdm_err(err, "body of %zu bytes exceeds the limit of %zu",
-                       len, max_len);
+        return mdm_err_as(err, MDM_REFUSED_TOO_LARGE,
+                          "body of %zu bytes exceeds the limit of %zu",
+                          len, max_len);
     }
 
     binary = len >= MDM_BPLIST_MAGIC_LEN
@@ -118,13 +152,15 @@ mdm_plist_parse(const char *body, size_t len, size_t max_len, plist_t *dict,
     plist_from_memory(body, (uint32_t) len, &root);
 
     if (root == NULL) {
-        return mdm_err(err, "body is not a valid %s plist",
-                       binary ? "binary" : "XML");
+        return mdm_err_as(err, MDM_REFUSED_MALFORMED,
+                          "body is not a valid %s plist",
+                          binary ? "binary" : "XML");
     }
 
     if (plist_get_node_type(root) != PLIST_DICT) {
         plist_free(root);
-        return mdm_err(err, "top level of the plist is not a dict");
+        return mdm_err_as(err, MDM_REFUSED_MALFORMED,
+                          "top level of the plist is not a dict");
     }
 
     entries = 0;
@@ -141,8 +177,9 @@ mdm_plist_parse(const char *body, size_t len, size_t max_len, plist_t *dict,
      */
     if (!binary && entries != xml_keys) {
         plist_free(root);
-        return mdm_err(err, "a dict has a duplicated key or a key without "
-                       "a value");
+        return mdm_err_as(err, MDM_REFUSED_MALFORMED,
+                          "a dict has a duplicated key or a key without "
+                          "a value");
     }
 
     *dict = root;
@@ -163,7 +200,8 @@ mdm_xml_scan(const char *body, size_t len, size_t *keys, mdm_err_t *err)
     const char  *p, *end, *next, *name;
 
     if (memchr(body, '\0', len) != NULL) {
-        return mdm_err(err, "body contains a NUL byte");
+        return mdm_err_as(err, MDM_REFUSED_MALFORMED,
+                          "body contains a NUL byte");
     }
 
     p = body;
@@ -175,18 +213,21 @@ mdm_xml_scan(const char *body, size_t len, size_t *keys, mdm_err_t *err)
 
         if (end - p >= 4 && memcmp(p, "<!--", 4) == 0) {
             if (mdm_xml_skip_until(p + 4, end, "-->", &next) != MDM_OK) {
-                return mdm_err(err, "unterminated XML comment");
+                return mdm_err_as(err, MDM_REFUSED_MALFORMED,
+                                  "unterminated XML comment");
             }
 
         } else if (end - p >= 9 && memcmp(p, "<![CDATA[", 9) == 0) {
             if (mdm_xml_skip_until(p + 9, end, "]]>", &next) != MDM_OK) {
-                return mdm_err(err, "unterminated XML CDATA section");
+                return mdm_err_as(err, MDM_REFUSED_MALFORMED,
+                                  "unterminated XML CDATA section");
             }
 
         } else if (end - p >= 2 && p[1] == '?') {
             /* like libplist: a processing instruction ends at "?>" only */
             if (mdm_xml_skip_until(p + 2, end, "?>", &next) != MDM_OK) {
-                return mdm_err(err, "unterminated XML declaration");
+                return mdm_err_as(err, MDM_REFUSED_MALFORMED,
+                                  "unterminated XML declaration");
             }
 
         } else if (end - p >= 2 && p[1] == '!') {
@@ -194,12 +235,14 @@ mdm_xml_scan(const char *body, size_t len, size_t *keys, mdm_err_t *err)
             if (mdm_xml_tag_end(p + 2, end, &next) != MDM_OK
                 || memchr(p, '[', next - p) != NULL)
             {
-                return mdm_err(err, "unsupported XML declaration");
+                return mdm_err_as(err, MDM_REFUSED_MALFORMED,
+                                  "unsupported XML declaration");
             }
 
         } else {
             if (mdm_xml_tag_end(p + 1, end, &next) != MDM_OK) {
-                return mdm_err(err, "unterminated XML tag");
+                return mdm_err_as(err, MDM_REFUSED_MALFORMED,
+                                  "unterminated XML tag");
             }
 
             name = p + 1;
@@ -207,12 +250,14 @@ mdm_xml_scan(const char *body, size_t len, size_t *keys, mdm_err_t *err)
             if (*name == '/') {
                 /* stray closing tags must not buy depth for later openers */
                 if (--depth < 0) {
-                    return mdm_err(err, "unbalanced XML closing tag");
+                    return mdm_err_as(err, MDM_REFUSED_MALFORMED,
+                                      "unbalanced XML closing tag");
                 }
 
             } else if (next[-2] != '/' && ++depth > MDM_XML_MAX_DEPTH) {
-                return mdm_err(err, "plist nested deeper than %d levels",
-                               MDM_PLIST_MAX_DEPTH);
+                return mdm_err_as(err, MDM_REFUSED_MALFORMED,
+                                  "plist nested deeper than %d levels",
+                                  MDM_PLIST_MAX_DEPTH);
             }
 
             if (next - name >= 4 && memcmp(name, "key", 3) == 0
@@ -300,7 +345,8 @@ mdm_bplist_scan(const char *body, size_t len, mdm_err_t *err)
     mdm_bplist_frame_t  *top;
 
     if (mdm_bplist_init(&bp, (const unsigned char *) body, len) != MDM_OK) {
-        return mdm_err(err, "malformed binary plist trailer");
+        return mdm_err_as(err, MDM_REFUSED_MALFORMED,
+                          "malformed binary plist trailer");
     }
 
     max_nodes = (uint64_t) len * MDM_BPLIST_EXPANSION;
@@ -328,7 +374,8 @@ mdm_bplist_scan(const char *body, size_t len, mdm_err_t *err)
         top->next++;
 
         if (++nodes > max_nodes) {
-            return mdm_err(err, "binary plist expands to too many objects");
+            return mdm_err_as(err, MDM_REFUSED_TOO_LARGE,
+                              "binary plist expands to too many objects");
         }
 
         if (mdm_bplist_object(&bp, ref, &child, err) != MDM_OK) {
@@ -338,7 +385,8 @@ mdm_bplist_scan(const char *body, size_t len, mdm_err_t *err)
         /* libplist copies an object for every reference to it */
         bytes += child.bytes;
         if (bytes > max_bytes) {
-            return mdm_err(err, "binary plist expands to too many bytes");
+            return mdm_err_as(err, MDM_REFUSED_TOO_LARGE,
+                              "binary plist expands to too many bytes");
         }
 
         if (child.nrefs == 0) {
@@ -346,8 +394,9 @@ mdm_bplist_scan(const char *body, size_t len, mdm_err_t *err)
         }
 
         if (depth == MDM_PLIST_MAX_DEPTH) {
-            return mdm_err(err, "plist nested deeper than %d levels",
-                           MDM_PLIST_MAX_DEPTH);
+            return mdm_err_as(err, MDM_REFUSED_MALFORMED,
+                              "plist nested deeper than %d levels",
+                              MDM_PLIST_MAX_DEPTH);
         }
 
         stack[depth++] = child;
@@ -406,14 +455,16 @@ mdm_bplist_object(const mdm_bplist_t *bp, uint64_t ref,
     const unsigned char  *p;
 
     if (ref >= bp->nobjects) {
-        return mdm_err(err, "malformed binary plist object");
+        return mdm_err_as(err, MDM_REFUSED_MALFORMED,
+                          "malformed binary plist object");
     }
 
     offset = mdm_bplist_uint(bp->buf + bp->table + ref * bp->offset_size,
                              bp->offset_size);
 
     if (offset < MDM_BPLIST_MAGIC_LEN || offset >= bp->table) {
-        return mdm_err(err, "malformed binary plist object");
+        return mdm_err_as(err, MDM_REFUSED_MALFORMED,
+                          "malformed binary plist object");
     }
 
     p = bp->buf + offset;
@@ -430,7 +481,8 @@ mdm_bplist_object(const mdm_bplist_t *bp, uint64_t ref,
     }
 
     if (mdm_bplist_count(bp, &p, &count) != MDM_OK) {
-        return mdm_err(err, "malformed binary plist object");
+        return mdm_err_as(err, MDM_REFUSED_MALFORMED,
+                          "malformed binary plist object");
     }
 
     if (kind == 0x4) {
@@ -447,13 +499,15 @@ mdm_bplist_object(const mdm_bplist_t *bp, uint64_t ref,
 
     if (kind == 0xD) {
         if (count > room / 2) {
-            return mdm_err(err, "malformed binary plist object");
+            return mdm_err_as(err, MDM_REFUSED_MALFORMED,
+                              "malformed binary plist object");
         }
 
         count *= 2;
 
     } else if (count > room) {
-        return mdm_err(err, "malformed binary plist object");
+        return mdm_err_as(err, MDM_REFUSED_MALFORMED,
+                          "malformed binary plist object");
     }
 
     frame->refs = p - bp->buf;
@@ -515,12 +569,14 @@ mdm_bplist_string(const mdm_bplist_t *bp, const unsigned char *p,
     room = bp->table - (p - bp->buf);
 
     if (count > (utf16 ? room / 2 : room)) {
-        return mdm_err(err, "malformed binary plist object");
+        return mdm_err_as(err, MDM_REFUSED_MALFORMED,
+                          "malformed binary plist object");
     }
 
     for (i = 0; i < count; i++) {
         if (utf16 ? (p[2 * i] | p[2 * i + 1]) == 0 : p[i] == 0) {
-            return mdm_err(err, "binary plist string contains a NUL");
+            return mdm_err_as(err, MDM_REFUSED_MALFORMED,
+                              "binary plist string contains a NUL");
         }
     }
 
@@ -562,8 +618,9 @@ mdm_walk(plist_t node, int depth, size_t *entries, mdm_err_t *err)
     }
 
     if (depth > MDM_PLIST_MAX_DEPTH) {
-        return mdm_err(err, "plist nested deeper than %d levels",
-                       MDM_PLIST_MAX_DEPTH);
+        return mdm_err_as(err, MDM_REFUSED_MALFORMED,
+                          "plist nested deeper than %d levels",
+                          MDM_PLIST_MAX_DEPTH);
     }
 
     if (type == PLIST_DICT) {
@@ -574,7 +631,7 @@ mdm_walk(plist_t node, int depth, size_t *entries, mdm_err_t *err)
     plist_array_new_iter(node, &iter);
 
     if (iter == NULL) {
-        return mdm_err(err, "out of memory");
+        return mdm_err_as(err, MDM_REFUSED_NO_MEMORY, "out of memory");
     }
 
     for ( ;; ) {
@@ -621,7 +678,7 @@ mdm_walk_dict(plist_t dict, int depth, size_t *entries, mdm_err_t *err)
     if (keys == NULL || iter == NULL) {
         free(keys);
         free(iter);
-        return mdm_err(err, "out of memory");
+        return mdm_err_as(err, MDM_REFUSED_NO_MEMORY, "out of memory");
     }
 
     rc = MDM_OK;
@@ -649,8 +706,9 @@ mdm_walk_dict(plist_t dict, int depth, size_t *entries, mdm_err_t *err)
 
         for (i = 1; i < n; i++) {
             if (strcmp(keys[i - 1], keys[i]) == 0) {
-                rc = mdm_err(err, "duplicated key \"%.64s\" in a dict",
-                             keys[i]);
+                rc = mdm_err_as(err, MDM_REFUSED_MALFORMED,
+                                "duplicated key \"%.64s\" in a dict",
+                                keys[i]);
                 break;
             }
         }
@@ -689,7 +747,8 @@ mdm_plist_get(plist_t dict, const char *key, plist_type type,
     }
 
     if (plist_get_node_type(node) != type) {
-        *rc = mdm_err(err, "key %s must be %s", key, type_name);
+        *rc = mdm_err_as(err, MDM_REFUSED_WRONG_TYPE, "key %s must be %s", key,
+                         type_name);
         return NULL;
     }
 

@@ -29,8 +29,22 @@
 #define MDM_PLIST_MAX_DEPTH  32
 #define MDM_ERR_LEN          160
 
+/* Why libmdm refused an input, next to the text: what metrics count by */
+typedef enum {
+    MDM_REFUSED_INVALID = 0,    /* a value that breaks a rule of its key */
+    MDM_REFUSED_EMPTY,          /* an empty body */
+    MDM_REFUSED_TOO_LARGE,      /* over a size or count limit */
+    MDM_REFUSED_MALFORMED,      /* not a well-formed plist (or JSON, CMS) */
+    MDM_REFUSED_MISSING_KEY,    /* a required key absent */
+    MDM_REFUSED_WRONG_TYPE,     /* a key of another type */
+    MDM_REFUSED_UNKNOWN_TYPE,   /* a MessageType, Status or RequestType unknown */
+    MDM_REFUSED_NO_MEMORY,
+    MDM_REFUSED_REASONS
+} mdm_refused_e;
+
 typedef struct {
-    char  msg[MDM_ERR_LEN];
+    mdm_refused_e  reason;
+    char           msg[MDM_ERR_LEN];
 } mdm_err_t;
 
 typedef struct {
@@ -60,8 +74,16 @@ int mdm_plist_get_array(plist_t dict, const char *key, plist_t *val,
  * with mdm_buf_free); 0 or -1. */
 int mdm_plist_to_binary(plist_t dict, const mdm_alloc_t *a, mdm_buf_t *out);
 
-/* Formats a message into err; returns MDM_ERROR for `return mdm_err(...)`. */
+/* Formats a message into err, reason MDM_REFUSED_INVALID; returns MDM_ERROR
+ * for `return mdm_err(...)`. */
 int mdm_err(mdm_err_t *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* The same with its reason. */
+int mdm_err_as(mdm_err_t *err, mdm_refused_e reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The metric label of a reason, e.g. "missing_key". */
+const char *mdm_refused_name(mdm_refused_e reason);
 
 #endif

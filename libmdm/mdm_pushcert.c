@@ -189,6 +189,7 @@ pc_fail(mdm_err_t *err, const char *fmt, ...)
 {
     va_list  ap;
 
+    err->reason = MDM_REFUSED_INVALID;
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);

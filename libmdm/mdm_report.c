@@ -68,7 +68,8 @@ mdm_report_read(mdm_report_t *rep, mdm_err_t *err)
     }
 
     if (rc == MDM_ABSENT && rep->status != MDM_STATUS_IDLE) {
-        return mdm_err(err, "missing required key CommandUUID");
+        return mdm_err_as(err, MDM_REFUSED_MISSING_KEY,
+                          "missing required key CommandUUID");
     }
 
     /* the UUID names Redis keys, with braces as a hash tag */
@@ -96,7 +97,8 @@ mdm_report_status(mdm_report_t *rep, mdm_err_t *err)
     rc = mdm_plist_get_string(rep->root, "Status", &rep->status_name, err);
 
     if (rc == MDM_ABSENT) {
-        return mdm_err(err, "missing required key Status");
+        return mdm_err_as(err, MDM_REFUSED_MISSING_KEY,
+                          "missing required key Status");
     }
 
     if (rc != MDM_OK) {
@@ -110,7 +112,8 @@ mdm_report_status(mdm_report_t *rep, mdm_err_t *err)
         }
     }
 
-    return mdm_err(err, "unknown Status \"%.64s\"", rep->status_name);
+    return mdm_err_as(err, MDM_REFUSED_UNKNOWN_TYPE, "unknown Status \"%.64s\"",
+                      rep->status_name);
 }
 
 

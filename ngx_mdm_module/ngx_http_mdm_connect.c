@@ -49,7 +49,9 @@ ngx_http_mdm_connect_decode(ngx_http_request_t *r, ngx_str_t *body)
         != MDM_OK)
     {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "mdm report refused: %s", err.msg);
+                      "mdm report refused: %s (%s)", err.msg,
+                      mdm_refused_name(err.reason));
+        ngx_http_mdm_metrics_body_refused(1, err.reason);
         return NGX_HTTP_BAD_REQUEST;
     }
 

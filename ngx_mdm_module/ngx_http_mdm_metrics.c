@@ -294,6 +294,24 @@ ngx_http_mdm_metrics_identity_failure(mdm_identity_reason_e reason)
 }
 
 
+void
+ngx_http_mdm_metrics_body_refused(ngx_uint_t connect, mdm_refused_e reason)
+{
+    if (ngx_http_mdm_metrics == NULL) {
+        return;
+    }
+
+    if ((ngx_uint_t) reason >= MDM_REFUSED_REASONS) {
+        reason = MDM_REFUSED_INVALID;
+    }
+
+    ngx_atomic_fetch_add(&ngx_http_mdm_metrics->refused
+                         [connect ? NGX_HTTP_MDM_METRICS_EP_CONNECT
+                                  : NGX_HTTP_MDM_METRICS_EP_CHECKIN][reason],
+                         1);
+}
+
+
 /* The Redis adapter's observer: every event but a plain reply is an error. */
 static void
 ngx_http_mdm_metrics_redis(ngx_mdm_redis_event_e event, uint64_t usec)

@@ -24,6 +24,10 @@ void ngx_http_mdm_metrics_init_process(ngx_cycle_t *cycle);
 /* Counts a refused device identity or binding, by its reason. */
 void ngx_http_mdm_metrics_identity_failure(mdm_identity_reason_e reason);
 
+/* Counts a check-in (connect 0) or report (1) body libmdm refused, by why */
+void ngx_http_mdm_metrics_body_refused(ngx_uint_t connect,
+    mdm_refused_e reason);
+
 /* GET /metrics: as an API route, and as the "mdm_metrics" location */
 ngx_int_t ngx_http_mdm_metrics_api(ngx_http_request_t *r, ngx_str_t *path);
 ngx_int_t ngx_http_mdm_metrics_handler(ngx_http_request_t *r);

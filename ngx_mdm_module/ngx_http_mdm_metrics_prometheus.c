@@ -36,6 +36,8 @@ static const char *ngx_http_mdm_metrics_prometheus_message(ngx_uint_t m);
 static void ngx_http_mdm_metrics_prometheus_api(ngx_http_mdm_metrics_out_t *o);
 static void ngx_http_mdm_metrics_prometheus_identity(
     ngx_http_mdm_metrics_out_t *o);
+static void ngx_http_mdm_metrics_prometheus_refused(
+    ngx_http_mdm_metrics_out_t *o);
 static void ngx_http_mdm_metrics_prometheus_list(
     ngx_http_mdm_metrics_out_t *o, const char *name, const char *help,
     const char *label, ngx_str_t *values, ngx_atomic_t *counters,
@@ -127,6 +129,7 @@ ngx_http_mdm_metrics_prometheus_send(ngx_http_request_t *r,
     ngx_http_mdm_metrics_prometheus_device(&o);
     ngx_http_mdm_metrics_prometheus_api(&o);
     ngx_http_mdm_metrics_prometheus_identity(&o);
+    ngx_http_mdm_metrics_prometheus_refused(&o);
     ngx_http_mdm_metrics_prometheus_list(&o, "mdm_redis_errors_total",
         "Redis failures seen by nginx, by kind.",
         "error", ngx_http_mdm_metrics_redis_errors, m->redis_errors,
@@ -259,6 +262,29 @@ ngx_http_mdm_metrics_prometheus_identity(ngx_http_mdm_metrics_out_t *o)
         ngx_http_mdm_metrics_prometheus_printf(o,
             "mdm_identity_failures_total{reason=\"%s\"} %uA\n",
             mdm_identity_reason_name(i), o->m->identity[i]);
+    }
+}
+
+
+/* Every reason for both endpoints, zeros too; the labels are libmdm's. */
+static void
+ngx_http_mdm_metrics_prometheus_refused(ngx_http_mdm_metrics_out_t *o)
+{
+    ngx_uint_t  e, i;
+
+    ngx_http_mdm_metrics_prometheus_printf(o,
+        "# HELP mdm_device_bodies_refused_total Check-in and report bodies "
+        "refused before anything was stored, by endpoint and reason.\n"
+        "# TYPE mdm_device_bodies_refused_total counter\n");
+
+    for (e = 0; e < NGX_HTTP_MDM_METRICS_EP_SERVER; e++) {
+        for (i = 0; i < MDM_REFUSED_REASONS; i++) {
+            ngx_http_mdm_metrics_prometheus_printf(o,
+                "mdm_device_bodies_refused_total{endpoint=\"%V\","
+                "reason=\"%s\"} %uA\n",
+                &ngx_http_mdm_metrics_endpoints[e], mdm_refused_name(i),
+                o->m->refused[e][i]);
+        }
     }
 }
 

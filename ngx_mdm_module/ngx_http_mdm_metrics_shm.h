@@ -47,6 +47,8 @@ typedef struct {
     ngx_atomic_t  api[NGX_HTTP_MDM_METRICS_ROUTES]
                      [NGX_HTTP_MDM_METRICS_CODES];
     ngx_atomic_t  identity[MDM_IDENTITY_REASONS];   /* 0 (ok) unused */
+    ngx_atomic_t  refused[NGX_HTTP_MDM_METRICS_EP_SERVER]
+                         [MDM_REFUSED_REASONS];      /* bodies libmdm refused */
     ngx_atomic_t  redis_errors[NGX_HTTP_MDM_METRICS_REDIS];
     ngx_atomic_t  redis_cluster[NGX_HTTP_MDM_METRICS_CLUSTER];
     ngx_atomic_t  redis_latency[NGX_HTTP_MDM_METRICS_BUCKETS + 1];

@@ -22,6 +22,21 @@ decode(const char *body, mdm_checkin_t *ci, mdm_err_t *err)
 
 
 /* Decodes a body expected to be refused with a message containing want. */
+/* Decodes a body expected to be refused for reason (what metrics count). */
+static void
+refused_as(const char *body, mdm_refused_e reason, const char *what)
+{
+    mdm_err_t      err;
+    mdm_checkin_t  ci;
+
+    ok(decode(body, &ci, &err) == MDM_ERROR && err.reason == reason,
+       "%s is refused as %s (got %s: %s)", what, mdm_refused_name(reason),
+       mdm_refused_name(err.reason), err.msg);
+
+    mdm_checkin_free(&ci);
+}
+
+
 static void
 refused(const char *body, const char *want, const char *what)
 {
@@ -353,6 +368,20 @@ test_bad_keys(void)
             "key UnlockToken must be data", "string UnlockToken");
     refused(PLIST(STR("MessageType", "CheckOut") DEVICE),
             "missing required key Topic", "CheckOut without Topic");
+
+    refused_as("", MDM_REFUSED_EMPTY, "an empty body");
+    refused_as("<plist><dict>", MDM_REFUSED_MALFORMED, "malformed XML");
+    refused_as(PLIST(DEVICE TOPIC), MDM_REFUSED_MISSING_KEY, "no MessageType");
+    refused_as(PLIST(STR("MessageType", "CheckOut") DEVICE),
+               MDM_REFUSED_MISSING_KEY, "CheckOut without Topic");
+    refused_as(PLIST(INT("MessageType", "1") DEVICE), MDM_REFUSED_WRONG_TYPE,
+               "an integer MessageType");
+    refused_as(PLIST(STR("MessageType", "Hello") DEVICE),
+               MDM_REFUSED_UNKNOWN_TYPE, "MessageType Hello");
+    refused_as(PLIST(STR("MessageType", "CheckOut") TOPIC STR("UDID", "D:1")),
+               MDM_REFUSED_INVALID, "a UDID with ':'");
+    refused_as(PLIST(STR("MessageType", "CheckOut") TOPIC),
+               MDM_REFUSED_MISSING_KEY, "no UDID nor EnrollmentID");
     refused(PLIST(STR("MessageType", "UserAuthenticate") DEVICE
                   STR("UserID", "u") DATA("DigestResponse", "AA==")),
             "key DigestResponse must be a string", "data DigestResponse");

@@ -442,6 +442,13 @@ test_refusals(void)
 {
     is_str(refuse("{\"request_type\": \"FormatHardDrive\"}"),
            "unknown RequestType FormatHardDrive", "unknown RequestType");
+    is_int(e.reason, MDM_REFUSED_UNKNOWN_TYPE, "... for reason unknown_type");
+    refuse("{\"request_type\": \"DeviceInformation\"}");
+    is_int(e.reason, MDM_REFUSED_MISSING_KEY, "a missing key: missing_key");
+    refuse("{\"request_type\": \"DeviceInformation\", \"Queries\": 3}");
+    is_int(e.reason, MDM_REFUSED_WRONG_TYPE, "a wrong type: wrong_type");
+    refuse("{\"request_type\": ");
+    is_int(e.reason, MDM_REFUSED_MALFORMED, "broken JSON: malformed");
     is_str(refuse("{\"Queries\": []}"), "missing request_type",
            "missing request_type");
     is_str(refuse("{\"request_type\": 7}"), "request_type must be a string",
