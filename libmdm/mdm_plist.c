@@ -68,31 +68,41 @@ static plist_t mdm_plist_get(plist_t dict, const char *key,
     plist_type type, const char *type_name, mdm_err_t *err, int *rc);
 
 
-int
-mdm_err(mdm_err_t *err, const char *fmt, ...)
+static int
+mdm_err_v(mdm_err_t *err, mdm_refused_e reason, const char *fmt, va_list ap)
 {
-    va_list  ap;
-
-    err->reason = MDM_REFUSED_INVALID;
-    va_start(ap, fmt);
+    err->reason = reason;
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
 
     return MDM_ERROR;
 }
 
 
 int
-mdm_err_as(mdm_err_t *err, mdm_refused_e reason, const char *fmt, ...)
+mdm_err(mdm_err_t *err, const char *fmt, ...)
 {
+    int      rc;
     va_list  ap;
 
-    err->reason = reason;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    rc = mdm_err_v(err, MDM_REFUSED_INVALID, fmt, ap);
     va_end(ap);
 
-    return MDM_ERROR;
+    return rc;
+}
+
+
+int
+mdm_err_as(mdm_err_t *err, mdm_refused_e reason, const char *fmt, ...)
+{
+    int      rc;
+    va_list  ap;
+
+    va_start(ap, fmt);
+    rc = mdm_err_v(err, reason, fmt, ap);
+    va_end(ap);
+
+    return rc;
 }
 
 

@@ -3,7 +3,6 @@
 #endif
 
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +28,6 @@ typedef struct {
 } pc_parts_t;
 
 
-static int pc_fail(mdm_err_t *err, const char *fmt, ...);
 static char *pc_unglue(const char *body, size_t len, size_t *out_len);
 static int pc_read(BIO *in, pc_parts_t *parts, mdm_err_t *err);
 static int pc_block(const char *name, const char *header,
@@ -58,11 +56,11 @@ mdm_pushcert_parse(const char *body, size_t len, int64_t now,
     memset(&parts, 0, sizeof(pc_parts_t));
 
     if (len == 0) {
-        return pc_fail(err, "no PEM certificate in body");
+        return mdm_err(err, "no PEM certificate in body");
     }
 
     if (len > INT_MAX / 2) {
-        return pc_fail(err, "body is too large");
+        return mdm_err(err, "body is too large");
     }
 
     unglued = pc_unglue(body, len, &n);
@@ -72,7 +70,7 @@ mdm_pushcert_parse(const char *body, size_t len, int64_t now,
     rc = MDM_ERROR;
 
     if (in == NULL) {
-        pc_fail(err, "out of memory");
+        mdm_err(err, "out of memory");
         goto done;
     }
 
@@ -84,7 +82,7 @@ mdm_pushcert_parse(const char *body, size_t len, int64_t now,
     }
 
     if (ASN1_TIME_to_tm(X509_get0_notAfter(parts.certs[0]), &tm) != 1) {
-        pc_fail(err, "push certificate has an unreadable notAfter");
+        mdm_err(err, "push certificate has an unreadable notAfter");
         goto done;
     }
 
@@ -92,7 +90,7 @@ mdm_pushcert_parse(const char *body, size_t len, int64_t now,
     mdm_pushcert_time_text(pc->not_after, pc->not_after_text);
 
     if (pc->not_after <= now) {
-        pc_fail(err, "push certificate expired at %s", pc->not_after_text);
+        mdm_err(err, "push certificate expired at %s", pc->not_after_text);
         goto done;
     }
 
@@ -142,12 +140,12 @@ mdm_pushcert_topic_check(const char *topic, size_t len, mdm_err_t *err)
     size_t  plen = sizeof(MDM_PUSHCERT_TOPIC_PREFIX) - 1;
 
     if (len <= plen || strncmp(topic, MDM_PUSHCERT_TOPIC_PREFIX, plen) != 0) {
-        return pc_fail(err, "topic must start with \"%s\"",
+        return mdm_err(err, "topic must start with \"%s\"",
                        MDM_PUSHCERT_TOPIC_PREFIX);
     }
 
     if (len > MDM_PUSHCERT_TOPIC_MAX) {
-        return pc_fail(err, "topic is longer than %d bytes",
+        return mdm_err(err, "topic is longer than %d bytes",
                        MDM_PUSHCERT_TOPIC_MAX);
     }
 
@@ -159,7 +157,7 @@ mdm_pushcert_topic_check(const char *topic, size_t len, mdm_err_t *err)
               || topic[i] == '.' || topic[i] == '-' || topic[i] == '_'
               || topic[i] == ':'))
         {
-            return pc_fail(err, "topic has a character other than "
+            return mdm_err(err, "topic has a character other than "
                            "A-Z a-z 0-9 . - _ :");
         }
     }
@@ -181,20 +179,6 @@ mdm_pushcert_time_text(int64_t t, char out[MDM_PUSHCERT_TIME_LEN + 1])
         /* years past 9999 or before 0: not a certificate anyone has */
         strcpy(out, "0000-00-00T00:00:00Z");
     }
-}
-
-
-static int
-pc_fail(mdm_err_t *err, const char *fmt, ...)
-{
-    va_list  ap;
-
-    err->reason = MDM_REFUSED_INVALID;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-
-    return MDM_ERROR;
 }
 
 
@@ -260,7 +244,7 @@ pc_read(BIO *in, pc_parts_t *parts, mdm_err_t *err)
                 break;
             }
 
-            return pc_fail(err, "malformed PEM block");
+            return mdm_err(err, "malformed PEM block");
         }
 
         rc = pc_block(name, header, data, len, parts, err);
@@ -275,11 +259,11 @@ pc_read(BIO *in, pc_parts_t *parts, mdm_err_t *err)
     }
 
     if (parts->ncerts == 0) {
-        return pc_fail(err, "no PEM certificate in body");
+        return mdm_err(err, "no PEM certificate in body");
     }
 
     if (parts->key == NULL) {
-        return pc_fail(err, "no PEM private key in body");
+        return mdm_err(err, "no PEM private key in body");
     }
 
     return MDM_OK;
@@ -296,7 +280,7 @@ pc_block(const char *name, const char *header, const unsigned char *data,
 
     if (strcmp(name, "CERTIFICATE") == 0) {
         if (parts->ncerts == PC_MAX_CERTS) {
-            return pc_fail(err, "more than %d certificates in body",
+            return mdm_err(err, "more than %d certificates in body",
                            PC_MAX_CERTS);
         }
 
@@ -304,7 +288,7 @@ pc_block(const char *name, const char *header, const unsigned char *data,
         x = d2i_X509(NULL, &p, len);
         if (x == NULL || p != data + len) {
             X509_free(x);
-            return pc_fail(err, "certificate %d cannot be decoded",
+            return mdm_err(err, "certificate %d cannot be decoded",
                            parts->ncerts + 1);
         }
 
@@ -318,22 +302,22 @@ pc_block(const char *name, const char *header, const unsigned char *data,
         || strcmp(name + nlen - (sizeof("PRIVATE KEY") - 1), "PRIVATE KEY")
            != 0)
     {
-        return pc_fail(err, "unexpected PEM block \"%.40s\"", name);
+        return mdm_err(err, "unexpected PEM block \"%.40s\"", name);
     }
 
     if (strcmp(name, "ENCRYPTED PRIVATE KEY") == 0
         || (header != NULL && strstr(header, "ENCRYPTED") != NULL))
     {
-        return pc_fail(err, "private key is encrypted: send it unencrypted");
+        return mdm_err(err, "private key is encrypted: send it unencrypted");
     }
 
     if (parts->key != NULL) {
-        return pc_fail(err, "more than one private key in body");
+        return mdm_err(err, "more than one private key in body");
     }
 
     parts->key = pc_key(name, header, data, len);
     if (parts->key == NULL) {
-        return pc_fail(err, "private key cannot be decoded");
+        return mdm_err(err, "private key cannot be decoded");
     }
 
     return MDM_OK;
@@ -391,7 +375,7 @@ pc_leaf_first(pc_parts_t *parts, mdm_err_t *err)
     }
 
     if (i == parts->ncerts) {
-        return pc_fail(err, "private key does not match the certificate");
+        return mdm_err(err, "private key does not match the certificate");
     }
 
     leaf = parts->certs[i];
@@ -414,13 +398,13 @@ pc_topic(X509 *x, mdm_pushcert_t *pc, mdm_err_t *err)
 
     i = X509_NAME_get_index_by_NID(subject, NID_userId, -1);
     if (i < 0) {
-        return pc_fail(err, "certificate subject has no UID (topic)");
+        return mdm_err(err, "certificate subject has no UID (topic)");
     }
 
     entry = X509_NAME_get_entry(subject, i);
     len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(entry));
     if (len < 0) {
-        return pc_fail(err, "certificate subject UID cannot be read");
+        return mdm_err(err, "certificate subject UID cannot be read");
     }
 
     /* the topic check refuses a NUL byte as any other odd character */
@@ -469,7 +453,7 @@ pc_pem(pc_parts_t *parts, mdm_pushcert_t *pc, mdm_err_t *err)
     BIO_free(b);
 
     if (pc->key_pem == NULL) {
-        return pc_fail(err, "cannot encode the certificate and key");
+        return mdm_err(err, "cannot encode the certificate and key");
     }
 
     return MDM_OK;

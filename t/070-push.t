@@ -29,22 +29,10 @@ my $redis = $t->redis_start;
 my $topic = 'com.apple.mgmt.External.2f1c6e3a-test';
 
 # Push certificates: subject UID = topic, issued by the CA the mock trusts.
-sub push_cert {
-    my ($name, $uid) = @_;
-    my $base = "$pki->{dir}/push-$name";
-    $t->openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout',
-        "$base.key", '-out', "$base.csr", '-subj', "/UID=$uid/CN=$name");
-    $t->openssl('x509', '-req', '-in', "$base.csr", '-CA', $pki->{ca},
-        '-CAkey', $pki->{ca_key}, '-CAcreateserial', '-out', "$base.pem",
-        '-days', '30');
-    return { cert => MDM::Test::slurp("$base.pem"),
-             key => MDM::Test::slurp("$base.key") };
-}
-
 my %cert = (
-    first  => push_cert('first', $topic),
-    second => push_cert('second', $topic),
-    wrong  => push_cert('wrong', 'com.example.not-mdm'),
+    first  => $t->push_cert('first', $topic),
+    second => $t->push_cert('second', $topic),
+    wrong  => $t->push_cert('wrong', 'com.example.not-mdm'),
 );
 my $updated = 0;
 

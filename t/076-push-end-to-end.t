@@ -46,29 +46,14 @@ my %API = MDM::Test::api_auth('sekret');
 
 # --- push certificates through the API ---------------------------------------
 
-# A push certificate for the topic (subject UID), issued by the CA apns-mock
-# trusts; returns its PEM certificate + key and its serial (hex, as the
-# mock logs it).
-sub push_cert {
-    my ($name) = @_;
-    my $base = "$pki->{dir}/push-$name";
-    $t->openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout',
-        "$base.key", '-out', "$base.csr", '-subj', "/UID=$topic/CN=$name");
-    $t->openssl('x509', '-req', '-in', "$base.csr", '-CA', $pki->{ca},
-        '-CAkey', $pki->{ca_key}, '-CAcreateserial', '-out', "$base.pem",
-        '-days', '30');
-    my ($serial) = `openssl x509 -in $base.pem -noout -serial` =~ /serial=(\w+)/;
-    return { pem => MDM::Test::slurp("$base.pem") . MDM::Test::slurp("$base.key"),
-             serial => uc $serial };
-}
-
 sub upload {
     my ($cert) = @_;
     return $t->request('PUT', $port, '/v1/pushcert', $cert->{pem},
                        headers => \%API)->{status};
 }
 
-my %cert = (first => push_cert('first'), second => push_cert('second'));
+my %cert = (first => $t->push_cert('first', $topic),
+            second => $t->push_cert('second', $topic));
 isnt($cert{first}{serial}, $cert{second}{serial}, 'two certificates for one topic');
 is(upload($cert{first}), 200, 'PUT /v1/pushcert stores the first certificate');
 

@@ -625,6 +625,24 @@ sub pki {
     };
 }
 
+# An APNs push certificate for topic (subject UID), CN = name, issued by the
+# test CA that apns-mock trusts: { cert, key } as PEM text, pem (both, as
+# PUT /v1/pushcert takes them) and serial (upper-case hex, as apns-mock
+# logs it).
+sub push_cert {
+    my ($self, $name, $topic) = @_;
+    my $pki = $self->pki;
+    my $base = "$pki->{dir}/push-$name";
+    $self->openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout',
+        "$base.key", '-out', "$base.csr", '-subj', "/UID=$topic/CN=$name");
+    $self->openssl('x509', '-req', '-in', "$base.csr", '-CA', $pki->{ca},
+        '-CAkey', $pki->{ca_key}, '-CAcreateserial', '-out', "$base.pem",
+        '-days', '30');
+    my ($serial) = `openssl x509 -in $base.pem -noout -serial` =~ /serial=(\w+)/;
+    my %c = (cert => slurp("$base.pem"), key => slurp("$base.key"));
+    return { %c, pem => $c{cert} . $c{key}, serial => uc($serial // '') };
+}
+
 # A device identity: key + certificate with clientAuth, CN = name, signed
 # by the test device CA (or by the foreign CA with ca => 'foreign').
 sub identity {
