@@ -125,11 +125,18 @@ is($dc->call('ASKING') && $dc->call('GET', '{mig}new'), 'fresh', 'the new key wa
 
 # TRYAGAIN: a multi-key command whose keys are split between both nodes;
 # the client retries until the migration ends, here while it waits.
+# The source's MGETs refused so far (a TRYAGAIN is a rejected call in its
+# command stats; earlier MGETs of this file may have run there too).
+sub mget_rejected {
+    my ($cs) = ($sc->call('INFO', 'commandstats') // '') =~ /^cmdstat_mget:(.*)$/m;
+    return ($cs // '') =~ /rejected_calls=(\d+)/ ? $1 : 0;
+}
+my $rejected = mget_rejected();
 print { $d->{in} } "MGET mig {mig}new\n";
-# barrier: the source has refused it at least once (TRYAGAIN is counted in
-# its command stats), so the migration below ends while the client retries
-ok($t->wait_for(sub { ($sc->call('INFO', 'commandstats') // '') =~ /^cmdstat_mget:/m }, 10),
-   'the split MGET reached the source');
+# barrier: the source has refused this MGET at least once, so the migration
+# below ends while the client retries
+ok($t->wait_for(sub { mget_rejected() > $rejected }, 10),
+   'the split MGET reached the source and was refused (TRYAGAIN)');
 is($sc->call('MIGRATE', '127.0.0.1', $dst->{port}, '', 0, 5000, 'KEYS', 'mig'), 'OK', 'key moved to the target');
 for my $n (@{ $t->cluster_nodes }) {
     next unless $n->{master};
