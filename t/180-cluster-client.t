@@ -115,8 +115,15 @@ my ($dst) = grep { $_->{master} && $_->{port} != $src->{port} } @{ $t->cluster_n
 is(ask($d, 'SET mig here'), '+OK', 'a key in the slot to migrate');
 my $sc = node_client($src->{port});
 my $dc = node_client($dst->{port});
-is($dc->call('CLUSTER', 'SETSLOT', $slot, 'IMPORTING', $src->{id}), 'OK', 'target imports the slot');
-is($sc->call('CLUSTER', 'SETSLOT', $slot, 'MIGRATING', $dst->{id}), 'OK', 'source migrates it');
+# a refusal is an error reply (a hash): say which, and how the cluster looked
+sub setslot {
+    my ($c, @args) = @_;
+    my $r = $c->call('CLUSTER', 'SETSLOT', $slot, @args);
+    diag(explain($r), $t->cluster_nodes_text) if ref $r;
+    return $r;
+}
+is(setslot($dc, 'IMPORTING', $src->{id}), 'OK', 'target imports the slot');
+is(setslot($sc, 'MIGRATING', $dst->{id}), 'OK', 'source migrates it');
 
 is(ask($d, 'GET mig'), '$here', 'during the migration a key still in the source is read there');
 is(ask($d, 'SET {mig}new fresh'), '+OK', 'a new key of a migrating slot: ASK, then ASKING + SET on the target');

@@ -386,7 +386,12 @@ sub redis_cluster_start {
                      '--appendonly', 'no', '--daemonize', 'no',
                      '--cluster-enabled', 'yes',
                      '--cluster-config-file', "$d/nodes.conf",
-                     '--cluster-node-timeout', $o{node_timeout} // 1000,
+                     # 1 s made a loaded 2-core machine fail over on its own
+                     # (a node starved of CPU misses its pings), changing the
+                     # masters under a test's feet; a test that kills a
+                     # master waits for the promotion, however long
+                     '--cluster-node-timeout',
+                     $o{node_timeout} // int(timeout(3000)),
                      # replicas sync at once, not after the default 5 s
                      '--repl-diskless-sync-delay', 0);
         push @ports, $port;
@@ -410,7 +415,8 @@ sub redis_cluster_start {
     return @ports;
 }
 
-# Every live node says cluster_state:ok and knows every other as connected.
+# Every live node says cluster_state:ok, knows every other as connected and
+# sees as many masters as the cluster has.
 sub cluster_wait_ok {
     my ($self, $live, $timeout) = @_;
     return $self->wait_for(sub {
@@ -422,6 +428,10 @@ sub cluster_wait_ok {
             my $nodes = $c->call('CLUSTER', 'NODES');
             my $up = () = $nodes =~ /^\S+ \S+ (?![^ ]*fail)[^ ]* .* connected/mg;
             return 0 unless $up >= $live;
+            # and sees each replica as one: right after --cluster create a
+            # node may still list a replica-to-be as a master without slots
+            my $masters = () = $nodes =~ /^\S+ \S+ (?![^ ]*fail)[^ ]*master/mg;
+            return 0 if $masters > $self->{cluster}{masters};
             # a replica that has not synced could not take over
             my $repl = $c->call('INFO', 'replication');
             return 0 if $repl =~ /role:slave/ && $repl !~ /master_link_status:up/;
