@@ -57,6 +57,19 @@ typedef enum {
     MDM_K_ENROLL_DEV,
     MDM_K_ENROLL_KNOWN,
     MDM_K_SCHEMA,
+    MDM_K_DDM_DECL,
+    MDM_K_DDM_DECL_SETS,
+    MDM_K_DDM_SET,
+    MDM_K_DDM_SET_ENRS,
+    MDM_K_DDM_DECLS,
+    MDM_K_DDM_SETS,
+    MDM_K_DDM_ESETS,
+    MDM_K_DDM_ITEMS,
+    MDM_K_DDM,
+    MDM_K_DDM_STATUS,
+    MDM_K_DDM_VALUES,
+    MDM_K_DDM_ERRORS,
+    MDM_K_DDM_REPORTS,
     MDM_K_COUNT
 } mdm_key_id_t;
 
