@@ -57,6 +57,10 @@ typedef enum {
     MDM_K_ENROLL_DEV,
     MDM_K_ENROLL_KNOWN,
     MDM_K_SCHEMA,
+    MDM_K_ACME_NONCE,
+    MDM_K_ACME_ACCT,
+    MDM_K_ACME_ORDERS,
+    MDM_K_ACME_ORDER,
     MDM_K_COUNT
 } mdm_key_id_t;
 

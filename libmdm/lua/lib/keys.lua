@@ -33,3 +33,7 @@ function K.enroll_index() return 'mdm:enroll:index' end
 function K.enroll_dev(serial) return 'mdm:enroll:dev:{' .. serial .. '}' end
 function K.enroll_known(serial) return 'mdm:enroll:known:{' .. serial .. '}' end
 function K.schema() return 'mdm:schema' end
+function K.acme_nonce(nonce) return 'mdm:acme:nonce:{' .. nonce .. '}' end
+function K.acme_acct(thumbprint) return 'mdm:acme:acct:{' .. thumbprint .. '}' end
+function K.acme_orders(thumbprint) return 'mdm:acme:acct:{' .. thumbprint .. '}:orders' end
+function K.acme_order(order) return 'mdm:acme:order:{' .. order .. '}' end

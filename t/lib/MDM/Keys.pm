@@ -41,6 +41,10 @@ our @EXPORT = qw(
     key_enroll_dev
     key_enroll_known
     key_schema
+    key_acme_nonce
+    key_acme_acct
+    key_acme_orders
+    key_acme_order
     shard_of
 );
 our @EXPORT_OK = qw(%SCHEMA $SCHEMA_VERSION $SHARDS);
@@ -81,6 +85,10 @@ our %SCHEMA = (
     enroll_dev => { type => 'hash', tag => 'owner', pattern => 'mdm:enroll:dev:{<serial>}' },
     enroll_known => { type => 'hash', tag => 'owner', pattern => 'mdm:enroll:known:{<serial>}' },
     schema => { type => 'hash', tag => 'global', pattern => 'mdm:schema' },
+    acme_nonce => { type => 'string', tag => 'owner', pattern => 'mdm:acme:nonce:{<nonce>}' },
+    acme_acct => { type => 'hash', tag => 'owner', pattern => 'mdm:acme:acct:{<thumbprint>}' },
+    acme_orders => { type => 'zset', tag => 'owner', pattern => 'mdm:acme:acct:{<thumbprint>}:orders' },
+    acme_order => { type => 'hash', tag => 'owner', pattern => 'mdm:acme:order:{<order>}' },
 );
 
 # the shard count of a deployment bootstrapped with the defaults
@@ -134,5 +142,9 @@ sub key_enroll_index { return 'mdm:enroll:index' }
 sub key_enroll_dev { my ($serial) = @_; return 'mdm:enroll:dev:{' . $serial . '}' }
 sub key_enroll_known { my ($serial) = @_; return 'mdm:enroll:known:{' . $serial . '}' }
 sub key_schema { return 'mdm:schema' }
+sub key_acme_nonce { my ($nonce) = @_; return 'mdm:acme:nonce:{' . $nonce . '}' }
+sub key_acme_acct { my ($thumbprint) = @_; return 'mdm:acme:acct:{' . $thumbprint . '}' }
+sub key_acme_orders { my ($thumbprint) = @_; return 'mdm:acme:acct:{' . $thumbprint . '}:orders' }
+sub key_acme_order { my ($order) = @_; return 'mdm:acme:order:{' . $order . '}' }
 
 1;
