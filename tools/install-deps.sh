@@ -15,7 +15,7 @@ PACKAGES="
     certmonger
     clang libclang-rt-14-dev
     debhelper dpkg-dev fakeroot lintian
-    libyaml-libyaml-perl python3 python3-yaml
+    libyaml-libyaml-perl python3 python3-yaml python3-cryptography
     stress-ng
 "
 
