@@ -275,6 +275,38 @@ const mdm_schema_key_t mdm_schema_keys[MDM_K_COUNT] = {
         "the newest raw status reports, newest first, each `<unix s> "
         "<status_id>`, a newline, the report JSON; at most "
         "`mdm_ddm_status_history` (10)" },
+
+    [MDM_K_ACME_NONCE] = { "acme_nonce", "string", MDM_TAG_OWNER,
+        "mdm:acme:nonce:{<nonce>}",
+        "an ACME nonce the server handed out (`Replay-Nonce`, docs/acme.md): "
+        "`1`, TTL `mdm_acme_nonce_ttl`; a request spends it with one `DEL` "
+        "(1: fresh, 0: unknown, expired or replayed: `badNonce`)" },
+
+    [MDM_K_ACME_ACCT] = { "acme_acct", "hash", MDM_TAG_OWNER,
+        "mdm:acme:acct:{<thumbprint>}",
+        "an ACME account, named by the RFC 7638 thumbprint of its key (the "
+        "account URL ends in it): `status` (`valid`, `deactivated`), `jwk` "
+        "(the public key, JSON), `created` (unix s), `contact` (JSON "
+        "array); created by `acme_cas.lua` with the guard `status` = ''" },
+
+    [MDM_K_ACME_ORDERS] = { "acme_orders", "zset", MDM_TAG_OWNER,
+        "mdm:acme:acct:{<thumbprint>}:orders",
+        "the account's order IDs, score = the order's `expires`; expired "
+        "members are pruned when an order is added" },
+
+    [MDM_K_ACME_ORDER] = { "acme_order", "hash", MDM_TAG_OWNER,
+        "mdm:acme:order:{<order>}",
+        "an ACME order with its one authorization and challenge "
+        "(libmdm/acme/mdm_acme_state.h): `account` (thumbprint), `status`, "
+        "`authz`, `chall` (state names of RFC 8555), `identifier` (the "
+        "permanent-identifier value), `token` (the challenge's), `created`, "
+        "`expires` (unix s), `validated` (unix s), `att_key` (sha256 hex of "
+        "the attested public key, SubjectPublicKeyInfo DER), `att_serial`, "
+        "`att_udid` (from the attestation), `error` (the problem document "
+        "of a refused challenge), `cert` (sha256 hex of the issued "
+        "certificate, its record is `mdm:ca:cert:{<sha>}`); every change "
+        "is one `acme_cas.lua` call; expires with the order, or "
+        "`mdm_scep_record_retention` after the certificate's not_after" },
 };
 
 

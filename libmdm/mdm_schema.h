@@ -70,6 +70,10 @@ typedef enum {
     MDM_K_DDM_VALUES,
     MDM_K_DDM_ERRORS,
     MDM_K_DDM_REPORTS,
+    MDM_K_ACME_NONCE,
+    MDM_K_ACME_ACCT,
+    MDM_K_ACME_ORDERS,
+    MDM_K_ACME_ORDER,
     MDM_K_COUNT
 } mdm_key_id_t;
 

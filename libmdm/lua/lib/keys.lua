@@ -46,3 +46,7 @@ function K.ddm_status(id) return 'mdm:{' .. id .. '}:ddm:status' end
 function K.ddm_values(id) return 'mdm:{' .. id .. '}:ddm:values' end
 function K.ddm_errors(id) return 'mdm:{' .. id .. '}:ddm:errors' end
 function K.ddm_reports(id) return 'mdm:{' .. id .. '}:ddm:reports' end
+function K.acme_nonce(nonce) return 'mdm:acme:nonce:{' .. nonce .. '}' end
+function K.acme_acct(thumbprint) return 'mdm:acme:acct:{' .. thumbprint .. '}' end
+function K.acme_orders(thumbprint) return 'mdm:acme:acct:{' .. thumbprint .. '}:orders' end
+function K.acme_order(order) return 'mdm:acme:order:{' .. order .. '}' end
