@@ -11,11 +11,12 @@ PACKAGES="
     redis-server
     libhiredis-dev libplist-dev libmsgpack-dev libnghttp2-dev
     libjansson-dev libev-dev libssl-dev openssl libcurl4-openssl-dev
+    libjose-dev libcbor-dev python3-acme
     perl libio-socket-ssl-perl curl
     certmonger
     clang libclang-rt-14-dev
     debhelper dpkg-dev fakeroot lintian
-    libyaml-libyaml-perl python3 python3-yaml
+    libyaml-libyaml-perl python3 python3-yaml python3-cryptography
     stress-ng
 "
 
