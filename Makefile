@@ -9,6 +9,7 @@ B        ?= build
 SAN      ?=
 CC       ?= cc
 PKGS      = hiredis libplist-2.0 msgpack jansson libnghttp2 libssl libcrypto \
+            jose libcbor \
             libcurl
 WARN      = -Wall -Wextra -Werror
 CFLAGS   ?= -g -O2
@@ -196,7 +197,7 @@ bench: deps-if-missing all
 FUZZ_TARGETS  = checkin cms command pushcert identity plist_json event \
                 apns_reply worker_config webhook_json scep \
                 machineinfo ddm_status ddm_declaration ota \
-                webhook_conf apns_goaway ade_fields
+                webhook_conf apns_goaway ade_fields acme_jws profile
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?= -1
 FUZZ_SMOKE_SECONDS ?= 3

@@ -142,3 +142,31 @@ mdm_key_ca_serial(char *buf, const char *serial_hex)
 {
     return mdm_key(buf, MDM_K_CA_SERIAL, serial_hex, NULL);
 }
+
+
+size_t
+mdm_key_acme_nonce(char *buf, const char *nonce)
+{
+    return mdm_key(buf, MDM_K_ACME_NONCE, nonce, NULL);
+}
+
+
+size_t
+mdm_key_acme_acct(char *buf, const char *thumbprint)
+{
+    return mdm_key(buf, MDM_K_ACME_ACCT, thumbprint, NULL);
+}
+
+
+size_t
+mdm_key_acme_orders(char *buf, const char *thumbprint)
+{
+    return mdm_key(buf, MDM_K_ACME_ORDERS, thumbprint, NULL);
+}
+
+
+size_t
+mdm_key_acme_order(char *buf, const char *order)
+{
+    return mdm_key(buf, MDM_K_ACME_ORDER, order, NULL);
+}

@@ -76,4 +76,11 @@ size_t mdm_key_scep_challenge(char *buf, const char *challenge);
 size_t mdm_key_ca_cert(char *buf, const char *sha256_hex);
 size_t mdm_key_ca_serial(char *buf, const char *serial_hex);
 
+/* ACME (docs/acme.md): mdm:acme:nonce:{<nonce>}, mdm:acme:acct:{<thumbprint>}
+ * and its :orders, mdm:acme:order:{<order>}; each its own slot */
+size_t mdm_key_acme_nonce(char *buf, const char *nonce);
+size_t mdm_key_acme_acct(char *buf, const char *thumbprint);
+size_t mdm_key_acme_orders(char *buf, const char *thumbprint);
+size_t mdm_key_acme_order(char *buf, const char *order);
+
 #endif

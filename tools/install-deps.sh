@@ -11,6 +11,7 @@ PACKAGES="
     redis-server
     libhiredis-dev libplist-dev libmsgpack-dev libnghttp2-dev
     libjansson-dev libev-dev libssl-dev openssl libcurl4-openssl-dev
+    libjose-dev libcbor-dev python3-acme
     perl libio-socket-ssl-perl curl
     certmonger
     clang libclang-rt-14-dev
