@@ -109,6 +109,7 @@ struct ngx_http_mdm_ctx_s {
     ngx_uint_t                  checkin;     /* a check-in, not a report */
     void                       *renew;       /* ngx_http_mdm_renew.c */
     void                       *issuance;    /* ngx_http_mdm_issuance.c */
+    void                       *ddm;         /* ngx_http_mdm_ddm.c */
 };
 
 
