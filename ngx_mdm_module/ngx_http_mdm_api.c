@@ -158,6 +158,10 @@ static ngx_http_mdm_api_route_t  ngx_http_mdm_api_routes[] = {
       { { NGX_HTTP_MDM_API_GET_HEAD, 0, ngx_http_mdm_api_ddm_decls },
         { NGX_HTTP_PUT, 1, ngx_http_mdm_api_ddm_decl_put } } },
 
+    { ngx_string("/v1/declarations/"), ngx_string("/touch"),
+      NGX_HTTP_MDM_API_REST|NGX_HTTP_MDM_API_KMFDDM,
+      { { NGX_HTTP_POST, 0, ngx_http_mdm_api_ddm_decl_touch } } },
+
     { ngx_string("/v1/declarations/"), ngx_null_string,
       NGX_HTTP_MDM_API_REST|NGX_HTTP_MDM_API_KMFDDM,
       { { NGX_HTTP_GET|NGX_HTTP_DELETE, 0, ngx_http_mdm_api_ddm_decl } } },
@@ -183,6 +187,10 @@ static ngx_http_mdm_api_route_t  ngx_http_mdm_api_routes[] = {
     { ngx_string("/v1/enrollment-sets-all/"), ngx_null_string,
       NGX_HTTP_MDM_API_REST|NGX_HTTP_MDM_API_KMFDDM,
       { { NGX_HTTP_DELETE, 0, ngx_http_mdm_api_ddm_enr_sets_all } } },
+
+    { ngx_string("/v1/notify"), ngx_null_string,
+      NGX_HTTP_MDM_API_EXACT|NGX_HTTP_MDM_API_KMFDDM,
+      { { NGX_HTTP_POST, 0, ngx_http_mdm_api_ddm_notify } } },
 
     /* what devices reported (ngx_http_mdm_api_ddm_status.c) */
     { ngx_string("/v1/declaration-status/"), ngx_null_string,

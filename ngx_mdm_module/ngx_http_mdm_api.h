@@ -157,6 +157,11 @@ ngx_int_t ngx_http_mdm_api_ddm_enr_sets(ngx_http_request_t *r,
     ngx_str_t *path);
 ngx_int_t ngx_http_mdm_api_ddm_enr_sets_all(ngx_http_request_t *r,
     ngx_str_t *path);
+/* POST /v1/declarations/<id>/touch, POST /v1/notify */
+ngx_int_t ngx_http_mdm_api_ddm_decl_touch(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_ddm_notify(ngx_http_request_t *r,
+    ngx_str_t *path);
 
 /* ngx_http_mdm_api_ddm_status.c: GET /v1/declaration-status/<ids>,
  * /v1/status-errors/<ids>, /v1/status-values/<ids>?prefix=,
