@@ -202,6 +202,80 @@ const mdm_schema_key_t mdm_schema_keys[MDM_K_COUNT] = {
         "`registered` (unix s); read by `ade_record.lua` (same slot as the "
         "facts) when `mdm_enroll_ade_known_serials on`" },
 
+    [MDM_K_DDM_DECL] = { "ddm_decl", "hash", MDM_TAG_OWNER,
+        "mdm:ddm:decl:{<decl>}",
+        "a declaration, stored once (docs/ddm.md): `type`, `kind` "
+        "(`activation`, `asset`, `configuration`, `management`), `token` "
+        "(its ServerToken), `doc` (the JSON devices get, byte-identical on "
+        "every fetch), `canon` (the canonical content the token hashes), "
+        "`touch` (touch count), `created`, `updated` (unix s)" },
+
+    [MDM_K_DDM_DECL_SETS] = { "ddm_decl_sets", "set", MDM_TAG_OWNER,
+        "mdm:ddm:decl:{<decl>}:sets",
+        "the sets the declaration is in (a declaration in a set is not "
+        "deleted)" },
+
+    [MDM_K_DDM_SET] = { "ddm_set", "hash", MDM_TAG_OWNER,
+        "mdm:ddm:set:{<set>}",
+        "a set's declarations: field = Identifier, value = `<kind> "
+        "<ServerToken>`, updated by the API when a declaration changes, so "
+        "that an enrollment's view is built from its sets alone" },
+
+    [MDM_K_DDM_SET_ENRS] = { "ddm_set_enrs", "set", MDM_TAG_OWNER,
+        "mdm:ddm:set:{<set>}:enrs",
+        "the enrollment IDs the set is assigned to" },
+
+    [MDM_K_DDM_DECLS] = { "ddm_decls", "set", MDM_TAG_GLOBAL,
+        "mdm:ddm:decls",
+        "every declaration Identifier (`GET /v1/declarations`)" },
+
+    [MDM_K_DDM_SETS] = { "ddm_sets", "set", MDM_TAG_GLOBAL,
+        "mdm:ddm:sets",
+        "every set holding a declaration (`GET /v1/sets`)" },
+
+    [MDM_K_DDM_ESETS] = { "ddm_esets", "set", MDM_TAG_DEVICE,
+        "mdm:{<id>}:ddm:sets",
+        "the sets assigned to the enrollment" },
+
+    [MDM_K_DDM_ITEMS] = { "ddm_items", "hash", MDM_TAG_DEVICE,
+        "mdm:{<id>}:ddm:items",
+        "the enrollment's view, materialised by the API whenever one of "
+        "its sets or their declarations change: field = Identifier, value "
+        "= `<kind> <ServerToken>` (the union of its sets); what "
+        "`declaration-items` lists and `declaration/<kind>/<id>` allows" },
+
+    [MDM_K_DDM] = { "ddm", "hash", MDM_TAG_DEVICE,
+        "mdm:{<id>}:ddm",
+        "the enrollment's DDM state: `token` (DeclarationsToken of the "
+        "items), `ts` (unix s of its last change: the tokens Timestamp), "
+        "`notify` (unix s: a `DeclarativeManagement` command is pending, "
+        "cleared when the device fetches `tokens` or `declaration-items`; "
+        "one pending per device), `status_at` (unix s of the last status "
+        "report)" },
+
+    [MDM_K_DDM_STATUS] = { "ddm_status", "hash", MDM_TAG_DEVICE,
+        "mdm:{<id>}:ddm:status",
+        "reported declaration status: field = Identifier, value = JSON "
+        "`{identifier, active, valid, server-token, reasons, "
+        "status_received, status_id}`" },
+
+    [MDM_K_DDM_VALUES] = { "ddm_values", "hash", MDM_TAG_DEVICE,
+        "mdm:{<id>}:ddm:values",
+        "reported status values: field = status item path "
+        "(`device.operating-system.version`), value = JSON `{value, "
+        "timestamp, status_id}`" },
+
+    [MDM_K_DDM_ERRORS] = { "ddm_errors", "list", MDM_TAG_DEVICE,
+        "mdm:{<id>}:ddm:errors",
+        "the newest reported errors (JSON `{path, error, timestamp, "
+        "status_id}`), newest first, at most 100" },
+
+    [MDM_K_DDM_REPORTS] = { "ddm_reports", "list", MDM_TAG_DEVICE,
+        "mdm:{<id>}:ddm:reports",
+        "the newest raw status reports, newest first, each `<unix s> "
+        "<status_id>`, a newline, the report JSON; at most "
+        "`mdm_ddm_status_history` (10)" },
+
     [MDM_K_ACME_NONCE] = { "acme_nonce", "string", MDM_TAG_OWNER,
         "mdm:acme:nonce:{<nonce>}",
         "an ACME nonce the server handed out (`Replay-Nonce`, docs/acme.md): "

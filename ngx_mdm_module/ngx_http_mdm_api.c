@@ -152,6 +152,58 @@ static ngx_http_mdm_api_route_t  ngx_http_mdm_api_routes[] = {
     { ngx_string("/v1/certificates/"), ngx_null_string, 0,
       { { NGX_HTTP_GET, 0, ngx_http_mdm_api_certs_one } } },
 
+    /* declarative management, KMFDDM's routes (ngx_http_mdm_api_ddm.c) */
+    { ngx_string("/v1/declarations"), ngx_null_string,
+      NGX_HTTP_MDM_API_EXACT|NGX_HTTP_MDM_API_KMFDDM,
+      { { NGX_HTTP_MDM_API_GET_HEAD, 0, ngx_http_mdm_api_ddm_decls },
+        { NGX_HTTP_PUT, 1, ngx_http_mdm_api_ddm_decl_put } } },
+
+    { ngx_string("/v1/declarations/"), ngx_null_string,
+      NGX_HTTP_MDM_API_REST|NGX_HTTP_MDM_API_KMFDDM,
+      { { NGX_HTTP_GET|NGX_HTTP_DELETE, 0, ngx_http_mdm_api_ddm_decl } } },
+
+    { ngx_string("/v1/declaration-sets/"), ngx_null_string,
+      NGX_HTTP_MDM_API_REST|NGX_HTTP_MDM_API_KMFDDM,
+      { { NGX_HTTP_GET, 0, ngx_http_mdm_api_ddm_decl_sets } } },
+
+    { ngx_string("/v1/sets"), ngx_null_string,
+      NGX_HTTP_MDM_API_EXACT|NGX_HTTP_MDM_API_KMFDDM,
+      { { NGX_HTTP_MDM_API_GET_HEAD, 0, ngx_http_mdm_api_ddm_sets } } },
+
+    { ngx_string("/v1/set-declarations/"), ngx_null_string,
+      NGX_HTTP_MDM_API_REST|NGX_HTTP_MDM_API_KMFDDM,
+      { { NGX_HTTP_GET|NGX_HTTP_PUT|NGX_HTTP_DELETE, 0,
+          ngx_http_mdm_api_ddm_set_decls } } },
+
+    { ngx_string("/v1/enrollment-sets/"), ngx_null_string,
+      NGX_HTTP_MDM_API_REST|NGX_HTTP_MDM_API_KMFDDM,
+      { { NGX_HTTP_GET|NGX_HTTP_PUT|NGX_HTTP_DELETE, 0,
+          ngx_http_mdm_api_ddm_enr_sets } } },
+
+    { ngx_string("/v1/enrollment-sets-all/"), ngx_null_string,
+      NGX_HTTP_MDM_API_REST|NGX_HTTP_MDM_API_KMFDDM,
+      { { NGX_HTTP_DELETE, 0, ngx_http_mdm_api_ddm_enr_sets_all } } },
+
+    /* what devices reported (ngx_http_mdm_api_ddm_status.c) */
+    { ngx_string("/v1/declaration-status/"), ngx_null_string,
+      NGX_HTTP_MDM_API_REST|NGX_HTTP_MDM_API_KMFDDM,
+      { { NGX_HTTP_MDM_API_GET_HEAD, 0, ngx_http_mdm_api_ddm_decl_status } } },
+
+    { ngx_string("/v1/status-errors/"), ngx_null_string,
+      NGX_HTTP_MDM_API_REST|NGX_HTTP_MDM_API_KMFDDM,
+      { { NGX_HTTP_MDM_API_GET_HEAD, 0,
+          ngx_http_mdm_api_ddm_status_errors } } },
+
+    { ngx_string("/v1/status-values/"), ngx_null_string,
+      NGX_HTTP_MDM_API_REST|NGX_HTTP_MDM_API_KMFDDM,
+      { { NGX_HTTP_MDM_API_GET_HEAD, 0,
+          ngx_http_mdm_api_ddm_status_values } } },
+
+    { ngx_string("/v1/status-report/"), ngx_null_string,
+      NGX_HTTP_MDM_API_REST|NGX_HTTP_MDM_API_KMFDDM,
+      { { NGX_HTTP_MDM_API_GET_HEAD, 0,
+          ngx_http_mdm_api_ddm_status_report } } },
+
     { ngx_null_string, ngx_null_string, 0, { { 0, 0, NULL } } }
 };
 

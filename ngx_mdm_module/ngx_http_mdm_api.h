@@ -135,6 +135,41 @@ ngx_int_t ngx_http_mdm_api_enroll_delete(ngx_http_request_t *r,
 ngx_int_t ngx_http_mdm_api_enroll_devices(ngx_http_request_t *r,
     ngx_str_t *serial);
 
+/* ngx_http_mdm_api_ddm.c: KMFDDM's declarative management routes:
+ * GET|PUT /v1/declarations, GET|DELETE /v1/declarations/<id>,
+ * GET /v1/declaration-sets/<id>, GET /v1/sets,
+ * GET|PUT|DELETE /v1/set-declarations/<set>[?declaration=],
+ * GET|PUT|DELETE /v1/enrollment-sets/<id>[?set=],
+ * DELETE /v1/enrollment-sets-all[/sets]/<id> */
+ngx_int_t ngx_http_mdm_api_ddm_decls(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_ddm_decl_put(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_ddm_decl(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_ddm_decl_sets(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_ddm_sets(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_ddm_set_decls(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_ddm_enr_sets(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_ddm_enr_sets_all(ngx_http_request_t *r,
+    ngx_str_t *path);
+
+/* ngx_http_mdm_api_ddm_status.c: GET /v1/declaration-status/<ids>,
+ * /v1/status-errors/<ids>, /v1/status-values/<ids>?prefix=,
+ * /v1/status-report/<id>?index= */
+ngx_int_t ngx_http_mdm_api_ddm_decl_status(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_ddm_status_errors(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_ddm_status_values(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_ddm_status_report(ngx_http_request_t *r,
+    ngx_str_t *path);
+
 /*
  * Shared by the API handlers, all in ngx_http_mdm_api.c. The path and the
  * query, as sent, decoded strictly; NGX_DECLINED with *err for a 400.

@@ -111,6 +111,7 @@ struct ngx_http_mdm_ctx_s {
     void                       *renew;       /* ngx_http_mdm_renew.c */
     void                       *issuance;    /* ngx_http_mdm_issuance.c */
     void                       *record;      /* ngx_http_mdm_issuance_record.c */
+    void                       *ddm;         /* ngx_http_mdm_ddm.c */
 };
 
 

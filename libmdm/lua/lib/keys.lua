@@ -33,6 +33,19 @@ function K.enroll_index() return 'mdm:enroll:index' end
 function K.enroll_dev(serial) return 'mdm:enroll:dev:{' .. serial .. '}' end
 function K.enroll_known(serial) return 'mdm:enroll:known:{' .. serial .. '}' end
 function K.schema() return 'mdm:schema' end
+function K.ddm_decl(decl) return 'mdm:ddm:decl:{' .. decl .. '}' end
+function K.ddm_decl_sets(decl) return 'mdm:ddm:decl:{' .. decl .. '}:sets' end
+function K.ddm_set(set) return 'mdm:ddm:set:{' .. set .. '}' end
+function K.ddm_set_enrs(set) return 'mdm:ddm:set:{' .. set .. '}:enrs' end
+function K.ddm_decls() return 'mdm:ddm:decls' end
+function K.ddm_sets() return 'mdm:ddm:sets' end
+function K.ddm_esets(id) return 'mdm:{' .. id .. '}:ddm:sets' end
+function K.ddm_items(id) return 'mdm:{' .. id .. '}:ddm:items' end
+function K.ddm(id) return 'mdm:{' .. id .. '}:ddm' end
+function K.ddm_status(id) return 'mdm:{' .. id .. '}:ddm:status' end
+function K.ddm_values(id) return 'mdm:{' .. id .. '}:ddm:values' end
+function K.ddm_errors(id) return 'mdm:{' .. id .. '}:ddm:errors' end
+function K.ddm_reports(id) return 'mdm:{' .. id .. '}:ddm:reports' end
 function K.acme_nonce(nonce) return 'mdm:acme:nonce:{' .. nonce .. '}' end
 function K.acme_acct(thumbprint) return 'mdm:acme:acct:{' .. thumbprint .. '}' end
 function K.acme_orders(thumbprint) return 'mdm:acme:acct:{' .. thumbprint .. '}:orders' end

@@ -41,6 +41,19 @@ our @EXPORT = qw(
     key_enroll_dev
     key_enroll_known
     key_schema
+    key_ddm_decl
+    key_ddm_decl_sets
+    key_ddm_set
+    key_ddm_set_enrs
+    key_ddm_decls
+    key_ddm_sets
+    key_ddm_esets
+    key_ddm_items
+    key_ddm
+    key_ddm_status
+    key_ddm_values
+    key_ddm_errors
+    key_ddm_reports
     key_acme_nonce
     key_acme_acct
     key_acme_orders
@@ -85,6 +98,19 @@ our %SCHEMA = (
     enroll_dev => { type => 'hash', tag => 'owner', pattern => 'mdm:enroll:dev:{<serial>}' },
     enroll_known => { type => 'hash', tag => 'owner', pattern => 'mdm:enroll:known:{<serial>}' },
     schema => { type => 'hash', tag => 'global', pattern => 'mdm:schema' },
+    ddm_decl => { type => 'hash', tag => 'owner', pattern => 'mdm:ddm:decl:{<decl>}' },
+    ddm_decl_sets => { type => 'set', tag => 'owner', pattern => 'mdm:ddm:decl:{<decl>}:sets' },
+    ddm_set => { type => 'hash', tag => 'owner', pattern => 'mdm:ddm:set:{<set>}' },
+    ddm_set_enrs => { type => 'set', tag => 'owner', pattern => 'mdm:ddm:set:{<set>}:enrs' },
+    ddm_decls => { type => 'set', tag => 'global', pattern => 'mdm:ddm:decls' },
+    ddm_sets => { type => 'set', tag => 'global', pattern => 'mdm:ddm:sets' },
+    ddm_esets => { type => 'set', tag => 'device', pattern => 'mdm:{<id>}:ddm:sets' },
+    ddm_items => { type => 'hash', tag => 'device', pattern => 'mdm:{<id>}:ddm:items' },
+    ddm => { type => 'hash', tag => 'device', pattern => 'mdm:{<id>}:ddm' },
+    ddm_status => { type => 'hash', tag => 'device', pattern => 'mdm:{<id>}:ddm:status' },
+    ddm_values => { type => 'hash', tag => 'device', pattern => 'mdm:{<id>}:ddm:values' },
+    ddm_errors => { type => 'list', tag => 'device', pattern => 'mdm:{<id>}:ddm:errors' },
+    ddm_reports => { type => 'list', tag => 'device', pattern => 'mdm:{<id>}:ddm:reports' },
     acme_nonce => { type => 'string', tag => 'owner', pattern => 'mdm:acme:nonce:{<nonce>}' },
     acme_acct => { type => 'hash', tag => 'owner', pattern => 'mdm:acme:acct:{<thumbprint>}' },
     acme_orders => { type => 'zset', tag => 'owner', pattern => 'mdm:acme:acct:{<thumbprint>}:orders' },
@@ -142,6 +168,19 @@ sub key_enroll_index { return 'mdm:enroll:index' }
 sub key_enroll_dev { my ($serial) = @_; return 'mdm:enroll:dev:{' . $serial . '}' }
 sub key_enroll_known { my ($serial) = @_; return 'mdm:enroll:known:{' . $serial . '}' }
 sub key_schema { return 'mdm:schema' }
+sub key_ddm_decl { my ($decl) = @_; return 'mdm:ddm:decl:{' . $decl . '}' }
+sub key_ddm_decl_sets { my ($decl) = @_; return 'mdm:ddm:decl:{' . $decl . '}:sets' }
+sub key_ddm_set { my ($set) = @_; return 'mdm:ddm:set:{' . $set . '}' }
+sub key_ddm_set_enrs { my ($set) = @_; return 'mdm:ddm:set:{' . $set . '}:enrs' }
+sub key_ddm_decls { return 'mdm:ddm:decls' }
+sub key_ddm_sets { return 'mdm:ddm:sets' }
+sub key_ddm_esets { my ($id) = @_; return 'mdm:{' . $id . '}:ddm:sets' }
+sub key_ddm_items { my ($id) = @_; return 'mdm:{' . $id . '}:ddm:items' }
+sub key_ddm { my ($id) = @_; return 'mdm:{' . $id . '}:ddm' }
+sub key_ddm_status { my ($id) = @_; return 'mdm:{' . $id . '}:ddm:status' }
+sub key_ddm_values { my ($id) = @_; return 'mdm:{' . $id . '}:ddm:values' }
+sub key_ddm_errors { my ($id) = @_; return 'mdm:{' . $id . '}:ddm:errors' }
+sub key_ddm_reports { my ($id) = @_; return 'mdm:{' . $id . '}:ddm:reports' }
 sub key_acme_nonce { my ($nonce) = @_; return 'mdm:acme:nonce:{' . $nonce . '}' }
 sub key_acme_acct { my ($thumbprint) = @_; return 'mdm:acme:acct:{' . $thumbprint . '}' }
 sub key_acme_orders { my ($thumbprint) = @_; return 'mdm:acme:acct:{' . $thumbprint . '}:orders' }

@@ -1,0 +1,1071 @@
+/*
+ * The declarative management catalogue, KMFDDM's API (services.md §1.10,
+ * docs/ddm.md): declarations, sets, and the sets of enrollments. Change
+ * routes answer 204 when something changed and 304 when nothing did, as
+ * KMFDDM's code does; ?nonotify suppresses the DeclarativeManagement
+ * command. Every Redis step is one slot: the declaration's, the set's or
+ * the enrollment's (ddm_decl.lua, ddm_set.lua, ddm_enr.lua), then the
+ * views of the enrollments reached (ngx_http_mdm_ddm_view.c).
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <jansson.h>
+
+#include "mdm_keys.h"
+#include "ddm/mdm_ddm.h"
+#include "ngx_http_mdm_module.h"
+#include "ngx_http_mdm_api.h"
+#include "ngx_http_mdm_ddm.h"
+
+
+static ngx_int_t ngx_http_mdm_api_ddm_query(ngx_http_request_t *r,
+    ngx_http_mdm_ddm_op_t *op, const char *want, const char **err);
+static ngx_int_t ngx_http_mdm_api_ddm_name(ngx_http_request_t *r,
+    ngx_str_t *s, const char *what, char **out, const char **err);
+static ngx_int_t ngx_http_mdm_api_ddm_plain(ngx_http_request_t *r,
+    const char *cmd, mdm_key_id_t k, const char *owner, const char *member,
+    ngx_http_mdm_reply_pt handler);
+static ngx_int_t ngx_http_mdm_api_ddm_list(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_mdm_api_ddm_keys(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_mdm_api_ddm_send_strings(ngx_http_request_t *r,
+    redisReply *reply, size_t stride);
+static ngx_int_t ngx_http_mdm_api_ddm_result(ngx_http_request_t *r,
+    ngx_http_mdm_ddm_op_t *op);
+static ngx_uint_t ngx_http_mdm_api_ddm_is_err(redisReply *reply);
+
+static void ngx_http_mdm_api_decl_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_api_decl_parse(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_api_decl_stored(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_mdm_api_decl_indexed(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_mdm_api_decl_sets_next(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_api_decl_set_updated(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_mdm_api_decl_got(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_mdm_api_decl_deleted(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_mdm_api_decl_unindexed(ngx_http_request_t *r,
+    redisReply *reply);
+
+static ngx_int_t ngx_http_mdm_api_setdecl_decl(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_mdm_api_setdecl_set(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_mdm_api_setdecl_indexed(ngx_http_request_t *r,
+    redisReply *reply);
+
+static ngx_int_t ngx_http_mdm_api_enrset_known(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_mdm_api_enrset_assigned(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_mdm_api_enrset_done(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_mdm_api_enrset_cleared(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_mdm_api_enrset_unassign_next(
+    ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_api_enrset_unassigned(ngx_http_request_t *r,
+    redisReply *reply);
+
+
+/* ---------------------------------------------------------------------------
+ * Shared: names, the query, plain one-key commands, lists
+ * -------------------------------------------------------------------------- */
+
+/*
+ * The query of a change route: nonotify always, and the one parameter
+ * `want` ("declaration", "set" or NULL) names, which must be there.
+ * NGX_DECLINED with *err for a 400.
+ */
+static ngx_int_t
+ngx_http_mdm_api_ddm_query(ngx_http_request_t *r, ngx_http_mdm_ddm_op_t *op,
+    const char *want, const char **err)
+{
+    ngx_int_t                rc;
+    ngx_str_t               *v;
+    ngx_http_mdm_api_arg_t   q[] = {
+        { ngx_string("nonotify"), ngx_null_string, 0 },
+        { ngx_string("declaration"), ngx_null_string, 0 },
+        { ngx_string("set"), ngx_null_string, 0 },
+        { ngx_null_string, ngx_null_string, 0 }
+    };
+
+    rc = ngx_http_mdm_api_args(r, q, err);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* KMFDDM: anything but "", 0, false, no, off */
+    v = &q[0].value;
+    op->nonotify = q[0].set && v->len
+                   && !(v->len == 1 && v->data[0] == '0')
+                   && ngx_strcasecmp(v->data, (u_char *) "false") != 0
+                   && ngx_strcasecmp(v->data, (u_char *) "no") != 0
+                   && ngx_strcasecmp(v->data, (u_char *) "off") != 0;
+
+    if ((q[1].set && (want == NULL || want[0] != 'd'))
+        || (q[2].set && (want == NULL || want[0] != 's')))
+    {
+        *err = "unexpected query parameter";
+        return NGX_DECLINED;
+    }
+
+    if (want == NULL) {
+        return NGX_OK;
+    }
+
+    if (want[0] == 'd') {
+        if (!q[1].set) {
+            *err = "missing declaration parameter";
+            return NGX_DECLINED;
+        }
+        return ngx_http_mdm_api_ddm_name(r, &q[1].value, "declaration",
+                                         &op->decl, err);
+    }
+
+    if (!q[2].set) {
+        *err = "missing set parameter";
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_mdm_api_ddm_name(r, &q[2].value, "set", &op->set, err);
+}
+
+
+/*
+ * A declaration Identifier or a set name: 1 to 64 octets without control
+ * characters (mdm_ddm_id_valid); NGX_DECLINED with *err for a 400.
+ */
+static ngx_int_t
+ngx_http_mdm_api_ddm_name(ngx_http_request_t *r, ngx_str_t *s,
+    const char *what, char **out, const char **err)
+{
+    u_char  *msg;
+
+    if (!mdm_ddm_id_valid((char *) s->data, s->len)
+        || ngx_strlchr(s->data, s->data + s->len, '\0') != NULL)
+    {
+        msg = ngx_pnalloc(r->pool, 80);
+        if (msg == NULL) {
+            return NGX_ERROR;
+        }
+        ngx_sprintf(msg, "%s must be 1 to %d bytes without control "
+                    "characters%Z", what, MDM_DDM_ID_MAX);
+        *err = (char *) msg;
+        return NGX_DECLINED;
+    }
+
+    *out = ngx_http_mdm_cstr(r->pool, s);
+
+    return *out ? NGX_OK : NGX_ERROR;
+}
+
+
+/* One plain command on one key: CMD key [member]. */
+static ngx_int_t
+ngx_http_mdm_api_ddm_plain(ngx_http_request_t *r, const char *cmd,
+    mdm_key_id_t k, const char *owner, const char *member,
+    ngx_http_mdm_reply_pt handler)
+{
+    char                 buf[MDM_KEY_MAX];
+    size_t               len;
+    ngx_http_mdm_args_t  args;
+
+    len = mdm_key(buf, k, owner, NULL);
+
+    if (len == 0 || ngx_http_mdm_args_init(r, &args, 3) != NGX_OK
+        || ngx_http_mdm_args_add_copy(r, &args, buf, len) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the command goes first */
+    args.argv[1] = args.argv[0];
+    args.argvlen[1] = args.argvlen[0];
+    args.argv[0] = cmd;
+    args.argvlen[0] = ngx_strlen(cmd);
+    args.argc = 2;
+
+    if (member != NULL) {
+        ngx_http_mdm_args_add_cstr(&args, member);
+    }
+
+    return ngx_http_mdm_eval(r, &args, handler);
+}
+
+
+static int
+ngx_http_mdm_api_ddm_strcmp(const void *a, const void *b)
+{
+    return ngx_strcmp(*(const char **) a, *(const char **) b);
+}
+
+
+/* Every stride-th string of the reply as a JSON array, sorted. */
+static ngx_int_t
+ngx_http_mdm_api_ddm_send_strings(ngx_http_request_t *r, redisReply *reply,
+    size_t stride)
+{
+    char        **s;
+    size_t        i, n;
+    json_t       *a;
+
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        return ngx_http_mdm_api_unexpected(r, "ddm");
+    }
+
+    s = ngx_palloc(r->pool, (reply->elements + 1) * sizeof(char *));
+    a = json_array();
+    if (s == NULL || a == NULL) {
+        json_decref(a);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    for (i = 0, n = 0; i < reply->elements; i += stride) {
+        if (reply->element[i]->type == REDIS_REPLY_STRING) {
+            s[n++] = reply->element[i]->str;
+        }
+    }
+
+    ngx_qsort(s, n, sizeof(char *), ngx_http_mdm_api_ddm_strcmp);
+
+    for (i = 0; i < n; i++) {
+        json_array_append_new(a, json_string(s[i]));
+    }
+
+    return ngx_http_mdm_api_send_json(r, NGX_HTTP_OK, a);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_api_ddm_list(ngx_http_request_t *r, redisReply *reply)
+{
+    return ngx_http_mdm_api_ddm_send_strings(r, reply, 1);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_api_ddm_keys(ngx_http_request_t *r, redisReply *reply)
+{
+    return ngx_http_mdm_api_ddm_send_strings(r, reply, 2);
+}
+
+
+/* {'err', reason} from one of the scripts */
+static ngx_uint_t
+ngx_http_mdm_api_ddm_is_err(redisReply *reply)
+{
+    return reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
+           && reply->element[0]->type == REDIS_REPLY_STRING
+           && ngx_strcmp(reply->element[0]->str, "err") == 0
+           && reply->element[1]->type == REDIS_REPLY_STRING;
+}
+
+
+/* After the views (and the command): 204 changed, 304 unchanged. */
+static ngx_int_t
+ngx_http_mdm_api_ddm_result(ngx_http_request_t *r, ngx_http_mdm_ddm_op_t *op)
+{
+    if (op->notified) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mdm ddm: DeclarativeManagement %s enqueued to %ui "
+                      "enrollments", op->uuid, op->notified);
+    }
+
+    return ngx_http_mdm_send(r, op->changed ? NGX_HTTP_NO_CONTENT
+                                            : NGX_HTTP_NOT_MODIFIED,
+                             NULL, NULL, 0);
+}
+
+
+/* ---------------------------------------------------------------------------
+ * GET /v1/declarations, GET /v1/sets
+ * -------------------------------------------------------------------------- */
+
+ngx_int_t
+ngx_http_mdm_api_ddm_decls(ngx_http_request_t *r, ngx_str_t *path)
+{
+    ngx_int_t    rc;
+    const char  *err;
+
+    rc = ngx_http_mdm_api_no_args(r, &err);
+    if (rc != NGX_OK) {
+        return ngx_http_mdm_api_bad(r, rc, err);
+    }
+
+    return ngx_http_mdm_api_ddm_plain(r, "SMEMBERS", MDM_K_DDM_DECLS, NULL,
+                                      NULL, ngx_http_mdm_api_ddm_list);
+}
+
+
+ngx_int_t
+ngx_http_mdm_api_ddm_sets(ngx_http_request_t *r, ngx_str_t *path)
+{
+    ngx_int_t    rc;
+    const char  *err;
+
+    rc = ngx_http_mdm_api_no_args(r, &err);
+    if (rc != NGX_OK) {
+        return ngx_http_mdm_api_bad(r, rc, err);
+    }
+
+    return ngx_http_mdm_api_ddm_plain(r, "SMEMBERS", MDM_K_DDM_SETS, NULL,
+                                      NULL, ngx_http_mdm_api_ddm_list);
+}
+
+
+/* ---------------------------------------------------------------------------
+ * PUT /v1/declarations: validated, stored once, handed on to its sets
+ * -------------------------------------------------------------------------- */
+
+ngx_int_t
+ngx_http_mdm_api_ddm_decl_put(ngx_http_request_t *r, ngx_str_t *path)
+{
+    ngx_int_t               rc;
+    const char             *err;
+    ngx_http_mdm_ddm_op_t  *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+    if (op == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_mdm_api_ddm_query(r, op, NULL, &err);
+    if (rc != NGX_OK) {
+        return ngx_http_mdm_api_bad(r, rc, err);
+    }
+
+    return ngx_http_mdm_read_body(r, ngx_http_mdm_api_decl_body);
+}
+
+
+static void
+ngx_http_mdm_api_decl_body(ngx_http_request_t *r)
+{
+    ngx_http_finalize_request(r, ngx_http_mdm_api_decl_parse(r));
+}
+
+
+static ngx_int_t
+ngx_http_mdm_api_decl_parse(ngx_http_request_t *r)
+{
+    u_char                 *p;
+    ngx_str_t               body;
+    json_t                 *json;
+    mdm_ddm_error_t         err;
+    ngx_http_mdm_args_t     args;
+    ngx_http_mdm_ddm_op_t  *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+
+    switch (ngx_http_mdm_body(r, &body)) {
+    case NGX_OK:
+        break;
+    case NGX_DECLINED:
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                       "body larger than "
+                                       "client_body_buffer_size");
+    default:
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (mdm_ddm_declaration_parse((char *) body.data, body.len, 0, &op->d,
+                                  &err)
+        != MDM_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mdm api: declaration refused: %s (%s at \"%s\")",
+                      err.msg, err.rule, err.path);
+        json = mdm_ddm_error_json(&err);
+        if (json == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        return ngx_http_mdm_api_send_json(r,
+                   ngx_strcmp(err.rule, "size") == 0
+                   ? NGX_HTTP_REQUEST_ENTITY_TOO_LARGE
+                   : NGX_HTTP_BAD_REQUEST, json);
+    }
+
+    op->parsed = 1;
+    op->decl = (char *) op->d.identifier;
+
+    p = ngx_sprintf(op->item, "%s %s", mdm_ddm_kind_name(op->d.kind),
+                    op->d.server_token);
+    *p = '\0';
+
+    if (ngx_http_mdm_ddm_script(r, &args, "ddm_decl", MDM_K_DDM_DECL,
+                                MDM_K_DDM_DECL_SETS, op->decl, 8)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_mdm_args_add_cstr(&args, "put");
+    ngx_http_mdm_args_add_cstr(&args, op->d.type);
+    ngx_http_mdm_args_add_cstr(&args, mdm_ddm_kind_name(op->d.kind));
+    ngx_http_mdm_args_add_cstr(&args, op->d.server_token);
+    ngx_http_mdm_args_add(&args, op->d.document, op->d.document_len);
+    ngx_http_mdm_args_add(&args, op->d.canonical, op->d.canonical_len);
+
+    if (ngx_http_mdm_args_add_int(r, &args, op->d.touch) != NGX_OK
+        || ngx_http_mdm_args_add_int(r, &args, ngx_time()) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    op->done = ngx_http_mdm_api_ddm_result;
+
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_decl_stored);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_api_decl_stored(ngx_http_request_t *r, redisReply *reply)
+{
+    ngx_http_mdm_ddm_op_t  *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1
+        || reply->element[0]->type != REDIS_REPLY_INTEGER)
+    {
+        return ngx_http_mdm_api_unexpected(r, "ddm_decl");
+    }
+
+    if (reply->element[0]->integer == 0) {
+        return ngx_http_mdm_api_ddm_result(r, op);
+    }
+
+    op->changed = 1;
+    op->sets = ngx_http_mdm_ddm_strings(r, reply->element + 1,
+                                        reply->elements - 1);
+    if (op->sets == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_mdm_api_ddm_plain(r, "SADD", MDM_K_DDM_DECLS, NULL,
+                                      op->decl,
+                                      ngx_http_mdm_api_decl_indexed);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_api_decl_indexed(ngx_http_request_t *r, redisReply *reply)
+{
+    ngx_http_mdm_ddm_op_t  *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+    op->set_next = 0;
+
+    return ngx_http_mdm_api_decl_sets_next(r);
+}
+
+
+/* The declaration's new item into each set holding it, one set a call. */
+static ngx_int_t
+ngx_http_mdm_api_decl_sets_next(ngx_http_request_t *r)
+{
+    char                   **sets;
+    ngx_http_mdm_args_t      args;
+    ngx_http_mdm_ddm_op_t   *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+
+    if (op->set_next == op->sets->nelts) {
+        return ngx_http_mdm_ddm_views(r, op);
+    }
+
+    sets = op->sets->elts;
+
+    if (ngx_http_mdm_ddm_script(r, &args, "ddm_set", MDM_K_DDM_SET,
+                                MDM_K_DDM_SET_ENRS, sets[op->set_next], 3)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_mdm_args_add_cstr(&args, "update");
+    ngx_http_mdm_args_add_cstr(&args, op->decl);
+    ngx_http_mdm_args_add_cstr(&args, (char *) op->item);
+
+    op->set_next++;
+
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_decl_set_updated);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_api_decl_set_updated(ngx_http_request_t *r, redisReply *reply)
+{
+    ngx_http_mdm_ddm_op_t  *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) {
+        return ngx_http_mdm_api_unexpected(r, "ddm_set");
+    }
+
+    if (ngx_http_mdm_ddm_add_enrs(r, op, reply->element + 2,
+                                  reply->elements - 2)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_mdm_api_decl_sets_next(r);
+}
+
+
+/* ---------------------------------------------------------------------------
+ * GET, DELETE /v1/declarations/<id>
+ * -------------------------------------------------------------------------- */
+
+ngx_int_t
+ngx_http_mdm_api_ddm_decl(ngx_http_request_t *r, ngx_str_t *path)
+{
+    ngx_int_t               rc;
+    const char             *err;
+    ngx_http_mdm_args_t     args;
+    ngx_http_mdm_ddm_op_t  *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+    if (op == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_mdm_api_ddm_query(r, op, NULL, &err);
+    if (rc == NGX_OK) {
+        rc = ngx_http_mdm_api_ddm_name(r, path, "declaration", &op->decl,
+                                       &err);
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_mdm_api_bad(r, rc, err);
+    }
+
+    if (ngx_http_mdm_ddm_script(r, &args, "ddm_decl", MDM_K_DDM_DECL,
+                                MDM_K_DDM_DECL_SETS, op->decl, 1)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (r->method == NGX_HTTP_DELETE) {
+        ngx_http_mdm_args_add_cstr(&args, "del");
+        return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_decl_deleted);
+    }
+
+    ngx_http_mdm_args_add_cstr(&args, "get");
+
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_decl_got);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_api_decl_got(ngx_http_request_t *r, redisReply *reply)
+{
+    redisReply  *doc;
+
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_NOT_FOUND,
+                                       "unknown declaration");
+    }
+
+    if (reply->elements < 4 || reply->element[3]->type != REDIS_REPLY_STRING) {
+        return ngx_http_mdm_api_unexpected(r, "ddm_decl");
+    }
+
+    doc = reply->element[3];
+
+    return ngx_http_mdm_send(r, NGX_HTTP_OK, "application/json",
+                             (u_char *) doc->str, doc->len);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_api_decl_deleted(ngx_http_request_t *r, redisReply *reply)
+{
+    ngx_http_mdm_ddm_op_t  *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+
+    if (ngx_http_mdm_api_ddm_is_err(reply)) {
+        /* KMFDDM answers 500; the client can do something about it */
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_CONFLICT,
+                                       reply->element[1]->str);
+    }
+
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        return ngx_http_mdm_api_unexpected(r, "ddm_decl");
+    }
+
+    if (reply->integer == 0) {
+        return ngx_http_mdm_send(r, NGX_HTTP_NOT_MODIFIED, NULL, NULL, 0);
+    }
+
+    return ngx_http_mdm_api_ddm_plain(r, "SREM", MDM_K_DDM_DECLS, NULL,
+                                      op->decl,
+                                      ngx_http_mdm_api_decl_unindexed);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_api_decl_unindexed(ngx_http_request_t *r, redisReply *reply)
+{
+    return ngx_http_mdm_send(r, NGX_HTTP_NO_CONTENT, NULL, NULL, 0);
+}
+
+
+/* GET /v1/declaration-sets/<id>: the sets holding the declaration. */
+ngx_int_t
+ngx_http_mdm_api_ddm_decl_sets(ngx_http_request_t *r, ngx_str_t *path)
+{
+    ngx_int_t               rc;
+    const char             *err;
+    ngx_http_mdm_ddm_op_t  *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+    if (op == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_mdm_api_no_args(r, &err);
+    if (rc != NGX_OK) {
+        return ngx_http_mdm_api_bad(r, rc, err);
+    }
+
+    rc = ngx_http_mdm_api_ddm_name(r, path, "declaration", &op->decl, &err);
+    if (rc != NGX_OK) {
+        return ngx_http_mdm_api_bad(r, rc, err);
+    }
+
+    return ngx_http_mdm_api_ddm_plain(r, "SMEMBERS", MDM_K_DDM_DECL_SETS,
+                                      op->decl, NULL,
+                                      ngx_http_mdm_api_ddm_list);
+}
+
+
+/* ---------------------------------------------------------------------------
+ * GET, PUT, DELETE /v1/set-declarations/<set>[?declaration=<id>]
+ * -------------------------------------------------------------------------- */
+
+ngx_int_t
+ngx_http_mdm_api_ddm_set_decls(ngx_http_request_t *r, ngx_str_t *path)
+{
+    ngx_int_t               rc;
+    const char             *err;
+    ngx_http_mdm_args_t     args;
+    ngx_http_mdm_ddm_op_t  *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+    if (op == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_mdm_api_ddm_query(r, op, r->method == NGX_HTTP_GET
+                                           ? NULL : "declaration", &err);
+    if (rc == NGX_OK) {
+        rc = ngx_http_mdm_api_ddm_name(r, path, "set", &op->set, &err);
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_mdm_api_bad(r, rc, err);
+    }
+
+    if (r->method == NGX_HTTP_GET) {
+        if (ngx_http_mdm_ddm_script(r, &args, "ddm_set", MDM_K_DDM_SET,
+                                    MDM_K_DDM_SET_ENRS, op->set, 1)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        ngx_http_mdm_args_add_cstr(&args, "items");
+        return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_ddm_keys);
+    }
+
+    /* the declaration's side first: it must exist to join a set */
+    if (ngx_http_mdm_ddm_script(r, &args, "ddm_decl", MDM_K_DDM_DECL,
+                                MDM_K_DDM_DECL_SETS, op->decl, 2)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_mdm_args_add_cstr(&args, r->method == NGX_HTTP_PUT
+                                      ? "attach" : "detach");
+    ngx_http_mdm_args_add_cstr(&args, op->set);
+
+    op->done = ngx_http_mdm_api_ddm_result;
+
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_setdecl_decl);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_api_setdecl_decl(ngx_http_request_t *r, redisReply *reply)
+{
+    u_char                 *p;
+    ngx_http_mdm_args_t     args;
+    ngx_http_mdm_ddm_op_t  *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+
+    if (ngx_http_mdm_api_ddm_is_err(reply)) {
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_NOT_FOUND,
+                                       reply->element[1]->str);
+    }
+
+    if (ngx_http_mdm_ddm_script(r, &args, "ddm_set", MDM_K_DDM_SET,
+                                MDM_K_DDM_SET_ENRS, op->set, 3)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (r->method == NGX_HTTP_PUT) {
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
+            || reply->element[1]->type != REDIS_REPLY_STRING
+            || reply->element[2]->type != REDIS_REPLY_STRING
+            || reply->element[2]->len > MDM_DDM_SERVER_TOKEN_LEN + 8)
+        {
+            return ngx_http_mdm_api_unexpected(r, "ddm_decl");
+        }
+
+        p = ngx_sprintf(op->item, "%s %s", reply->element[1]->str,
+                        reply->element[2]->str);
+        *p = '\0';
+
+        ngx_http_mdm_args_add_cstr(&args, "put");
+        ngx_http_mdm_args_add_cstr(&args, op->decl);
+        ngx_http_mdm_args_add_cstr(&args, (char *) op->item);
+
+    } else {
+        ngx_http_mdm_args_add_cstr(&args, "del");
+        ngx_http_mdm_args_add_cstr(&args, op->decl);
+    }
+
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_setdecl_set);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_api_setdecl_set(ngx_http_request_t *r, redisReply *reply)
+{
+    ngx_http_mdm_ddm_op_t  *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2
+        || reply->element[0]->type != REDIS_REPLY_INTEGER
+        || reply->element[1]->type != REDIS_REPLY_INTEGER)
+    {
+        return ngx_http_mdm_api_unexpected(r, "ddm_set");
+    }
+
+    if (reply->element[0]->integer == 0) {
+        return ngx_http_mdm_api_ddm_result(r, op);
+    }
+
+    op->changed = 1;
+
+    if (ngx_http_mdm_ddm_add_enrs(r, op, reply->element + 2,
+                                  reply->elements - 2)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the index lists the sets that hold something */
+    return ngx_http_mdm_api_ddm_plain(r, reply->element[1]->integer
+                                         ? "SADD" : "SREM",
+                                      MDM_K_DDM_SETS, NULL, op->set,
+                                      ngx_http_mdm_api_setdecl_indexed);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_api_setdecl_indexed(ngx_http_request_t *r, redisReply *reply)
+{
+    return ngx_http_mdm_ddm_views(r, ngx_http_mdm_ddm_op(r));
+}
+
+
+/* ---------------------------------------------------------------------------
+ * GET, PUT, DELETE /v1/enrollment-sets/<id>[?set=<set>],
+ * DELETE /v1/enrollment-sets-all[/sets]/<id>
+ * -------------------------------------------------------------------------- */
+
+ngx_int_t
+ngx_http_mdm_api_ddm_enr_sets(ngx_http_request_t *r, ngx_str_t *path)
+{
+    ngx_int_t               rc;
+    const char             *err;
+    ngx_http_mdm_args_t     args;
+    ngx_http_mdm_ddm_op_t  *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+    if (op == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_mdm_api_ddm_query(r, op, r->method == NGX_HTTP_GET
+                                           ? NULL : "set", &err);
+    if (rc == NGX_OK) {
+        rc = ngx_http_mdm_api_path_id(r, path, &op->id, &err);
+    }
+    if (rc != NGX_OK) {
+        return ngx_http_mdm_api_bad(r, rc, err);
+    }
+
+    op->done = ngx_http_mdm_api_ddm_result;
+
+    switch (r->method) {
+
+    case NGX_HTTP_GET:
+        if (ngx_http_mdm_ddm_script(r, &args, "ddm_enr", MDM_K_ENR,
+                                    MDM_K_DDM_ESETS, op->id, 1)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        ngx_http_mdm_args_add_cstr(&args, "sets");
+        return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_ddm_list);
+
+    case NGX_HTTP_PUT:
+        /* an enrollment we do not know is refused before anything is set */
+        return ngx_http_mdm_api_ddm_plain(r, "EXISTS", MDM_K_ENR, op->id,
+                                          NULL,
+                                          ngx_http_mdm_api_enrset_known);
+
+    default:
+        if (ngx_http_mdm_ddm_script(r, &args, "ddm_set", MDM_K_DDM_SET,
+                                    MDM_K_DDM_SET_ENRS, op->set, 2)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        ngx_http_mdm_args_add_cstr(&args, "unassign");
+        ngx_http_mdm_args_add_cstr(&args, op->id);
+        return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_enrset_assigned);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_mdm_api_enrset_known(ngx_http_request_t *r, redisReply *reply)
+{
+    ngx_http_mdm_args_t     args;
+    ngx_http_mdm_ddm_op_t  *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        return ngx_http_mdm_api_unexpected(r, "EXISTS");
+    }
+
+    if (reply->integer == 0) {
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_NOT_FOUND,
+                                       "unknown enrollment");
+    }
+
+    if (ngx_http_mdm_ddm_script(r, &args, "ddm_set", MDM_K_DDM_SET,
+                                MDM_K_DDM_SET_ENRS, op->set, 2)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_mdm_args_add_cstr(&args, "assign");
+    ngx_http_mdm_args_add_cstr(&args, op->id);
+
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_enrset_assigned);
+}
+
+
+/* The set's side done (assign or unassign): now the enrollment's. */
+static ngx_int_t
+ngx_http_mdm_api_enrset_assigned(ngx_http_request_t *r, redisReply *reply)
+{
+    ngx_http_mdm_args_t     args;
+    ngx_http_mdm_ddm_op_t  *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+
+    if (ngx_http_mdm_api_ddm_is_err(reply)) {
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_NOT_FOUND,
+                                       reply->element[1]->str);
+    }
+
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        return ngx_http_mdm_api_unexpected(r, "ddm_set");
+    }
+
+    if (ngx_http_mdm_ddm_script(r, &args, "ddm_enr", MDM_K_ENR,
+                                MDM_K_DDM_ESETS, op->id, 2)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_mdm_args_add_cstr(&args, r->method == NGX_HTTP_PUT
+                                      ? "add" : "del");
+    ngx_http_mdm_args_add_cstr(&args, op->set);
+
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_enrset_done);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_api_enrset_done(ngx_http_request_t *r, redisReply *reply)
+{
+    ngx_http_mdm_ddm_op_t  *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+
+    if (ngx_http_mdm_api_ddm_is_err(reply)) {
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_NOT_FOUND,
+                                       reply->element[1]->str);
+    }
+
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        return ngx_http_mdm_api_unexpected(r, "ddm_enr");
+    }
+
+    if (reply->integer == 0) {
+        return ngx_http_mdm_api_ddm_result(r, op);
+    }
+
+    op->changed = 1;
+
+    if (ngx_http_mdm_ddm_add_enr(r, op, op->id) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_mdm_ddm_views(r, op);
+}
+
+
+ngx_int_t
+ngx_http_mdm_api_ddm_enr_sets_all(ngx_http_request_t *r, ngx_str_t *path)
+{
+    ngx_int_t               rc;
+    ngx_str_t               id;
+    const char             *err;
+    ngx_http_mdm_args_t     args;
+    ngx_http_mdm_ddm_op_t  *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+    if (op == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_mdm_api_ddm_query(r, op, NULL, &err);
+    if (rc != NGX_OK) {
+        return ngx_http_mdm_api_bad(r, rc, err);
+    }
+
+    /* KMFDDM's code registers …/sets/<id>, its docs …/<id>: both */
+    id = *path;
+    if (id.len > 5 && ngx_strncmp(id.data, "sets/", 5) == 0) {
+        id.data += 5;
+        id.len -= 5;
+    }
+
+    rc = ngx_http_mdm_api_path_id(r, &id, &op->id, &err);
+    if (rc != NGX_OK) {
+        return ngx_http_mdm_api_bad(r, rc, err);
+    }
+
+    op->done = ngx_http_mdm_api_ddm_result;
+
+    if (ngx_http_mdm_ddm_script(r, &args, "ddm_enr", MDM_K_ENR,
+                                MDM_K_DDM_ESETS, op->id, 1)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_mdm_args_add_cstr(&args, "clear");
+
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_enrset_cleared);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_api_enrset_cleared(ngx_http_request_t *r, redisReply *reply)
+{
+    ngx_http_mdm_ddm_op_t  *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        return ngx_http_mdm_api_unexpected(r, "ddm_enr");
+    }
+
+    op->sets = ngx_http_mdm_ddm_strings(r, reply->element, reply->elements);
+    if (op->sets == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (op->sets->nelts == 0) {
+        return ngx_http_mdm_api_ddm_result(r, op);
+    }
+
+    op->changed = 1;
+    op->set_next = 0;
+
+    if (ngx_http_mdm_ddm_add_enr(r, op, op->id) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_mdm_api_enrset_unassign_next(r);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_api_enrset_unassign_next(ngx_http_request_t *r)
+{
+    char                   **sets;
+    ngx_http_mdm_args_t      args;
+    ngx_http_mdm_ddm_op_t   *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+
+    if (op->set_next == op->sets->nelts) {
+        return ngx_http_mdm_ddm_views(r, op);
+    }
+
+    sets = op->sets->elts;
+
+    if (ngx_http_mdm_ddm_script(r, &args, "ddm_set", MDM_K_DDM_SET,
+                                MDM_K_DDM_SET_ENRS, sets[op->set_next], 2)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_mdm_args_add_cstr(&args, "unassign");
+    ngx_http_mdm_args_add_cstr(&args, op->id);
+
+    op->set_next++;
+
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_enrset_unassigned);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_api_enrset_unassigned(ngx_http_request_t *r, redisReply *reply)
+{
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        return ngx_http_mdm_api_unexpected(r, "ddm_set");
+    }
+
+    return ngx_http_mdm_api_enrset_unassign_next(r);
+}
