@@ -100,4 +100,16 @@ my $other = lsan_report([2, 'ngx_http_request_handler'], [3, 'main']);
 like(MDM::Test::without_nginx_exit_leaks($other), qr/LeakSanitizer/,
      '... and so is any leak not made while spawning a worker');
 
+# certificates signed at once by one CA get distinct random serials (t/110's
+# devices make their identities in parallel)
+my @serials = map { (MDM::Test::serial_args())[1] } 1 .. 2;
+like($serials[0], qr/^0x[0-9a-f]{32}$/, 'a 128-bit random serial for openssl x509 -set_serial');
+isnt($serials[0], $serials[1], '... a fresh one each call');
+{
+    my $t2 = MDM::Test->new;
+    my @ids = map { $t2->identity("SERIAL-$_") } 1 .. 2;
+    my @got = map { scalar `openssl x509 -in $_->{cert} -noout -serial` } @ids;
+    isnt($got[0], $got[1], 'two device identities of one CA have different serials');
+}
+
 done_testing();

@@ -51,7 +51,7 @@ sub push_cert {
     $t->openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout',
         "$base.key", '-out', "$base.csr", '-subj', $subj);
     $t->openssl('x509', '-req', '-in', "$base.csr", '-CA', $pki->{ca},
-        '-CAkey', $pki->{ca_key}, '-CAcreateserial', '-out', "$base.pem",
+        '-CAkey', $pki->{ca_key}, MDM::Test::serial_args(), '-out', "$base.pem",
         '-days', '30');
     my $end = `openssl x509 -in $base.pem -noout -enddate -dateopt iso_8601`;
     $end =~ /notAfter=(\S+) (\S+)/ or die "no notAfter in $end";

@@ -30,7 +30,7 @@ my $base = "$pki->{dir}/push";
 $t->openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', "$base.key",
     '-out', "$base.csr", '-subj', "/UID=$topic/CN=push");
 $t->openssl('x509', '-req', '-in', "$base.csr", '-CA', $pki->{ca}, '-CAkey',
-    $pki->{ca_key}, '-CAcreateserial', '-out', "$base.pem", '-days', '30');
+    $pki->{ca_key}, MDM::Test::serial_args(), '-out', "$base.pem", '-days', '30');
 $t->redis('HSET', key_pushcert($topic), cert => MDM::Test::slurp("$base.pem"),
     key => MDM::Test::slurp("$base.key"), not_after => time + 86400, updated => 1);
 

@@ -170,7 +170,7 @@ my $gone_token = "\x55" x 32;
     $t->openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout',
         "$base.key", '-out', "$base.csr", '-subj', "/UID=$topic/CN=push");
     $t->openssl('x509', '-req', '-in', "$base.csr", '-CA', $pki->{ca},
-        '-CAkey', $pki->{ca_key}, '-CAcreateserial', '-out', "$base.pem",
+        '-CAkey', $pki->{ca_key}, MDM::Test::serial_args(), '-out', "$base.pem",
         '-days', '30');
     $t->redis('HSET', key_pushcert($topic),
         cert => MDM::Test::slurp("$base.pem"),

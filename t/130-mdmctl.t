@@ -264,7 +264,7 @@ sub push_cert {
     $t->openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', "$base.key",
         '-out', "$base.csr", '-subj', "/UID=$tp/CN=APSP:$name");
     $t->openssl('x509', '-req', '-in', "$base.csr", '-CA', $pki->{ca},
-        '-CAkey', $pki->{ca_key}, '-CAcreateserial', '-out', "$base.pem", '-days', '30');
+        '-CAkey', $pki->{ca_key}, MDM::Test::serial_args(), '-out', "$base.pem", '-days', '30');
     return $base;
 }
 my $pc = push_cert('one', $topic);

@@ -26,7 +26,7 @@ MDM::Test::spew("$d/ra.ext", "keyUsage=critical,digitalSignature,keyEncipherment
 $t->openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', "$d/ra.key",
             '-out', "$d/ra.csr", '-subj', '/CN=ngx_mdm test RA');
 $t->openssl('x509', '-req', '-in', "$d/ra.csr", '-CA', $pki->{ca}, '-CAkey',
-            $pki->{ca_key}, '-CAcreateserial', '-out', "$d/ra.pem", '-days', 30,
+            $pki->{ca_key}, MDM::Test::serial_args(), '-out', "$d/ra.pem", '-days', 30,
             '-extfile', "$d/ra.ext");
 
 $t->nginx_start(<<"EOF", port => $https);

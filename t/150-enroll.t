@@ -36,7 +36,7 @@ sub leaf {
     $t->openssl('req', @key, '-nodes', '-keyout',
         "$base.key", '-out', "$base.csr", '-subj', $subj);
     $t->openssl('x509', '-req', '-in', "$base.csr", '-CA', $pki->{ca},
-        '-CAkey', $pki->{ca_key}, '-CAcreateserial', '-out', "$base.pem",
+        '-CAkey', $pki->{ca_key}, MDM::Test::serial_args(), '-out', "$base.pem",
         '-days', '30', '-extfile', "$base.ext");
     return { cert => "$base.pem", key => "$base.key" };
 }

@@ -33,7 +33,7 @@ sub cert {
     $t->openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout',
         "$base.key", '-out', "$base.csr", '-subj', $subj);
     $t->openssl('x509', '-req', '-in', "$base.csr", '-CA', $ca,
-        '-CAkey', $ca_key, '-CAcreateserial', '-out', "$base.pem",
+        '-CAkey', $ca_key, MDM::Test::serial_args(), '-out', "$base.pem",
         '-days', '30', '-extfile', "$base.ext");
     return { cert => "$base.pem", key => "$base.key" };
 }

@@ -64,6 +64,16 @@ sub fixture {
     return slurp("$FIXTURES/$name");
 }
 
+# The arguments that give a certificate signed by `openssl x509 -req` a
+# random 128-bit serial. Not -CAcreateserial: processes of one test that sign
+# with the same CA at once (t/110's devices) race on its serial file, and one
+# of them fails.
+sub serial_args {
+    open my $fh, '<:raw', '/dev/urandom' or croak "/dev/urandom: $!";
+    read($fh, my $bytes, 16) == 16 or croak "/dev/urandom: short read";
+    return ('-set_serial', '0x' . unpack('H*', $bytes));
+}
+
 sub slurp {
     my ($path) = @_;
     open my $fh, '<:raw', $path or croak "$path: $!";
@@ -626,7 +636,7 @@ sub pki {
     $self->openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout',
         "$d/server.key", '-out', "$d/server.csr", '-subj', '/CN=localhost');
     $self->openssl('x509', '-req', '-in', "$d/server.csr", '-CA', "$d/ca.pem",
-        '-CAkey', "$d/ca.key", '-CAcreateserial', '-out', "$d/server.pem",
+        '-CAkey', "$d/ca.key", serial_args(), '-out', "$d/server.pem",
         '-days', '30', '-extfile', "$d/server.ext");
     return $self->{pki} = {
         dir => $d, ca => "$d/ca.pem", ca_key => "$d/ca.key",
@@ -646,7 +656,7 @@ sub push_cert {
     $self->openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout',
         "$base.key", '-out', "$base.csr", '-subj', "/UID=$topic/CN=$name");
     $self->openssl('x509', '-req', '-in', "$base.csr", '-CA', $pki->{ca},
-        '-CAkey', $pki->{ca_key}, '-CAcreateserial', '-out', "$base.pem",
+        '-CAkey', $pki->{ca_key}, serial_args(), '-out', "$base.pem",
         '-days', '30');
     my ($serial) = `openssl x509 -in $base.pem -noout -serial` =~ /serial=(\w+)/;
     my %c = (cert => slurp("$base.pem"), key => slurp("$base.key"));
@@ -668,7 +678,7 @@ sub identity {
         "$base.key", '-out', "$base.csr", '-subj', "/CN=$name");
     $self->openssl('x509', '-req', '-in', "$base.csr", '-CA',
         "$pki->{dir}/$ca.pem", '-CAkey', "$pki->{dir}/$ca.key",
-        '-CAcreateserial', '-out', "$base.pem", '-days', $days,
+        serial_args(), '-out', "$base.pem", '-days', $days,
         '-extfile', "$base.ext");
     return { cert => "$base.pem", key => "$base.key" };
 }
