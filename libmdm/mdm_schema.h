@@ -74,6 +74,11 @@ typedef enum {
     MDM_K_ACME_ACCT,
     MDM_K_ACME_ORDERS,
     MDM_K_ACME_ORDER,
+    MDM_K_PROF,
+    MDM_K_PROF_BODY,
+    MDM_K_PROF_ENRS,
+    MDM_K_PROFS,
+    MDM_K_PROF_DEV,
     MDM_K_COUNT
 } mdm_key_id_t;
 
