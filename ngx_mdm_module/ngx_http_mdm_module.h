@@ -124,6 +124,7 @@ typedef struct {
     size_t                     *argvlen;
     int                         argc;
     int                         nalloc;
+    unsigned                    overflow:1;  /* an add found no room */
 } ngx_http_mdm_args_t;
 
 
