@@ -1,13 +1,14 @@
 #!/usr/bin/perl
 # `make run` / `make stop`: tools/dev-stack.sh starts redis-server, nginx
-# with the module, apns-mock and mdm-worker, writes dev.env, refuses to
-# start twice, and stop leaves no process behind.
+# with the module, apns-mock, vpp-mock and mdm-worker, writes dev.env,
+# refuses to start twice, and stop leaves no process behind.
 
 use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
 use MIME::Base64 ();
+use JSON::PP ();
 use MDM::Test;
 use MDM::Keys;
 
@@ -16,6 +17,7 @@ my %env = (
     MDM_VAR => $t->dir . '/var',
     MDM_PORT => $t->port('mdm'), API_PORT => $t->port('api'),
     REDIS_PORT => $t->port('redis'), APNS_PORT => $t->port('apns'),
+    VPP_PORT => $t->port('vpp'),
 );
 local @ENV{keys %env} = values %env;
 
@@ -122,11 +124,23 @@ ok($t->wait_for(sub { -s "$env{MDM_VAR}/log/apns-mock.log" }, 10),
    'mdm-worker pushed the enqueue to the APNs mock');
 $t->redis_close;
 
+# Apps and Books: vpp-mock's seeded location, its token uploaded through
+# the API, checked and synced by the worker (docs/vpp.md)
+like($dev{VPP_MOCK_URL} // '', qr{^http://127\.0\.0\.1:$env{VPP_PORT}$}, 'dev.env has VPP_MOCK_URL');
+ok(-s ($dev{VPP_TOKEN_FILE} // ''), 'and the seeded location\'s .vpptoken');
+my $vtok;
+ok($t->wait_for(sub {
+        $vtok = eval { JSON::PP::decode_json($t->request('GET', $env{API_PORT}, '/v1/vpp/tokens/dev',
+                undef, headers => { MDM::Test::api_auth($dev{API_KEY}) })->{body}) } // {};
+        ($vtok->{status} // '') eq 'ok' && ($vtok->{assets} // 0) == 3 }, 20),
+   'the worker checked the dev token with vpp-mock and synced its three assets')
+    or diag explain $vtok;
+
 $out = `tools/dev-stack.sh start $MDM::Test::BUILD 2>&1`;
 like($out, qr/already running/, 'a second start says so instead of starting twice');
 
 my @pids = map { MDM::Test::slurp($_) + 0 } glob("$env{MDM_VAR}/run/*.pid");
-is(scalar @pids, 4, 'four processes started (redis, nginx, apns-mock, mdm-worker)');
+is(scalar @pids, 5, 'five processes started (redis, nginx, apns-mock, vpp-mock, mdm-worker)');
 
 $out = `tools/dev-stack.sh stop 2>&1`;
 is($?, 0, 'stop succeeds');
