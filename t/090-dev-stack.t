@@ -49,6 +49,13 @@ like($dev{ENROLL_URL} // '', qr{^https://localhost:$env{MDM_PORT}/enroll/link/[0
 like($dev{SCEP_URL} // '', qr{^https://localhost:$env{MDM_PORT}/scep$}, 'SCEP_URL');
 $r = $t->request('GET', $env{MDM_PORT}, '/scep?operation=GetCACaps');
 is($r->{status}, 200, 'SCEP_URL answers GetCACaps');
+# ACME_URL: an attested identity from the dev attestation authority
+like($dev{ACME_URL} // '', qr{^https://localhost:$env{MDM_PORT}/acme/directory$}, 'ACME_URL');
+ok(-r "$dev{ATTEST_AUTHORITY}/root.pem", 'ATTEST_AUTHORITY holds the dev attestation root');
+my $py = -x '/usr/bin/python3' ? '/usr/bin/python3' : 'python3';
+my $acme = `$py tools/attest-mock/acme-device --directory $dev{ACME_URL} --ca-file $dev{DEVICE_CA_CERT} --authority $dev{ATTEST_AUTHORITY} --serial DEVSTACK0001 2>&1`;
+like($acme, qr/"ok": true/, 'a device gets an attested identity through ACME_URL (python3-acme, device-attest-01)')
+    or diag $acme;
 # The whole path on the dev stack: ENROLL_URL (a one-time link) → signed
 # profile → SCEP at SCEP_URL → Authenticate + TokenUpdate → a command.
 my $ids = $t->dir . '/ids-e2e';

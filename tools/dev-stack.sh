@@ -108,6 +108,10 @@ extendedKeyUsage=serverAuth"
     [ -f "$VAR/enroll.pass" ] || openssl rand -hex 12 > "$VAR/enroll.pass"
     printf 'dev:%s\n' "$(openssl passwd -apr1 "$(cat "$VAR/enroll.pass")")" \
         > "$VAR/enroll.htpasswd"
+    # the stand-in for Apple's attestation authority (docs/acme.md): the
+    # ACME location trusts its root, `attest-mock mint` makes attestations
+    [ -f "$PKI/attest/root.pem" ] \
+        || "$ROOT/tools/attest-mock/attest-mock" init "$PKI/attest"
     [ -f "$VAR/api.key" ] || openssl rand -hex 24 > "$VAR/api.key"
     chmod 600 "$VAR/api.key"
 }
@@ -168,6 +172,13 @@ http {
         location = /scep {
             mdm_scep;
             mdm_scep_ca $PKI/device-ca.pem $PKI/device-ca.key;
+        }
+        # ACME with device-attest-01, the same CA; attestations from the
+        # dev attestation authority (tools/attest-mock)
+        location /acme/ {
+            mdm_acme;
+            mdm_scep_ca $PKI/device-ca.pem $PKI/device-ca.key;
+            mdm_acme_attestation_root $PKI/attest/root.pem;
         }
     }
 
@@ -330,6 +341,8 @@ REDIS=$(redis_addr)
 ENROLL_URL=$link
 ENROLL_AUTH_URL=https://dev:$(cat "$VAR/enroll.pass")@localhost:$MDM_PORT/enroll
 SCEP_URL=https://localhost:$MDM_PORT/scep
+ACME_URL=https://localhost:$MDM_PORT/acme/directory
+ATTEST_AUTHORITY=$PKI/attest
 ENV
 }
 
