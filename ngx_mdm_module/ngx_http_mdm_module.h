@@ -21,6 +21,7 @@
 #define NGX_HTTP_MDM_HEALTHZ        5
 #define NGX_HTTP_MDM_METRICS        6
 #define NGX_HTTP_MDM_SCEP           10
+#define NGX_HTTP_MDM_DDM_ASSETS     11  /* DDM asset data, device identity */
 
 #define NGX_HTTP_MDM_ID_TLS         0x01
 #define NGX_HTTP_MDM_ID_SIGNATURE   0x02
@@ -172,6 +173,7 @@ ngx_int_t ngx_http_mdm_api_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_mdm_healthz_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_mdm_device_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_mdm_device_intake(ngx_http_request_t *r);
+ngx_int_t ngx_http_mdm_ddm_asset_handler(ngx_http_request_t *r);
 /* decode (context filled, type bound checked), then store and answer */
 ngx_int_t ngx_http_mdm_checkin_decode(ngx_http_request_t *r, ngx_str_t *body);
 ngx_int_t ngx_http_mdm_checkin(ngx_http_request_t *r, ngx_str_t *body,
