@@ -74,6 +74,12 @@ typedef enum {
     MDM_K_ACME_ACCT,
     MDM_K_ACME_ORDERS,
     MDM_K_ACME_ORDER,
+    MDM_K_DEP_TOKEN,
+    MDM_K_DEP_SESSION,
+    MDM_K_DEP_LEASE,
+    MDM_K_DEP_CURSOR,
+    MDM_K_DEP_DEVICES,
+    MDM_K_DEP_SERIAL,
     MDM_K_COUNT
 } mdm_key_id_t;
 

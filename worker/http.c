@@ -2,13 +2,14 @@
  * libcurl's multi interface on libev: curl tells which sockets to watch
  * (socket callback) and when to call it back (timer callback); the
  * watchers call curl_multi_socket_action, and finished transfers are
- * collected after each call. Response bodies are discarded: a webhook's
- * answer is its status.
+ * collected after each call. A webhook's POST discards the response body
+ * (its answer is its status); wk_http_request keeps body and headers.
  */
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
@@ -30,7 +31,13 @@ struct wk_http_req_s {
     CURL                *easy;
     struct curl_slist   *headers;
     wk_http_done_cb      done;
+    wk_http_resp_cb      resp_done;   /* wk_http_request's, instead */
     void                *data;
+    char                *body;        /* kept response body */
+    size_t               body_len, body_max;
+    char                *hdrs;        /* kept header lines */
+    size_t               hdrs_len;
+    int                  too_large;
     char                 error[CURL_ERROR_SIZE];
     wk_http_req_t       *next, *prev;
 };
@@ -66,8 +73,34 @@ req_free(wk_http_t *h, wk_http_req_t *req)
     curl_multi_remove_handle(h->multi, req->easy);
     curl_easy_cleanup(req->easy);
     curl_slist_free_all(req->headers);
+    free(req->body);
+    free(req->hdrs);
     free(req);
     h->active--;
+}
+
+
+/* A kept response goes to its callback, then the request is freed: the
+ * body and headers are the request's. The request is unlinked first, so
+ * that the callback may start another or free the client... */
+static void
+resp_done(wk_http_t *h, wk_http_req_t *req, long status, const char *error)
+{
+    wk_http_resp_t r = {
+        .status = req->too_large ? 0 : status, .error = error,
+        .body = req->body ? req->body : "", .body_len = req->body_len,
+        .headers = req->hdrs ? req->hdrs : "", .headers_len = req->hdrs_len,
+    };
+
+    UNLINK(h->reqs, req);
+    curl_multi_remove_handle(h->multi, req->easy);
+    curl_easy_cleanup(req->easy);
+    curl_slist_free_all(req->headers);
+    h->active--;
+    req->resp_done(req->data, &r);
+    free(req->body);
+    free(req->hdrs);
+    free(req);
 }
 
 
@@ -94,6 +127,11 @@ collect_done(wk_http_t *h)
         snprintf(error, sizeof(error), "%s",
                  rc == CURLE_OK ? ""
                  : req->error[0] ? req->error : curl_easy_strerror(rc));
+        if (req->resp_done) {
+            resp_done(h, req, status, req->too_large
+                      ? "response body too large" : error);
+            continue;
+        }
         wk_http_done_cb done = req->done;
         void *data = req->data;
         req_free(h, req);
@@ -282,6 +320,140 @@ wk_http_post(wk_http_t *h, const char *url, const char *body, size_t len,
     LINK(h->reqs, req);
     h->active++;
     return 0;
+}
+
+
+static int
+grow(char **buf, size_t *len, const char *p, size_t n)
+{
+    char *b = realloc(*buf, *len + n + 1);
+    if (b == NULL) {
+        return -1;
+    }
+    memcpy(b + *len, p, n);
+    *len += n;
+    b[*len] = '\0';
+    *buf = b;
+    return 0;
+}
+
+
+static size_t
+keep_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    wk_http_req_t *req = userdata;
+    size_t n = size * nmemb;
+
+    if (req->body_len + n > req->body_max) {
+        req->too_large = 1;
+        return 0;                  /* curl ends the transfer */
+    }
+    return grow(&req->body, &req->body_len, ptr, n) == 0 ? n : 0;
+}
+
+
+/* Each response (a redirect or a 100 too) starts its header lines anew. */
+static size_t
+keep_header(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    wk_http_req_t *req = userdata;
+    size_t n = size * nmemb;
+
+    if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
+        req->hdrs_len = 0;
+    }
+    if (req->hdrs_len + n > 64 * 1024) {
+        return n;                  /* the rest is not needed */
+    }
+    return grow(&req->hdrs, &req->hdrs_len, ptr, n) == 0 ? n : 0;
+}
+
+
+int
+wk_http_request(wk_http_t *h, const char *method, const char *url,
+                const char *body, size_t len, const char *const *headers,
+                const char *ca_file, long timeout_ms, size_t max_body,
+                wk_http_resp_cb done, void *data)
+{
+    wk_http_req_t *req = calloc(1, sizeof(*req));
+    if (req == NULL) {
+        return -1;
+    }
+    req->resp_done = done;
+    req->data = data;
+    req->body_max = max_body;
+    req->headers = build_headers(headers);
+    req->easy = curl_easy_init();
+    if (req->headers == NULL || req->easy == NULL) {
+        curl_slist_free_all(req->headers);
+        if (req->easy) {
+            curl_easy_cleanup(req->easy);
+        }
+        free(req);
+        return -1;
+    }
+
+    CURL *e = req->easy;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    if (body != NULL) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) len);
+    } else if (strcmp(method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "mdm-worker/" MDM_VERSION);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, keep_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->error);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, req);
+    if (ca_file && *ca_file) {
+        curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
+    }
+
+    if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
+        curl_easy_cleanup(e);
+        curl_slist_free_all(req->headers);
+        free(req);
+        return -1;
+    }
+    LINK(h->reqs, req);
+    h->active++;
+    return 0;
+}
+
+
+const char *
+wk_http_resp_header(const wk_http_resp_t *resp, const char *name, size_t *len)
+{
+    size_t n = strlen(name);
+    const char *p = resp->headers, *end = resp->headers + resp->headers_len;
+
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t) (end - p));
+        if (eol == NULL) {
+            eol = end;
+        }
+        if ((size_t) (eol - p) > n && p[n] == ':' && strncasecmp(p, name, n) == 0) {
+            const char *v = p + n + 1, *e = eol;
+            while (v < e && (*v == ' ' || *v == '\t')) {
+                v++;
+            }
+            while (e > v && (e[-1] == '\r' || e[-1] == ' ')) {
+                e--;
+            }
+            *len = (size_t) (e - v);
+            return v;
+        }
+        p = eol + 1;
+    }
+    return NULL;
 }
 
 

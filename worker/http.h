@@ -29,6 +29,34 @@ int wk_http_post(wk_http_t *h, const char *url, const char *body, size_t len,
                  const char *const *headers, const char *ca_file,
                  long timeout_ms, wk_http_done_cb done, void *data);
 
+/* A response as wk_http_request hands it over: body and header lines
+ * (of the last response, "Name: value\r\n" each) live until the callback
+ * returns. status 0: no response, error says why. */
+typedef struct {
+    long         status;
+    const char  *error;
+    const char  *body;
+    size_t       body_len;
+    const char  *headers;
+    size_t       headers_len;
+} wk_http_resp_t;
+
+typedef void (*wk_http_resp_cb)(void *data, const wk_http_resp_t *resp);
+
+/*
+ * As wk_http_post, for any method (body NULL: none) and keeping the
+ * response: at most max_body bytes of body (more is an error, status 0).
+ */
+int wk_http_request(wk_http_t *h, const char *method, const char *url,
+                    const char *body, size_t len, const char *const *headers,
+                    const char *ca_file, long timeout_ms, size_t max_body,
+                    wk_http_resp_cb done, void *data);
+
+/* The value of header `name` (case-insensitive) in resp, trimmed, with its
+ * length in *len; NULL when absent. */
+const char *wk_http_resp_header(const wk_http_resp_t *resp, const char *name,
+                                size_t *len);
+
 /* Requests in flight. */
 unsigned wk_http_active(const wk_http_t *h);
 

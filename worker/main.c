@@ -19,6 +19,7 @@
 #include <ev.h>
 
 #include "config.h"
+#include "dep.h"
 #include "log.h"
 #include "mdm_version.h"
 #include "metrics.h"
@@ -39,6 +40,7 @@ typedef struct {
     wk_consumer_t   *consumer;
     wk_sweep_t      *sweep;
     wk_renew_t      *renew;
+    wk_deps_t       *deps;
     wk_webhooks_t   *webhooks;
     int              draining;        /* push consumer and webhooks left */
     wk_stream_leave_t leave;
@@ -115,6 +117,9 @@ on_redis_ready(wk_redis_t *link, void *data)
     }
     if (w->renew && link == &w->cmd) {
         wk_renew_on_redis_ready(w->renew);
+    }
+    if (w->deps && link == &w->cmd) {
+        wk_deps_on_redis_ready(w->deps);
     }
 }
 
@@ -196,6 +201,7 @@ on_sigterm(struct ev_loop *loop, ev_signal *s, int revents)
     ev_timer_start(loop, &w->drain_deadline);
     wk_sweep_stop(w->sweep);
     wk_renew_stop(w->renew);
+    wk_deps_stop(w->deps);
     w->draining = 2;
     wk_webhooks_drain(w->webhooks, on_drained, w);
     wk_consumer_drain(w->consumer, on_drained, w);
@@ -241,6 +247,11 @@ worker_init(wk_worker_t *w)
     if (renew_failed) {
         return -1;
     }
+    int dep_failed;
+    w->deps = wk_deps_new(w->loop, &w->cf, &w->cmd, &dep_failed);
+    if (dep_failed) {
+        return -1;
+    }
     wk_metrics_start(w->loop, &w->cf, &w->cmd);
     w->webhooks = wk_webhooks_new(w->loop, &w->cf, &w->cmd);
     if (w->webhooks == NULL) {
@@ -276,6 +287,7 @@ worker_shutdown(wk_worker_t *w)
     }
     wk_sweep_free(w->sweep);
     wk_renew_free(w->renew);
+    wk_deps_free(w->deps);
     wk_webhooks_free(w->webhooks);
     wk_metrics_stop();
 }

@@ -24,6 +24,13 @@ static const char *const names[WK_M_COUNT] = {
     [WK_M_WEBHOOK_RETRIED]  = "webhook_retries_total",
     [WK_M_WEBHOOK_DEAD]     = "webhook_dead_letters_total",
     [WK_M_WEBHOOK_SKIPPED]  = "webhook_skipped_total",
+    [WK_M_DEP_CALLS]        = "dep_calls_total",
+    [WK_M_DEP_SESSIONS]     = "dep_sessions_total",
+    [WK_M_DEP_PAGES]        = "dep_pages_total",
+    [WK_M_DEP_DEVICES]      = "dep_devices_synced_total",
+    [WK_M_DEP_RETRIES]      = "dep_retries_total",
+    [WK_M_DEP_CURSOR_RESETS] = "dep_cursor_resets_total",
+    [WK_M_DEP_STOPPED]      = "dep_stopped_total",
 };
 
 typedef struct {

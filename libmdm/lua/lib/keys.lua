@@ -50,3 +50,9 @@ function K.acme_nonce(nonce) return 'mdm:acme:nonce:{' .. nonce .. '}' end
 function K.acme_acct(thumbprint) return 'mdm:acme:acct:{' .. thumbprint .. '}' end
 function K.acme_orders(thumbprint) return 'mdm:acme:acct:{' .. thumbprint .. '}:orders' end
 function K.acme_order(order) return 'mdm:acme:order:{' .. order .. '}' end
+function K.dep_token(name) return 'mdm:dep:{' .. name .. '}:token' end
+function K.dep_session(name) return 'mdm:dep:{' .. name .. '}:session' end
+function K.dep_lease(name) return 'mdm:dep:{' .. name .. '}:lease' end
+function K.dep_cursor(name) return 'mdm:dep:{' .. name .. '}:cursor' end
+function K.dep_devices(name) return 'mdm:dep:{' .. name .. '}:devices' end
+function K.dep_serial(serial) return 'mdm:dep:serial:{' .. serial .. '}' end

@@ -58,6 +58,12 @@ our @EXPORT = qw(
     key_acme_acct
     key_acme_orders
     key_acme_order
+    key_dep_token
+    key_dep_session
+    key_dep_lease
+    key_dep_cursor
+    key_dep_devices
+    key_dep_serial
     shard_of
 );
 our @EXPORT_OK = qw(%SCHEMA $SCHEMA_VERSION $SHARDS);
@@ -115,6 +121,12 @@ our %SCHEMA = (
     acme_acct => { type => 'hash', tag => 'owner', pattern => 'mdm:acme:acct:{<thumbprint>}' },
     acme_orders => { type => 'zset', tag => 'owner', pattern => 'mdm:acme:acct:{<thumbprint>}:orders' },
     acme_order => { type => 'hash', tag => 'owner', pattern => 'mdm:acme:order:{<order>}' },
+    dep_token => { type => 'hash', tag => 'owner', pattern => 'mdm:dep:{<name>}:token' },
+    dep_session => { type => 'string', tag => 'owner', pattern => 'mdm:dep:{<name>}:session' },
+    dep_lease => { type => 'string', tag => 'owner', pattern => 'mdm:dep:{<name>}:lease' },
+    dep_cursor => { type => 'hash', tag => 'owner', pattern => 'mdm:dep:{<name>}:cursor' },
+    dep_devices => { type => 'hash', tag => 'owner', pattern => 'mdm:dep:{<name>}:devices' },
+    dep_serial => { type => 'hash', tag => 'owner', pattern => 'mdm:dep:serial:{<serial>}' },
 );
 
 # the shard count of a deployment bootstrapped with the defaults
@@ -185,5 +197,11 @@ sub key_acme_nonce { my ($nonce) = @_; return 'mdm:acme:nonce:{' . $nonce . '}' 
 sub key_acme_acct { my ($thumbprint) = @_; return 'mdm:acme:acct:{' . $thumbprint . '}' }
 sub key_acme_orders { my ($thumbprint) = @_; return 'mdm:acme:acct:{' . $thumbprint . '}:orders' }
 sub key_acme_order { my ($order) = @_; return 'mdm:acme:order:{' . $order . '}' }
+sub key_dep_token { my ($name) = @_; return 'mdm:dep:{' . $name . '}:token' }
+sub key_dep_session { my ($name) = @_; return 'mdm:dep:{' . $name . '}:session' }
+sub key_dep_lease { my ($name) = @_; return 'mdm:dep:{' . $name . '}:lease' }
+sub key_dep_cursor { my ($name) = @_; return 'mdm:dep:{' . $name . '}:cursor' }
+sub key_dep_devices { my ($name) = @_; return 'mdm:dep:{' . $name . '}:devices' }
+sub key_dep_serial { my ($serial) = @_; return 'mdm:dep:serial:{' . $serial . '}' }
 
 1;
