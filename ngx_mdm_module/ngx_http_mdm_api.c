@@ -184,6 +184,26 @@ static ngx_http_mdm_api_route_t  ngx_http_mdm_api_routes[] = {
       NGX_HTTP_MDM_API_REST|NGX_HTTP_MDM_API_KMFDDM,
       { { NGX_HTTP_DELETE, 0, ngx_http_mdm_api_ddm_enr_sets_all } } },
 
+    /* what devices reported (ngx_http_mdm_api_ddm_status.c) */
+    { ngx_string("/v1/declaration-status/"), ngx_null_string,
+      NGX_HTTP_MDM_API_REST|NGX_HTTP_MDM_API_KMFDDM,
+      { { NGX_HTTP_MDM_API_GET_HEAD, 0, ngx_http_mdm_api_ddm_decl_status } } },
+
+    { ngx_string("/v1/status-errors/"), ngx_null_string,
+      NGX_HTTP_MDM_API_REST|NGX_HTTP_MDM_API_KMFDDM,
+      { { NGX_HTTP_MDM_API_GET_HEAD, 0,
+          ngx_http_mdm_api_ddm_status_errors } } },
+
+    { ngx_string("/v1/status-values/"), ngx_null_string,
+      NGX_HTTP_MDM_API_REST|NGX_HTTP_MDM_API_KMFDDM,
+      { { NGX_HTTP_MDM_API_GET_HEAD, 0,
+          ngx_http_mdm_api_ddm_status_values } } },
+
+    { ngx_string("/v1/status-report/"), ngx_null_string,
+      NGX_HTTP_MDM_API_REST|NGX_HTTP_MDM_API_KMFDDM,
+      { { NGX_HTTP_MDM_API_GET_HEAD, 0,
+          ngx_http_mdm_api_ddm_status_report } } },
+
     { ngx_null_string, ngx_null_string, 0, { { 0, 0, NULL } } }
 };
 

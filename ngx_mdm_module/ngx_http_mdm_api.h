@@ -158,6 +158,18 @@ ngx_int_t ngx_http_mdm_api_ddm_enr_sets(ngx_http_request_t *r,
 ngx_int_t ngx_http_mdm_api_ddm_enr_sets_all(ngx_http_request_t *r,
     ngx_str_t *path);
 
+/* ngx_http_mdm_api_ddm_status.c: GET /v1/declaration-status/<ids>,
+ * /v1/status-errors/<ids>, /v1/status-values/<ids>?prefix=,
+ * /v1/status-report/<id>?index= */
+ngx_int_t ngx_http_mdm_api_ddm_decl_status(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_ddm_status_errors(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_ddm_status_values(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_ddm_status_report(ngx_http_request_t *r,
+    ngx_str_t *path);
+
 /*
  * Shared by the API handlers, all in ngx_http_mdm_api.c. The path and the
  * query, as sent, decoded strictly; NGX_DECLINED with *err for a 400.

@@ -12,6 +12,7 @@
 #include "mdm_response.h"
 #include "ngx_http_mdm_module.h"
 #include "ngx_http_mdm_metrics.h"
+#include "ngx_http_mdm_ddm.h"
 
 
 static void ngx_http_mdm_checkin_cleanup(void *data);
@@ -93,10 +94,7 @@ ngx_http_mdm_checkin(ngx_http_request_t *r, ngx_str_t *body,
     switch (ci->type) {
 
     case MDM_CHECKIN_DECLARATIVE_MANAGEMENT:
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "mdm checkin: DeclarativeManagement from \"%V\" is "
-                      "not implemented", &ctx->enrollment_id);
-        return NGX_HTTP_NOT_IMPLEMENTED;
+        return ngx_http_mdm_ddm_checkin(r, body, sha);
 
     case MDM_CHECKIN_GET_TOKEN:
         if (ngx_http_mdm_token_for(r, ci->token_service_type) == NULL) {

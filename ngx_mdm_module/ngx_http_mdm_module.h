@@ -11,6 +11,7 @@
 #include "mdm_report.h"
 #include "ngx_mdm_redis.h"
 #include "ngx_http_mdm_scep.h"
+#include "enroll/mdm_ca.h"
 
 
 #define NGX_HTTP_MDM_CHECKIN        1
@@ -109,6 +110,8 @@ struct ngx_http_mdm_ctx_s {
     ngx_uint_t                  checkin;     /* a check-in, not a report */
     void                       *renew;       /* ngx_http_mdm_renew.c */
     void                       *issuance;    /* ngx_http_mdm_issuance.c */
+    void                       *record;      /* ngx_http_mdm_issuance_record.c */
+    void                       *ddm;         /* ngx_http_mdm_ddm.c */
 };
 
 
@@ -203,6 +206,23 @@ ngx_int_t ngx_http_mdm_issuance_read(ngx_http_request_t *r, ngx_str_t *body,
     const char *cert_sha256);
 void ngx_http_mdm_issuance_fields(ngx_http_request_t *r,
     mdm_store_checkin_t *in);
+
+/*
+ * ngx_http_mdm_issuance_record.c: the record of a certificate our CA has
+ * just issued (SCEP, ACME). ngx_http_mdm_issuance_args() starts the
+ * ca_record.lua call with the fields every record has (room for facts
+ * more field/value pairs), ngx_http_mdm_issuance_fact() adds one of the
+ * caller's (when not empty), ngx_http_mdm_issuance_record() runs it, the
+ * serial lookup and the index, then done.
+ */
+ngx_int_t ngx_http_mdm_issuance_args(ngx_http_request_t *r,
+    ngx_http_mdm_args_t *args, int facts, const mdm_ca_issued_t *issued,
+    time_t expires);
+void ngx_http_mdm_issuance_fact(ngx_http_mdm_args_t *args, const char *field,
+    ngx_str_t *value);
+ngx_int_t ngx_http_mdm_issuance_record(ngx_http_request_t *r,
+    ngx_http_mdm_args_t *args, const mdm_ca_issued_t *issued, time_t expires,
+    ngx_http_mdm_reply_pt done);
 
 /* ngx_http_mdm_renew.c: a refused certificate that our CA issued to renew
  * this enrollment is bound, then the message is processed again;

@@ -72,10 +72,6 @@ static ngx_int_t ngx_http_mdm_scep_renew_enrollment_reply(
     ngx_http_request_t *r, redisReply *reply);
 static ngx_int_t ngx_http_mdm_scep_issue(ngx_http_request_t *r,
     ngx_http_mdm_scep_state_t *st);
-static ngx_int_t ngx_http_mdm_scep_record_reply(ngx_http_request_t *r,
-    redisReply *reply);
-static ngx_int_t ngx_http_mdm_scep_serial_reply(ngx_http_request_t *r,
-    redisReply *reply);
 static ngx_int_t ngx_http_mdm_scep_index_reply(ngx_http_request_t *r,
     redisReply *reply);
 static ngx_int_t ngx_http_mdm_scep_fail(ngx_http_request_t *r,
@@ -874,55 +870,11 @@ ngx_http_mdm_scep_copy_der(ngx_http_request_t *r, unsigned char *der,
 
 
 static ngx_int_t
-ngx_http_mdm_scep_subject(ngx_http_request_t *r, X509 *x, ngx_str_t *to)
-{
-    BIO   *b;
-    char  *p;
-    long   n;
-
-    b = BIO_new(BIO_s_mem());
-    if (b == NULL
-        || X509_NAME_print_ex(b, X509_get_subject_name(x), 0,
-                              XN_FLAG_RFC2253) < 0)
-    {
-        BIO_free(b);
-        return NGX_ERROR;
-    }
-
-    n = BIO_get_mem_data(b, &p);
-    to->data = ngx_pnalloc(r->pool, n + 1);
-    if (to->data == NULL) {
-        BIO_free(b);
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(to->data, p, n);
-    to->data[n] = '\0';
-    to->len = n;
-    BIO_free(b);
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_mdm_scep_add_fact(ngx_http_mdm_args_t *args, const char *field,
-    ngx_str_t *value)
-{
-    if (value->len) {
-        ngx_http_mdm_args_add_cstr(args, field);
-        ngx_http_mdm_args_add(args, value->data, value->len);
-    }
-}
-
-
-static ngx_int_t
 ngx_http_mdm_scep_issue(ngx_http_request_t *r, ngx_http_mdm_scep_state_t *st)
 {
-    int                       n;
-    char                      err[256], *key;
+    char                      err[256];
     size_t                    len;
-    ngx_str_t                 cert_der, subject;
+    time_t                    expires;
     unsigned char            *der;
     mdm_ca_opts_t             opts;
     ngx_http_mdm_args_t       args;
@@ -956,126 +908,29 @@ ngx_http_mdm_scep_issue(ngx_http_request_t *r, ngx_http_mdm_scep_state_t *st)
                                       "the CA could not build the answer");
     }
 
-    der = NULL;
-    n = i2d_X509(st->issued.cert, &der);
-    key = ngx_pnalloc(r->pool, MDM_KEY_MAX);
+    expires = st->issued.not_after + mlcf->scep.record_retention;
 
-    if (n <= 0 || key == NULL
-        || ngx_http_mdm_scep_copy_der(r, der, n, &cert_der) != NGX_OK
-        || ngx_http_mdm_scep_subject(r, st->issued.cert, &subject) != NGX_OK
-        || ngx_http_mdm_args_init(r, &args, 40) != NGX_OK
-        || ngx_http_mdm_args_script(r, &args, "ca_record", 1) != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_http_mdm_args_add(&args, key,
-                          mdm_key_ca_cert(key, st->issued.sha256_hex));
-
-    if (ngx_http_mdm_args_add_int(r, &args, st->issued.not_after
-                                            + mlcf->scep.record_retention)
+    if (ngx_http_mdm_issuance_args(r, &args, 7, &st->issued, expires)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_mdm_args_add_cstr(&args, "serial");
-    ngx_http_mdm_args_add_cstr(&args, st->issued.serial_hex);
-    ngx_http_mdm_args_add_cstr(&args, "subject");
-    ngx_http_mdm_args_add(&args, subject.data, subject.len);
-
-    ngx_http_mdm_args_add_cstr(&args, "not_before");
-    if (ngx_http_mdm_args_add_int(r, &args, st->issued.not_before) != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_http_mdm_args_add_cstr(&args, "not_after");
-    if (ngx_http_mdm_args_add_int(r, &args, st->issued.not_after) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_http_mdm_args_add_cstr(&args, "issued");
-    if (ngx_http_mdm_args_add_int(r, &args, ngx_time()) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_http_mdm_args_add_cstr(&args, "der");
-    ngx_http_mdm_args_add(&args, cert_der.data, cert_der.len);
-    ngx_http_mdm_scep_add_fact(&args, "user", &st->facts.user);
-    ngx_http_mdm_scep_add_fact(&args, "link", &st->facts.link);
-    ngx_http_mdm_scep_add_fact(&args, "tags", &st->facts.tags);
-    ngx_http_mdm_scep_add_fact(&args, "udid", &st->facts.udid);
-    ngx_http_mdm_scep_add_fact(&args, "serial_number",
+    ngx_http_mdm_issuance_fact(&args, "user", &st->facts.user);
+    ngx_http_mdm_issuance_fact(&args, "link", &st->facts.link);
+    ngx_http_mdm_issuance_fact(&args, "tags", &st->facts.tags);
+    ngx_http_mdm_issuance_fact(&args, "udid", &st->facts.udid);
+    ngx_http_mdm_issuance_fact(&args, "serial_number",
                                &st->facts.serial_number);
-    ngx_http_mdm_scep_add_fact(&args, "renew", &st->facts.renew);
+    ngx_http_mdm_issuance_fact(&args, "renew", &st->facts.renew);
 
     if (st->signer_sha[0]) {
         ngx_http_mdm_args_add_cstr(&args, "renewed_from");
         ngx_http_mdm_args_add_cstr(&args, st->signer_sha);
     }
 
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_scep_record_reply);
-}
-
-
-static ngx_int_t
-ngx_http_mdm_scep_record_reply(ngx_http_request_t *r, redisReply *reply)
-{
-    char                       *key;
-    ngx_http_mdm_args_t         args;
-    ngx_http_mdm_loc_conf_t    *mlcf;
-    ngx_http_mdm_scep_state_t  *st;
-
-    st = ngx_http_mdm_scep_state(r);
-    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_mdm_module);
-    key = ngx_pnalloc(r->pool, MDM_KEY_MAX);
-
-    if (key == NULL || ngx_http_mdm_args_init(r, &args, 6) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* serial -> certificate, for the API; its own slot, its own call */
-    ngx_http_mdm_args_add(&args, "SET", 3);
-    ngx_http_mdm_args_add(&args, key,
-                          mdm_key_ca_serial(key, st->issued.serial_hex));
-    ngx_http_mdm_args_add_cstr(&args, st->issued.sha256_hex);
-    ngx_http_mdm_args_add(&args, "EXAT", 4);
-
-    if (ngx_http_mdm_args_add_int(r, &args, st->issued.not_after
-                                            + mlcf->scep.record_retention)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_scep_serial_reply);
-}
-
-
-static ngx_int_t
-ngx_http_mdm_scep_serial_reply(ngx_http_request_t *r, redisReply *reply)
-{
-    ngx_http_mdm_args_t         args;
-    ngx_http_mdm_scep_state_t  *st;
-
-    st = ngx_http_mdm_scep_state(r);
-
-    if (ngx_http_mdm_args_init(r, &args, 4) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_http_mdm_args_add(&args, "ZADD", 4);
-    ngx_http_mdm_args_add_cstr(&args, MDM_KEY_CA_INDEX);
-
-    if (ngx_http_mdm_args_add_int(r, &args, st->issued.not_after) != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_http_mdm_args_add_cstr(&args, st->issued.sha256_hex);
-
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_scep_index_reply);
+    return ngx_http_mdm_issuance_record(r, &args, &st->issued, expires,
+                                        ngx_http_mdm_scep_index_reply);
 }
 
 

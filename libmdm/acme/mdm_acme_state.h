@@ -9,13 +9,16 @@
  * `chall`): a transition is one compare-and-set of that hash
  * (acme_cas.lua), guarded by the field the event depends on.
  *
- *   challenge  pending -> valid | invalid       (the attestation is checked
+ *   challenge  pending -> valid                 (the attestation is checked
  *                                                 when it is posted)
- *   authz      pending -> valid | invalid       (with its challenge)
+ *   authz      pending -> valid                 (with its challenge)
  *   order      pending -> ready                 (authz valid)
  *              ready -> processing -> valid     (finalize, issued)
- *              pending | processing -> invalid  (challenge refused, issue
- *                                                 failed)
+ *              processing -> invalid            (issuance failed)
+ *
+ * A refused attestation writes nothing (bad input changes no state): the
+ * challenge stays pending and the device may post again until the order
+ * expires.
  *   any not valid, past `expires`: invalid      (read time, no write)
  *   account    valid -> deactivated             (RFC 8555 §7.3.6)
  */
@@ -34,7 +37,6 @@ typedef enum {
 
 typedef enum {
     MDM_ACME_EV_ATTESTED = 0,    /* the challenge's attestation verified */
-    MDM_ACME_EV_REFUSED,         /* ... did not */
     MDM_ACME_EV_FINALIZE,        /* a CSR was accepted for issuance */
     MDM_ACME_EV_ISSUED,
     MDM_ACME_EV_ISSUE_FAILED,

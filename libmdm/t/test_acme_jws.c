@@ -433,14 +433,14 @@ test_states(void)
            "processing -> valid");
     is_int(mdm_acme_can(MDM_ACME_EV_ISSUED, "ready", "valid"), -1,
            "ready -/-> valid");
-    is_int(mdm_acme_can(MDM_ACME_EV_REFUSED, "invalid", "invalid"), -1,
-           "a refused challenge stays refused");
+    is_int(mdm_acme_can(MDM_ACME_EV_ISSUE_FAILED, "processing", "valid"), 0,
+           "processing -> invalid when issuance fails");
 
     s = mdm_acme_step(MDM_ACME_EV_ATTESTED);
     is_str(s->guard_field, "chall", "attestation guards the challenge");
     is_str(s->set[2][1], "ready", "... and makes the order ready");
-    s = mdm_acme_step(MDM_ACME_EV_REFUSED);
-    is_str(s->set[2][1], "invalid", "a refusal invalidates the order");
+    s = mdm_acme_step(MDM_ACME_EV_ISSUE_FAILED);
+    is_str(s->set[0][1], "invalid", "a failed issuance invalidates the order");
 
     is_int(mdm_acme_order_status("pending", 100, 99), MDM_ACME_ST_PENDING,
            "pending before expiry");
