@@ -345,6 +345,39 @@ const mdm_schema_key_t mdm_schema_keys[MDM_K_COUNT] = {
         "certificate, its record is `mdm:ca:cert:{<sha>}`); every change "
         "is one `acme_cas.lua` call; expires with the order, or "
         "`mdm_scep_record_retention` after the certificate's not_after" },
+
+    [MDM_K_PROF] = { "prof", "hash", MDM_TAG_OWNER,
+        "mdm:prof:{<ident>}",
+        "a configuration profile of the library, by its top-level "
+        "PayloadIdentifier (docs/profiles.md): `sha256` (of the current "
+        "version's content), `uuid` (its PayloadUUID), `name` "
+        "(PayloadDisplayName), `signer` (the subject of an uploaded "
+        "signature, empty if none), `payloads` (count), `created`, "
+        "`updated` (unix s)" },
+
+    [MDM_K_PROF_BODY] = { "prof_body", "string", MDM_TAG_OWNER,
+        "mdm:prof:{<ident>}:body:<sha256>",
+        "a version of the profile as uploaded (plist, or CMS-signed), "
+        "stored once by its content hash whatever the number of devices; "
+        "what InstallProfile carries" },
+
+    [MDM_K_PROF_ENRS] = { "prof_enrs", "set", MDM_TAG_OWNER,
+        "mdm:prof:{<ident>}:enrs",
+        "the enrollment IDs the profile is assigned to (its desired state)" },
+
+    [MDM_K_PROFS] = { "profs", "set", MDM_TAG_GLOBAL,
+        "mdm:profs",
+        "every profile identifier of the library (`GET /v1/profiles`)" },
+
+    [MDM_K_PROF_DEV] = { "prof_dev", "hash", MDM_TAG_DEVICE,
+        "mdm:{<id>}:prof",
+        "the enrollment's profiles, materialised by the API from the "
+        "assignments: field = PayloadIdentifier, value = `<state> <sha256> "
+        "<CommandUUID> <unix s>` with state `pending` (InstallProfile "
+        "queued), `installed` (acknowledged), `failed` (refused; the "
+        "ErrorChain is the command's result), `removing` (RemoveProfile "
+        "queued) or `removed`; one outstanding command per profile and "
+        "device" },
 };
 
 

@@ -94,6 +94,11 @@ static ngx_http_mdm_api_route_t  ngx_http_mdm_api_routes[] = {
       { { NGX_HTTP_PUT, 1, ngx_http_mdm_api_pushcert_put },
         { NGX_HTTP_GET, 0, ngx_http_mdm_api_pushcert_get } } },
 
+    { ngx_string("/v1/enrollments/"), ngx_string("/profiles"),
+      NGX_HTTP_MDM_API_REST,
+      { { NGX_HTTP_MDM_API_GET_HEAD, 0,
+          ngx_http_mdm_api_enrollment_profiles } } },
+
     { ngx_string("/v1/enrollments/"), ngx_null_string, NGX_HTTP_MDM_API_REST,
       { { NGX_HTTP_MDM_API_GET_HEAD, 0, ngx_http_mdm_api_enrollments_one } } },
 
@@ -152,11 +157,36 @@ static ngx_http_mdm_api_route_t  ngx_http_mdm_api_routes[] = {
     { ngx_string("/v1/certificates/"), ngx_null_string, 0,
       { { NGX_HTTP_GET, 0, ngx_http_mdm_api_certs_one } } },
 
+    /* the profile library and its desired state
+     * (ngx_http_mdm_api_profiles.c) */
+    { ngx_string("/v1/profiles"), ngx_null_string, NGX_HTTP_MDM_API_EXACT,
+      { { NGX_HTTP_MDM_API_GET_HEAD, 0, ngx_http_mdm_api_profiles_list },
+        { NGX_HTTP_POST, 1, ngx_http_mdm_api_profiles_upload } } },
+
+    { ngx_string("/v1/profiles/"), ngx_string("/raw"), NGX_HTTP_MDM_API_REST,
+      { { NGX_HTTP_MDM_API_GET_HEAD, 0, ngx_http_mdm_api_profiles_raw } } },
+
+    { ngx_string("/v1/profiles/"), ngx_string("/assign"),
+      NGX_HTTP_MDM_API_REST,
+      { { NGX_HTTP_POST, 1, ngx_http_mdm_api_profiles_assign } } },
+
+    { ngx_string("/v1/profiles/"), ngx_string("/unassign"),
+      NGX_HTTP_MDM_API_REST,
+      { { NGX_HTTP_POST, 1, ngx_http_mdm_api_profiles_unassign } } },
+
+    { ngx_string("/v1/profiles/"), ngx_null_string, NGX_HTTP_MDM_API_REST,
+      { { NGX_HTTP_MDM_API_GET_HEAD|NGX_HTTP_DELETE, 0,
+          ngx_http_mdm_api_profiles_one } } },
+
     /* declarative management, KMFDDM's routes (ngx_http_mdm_api_ddm.c) */
     { ngx_string("/v1/declarations"), ngx_null_string,
       NGX_HTTP_MDM_API_EXACT|NGX_HTTP_MDM_API_KMFDDM,
       { { NGX_HTTP_MDM_API_GET_HEAD, 0, ngx_http_mdm_api_ddm_decls },
         { NGX_HTTP_PUT, 1, ngx_http_mdm_api_ddm_decl_put } } },
+
+    { ngx_string("/v1/declarations/"), ngx_string("/touch"),
+      NGX_HTTP_MDM_API_REST|NGX_HTTP_MDM_API_KMFDDM,
+      { { NGX_HTTP_POST, 0, ngx_http_mdm_api_ddm_decl_touch } } },
 
     { ngx_string("/v1/declarations/"), ngx_null_string,
       NGX_HTTP_MDM_API_REST|NGX_HTTP_MDM_API_KMFDDM,
@@ -183,6 +213,10 @@ static ngx_http_mdm_api_route_t  ngx_http_mdm_api_routes[] = {
     { ngx_string("/v1/enrollment-sets-all/"), ngx_null_string,
       NGX_HTTP_MDM_API_REST|NGX_HTTP_MDM_API_KMFDDM,
       { { NGX_HTTP_DELETE, 0, ngx_http_mdm_api_ddm_enr_sets_all } } },
+
+    { ngx_string("/v1/notify"), ngx_null_string,
+      NGX_HTTP_MDM_API_EXACT|NGX_HTTP_MDM_API_KMFDDM,
+      { { NGX_HTTP_POST, 0, ngx_http_mdm_api_ddm_notify } } },
 
     /* what devices reported (ngx_http_mdm_api_ddm_status.c) */
     { ngx_string("/v1/declaration-status/"), ngx_null_string,

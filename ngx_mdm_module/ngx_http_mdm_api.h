@@ -157,6 +157,29 @@ ngx_int_t ngx_http_mdm_api_ddm_enr_sets(ngx_http_request_t *r,
     ngx_str_t *path);
 ngx_int_t ngx_http_mdm_api_ddm_enr_sets_all(ngx_http_request_t *r,
     ngx_str_t *path);
+/* POST /v1/declarations/<id>/touch, POST /v1/notify */
+ngx_int_t ngx_http_mdm_api_ddm_decl_touch(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_ddm_notify(ngx_http_request_t *r,
+    ngx_str_t *path);
+
+/* ngx_http_mdm_api_profiles.c: GET|POST /v1/profiles, GET|DELETE
+ * /v1/profiles/<ident>, GET .../raw, POST .../assign and .../unassign,
+ * GET /v1/enrollments/<id>/profiles (docs/profiles.md) */
+ngx_int_t ngx_http_mdm_api_profiles_list(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_profiles_upload(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_profiles_one(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_profiles_raw(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_profiles_assign(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_profiles_unassign(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_enrollment_profiles(ngx_http_request_t *r,
+    ngx_str_t *path);
 
 /* ngx_http_mdm_api_ddm_status.c: GET /v1/declaration-status/<ids>,
  * /v1/status-errors/<ids>, /v1/status-values/<ids>?prefix=,

@@ -45,6 +45,23 @@ mdm_profile_is_cms(const unsigned char *body, size_t len)
 
 
 int
+mdm_profile_identifier_valid(const char *s, size_t len)
+{
+    char  buf[MDM_PROFILE_ID_MAX + 1];
+
+    if (len == 0 || len > MDM_PROFILE_ID_MAX || memchr(s, '\0', len) != NULL)
+    {
+        return 0;
+    }
+
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+
+    return mdm_profile_id_valid(buf, 1);
+}
+
+
+int
 mdm_profile_parse(const unsigned char *body, size_t len, size_t max_len,
     unsigned flags, mdm_profile_t *p, mdm_profile_problems_t *probs,
     mdm_err_t *err)

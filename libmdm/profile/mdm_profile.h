@@ -129,6 +129,10 @@ int mdm_profile_parse(const unsigned char *body, size_t len, size_t max_len,
 
 void mdm_profile_free(mdm_profile_t *p);
 
+/* Whether s (len bytes) may be a profile's PayloadIdentifier (the rule
+ * above): what the API checks of an identifier in a path. */
+int mdm_profile_identifier_valid(const char *s, size_t len);
+
 /* Whether body looks like CMS (DER SEQUENCE) rather than a plist. */
 int mdm_profile_is_cms(const unsigned char *body, size_t len);
 
@@ -188,6 +192,18 @@ void mdm_profile_walk_dict(mdm_profile_t *p, mdm_profile_problems_t *probs,
  */
 int mdm_profile_cms_unwrap(const unsigned char *body, size_t len,
     mdm_profile_t *p, mdm_buf_t *content, mdm_err_t *err);
+
+/*
+ * The commands that put a profile on a device and take it off
+ * (mdm_profile_command.c): the command plist (XML) of InstallProfile with
+ * payload as its Payload data (the profile as stored: plist or signed),
+ * and of RemoveProfile with the profile's PayloadIdentifier. 0 with out
+ * malloc'd (free with mdm_buf_free), or -1 without memory.
+ */
+int mdm_profile_install_command(const char *uuid,
+    const unsigned char *payload, size_t len, mdm_buf_t *out);
+int mdm_profile_remove_command(const char *uuid, const char *identifier,
+    mdm_buf_t *out);
 
 /* Signing at send time is mdm_enroll_profile_sign() (enroll/
  * mdm_enroll_profile.h): the one CMS signer of profiles in libmdm. */

@@ -944,9 +944,64 @@ test_sweep(void)
 }
 
 
+static void
+test_commands(void)
+{
+    plist_t         top, cmd, payload;
+    mdm_buf_t       out;
+    const char     *bytes = "<plist>\0binary\xff</plist>";
+    char           *data;
+    uint64_t        len;
+
+    ok(mdm_profile_install_command("U-1", (const unsigned char *) bytes, 24,
+                                   &out) == 0, "InstallProfile built");
+    top = NULL;
+    plist_from_xml(out.data, (uint32_t) out.len, &top);
+    cmd = top ? plist_dict_get_item(top, "Command") : NULL;
+    payload = cmd ? plist_dict_get_item(cmd, "Payload") : NULL;
+    data = NULL;
+    len = 0;
+
+    if (payload != NULL) {
+        plist_get_data_val(payload, &data, &len);
+    }
+
+    ok(top != NULL && strcmp(plist_get_string_ptr(plist_dict_get_item(top,
+                             "CommandUUID"), NULL), "U-1") == 0,
+       "its CommandUUID");
+    ok(cmd != NULL && strcmp(plist_get_string_ptr(plist_dict_get_item(cmd,
+                             "RequestType"), NULL), "InstallProfile") == 0,
+       "its RequestType");
+    ok(len == 24 && memcmp(data, bytes, 24) == 0,
+       "the profile's bytes as its Payload data, NUL and all");
+    free(data);
+    plist_free(top);
+    mdm_buf_free(&out);
+
+    ok(mdm_profile_remove_command("U-2", "com.example.wifi", &out) == 0,
+       "RemoveProfile built");
+    top = NULL;
+    plist_from_xml(out.data, (uint32_t) out.len, &top);
+    cmd = top ? plist_dict_get_item(top, "Command") : NULL;
+    ok(cmd != NULL && strcmp(plist_get_string_ptr(plist_dict_get_item(cmd,
+                             "Identifier"), NULL), "com.example.wifi") == 0,
+       "naming the profile's PayloadIdentifier");
+    plist_free(top);
+    mdm_buf_free(&out);
+
+    ok(mdm_profile_identifier_valid("com.example.wifi", 16)
+       && !mdm_profile_identifier_valid("a b", 3)
+       && !mdm_profile_identifier_valid("a{b", 3)
+       && !mdm_profile_identifier_valid("ab\0c", 4)
+       && !mdm_profile_identifier_valid("", 0),
+       "identifiers as a path names them");
+}
+
+
 int
 main(void)
 {
+    test_commands();
     test_accepts();
     test_refuses();
     test_target();

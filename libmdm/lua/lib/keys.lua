@@ -50,6 +50,11 @@ function K.acme_nonce(nonce) return 'mdm:acme:nonce:{' .. nonce .. '}' end
 function K.acme_acct(thumbprint) return 'mdm:acme:acct:{' .. thumbprint .. '}' end
 function K.acme_orders(thumbprint) return 'mdm:acme:acct:{' .. thumbprint .. '}:orders' end
 function K.acme_order(order) return 'mdm:acme:order:{' .. order .. '}' end
+function K.prof(ident) return 'mdm:prof:{' .. ident .. '}' end
+function K.prof_body(ident, sha256) return 'mdm:prof:{' .. ident .. '}:body:' .. sha256 end
+function K.prof_enrs(ident) return 'mdm:prof:{' .. ident .. '}:enrs' end
+function K.profs() return 'mdm:profs' end
+function K.prof_dev(id) return 'mdm:{' .. id .. '}:prof' end
 function K.dep_token(name) return 'mdm:dep:{' .. name .. '}:token' end
 function K.dep_session(name) return 'mdm:dep:{' .. name .. '}:session' end
 function K.dep_lease(name) return 'mdm:dep:{' .. name .. '}:lease' end

@@ -58,6 +58,11 @@ our @EXPORT = qw(
     key_acme_acct
     key_acme_orders
     key_acme_order
+    key_prof
+    key_prof_body
+    key_prof_enrs
+    key_profs
+    key_prof_dev
     key_dep_token
     key_dep_session
     key_dep_lease
@@ -121,6 +126,11 @@ our %SCHEMA = (
     acme_acct => { type => 'hash', tag => 'owner', pattern => 'mdm:acme:acct:{<thumbprint>}' },
     acme_orders => { type => 'zset', tag => 'owner', pattern => 'mdm:acme:acct:{<thumbprint>}:orders' },
     acme_order => { type => 'hash', tag => 'owner', pattern => 'mdm:acme:order:{<order>}' },
+    prof => { type => 'hash', tag => 'owner', pattern => 'mdm:prof:{<ident>}' },
+    prof_body => { type => 'string', tag => 'owner', pattern => 'mdm:prof:{<ident>}:body:<sha256>' },
+    prof_enrs => { type => 'set', tag => 'owner', pattern => 'mdm:prof:{<ident>}:enrs' },
+    profs => { type => 'set', tag => 'global', pattern => 'mdm:profs' },
+    prof_dev => { type => 'hash', tag => 'device', pattern => 'mdm:{<id>}:prof' },
     dep_token => { type => 'hash', tag => 'owner', pattern => 'mdm:dep:{<name>}:token' },
     dep_session => { type => 'string', tag => 'owner', pattern => 'mdm:dep:{<name>}:session' },
     dep_lease => { type => 'string', tag => 'owner', pattern => 'mdm:dep:{<name>}:lease' },
@@ -197,6 +207,11 @@ sub key_acme_nonce { my ($nonce) = @_; return 'mdm:acme:nonce:{' . $nonce . '}' 
 sub key_acme_acct { my ($thumbprint) = @_; return 'mdm:acme:acct:{' . $thumbprint . '}' }
 sub key_acme_orders { my ($thumbprint) = @_; return 'mdm:acme:acct:{' . $thumbprint . '}:orders' }
 sub key_acme_order { my ($order) = @_; return 'mdm:acme:order:{' . $order . '}' }
+sub key_prof { my ($ident) = @_; return 'mdm:prof:{' . $ident . '}' }
+sub key_prof_body { my ($ident, $sha256) = @_; return 'mdm:prof:{' . $ident . '}:body:' . $sha256 }
+sub key_prof_enrs { my ($ident) = @_; return 'mdm:prof:{' . $ident . '}:enrs' }
+sub key_profs { return 'mdm:profs' }
+sub key_prof_dev { my ($id) = @_; return 'mdm:{' . $id . '}:prof' }
 sub key_dep_token { my ($name) = @_; return 'mdm:dep:{' . $name . '}:token' }
 sub key_dep_session { my ($name) = @_; return 'mdm:dep:{' . $name . '}:session' }
 sub key_dep_lease { my ($name) = @_; return 'mdm:dep:{' . $name . '}:lease' }
