@@ -117,7 +117,7 @@ ok($t->wait_for(sub { ($t->redis('HGET', key_worker_metrics(), 'dep_pages_total'
 is($t->redis('HGET', key_worker_metrics(), 'dep_sessions_total'), 1, 'dep_sessions_total is 1');
 
 my $dump = '';
-for my $k (@{ $t->redis('KEYS', 'mdm:dep:{acme}:*') }) {
+for my $k (map { MDM::Keys->can("key_dep_$_")->('acme') } qw(token session lease cursor devices)) {
     my $type = $t->redis('TYPE', $k);
     $dump .= $type eq 'string' ? $t->redis('GET', $k)
            : $type eq 'hash' ? join(' ', @{ $t->redis('HGETALL', $k) }) : '';
