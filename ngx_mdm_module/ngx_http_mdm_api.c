@@ -139,6 +139,23 @@ static ngx_http_mdm_api_route_t  ngx_http_mdm_api_routes[] = {
       { { NGX_HTTP_PUT|NGX_HTTP_GET|NGX_HTTP_DELETE, 0,
           ngx_http_mdm_api_enroll_devices } } },
 
+    /* Apps and Books (ngx_http_mdm_api_vpp.c) */
+    { ngx_string("/v1/vpp/tokens/"), ngx_null_string, 0,
+      { { NGX_HTTP_PUT, 1, ngx_http_mdm_api_vpp_token_put },
+        { NGX_HTTP_GET, 0, ngx_http_mdm_api_vpp_token_get } } },
+
+    { ngx_string("/v1/vpp/assets/"), ngx_null_string, 0,
+      { { NGX_HTTP_GET, 0, ngx_http_mdm_api_vpp_assets } } },
+
+    { ngx_string("/v1/vpp/assign/"), ngx_null_string, 0,
+      { { NGX_HTTP_POST, 1, ngx_http_mdm_api_vpp_assign } } },
+
+    { ngx_string("/v1/vpp/unassign/"), ngx_null_string, 0,
+      { { NGX_HTTP_POST, 1, ngx_http_mdm_api_vpp_unassign } } },
+
+    { ngx_string("/v1/vpp/installs/"), ngx_null_string, NGX_HTTP_MDM_API_REST,
+      { { NGX_HTTP_GET, 0, ngx_http_mdm_api_vpp_installs } } },
+
     { ngx_string("/metrics"), ngx_null_string, NGX_HTTP_MDM_API_EXACT,
       { { NGX_HTTP_MDM_API_GET_HEAD, 0, ngx_http_mdm_metrics_api } } },
 

@@ -135,6 +135,22 @@ ngx_int_t ngx_http_mdm_api_enroll_delete(ngx_http_request_t *r,
 ngx_int_t ngx_http_mdm_api_enroll_devices(ngx_http_request_t *r,
     ngx_str_t *serial);
 
+/* ngx_http_mdm_api_vpp.c: PUT|GET /v1/vpp/tokens/<location>,
+ * GET /v1/vpp/assets/<location>, POST /v1/vpp/assign|unassign/<location>,
+ * GET /v1/vpp/installs/<location>/<adamId> (Apps and Books, docs/vpp.md) */
+ngx_int_t ngx_http_mdm_api_vpp_token_put(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_vpp_token_get(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_vpp_assets(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_vpp_assign(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_vpp_unassign(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_vpp_installs(ngx_http_request_t *r,
+    ngx_str_t *path);
+
 /* ngx_http_mdm_api_ddm.c: KMFDDM's declarative management routes:
  * GET|PUT /v1/declarations, GET|DELETE /v1/declarations/<id>,
  * GET /v1/declaration-sets/<id>, GET /v1/sets,

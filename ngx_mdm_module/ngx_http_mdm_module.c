@@ -82,6 +82,13 @@ static ngx_command_t  ngx_http_mdm_commands[] = {
       0,
       (void *) NGX_HTTP_MDM_API },
 
+    { ngx_string("mdm_vpp_notify"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_mdm_set_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) NGX_HTTP_MDM_VPP_NOTIFY },
+
     { ngx_string("mdm_healthz"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_mdm_set_endpoint,
@@ -685,6 +692,9 @@ ngx_http_mdm_set_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         break;
     case NGX_HTTP_MDM_HEALTHZ:
         clcf->handler = ngx_http_mdm_healthz_handler;
+        break;
+    case NGX_HTTP_MDM_VPP_NOTIFY:
+        clcf->handler = ngx_http_mdm_vpp_notify_handler;
         break;
     case NGX_HTTP_MDM_METRICS:
         clcf->handler = ngx_http_mdm_metrics_handler;

@@ -21,6 +21,7 @@
 #define NGX_HTTP_MDM_HEALTHZ        5
 #define NGX_HTTP_MDM_METRICS        6
 #define NGX_HTTP_MDM_SCEP           10
+#define NGX_HTTP_MDM_VPP_NOTIFY     20
 
 #define NGX_HTTP_MDM_ID_TLS         0x01
 #define NGX_HTTP_MDM_ID_SIGNATURE   0x02
@@ -170,6 +171,7 @@ ngx_int_t ngx_http_mdm_add_variables(ngx_conf_t *cf);
 /* endpoint handlers */
 ngx_int_t ngx_http_mdm_api_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_mdm_healthz_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_mdm_vpp_notify_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_mdm_device_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_mdm_device_intake(ngx_http_request_t *r);
 /* decode (context filled, type bound checked), then store and answer */

@@ -85,10 +85,10 @@ fail(wk_dep_call_t *k, long status, int stop, const char *error)
 /* Apple's error bodies: the code bare, quoted (depsim) or as JSON
  * {"code": ...} (Fleet's mock); matched by substring as peers do. */
 static int
-body_has(const wk_http_resp_t *r, const char *code)
+body_has(const wk_http_reply_t *r, const char *code)
 {
     size_t n = strlen(code);
-    for (size_t i = 0; r->body_len >= n && i <= r->body_len - n; i++) {
+    for (size_t i = 0; r->body && r->len >= n && i <= r->len - n; i++) {
         if (memcmp(r->body + i, code, n) == 0) {
             return 1;
         }
@@ -126,30 +126,22 @@ keep_session(wk_dep_client_t *c, const char *s, size_t len)
 
 
 static double
-retry_after(const wk_http_resp_t *r)
+retry_after(const wk_http_reply_t *r)
 {
-    size_t n;
-    const char *v = wk_http_resp_header(r, "Retry-After", &n);
-    char buf[16];
-    if (v == NULL || n == 0 || n >= sizeof(buf)) {
-        return 0;
-    }
-    memcpy(buf, v, n);
-    buf[n] = '\0';
-    double s = atof(buf);
-    return s > 0 && s < 86400 ? s : 0;
+    return r->retry_after > 0 && r->retry_after < 86400
+           ? (double) r->retry_after : 0;
 }
 
 
 static void
-on_response(void *data, const wk_http_resp_t *r)
+on_response(void *data, const wk_http_reply_t *r)
 {
     wk_dep_call_t *k = data;
     wk_dep_client_t *c = k->c;
     size_t n;
 
     wk_metric_add(WK_M_DEP_CALLS, 1);
-    const char *rot = wk_http_resp_header(r, "X-ADM-Auth-Session", &n);
+    const char *rot = wk_http_reply_header(r, "X-ADM-Auth-Session", &n);
     if (rot && n && (n != strlen(c->session) || memcmp(rot, c->session, n))) {
         wk_debug("dep %s: the session was rotated", c->t->name);
         keep_session(c, rot, n);
@@ -168,9 +160,10 @@ on_response(void *data, const wk_http_resp_t *r)
     int stop = r->status == 403 && (body_has(r, "T_C_NOT_SIGNED")
                                     || body_has(r, "ACCESS_DENIED"));
     wk_dep_reply_t out = {
-        .status = r->status, .body = r->body, .body_len = r->body_len,
-        .retry_after = retry_after(r), .stop = stop,
-        .error = r->status ? (stop ? (body_has(r, "T_C_NOT_SIGNED")
+        .status = r->status, .body = r->body ? r->body : "",
+        .body_len = r->len, .retry_after = retry_after(r), .stop = stop,
+        .error = r->truncated ? "the response is too large"
+                 : r->status ? (stop ? (body_has(r, "T_C_NOT_SIGNED")
                                       ? "T_C_NOT_SIGNED" : "ACCESS_DENIED")
                                    : "")
                            : r->error,
@@ -191,9 +184,9 @@ send_call(wk_dep_call_t *k)
              c->cf->dep_protocol_version);
     const char *headers[] = { sess, ver,
         "Content-Type: application/json;charset=UTF8", NULL };
-    if (wk_http_request(c->http, k->method, url, k->body,
-                        k->body ? strlen(k->body) : 0, headers, c->cf->dep_ca,
-                        c->cf->dep_timeout_ms, BODY_MAX, on_response, k) != 0)
+    if (wk_http_request(c->http, url, k->body, k->body ? strlen(k->body) : 0,
+                        headers, c->cf->dep_ca, c->cf->dep_timeout_ms,
+                        BODY_MAX, on_response, k) != 0)
     {
         fail(k, 0, 0, "the HTTP request could not start");
     }
@@ -201,7 +194,7 @@ send_call(wk_dep_call_t *k)
 
 
 static void
-on_session(void *data, const wk_http_resp_t *r)
+on_session(void *data, const wk_http_reply_t *r)
 {
     wk_dep_call_t *k = data;
     wk_dep_client_t *c = k->c;
@@ -210,8 +203,8 @@ on_session(void *data, const wk_http_resp_t *r)
     if (r->status != 200) {
         int stop = r->status == 401 || r->status == 403;
         wk_dep_reply_t out = {
-            .status = r->status, .body = r->body, .body_len = r->body_len,
-            .retry_after = retry_after(r), .stop = stop,
+            .status = r->status, .body = r->body ? r->body : "",
+            .body_len = r->len, .retry_after = retry_after(r), .stop = stop,
             .error = r->status == 0 ? r->error
                      : body_has(r, "T_C_NOT_SIGNED") ? "T_C_NOT_SIGNED"
                      : body_has(r, "ACCESS_DENIED") ? "ACCESS_DENIED"
@@ -223,7 +216,7 @@ on_session(void *data, const wk_http_resp_t *r)
     }
     /* {"auth_session_token":"..."}: a flat object, read without a
      * second JSON parser pass over the body */
-    const char *p = strstr(r->body, "\"auth_session_token\"");
+    const char *p = r->body ? strstr(r->body, "\"auth_session_token\"") : NULL;
     const char *v = p ? strchr(p + 20, '"') : NULL;
     const char *e = v ? strchr(v + 1, '"') : NULL;
     if (e == NULL || e == v + 1) {
@@ -258,7 +251,7 @@ open_session(wk_dep_call_t *k)
     /* depsim wants the JSON Content-Type on /session too (services.md 5.8) */
     const char *headers[] = { hdr,
         "Content-Type: application/json;charset=UTF8", NULL };
-    if (wk_http_request(c->http, "GET", url, NULL, 0, headers, c->cf->dep_ca,
+    if (wk_http_request(c->http, url, NULL, 0, headers, c->cf->dep_ca,
                         c->cf->dep_timeout_ms, 64 * 1024, on_session, k) != 0)
     {
         fail(k, 0, 0, "the HTTP request could not start");

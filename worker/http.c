@@ -2,8 +2,9 @@
  * libcurl's multi interface on libev: curl tells which sockets to watch
  * (socket callback) and when to call it back (timer callback); the
  * watchers call curl_multi_socket_action, and finished transfers are
- * collected after each call. A webhook's POST discards the response body
- * (its answer is its status); wk_http_request keeps body and headers.
+ * collected after each call. wk_http_post discards the response body (a
+ * webhook's answer is its status); wk_http_request keeps it (Apple's
+ * services answer JSON).
  */
 
 #include <stdio.h>
@@ -31,13 +32,15 @@ struct wk_http_req_s {
     CURL                *easy;
     struct curl_slist   *headers;
     wk_http_done_cb      done;
-    wk_http_resp_cb      resp_done;   /* wk_http_request's, instead */
+    wk_http_reply_cb     reply;      /* wk_http_request: instead of done */
     void                *data;
-    char                *body;        /* kept response body */
-    size_t               body_len, body_max;
-    char                *hdrs;        /* kept header lines */
+    char                *post;       /* wk_http_request's copy of the body */
+    char                *body;       /* the reply body, when kept */
+    size_t               body_len, max_body;
+    int                  truncated;
+    long                 retry_after;
+    char                *hdrs;       /* the reply's header lines, kept */
     size_t               hdrs_len;
-    int                  too_large;
     char                 error[CURL_ERROR_SIZE];
     wk_http_req_t       *next, *prev;
 };
@@ -73,34 +76,11 @@ req_free(wk_http_t *h, wk_http_req_t *req)
     curl_multi_remove_handle(h->multi, req->easy);
     curl_easy_cleanup(req->easy);
     curl_slist_free_all(req->headers);
+    free(req->post);
     free(req->body);
     free(req->hdrs);
     free(req);
     h->active--;
-}
-
-
-/* A kept response goes to its callback, then the request is freed: the
- * body and headers are the request's. The request is unlinked first, so
- * that the callback may start another or free the client... */
-static void
-resp_done(wk_http_t *h, wk_http_req_t *req, long status, const char *error)
-{
-    wk_http_resp_t r = {
-        .status = req->too_large ? 0 : status, .error = error,
-        .body = req->body ? req->body : "", .body_len = req->body_len,
-        .headers = req->hdrs ? req->hdrs : "", .headers_len = req->hdrs_len,
-    };
-
-    UNLINK(h->reqs, req);
-    curl_multi_remove_handle(h->multi, req->easy);
-    curl_easy_cleanup(req->easy);
-    curl_slist_free_all(req->headers);
-    h->active--;
-    req->resp_done(req->data, &r);
-    free(req->body);
-    free(req->hdrs);
-    free(req);
 }
 
 
@@ -127,9 +107,25 @@ collect_done(wk_http_t *h)
         snprintf(error, sizeof(error), "%s",
                  rc == CURLE_OK ? ""
                  : req->error[0] ? req->error : curl_easy_strerror(rc));
-        if (req->resp_done) {
-            resp_done(h, req, status, req->too_large
-                      ? "response body too large" : error);
+        if (req->reply) {
+            wk_http_reply_t out = {
+                .status = status, .error = error,
+                .body = req->body_len ? req->body : NULL,
+                .len = req->body_len, .retry_after = req->retry_after,
+                .truncated = req->truncated,
+                .headers = req->hdrs ? req->hdrs : "",
+                .headers_len = req->hdrs_len,
+            };
+            wk_http_reply_cb cb = req->reply;
+            void *rdata = req->data;
+            char *body = req->body, *hdrs = req->hdrs;
+
+            /* body and headers outlive the request for the callback */
+            req->body = req->hdrs = NULL;
+            req_free(h, req);
+            cb(rdata, &out);
+            free(body);
+            free(hdrs);
             continue;
         }
         wk_http_done_cb done = req->done;
@@ -230,6 +226,71 @@ discard_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 }
 
 
+static size_t
+keep_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    wk_http_req_t *req = userdata;
+    size_t n = size * nmemb;
+
+    if (req->truncated || req->body_len + n > req->max_body) {
+        req->truncated = 1;          /* read on, keep nothing more */
+        return n;
+    }
+    char *more = realloc(req->body, req->body_len + n + 1);
+    if (more == NULL) {
+        return 0;                    /* curl fails the transfer */
+    }
+    memcpy(more + req->body_len, ptr, n);
+    req->body = more;
+    req->body_len += n;
+    req->body[req->body_len] = '\0';
+    return n;
+}
+
+
+/* Retry-After in seconds (the HTTP-date form is not used by Apple's
+ * services and is taken as absent). */
+static size_t
+read_header(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    wk_http_req_t *req = userdata;
+    size_t n = size * nmemb;
+    static const char name[] = "retry-after:";
+
+    /* every line is kept for wk_http_reply_header; each response (after a
+     * 100 Continue or a redirect) starts them anew */
+    if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
+        req->hdrs_len = 0;
+    }
+    if (req->hdrs_len + n <= 64 * 1024) {
+        char *b = realloc(req->hdrs, req->hdrs_len + n + 1);
+        if (b != NULL) {
+            memcpy(b + req->hdrs_len, ptr, n);
+            req->hdrs_len += n;
+            b[req->hdrs_len] = '\0';
+            req->hdrs = b;
+        }
+    }
+
+    if (n > sizeof(name) - 1 && strncasecmp(ptr, name, sizeof(name) - 1) == 0) {
+        char buf[32];
+        size_t len = n - (sizeof(name) - 1);
+        if (len >= sizeof(buf)) {
+            len = sizeof(buf) - 1;
+        }
+        memcpy(buf, ptr + sizeof(name) - 1, len);
+        buf[len] = '\0';
+        char *end;
+        long v = strtol(buf, &end, 10);
+        while (*end == ' ' || *end == '\r' || *end == '\n') {
+            end++;
+        }
+        req->retry_after = (*end == '\0' && end != buf && v >= 0) ? v : -1;
+    }
+    return n;
+}
+
+
 wk_http_t *
 wk_http_new(struct ev_loop *loop)
 {
@@ -323,72 +384,31 @@ wk_http_post(wk_http_t *h, const char *url, const char *body, size_t len,
 }
 
 
-static int
-grow(char **buf, size_t *len, const char *p, size_t n)
-{
-    char *b = realloc(*buf, *len + n + 1);
-    if (b == NULL) {
-        return -1;
-    }
-    memcpy(b + *len, p, n);
-    *len += n;
-    b[*len] = '\0';
-    *buf = b;
-    return 0;
-}
-
-
-static size_t
-keep_body(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    wk_http_req_t *req = userdata;
-    size_t n = size * nmemb;
-
-    if (req->body_len + n > req->body_max) {
-        req->too_large = 1;
-        return 0;                  /* curl ends the transfer */
-    }
-    return grow(&req->body, &req->body_len, ptr, n) == 0 ? n : 0;
-}
-
-
-/* Each response (a redirect or a 100 too) starts its header lines anew. */
-static size_t
-keep_header(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    wk_http_req_t *req = userdata;
-    size_t n = size * nmemb;
-
-    if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
-        req->hdrs_len = 0;
-    }
-    if (req->hdrs_len + n > 64 * 1024) {
-        return n;                  /* the rest is not needed */
-    }
-    return grow(&req->hdrs, &req->hdrs_len, ptr, n) == 0 ? n : 0;
-}
-
-
 int
-wk_http_request(wk_http_t *h, const char *method, const char *url,
-                const char *body, size_t len, const char *const *headers,
-                const char *ca_file, long timeout_ms, size_t max_body,
-                wk_http_resp_cb done, void *data)
+wk_http_request(wk_http_t *h, const char *url, const char *body, size_t len,
+                const char *const *headers, const char *ca_file,
+                long timeout_ms, size_t max_body, wk_http_reply_cb done,
+                void *data)
 {
     wk_http_req_t *req = calloc(1, sizeof(*req));
     if (req == NULL) {
         return -1;
     }
-    req->resp_done = done;
+    req->reply = done;
     req->data = data;
-    req->body_max = max_body;
+    req->max_body = max_body;
+    req->retry_after = -1;
     req->headers = build_headers(headers);
     req->easy = curl_easy_init();
-    if (req->headers == NULL || req->easy == NULL) {
+    if (body && (req->post = malloc(len + 1)) != NULL) {
+        memcpy(req->post, body, len);
+    }
+    if (req->headers == NULL || req->easy == NULL || (body && !req->post)) {
         curl_slist_free_all(req->headers);
         if (req->easy) {
             curl_easy_cleanup(req->easy);
         }
+        free(req->post);
         free(req);
         return -1;
     }
@@ -396,11 +416,11 @@ wk_http_request(wk_http_t *h, const char *method, const char *url,
     CURL *e = req->easy;
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-    if (body != NULL) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+    if (body) {
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->post);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) len);
-    } else if (strcmp(method, "GET") == 0) {
+    } else {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
@@ -409,7 +429,7 @@ wk_http_request(wk_http_t *h, const char *method, const char *url,
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, keep_header);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, read_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->error);
     curl_easy_setopt(e, CURLOPT_PRIVATE, req);
@@ -420,6 +440,7 @@ wk_http_request(wk_http_t *h, const char *method, const char *url,
     if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
         curl_easy_cleanup(e);
         curl_slist_free_all(req->headers);
+        free(req->post);
         free(req);
         return -1;
     }
@@ -430,17 +451,19 @@ wk_http_request(wk_http_t *h, const char *method, const char *url,
 
 
 const char *
-wk_http_resp_header(const wk_http_resp_t *resp, const char *name, size_t *len)
+wk_http_reply_header(const wk_http_reply_t *r, const char *name, size_t *len)
 {
     size_t n = strlen(name);
-    const char *p = resp->headers, *end = resp->headers + resp->headers_len;
+    const char *p = r->headers, *end = r->headers + r->headers_len;
 
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t) (end - p));
         if (eol == NULL) {
             eol = end;
         }
-        if ((size_t) (eol - p) > n && p[n] == ':' && strncasecmp(p, name, n) == 0) {
+        if ((size_t) (eol - p) > n && p[n] == ':'
+            && strncasecmp(p, name, n) == 0)
+        {
             const char *v = p + n + 1, *e = eol;
             while (v < e && (*v == ' ' || *v == '\t')) {
                 v++;

@@ -2,7 +2,7 @@
 #define WK_HTTP_H
 
 /*
- * Non-blocking HTTP POSTs on the libev loop: libcurl's multi interface with
+ * Non-blocking HTTP requests on the libev loop: libcurl's multi interface with
  * its sockets and timer driven by ev_io/ev_timer watchers. One client keeps
  * its connections alive and shares them between requests to the same host.
  */
@@ -29,33 +29,37 @@ int wk_http_post(wk_http_t *h, const char *url, const char *body, size_t len,
                  const char *const *headers, const char *ca_file,
                  long timeout_ms, wk_http_done_cb done, void *data);
 
-/* A response as wk_http_request hands it over: body and header lines
- * (of the last response, "Name: value\r\n" each) live until the callback
- * returns. status 0: no response, error says why. */
+/*
+ * What wk_http_request hands its callback: the status (0: no response,
+ * error says why), the body (NUL-terminated, NULL when empty or over
+ * max_body) and Retry-After in seconds (-1 when absent or not a number).
+ */
 typedef struct {
     long         status;
     const char  *error;
     const char  *body;
-    size_t       body_len;
-    const char  *headers;
+    size_t       len;
+    long         retry_after;
+    int          truncated;          /* the body was over max_body */
+    const char  *headers;            /* "Name: value\r\n" lines, as sent */
     size_t       headers_len;
-} wk_http_resp_t;
+} wk_http_reply_t;
 
-typedef void (*wk_http_resp_cb)(void *data, const wk_http_resp_t *resp);
+typedef void (*wk_http_reply_cb)(void *data, const wk_http_reply_t *reply);
 
 /*
- * As wk_http_post, for any method (body NULL: none) and keeping the
- * response: at most max_body bytes of body (more is an error, status 0).
+ * A GET (body NULL) or POST (body copied) whose reply body is kept, up to
+ * max_body bytes. The same rules as wk_http_post otherwise.
  */
-int wk_http_request(wk_http_t *h, const char *method, const char *url,
-                    const char *body, size_t len, const char *const *headers,
+int wk_http_request(wk_http_t *h, const char *url, const char *body,
+                    size_t len, const char *const *headers,
                     const char *ca_file, long timeout_ms, size_t max_body,
-                    wk_http_resp_cb done, void *data);
+                    wk_http_reply_cb done, void *data);
 
-/* The value of header `name` (case-insensitive) in resp, trimmed, with its
- * length in *len; NULL when absent. */
-const char *wk_http_resp_header(const wk_http_resp_t *resp, const char *name,
-                                size_t *len);
+/* The value of header `name` (case-insensitive) of a reply, trimmed, its
+ * length in *len; NULL when absent (X-ADM-Auth-Session, for instance). */
+const char *wk_http_reply_header(const wk_http_reply_t *r, const char *name,
+                                 size_t *len);
 
 /* Requests in flight. */
 unsigned wk_http_active(const wk_http_t *h);

@@ -29,6 +29,7 @@
 #include "schema.h"
 #include "sweep.h"
 #include "renew.h"
+#include "vpp.h"
 #include "stream.h"
 #include "webhook.h"
 
@@ -40,6 +41,7 @@ typedef struct {
     wk_consumer_t   *consumer;
     wk_sweep_t      *sweep;
     wk_renew_t      *renew;
+    wk_vpp_t        *vpp;
     wk_deps_t       *deps;
     wk_webhooks_t   *webhooks;
     int              draining;        /* push consumer and webhooks left */
@@ -117,6 +119,9 @@ on_redis_ready(wk_redis_t *link, void *data)
     }
     if (w->renew && link == &w->cmd) {
         wk_renew_on_redis_ready(w->renew);
+    }
+    if (w->vpp && link == &w->cmd) {
+        wk_vpp_on_redis_ready(w->vpp);
     }
     if (w->deps && link == &w->cmd) {
         wk_deps_on_redis_ready(w->deps);
@@ -201,6 +206,7 @@ on_sigterm(struct ev_loop *loop, ev_signal *s, int revents)
     ev_timer_start(loop, &w->drain_deadline);
     wk_sweep_stop(w->sweep);
     wk_renew_stop(w->renew);
+    wk_vpp_stop(w->vpp);
     wk_deps_stop(w->deps);
     w->draining = 2;
     wk_webhooks_drain(w->webhooks, on_drained, w);
@@ -247,6 +253,11 @@ worker_init(wk_worker_t *w)
     if (renew_failed) {
         return -1;
     }
+    int vpp_failed;
+    w->vpp = wk_vpp_new(w->loop, &w->cf, &w->cmd, &vpp_failed);
+    if (vpp_failed) {
+        return -1;
+    }
     int dep_failed;
     w->deps = wk_deps_new(w->loop, &w->cf, &w->cmd, &dep_failed);
     if (dep_failed) {
@@ -287,6 +298,7 @@ worker_shutdown(wk_worker_t *w)
     }
     wk_sweep_free(w->sweep);
     wk_renew_free(w->renew);
+    wk_vpp_free(w->vpp);
     wk_deps_free(w->deps);
     wk_webhooks_free(w->webhooks);
     wk_metrics_stop();

@@ -63,6 +63,17 @@ our @EXPORT = qw(
     key_prof_enrs
     key_profs
     key_prof_dev
+    key_vpp_locations
+    key_vpp_token
+    key_vpp_asset
+    key_vpp_assets
+    key_vpp_jobs
+    key_vpp_event
+    key_vpp_events
+    key_vpp_install
+    key_vpp_notify
+    key_vpp_notified
+    key_vpp_lease
     key_dep_token
     key_dep_session
     key_dep_lease
@@ -131,6 +142,17 @@ our %SCHEMA = (
     prof_enrs => { type => 'set', tag => 'owner', pattern => 'mdm:prof:{<ident>}:enrs' },
     profs => { type => 'set', tag => 'global', pattern => 'mdm:profs' },
     prof_dev => { type => 'hash', tag => 'device', pattern => 'mdm:{<id>}:prof' },
+    vpp_locations => { type => 'set', tag => 'global', pattern => 'mdm:vpp:locations' },
+    vpp_token => { type => 'hash', tag => 'owner', pattern => 'mdm:vpp:{<location>}:token' },
+    vpp_asset => { type => 'hash', tag => 'owner', pattern => 'mdm:vpp:{<location>}:asset:<adamId>' },
+    vpp_assets => { type => 'zset', tag => 'owner', pattern => 'mdm:vpp:{<location>}:assets' },
+    vpp_jobs => { type => 'list', tag => 'owner', pattern => 'mdm:vpp:{<location>}:jobs' },
+    vpp_event => { type => 'hash', tag => 'owner', pattern => 'mdm:vpp:{<location>}:event:<eventId>' },
+    vpp_events => { type => 'zset', tag => 'owner', pattern => 'mdm:vpp:{<location>}:events' },
+    vpp_install => { type => 'hash', tag => 'owner', pattern => 'mdm:vpp:{<location>}:install:<adamId>' },
+    vpp_notify => { type => 'stream', tag => 'owner', pattern => 'mdm:vpp:{<location>}:notify' },
+    vpp_notified => { type => 'zset', tag => 'owner', pattern => 'mdm:vpp:{<location>}:notified' },
+    vpp_lease => { type => 'string', tag => 'owner', pattern => 'mdm:vpp:{<location>}:lease' },
     dep_token => { type => 'hash', tag => 'owner', pattern => 'mdm:dep:{<name>}:token' },
     dep_session => { type => 'string', tag => 'owner', pattern => 'mdm:dep:{<name>}:session' },
     dep_lease => { type => 'string', tag => 'owner', pattern => 'mdm:dep:{<name>}:lease' },
@@ -212,6 +234,17 @@ sub key_prof_body { my ($ident, $sha256) = @_; return 'mdm:prof:{' . $ident . '}
 sub key_prof_enrs { my ($ident) = @_; return 'mdm:prof:{' . $ident . '}:enrs' }
 sub key_profs { return 'mdm:profs' }
 sub key_prof_dev { my ($id) = @_; return 'mdm:{' . $id . '}:prof' }
+sub key_vpp_locations { return 'mdm:vpp:locations' }
+sub key_vpp_token { my ($location) = @_; return 'mdm:vpp:{' . $location . '}:token' }
+sub key_vpp_asset { my ($location, $adamId) = @_; return 'mdm:vpp:{' . $location . '}:asset:' . $adamId }
+sub key_vpp_assets { my ($location) = @_; return 'mdm:vpp:{' . $location . '}:assets' }
+sub key_vpp_jobs { my ($location) = @_; return 'mdm:vpp:{' . $location . '}:jobs' }
+sub key_vpp_event { my ($location, $eventId) = @_; return 'mdm:vpp:{' . $location . '}:event:' . $eventId }
+sub key_vpp_events { my ($location) = @_; return 'mdm:vpp:{' . $location . '}:events' }
+sub key_vpp_install { my ($location, $adamId) = @_; return 'mdm:vpp:{' . $location . '}:install:' . $adamId }
+sub key_vpp_notify { my ($location) = @_; return 'mdm:vpp:{' . $location . '}:notify' }
+sub key_vpp_notified { my ($location) = @_; return 'mdm:vpp:{' . $location . '}:notified' }
+sub key_vpp_lease { my ($location) = @_; return 'mdm:vpp:{' . $location . '}:lease' }
 sub key_dep_token { my ($name) = @_; return 'mdm:dep:{' . $name . '}:token' }
 sub key_dep_session { my ($name) = @_; return 'mdm:dep:{' . $name . '}:session' }
 sub key_dep_lease { my ($name) = @_; return 'mdm:dep:{' . $name . '}:lease' }
