@@ -132,7 +132,8 @@ const mdm_schema_key_t mdm_schema_keys[MDM_K_COUNT] = {
 
     [MDM_K_CA_CERT] = { "ca_cert", "hash", MDM_TAG_OWNER,
         "mdm:ca:cert:{<sha256 hex>}",
-        "one certificate issued by `mdm_scep`: `serial` (lowercase hex, no "
+        "one certificate issued by `mdm_scep` or `mdm_acme`: `serial` "
+        "(lowercase hex, no "
         "leading zero), `subject` (RFC 2253), `not_before`, `not_after`, "
         "`issued` (unix s), `der`, `user`, `link`, `tags`, `udid`, "
         "`serial_number` (device), `renew`, `renewed_from` (sha256 of the "
@@ -141,7 +142,7 @@ const mdm_schema_key_t mdm_schema_keys[MDM_K_COUNT] = {
         "claim), `renew_failures`, `renew_error`, `renew_failed_at`, "
         "`renew_retry_at` (when a failed renewal may be claimed again), "
         "`ota_final` (unix s: this OTA phase-2 identity has had its final "
-        "profile); expires `mdm_scep_record_retention` after not_after" },
+        "profile), `acme_order` (the ACME order it was issued for); expires `mdm_scep_record_retention` after not_after" },
 
     [MDM_K_CA_SERIAL] = { "ca_serial", "string", MDM_TAG_OWNER,
         "mdm:ca:serial:{<serial hex>}",
