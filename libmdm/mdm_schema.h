@@ -91,6 +91,12 @@ typedef enum {
     MDM_K_VPP_NOTIFY,
     MDM_K_VPP_NOTIFIED,
     MDM_K_VPP_LEASE,
+    MDM_K_DEP_TOKEN,
+    MDM_K_DEP_SESSION,
+    MDM_K_DEP_LEASE,
+    MDM_K_DEP_CURSOR,
+    MDM_K_DEP_DEVICES,
+    MDM_K_DEP_SERIAL,
     MDM_K_COUNT
 } mdm_key_id_t;
 

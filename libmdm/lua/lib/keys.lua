@@ -67,3 +67,9 @@ function K.vpp_install(location, adamId) return 'mdm:vpp:{' .. location .. '}:in
 function K.vpp_notify(location) return 'mdm:vpp:{' .. location .. '}:notify' end
 function K.vpp_notified(location) return 'mdm:vpp:{' .. location .. '}:notified' end
 function K.vpp_lease(location) return 'mdm:vpp:{' .. location .. '}:lease' end
+function K.dep_token(name) return 'mdm:dep:{' .. name .. '}:token' end
+function K.dep_session(name) return 'mdm:dep:{' .. name .. '}:session' end
+function K.dep_lease(name) return 'mdm:dep:{' .. name .. '}:lease' end
+function K.dep_cursor(name) return 'mdm:dep:{' .. name .. '}:cursor' end
+function K.dep_devices(name) return 'mdm:dep:{' .. name .. '}:devices' end
+function K.dep_serial(serial) return 'mdm:dep:serial:{' .. serial .. '}' end

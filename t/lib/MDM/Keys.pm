@@ -75,6 +75,12 @@ our @EXPORT = qw(
     key_vpp_notify
     key_vpp_notified
     key_vpp_lease
+    key_dep_token
+    key_dep_session
+    key_dep_lease
+    key_dep_cursor
+    key_dep_devices
+    key_dep_serial
     shard_of
 );
 our @EXPORT_OK = qw(%SCHEMA $SCHEMA_VERSION $SHARDS);
@@ -149,6 +155,12 @@ our %SCHEMA = (
     vpp_notify => { type => 'stream', tag => 'owner', pattern => 'mdm:vpp:{<location>}:notify' },
     vpp_notified => { type => 'zset', tag => 'owner', pattern => 'mdm:vpp:{<location>}:notified' },
     vpp_lease => { type => 'string', tag => 'owner', pattern => 'mdm:vpp:{<location>}:lease' },
+    dep_token => { type => 'hash', tag => 'owner', pattern => 'mdm:dep:{<name>}:token' },
+    dep_session => { type => 'string', tag => 'owner', pattern => 'mdm:dep:{<name>}:session' },
+    dep_lease => { type => 'string', tag => 'owner', pattern => 'mdm:dep:{<name>}:lease' },
+    dep_cursor => { type => 'hash', tag => 'owner', pattern => 'mdm:dep:{<name>}:cursor' },
+    dep_devices => { type => 'hash', tag => 'owner', pattern => 'mdm:dep:{<name>}:devices' },
+    dep_serial => { type => 'hash', tag => 'owner', pattern => 'mdm:dep:serial:{<serial>}' },
 );
 
 # the shard count of a deployment bootstrapped with the defaults
@@ -236,5 +248,11 @@ sub key_vpp_install { my ($location, $adamId) = @_; return 'mdm:vpp:{' . $locati
 sub key_vpp_notify { my ($location) = @_; return 'mdm:vpp:{' . $location . '}:notify' }
 sub key_vpp_notified { my ($location) = @_; return 'mdm:vpp:{' . $location . '}:notified' }
 sub key_vpp_lease { my ($location) = @_; return 'mdm:vpp:{' . $location . '}:lease' }
+sub key_dep_token { my ($name) = @_; return 'mdm:dep:{' . $name . '}:token' }
+sub key_dep_session { my ($name) = @_; return 'mdm:dep:{' . $name . '}:session' }
+sub key_dep_lease { my ($name) = @_; return 'mdm:dep:{' . $name . '}:lease' }
+sub key_dep_cursor { my ($name) = @_; return 'mdm:dep:{' . $name . '}:cursor' }
+sub key_dep_devices { my ($name) = @_; return 'mdm:dep:{' . $name . '}:devices' }
+sub key_dep_serial { my ($serial) = @_; return 'mdm:dep:serial:{' . $serial . '}' }
 
 1;
