@@ -415,8 +415,8 @@ ngx_http_mdm_api_decl_store(ngx_http_request_t *r, ngx_http_mdm_ddm_op_t *op)
 
     op->decl = (char *) op->d.identifier;
 
-    p = ngx_sprintf(op->item, "%s %s", mdm_ddm_kind_name(op->d.kind),
-                    op->d.server_token);
+    p = ngx_snprintf(op->item, sizeof(op->item) - 1, "%s %s",
+                     mdm_ddm_kind_name(op->d.kind), op->d.server_token);
     *p = '\0';
 
     if (ngx_http_mdm_ddm_script(r, &args, "ddm_decl", MDM_K_DDM_DECL,
@@ -752,13 +752,17 @@ ngx_http_mdm_api_setdecl_decl(ngx_http_request_t *r, redisReply *reply)
         if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
             || reply->element[1]->type != REDIS_REPLY_STRING
             || reply->element[2]->type != REDIS_REPLY_STRING
-            || reply->element[2]->len > MDM_DDM_SERVER_TOKEN_LEN + 8)
+            || mdm_ddm_kind_from_name(reply->element[1]->str,
+                                      reply->element[1]->len)
+               == MDM_DDM_NKINDS
+            || reply->element[1]->len + 1 + reply->element[2]->len
+               >= sizeof(op->item))
         {
             return ngx_http_mdm_api_unexpected(r, "ddm_decl");
         }
 
-        p = ngx_sprintf(op->item, "%s %s", reply->element[1]->str,
-                        reply->element[2]->str);
+        p = ngx_snprintf(op->item, sizeof(op->item) - 1, "%s %s",
+                         reply->element[1]->str, reply->element[2]->str);
         *p = '\0';
 
         ngx_http_mdm_args_add_cstr(&args, "put");

@@ -8,6 +8,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use MIME::Base64 ();
+use JSON::PP ();
 use MDM::Test;
 use MDM::Keys;
 
@@ -127,6 +128,20 @@ like($t->redis('HGET', key_r($udid, "DEV-STACK-1"), 'result'), qr/QueryResponses
      '... with the device information it sent');
 ok($t->wait_for(sub { -s "$env{MDM_VAR}/log/apns-mock.log" }, 10),
    'mdm-worker pushed the enqueue to the APNs mock');
+
+# Declarative management: the dev stack's set "default", assigned through
+# API_URL, reaches the device in its next session, which reports status.
+my %KD = (Authorization => 'Basic ' . MIME::Base64::encode_base64("kmfddm:$dev{API_KEY}", ''));
+$r = $t->request('PUT', $env{API_PORT}, "/v1/enrollment-sets/$udid?set=default", '',
+                 headers => \%KD);
+is($r->{status}, 204, 'the dev catalogue\'s set "default" is assigned through API_URL');
+($ok, $sim) = mdmsim('session', 'sign');
+ok($ok, 'the device syncs it in its next session') or diag $sim;
+$r = $t->request('GET', $env{API_PORT}, "/v1/declaration-status/$udid", '', headers => \%KD);
+my %ddm = map { $_->{identifier} => $_ } @{ (eval { JSON::PP::decode_json($r->{body}) } // {})->{$udid} // [] };
+is_deeply([sort keys %ddm], [qw(dev-activation dev-passcode dev-properties)],
+          '... and reports the status of its three declarations');
+ok($ddm{'dev-activation'} && $ddm{'dev-activation'}{active}, '... the activation active');
 $t->redis_close;
 
 $out = `tools/dev-stack.sh start $MDM::Test::BUILD 2>&1`;

@@ -308,6 +308,27 @@ CONF
     echo $! > "$RUN/mdm-worker.pid"
 }
 
+# A small DDM catalogue (docs/ddm.md): the set "default" with a passcode
+# configuration, the activation that applies it and the organisation's
+# properties, for `PUT /v1/enrollment-sets/<id>?set=default` to hand out.
+ddm_catalogue() {
+    local kd=(curl -sf -o /dev/null --cacert "$PKI/device-ca.pem"
+              -u "kmfddm:$(cat "$VAR/api.key")")
+    local api="https://localhost:$API_PORT/v1" d
+    for d in \
+        '{"Type":"com.apple.configuration.passcode.settings","Identifier":"dev-passcode","Payload":{"RequirePasscode":true,"MinimumLength":6}}' \
+        '{"Type":"com.apple.activation.simple","Identifier":"dev-activation","Payload":{"StandardConfigurations":["dev-passcode"]}}' \
+        '{"Type":"com.apple.management.properties","Identifier":"dev-properties","Payload":{"org":"ngx_mdm dev"}}'
+    do
+        "${kd[@]}" -X PUT "$api/declarations" -d "$d" || {
+            echo "dev-stack: the API refused the DDM catalogue" >&2; return 1; }
+    done
+    for d in dev-passcode dev-activation dev-properties; do
+        "${kd[@]}" -X PUT "$api/set-declarations/default?declaration=$d" || {
+            echo "dev-stack: the API refused the DDM set" >&2; return 1; }
+    done
+}
+
 # A fresh one-time enrollment link (valid 7 days) from the API.
 enroll_link() {
     curl -sf --cacert "$PKI/device-ca.pem" -u "nanomdm:$(cat "$VAR/api.key")" \
@@ -360,6 +381,7 @@ start() {
     start_apns_mock
     start_nginx
     store_push_cert
+    ddm_catalogue
     start_worker
     write_env
 
