@@ -187,6 +187,7 @@ stop:
 
 bench: deps-if-missing all $(B)/acme_bench
 	@bench/run.sh $(B)
+	@bench/vpp_bench.sh $(B)
 	$(B)/acme_bench
 
 # ACME device-attest-01 CPU per issuance, in-process (BENCHMARKS.md, "ACME")
