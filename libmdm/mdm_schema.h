@@ -79,6 +79,9 @@ typedef enum {
     MDM_K_PROF_ENRS,
     MDM_K_PROFS,
     MDM_K_PROF_DEV,
+    MDM_K_INV,
+    MDM_K_INV_APPS,
+    MDM_K_INV_PROFILES,
     MDM_K_COUNT
 } mdm_key_id_t;
 

@@ -19,6 +19,7 @@
 #include <ev.h>
 
 #include "config.h"
+#include "inventory.h"
 #include "log.h"
 #include "mdm_version.h"
 #include "metrics.h"
@@ -40,7 +41,9 @@ typedef struct {
     wk_sweep_t      *sweep;
     wk_renew_t      *renew;
     wk_webhooks_t   *webhooks;
-    int              draining;        /* push consumer and webhooks left */
+    wk_inventory_t  *inventory;
+    int              draining;        /* push consumer, webhooks, inventory
+                                         left */
     wk_stream_leave_t leave;
     ev_prepare       before_sleep;
     ev_signal        sigterm, sigint, sighup;
@@ -110,6 +113,7 @@ on_redis_ready(wk_redis_t *link, void *data)
     if (w->consumer) {
         wk_consumer_on_redis_ready(w->consumer);
     }
+    wk_inventory_start(w->inventory);
     if (w->sweep && link == &w->cmd) {
         wk_sweep_on_redis_ready(w->sweep);
     }
@@ -136,8 +140,10 @@ before_sleep(struct ev_loop *loop, ev_prepare *p, int revents)
     wk_apns_flush(wk_consumer_apns(w->consumer));
     wk_consumer_flush(w->consumer);
     wk_webhooks_flush(w->webhooks);
+    wk_inventory_flush(w->inventory);
     wk_consumer_read(w->consumer);
     wk_webhooks_read(w->webhooks);
+    wk_inventory_read(w->inventory);
 }
 
 
@@ -162,6 +168,7 @@ on_drained(void *data)
     wk_stream_leave_begin(&w->leave, on_groups_left, w);
     wk_stream_leave(wk_consumer_group(w->consumer), &w->leave);
     wk_webhooks_leave(w->webhooks, &w->leave);
+    wk_inventory_leave(w->inventory, &w->leave);
     wk_stream_leave_end(&w->leave);
 }
 
@@ -196,8 +203,9 @@ on_sigterm(struct ev_loop *loop, ev_signal *s, int revents)
     ev_timer_start(loop, &w->drain_deadline);
     wk_sweep_stop(w->sweep);
     wk_renew_stop(w->renew);
-    w->draining = 2;
+    w->draining = 3;
     wk_webhooks_drain(w->webhooks, on_drained, w);
+    wk_inventory_drain(w->inventory, on_drained, w);
     wk_consumer_drain(w->consumer, on_drained, w);
 }
 
@@ -246,6 +254,10 @@ worker_init(wk_worker_t *w)
     if (w->webhooks == NULL) {
         return -1;
     }
+    w->inventory = wk_inventory_new(w->loop, &w->cf, &w->cmd);
+    if (w->inventory == NULL) {
+        return -1;
+    }
 
     ev_prepare_init(&w->before_sleep, before_sleep);
     w->before_sleep.data = w;
@@ -277,6 +289,7 @@ worker_shutdown(wk_worker_t *w)
     wk_sweep_free(w->sweep);
     wk_renew_free(w->renew);
     wk_webhooks_free(w->webhooks);
+    wk_inventory_free(w->inventory);
     wk_metrics_stop();
 }
 

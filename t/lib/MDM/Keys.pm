@@ -63,6 +63,9 @@ our @EXPORT = qw(
     key_prof_enrs
     key_profs
     key_prof_dev
+    key_inv
+    key_inv_apps
+    key_inv_profiles
     shard_of
 );
 our @EXPORT_OK = qw(%SCHEMA $SCHEMA_VERSION $SHARDS);
@@ -125,6 +128,9 @@ our %SCHEMA = (
     prof_enrs => { type => 'set', tag => 'owner', pattern => 'mdm:prof:{<ident>}:enrs' },
     profs => { type => 'set', tag => 'global', pattern => 'mdm:profs' },
     prof_dev => { type => 'hash', tag => 'device', pattern => 'mdm:{<id>}:prof' },
+    inv => { type => 'hash', tag => 'device', pattern => 'mdm:{<id>}:inv' },
+    inv_apps => { type => 'string', tag => 'device', pattern => 'mdm:{<id>}:inv:apps' },
+    inv_profiles => { type => 'hash', tag => 'device', pattern => 'mdm:{<id>}:inv:profiles' },
 );
 
 # the shard count of a deployment bootstrapped with the defaults
@@ -200,5 +206,8 @@ sub key_prof_body { my ($ident, $sha256) = @_; return 'mdm:prof:{' . $ident . '}
 sub key_prof_enrs { my ($ident) = @_; return 'mdm:prof:{' . $ident . '}:enrs' }
 sub key_profs { return 'mdm:profs' }
 sub key_prof_dev { my ($id) = @_; return 'mdm:{' . $id . '}:prof' }
+sub key_inv { my ($id) = @_; return 'mdm:{' . $id . '}:inv' }
+sub key_inv_apps { my ($id) = @_; return 'mdm:{' . $id . '}:inv:apps' }
+sub key_inv_profiles { my ($id) = @_; return 'mdm:{' . $id . '}:inv:profiles' }
 
 1;
