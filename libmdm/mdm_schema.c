@@ -132,7 +132,8 @@ const mdm_schema_key_t mdm_schema_keys[MDM_K_COUNT] = {
 
     [MDM_K_CA_CERT] = { "ca_cert", "hash", MDM_TAG_OWNER,
         "mdm:ca:cert:{<sha256 hex>}",
-        "one certificate issued by `mdm_scep`: `serial` (lowercase hex, no "
+        "one certificate issued by `mdm_scep` or `mdm_acme`: `serial` "
+        "(lowercase hex, no "
         "leading zero), `subject` (RFC 2253), `not_before`, `not_after`, "
         "`issued` (unix s), `der`, `user`, `link`, `tags`, `udid`, "
         "`serial_number` (device), `renew`, `renewed_from` (sha256 of the "
@@ -141,7 +142,7 @@ const mdm_schema_key_t mdm_schema_keys[MDM_K_COUNT] = {
         "claim), `renew_failures`, `renew_error`, `renew_failed_at`, "
         "`renew_retry_at` (when a failed renewal may be claimed again), "
         "`ota_final` (unix s: this OTA phase-2 identity has had its final "
-        "profile); expires `mdm_scep_record_retention` after not_after" },
+        "profile), `acme_order` (the ACME order it was issued for); expires `mdm_scep_record_retention` after not_after" },
 
     [MDM_K_CA_SERIAL] = { "ca_serial", "string", MDM_TAG_OWNER,
         "mdm:ca:serial:{<serial hex>}",
@@ -360,6 +361,73 @@ const mdm_schema_key_t mdm_schema_keys[MDM_K_COUNT] = {
         "the profiles the device last listed (ProfileList): field = "
         "PayloadIdentifier, value = its PayloadUUID; what the reconcile "
         "compares the desired state with" },
+
+    [MDM_K_VPP_LOCATIONS] = { "vpp_locations", "set", MDM_TAG_GLOBAL,
+        "mdm:vpp:locations",
+        "Apps and Books locations with a content token (docs/vpp.md): the "
+        "workers' list of what to sync; written by the API in its own call "
+        "after the token" },
+
+    [MDM_K_VPP_TOKEN] = { "vpp_token", "hash", MDM_TAG_OWNER,
+        "mdm:vpp:{<location>}:token",
+        "a location's content token: `stoken` (the .vpptoken file, the "
+        "Bearer value), `org_name`, `exp_date`, `expires` (unix s), "
+        "`uploaded`, `notify_secret` (the notificationAuthToken Apple must "
+        "send), `status` (`pending`, `ok`, `refused`, `revoked`, `expired`), "
+        "`error`, and from `/client/config`: `location_name`, `country`, "
+        "`uid`, `mdm_id` (the MDM that claims the token), `checked`, "
+        "`synced` (unix s of the last full asset sync), `retry_at`" },
+
+    [MDM_K_VPP_ASSET] = { "vpp_asset", "hash", MDM_TAG_OWNER,
+        "mdm:vpp:{<location>}:asset:<adamId>",
+        "one asset of the location as `/assets` last said: `pricing`, "
+        "`product_type`, `total`, `assigned`, `available`, `retired`, "
+        "`device_assignable`, `revocable` (1/0), `platforms`, `synced`" },
+
+    [MDM_K_VPP_ASSETS] = { "vpp_assets", "zset", MDM_TAG_OWNER,
+        "mdm:vpp:{<location>}:assets",
+        "the location's adamIds, score = when a sync last saw them" },
+
+    [MDM_K_VPP_JOBS] = { "vpp_jobs", "list", MDM_TAG_OWNER,
+        "mdm:vpp:{<location>}:jobs",
+        "assign and unassign requests of the API for the worker, JSON "
+        "`{op, adamId, pricing, ids}`; the head is removed once its event "
+        "is recorded" },
+
+    [MDM_K_VPP_EVENT] = { "vpp_event", "hash", MDM_TAG_OWNER,
+        "mdm:vpp:{<location>}:event:<eventId>",
+        "an asynchronous Apps and Books event the worker waits for: `op`, "
+        "`adamId`, `pricing`, `targets` (JSON `[[id, serial], ...]`), "
+        "`created`, `polls`" },
+
+    [MDM_K_VPP_EVENTS] = { "vpp_events", "zset", MDM_TAG_OWNER,
+        "mdm:vpp:{<location>}:events",
+        "pending eventIds, score = when `/status` is polled next (a "
+        "notification for the event brings it forward)" },
+
+    [MDM_K_VPP_INSTALL] = { "vpp_install", "hash", MDM_TAG_OWNER,
+        "mdm:vpp:{<location>}:install:<adamId>",
+        "per enrollment ID, the state of the app for it: `pending <serial>`, "
+        "`licensed <serial>`, `queued <serial> <CommandUUID>`, `failed "
+        "<serial> <errorNumber> <reason>`, `unassigning <serial>`; removed "
+        "when disassociated" },
+
+    [MDM_K_VPP_NOTIFY] = { "vpp_notify", "stream", MDM_TAG_OWNER,
+        "mdm:vpp:{<location>}:notify",
+        "notifications Apple POSTed to `mdm_vpp_notify`, once each: `id` "
+        "(notificationId), `type`, `event` (eventId or empty), `body`; kept "
+        "for inspection, `MAXLEN ~ 10000` (the worker acts on the event "
+        "the notification names, brought forward in `:events`)" },
+
+    [MDM_K_VPP_NOTIFIED] = { "vpp_notified", "zset", MDM_TAG_OWNER,
+        "mdm:vpp:{<location>}:notified",
+        "notificationIds received, score = when: the deduplication window "
+        "(entries older than a day are pruned on every write)" },
+
+    [MDM_K_VPP_LEASE] = { "vpp_lease", "string", MDM_TAG_OWNER,
+        "mdm:vpp:{<location>}:lease",
+        "the name of the worker syncing the location (`SET NX PX`): one "
+        "worker per location at a time" },
 };
 
 

@@ -82,6 +82,17 @@ typedef enum {
     MDM_K_INV,
     MDM_K_INV_APPS,
     MDM_K_INV_PROFILES,
+    MDM_K_VPP_LOCATIONS,
+    MDM_K_VPP_TOKEN,
+    MDM_K_VPP_ASSET,
+    MDM_K_VPP_ASSETS,
+    MDM_K_VPP_JOBS,
+    MDM_K_VPP_EVENT,
+    MDM_K_VPP_EVENTS,
+    MDM_K_VPP_INSTALL,
+    MDM_K_VPP_NOTIFY,
+    MDM_K_VPP_NOTIFIED,
+    MDM_K_VPP_LEASE,
     MDM_K_COUNT
 } mdm_key_id_t;
 

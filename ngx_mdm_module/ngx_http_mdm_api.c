@@ -147,6 +147,23 @@ static ngx_http_mdm_api_route_t  ngx_http_mdm_api_routes[] = {
       { { NGX_HTTP_PUT|NGX_HTTP_GET|NGX_HTTP_DELETE, 0,
           ngx_http_mdm_api_enroll_devices } } },
 
+    /* Apps and Books (ngx_http_mdm_api_vpp.c) */
+    { ngx_string("/v1/vpp/tokens/"), ngx_null_string, 0,
+      { { NGX_HTTP_PUT, 1, ngx_http_mdm_api_vpp_token_put },
+        { NGX_HTTP_GET, 0, ngx_http_mdm_api_vpp_token_get } } },
+
+    { ngx_string("/v1/vpp/assets/"), ngx_null_string, 0,
+      { { NGX_HTTP_GET, 0, ngx_http_mdm_api_vpp_assets } } },
+
+    { ngx_string("/v1/vpp/assign/"), ngx_null_string, 0,
+      { { NGX_HTTP_POST, 1, ngx_http_mdm_api_vpp_assign } } },
+
+    { ngx_string("/v1/vpp/unassign/"), ngx_null_string, 0,
+      { { NGX_HTTP_POST, 1, ngx_http_mdm_api_vpp_unassign } } },
+
+    { ngx_string("/v1/vpp/installs/"), ngx_null_string, NGX_HTTP_MDM_API_REST,
+      { { NGX_HTTP_GET, 0, ngx_http_mdm_api_vpp_installs } } },
+
     { ngx_string("/metrics"), ngx_null_string, NGX_HTTP_MDM_API_EXACT,
       { { NGX_HTTP_MDM_API_GET_HEAD, 0, ngx_http_mdm_metrics_api } } },
 
@@ -192,6 +209,10 @@ static ngx_http_mdm_api_route_t  ngx_http_mdm_api_routes[] = {
       { { NGX_HTTP_MDM_API_GET_HEAD, 0, ngx_http_mdm_api_ddm_decls },
         { NGX_HTTP_PUT, 1, ngx_http_mdm_api_ddm_decl_put } } },
 
+    { ngx_string("/v1/declarations/"), ngx_string("/touch"),
+      NGX_HTTP_MDM_API_REST|NGX_HTTP_MDM_API_KMFDDM,
+      { { NGX_HTTP_POST, 0, ngx_http_mdm_api_ddm_decl_touch } } },
+
     { ngx_string("/v1/declarations/"), ngx_null_string,
       NGX_HTTP_MDM_API_REST|NGX_HTTP_MDM_API_KMFDDM,
       { { NGX_HTTP_GET|NGX_HTTP_DELETE, 0, ngx_http_mdm_api_ddm_decl } } },
@@ -217,6 +238,10 @@ static ngx_http_mdm_api_route_t  ngx_http_mdm_api_routes[] = {
     { ngx_string("/v1/enrollment-sets-all/"), ngx_null_string,
       NGX_HTTP_MDM_API_REST|NGX_HTTP_MDM_API_KMFDDM,
       { { NGX_HTTP_DELETE, 0, ngx_http_mdm_api_ddm_enr_sets_all } } },
+
+    { ngx_string("/v1/notify"), ngx_null_string,
+      NGX_HTTP_MDM_API_EXACT|NGX_HTTP_MDM_API_KMFDDM,
+      { { NGX_HTTP_POST, 0, ngx_http_mdm_api_ddm_notify } } },
 
     /* what devices reported (ngx_http_mdm_api_ddm_status.c) */
     { ngx_string("/v1/declaration-status/"), ngx_null_string,

@@ -135,6 +135,22 @@ ngx_int_t ngx_http_mdm_api_enroll_delete(ngx_http_request_t *r,
 ngx_int_t ngx_http_mdm_api_enroll_devices(ngx_http_request_t *r,
     ngx_str_t *serial);
 
+/* ngx_http_mdm_api_vpp.c: PUT|GET /v1/vpp/tokens/<location>,
+ * GET /v1/vpp/assets/<location>, POST /v1/vpp/assign|unassign/<location>,
+ * GET /v1/vpp/installs/<location>/<adamId> (Apps and Books, docs/vpp.md) */
+ngx_int_t ngx_http_mdm_api_vpp_token_put(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_vpp_token_get(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_vpp_assets(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_vpp_assign(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_vpp_unassign(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_vpp_installs(ngx_http_request_t *r,
+    ngx_str_t *path);
+
 /* ngx_http_mdm_api_ddm.c: KMFDDM's declarative management routes:
  * GET|PUT /v1/declarations, GET|DELETE /v1/declarations/<id>,
  * GET /v1/declaration-sets/<id>, GET /v1/sets,
@@ -156,6 +172,11 @@ ngx_int_t ngx_http_mdm_api_ddm_set_decls(ngx_http_request_t *r,
 ngx_int_t ngx_http_mdm_api_ddm_enr_sets(ngx_http_request_t *r,
     ngx_str_t *path);
 ngx_int_t ngx_http_mdm_api_ddm_enr_sets_all(ngx_http_request_t *r,
+    ngx_str_t *path);
+/* POST /v1/declarations/<id>/touch, POST /v1/notify */
+ngx_int_t ngx_http_mdm_api_ddm_decl_touch(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_ddm_notify(ngx_http_request_t *r,
     ngx_str_t *path);
 
 /* ngx_http_mdm_api_profiles.c: GET|POST /v1/profiles, GET|DELETE

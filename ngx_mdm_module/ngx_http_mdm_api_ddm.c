@@ -40,7 +40,16 @@ static ngx_uint_t ngx_http_mdm_api_ddm_is_err(redisReply *reply);
 
 static void ngx_http_mdm_api_decl_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mdm_api_decl_parse(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_api_decl_store(ngx_http_request_t *r,
+    ngx_http_mdm_ddm_op_t *op);
 static ngx_int_t ngx_http_mdm_api_decl_stored(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_mdm_api_decl_touch_got(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_mdm_api_notify_next(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_api_notify_sets(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_mdm_api_notify_enrs(ngx_http_request_t *r,
     redisReply *reply);
 static ngx_int_t ngx_http_mdm_api_decl_indexed(ngx_http_request_t *r,
     redisReply *reply);
@@ -356,11 +365,9 @@ ngx_http_mdm_api_decl_body(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_mdm_api_decl_parse(ngx_http_request_t *r)
 {
-    u_char                 *p;
     ngx_str_t               body;
     json_t                 *json;
     mdm_ddm_error_t         err;
-    ngx_http_mdm_args_t     args;
     ngx_http_mdm_ddm_op_t  *op;
 
     op = ngx_http_mdm_ddm_op(r);
@@ -394,10 +401,22 @@ ngx_http_mdm_api_decl_parse(ngx_http_request_t *r)
     }
 
     op->parsed = 1;
+
+    return ngx_http_mdm_api_decl_store(r, op);
+}
+
+
+/* The parsed (or touched) declaration stored: ddm_decl.lua's put. */
+static ngx_int_t
+ngx_http_mdm_api_decl_store(ngx_http_request_t *r, ngx_http_mdm_ddm_op_t *op)
+{
+    u_char               *p;
+    ngx_http_mdm_args_t   args;
+
     op->decl = (char *) op->d.identifier;
 
-    p = ngx_sprintf(op->item, "%s %s", mdm_ddm_kind_name(op->d.kind),
-                    op->d.server_token);
+    p = ngx_snprintf(op->item, sizeof(op->item) - 1, "%s %s",
+                     mdm_ddm_kind_name(op->d.kind), op->d.server_token);
     *p = '\0';
 
     if (ngx_http_mdm_ddm_script(r, &args, "ddm_decl", MDM_K_DDM_DECL,
@@ -733,13 +752,17 @@ ngx_http_mdm_api_setdecl_decl(ngx_http_request_t *r, redisReply *reply)
         if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
             || reply->element[1]->type != REDIS_REPLY_STRING
             || reply->element[2]->type != REDIS_REPLY_STRING
-            || reply->element[2]->len > MDM_DDM_SERVER_TOKEN_LEN + 8)
+            || mdm_ddm_kind_from_name(reply->element[1]->str,
+                                      reply->element[1]->len)
+               == MDM_DDM_NKINDS
+            || reply->element[1]->len + 1 + reply->element[2]->len
+               >= sizeof(op->item))
         {
             return ngx_http_mdm_api_unexpected(r, "ddm_decl");
         }
 
-        p = ngx_sprintf(op->item, "%s %s", reply->element[1]->str,
-                        reply->element[2]->str);
+        p = ngx_snprintf(op->item, sizeof(op->item) - 1, "%s %s",
+                         reply->element[1]->str, reply->element[2]->str);
         *p = '\0';
 
         ngx_http_mdm_args_add_cstr(&args, "put");
@@ -1068,4 +1091,302 @@ ngx_http_mdm_api_enrset_unassigned(ngx_http_request_t *r, redisReply *reply)
     }
 
     return ngx_http_mdm_api_enrset_unassign_next(r);
+}
+
+
+/* ---------------------------------------------------------------------------
+ * POST /v1/declarations/<id>/touch: a new ServerToken for the same content
+ * (devices fetch it again), then as a PUT
+ * -------------------------------------------------------------------------- */
+
+ngx_int_t
+ngx_http_mdm_api_ddm_decl_touch(ngx_http_request_t *r, ngx_str_t *path)
+{
+    ngx_int_t               rc;
+    const char             *err;
+    ngx_http_mdm_args_t     args;
+    ngx_http_mdm_ddm_op_t  *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+    if (op == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_mdm_api_ddm_query(r, op, NULL, &err);
+    if (rc == NGX_OK) {
+        rc = ngx_http_mdm_api_ddm_name(r, path, "declaration", &op->decl,
+                                       &err);
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_mdm_api_bad(r, rc, err);
+    }
+
+    if (ngx_http_mdm_ddm_script(r, &args, "ddm_decl", MDM_K_DDM_DECL,
+                                MDM_K_DDM_DECL_SETS, op->decl, 1)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_mdm_args_add_cstr(&args, "get");
+    op->done = ngx_http_mdm_api_ddm_result;
+
+    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_decl_touch_got);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_api_decl_touch_got(ngx_http_request_t *r, redisReply *reply)
+{
+    ngx_int_t               touch;
+    redisReply            **e;
+    mdm_ddm_error_t         err;
+    ngx_http_mdm_ddm_op_t  *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_NOT_FOUND,
+                                       "unknown declaration");
+    }
+
+    e = reply->element;
+
+    if (reply->elements != 5 || e[3]->type != REDIS_REPLY_STRING) {
+        return ngx_http_mdm_api_unexpected(r, "ddm_decl");
+    }
+
+    touch = (e[4]->type == REDIS_REPLY_STRING)
+            ? ngx_atoi((u_char *) e[4]->str, e[4]->len) : 0;
+    if (touch == NGX_ERROR) {
+        touch = 0;
+    }
+
+    /* it was validated when stored; a newer schema must not refuse it now */
+    if (mdm_ddm_declaration_parse(e[3]->str, e[3]->len,
+                                  MDM_DDM_ALLOW_UNKNOWN_KEYS
+                                  | MDM_DDM_ALLOW_UNKNOWN_TYPES,
+                                  &op->d, &err)
+        != MDM_OK)
+    {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "mdm api: stored declaration \"%s\" does not parse: "
+                      "%s", op->decl, err.msg);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    op->parsed = 1;
+
+    if (mdm_ddm_declaration_touch(&op->d, touch + 1, &err) != MDM_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_mdm_api_decl_store(r, op);
+}
+
+
+/* ---------------------------------------------------------------------------
+ * POST /v1/notify?declaration=&set=&id= (each repeatable): one
+ * DeclarativeManagement command to every enrollment they name or reach
+ * -------------------------------------------------------------------------- */
+
+ngx_int_t
+ngx_http_mdm_api_ddm_notify(ngx_http_request_t *r, ngx_str_t *path)
+{
+    u_char                 *p, *last, *amp, *eq;
+    char                   *id, **slot;
+    ngx_int_t               rc;
+    ngx_str_t               name, value, raw;
+    const char             *err;
+    ngx_array_t            *decls, *sets;
+    ngx_http_mdm_ddm_op_t  *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+    decls = ngx_array_create(r->pool, 2, sizeof(char *));
+    sets = ngx_array_create(r->pool, 2, sizeof(char *));
+    if (op == NULL || decls == NULL || sets == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* KMFDDM repeats its parameters, which ngx_http_mdm_api_args refuses */
+    p = r->args.data;
+    last = p + r->args.len;
+
+    for ( /* void */ ; p < last; p = amp + 1) {
+        amp = ngx_strlchr(p, last, '&');
+        if (amp == NULL) {
+            amp = last;
+        }
+
+        eq = ngx_strlchr(p, amp, '=');
+        if (amp == p) {
+            continue;
+        }
+        if (eq == NULL) {
+            return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST,
+                                           "a query parameter without value");
+        }
+
+        name.data = p;
+        name.len = eq - p;
+        raw.data = eq + 1;
+        raw.len = amp - raw.data;
+
+        rc = ngx_http_mdm_api_unescape(r, &raw, &value, &err);
+        if (rc != NGX_OK) {
+            return ngx_http_mdm_api_bad(r, rc, err);
+        }
+
+        if (name.len == 2 && ngx_strncmp(name.data, "id", 2) == 0) {
+            rc = ngx_http_mdm_api_id(r, &value, "enrollment ID", &id, &err);
+            if (rc == NGX_OK) {
+                rc = ngx_http_mdm_ddm_add_enr(r, op, id);
+            }
+
+        } else if (name.len == 3 && ngx_strncmp(name.data, "set", 3) == 0) {
+            slot = ngx_array_push(sets);
+            rc = slot ? ngx_http_mdm_api_ddm_name(r, &value, "set", slot,
+                                                  &err)
+                      : NGX_ERROR;
+
+        } else if (name.len == 11
+                   && ngx_strncmp(name.data, "declaration", 11) == 0)
+        {
+            slot = ngx_array_push(decls);
+            rc = slot ? ngx_http_mdm_api_ddm_name(r, &value, "declaration",
+                                                  slot, &err)
+                      : NGX_ERROR;
+
+        } else {
+            rc = NGX_DECLINED;
+            err = "unknown query parameter";
+        }
+
+        if (rc != NGX_OK) {
+            return ngx_http_mdm_api_bad(r, rc, err);
+        }
+    }
+
+    if (op->enrs->nelts + sets->nelts + decls->nelts == 0) {
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_BAD_REQUEST,
+                                       "name a declaration, set or id");
+    }
+
+    /* the declarations' sets first, then every set's enrollments */
+    op->sets = decls;
+    op->esets = sets;
+    op->set_next = 0;
+    op->changed = 1;
+    op->done = ngx_http_mdm_api_ddm_result;
+
+    return ngx_http_mdm_api_notify_next(r);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_api_notify_next(ngx_http_request_t *r)
+{
+    char                   **names, **ids, **p;
+    ngx_uint_t               i;
+    ngx_http_mdm_args_t      args;
+    ngx_http_mdm_ddm_op_t   *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+
+    if (op->set_next < op->sets->nelts) {
+        names = op->sets->elts;
+
+        if (ngx_http_mdm_ddm_script(r, &args, "ddm_decl", MDM_K_DDM_DECL,
+                                    MDM_K_DDM_DECL_SETS,
+                                    names[op->set_next++], 1)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_http_mdm_args_add_cstr(&args, "sets");
+        return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_notify_sets);
+    }
+
+    if (op->esets->nelts) {
+        names = op->esets->elts;
+        op->set = names[--op->esets->nelts];
+
+        if (ngx_http_mdm_ddm_script(r, &args, "ddm_set", MDM_K_DDM_SET,
+                                    MDM_K_DDM_SET_ENRS, op->set, 1)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_http_mdm_args_add_cstr(&args, "enrs");
+        return ngx_http_mdm_eval(r, &args, ngx_http_mdm_api_notify_enrs);
+    }
+
+    /* every enrollment named or reached, each once, marks or not */
+    ngx_http_mdm_ddm_views_sort(op);
+
+    ids = op->enrs->elts;
+    for (i = 0; i < op->enrs->nelts; i++) {
+        p = ngx_array_push(op->notify);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        *p = ids[i];
+    }
+
+    return ngx_http_mdm_ddm_notify_start(r, op);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_api_notify_sets(ngx_http_request_t *r, redisReply *reply)
+{
+    size_t                   i;
+    char                   **p;
+    ngx_array_t             *sets;
+    ngx_http_mdm_ddm_op_t   *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        return ngx_http_mdm_api_unexpected(r, "ddm_decl");
+    }
+
+    sets = ngx_http_mdm_ddm_strings(r, reply->element, reply->elements);
+    if (sets == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    for (i = 0; i < sets->nelts; i++) {
+        p = ngx_array_push(op->esets);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        *p = ((char **) sets->elts)[i];
+    }
+
+    return ngx_http_mdm_api_notify_next(r);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_api_notify_enrs(ngx_http_request_t *r, redisReply *reply)
+{
+    ngx_http_mdm_ddm_op_t  *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        return ngx_http_mdm_api_unexpected(r, "ddm_set");
+    }
+
+    if (ngx_http_mdm_ddm_add_enrs(r, op, reply->element, reply->elements)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_mdm_api_notify_next(r);
 }

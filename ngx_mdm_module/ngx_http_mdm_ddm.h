@@ -66,6 +66,9 @@ ngx_int_t ngx_http_mdm_ddm_add_enr(ngx_http_request_t *r,
     ngx_http_mdm_ddm_op_t *op, const char *id);
 ngx_int_t ngx_http_mdm_ddm_views(ngx_http_request_t *r,
     ngx_http_mdm_ddm_op_t *op);
+void ngx_http_mdm_ddm_views_sort(ngx_http_mdm_ddm_op_t *op);
+ngx_int_t ngx_http_mdm_ddm_notify_start(ngx_http_request_t *r,
+    ngx_http_mdm_ddm_op_t *op);
 ngx_array_t *ngx_http_mdm_ddm_strings(ngx_http_request_t *r,
     redisReply **e, size_t n);
 ngx_int_t ngx_http_mdm_ddm_script(ngx_http_request_t *r,

@@ -206,6 +206,18 @@ ngx_http_mdm_ddm_script(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
 ngx_int_t
 ngx_http_mdm_ddm_views(ngx_http_request_t *r, ngx_http_mdm_ddm_op_t *op)
 {
+    ngx_http_mdm_ddm_views_sort(op);
+
+    op->enr_next = 0;
+
+    return ngx_http_mdm_ddm_view_next(r);
+}
+
+
+/* op->enrs sorted by shard, then ID, each once. */
+void
+ngx_http_mdm_ddm_views_sort(ngx_http_mdm_ddm_op_t *op)
+{
     char       **ids;
     ngx_uint_t   i, n;
 
@@ -223,9 +235,17 @@ ngx_http_mdm_ddm_views(ngx_http_request_t *r, ngx_http_mdm_ddm_op_t *op)
     }
 
     op->enrs->nelts = n;
-    op->enr_next = 0;
+}
 
-    return ngx_http_mdm_ddm_view_next(r);
+
+/* The command to every enrollment of op->notify (none: op->done). */
+ngx_int_t
+ngx_http_mdm_ddm_notify_start(ngx_http_request_t *r,
+    ngx_http_mdm_ddm_op_t *op)
+{
+    op->notify_next = 0;
+
+    return ngx_http_mdm_ddm_notify(r);
 }
 
 
@@ -256,8 +276,7 @@ ngx_http_mdm_ddm_view_next(ngx_http_request_t *r)
     op = ngx_http_mdm_ddm_op(r);
 
     if (op->enr_next == op->enrs->nelts) {
-        op->notify_next = 0;
-        return ngx_http_mdm_ddm_notify(r);
+        return ngx_http_mdm_ddm_notify_start(r, op);
     }
 
     ids = op->enrs->elts;

@@ -8,6 +8,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_mdm_module.h"
+#include "ngx_http_mdm_acme.h"
 #include "ngx_http_mdm_identity.h"
 #include "ngx_http_mdm_metrics.h"
 #include "ngx_http_mdm_revoked.h"
@@ -81,6 +82,13 @@ static ngx_command_t  ngx_http_mdm_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       (void *) NGX_HTTP_MDM_API },
+
+    { ngx_string("mdm_vpp_notify"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_mdm_set_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) NGX_HTTP_MDM_VPP_NOTIFY },
 
     { ngx_string("mdm_healthz"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -327,6 +335,41 @@ static ngx_command_t  ngx_http_mdm_commands[] = {
       offsetof(ngx_http_mdm_loc_conf_t, scep.challenge),
       NULL },
 
+    { ngx_string("mdm_acme"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_mdm_set_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) NGX_HTTP_MDM_ACME },
+
+    { ngx_string("mdm_acme_attestation_root"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, acme.root_file),
+      NULL },
+
+    { ngx_string("mdm_acme_base_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_mdm_acme_set_base_url,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, acme.base_url),
+      NULL },
+
+    { ngx_string("mdm_acme_nonce_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, acme.nonce_ttl),
+      NULL },
+
+    { ngx_string("mdm_acme_order_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, acme.order_ttl),
+      NULL },
+
     { ngx_string("mdm_scep_record_retention"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_sec_slot,
@@ -495,6 +538,7 @@ ngx_http_mdm_create_loc_conf(ngx_conf_t *cf)
     conf->renew_grace = NGX_CONF_UNSET;
     ngx_http_mdm_limits_create_conf(conf);
     ngx_http_mdm_scep_create_conf(&conf->scep);
+    ngx_http_mdm_acme_create_conf(&conf->acme);
 
     return conf;
 }
@@ -541,7 +585,15 @@ ngx_http_mdm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->renew_grace, prev->renew_grace, 86400);
 
     if (ngx_http_mdm_scep_merge_conf(cf, &prev->scep, &conf->scep,
-                                     conf->endpoint == NGX_HTTP_MDM_SCEP)
+                                     conf->endpoint == NGX_HTTP_MDM_SCEP
+                                     || conf->endpoint == NGX_HTTP_MDM_ACME)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_mdm_acme_merge_conf(cf, &prev->acme, &conf->acme,
+                                     conf->endpoint == NGX_HTTP_MDM_ACME)
         != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
@@ -553,8 +605,9 @@ ngx_http_mdm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    /* a SCEP pkiMessage is read into memory too */
-    if (conf->endpoint == NGX_HTTP_MDM_SCEP
+    /* a SCEP pkiMessage and an ACME JWS are read into memory too */
+    if ((conf->endpoint == NGX_HTTP_MDM_SCEP
+         || conf->endpoint == NGX_HTTP_MDM_ACME)
         && ngx_http_mdm_check_body_buffer(cf, conf) != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
@@ -686,11 +739,22 @@ ngx_http_mdm_set_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     case NGX_HTTP_MDM_HEALTHZ:
         clcf->handler = ngx_http_mdm_healthz_handler;
         break;
+    case NGX_HTTP_MDM_VPP_NOTIFY:
+        clcf->handler = ngx_http_mdm_vpp_notify_handler;
+        break;
     case NGX_HTTP_MDM_METRICS:
         clcf->handler = ngx_http_mdm_metrics_handler;
         break;
     case NGX_HTTP_MDM_SCEP:
         clcf->handler = ngx_http_mdm_scep_handler;
+        mcf->scep_used = 1;
+        break;
+    case NGX_HTTP_MDM_ACME:
+        /* the resources are paths below the location */
+        if (clcf->exact_match || clcf->regex) {
+            return "needs a prefix location (location /acme/ { ... })";
+        }
+        clcf->handler = ngx_http_mdm_acme_handler;
         mcf->scep_used = 1;
         break;
     default:

@@ -11,6 +11,7 @@
 #include "mdm_report.h"
 #include "ngx_mdm_redis.h"
 #include "ngx_http_mdm_scep.h"
+#include "ngx_http_mdm_acme_conf.h"
 #include "enroll/mdm_ca.h"
 
 
@@ -21,6 +22,8 @@
 #define NGX_HTTP_MDM_HEALTHZ        5
 #define NGX_HTTP_MDM_METRICS        6
 #define NGX_HTTP_MDM_SCEP           10
+#define NGX_HTTP_MDM_ACME           11
+#define NGX_HTTP_MDM_VPP_NOTIFY     20
 
 #define NGX_HTTP_MDM_ID_TLS         0x01
 #define NGX_HTTP_MDM_ID_SIGNATURE   0x02
@@ -76,6 +79,7 @@ typedef struct {
     size_t                      status_max[NGX_HTTP_MDM_STATUSES];
     time_t                      renew_grace;  /* previous cert after renewal */
     ngx_http_mdm_scep_conf_t    scep;
+    ngx_http_mdm_acme_conf_t    acme;
 } ngx_http_mdm_loc_conf_t;
 
 
@@ -124,6 +128,7 @@ typedef struct {
     size_t                     *argvlen;
     int                         argc;
     int                         nalloc;
+    unsigned                    overflow:1;  /* an add found no room */
 } ngx_http_mdm_args_t;
 
 
@@ -170,6 +175,7 @@ ngx_int_t ngx_http_mdm_add_variables(ngx_conf_t *cf);
 /* endpoint handlers */
 ngx_int_t ngx_http_mdm_api_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_mdm_healthz_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_mdm_vpp_notify_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_mdm_device_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_mdm_device_intake(ngx_http_request_t *r);
 /* decode (context filled, type bound checked), then store and answer */

@@ -400,18 +400,24 @@ ngx_http_mdm_args_init(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
     args->argvlen = ngx_palloc(r->pool, n * sizeof(size_t));
     args->argc = 0;
     args->nalloc = n;
+    args->overflow = 0;
 
     return (args->argv && args->argvlen) ? NGX_OK : NGX_ERROR;
 }
 
 
-/* Callers size the array for what they add: overflow is a bug. */
+/*
+ * Callers size the array for what they add: overflow is a bug. It is
+ * remembered, and ngx_http_mdm_eval() then refuses to send the call: a
+ * script run with its ARGV shifted would store wrong state.
+ */
 void
 ngx_http_mdm_args_add(ngx_http_mdm_args_t *args, const void *p, size_t len)
 {
     if (args->argc == args->nalloc) {
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
                       "mdm: redis argument array overflow");
+        args->overflow = 1;
         return;
     }
 
@@ -493,6 +499,12 @@ ngx_int_t
 ngx_http_mdm_eval(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
     ngx_http_mdm_reply_pt handler)
 {
+    if (args->overflow) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "mdm: a script call lost arguments, not sent");
+        return NGX_ERROR;
+    }
+
     return ngx_http_mdm_redis_call(r, args->argc, args->argv, args->argvlen,
                                    handler);
 }

@@ -281,7 +281,8 @@ ngx_http_mdm_scep_merge_conf(ngx_conf_t *cf, ngx_http_mdm_scep_conf_t *prev,
 
     if (conf->ca_files == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"mdm_scep\" requires \"mdm_scep_ca\"");
+                           "\"mdm_scep\" and \"mdm_acme\" require "
+                           "\"mdm_scep_ca\"");
         return NGX_CONF_ERROR;
     }
 

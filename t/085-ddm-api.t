@@ -223,6 +223,32 @@ is(scalar(queue_of($B)), 0, 'nonotify: no command');
 is($t->redis('HGET', key_ddm($B), 'token'), $t->redis('HGET', key_ddm($A), 'token'),
    'same declarations, same DeclarationsToken');
 
+# --- touch and notify ------------------------------------------------------
+
+is(api('POST', '/v1/declarations/act-1/touch')->{status}, 204, 'touch: 204');
+my $act_tok2 = api('GET', '/v1/declarations/act-1')->{json}{ServerToken};
+isnt($act_tok2, $act_tok, 'touch gives a new ServerToken');
+is($t->redis('HGET', key_ddm_items($A), 'act-1'), "activation $act_tok2",
+   'the views follow a touch');
+is(api('PUT', '/v1/declarations', $act)->{status}, 204,
+   'the untouched content again is a change (back to touch 0)');
+is(api('GET', '/v1/declarations/act-1')->{json}{ServerToken}, $act_tok,
+   'with the original ServerToken');
+is(api('POST', '/v1/declarations/nope/touch')->{status}, 404, 'touch of an unknown declaration: 404');
+
+my $qa = scalar(queue_of($A));
+my $qb = scalar(queue_of($B));
+is(api('POST', "/v1/notify?set=base&id=$A")->{status}, 204, 'notify: 204');
+is(scalar(queue_of($A)), $qa + 1, 'an explicit notify reaches A once (set and id)');
+is(scalar(queue_of($B)), $qb + 1, 'and B through the set');
+is(api('POST', '/v1/notify?declaration=cfg-pass&declaration=act-1')->{status}, 204,
+   'notify by repeated declarations: 204');
+is(scalar(queue_of($B)), $qb + 2, 'B once more');
+is(api('POST', '/v1/notify')->{status}, 400, 'notify naming nothing: 400');
+is(api('POST', '/v1/notify?colour=red')->{status}, 400, 'an unknown parameter: 400');
+my $push = $t->redis('XRANGE', key_push(), '-', '+');
+ok((grep { grep { $_ eq $A } @{ $_->[1] } } @$push), 'the commands were pushed');
+
 # --- removal ---------------------------------------------------------------
 
 $r = api('DELETE', '/v1/declarations/cfg-pass');

@@ -353,7 +353,7 @@ is(api('POST', '/v1/certificates/abcdef/revoke')->{status}, 404, 'revoking an un
 my ($ok, $out) = $t->nginx_test_conf(<<"EOF");
     server { location /s { mdm_scep; } }
 EOF
-ok(!$ok && $out =~ /"mdm_scep" requires "mdm_scep_ca"/, 'mdm_scep without mdm_scep_ca fails nginx -t');
+ok(!$ok && $out =~ /"mdm_scep" and "mdm_acme" require "mdm_scep_ca"/, 'mdm_scep without mdm_scep_ca fails nginx -t');
 ($ok, $out) = $t->nginx_test_conf(<<"EOF");
     server { location /s { mdm_scep; mdm_scep_ca $pki->{cert} $pki->{key}; } }
 EOF

@@ -126,6 +126,14 @@ check_values(int *n, const wk_config_t *cf)
         problem(n, "apns_url", "is not an http(s):// URL", cf->apns_url);
     }
     check_file(n, "apns_ca", cf->apns_ca);
+    if (cf->vpp_url[0] && !valid_url(cf->vpp_url)) {
+        problem(n, "vpp_url", "is not an http(s):// URL", cf->vpp_url);
+    }
+    if (cf->vpp_notify_url[0] && strncmp(cf->vpp_notify_url, "https://", 8) != 0) {
+        /* Apple refuses a notification URL that is not https (9710) */
+        problem(n, "vpp_notify_url", "is not an https:// URL", cf->vpp_notify_url);
+    }
+    check_file(n, "vpp_ca", cf->vpp_ca);
     check_file(n, "webhook_ca", cf->webhook_ca);
     check_redis(n, cf->redis);
     check_webhooks(n, cf);

@@ -81,6 +81,18 @@ static const wk_config_key_t keys[] = {
     STR(renew_signer_cert, ""),
     STR(renew_signer_key, ""),
     STR(renew_signer_chain, ""),
+    STR(vpp_url, ""),
+    STR(vpp_ca, ""),
+    STR(vpp_notify_url, ""),
+    STR(vpp_mdm_id, "ngx_mdm"),
+    NUM(vpp_interval_ms, "5000", 10),
+    NUM(vpp_poll_interval, "30", 1),
+    NUM(vpp_sync_interval, "3600", 1),
+    NUM(vpp_config_interval, "86400", 1),
+    NUM(vpp_timeout_ms, "30000", 100),
+    NUM(vpp_lease_ms, "60000", 100),
+    NUM(vpp_backoff_base, "5", 1),
+    NUM(vpp_backoff_max, "300", 1),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -71,6 +71,19 @@ typedef struct {
     char renew_signer_cert[WK_CONFIG_STR_MAX];
     char renew_signer_key[WK_CONFIG_STR_MAX];
     char renew_signer_chain[WK_CONFIG_STR_MAX];
+    /* Apps and Books (vpp.c, docs/vpp.md); vpp_url empty: off */
+    char vpp_url[WK_CONFIG_STR_MAX];      /* .../mdm/v2 */
+    char vpp_ca[WK_CONFIG_STR_MAX];       /* empty: the system CA store */
+    char vpp_notify_url[WK_CONFIG_STR_MAX]; /* mdm_vpp_notify base URL */
+    char vpp_mdm_id[WK_CONFIG_STR_MAX];   /* our mdmInfo.id */
+    long vpp_interval_ms;                 /* between rounds over locations */
+    long vpp_poll_interval;               /* s between /status polls */
+    long vpp_sync_interval;               /* s between full asset syncs */
+    long vpp_config_interval;             /* s between /client/config checks */
+    long vpp_timeout_ms;                  /* one request */
+    long vpp_lease_ms;                    /* a location's lease */
+    long vpp_backoff_base;                /* s, without Retry-After */
+    long vpp_backoff_max;                 /* s */
 } wk_config_t;
 
 /* Fills every field with its default. */

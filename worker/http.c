@@ -2,13 +2,15 @@
  * libcurl's multi interface on libev: curl tells which sockets to watch
  * (socket callback) and when to call it back (timer callback); the
  * watchers call curl_multi_socket_action, and finished transfers are
- * collected after each call. Response bodies are discarded: a webhook's
- * answer is its status.
+ * collected after each call. wk_http_post discards the response body (a
+ * webhook's answer is its status); wk_http_request keeps it (Apple's
+ * services answer JSON).
  */
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
@@ -30,7 +32,13 @@ struct wk_http_req_s {
     CURL                *easy;
     struct curl_slist   *headers;
     wk_http_done_cb      done;
+    wk_http_reply_cb     reply;      /* wk_http_request: instead of done */
     void                *data;
+    char                *post;       /* wk_http_request's copy of the body */
+    char                *body;       /* the reply body, when kept */
+    size_t               body_len, max_body;
+    int                  truncated;
+    long                 retry_after;
     char                 error[CURL_ERROR_SIZE];
     wk_http_req_t       *next, *prev;
 };
@@ -66,6 +74,8 @@ req_free(wk_http_t *h, wk_http_req_t *req)
     curl_multi_remove_handle(h->multi, req->easy);
     curl_easy_cleanup(req->easy);
     curl_slist_free_all(req->headers);
+    free(req->post);
+    free(req->body);
     free(req);
     h->active--;
 }
@@ -94,6 +104,24 @@ collect_done(wk_http_t *h)
         snprintf(error, sizeof(error), "%s",
                  rc == CURLE_OK ? ""
                  : req->error[0] ? req->error : curl_easy_strerror(rc));
+        if (req->reply) {
+            wk_http_reply_t out = {
+                .status = status, .error = error,
+                .body = req->body_len ? req->body : NULL,
+                .len = req->body_len, .retry_after = req->retry_after,
+                .truncated = req->truncated,
+            };
+            wk_http_reply_cb cb = req->reply;
+            void *rdata = req->data;
+            char *body = req->body;
+
+            /* the body outlives the request for the callback's duration */
+            req->body = NULL;
+            req_free(h, req);
+            cb(rdata, &out);
+            free(body);
+            continue;
+        }
         wk_http_done_cb done = req->done;
         void *data = req->data;
         req_free(h, req);
@@ -192,6 +220,56 @@ discard_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 }
 
 
+static size_t
+keep_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    wk_http_req_t *req = userdata;
+    size_t n = size * nmemb;
+
+    if (req->truncated || req->body_len + n > req->max_body) {
+        req->truncated = 1;          /* read on, keep nothing more */
+        return n;
+    }
+    char *more = realloc(req->body, req->body_len + n + 1);
+    if (more == NULL) {
+        return 0;                    /* curl fails the transfer */
+    }
+    memcpy(more + req->body_len, ptr, n);
+    req->body = more;
+    req->body_len += n;
+    req->body[req->body_len] = '\0';
+    return n;
+}
+
+
+/* Retry-After in seconds (the HTTP-date form is not used by Apple's
+ * services and is taken as absent). */
+static size_t
+read_header(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    wk_http_req_t *req = userdata;
+    size_t n = size * nmemb;
+    static const char name[] = "retry-after:";
+
+    if (n > sizeof(name) - 1 && strncasecmp(ptr, name, sizeof(name) - 1) == 0) {
+        char buf[32];
+        size_t len = n - (sizeof(name) - 1);
+        if (len >= sizeof(buf)) {
+            len = sizeof(buf) - 1;
+        }
+        memcpy(buf, ptr + sizeof(name) - 1, len);
+        buf[len] = '\0';
+        char *end;
+        long v = strtol(buf, &end, 10);
+        while (*end == ' ' || *end == '\r' || *end == '\n') {
+            end++;
+        }
+        req->retry_after = (*end == '\0' && end != buf && v >= 0) ? v : -1;
+    }
+    return n;
+}
+
+
 wk_http_t *
 wk_http_new(struct ev_loop *loop)
 {
@@ -276,6 +354,72 @@ wk_http_post(wk_http_t *h, const char *url, const char *body, size_t len,
     if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
         curl_easy_cleanup(e);
         curl_slist_free_all(req->headers);
+        free(req);
+        return -1;
+    }
+    LINK(h->reqs, req);
+    h->active++;
+    return 0;
+}
+
+
+int
+wk_http_request(wk_http_t *h, const char *url, const char *body, size_t len,
+                const char *const *headers, const char *ca_file,
+                long timeout_ms, size_t max_body, wk_http_reply_cb done,
+                void *data)
+{
+    wk_http_req_t *req = calloc(1, sizeof(*req));
+    if (req == NULL) {
+        return -1;
+    }
+    req->reply = done;
+    req->data = data;
+    req->max_body = max_body;
+    req->retry_after = -1;
+    req->headers = build_headers(headers);
+    req->easy = curl_easy_init();
+    if (body && (req->post = malloc(len + 1)) != NULL) {
+        memcpy(req->post, body, len);
+    }
+    if (req->headers == NULL || req->easy == NULL || (body && !req->post)) {
+        curl_slist_free_all(req->headers);
+        if (req->easy) {
+            curl_easy_cleanup(req->easy);
+        }
+        free(req->post);
+        free(req);
+        return -1;
+    }
+
+    CURL *e = req->easy;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (body) {
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->post);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) len);
+    } else {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "mdm-worker/" MDM_VERSION);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, read_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->error);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, req);
+    if (ca_file && *ca_file) {
+        curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
+    }
+
+    if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
+        curl_easy_cleanup(e);
+        curl_slist_free_all(req->headers);
+        free(req->post);
         free(req);
         return -1;
     }

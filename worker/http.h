@@ -2,7 +2,7 @@
 #define WK_HTTP_H
 
 /*
- * Non-blocking HTTP POSTs on the libev loop: libcurl's multi interface with
+ * Non-blocking HTTP requests on the libev loop: libcurl's multi interface with
  * its sockets and timer driven by ev_io/ev_timer watchers. One client keeps
  * its connections alive and shares them between requests to the same host.
  */
@@ -28,6 +28,31 @@ wk_http_t *wk_http_new(struct ev_loop *loop);
 int wk_http_post(wk_http_t *h, const char *url, const char *body, size_t len,
                  const char *const *headers, const char *ca_file,
                  long timeout_ms, wk_http_done_cb done, void *data);
+
+/*
+ * What wk_http_request hands its callback: the status (0: no response,
+ * error says why), the body (NUL-terminated, NULL when empty or over
+ * max_body) and Retry-After in seconds (-1 when absent or not a number).
+ */
+typedef struct {
+    long         status;
+    const char  *error;
+    const char  *body;
+    size_t       len;
+    long         retry_after;
+    int          truncated;          /* the body was over max_body */
+} wk_http_reply_t;
+
+typedef void (*wk_http_reply_cb)(void *data, const wk_http_reply_t *reply);
+
+/*
+ * A GET (body NULL) or POST (body copied) whose reply body is kept, up to
+ * max_body bytes. The same rules as wk_http_post otherwise.
+ */
+int wk_http_request(wk_http_t *h, const char *url, const char *body,
+                    size_t len, const char *const *headers,
+                    const char *ca_file, long timeout_ms, size_t max_body,
+                    wk_http_reply_cb done, void *data);
 
 /* Requests in flight. */
 unsigned wk_http_active(const wk_http_t *h);

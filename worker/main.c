@@ -29,6 +29,7 @@
 #include "schema.h"
 #include "sweep.h"
 #include "renew.h"
+#include "vpp.h"
 #include "stream.h"
 #include "webhook.h"
 
@@ -40,6 +41,7 @@ typedef struct {
     wk_consumer_t   *consumer;
     wk_sweep_t      *sweep;
     wk_renew_t      *renew;
+    wk_vpp_t        *vpp;
     wk_webhooks_t   *webhooks;
     wk_inventory_t  *inventory;
     int              draining;        /* push consumer, webhooks, inventory
@@ -119,6 +121,9 @@ on_redis_ready(wk_redis_t *link, void *data)
     }
     if (w->renew && link == &w->cmd) {
         wk_renew_on_redis_ready(w->renew);
+    }
+    if (w->vpp && link == &w->cmd) {
+        wk_vpp_on_redis_ready(w->vpp);
     }
 }
 
@@ -203,6 +208,7 @@ on_sigterm(struct ev_loop *loop, ev_signal *s, int revents)
     ev_timer_start(loop, &w->drain_deadline);
     wk_sweep_stop(w->sweep);
     wk_renew_stop(w->renew);
+    wk_vpp_stop(w->vpp);
     w->draining = 3;
     wk_webhooks_drain(w->webhooks, on_drained, w);
     wk_inventory_drain(w->inventory, on_drained, w);
@@ -249,6 +255,11 @@ worker_init(wk_worker_t *w)
     if (renew_failed) {
         return -1;
     }
+    int vpp_failed;
+    w->vpp = wk_vpp_new(w->loop, &w->cf, &w->cmd, &vpp_failed);
+    if (vpp_failed) {
+        return -1;
+    }
     wk_metrics_start(w->loop, &w->cf, &w->cmd);
     w->webhooks = wk_webhooks_new(w->loop, &w->cf, &w->cmd);
     if (w->webhooks == NULL) {
@@ -288,6 +299,7 @@ worker_shutdown(wk_worker_t *w)
     }
     wk_sweep_free(w->sweep);
     wk_renew_free(w->renew);
+    wk_vpp_free(w->vpp);
     wk_webhooks_free(w->webhooks);
     wk_inventory_free(w->inventory);
     wk_metrics_stop();

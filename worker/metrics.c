@@ -24,6 +24,12 @@ static const char *const names[WK_M_COUNT] = {
     [WK_M_WEBHOOK_RETRIED]  = "webhook_retries_total",
     [WK_M_WEBHOOK_DEAD]     = "webhook_dead_letters_total",
     [WK_M_WEBHOOK_SKIPPED]  = "webhook_skipped_total",
+    [WK_M_VPP_REQUESTS]     = "vpp_requests_total",
+    [WK_M_VPP_ERRORS]       = "vpp_errors_total",
+    [WK_M_VPP_BACKOFFS]     = "vpp_backoffs_total",
+    [WK_M_VPP_EVENTS_DONE]  = "vpp_events_completed_total",
+    [WK_M_VPP_LICENSES_FAILED] = "vpp_licenses_failed_total",
+    [WK_M_VPP_INSTALLS_QUEUED] = "vpp_installs_queued_total",
 };
 
 typedef struct {

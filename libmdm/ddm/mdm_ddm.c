@@ -98,7 +98,11 @@ mdm_ddm_id_valid(const char *s, size_t len)
     }
 
     for (i = 0; i < len; i++) {
-        if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f) {
+        /* a brace would end the Redis hash tag of the catalogue key
+         * (mdm:ddm:decl:{<id>}) early: its keys would change slot */
+        if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f
+            || s[i] == '{' || s[i] == '}')
+        {
             return 0;
         }
     }

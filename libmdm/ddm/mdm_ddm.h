@@ -65,7 +65,8 @@ mdm_ddm_kind_e mdm_ddm_kind_from_name(const char *name, size_t len);
 /*
  * Whether s (len bytes) may be an Identifier or a ServerToken: 1 to
  * MDM_DDM_ID_MAX octets, no control characters (they end up in URL paths,
- * Redis keys and the newline-separated DeclarationsToken input).
+ * Redis keys and the newline-separated DeclarationsToken input) and no
+ * braces (they would move the hash tag of the catalogue key).
  */
 int mdm_ddm_id_valid(const char *s, size_t len);
 

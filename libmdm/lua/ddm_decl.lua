@@ -11,6 +11,7 @@
 --   get:    -> {type, kind, token, doc, touch} or false
 --   attach: 2 set -> {added (1|0), kind, token}, or {'err', reason}
 --   detach: 2 set -> removed (1|0)
+--   sets:   -> {set, ...}
 --   del:    -> 1 deleted, 0 absent, or {'err', reason} while in a set
 
 local decl, sets = KEYS[1], KEYS[2]
@@ -45,6 +46,10 @@ end
 
 if op == 'detach' then
     return redis.call('SREM', sets, ARGV[2])
+end
+
+if op == 'sets' then
+    return redis.call('SMEMBERS', sets)
 end
 
 if op == 'del' then

@@ -11,6 +11,7 @@
 --             -> {changed (1|0), declarations left, enrollment, ...}
 --                (the enrollments only when changed)
 --   items:    -> {Identifier, '<kind> <token>', ...}
+--   enrs:     -> {enrollment ID, ...}
 --   assign:   2 enrollment ID -> added (1|0), or {'err', reason} when the
 --             set holds no declaration
 --   unassign: 2 enrollment ID -> removed (1|0)
@@ -42,6 +43,10 @@ end
 
 if op == 'items' then
     return redis.call('HGETALL', set)
+end
+
+if op == 'enrs' then
+    return redis.call('SMEMBERS', enrs)
 end
 
 if op == 'assign' then

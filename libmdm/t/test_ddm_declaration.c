@@ -219,6 +219,11 @@ test_envelope(void)
     is_str(refuse("{\"Type\":\"com.apple.management.properties\","
                   "\"Identifier\":\"a\\nb\",\"Payload\":{}}", 0),
            "length Identifier", "control character in Identifier refused");
+    is_str(refuse("{\"Type\":\"com.apple.management.properties\","
+                  "\"Identifier\":\"}x\",\"Payload\":{}}", 0),
+           "length Identifier", "brace in Identifier refused (Redis hash tag)");
+    ok(!mdm_ddm_id_valid("a{b", 3) && !mdm_ddm_id_valid("}", 1),
+       "no brace anywhere in an Identifier or a set name");
 
     snprintf(json, sizeof(json), "{\"Type\":\"com.apple.management."
              "properties\",\"Identifier\":\"%064d\",\"Payload\":{}}", 7);

@@ -58,3 +58,14 @@ function K.prof_dev(id) return 'mdm:{' .. id .. '}:prof' end
 function K.inv(id) return 'mdm:{' .. id .. '}:inv' end
 function K.inv_apps(id) return 'mdm:{' .. id .. '}:inv:apps' end
 function K.inv_profiles(id) return 'mdm:{' .. id .. '}:inv:profiles' end
+function K.vpp_locations() return 'mdm:vpp:locations' end
+function K.vpp_token(location) return 'mdm:vpp:{' .. location .. '}:token' end
+function K.vpp_asset(location, adamId) return 'mdm:vpp:{' .. location .. '}:asset:' .. adamId end
+function K.vpp_assets(location) return 'mdm:vpp:{' .. location .. '}:assets' end
+function K.vpp_jobs(location) return 'mdm:vpp:{' .. location .. '}:jobs' end
+function K.vpp_event(location, eventId) return 'mdm:vpp:{' .. location .. '}:event:' .. eventId end
+function K.vpp_events(location) return 'mdm:vpp:{' .. location .. '}:events' end
+function K.vpp_install(location, adamId) return 'mdm:vpp:{' .. location .. '}:install:' .. adamId end
+function K.vpp_notify(location) return 'mdm:vpp:{' .. location .. '}:notify' end
+function K.vpp_notified(location) return 'mdm:vpp:{' .. location .. '}:notified' end
+function K.vpp_lease(location) return 'mdm:vpp:{' .. location .. '}:lease' end

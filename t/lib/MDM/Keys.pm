@@ -66,6 +66,17 @@ our @EXPORT = qw(
     key_inv
     key_inv_apps
     key_inv_profiles
+    key_vpp_locations
+    key_vpp_token
+    key_vpp_asset
+    key_vpp_assets
+    key_vpp_jobs
+    key_vpp_event
+    key_vpp_events
+    key_vpp_install
+    key_vpp_notify
+    key_vpp_notified
+    key_vpp_lease
     shard_of
 );
 our @EXPORT_OK = qw(%SCHEMA $SCHEMA_VERSION $SHARDS);
@@ -131,6 +142,17 @@ our %SCHEMA = (
     inv => { type => 'hash', tag => 'device', pattern => 'mdm:{<id>}:inv' },
     inv_apps => { type => 'string', tag => 'device', pattern => 'mdm:{<id>}:inv:apps' },
     inv_profiles => { type => 'hash', tag => 'device', pattern => 'mdm:{<id>}:inv:profiles' },
+    vpp_locations => { type => 'set', tag => 'global', pattern => 'mdm:vpp:locations' },
+    vpp_token => { type => 'hash', tag => 'owner', pattern => 'mdm:vpp:{<location>}:token' },
+    vpp_asset => { type => 'hash', tag => 'owner', pattern => 'mdm:vpp:{<location>}:asset:<adamId>' },
+    vpp_assets => { type => 'zset', tag => 'owner', pattern => 'mdm:vpp:{<location>}:assets' },
+    vpp_jobs => { type => 'list', tag => 'owner', pattern => 'mdm:vpp:{<location>}:jobs' },
+    vpp_event => { type => 'hash', tag => 'owner', pattern => 'mdm:vpp:{<location>}:event:<eventId>' },
+    vpp_events => { type => 'zset', tag => 'owner', pattern => 'mdm:vpp:{<location>}:events' },
+    vpp_install => { type => 'hash', tag => 'owner', pattern => 'mdm:vpp:{<location>}:install:<adamId>' },
+    vpp_notify => { type => 'stream', tag => 'owner', pattern => 'mdm:vpp:{<location>}:notify' },
+    vpp_notified => { type => 'zset', tag => 'owner', pattern => 'mdm:vpp:{<location>}:notified' },
+    vpp_lease => { type => 'string', tag => 'owner', pattern => 'mdm:vpp:{<location>}:lease' },
 );
 
 # the shard count of a deployment bootstrapped with the defaults
@@ -209,5 +231,16 @@ sub key_prof_dev { my ($id) = @_; return 'mdm:{' . $id . '}:prof' }
 sub key_inv { my ($id) = @_; return 'mdm:{' . $id . '}:inv' }
 sub key_inv_apps { my ($id) = @_; return 'mdm:{' . $id . '}:inv:apps' }
 sub key_inv_profiles { my ($id) = @_; return 'mdm:{' . $id . '}:inv:profiles' }
+sub key_vpp_locations { return 'mdm:vpp:locations' }
+sub key_vpp_token { my ($location) = @_; return 'mdm:vpp:{' . $location . '}:token' }
+sub key_vpp_asset { my ($location, $adamId) = @_; return 'mdm:vpp:{' . $location . '}:asset:' . $adamId }
+sub key_vpp_assets { my ($location) = @_; return 'mdm:vpp:{' . $location . '}:assets' }
+sub key_vpp_jobs { my ($location) = @_; return 'mdm:vpp:{' . $location . '}:jobs' }
+sub key_vpp_event { my ($location, $eventId) = @_; return 'mdm:vpp:{' . $location . '}:event:' . $eventId }
+sub key_vpp_events { my ($location) = @_; return 'mdm:vpp:{' . $location . '}:events' }
+sub key_vpp_install { my ($location, $adamId) = @_; return 'mdm:vpp:{' . $location . '}:install:' . $adamId }
+sub key_vpp_notify { my ($location) = @_; return 'mdm:vpp:{' . $location . '}:notify' }
+sub key_vpp_notified { my ($location) = @_; return 'mdm:vpp:{' . $location . '}:notified' }
+sub key_vpp_lease { my ($location) = @_; return 'mdm:vpp:{' . $location . '}:lease' }
 
 1;
