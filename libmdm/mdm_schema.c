@@ -271,11 +271,56 @@ const mdm_schema_key_t mdm_schema_keys[MDM_K_COUNT] = {
         "the newest reported errors (JSON `{path, error, timestamp, "
         "status_id}`), newest first, at most 100" },
 
+    [MDM_K_DDM_ASSET] = { "ddm_asset", "hash", MDM_TAG_OWNER,
+        "mdm:ddm:asset:{<asset>}",
+        "the data of an asset declaration (`PUT /v1/ddm/assets/<id>`), "
+        "served by `mdm_ddm_assets` to the devices whose view holds the "
+        "asset declaration `<id>`: `type` (Content-Type), `data`, `sha256` "
+        "(hex), `updated` (unix s)" },
+
     [MDM_K_DDM_REPORTS] = { "ddm_reports", "list", MDM_TAG_DEVICE,
         "mdm:{<id>}:ddm:reports",
         "the newest raw status reports, newest first, each `<unix s> "
         "<status_id>`, a newline, the report JSON; at most "
         "`mdm_ddm_status_history` (10)" },
+
+    [MDM_K_DEP_TOKEN] = { "dep_token", "hash", MDM_TAG_OWNER,
+        "mdm:dep:{<name>}:token",
+        "a Device Assignment server token (docs/dep.md): `sealed` (the "
+        "OAuth tokens' JSON, AES-256-GCM under `dep_seal_key`), "
+        "`consumer_key`, `expiry` (unix s), `loaded` (unix s); written by "
+        "mdm-worker from its `dep_token` files" },
+
+    [MDM_K_DEP_SESSION] = { "dep_session", "string", MDM_TAG_OWNER,
+        "mdm:dep:{<name>}:session",
+        "the token's `X-ADM-Auth-Session`, sealed, shared by every worker "
+        "so that they do not each open one; replaced on a 401 or when a "
+        "response rotates it" },
+
+    [MDM_K_DEP_LEASE] = { "dep_lease", "string", MDM_TAG_OWNER,
+        "mdm:dep:{<name>}:lease",
+        "the worker syncing this token (its name), `SET NX PX "
+        "dep_lease_ms`, extended by `dep_lease.lua` while it syncs" },
+
+    [MDM_K_DEP_CURSOR] = { "dep_cursor", "hash", MDM_TAG_OWNER,
+        "mdm:dep:{<name>}:cursor",
+        "where the sync is: `cursor` (Apple's, opaque), `phase` (`fetch` "
+        "until a fetch has returned everything, then `sync`), `updated`, "
+        "`pages`, `devices`; written with each page's devices by "
+        "`dep_page.lua`" },
+
+    [MDM_K_DEP_DEVICES] = { "dep_devices", "hash", MDM_TAG_OWNER,
+        "mdm:dep:{<name>}:devices",
+        "the token's devices: serial -> `<op_date> <Device JSON>` of its "
+        "latest `op_date` ('' for a fetch record); a deleted device's "
+        "field is removed and its op_date kept as field `-<serial>`, so "
+        "that an older duplicate does not bring it back (`dep_page.lua`)" },
+
+    [MDM_K_DEP_SERIAL] = { "dep_serial", "hash", MDM_TAG_OWNER,
+        "mdm:dep:serial:{<serial>}",
+        "serial -> DEP record link, written in its own one-slot step after "
+        "a page is stored: `dep_name`, `profile_uuid`, `profile_status`, "
+        "`model`, `os`, `updated`; deleted when the device leaves" },
 
     [MDM_K_ACME_NONCE] = { "acme_nonce", "string", MDM_TAG_OWNER,
         "mdm:acme:nonce:{<nonce>}",

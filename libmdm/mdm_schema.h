@@ -70,6 +70,7 @@ typedef enum {
     MDM_K_DDM_VALUES,
     MDM_K_DDM_ERRORS,
     MDM_K_DDM_REPORTS,
+    MDM_K_DDM_ASSET,
     MDM_K_ACME_NONCE,
     MDM_K_ACME_ACCT,
     MDM_K_ACME_ORDERS,
@@ -93,6 +94,12 @@ typedef enum {
     MDM_K_VPP_NOTIFY,
     MDM_K_VPP_NOTIFIED,
     MDM_K_VPP_LEASE,
+    MDM_K_DEP_TOKEN,
+    MDM_K_DEP_SESSION,
+    MDM_K_DEP_LEASE,
+    MDM_K_DEP_CURSOR,
+    MDM_K_DEP_DEVICES,
+    MDM_K_DEP_SERIAL,
     MDM_K_COUNT
 } mdm_key_id_t;
 

@@ -108,6 +108,10 @@ extendedKeyUsage=serverAuth"
     [ -f "$VAR/enroll.pass" ] || openssl rand -hex 12 > "$VAR/enroll.pass"
     printf 'dev:%s\n' "$(openssl passwd -apr1 "$(cat "$VAR/enroll.pass")")" \
         > "$VAR/enroll.htpasswd"
+    # the stand-in for Apple's attestation authority (docs/acme.md): the
+    # ACME location trusts its root, `attest-mock mint` makes attestations
+    [ -f "$PKI/attest/root.pem" ] \
+        || "$ROOT/tools/attest-mock/attest-mock" init "$PKI/attest"
     [ -f "$VAR/api.key" ] || openssl rand -hex 24 > "$VAR/api.key"
     chmod 600 "$VAR/api.key"
 }
@@ -168,6 +172,13 @@ http {
         location = /scep {
             mdm_scep;
             mdm_scep_ca $PKI/device-ca.pem $PKI/device-ca.key;
+        }
+        # ACME with device-attest-01, the same CA; attestations from the
+        # dev attestation authority (tools/attest-mock)
+        location /acme/ {
+            mdm_acme;
+            mdm_scep_ca $PKI/device-ca.pem $PKI/device-ca.key;
+            mdm_acme_attestation_root $PKI/attest/root.pem;
         }
     }
 
@@ -297,6 +308,27 @@ CONF
     echo $! > "$RUN/mdm-worker.pid"
 }
 
+# A small DDM catalogue (docs/ddm.md): the set "default" with a passcode
+# configuration, the activation that applies it and the organisation's
+# properties, for `PUT /v1/enrollment-sets/<id>?set=default` to hand out.
+ddm_catalogue() {
+    local kd=(curl -sf -o /dev/null --cacert "$PKI/device-ca.pem"
+              -u "kmfddm:$(cat "$VAR/api.key")")
+    local api="https://localhost:$API_PORT/v1" d
+    for d in \
+        '{"Type":"com.apple.configuration.passcode.settings","Identifier":"dev-passcode","Payload":{"RequirePasscode":true,"MinimumLength":6}}' \
+        '{"Type":"com.apple.activation.simple","Identifier":"dev-activation","Payload":{"StandardConfigurations":["dev-passcode"]}}' \
+        '{"Type":"com.apple.management.properties","Identifier":"dev-properties","Payload":{"org":"ngx_mdm dev"}}'
+    do
+        "${kd[@]}" -X PUT "$api/declarations" -d "$d" || {
+            echo "dev-stack: the API refused the DDM catalogue" >&2; return 1; }
+    done
+    for d in dev-passcode dev-activation dev-properties; do
+        "${kd[@]}" -X PUT "$api/set-declarations/default?declaration=$d" || {
+            echo "dev-stack: the API refused the DDM set" >&2; return 1; }
+    done
+}
+
 # A fresh one-time enrollment link (valid 7 days) from the API.
 enroll_link() {
     curl -sf --cacert "$PKI/device-ca.pem" -u "nanomdm:$(cat "$VAR/api.key")" \
@@ -330,6 +362,8 @@ REDIS=$(redis_addr)
 ENROLL_URL=$link
 ENROLL_AUTH_URL=https://dev:$(cat "$VAR/enroll.pass")@localhost:$MDM_PORT/enroll
 SCEP_URL=https://localhost:$MDM_PORT/scep
+ACME_URL=https://localhost:$MDM_PORT/acme/directory
+ATTEST_AUTHORITY=$PKI/attest
 ENV
 }
 
@@ -347,6 +381,7 @@ start() {
     start_apns_mock
     start_nginx
     store_push_cert
+    ddm_catalogue
     start_worker
     write_env
 

@@ -93,6 +93,16 @@ static const wk_config_key_t keys[] = {
     NUM(vpp_lease_ms, "60000", 100),
     NUM(vpp_backoff_base, "5", 1),
     NUM(vpp_backoff_max, "300", 1),
+    STR(dep_url, "https://mdmenrollment.apple.com"),
+    STR(dep_ca, ""),
+    STR(dep_seal_key, ""),
+    NUM(dep_interval_ms, "1800000", 100),
+    NUM(dep_page_limit, "1000", 1),
+    NUM(dep_protocol_version, "10", 1),
+    NUM(dep_lease_ms, "30000", 100),
+    NUM(dep_timeout_ms, "30000", 100),
+    NUM(dep_backoff_base_ms, "1000", 1),
+    NUM(dep_backoff_max_ms, "300000", 1),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -197,12 +207,39 @@ add_webhook(wk_config_t *cf, const char *value, char *err, size_t errlen)
 }
 
 
+/* `dep_token` may be repeated: one line per token (dep_token.c). */
+static int
+add_dep_token(wk_config_t *cf, const char *value, char *err, size_t errlen)
+{
+    if (cf->ndep_tokens == WK_DEP_TOKENS_MAX) {
+        snprintf(err, errlen, "dep_token: more than %d", WK_DEP_TOKENS_MAX);
+        return -1;
+    }
+    if (strlen(value) >= WK_CONFIG_STR_MAX) {
+        snprintf(err, errlen, "dep_token: value too long");
+        return -1;
+    }
+    strcpy(cf->dep_tokens[cf->ndep_tokens++], value);
+    return 0;
+}
+
+
 int
 wk_config_set(wk_config_t *cf, const char *key, const char *value, char *err,
               size_t errlen)
 {
     if (strcmp(key, "webhook") == 0) {
         return add_webhook(cf, value, err, errlen);
+    }
+    if (strcmp(key, "dep_token") == 0) {
+        return add_dep_token(cf, value, err, errlen);
+    }
+    if (strcmp(key, "dep_protocol_version") == 0
+        && (atol(value) < 1 || atol(value) > 10))
+    {
+        snprintf(err, errlen, "dep_protocol_version: \"%s\" is not 1 to 10 "
+                 "(10 is the newest this build understands)", value);
+        return -1;
     }
     const wk_config_key_t *k = config_key(key);
     if (k == NULL) {

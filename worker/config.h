@@ -11,6 +11,7 @@
 
 #define WK_CONFIG_STR_MAX 512
 #define WK_WEBHOOKS_MAX   16
+#define WK_DEP_TOKENS_MAX 16
 
 typedef struct {
     char redis[WK_CONFIG_STR_MAX];        /* host:port, or a unix socket path */
@@ -84,6 +85,20 @@ typedef struct {
     long vpp_lease_ms;                    /* a location's lease */
     long vpp_backoff_base;                /* s, without Retry-After */
     long vpp_backoff_max;                 /* s */
+    /* Device Assignment (dep.c, docs/dep.md): `dep_token = <name> <p7m>
+     * <key>` lines as written; nothing is synced without one */
+    char dep_tokens[WK_DEP_TOKENS_MAX][WK_CONFIG_STR_MAX];
+    int  ndep_tokens;
+    char dep_url[WK_CONFIG_STR_MAX];      /* Apple's, or dep-mock's */
+    char dep_ca[WK_CONFIG_STR_MAX];       /* empty: the system CA store */
+    char dep_seal_key[WK_CONFIG_STR_MAX]; /* 64 hex: secrets at rest */
+    long dep_interval_ms;                 /* between syncs */
+    long dep_page_limit;                  /* devices per fetch/sync call */
+    long dep_protocol_version;            /* X-Server-Protocol-Version */
+    long dep_lease_ms;                    /* one worker per token */
+    long dep_timeout_ms;                  /* one call, connect included */
+    long dep_backoff_base_ms;             /* after a 429, 5xx or no answer */
+    long dep_backoff_max_ms;
 } wk_config_t;
 
 /* Fills every field with its default. */

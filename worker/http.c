@@ -39,6 +39,8 @@ struct wk_http_req_s {
     size_t               body_len, max_body;
     int                  truncated;
     long                 retry_after;
+    char                *hdrs;       /* the reply's header lines, kept */
+    size_t               hdrs_len;
     char                 error[CURL_ERROR_SIZE];
     wk_http_req_t       *next, *prev;
 };
@@ -76,6 +78,7 @@ req_free(wk_http_t *h, wk_http_req_t *req)
     curl_slist_free_all(req->headers);
     free(req->post);
     free(req->body);
+    free(req->hdrs);
     free(req);
     h->active--;
 }
@@ -110,16 +113,19 @@ collect_done(wk_http_t *h)
                 .body = req->body_len ? req->body : NULL,
                 .len = req->body_len, .retry_after = req->retry_after,
                 .truncated = req->truncated,
+                .headers = req->hdrs ? req->hdrs : "",
+                .headers_len = req->hdrs_len,
             };
             wk_http_reply_cb cb = req->reply;
             void *rdata = req->data;
-            char *body = req->body;
+            char *body = req->body, *hdrs = req->hdrs;
 
-            /* the body outlives the request for the callback's duration */
-            req->body = NULL;
+            /* body and headers outlive the request for the callback */
+            req->body = req->hdrs = NULL;
             req_free(h, req);
             cb(rdata, &out);
             free(body);
+            free(hdrs);
             continue;
         }
         wk_http_done_cb done = req->done;
@@ -250,6 +256,21 @@ read_header(char *ptr, size_t size, size_t nmemb, void *userdata)
     wk_http_req_t *req = userdata;
     size_t n = size * nmemb;
     static const char name[] = "retry-after:";
+
+    /* every line is kept for wk_http_reply_header; each response (after a
+     * 100 Continue or a redirect) starts them anew */
+    if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
+        req->hdrs_len = 0;
+    }
+    if (req->hdrs_len + n <= 64 * 1024) {
+        char *b = realloc(req->hdrs, req->hdrs_len + n + 1);
+        if (b != NULL) {
+            memcpy(b + req->hdrs_len, ptr, n);
+            req->hdrs_len += n;
+            b[req->hdrs_len] = '\0';
+            req->hdrs = b;
+        }
+    }
 
     if (n > sizeof(name) - 1 && strncasecmp(ptr, name, sizeof(name) - 1) == 0) {
         char buf[32];
@@ -426,6 +447,36 @@ wk_http_request(wk_http_t *h, const char *url, const char *body, size_t len,
     LINK(h->reqs, req);
     h->active++;
     return 0;
+}
+
+
+const char *
+wk_http_reply_header(const wk_http_reply_t *r, const char *name, size_t *len)
+{
+    size_t n = strlen(name);
+    const char *p = r->headers, *end = r->headers + r->headers_len;
+
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t) (end - p));
+        if (eol == NULL) {
+            eol = end;
+        }
+        if ((size_t) (eol - p) > n && p[n] == ':'
+            && strncasecmp(p, name, n) == 0)
+        {
+            const char *v = p + n + 1, *e = eol;
+            while (v < e && (*v == ' ' || *v == '\t')) {
+                v++;
+            }
+            while (e > v && (e[-1] == '\r' || e[-1] == ' ')) {
+                e--;
+            }
+            *len = (size_t) (e - v);
+            return v;
+        }
+        p = eol + 1;
+    }
+    return NULL;
 }
 
 

@@ -41,6 +41,8 @@ typedef struct {
     size_t       len;
     long         retry_after;
     int          truncated;          /* the body was over max_body */
+    const char  *headers;            /* "Name: value\r\n" lines, as sent */
+    size_t       headers_len;
 } wk_http_reply_t;
 
 typedef void (*wk_http_reply_cb)(void *data, const wk_http_reply_t *reply);
@@ -53,6 +55,11 @@ int wk_http_request(wk_http_t *h, const char *url, const char *body,
                     size_t len, const char *const *headers,
                     const char *ca_file, long timeout_ms, size_t max_body,
                     wk_http_reply_cb done, void *data);
+
+/* The value of header `name` (case-insensitive) of a reply, trimmed, its
+ * length in *len; NULL when absent (X-ADM-Auth-Session, for instance). */
+const char *wk_http_reply_header(const wk_http_reply_t *r, const char *name,
+                                 size_t *len);
 
 /* Requests in flight. */
 unsigned wk_http_active(const wk_http_t *h);

@@ -19,6 +19,7 @@
 #include <ev.h>
 
 #include "config.h"
+#include "dep.h"
 #include "inventory.h"
 #include "log.h"
 #include "mdm_version.h"
@@ -42,6 +43,7 @@ typedef struct {
     wk_sweep_t      *sweep;
     wk_renew_t      *renew;
     wk_vpp_t        *vpp;
+    wk_deps_t       *deps;
     wk_webhooks_t   *webhooks;
     wk_inventory_t  *inventory;
     int              draining;        /* push consumer, webhooks, inventory
@@ -124,6 +126,9 @@ on_redis_ready(wk_redis_t *link, void *data)
     }
     if (w->vpp && link == &w->cmd) {
         wk_vpp_on_redis_ready(w->vpp);
+    }
+    if (w->deps && link == &w->cmd) {
+        wk_deps_on_redis_ready(w->deps);
     }
 }
 
@@ -209,6 +214,7 @@ on_sigterm(struct ev_loop *loop, ev_signal *s, int revents)
     wk_sweep_stop(w->sweep);
     wk_renew_stop(w->renew);
     wk_vpp_stop(w->vpp);
+    wk_deps_stop(w->deps);
     w->draining = 3;
     wk_webhooks_drain(w->webhooks, on_drained, w);
     wk_inventory_drain(w->inventory, on_drained, w);
@@ -260,6 +266,11 @@ worker_init(wk_worker_t *w)
     if (vpp_failed) {
         return -1;
     }
+    int dep_failed;
+    w->deps = wk_deps_new(w->loop, &w->cf, &w->cmd, &dep_failed);
+    if (dep_failed) {
+        return -1;
+    }
     wk_metrics_start(w->loop, &w->cf, &w->cmd);
     w->webhooks = wk_webhooks_new(w->loop, &w->cf, &w->cmd);
     if (w->webhooks == NULL) {
@@ -300,6 +311,7 @@ worker_shutdown(wk_worker_t *w)
     wk_sweep_free(w->sweep);
     wk_renew_free(w->renew);
     wk_vpp_free(w->vpp);
+    wk_deps_free(w->deps);
     wk_webhooks_free(w->webhooks);
     wk_inventory_free(w->inventory);
     wk_metrics_stop();

@@ -30,6 +30,13 @@ static const char *const names[WK_M_COUNT] = {
     [WK_M_VPP_EVENTS_DONE]  = "vpp_events_completed_total",
     [WK_M_VPP_LICENSES_FAILED] = "vpp_licenses_failed_total",
     [WK_M_VPP_INSTALLS_QUEUED] = "vpp_installs_queued_total",
+    [WK_M_DEP_CALLS]        = "dep_calls_total",
+    [WK_M_DEP_SESSIONS]     = "dep_sessions_total",
+    [WK_M_DEP_PAGES]        = "dep_pages_total",
+    [WK_M_DEP_DEVICES]      = "dep_devices_synced_total",
+    [WK_M_DEP_RETRIES]      = "dep_retries_total",
+    [WK_M_DEP_CURSOR_RESETS] = "dep_cursor_resets_total",
+    [WK_M_DEP_STOPPED]      = "dep_stopped_total",
 };
 
 typedef struct {

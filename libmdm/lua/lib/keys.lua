@@ -46,6 +46,7 @@ function K.ddm_status(id) return 'mdm:{' .. id .. '}:ddm:status' end
 function K.ddm_values(id) return 'mdm:{' .. id .. '}:ddm:values' end
 function K.ddm_errors(id) return 'mdm:{' .. id .. '}:ddm:errors' end
 function K.ddm_reports(id) return 'mdm:{' .. id .. '}:ddm:reports' end
+function K.ddm_asset(asset) return 'mdm:ddm:asset:{' .. asset .. '}' end
 function K.acme_nonce(nonce) return 'mdm:acme:nonce:{' .. nonce .. '}' end
 function K.acme_acct(thumbprint) return 'mdm:acme:acct:{' .. thumbprint .. '}' end
 function K.acme_orders(thumbprint) return 'mdm:acme:acct:{' .. thumbprint .. '}:orders' end
@@ -69,3 +70,9 @@ function K.vpp_install(location, adamId) return 'mdm:vpp:{' .. location .. '}:in
 function K.vpp_notify(location) return 'mdm:vpp:{' .. location .. '}:notify' end
 function K.vpp_notified(location) return 'mdm:vpp:{' .. location .. '}:notified' end
 function K.vpp_lease(location) return 'mdm:vpp:{' .. location .. '}:lease' end
+function K.dep_token(name) return 'mdm:dep:{' .. name .. '}:token' end
+function K.dep_session(name) return 'mdm:dep:{' .. name .. '}:session' end
+function K.dep_lease(name) return 'mdm:dep:{' .. name .. '}:lease' end
+function K.dep_cursor(name) return 'mdm:dep:{' .. name .. '}:cursor' end
+function K.dep_devices(name) return 'mdm:dep:{' .. name .. '}:devices' end
+function K.dep_serial(serial) return 'mdm:dep:serial:{' .. serial .. '}' end

@@ -98,6 +98,19 @@ sub decrypt_p7m {
     return decode($j);
 }
 
+# A token as an admin would download it for the worker's `dep_token`
+# line: { p7m, key (paths), tok (its JSON, decrypted here), line }.
+sub token_files {
+    my ($self, $t, $name, %q) = @_;
+    my $pki = token_pki($t, $name);
+    my $p7m = $self->p7m($pki->{pem}, %q);
+    my $path = $t->dir . "/$name.p7m";
+    MDM::Test::spew($path, $p7m);
+    return { p7m => $path, key => $pki->{key}, pki => $pki,
+             tok => decrypt_p7m($t, $p7m, $pki),
+             line => "$name $path $pki->{key}" };
+}
+
 sub requests { $_[0]->control('GET', 'requests')->{requests} }
 
 # --- an OAuth 1.0a client, RFC 5849 ------------------------------------------

@@ -54,6 +54,7 @@ our @EXPORT = qw(
     key_ddm_values
     key_ddm_errors
     key_ddm_reports
+    key_ddm_asset
     key_acme_nonce
     key_acme_acct
     key_acme_orders
@@ -77,6 +78,12 @@ our @EXPORT = qw(
     key_vpp_notify
     key_vpp_notified
     key_vpp_lease
+    key_dep_token
+    key_dep_session
+    key_dep_lease
+    key_dep_cursor
+    key_dep_devices
+    key_dep_serial
     shard_of
 );
 our @EXPORT_OK = qw(%SCHEMA $SCHEMA_VERSION $SHARDS);
@@ -130,6 +137,7 @@ our %SCHEMA = (
     ddm_values => { type => 'hash', tag => 'device', pattern => 'mdm:{<id>}:ddm:values' },
     ddm_errors => { type => 'list', tag => 'device', pattern => 'mdm:{<id>}:ddm:errors' },
     ddm_reports => { type => 'list', tag => 'device', pattern => 'mdm:{<id>}:ddm:reports' },
+    ddm_asset => { type => 'hash', tag => 'owner', pattern => 'mdm:ddm:asset:{<asset>}' },
     acme_nonce => { type => 'string', tag => 'owner', pattern => 'mdm:acme:nonce:{<nonce>}' },
     acme_acct => { type => 'hash', tag => 'owner', pattern => 'mdm:acme:acct:{<thumbprint>}' },
     acme_orders => { type => 'zset', tag => 'owner', pattern => 'mdm:acme:acct:{<thumbprint>}:orders' },
@@ -153,6 +161,12 @@ our %SCHEMA = (
     vpp_notify => { type => 'stream', tag => 'owner', pattern => 'mdm:vpp:{<location>}:notify' },
     vpp_notified => { type => 'zset', tag => 'owner', pattern => 'mdm:vpp:{<location>}:notified' },
     vpp_lease => { type => 'string', tag => 'owner', pattern => 'mdm:vpp:{<location>}:lease' },
+    dep_token => { type => 'hash', tag => 'owner', pattern => 'mdm:dep:{<name>}:token' },
+    dep_session => { type => 'string', tag => 'owner', pattern => 'mdm:dep:{<name>}:session' },
+    dep_lease => { type => 'string', tag => 'owner', pattern => 'mdm:dep:{<name>}:lease' },
+    dep_cursor => { type => 'hash', tag => 'owner', pattern => 'mdm:dep:{<name>}:cursor' },
+    dep_devices => { type => 'hash', tag => 'owner', pattern => 'mdm:dep:{<name>}:devices' },
+    dep_serial => { type => 'hash', tag => 'owner', pattern => 'mdm:dep:serial:{<serial>}' },
 );
 
 # the shard count of a deployment bootstrapped with the defaults
@@ -219,6 +233,7 @@ sub key_ddm_status { my ($id) = @_; return 'mdm:{' . $id . '}:ddm:status' }
 sub key_ddm_values { my ($id) = @_; return 'mdm:{' . $id . '}:ddm:values' }
 sub key_ddm_errors { my ($id) = @_; return 'mdm:{' . $id . '}:ddm:errors' }
 sub key_ddm_reports { my ($id) = @_; return 'mdm:{' . $id . '}:ddm:reports' }
+sub key_ddm_asset { my ($asset) = @_; return 'mdm:ddm:asset:{' . $asset . '}' }
 sub key_acme_nonce { my ($nonce) = @_; return 'mdm:acme:nonce:{' . $nonce . '}' }
 sub key_acme_acct { my ($thumbprint) = @_; return 'mdm:acme:acct:{' . $thumbprint . '}' }
 sub key_acme_orders { my ($thumbprint) = @_; return 'mdm:acme:acct:{' . $thumbprint . '}:orders' }
@@ -242,5 +257,11 @@ sub key_vpp_install { my ($location, $adamId) = @_; return 'mdm:vpp:{' . $locati
 sub key_vpp_notify { my ($location) = @_; return 'mdm:vpp:{' . $location . '}:notify' }
 sub key_vpp_notified { my ($location) = @_; return 'mdm:vpp:{' . $location . '}:notified' }
 sub key_vpp_lease { my ($location) = @_; return 'mdm:vpp:{' . $location . '}:lease' }
+sub key_dep_token { my ($name) = @_; return 'mdm:dep:{' . $name . '}:token' }
+sub key_dep_session { my ($name) = @_; return 'mdm:dep:{' . $name . '}:session' }
+sub key_dep_lease { my ($name) = @_; return 'mdm:dep:{' . $name . '}:lease' }
+sub key_dep_cursor { my ($name) = @_; return 'mdm:dep:{' . $name . '}:cursor' }
+sub key_dep_devices { my ($name) = @_; return 'mdm:dep:{' . $name . '}:devices' }
+sub key_dep_serial { my ($serial) = @_; return 'mdm:dep:serial:{' . $serial . '}' }
 
 1;
