@@ -29,7 +29,7 @@ $t->nginx_start(<<"EOF", port => $port);
     limit_req_zone \$mdm_enrollment_id zone=bysig:1m rate=1r/m;
     limit_req_zone \$mdm_enrollment_id zone=bytls:1m rate=1r/m;
     limit_req_zone \$mdm_enrollment_id zone=flood:1m rate=1r/m;
-    limit_req_zone \$mdm_enrollment_id zone=delay:1m rate=20r/s;
+    limit_req_zone \$mdm_enrollment_id zone=delay:1m rate=12r/m;
     server {
         listen 127.0.0.1:$port ssl;
         ssl_certificate $pki->{cert};
@@ -202,15 +202,18 @@ for my $mode ([ 'sig', 'sign' ], [ 'tls', 'identity' ]) {
         "$loc: ... check-ins of the limited enrollment too";
 }
 # a burst without nodelay: limit_req holds the request on a timer, then
-# the phases go on to the content handler with the body already read
+# the phases go on to the content handler with the body already read. The
+# rate is one per 5 s so that the second report comes within the first's
+# interval however slow a loaded machine is (at 20r/s, a report that took
+# over 50 ms was never held); it is then held for at most 5 s
 {
     my $d = enroll('DELAYED');
     my $before = $t->redis('XLEN', key_events());
     my @st = map {
         send_msg($d, $CONNECT, plist(UDID => 'DELAYED', Status => 'Idle'), '/rate-delay')
-    } 1 .. 4;
-    is_deeply \@st, [ 200, 200, 200, 200 ], 'limit_req delaying by $mdm_enrollment_id: every report 200';
-    is $t->redis('XLEN', key_events()) - $before, 4, '... and each one stored';
+    } 1 .. 2;
+    is_deeply \@st, [ 200, 200 ], 'limit_req delaying by $mdm_enrollment_id: every report 200';
+    is $t->redis('XLEN', key_events()) - $before, 2, '... and each one stored';
     like $t->error_log, qr/delaying request, excess: [\d.]+, by zone "delay"/, '... after a delay';
 }
 like $t->error_log, qr/limiting requests, excess: [\d.]+ by zone "bysig"/,
