@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # `make run` / `make stop`: tools/dev-stack.sh starts redis-server, nginx
-# with the module, apns-mock and mdm-worker, writes dev.env, refuses to
-# start twice, and stop leaves no process behind.
+# with the module, apns-mock, vpp-mock and mdm-worker, writes dev.env,
+# refuses to start twice, and stop leaves no process behind.
 
 use strict;
 use warnings;
@@ -17,6 +17,7 @@ my %env = (
     MDM_VAR => $t->dir . '/var',
     MDM_PORT => $t->port('mdm'), API_PORT => $t->port('api'),
     REDIS_PORT => $t->port('redis'), APNS_PORT => $t->port('apns'),
+    VPP_PORT => $t->port('vpp'),
 );
 local @ENV{keys %env} = values %env;
 
@@ -144,11 +145,23 @@ is_deeply([sort keys %ddm], [qw(dev-activation dev-passcode dev-properties)],
 ok($ddm{'dev-activation'} && $ddm{'dev-activation'}{active}, '... the activation active');
 $t->redis_close;
 
+# Apps and Books: vpp-mock's seeded location, its token uploaded through
+# the API, checked and synced by the worker (docs/vpp.md)
+like($dev{VPP_MOCK_URL} // '', qr{^http://127\.0\.0\.1:$env{VPP_PORT}$}, 'dev.env has VPP_MOCK_URL');
+ok(-s ($dev{VPP_TOKEN_FILE} // ''), 'and the seeded location\'s .vpptoken');
+my $vtok;
+ok($t->wait_for(sub {
+        $vtok = eval { JSON::PP::decode_json($t->request('GET', $env{API_PORT}, '/v1/vpp/tokens/dev',
+                undef, headers => { MDM::Test::api_auth($dev{API_KEY}) })->{body}) } // {};
+        ($vtok->{status} // '') eq 'ok' && ($vtok->{assets} // 0) == 3 }, 20),
+   'the worker checked the dev token with vpp-mock and synced its three assets')
+    or diag explain $vtok;
+
 $out = `tools/dev-stack.sh start $MDM::Test::BUILD 2>&1`;
 like($out, qr/already running/, 'a second start says so instead of starting twice');
 
 my @pids = map { MDM::Test::slurp($_) + 0 } glob("$env{MDM_VAR}/run/*.pid");
-is(scalar @pids, 4, 'four processes started (redis, nginx, apns-mock, mdm-worker)');
+is(scalar @pids, 5, 'five processes started (redis, nginx, apns-mock, vpp-mock, mdm-worker)');
 
 $out = `tools/dev-stack.sh stop 2>&1`;
 is($?, 0, 'stop succeeds');
