@@ -568,6 +568,7 @@ install(wk_vpp_t *v, json_t *pairs, json_t *licensed)
     const char      **argv = NULL;
     size_t           *argvlen = NULL;
     char              buf[MDM_STORE_BUF(MDM_STORE_ENQUEUE_KEYS)];
+    char              nk[8];         /* read by wk_redis_cmdargv below */
     mdm_argv_t        a;
 
     if (in == NULL || ids == NULL || mdm_uuid_generate(in->uuid) != 0
@@ -593,7 +594,6 @@ install(wk_vpp_t *v, json_t *pairs, json_t *licensed)
     /* EVAL, not EVALSHA: the worker may be the first to run enqueue.lua */
     {
         const mdm_script_t *s = mdm_script_find("enqueue");
-        char                nk[8];
 
         if (s == NULL) {
             goto failed;
