@@ -11,9 +11,10 @@
  *
  * An enrollment whose token changed and which has no DeclarativeManagement
  * command pending is marked pending by ddm_view.lua; those are then given
- * one command, enqueued in chunks with a push (enqueue.lua), unless the
- * request said nonotify. The mark goes when the device fetches its tokens
- * or items, so ten quick changes make one sync per device.
+ * one command, enqueued in chunks with a push (enqueue.lua). A request
+ * that said nonotify marks nothing, so a later change still notifies. The
+ * mark goes when the device fetches its tokens or items, so ten quick
+ * changes make one sync per device.
  */
 
 #include <ngx_config.h>
@@ -425,12 +426,14 @@ ngx_http_mdm_ddm_view_write(ngx_http_request_t *r)
     }
 
     if (ngx_http_mdm_ddm_script(r, &args, "ddm_view", MDM_K_DDM_ITEMS,
-                                MDM_K_DDM, ids[op->enr_next], 1 + n)
+                                MDM_K_DDM, ids[op->enr_next], 2 + n)
         != NGX_OK
         || ngx_http_mdm_args_add_int(r, &args, ngx_time()) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ngx_http_mdm_args_add_cstr(&args, op->nonotify ? "0" : "1");
 
     for (i = 0; i < op->esets->nelts; i++) {
         c = ngx_http_mdm_ddm_cached(op, sets[i]);
@@ -476,8 +479,7 @@ ngx_http_mdm_ddm_view_written(ngx_http_request_t *r, redisReply *reply)
 
 /*
  * One DeclarativeManagement command for every enrollment marked, in
- * chunks; with nonotify the marks stay and the next change or sync clears
- * them.
+ * chunks (with nonotify ddm_view.lua marked none).
  */
 static ngx_int_t
 ngx_http_mdm_ddm_notify(ngx_http_request_t *r)

@@ -225,7 +225,9 @@ is($t->redis('HGET', key_ddm($B), 'token'), $t->redis('HGET', key_ddm($A), 'toke
 
 # --- touch and notify ------------------------------------------------------
 
+ok(!$t->redis('HEXISTS', key_ddm($B), 'notify'), 'nonotify: not marked pending either');
 is(api('POST', '/v1/declarations/act-1/touch')->{status}, 204, 'touch: 204');
+is(scalar(queue_of($B)), 1, 'the next change notifies the enrollment assigned with nonotify');
 my $act_tok2 = api('GET', '/v1/declarations/act-1')->{json}{ServerToken};
 isnt($act_tok2, $act_tok, 'touch gives a new ServerToken');
 is($t->redis('HGET', key_ddm_items($A), 'act-1'), "activation $act_tok2",

@@ -8,13 +8,15 @@
 -- bytes itself).
 --
 -- KEYS: 1 mdm:{<id>}:ddm:items, 2 mdm:{<id>}:ddm
--- ARGV: 1 now, 2.. Identifier, '<kind> <ServerToken>', ...
--- Returns 0 (token unchanged), 1 (changed, a command is already pending)
--- or 2 (changed, and the enrollment is now marked for a
+-- ARGV: 1 now, 2 notify ('1': the caller sends a DeclarativeManagement
+-- command to what this marks; '0': nonotify, nothing is marked, as no
+-- command would clear the mark), 3.. Identifier, '<kind> <ServerToken>', ...
+-- Returns 0 (token unchanged), 1 (changed, a command is already pending,
+-- or nonotify) or 2 (changed, and the enrollment is now marked for a
 -- DeclarativeManagement command: the caller enqueues one).
 
 local items, view = KEYS[1], KEYS[2]
-local now = ARGV[1]
+local now, notify = ARGV[1], ARGV[2]
 
 local function bytes_lt(a, b)
     local n = math.min(#a, #b)
@@ -26,7 +28,7 @@ local function bytes_lt(a, b)
 end
 
 local ids, value = {}, {}
-for i = 2, #ARGV - 1, 2 do
+for i = 3, #ARGV - 1, 2 do
     if not value[ARGV[i]] then ids[#ids + 1] = ARGV[i] end
     value[ARGV[i]] = ARGV[i + 1]
 end
@@ -54,7 +56,7 @@ for i = 1, #ids, 500 do
 end
 redis.call('HSET', view, 'token', token, 'ts', now)
 
-if redis.call('HSETNX', view, 'notify', now) == 1 then
+if notify == '1' and redis.call('HSETNX', view, 'notify', now) == 1 then
     return 2
 end
 return 1
