@@ -46,7 +46,7 @@ TOOL_BINS    = $(TOOLS:%=$(B)/%)
 MODULE_SO    = $(B)/nginx/ngx_http_mdm_module.so
 
 .PHONY: FORCE all module deb deps schema deps-if-missing fuzz run stop test test-unit test-asan \
-        test-stress bench clean chaos
+        test-stress bench bench-acme clean chaos
 
 all: $(B)/libmdm.a $(MODULE_SO) $(B)/mdm-worker $(TOOL_BINS) $(UNIT_BINS) \
      $(DRIVER_BINS) $(B)/mdm-schema
@@ -185,8 +185,16 @@ run: deps-if-missing all
 stop:
 	@tools/dev-stack.sh stop
 
-bench: deps-if-missing all
+bench: deps-if-missing all $(B)/acme_bench
 	@bench/run.sh $(B)
+	$(B)/acme_bench
+
+# ACME device-attest-01 CPU per issuance, in-process (BENCHMARKS.md, "ACME")
+bench-acme: $(B)/acme_bench
+	$(B)/acme_bench
+
+$(B)/acme_bench: bench/acme_bench.c $(B)/libmdm.a libmdm/t/testcert.h
+	$(CC) $(CFLAGS) -Ilibmdm/t -o $@ $< $(B)/libmdm.a $(LDFLAGS) $(LIBS)
 
 # libFuzzer targets, one per parser that sees untrusted bytes: target <t> is
 # libmdm/fuzz/fuzz_<t>.c, seeds in libmdm/fuzz/corpus/<t>/, an optional

@@ -619,7 +619,69 @@ s8() {
 
 START=$(date +%s)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-for s in ${BENCH_ONLY:-s1 s2 s3 s5 s46 s8 s7}; do "$s"; done
+# --- 9. declarative management ------------------------------------------------
+N_DDM_DECLS=${BENCH_N_DDM_DECLS:-200}
+N_DDM_FAN=${BENCH_N_DDM_FAN:-100000}
+kd() { curl -sS -o "$TMP/kd.out" -w '%{http_code} %{time_total}' --cacert "$P/sca.pem" -u "kmfddm:$API_KEY" "$@"; }
+kd_ok() {
+    local code; code=$(kd "$@")
+    case "${code% *}" in 204|304) ;; *) echo "bench: DDM API $*: $code $(head -c 300 "$TMP/kd.out")" >&2; exit 1 ;; esac
+}
+s9() {
+    log "[load $(loadavg)] 9. DDM: $N_DDM_DECLS declarations in one set, assigned to the $N_SIGN signed devices (nonotify)"
+    local api="$URL/api/v1" i id r a b n irps=() icpu=() drps=() dcpu=() rat=() secs=() code
+    for i in $(seq 1 "$N_DDM_DECLS"); do
+        id=$(printf 'bench-%03d' "$i")
+        printf '{"Type":"com.apple.management.properties","Identifier":"%s","Payload":{"n":%d}}' "$id" "$i" >"$TMP/decl.json"
+        kd_ok -X PUT --data-binary @"$TMP/decl.json" "$api/declarations?nonotify=1"
+        kd_ok -X PUT "$api/set-declarations/bench?declaration=$id&nonotify=1"
+    done
+    for i in $(seq 0 $((N_SIGN - 1))); do
+        kd_ok -X PUT "$api/enrollment-sets/$(printf '%s%016X' "$PFX_RSA" "$i")?set=bench&nonotify=1"
+    done
+    for r in $(seq "$RUNS"); do
+        a=$(server_ticks)
+        sim_load $((DUR + 120)) "${SIMID_RSA[@]}" "${SIMTLS[@]}" --mode sign --keepalive \
+            --scenario idle -n "$N_SIGN" -c "$C_SIGN" --duration "$DUR" --server-url "$URL/mdm"
+        b=$(server_ticks)
+        check_sim "9. signed Idle run $r"
+        n=$(jv '.requests'); irps+=("$(jv '.requests_per_s')"); icpu+=("$(us_per $((b - a)) "$n")")
+        a=$(server_ticks)
+        sim_load $((DUR + 120)) "${SIMID_RSA[@]}" "${SIMTLS[@]}" --mode sign --keepalive \
+            --scenario ddm-items -n "$N_SIGN" -c "$C_SIGN" --duration "$DUR" --check-in-url "$URL/mdm"
+        b=$(server_ticks)
+        check_sim "9. declaration-items run $r"
+        n=$(jv '.requests'); drps+=("$(jv '.requests_per_s')"); dcpu+=("$(us_per $((b - a)) "$n")")
+        rat+=("$(ratio "${dcpu[-1]}" "${icpu[-1]}")")
+        log "   run $r: declaration-items ${drps[-1]} req/s, ${dcpu[-1]} us/req; Idle ${irps[-1]} req/s, ${icpu[-1]} us/req"
+    done
+    row "9" "DDM declaration-items, $N_DDM_DECLS declarations, signed, keep-alive, req/s (ref: signed Idle)" \
+        "$(stat3 "${drps[@]}")" "$(stat3 "${irps[@]}")" "" ""
+    row "9" "  server CPU µs per request (ratio: items / Idle)" "$(FMT=%.1f stat3 "${dcpu[@]}")" \
+        "$(FMT=%.1f stat3 "${icpu[@]}")" "$(FMT=%.2f stat3 "${rat[@]}")" "≤ 1.5: $(met "$(median "${rat[@]}")" "<=" 1.5)"
+
+    log "[load $(loadavg)] 9. DDM: one declaration change reaching $N_DDM_FAN enrollments (seeded)"
+    perl bench/seed.pl enrollments "$N_DDM_FAN" "$PFX_ENQ" "$TOPIC" | R --pipe >/dev/null
+    printf '{"Type":"com.apple.management.properties","Identifier":"fan","Payload":{"n":0}}' >"$TMP/decl.json"
+    kd_ok -X PUT --data-binary @"$TMP/decl.json" "$api/declarations"
+    kd_ok -X PUT "$api/set-declarations/fan?declaration=fan"
+    perl bench/seed.pl ddm-assign "$N_DDM_FAN" "$PFX_ENQ" fan | R --pipe >/dev/null
+    for r in $(seq "$RUNS"); do
+        # every enrollment without a pending command, so that each run
+        # enqueues one to all of them
+        R eval "for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do redis.call('HDEL', (string.gsub(ARGV[1], '@ID@', id)), 'notify') end return 0" \
+            1 "$(K ddm_set_enrs fan)" "$(K ddm @ID@)" >/dev/null
+        printf '{"Type":"com.apple.management.properties","Identifier":"fan","Payload":{"n":%d}}' "$r" >"$TMP/decl.json"
+        code=$(kd -X PUT --data-binary @"$TMP/decl.json" "$api/declarations")
+        [ "${code% *}" = 204 ] || { echo "bench: fan-out PUT: $code $(head -c 300 "$TMP/kd.out")" >&2; exit 1; }
+        secs+=("${code#* }")
+        log "   run $r: views of $N_DDM_FAN enrollments updated and commands queued in ${secs[-1]} s"
+    done
+    row "9" "DDM: one declaration change in a set of $N_DDM_FAN enrollments: views updated + commands queued, s" \
+        "$(FMT=%.2f stat3 "${secs[@]}")" "" "" "≤ 2 s: $(met "$(median "${secs[@]}")" "<=" 2)"
+}
+
+for s in ${BENCH_ONLY:-s1 s2 s3 s5 s46 s8 s7 s9}; do "$s"; done
 
 # --- report --------------------------------------------------------------------
 mkdir -p "$(dirname "$OUT")"

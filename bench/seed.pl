@@ -23,6 +23,9 @@
 #       {"ids":[...],"command":"<plist>"} for POST /v1/enqueue
 #   seed.pl command UUID
 #       the DeviceInformation command plist alone
+#   seed.pl ddm-assign N PREFIX SET
+#       DDM set SET assigned to N enrollments (mdm:ddm:set:{SET}:enrs and
+#       each mdm:{id}:ddm:sets), as the enrollment-sets API stores it
 #
 # Enrollment IDs are PREFIX + the device number in 16 upper-case hex digits,
 # as mdmsim makes its UDIDs.
@@ -152,6 +155,18 @@ if ($mode eq 'enrollments') {
     print '{"ids":[';
     print join ',', map { sprintf '"%s%016X"', $prefix, $_ } $first .. $first + $n - 1;
     print '],"command":"' . $plist . '"}';
+} elsif ($mode eq 'ddm-assign') {
+    # the set assigned to N enrollments, as ddm_set.lua and ddm_enr.lua
+    # store an assignment (the API would take one call per enrollment)
+    my ($n, $prefix, $set) = @ARGV;
+    my $buf = '';
+    for my $i (0 .. $n - 1) {
+        my $id = sprintf '%s%016X', $prefix, $i;
+        $buf .= cmd('SADD', key_ddm_set_enrs($set), $id);
+        $buf .= cmd('SADD', key_ddm_esets($id), $set);
+        if (length $buf > 1 << 20) { print $buf; $buf = '' }
+    }
+    print $buf;
 } elsif ($mode eq 'command') {
     print command_plist($ARGV[0]);
 } else {

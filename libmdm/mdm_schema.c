@@ -271,6 +271,13 @@ const mdm_schema_key_t mdm_schema_keys[MDM_K_COUNT] = {
         "the newest reported errors (JSON `{path, error, timestamp, "
         "status_id}`), newest first, at most 100" },
 
+    [MDM_K_DDM_ASSET] = { "ddm_asset", "hash", MDM_TAG_OWNER,
+        "mdm:ddm:asset:{<asset>}",
+        "the data of an asset declaration (`PUT /v1/ddm/assets/<id>`), "
+        "served by `mdm_ddm_assets` to the devices whose view holds the "
+        "asset declaration `<id>`: `type` (Content-Type), `data`, `sha256` "
+        "(hex), `updated` (unix s)" },
+
     [MDM_K_DDM_REPORTS] = { "ddm_reports", "list", MDM_TAG_DEVICE,
         "mdm:{<id>}:ddm:reports",
         "the newest raw status reports, newest first, each `<unix s> "

@@ -70,6 +70,7 @@ typedef enum {
     MDM_K_DDM_VALUES,
     MDM_K_DDM_ERRORS,
     MDM_K_DDM_REPORTS,
+    MDM_K_DDM_ASSET,
     MDM_K_ACME_NONCE,
     MDM_K_ACME_ACCT,
     MDM_K_ACME_ORDERS,

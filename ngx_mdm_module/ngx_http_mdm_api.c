@@ -231,6 +231,11 @@ static ngx_http_mdm_api_route_t  ngx_http_mdm_api_routes[] = {
       NGX_HTTP_MDM_API_REST|NGX_HTTP_MDM_API_KMFDDM,
       { { NGX_HTTP_DELETE, 0, ngx_http_mdm_api_ddm_enr_sets_all } } },
 
+    { ngx_string("/v1/ddm/assets/"), ngx_null_string,
+      NGX_HTTP_MDM_API_REST|NGX_HTTP_MDM_API_KMFDDM,
+      { { NGX_HTTP_PUT, 1, ngx_http_mdm_api_ddm_asset },
+        { NGX_HTTP_GET|NGX_HTTP_DELETE, 0, ngx_http_mdm_api_ddm_asset } } },
+
     { ngx_string("/v1/notify"), ngx_null_string,
       NGX_HTTP_MDM_API_EXACT|NGX_HTTP_MDM_API_KMFDDM,
       { { NGX_HTTP_POST, 0, ngx_http_mdm_api_ddm_notify } } },

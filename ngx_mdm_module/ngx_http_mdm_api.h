@@ -173,6 +173,9 @@ ngx_int_t ngx_http_mdm_api_ddm_enr_sets(ngx_http_request_t *r,
     ngx_str_t *path);
 ngx_int_t ngx_http_mdm_api_ddm_enr_sets_all(ngx_http_request_t *r,
     ngx_str_t *path);
+/* ngx_http_mdm_ddm_asset.c: PUT|GET|DELETE /v1/ddm/assets/<id> */
+ngx_int_t ngx_http_mdm_api_ddm_asset(ngx_http_request_t *r,
+    ngx_str_t *path);
 /* POST /v1/declarations/<id>/touch, POST /v1/notify */
 ngx_int_t ngx_http_mdm_api_ddm_decl_touch(ngx_http_request_t *r,
     ngx_str_t *path);

@@ -559,7 +559,7 @@ ngx_http_mdm_ddm_tokens(ngx_http_request_t *r, redisReply *reply)
     size_t       len;
     const char  *token;
 
-    if (reply->elements != 3) {
+    if (reply->elements != 4) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -578,48 +578,27 @@ ngx_http_mdm_ddm_tokens(ngx_http_request_t *r, redisReply *reply)
 }
 
 
+/* The document the view holds; that of no items when there is no view. */
 static ngx_int_t
 ngx_http_mdm_ddm_items(ngx_http_request_t *r, redisReply *reply)
 {
-    char             *doc, *sp;
-    size_t            i, n, len;
-    redisReply       *v;
-    mdm_ddm_item_t   *items;
+    char             *doc;
+    size_t            len;
+    redisReply       *stored;
     mdm_ddm_error_t   err;
 
-    if (reply->elements < 3 || (reply->elements - 3) % 2) {
+    if (reply->elements != 4) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    n = (reply->elements - 3) / 2;
-    items = ngx_palloc(r->pool, (n ? n : 1) * sizeof(mdm_ddm_item_t));
-    if (items == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    stored = reply->element[3];
+
+    if (stored->type == REDIS_REPLY_STRING && stored->len > 0) {
+        return ngx_http_mdm_send(r, NGX_HTTP_OK, "application/json",
+                                 (u_char *) stored->str, stored->len);
     }
 
-    for (i = 0; i < n; i++) {
-        v = reply->element[3 + 2 * i + 1];
-        sp = ngx_strchr(v->str, ' ');
-        if (sp == NULL) {
-            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                          "mdm ddm: an item of the view is not "
-                          "\"<kind> <token>\"");
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        /* the reply is ours until the handler returns */
-        *sp = '\0';
-        items[i].kind = mdm_ddm_kind_from_name(v->str, sp - v->str);
-        items[i].server_token = sp + 1;
-        items[i].identifier = reply->element[3 + 2 * i]->str;
-    }
-
-    doc = mdm_ddm_items_document(items, n, NULL, &len, &err);
-    if (doc == NULL) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "mdm ddm: the view cannot be listed: %s", err.msg);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    doc = mdm_ddm_items_document(NULL, 0, NULL, &len, &err);
 
     return ngx_http_mdm_ddm_send_json(r, doc, len);
 }

@@ -13,8 +13,8 @@
  * command pending is marked pending by ddm_view.lua; those are then given
  * one command, enqueued in chunks with a push (enqueue.lua). A request
  * that said nonotify marks nothing, so a later change still notifies. The
- * mark goes when the device fetches its tokens or items, so ten quick
- * changes make one sync per device.
+ * mark goes when the device fetches its tokens
+ * or items, so ten quick changes make one sync per device.
  */
 
 #include <ngx_config.h>
@@ -24,6 +24,7 @@
 #include "mdm_keys.h"
 #include "mdm_shard.h"
 #include "mdm_uuid.h"
+#include "ddm/mdm_ddm_document.h"
 #include "ngx_http_mdm_module.h"
 #include "ngx_http_mdm_schema.h"
 #include "ngx_http_mdm_api.h"
@@ -407,12 +408,33 @@ ngx_http_mdm_ddm_cached(ngx_http_mdm_ddm_op_t *op, const char *set)
 }
 
 
-/* The union of the enrollment's sets; ddm_view.lua drops repeats. */
+/* Two items (Identifier, item) by their Identifier's bytes. */
+static int
+ngx_http_mdm_ddm_kv_cmp(const void *a, const void *b)
+{
+    const ngx_str_t  *x = a, *y = b;
+
+    return ngx_strcmp(x[0].data, y[0].data);
+}
+
+
+/*
+ * The union of the enrollment's sets, each Identifier once, and what the
+ * device endpoints serve from it, rendered here once per change rather
+ * than on every request: the DeclarationItemsResponse and its
+ * DeclarationsToken (libmdm/ddm/mdm_ddm_document.h).
+ */
 static ngx_int_t
 ngx_http_mdm_ddm_view_write(ngx_http_request_t *r)
 {
-    char                          **ids, **sets;
-    ngx_uint_t                      i, j, n;
+    char                          **ids, **sets, *doc, *sp;
+    char                            token[MDM_DDM_DECLARATIONS_TOKEN_LEN + 1];
+    size_t                          len;
+    ngx_int_t                       rc;
+    ngx_str_t                      *kv;
+    ngx_uint_t                      i, j, n, m;
+    mdm_ddm_item_t                 *items;
+    mdm_ddm_error_t                 err;
     ngx_http_mdm_args_t             args;
     ngx_http_mdm_ddm_op_t          *op;
     ngx_http_mdm_ddm_set_items_t   *c;
@@ -425,21 +447,71 @@ ngx_http_mdm_ddm_view_write(ngx_http_request_t *r)
         n += ngx_http_mdm_ddm_cached(op, sets[i])->n;
     }
 
-    if (ngx_http_mdm_ddm_script(r, &args, "ddm_view", MDM_K_DDM_ITEMS,
-                                MDM_K_DDM, ids[op->enr_next], 2 + n)
-        != NGX_OK
-        || ngx_http_mdm_args_add_int(r, &args, ngx_time()) != NGX_OK)
-    {
+    kv = ngx_palloc(r->pool, (n ? n : 2) * sizeof(ngx_str_t));
+    items = ngx_palloc(r->pool, (n ? n / 2 : 1) * sizeof(mdm_ddm_item_t));
+    if (kv == NULL || items == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    for (i = 0, j = 0; i < op->esets->nelts; i++) {
+        c = ngx_http_mdm_ddm_cached(op, sets[i]);
+        ngx_memcpy(&kv[j], c->kv, c->n * sizeof(ngx_str_t));
+        j += c->n;
+    }
+
+    ngx_qsort(kv, n / 2, 2 * sizeof(ngx_str_t), ngx_http_mdm_ddm_kv_cmp);
+
+    for (i = 0, m = 0; i < n; i += 2) {
+        if (m > 0 && ngx_strcmp(kv[i].data, items[m - 1].identifier) == 0) {
+            continue;
+        }
+
+        sp = (char *) ngx_strlchr(kv[i + 1].data,
+                                  kv[i + 1].data + kv[i + 1].len, ' ');
+        if (sp == NULL) {
+            return ngx_http_mdm_api_unexpected(r, "ddm_set");
+        }
+
+        items[m].identifier = (char *) kv[i].data;
+        items[m].kind = mdm_ddm_kind_from_name((char *) kv[i + 1].data,
+                                               sp - (char *) kv[i + 1].data);
+        items[m].server_token = sp + 1;
+        kv[m * 2] = kv[i];
+        kv[m * 2 + 1] = kv[i + 1];
+        m++;
+    }
+
+    doc = mdm_ddm_items_document(items, m, token, &len, &err);
+    if (doc == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "mdm ddm: the view of \"%s\" cannot be listed: %s",
+                      ids[op->enr_next], err.msg);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_mdm_ddm_script(r, &args, "ddm_view", MDM_K_DDM_ITEMS,
+                                 MDM_K_DDM, ids[op->enr_next], 4 + 2 * m);
+    if (rc == NGX_OK) {
+        rc = ngx_http_mdm_args_add_int(r, &args, ngx_time());
+    }
+    if (rc == NGX_OK) {
+        rc = ngx_http_mdm_args_add_copy(r, &args, token,
+                                        MDM_DDM_DECLARATIONS_TOKEN_LEN);
+    }
+    if (rc == NGX_OK) {
+        rc = ngx_http_mdm_args_add_copy(r, &args, doc, len);
+    }
+
+    free(doc);
+
+    if (rc != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ngx_http_mdm_args_add_cstr(&args, op->nonotify ? "0" : "1");
 
-    for (i = 0; i < op->esets->nelts; i++) {
-        c = ngx_http_mdm_ddm_cached(op, sets[i]);
-        for (j = 0; j < c->n; j++) {
-            ngx_http_mdm_args_add(&args, c->kv[j].data, c->kv[j].len);
-        }
+    for (i = 0; i < 2 * m; i++) {
+        ngx_http_mdm_args_add(&args, kv[i].data, kv[i].len);
     }
 
     return ngx_http_mdm_eval(r, &args, ngx_http_mdm_ddm_view_written);

@@ -414,6 +414,15 @@ ngx_http_mdm_enroll_send(ngx_http_request_t *r, ngx_http_mdm_enroll_req_t *er)
     req.challenge = er->challenge;
     req.user = user;
     req.scep_only = er->kind == NGX_HTTP_MDM_ENROLL_SCEP_ONLY;
+    req.serial = NULL;
+
+    /* a device whose serial is known (ADE) can be offered ACME */
+    if (er->facts.serial.len) {
+        req.serial = ngx_http_mdm_cstr(r->pool, &er->facts.serial);
+        if (req.serial == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
 
     rc = er->kind == NGX_HTTP_MDM_ENROLL_OTA_SERVICE
          ? mdm_enroll_ota_profile_build(elcf->profile,

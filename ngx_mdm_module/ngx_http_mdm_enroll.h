@@ -38,6 +38,7 @@ typedef struct {
     ngx_str_t                   topic;
     ngx_str_t                   push_cert;
     ngx_str_t                   scep_url;
+    ngx_str_t                   acme_url;
     ngx_str_t                   scep_name;
     ngx_str_t                   organization;
     ngx_str_t                   identifier;

@@ -74,6 +74,7 @@ static ngx_command_t  ngx_http_mdm_enroll_commands[] = {
     NGX_HTTP_MDM_ENROLL_STR("mdm_enroll_push_cert", push_cert),
     NGX_HTTP_MDM_ENROLL_STR("mdm_enroll_scep_url", scep_url),
     NGX_HTTP_MDM_ENROLL_STR("mdm_enroll_scep_name", scep_name),
+    NGX_HTTP_MDM_ENROLL_STR("mdm_enroll_acme_url", acme_url),
     NGX_HTTP_MDM_ENROLL_STR("mdm_enroll_organization", organization),
     NGX_HTTP_MDM_ENROLL_STR("mdm_enroll_identifier", identifier),
     NGX_HTTP_MDM_ENROLL_STR("mdm_enroll_display_name", display_name),
@@ -204,6 +205,7 @@ static const struct {
     { "Topic", "mdm_enroll_topic" },
     { "URL (SCEP)", "mdm_enroll_scep_url" },
     { "Name (SCEP)", "mdm_enroll_scep_name" },
+    { "DirectoryURL (ACME)", "mdm_enroll_acme_url" },
     { "Subject O", "mdm_enroll_organization" },
     { "Subject CN", "mdm_enroll_subject_cn" },
     { "AccessRights", "mdm_enroll_access_rights" },
@@ -265,6 +267,7 @@ ngx_http_mdm_enroll_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->push_cert, prev->push_cert, "");
     ngx_conf_merge_str_value(conf->scep_url, prev->scep_url, "");
     ngx_conf_merge_str_value(conf->scep_name, prev->scep_name, "");
+    ngx_conf_merge_str_value(conf->acme_url, prev->acme_url, "");
     ngx_conf_merge_str_value(conf->organization, prev->organization, "");
     ngx_conf_merge_str_value(conf->identifier, prev->identifier,
                              "ngx_mdm.enrollment");
@@ -487,6 +490,7 @@ ngx_http_mdm_enroll_build_conf(ngx_conf_t *cf,
     p->topic = ngx_http_mdm_enroll_cstr(cf, &conf->topic);
     p->scep_url = ngx_http_mdm_enroll_cstr(cf, &conf->scep_url);
     p->scep_name = ngx_http_mdm_enroll_cstr(cf, &conf->scep_name);
+    p->acme_url = ngx_http_mdm_enroll_cstr(cf, &conf->acme_url);
     p->subject_o = ngx_http_mdm_enroll_cstr(cf, &conf->organization);
     p->organization = p->subject_o;
     p->subject_cn = ngx_http_mdm_enroll_cstr(cf, &conf->subject_cn);

@@ -83,6 +83,13 @@ static ngx_command_t  ngx_http_mdm_commands[] = {
       0,
       (void *) NGX_HTTP_MDM_API },
 
+    { ngx_string("mdm_ddm_assets"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_mdm_set_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) NGX_HTTP_MDM_DDM_ASSETS },
+
     { ngx_string("mdm_vpp_notify"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_mdm_set_endpoint,
@@ -625,6 +632,13 @@ ngx_http_mdm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
     }
 
+    /* an asset is fetched with the device's identity, as a check-in */
+    if (conf->endpoint == NGX_HTTP_MDM_DDM_ASSETS
+        && ngx_http_mdm_identity_init(cf, conf, prev) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -738,6 +752,9 @@ ngx_http_mdm_set_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         break;
     case NGX_HTTP_MDM_HEALTHZ:
         clcf->handler = ngx_http_mdm_healthz_handler;
+        break;
+    case NGX_HTTP_MDM_DDM_ASSETS:
+        clcf->handler = ngx_http_mdm_ddm_asset_handler;
         break;
     case NGX_HTTP_MDM_VPP_NOTIFY:
         clcf->handler = ngx_http_mdm_vpp_notify_handler;

@@ -23,6 +23,7 @@
 #define NGX_HTTP_MDM_METRICS        6
 #define NGX_HTTP_MDM_SCEP           10
 #define NGX_HTTP_MDM_ACME           11
+#define NGX_HTTP_MDM_DDM_ASSETS     12  /* DDM asset data, device identity */
 #define NGX_HTTP_MDM_VPP_NOTIFY     20
 
 #define NGX_HTTP_MDM_ID_TLS         0x01
@@ -178,6 +179,7 @@ ngx_int_t ngx_http_mdm_healthz_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_mdm_vpp_notify_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_mdm_device_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_mdm_device_intake(ngx_http_request_t *r);
+ngx_int_t ngx_http_mdm_ddm_asset_handler(ngx_http_request_t *r);
 /* decode (context filled, type bound checked), then store and answer */
 ngx_int_t ngx_http_mdm_checkin_decode(ngx_http_request_t *r, ngx_str_t *body);
 ngx_int_t ngx_http_mdm_checkin(ngx_http_request_t *r, ngx_str_t *body,

@@ -1,13 +1,14 @@
 #!/usr/bin/perl
 # `make run` / `make stop`: tools/dev-stack.sh starts redis-server, nginx
-# with the module, apns-mock and mdm-worker, writes dev.env, refuses to
-# start twice, and stop leaves no process behind.
+# with the module, apns-mock, vpp-mock and mdm-worker, writes dev.env,
+# refuses to start twice, and stop leaves no process behind.
 
 use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
 use MIME::Base64 ();
+use JSON::PP ();
 use MDM::Test;
 use MDM::Keys;
 
@@ -16,6 +17,7 @@ my %env = (
     MDM_VAR => $t->dir . '/var',
     MDM_PORT => $t->port('mdm'), API_PORT => $t->port('api'),
     REDIS_PORT => $t->port('redis'), APNS_PORT => $t->port('apns'),
+    VPP_PORT => $t->port('vpp'),
 );
 local @ENV{keys %env} = values %env;
 
@@ -49,6 +51,13 @@ like($dev{ENROLL_URL} // '', qr{^https://localhost:$env{MDM_PORT}/enroll/link/[0
 like($dev{SCEP_URL} // '', qr{^https://localhost:$env{MDM_PORT}/scep$}, 'SCEP_URL');
 $r = $t->request('GET', $env{MDM_PORT}, '/scep?operation=GetCACaps');
 is($r->{status}, 200, 'SCEP_URL answers GetCACaps');
+# ACME_URL: an attested identity from the dev attestation authority
+like($dev{ACME_URL} // '', qr{^https://localhost:$env{MDM_PORT}/acme/directory$}, 'ACME_URL');
+ok(-r "$dev{ATTEST_AUTHORITY}/root.pem", 'ATTEST_AUTHORITY holds the dev attestation root');
+my $py = -x '/usr/bin/python3' ? '/usr/bin/python3' : 'python3';
+my $acme = `$py tools/attest-mock/acme-device --directory $dev{ACME_URL} --ca-file $dev{DEVICE_CA_CERT} --authority $dev{ATTEST_AUTHORITY} --serial DEVSTACK0001 2>&1`;
+like($acme, qr/"ok": true/, 'a device gets an attested identity through ACME_URL (python3-acme, device-attest-01)')
+    or diag $acme;
 # The whole path on the dev stack: ENROLL_URL (a one-time link) → signed
 # profile → SCEP at SCEP_URL → Authenticate + TokenUpdate → a command.
 my $ids = $t->dir . '/ids-e2e';
@@ -120,13 +129,39 @@ like($t->redis('HGET', key_r($udid, "DEV-STACK-1"), 'result'), qr/QueryResponses
      '... with the device information it sent');
 ok($t->wait_for(sub { -s "$env{MDM_VAR}/log/apns-mock.log" }, 10),
    'mdm-worker pushed the enqueue to the APNs mock');
+
+# Declarative management: the dev stack's set "default", assigned through
+# API_URL, reaches the device in its next session, which reports status.
+my %KD = (Authorization => 'Basic ' . MIME::Base64::encode_base64("kmfddm:$dev{API_KEY}", ''));
+$r = $t->request('PUT', $env{API_PORT}, "/v1/enrollment-sets/$udid?set=default", '',
+                 headers => \%KD);
+is($r->{status}, 204, 'the dev catalogue\'s set "default" is assigned through API_URL');
+($ok, $sim) = mdmsim('session', 'sign');
+ok($ok, 'the device syncs it in its next session') or diag $sim;
+$r = $t->request('GET', $env{API_PORT}, "/v1/declaration-status/$udid", '', headers => \%KD);
+my %ddm = map { $_->{identifier} => $_ } @{ (eval { JSON::PP::decode_json($r->{body}) } // {})->{$udid} // [] };
+is_deeply([sort keys %ddm], [qw(dev-activation dev-passcode dev-properties)],
+          '... and reports the status of its three declarations');
+ok($ddm{'dev-activation'} && $ddm{'dev-activation'}{active}, '... the activation active');
 $t->redis_close;
+
+# Apps and Books: vpp-mock's seeded location, its token uploaded through
+# the API, checked and synced by the worker (docs/vpp.md)
+like($dev{VPP_MOCK_URL} // '', qr{^http://127\.0\.0\.1:$env{VPP_PORT}$}, 'dev.env has VPP_MOCK_URL');
+ok(-s ($dev{VPP_TOKEN_FILE} // ''), 'and the seeded location\'s .vpptoken');
+my $vtok;
+ok($t->wait_for(sub {
+        $vtok = eval { JSON::PP::decode_json($t->request('GET', $env{API_PORT}, '/v1/vpp/tokens/dev',
+                undef, headers => { MDM::Test::api_auth($dev{API_KEY}) })->{body}) } // {};
+        ($vtok->{status} // '') eq 'ok' && ($vtok->{assets} // 0) == 3 }, 20),
+   'the worker checked the dev token with vpp-mock and synced its three assets')
+    or diag explain $vtok;
 
 $out = `tools/dev-stack.sh start $MDM::Test::BUILD 2>&1`;
 like($out, qr/already running/, 'a second start says so instead of starting twice');
 
 my @pids = map { MDM::Test::slurp($_) + 0 } glob("$env{MDM_VAR}/run/*.pid");
-is(scalar @pids, 4, 'four processes started (redis, nginx, apns-mock, mdm-worker)');
+is(scalar @pids, 5, 'five processes started (redis, nginx, apns-mock, vpp-mock, mdm-worker)');
 
 $out = `tools/dev-stack.sh stop 2>&1`;
 is($?, 0, 'stop succeeds');

@@ -117,6 +117,7 @@ my %env = (
     MDM_VAR => $var, MDM_NGINX_LOAD => "include $link;",
     MDM_PORT => $t->port('mdm'), API_PORT => $t->port('api'),
     REDIS_PORT => $t->port('redis'), APNS_PORT => $t->port('apns'),
+    VPP_PORT => $t->port('vpp'),
 );
 {
     local @ENV{keys %env} = values %env;

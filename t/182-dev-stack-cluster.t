@@ -19,6 +19,7 @@ my %env = (
     MDM_VAR => $t->dir . '/var', MDM_CLUSTER => 1,
     MDM_PORT => $t->port('mdm'), API_PORT => $t->port('api'),
     REDIS_PORT => $first, APNS_PORT => $t->port('apns'),
+    VPP_PORT => $t->port('vpp'),
 );
 local @ENV{keys %env} = values %env;
 

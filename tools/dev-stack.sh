@@ -1,7 +1,8 @@
 #!/bin/bash
 # The local development stack behind `make run` / `make stop`: redis-server,
-# Debian's nginx loading the built module, mdm-worker, and apns-mock standing
-# in for Apple's push service. Everything lives under var/ (or $MDM_VAR).
+# Debian's nginx loading the built module, mdm-worker, apns-mock standing
+# in for Apple's push service and vpp-mock for Apple's Apps and Books.
+# Everything lives under var/ (or $MDM_VAR).
 #   dev-stack.sh start [build dir]     start what is not running
 #   dev-stack.sh stop                  stop exactly what start started
 #   MDM_NGINX_LOAD="include …;"      replaces the load_module line (t/120: the
@@ -20,6 +21,7 @@ MDM_PORT=${MDM_PORT:-8443}
 API_PORT=${API_PORT:-8444}
 REDIS_PORT=${REDIS_PORT:-16379}
 APNS_PORT=${APNS_PORT:-12197}
+VPP_PORT=${VPP_PORT:-12198}
 TOPIC=com.apple.mgmt.External.ngx-mdm-dev
 NGINX=${MDM_NGINX:-/usr/sbin/nginx}
 
@@ -108,6 +110,10 @@ extendedKeyUsage=serverAuth"
     [ -f "$VAR/enroll.pass" ] || openssl rand -hex 12 > "$VAR/enroll.pass"
     printf 'dev:%s\n' "$(openssl passwd -apr1 "$(cat "$VAR/enroll.pass")")" \
         > "$VAR/enroll.htpasswd"
+    # the stand-in for Apple's attestation authority (docs/acme.md): the
+    # ACME location trusts its root, `attest-mock mint` makes attestations
+    [ -f "$PKI/attest/root.pem" ] \
+        || "$ROOT/tools/attest-mock/attest-mock" init "$PKI/attest"
     [ -f "$VAR/api.key" ] || openssl rand -hex 24 > "$VAR/api.key"
     chmod 600 "$VAR/api.key"
 }
@@ -148,6 +154,8 @@ http {
         location = /mdm { mdm_server; }
         location = /mdm/checkin { mdm_checkin; }
         location = /mdm/connect { mdm_connect; }
+        # Apps and Books notifications (docs/vpp.md): Apple, here vpp-mock
+        location /vpp/notify/ { mdm_vpp_notify; }
 
         # enrollment profiles: behind Basic auth, or by one-time link
         mdm_enroll_server_url https://localhost:$MDM_PORT/mdm/connect;
@@ -168,6 +176,13 @@ http {
         location = /scep {
             mdm_scep;
             mdm_scep_ca $PKI/device-ca.pem $PKI/device-ca.key;
+        }
+        # ACME with device-attest-01, the same CA; attestations from the
+        # dev attestation authority (tools/attest-mock)
+        location /acme/ {
+            mdm_acme;
+            mdm_scep_ca $PKI/device-ca.pem $PKI/device-ca.key;
+            mdm_acme_attestation_root $PKI/attest/root.pem;
         }
     }
 
@@ -251,6 +266,39 @@ start_apns_mock() {
     wait_port "$APNS_PORT"
 }
 
+# vpp-mock in place of Apple's Apps and Books service, with one seeded
+# location ("dev") whose .vpptoken is written to var/vpp.vpptoken; it
+# trusts the dev CA for the notifications it POSTs to nginx.
+start_vpp_mock() {
+    running vpp-mock && return 0
+    port_free "$VPP_PORT" VPP_PORT
+    cat > "$VAR/vpp-seed.json" <<JSON
+{"locations": [{"token": "ngx-mdm-dev-token", "orgName": "ngx_mdm dev",
+  "locationName": "dev", "expDate": "2099-01-01T00:00:00+0000",
+  "assets": [{"adamId": "361309726", "totalCount": 100},
+             {"adamId": "361285480", "totalCount": 10},
+             {"adamId": "1001", "productType": "Book", "totalCount": 5}]}]}
+JSON
+    "$ROOT/tools/vpp-mock/vpp-mock" --port "$VPP_PORT" --notify-ca "$PKI/device-ca.pem" \
+        --seed "$VAR/vpp-seed.json" --print-stoken \
+        > "$VAR/log/vpp-mock.out" 2> "$VAR/log/vpp-mock.log" &
+    echo $! > "$RUN/vpp-mock.pid"
+    wait_port "$VPP_PORT"
+    for _ in $(seq 1 50); do
+        grep -q '^sToken dev ' "$VAR/log/vpp-mock.out" && break
+        sleep 0.1
+    done
+    sed -n 's/^sToken dev //p' "$VAR/log/vpp-mock.out" > "$VAR/vpp.vpptoken"
+}
+
+# The seeded location's token, uploaded through the API as an operator would.
+store_vpp_token() {
+    curl -sf --cacert "$PKI/device-ca.pem" -u "nanomdm:$(cat "$VAR/api.key")" \
+        -T "$VAR/vpp.vpptoken" "https://localhost:$API_PORT/v1/vpp/tokens/dev" \
+        >/dev/null \
+    || { echo "dev-stack: the API refused the dev Apps and Books token" >&2; return 1; }
+}
+
 # The dev push certificate, uploaded through the API as an operator would
 # (PUT /v1/pushcert), before the workers start.
 # nginx's workers may still be connecting to Redis (503): a few tries.
@@ -291,10 +339,35 @@ redis = $(redis_addr)
 apns_url = https://127.0.0.1:$APNS_PORT
 apns_ca = $PKI/apns-ca.pem
 name = dev-worker-1
+vpp_url = http://127.0.0.1:$VPP_PORT/mdm/v2
+vpp_notify_url = https://localhost:$MDM_PORT/vpp/notify
+vpp_interval_ms = 1000
+vpp_poll_interval = 5
 CONF
     "$BUILD/mdm-worker" -c "$VAR/mdm-worker.conf" \
         > "$VAR/log/mdm-worker.log" 2>&1 &
     echo $! > "$RUN/mdm-worker.pid"
+}
+
+# A small DDM catalogue (docs/ddm.md): the set "default" with a passcode
+# configuration, the activation that applies it and the organisation's
+# properties, for `PUT /v1/enrollment-sets/<id>?set=default` to hand out.
+ddm_catalogue() {
+    local kd=(curl -sf -o /dev/null --cacert "$PKI/device-ca.pem"
+              -u "kmfddm:$(cat "$VAR/api.key")")
+    local api="https://localhost:$API_PORT/v1" d
+    for d in \
+        '{"Type":"com.apple.configuration.passcode.settings","Identifier":"dev-passcode","Payload":{"RequirePasscode":true,"MinimumLength":6}}' \
+        '{"Type":"com.apple.activation.simple","Identifier":"dev-activation","Payload":{"StandardConfigurations":["dev-passcode"]}}' \
+        '{"Type":"com.apple.management.properties","Identifier":"dev-properties","Payload":{"org":"ngx_mdm dev"}}'
+    do
+        "${kd[@]}" -X PUT "$api/declarations" -d "$d" || {
+            echo "dev-stack: the API refused the DDM catalogue" >&2; return 1; }
+    done
+    for d in dev-passcode dev-activation dev-properties; do
+        "${kd[@]}" -X PUT "$api/set-declarations/default?declaration=$d" || {
+            echo "dev-stack: the API refused the DDM set" >&2; return 1; }
+    done
 }
 
 # A fresh one-time enrollment link (valid 7 days) from the API.
@@ -330,12 +403,17 @@ REDIS=$(redis_addr)
 ENROLL_URL=$link
 ENROLL_AUTH_URL=https://dev:$(cat "$VAR/enroll.pass")@localhost:$MDM_PORT/enroll
 SCEP_URL=https://localhost:$MDM_PORT/scep
+ACME_URL=https://localhost:$MDM_PORT/acme/directory
+ATTEST_AUTHORITY=$PKI/attest
+VPP_MOCK_URL=http://127.0.0.1:$VPP_PORT
+VPP_LOCATION=dev
+VPP_TOKEN_FILE=$VAR/vpp.vpptoken
 ENV
 }
 
 start() {
     if redis_running && running nginx && running mdm-worker \
-       && running apns-mock
+       && running apns-mock && running vpp-mock
     then
         echo "ngx_mdm dev stack is already running ($VAR/dev.env):"
         cat "$VAR/dev.env"
@@ -345,8 +423,11 @@ start() {
     setup
     start_redis
     start_apns_mock
+    start_vpp_mock
     start_nginx
     store_push_cert
+    ddm_catalogue
+    store_vpp_token
     start_worker
     write_env
 
@@ -375,6 +456,7 @@ stop() {
     stop_one mdm-worker
     stop_one nginx
     stop_one apns-mock
+    stop_one vpp-mock
     stop_one redis
     for n in $(seq 1 "$CLUSTER_NODES"); do
         stop_one "redis-$n"

@@ -55,6 +55,7 @@ struct dep_sync_s {
     unsigned          failures;
     char             *cursor;         /* sent with the page in flight */
     int               fetch;          /* phase: 1 fetch, 0 sync */
+    int               fetch_logged;   /* this fetch's start was logged */
 };
 
 struct wk_deps_s {
@@ -261,6 +262,7 @@ on_page_stored(wk_redis_t *link, redisReply *r, void *data)
     p->next = NULL;
     if (was_fetch && !p->more) {
         s->fetch = 0;
+        s->fetch_logged = 0;
         wk_info("dep %s: fetch complete, syncing from now on", s->t.name);
     }
     if (p->more && !advanced) {
@@ -495,13 +497,18 @@ on_cursor(wk_redis_t *link, redisReply *r, void *data)
     }
     const char *c = wk_reply_str(r, 0, &n);
     const char *phase = wk_reply_str(r, 1, &n);
+    int first = !s->fetch_logged;
     free(s->cursor);
     s->cursor = c ? strdup(c) : NULL;
     s->fetch = phase == NULL || strcmp(phase, "sync") != 0;
+    /* the cursor is read again before every page (another worker may have
+     * moved it); a fetch's start is logged once */
     if (s->fetch && s->cursor == NULL) {
         wk_info("dep %s: fetching every device", s->t.name);
-    } else if (s->fetch) {
+        s->fetch_logged = 1;
+    } else if (s->fetch && first) {
         wk_info("dep %s: resuming the fetch from the stored cursor", s->t.name);
+        s->fetch_logged = 1;
     }
     if (!s->fetch && s->cursor == NULL) {
         set_phase(s, "", "fetch");     /* a sync needs a cursor */

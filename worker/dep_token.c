@@ -73,10 +73,12 @@ wk_dep_token_load(const char *line, wk_dep_token_t *t, char *err,
     }
     memcpy(t->name, name, strlen(name) + 1);
 
-    p7m = read_file(p7m_path, MDM_DEP_TOKEN_MAX, &p7m_len, err, errlen);
-    keypem = p7m ? read_file(key_path, 64 * 1024, &key_len, err, errlen)
+    char why[600];
+    p7m = read_file(p7m_path, MDM_DEP_TOKEN_MAX, &p7m_len, why, sizeof(why));
+    keypem = p7m ? read_file(key_path, 64 * 1024, &key_len, why, sizeof(why))
                  : NULL;
     if (keypem == NULL) {
+        snprintf(err, errlen, "dep_token %s: %s", name, why);
         goto done;
     }
     BIO *b = BIO_new_mem_buf(keypem, (int) key_len);

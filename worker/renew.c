@@ -199,7 +199,7 @@ enqueue(wk_renew_t *rn, const char *challenge)
     uint32_t         body_len;
     mdm_err_t        err;
     unsigned char   *der;
-    mdm_enroll_profile_req_t req = { challenge, NULL, 0 };
+    mdm_enroll_profile_req_t req = { challenge, NULL, 0, NULL };
 
     if (mdm_enroll_profile_build(&rn->profile, &req, &xml, &len, &err)
         != MDM_OK)

@@ -22,6 +22,8 @@ static int mdm_enroll_check_anchors(const mdm_enroll_profile_conf_t *conf,
     mdm_err_t *err);
 static plist_t mdm_enroll_payload(const char *type, const char *identifier,
     const char *suffix, const char *display_name, char *uuid);
+static plist_t mdm_enroll_acme_payload(const mdm_enroll_profile_conf_t *conf,
+    const mdm_enroll_profile_req_t *req, char *uuid);
 static plist_t mdm_enroll_scep_payload(const mdm_enroll_profile_conf_t *conf,
     const mdm_enroll_profile_req_t *req, char *uuid);
 static plist_t mdm_enroll_scep_subject(const mdm_enroll_profile_conf_t *conf,
@@ -63,7 +65,10 @@ mdm_enroll_profile_check(const mdm_enroll_profile_conf_t *conf,
             && mdm_enroll_check_url("CheckInURL", conf->checkin_url, 1, err)
                != MDM_OK)
         || mdm_enroll_check_url("URL (SCEP)", conf->scep_url, 0, err)
-           != MDM_OK)
+           != MDM_OK
+        || (conf->acme_url != NULL
+            && mdm_enroll_check_url("DirectoryURL (ACME)", conf->acme_url, 1,
+                                    err) != MDM_OK))
     {
         return MDM_ERROR;
     }
@@ -315,7 +320,9 @@ mdm_enroll_profile_build(const mdm_enroll_profile_conf_t *conf,
         plist_array_append_item(content, anchor);
     }
 
-    scep = mdm_enroll_scep_payload(conf, req, scep_uuid);
+    scep = (conf->acme_url != NULL && req->serial != NULL && !req->scep_only)
+           ? mdm_enroll_acme_payload(conf, req, scep_uuid)
+           : mdm_enroll_scep_payload(conf, req, scep_uuid);
 
     if (scep == NULL) {
         goto failed;
@@ -480,6 +487,45 @@ mdm_enroll_scep_payload(const mdm_enroll_profile_conf_t *conf,
     /* signing (Mdm-Signature, TLS client auth) and encryption (profiles
      * encrypted to the device) */
     plist_dict_set_item(c, "Key Usage", plist_new_uint(5));
+    plist_dict_set_item(p, "PayloadContent", c);
+
+    return p;
+}
+
+
+/* AP mdm/profiles/com.apple.security.acme.yaml; Attest needs HardwareBound,
+ * which allows EC 256 or 384 only (services.md §3.3) */
+static plist_t
+mdm_enroll_acme_payload(const mdm_enroll_profile_conf_t *conf,
+    const mdm_enroll_profile_req_t *req, char *uuid)
+{
+    plist_t  p, c, subject, eku;
+
+    p = mdm_enroll_payload("com.apple.security.acme", conf->identifier,
+                           "acme", "MDM identity", uuid);
+    c = plist_new_dict();
+    eku = plist_new_array();
+    subject = mdm_enroll_scep_subject(conf, req->user);
+
+    if (p == NULL || c == NULL || subject == NULL || eku == NULL) {
+        plist_free(p);
+        plist_free(c);
+        plist_free(eku);
+        plist_free(subject);
+        return NULL;
+    }
+
+    mdm_enroll_set_string(c, "DirectoryURL", conf->acme_url);
+    mdm_enroll_set_string(c, "ClientIdentifier", req->serial);
+    mdm_enroll_set_string(c, "KeyType", "ECSECPrimeRandom");
+    plist_dict_set_item(c, "KeySize", plist_new_uint(384));
+    plist_dict_set_item(c, "HardwareBound", plist_new_bool(1));
+    plist_dict_set_item(c, "Attest", plist_new_bool(1));
+    plist_dict_set_item(c, "Subject", subject);
+    /* signing: Mdm-Signature and TLS client authentication */
+    plist_dict_set_item(c, "UsageFlags", plist_new_uint(1));
+    plist_array_append_item(eku, plist_new_string("1.3.6.1.5.5.7.3.2"));
+    plist_dict_set_item(c, "ExtendedKeyUsage", eku);
     plist_dict_set_item(p, "PayloadContent", c);
 
     return p;

@@ -64,6 +64,10 @@ typedef struct {
     const char           *subject_cn;   /* CN prefix; NULL: "ngx_mdm" */
     unsigned              key_size;     /* 0: 2048; else 2048 or 4096 */
 
+    /* com.apple.security.acme, instead of SCEP for a device whose serial
+     * the request knows (docs/acme.md): the DirectoryURL, or NULL */
+    const char           *acme_url;
+
     /* top level */
     const char           *identifier;   /* stable PayloadIdentifier, required */
     const char           *display_name; /* NULL: "MDM enrollment" */
@@ -79,6 +83,9 @@ typedef struct {
     const char           *user;         /* authenticated user, or NULL */
     int                   scep_only;    /* OTA phase 2: the SCEP payload
                                            alone, identifier "<id>.ota" */
+    const char           *serial;       /* the device's, when known (ADE):
+                                           with conf->acme_url, the ACME
+                                           payload's ClientIdentifier */
 } mdm_enroll_profile_req_t;
 
 /*
@@ -95,7 +102,11 @@ int mdm_enroll_profile_check(const mdm_enroll_profile_conf_t *conf,
  * req is checked here (a user longer than MDM_ENROLL_USER_MAX or not UTF-8
  * is an error). The SCEP subject is O=<subject_o>, CN=<subject_cn> <fresh
  * UUID> and, with a user, UID=<user>; the user also goes into the
- * top-level PayloadDescription.
+ * top-level PayloadDescription. With conf->acme_url and req->serial the
+ * identity is a com.apple.security.acme payload instead: a hardware-bound,
+ * Apple-attested ECSECPrimeRandom 384 key, ClientIdentifier = the serial
+ * (the identifier the ACME order must name and the attestation must
+ * carry), the same subject, clientAuth.
  */
 int mdm_enroll_profile_build(const mdm_enroll_profile_conf_t *conf,
     const mdm_enroll_profile_req_t *req, char **xml, size_t *len,

@@ -18,9 +18,10 @@
 --       declaration entries, 13 number of values, then the declaration
 --       entries (Identifier, JSON | '' removed), the values (path, JSON |
 --       '' removed), the errors (JSON)
--- Returns {'err', reason}, or {'ok', ...}: tokens {token, ts}; items
--- {token, ts, Identifier, '<kind> <token>', ...}; declaration {'<token>'}
--- or {''} when not assigned; status {}.
+-- Returns {'err', reason}, or {'ok', ...}: tokens {token, ts, ''}; items
+-- {token, ts, the DeclarationItemsResponse ddm_view.lua stored ('' when
+-- there is no view)}; declaration {'<token>'} or {''} when not assigned;
+-- status {}.
 
 local enr, bind_enr, cert_key, items, view, status, values, errors,
       reports, events = unpack(KEYS)
@@ -37,15 +38,10 @@ end
 redis.call('HSET', enr, 'last_seen', now)
 
 if op == 'tokens' or op == 'items' then
-    local v = redis.call('HMGET', view, 'token', 'ts')
+    local v = redis.call('HMGET', view, 'token', 'ts',
+                         op == 'items' and 'doc' or 'ts')
     redis.call('HDEL', view, 'notify')
-    local out = {'ok', v[1] or '', v[2] or '0'}
-    if op == 'items' then
-        for _, x in ipairs(redis.call('HGETALL', items)) do
-            out[#out + 1] = x
-        end
-    end
-    return out
+    return {'ok', v[1] or '', v[2] or '0', op == 'items' and v[3] or ''}
 end
 
 if op == 'declaration' then

@@ -96,7 +96,7 @@ build(const mdm_enroll_profile_conf_t *c, const char *chal, const char *user,
 {
     plist_t                   top = NULL;
     mdm_err_t                 err;
-    mdm_enroll_profile_req_t  req = { chal, user, 0 };
+    mdm_enroll_profile_req_t  req = { chal, user, 0, NULL };
 
     if (mdm_enroll_profile_build(c, &req, xml, len, &err) != MDM_OK) {
         diag("build: %s", err.msg);
@@ -257,7 +257,7 @@ test_ota(void)
     mdm_err_t                  err;
     mdm_enroll_profile_conf_t  c = base_conf();
     mdm_enroll_profile_req_t   req = { "0123456789abcdef0123456789abcdef",
-                                       "alice", 1 };
+                                       "alice", 1, NULL };
 
     ok(mdm_enroll_ota_profile_build(&c, "https://mdm.example.org/ota",
                                     "fedcba9876543210fedcba9876543210",
@@ -358,12 +358,12 @@ test_bad_request(void)
     size_t                     len;
     mdm_err_t                  err;
     mdm_enroll_profile_conf_t  c = base_conf();
-    mdm_enroll_profile_req_t   r1 = { NULL, NULL, 0 };
+    mdm_enroll_profile_req_t   r1 = { NULL, NULL, 0, NULL };
     mdm_enroll_profile_req_t   r2 = { "0123456789abcdef0123456789abcdef",
         "a-user-name-that-is-longer-than-sixty-four-bytes-which-is-x520s-ub",
-        0 };
+        0, NULL };
     mdm_enroll_profile_req_t   r3 = { "0123456789abcdef0123456789abcdef",
-                                      "\xc3", 0 };
+                                      "\xc3", 0, NULL };
 
     ok(mdm_enroll_profile_build(&c, &r1, &xml, &len, &err) == MDM_ERROR,
        "no challenge refused");
@@ -505,6 +505,73 @@ test_sign(void)
 }
 
 
+/* with an ACME directory and a known serial: the attested ACME identity */
+static void
+test_acme(void)
+{
+    char                      *xml;
+    size_t                     len;
+    plist_t                    top, acme, ac, mdm, eku;
+    mdm_err_t                  err;
+    uint8_t                    b;
+    mdm_enroll_profile_conf_t  c = base_conf();
+    mdm_enroll_profile_req_t   req = { "0123456789abcdef0123456789abcdef",
+                                       NULL, 0, "C02TEST0001" };
+
+    c.acme_url = "http://mdm.example.org/acme/directory";
+    ok(mdm_enroll_profile_check(&c, &err) == MDM_ERROR
+       && strstr(err.msg, "DirectoryURL (ACME)") != NULL,
+       "an http DirectoryURL is refused");
+    c.acme_url = "https://mdm.example.org/acme/directory";
+    ok(mdm_enroll_profile_check(&c, &err) == MDM_OK, "an https one passes");
+
+    if (mdm_enroll_profile_build(&c, &req, &xml, &len, &err) != MDM_OK
+        || mdm_plist_parse(xml, len, 1 << 20, &top, &err) != MDM_OK)
+    {
+        ok(0, "ACME profile builds: %s", err.msg);
+        return;
+    }
+    free(xml);
+
+    acme = payload_of(top, "com.apple.security.acme");
+    mdm = payload_of(top, "com.apple.mdm");
+    ok(acme != NULL && payload_of(top, "com.apple.security.scep") == NULL,
+       "a known serial gets the ACME payload instead of SCEP");
+    ac = acme ? plist_dict_get_item(acme, "PayloadContent") : NULL;
+    is_str(str(ac, "DirectoryURL"), c.acme_url, "DirectoryURL");
+    is_str(str(ac, "ClientIdentifier"), "C02TEST0001",
+           "ClientIdentifier is the serial (the order's identifier)");
+    is_str(str(ac, "KeyType"), "ECSECPrimeRandom", "KeyType");
+    is_int(num(ac, "KeySize"), 384, "KeySize 384");
+    b = 0;
+    plist_get_bool_val(plist_dict_get_item(ac, "HardwareBound"), &b);
+    ok(b, "HardwareBound");
+    b = 0;
+    plist_get_bool_val(plist_dict_get_item(ac, "Attest"), &b);
+    ok(b, "Attest");
+    eku = plist_dict_get_item(ac, "ExtendedKeyUsage");
+    ok(eku != NULL && plist_array_get_size(eku) == 1,
+       "ExtendedKeyUsage clientAuth");
+    ok(plist_dict_get_item(ac, "Subject") != NULL, "Subject");
+    is_str(str(mdm, "IdentityCertificateUUID"), str(acme, "PayloadUUID"),
+           "the MDM payload's identity is the ACME payload");
+    plist_free(top);
+
+    req.serial = NULL;
+    if (mdm_enroll_profile_build(&c, &req, &xml, &len, &err) == MDM_OK
+        && mdm_plist_parse(xml, len, 1 << 20, &top, &err) == MDM_OK)
+    {
+        ok(payload_of(top, "com.apple.security.scep") != NULL
+           && payload_of(top, "com.apple.security.acme") == NULL,
+           "without a serial: SCEP");
+        plist_free(top);
+        free(xml);
+    } else {
+        ok(0, "SCEP fallback builds");
+    }
+}
+
+
 int
 main(void)
 {
@@ -514,6 +581,8 @@ main(void)
     test_bad_request();
     test_challenge();
     test_sign();
+
+    test_acme();
 
     return done_testing();
 }

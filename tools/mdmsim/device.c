@@ -10,6 +10,7 @@
 #include <plist/plist.h>
 
 #include "mdmsim.h"
+#include "ddm.h"
 
 
 #define MDMSIM_UNLOCK_TOKEN_LEN  1300
@@ -199,5 +200,11 @@ mdmsim_device_build_bodies(struct mdmsim_device *dev,
     plist_dict_set_item(dict, "UDID", plist_new_string(dev->udid));
     rc = mdmsim_plist_body(dict, &dev->idle);
     plist_free(dict);
-    return rc;
+    if (rc != 0) {
+        return -1;
+    }
+
+    /* the check-in the ddm-items load scenario repeats */
+    return mdmsim_ddm_checkin(dev, "declaration-items", NULL, 0,
+                              &dev->ddm_items);
 }

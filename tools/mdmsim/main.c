@@ -85,7 +85,7 @@ static const struct option  mdmsim_options[] = {
 static const char *const  mdmsim_modes[] = { "none", "tls", "sign", NULL };
 
 static const char *const  mdmsim_load_scenarios[] = {
-    "enroll", "session", "idle", "checkin-storm", NULL
+    "enroll", "session", "idle", "checkin-storm", "ddm-items", NULL
 };
 
 
@@ -107,7 +107,7 @@ mdmsim_usage(FILE *f)
 "  --topic T            APNs topic; --user-channel; --unlock-token\n"
 "  --seed S             varies serials, tokens, PushMagic, NotNow draws\n"
 "  -c, --concurrency N  connections in parallel (default 1, load 64)\n"
-"  --scenario idle|session|checkin-storm|enroll   (load)\n"
+"  --scenario idle|session|checkin-storm|enroll|ddm-items   (load)\n"
 "  --duration S | --requests N | --sessions N     (load; default 10 s)\n"
 "  --keepalive          reuse connections across jobs\n"
 "  --tls-resume         resume TLS sessions on new connections\n"

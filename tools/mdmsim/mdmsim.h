@@ -25,7 +25,8 @@ enum mdmsim_scenario {
     MDMSIM_SCENARIO_ENROLL,
     MDMSIM_SCENARIO_SESSION,
     MDMSIM_SCENARIO_IDLE,
-    MDMSIM_SCENARIO_CHECKIN_STORM
+    MDMSIM_SCENARIO_CHECKIN_STORM,
+    MDMSIM_SCENARIO_DDM_ITEMS     /* DeclarativeManagement declaration-items */
 };
 
 struct mdmsim_opts {
@@ -88,6 +89,7 @@ struct mdmsim_device {
     struct mdmsim_body     token_update;
     struct mdmsim_body     user_token_update;
     struct mdmsim_body     idle;
+    struct mdmsim_body     ddm_items;      /* the ddm-items scenario's */
     /* declarative management: the client state, the sync a
      * DeclarativeManagement command asked for and its tokens (Data) */
     struct mdmsim_ddm     *ddm;

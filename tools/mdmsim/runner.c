@@ -117,6 +117,10 @@ mdmsim_job_start(struct mdmsim_slot *slot)
         mdmsim_send(slot, &r->check_in, MDMSIM_CHECKIN_TYPE,
                     &slot->dev->token_update, "TokenUpdate");
         break;
+    case MDMSIM_SCENARIO_DDM_ITEMS:
+        mdmsim_send(slot, &r->check_in, MDMSIM_CHECKIN_TYPE,
+                    &slot->dev->ddm_items, "declaration-items");
+        break;
     default:
         mdmsim_send(slot, &r->server, MDMSIM_REPORT_TYPE, &slot->dev->idle,
                     "Idle");
@@ -430,6 +434,9 @@ mdmsim_presign(struct mdmsim_runner *r)
             break;
         case MDMSIM_SCENARIO_CHECKIN_STORM:
             body = &dev->token_update;
+            break;
+        case MDMSIM_SCENARIO_DDM_ITEMS:
+            body = &dev->ddm_items;
             break;
         default:
             body = &dev->idle;

@@ -37,7 +37,7 @@ static void mdmsim_print_json(struct mdmsim_stats *s,
 
 
 static const char  *mdmsim_scenario_names[] = {
-    "enroll", "session", "idle", "checkin-storm"
+    "enroll", "session", "idle", "checkin-storm", "ddm-items"
 };
 
 static const char  *mdmsim_mode_names[] = { "none", "tls", "sign" };

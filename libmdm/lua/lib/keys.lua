@@ -46,6 +46,7 @@ function K.ddm_status(id) return 'mdm:{' .. id .. '}:ddm:status' end
 function K.ddm_values(id) return 'mdm:{' .. id .. '}:ddm:values' end
 function K.ddm_errors(id) return 'mdm:{' .. id .. '}:ddm:errors' end
 function K.ddm_reports(id) return 'mdm:{' .. id .. '}:ddm:reports' end
+function K.ddm_asset(asset) return 'mdm:ddm:asset:{' .. asset .. '}' end
 function K.acme_nonce(nonce) return 'mdm:acme:nonce:{' .. nonce .. '}' end
 function K.acme_acct(thumbprint) return 'mdm:acme:acct:{' .. thumbprint .. '}' end
 function K.acme_orders(thumbprint) return 'mdm:acme:acct:{' .. thumbprint .. '}:orders' end

@@ -54,6 +54,7 @@ our @EXPORT = qw(
     key_ddm_values
     key_ddm_errors
     key_ddm_reports
+    key_ddm_asset
     key_acme_nonce
     key_acme_acct
     key_acme_orders
@@ -133,6 +134,7 @@ our %SCHEMA = (
     ddm_values => { type => 'hash', tag => 'device', pattern => 'mdm:{<id>}:ddm:values' },
     ddm_errors => { type => 'list', tag => 'device', pattern => 'mdm:{<id>}:ddm:errors' },
     ddm_reports => { type => 'list', tag => 'device', pattern => 'mdm:{<id>}:ddm:reports' },
+    ddm_asset => { type => 'hash', tag => 'owner', pattern => 'mdm:ddm:asset:{<asset>}' },
     acme_nonce => { type => 'string', tag => 'owner', pattern => 'mdm:acme:nonce:{<nonce>}' },
     acme_acct => { type => 'hash', tag => 'owner', pattern => 'mdm:acme:acct:{<thumbprint>}' },
     acme_orders => { type => 'zset', tag => 'owner', pattern => 'mdm:acme:acct:{<thumbprint>}:orders' },
@@ -225,6 +227,7 @@ sub key_ddm_status { my ($id) = @_; return 'mdm:{' . $id . '}:ddm:status' }
 sub key_ddm_values { my ($id) = @_; return 'mdm:{' . $id . '}:ddm:values' }
 sub key_ddm_errors { my ($id) = @_; return 'mdm:{' . $id . '}:ddm:errors' }
 sub key_ddm_reports { my ($id) = @_; return 'mdm:{' . $id . '}:ddm:reports' }
+sub key_ddm_asset { my ($asset) = @_; return 'mdm:ddm:asset:{' . $asset . '}' }
 sub key_acme_nonce { my ($nonce) = @_; return 'mdm:acme:nonce:{' . $nonce . '}' }
 sub key_acme_acct { my ($thumbprint) = @_; return 'mdm:acme:acct:{' . $thumbprint . '}' }
 sub key_acme_orders { my ($thumbprint) = @_; return 'mdm:acme:acct:{' . $thumbprint . '}:orders' }
