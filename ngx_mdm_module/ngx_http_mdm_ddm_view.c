@@ -13,8 +13,8 @@
  * command pending is marked pending by ddm_view.lua; those are then given
  * one command, enqueued in chunks with a push (enqueue.lua). A request
  * that said nonotify marks nothing, so a later change still notifies. The
- * mark goes when the device fetches its tokens
- * or items, so ten quick changes make one sync per device.
+ * mark goes when the device fetches its tokens or items, so ten quick
+ * changes make one sync per device.
  */
 
 #include <ngx_config.h>
