@@ -386,6 +386,27 @@ const mdm_schema_key_t mdm_schema_keys[MDM_K_COUNT] = {
         "ErrorChain is the command's result), `removing` (RemoveProfile "
         "queued) or `removed`; one outstanding command per profile and "
         "device" },
+
+    [MDM_K_INV] = { "inv", "hash", MDM_TAG_DEVICE,
+        "mdm:{<id>}:inv",
+        "the enrollment's inventory, written by mdm-worker from command "
+        "results (docs/profiles.md): field = `<RequestType>.<key>` "
+        "(`DeviceInformation.OSVersion`, `SecurityInfo.FDE_Enabled`, "
+        "`InstalledApplicationList.digest`, `ProfileList.count`), value = "
+        "JSON `{\"at\": <unix s reported>, \"value\": <as the device sent "
+        "it>}`" },
+
+    [MDM_K_INV_APPS] = { "inv_apps", "string", MDM_TAG_DEVICE,
+        "mdm:{<id>}:inv:apps",
+        "the latest InstalledApplicationList as JSON (no history: its "
+        "digest in `inv` tells a change), rewritten only when it changed" },
+
+    [MDM_K_INV_PROFILES] = { "inv_profiles", "hash", MDM_TAG_DEVICE,
+        "mdm:{<id>}:inv:profiles",
+        "the profiles the device last listed (ProfileList): field = "
+        "PayloadIdentifier, value = its PayloadUUID; what the reconcile "
+        "compares the desired state with" },
+
     [MDM_K_VPP_LOCATIONS] = { "vpp_locations", "set", MDM_TAG_GLOBAL,
         "mdm:vpp:locations",
         "Apps and Books locations with a content token (docs/vpp.md): the "

@@ -94,6 +94,14 @@ static ngx_http_mdm_api_route_t  ngx_http_mdm_api_routes[] = {
       { { NGX_HTTP_PUT, 1, ngx_http_mdm_api_pushcert_put },
         { NGX_HTTP_GET, 0, ngx_http_mdm_api_pushcert_get } } },
 
+    { ngx_string("/v1/enrollments/"), ngx_string("/inventory"),
+      NGX_HTTP_MDM_API_REST,
+      { { NGX_HTTP_MDM_API_GET_HEAD, 0, ngx_http_mdm_api_inventory } } },
+
+    { ngx_string("/v1/enrollments/"), ngx_string("/applications"),
+      NGX_HTTP_MDM_API_REST,
+      { { NGX_HTTP_MDM_API_GET_HEAD, 0, ngx_http_mdm_api_applications } } },
+
     { ngx_string("/v1/enrollments/"), ngx_string("/profiles"),
       NGX_HTTP_MDM_API_REST,
       { { NGX_HTTP_MDM_API_GET_HEAD, 0,

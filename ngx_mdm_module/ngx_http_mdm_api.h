@@ -200,6 +200,13 @@ ngx_int_t ngx_http_mdm_api_profiles_unassign(ngx_http_request_t *r,
 ngx_int_t ngx_http_mdm_api_enrollment_profiles(ngx_http_request_t *r,
     ngx_str_t *path);
 
+/* ngx_http_mdm_api_inventory.c: GET /v1/enrollments/<id>/inventory,
+ * GET /v1/enrollments/<id>/applications */
+ngx_int_t ngx_http_mdm_api_inventory(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_applications(ngx_http_request_t *r,
+    ngx_str_t *path);
+
 /* ngx_http_mdm_api_ddm_status.c: GET /v1/declaration-status/<ids>,
  * /v1/status-errors/<ids>, /v1/status-values/<ids>?prefix=,
  * /v1/status-report/<id>?index= */

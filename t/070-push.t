@@ -384,7 +384,9 @@ $t->stop('w2', 'TERM');
 is $? >> 8, 0, 'SIGTERM drains and exits 0';
 ok !in_group('w2', key_push(), 'pushers'),
     '... and leaves the pushers group: consumers do not pile up';
-like worker_log('w2'), qr/left 1 consumer group\(s\); stayed in 0/,
+# (the inventory group on mdm:events counts too once its consumer read an
+# event, which depends on the events of the moment: one or two)
+like worker_log('w2'), qr/left [12] consumer group\(s\); stayed in 0/,
     '... which it logs';
 
 # Webhook groups are left too. Redis makes a consumer only once it read an
@@ -416,8 +418,8 @@ $t->stop('wp', 'TERM');
 is $? >> 8, 0, '... SIGTERM still exits 0';
 ok in_group('wp', key_push(), 'pushers'),
     '... but the worker stays a consumer, its job pending for another one';
-like worker_log('wp'), qr/left 0 consumer group\(s\); stayed in 1/,
-    '... which it logs';
+like worker_log('wp'), qr/left [01] consumer group\(s\); stayed in 1/,
+    '... which it logs (the inventory group, if it was read, left)';
 start_mock();
 start_worker('w1');
 ok wait_no_pending(10), '... which claims it';

@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "dep.h"
+#include "inventory.h"
 #include "log.h"
 #include "mdm_version.h"
 #include "metrics.h"
@@ -44,7 +45,9 @@ typedef struct {
     wk_vpp_t        *vpp;
     wk_deps_t       *deps;
     wk_webhooks_t   *webhooks;
-    int              draining;        /* push consumer and webhooks left */
+    wk_inventory_t  *inventory;
+    int              draining;        /* push consumer, webhooks, inventory
+                                         left */
     wk_stream_leave_t leave;
     ev_prepare       before_sleep;
     ev_signal        sigterm, sigint, sighup;
@@ -114,6 +117,7 @@ on_redis_ready(wk_redis_t *link, void *data)
     if (w->consumer) {
         wk_consumer_on_redis_ready(w->consumer);
     }
+    wk_inventory_start(w->inventory);
     if (w->sweep && link == &w->cmd) {
         wk_sweep_on_redis_ready(w->sweep);
     }
@@ -146,8 +150,10 @@ before_sleep(struct ev_loop *loop, ev_prepare *p, int revents)
     wk_apns_flush(wk_consumer_apns(w->consumer));
     wk_consumer_flush(w->consumer);
     wk_webhooks_flush(w->webhooks);
+    wk_inventory_flush(w->inventory);
     wk_consumer_read(w->consumer);
     wk_webhooks_read(w->webhooks);
+    wk_inventory_read(w->inventory);
 }
 
 
@@ -172,6 +178,7 @@ on_drained(void *data)
     wk_stream_leave_begin(&w->leave, on_groups_left, w);
     wk_stream_leave(wk_consumer_group(w->consumer), &w->leave);
     wk_webhooks_leave(w->webhooks, &w->leave);
+    wk_inventory_leave(w->inventory, &w->leave);
     wk_stream_leave_end(&w->leave);
 }
 
@@ -208,8 +215,9 @@ on_sigterm(struct ev_loop *loop, ev_signal *s, int revents)
     wk_renew_stop(w->renew);
     wk_vpp_stop(w->vpp);
     wk_deps_stop(w->deps);
-    w->draining = 2;
+    w->draining = 3;
     wk_webhooks_drain(w->webhooks, on_drained, w);
+    wk_inventory_drain(w->inventory, on_drained, w);
     wk_consumer_drain(w->consumer, on_drained, w);
 }
 
@@ -268,6 +276,10 @@ worker_init(wk_worker_t *w)
     if (w->webhooks == NULL) {
         return -1;
     }
+    w->inventory = wk_inventory_new(w->loop, &w->cf, &w->cmd);
+    if (w->inventory == NULL) {
+        return -1;
+    }
 
     ev_prepare_init(&w->before_sleep, before_sleep);
     w->before_sleep.data = w;
@@ -301,6 +313,7 @@ worker_shutdown(wk_worker_t *w)
     wk_vpp_free(w->vpp);
     wk_deps_free(w->deps);
     wk_webhooks_free(w->webhooks);
+    wk_inventory_free(w->inventory);
     wk_metrics_stop();
 }
 

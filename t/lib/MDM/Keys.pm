@@ -64,6 +64,9 @@ our @EXPORT = qw(
     key_prof_enrs
     key_profs
     key_prof_dev
+    key_inv
+    key_inv_apps
+    key_inv_profiles
     key_vpp_locations
     key_vpp_token
     key_vpp_asset
@@ -144,6 +147,9 @@ our %SCHEMA = (
     prof_enrs => { type => 'set', tag => 'owner', pattern => 'mdm:prof:{<ident>}:enrs' },
     profs => { type => 'set', tag => 'global', pattern => 'mdm:profs' },
     prof_dev => { type => 'hash', tag => 'device', pattern => 'mdm:{<id>}:prof' },
+    inv => { type => 'hash', tag => 'device', pattern => 'mdm:{<id>}:inv' },
+    inv_apps => { type => 'string', tag => 'device', pattern => 'mdm:{<id>}:inv:apps' },
+    inv_profiles => { type => 'hash', tag => 'device', pattern => 'mdm:{<id>}:inv:profiles' },
     vpp_locations => { type => 'set', tag => 'global', pattern => 'mdm:vpp:locations' },
     vpp_token => { type => 'hash', tag => 'owner', pattern => 'mdm:vpp:{<location>}:token' },
     vpp_asset => { type => 'hash', tag => 'owner', pattern => 'mdm:vpp:{<location>}:asset:<adamId>' },
@@ -237,6 +243,9 @@ sub key_prof_body { my ($ident, $sha256) = @_; return 'mdm:prof:{' . $ident . '}
 sub key_prof_enrs { my ($ident) = @_; return 'mdm:prof:{' . $ident . '}:enrs' }
 sub key_profs { return 'mdm:profs' }
 sub key_prof_dev { my ($id) = @_; return 'mdm:{' . $id . '}:prof' }
+sub key_inv { my ($id) = @_; return 'mdm:{' . $id . '}:inv' }
+sub key_inv_apps { my ($id) = @_; return 'mdm:{' . $id . '}:inv:apps' }
+sub key_inv_profiles { my ($id) = @_; return 'mdm:{' . $id . '}:inv:profiles' }
 sub key_vpp_locations { return 'mdm:vpp:locations' }
 sub key_vpp_token { my ($location) = @_; return 'mdm:vpp:{' . $location . '}:token' }
 sub key_vpp_asset { my ($location, $adamId) = @_; return 'mdm:vpp:{' . $location . '}:asset:' . $adamId }

@@ -1,0 +1,134 @@
+/*
+ * An enrollment's inventory, as mdm-worker stored it from command results
+ * (docs/profiles.md, "Inventory"):
+ *
+ *   GET /v1/enrollments/<id>/inventory      {"<RequestType>.<key>":
+ *                                            {"at", "value"}, ...}
+ *   GET /v1/enrollments/<id>/applications   the latest application list
+ *
+ * One read of one key in the enrollment's slot each.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <jansson.h>
+
+#include "mdm_keys.h"
+#include "ngx_http_mdm_module.h"
+#include "ngx_http_mdm_api.h"
+
+
+static ngx_int_t ngx_http_mdm_api_inventory_read(ngx_http_request_t *r,
+    ngx_str_t *path, const char *cmd, mdm_key_id_t k,
+    ngx_http_mdm_reply_pt handler);
+static ngx_int_t ngx_http_mdm_api_inventory_done(ngx_http_request_t *r,
+    redisReply *reply);
+static ngx_int_t ngx_http_mdm_api_applications_done(ngx_http_request_t *r,
+    redisReply *reply);
+
+
+ngx_int_t
+ngx_http_mdm_api_inventory(ngx_http_request_t *r, ngx_str_t *path)
+{
+    return ngx_http_mdm_api_inventory_read(r, path, "HGETALL", MDM_K_INV,
+                                           ngx_http_mdm_api_inventory_done);
+}
+
+
+ngx_int_t
+ngx_http_mdm_api_applications(ngx_http_request_t *r, ngx_str_t *path)
+{
+    return ngx_http_mdm_api_inventory_read(r, path, "GET", MDM_K_INV_APPS,
+                                           ngx_http_mdm_api_applications_done);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_api_inventory_read(ngx_http_request_t *r, ngx_str_t *path,
+    const char *cmd, mdm_key_id_t k, ngx_http_mdm_reply_pt handler)
+{
+    char                 *id, buf[MDM_KEY_MAX];
+    size_t                len;
+    ngx_int_t             rc;
+    const char           *err;
+    ngx_http_mdm_args_t   args;
+
+    rc = ngx_http_mdm_api_no_args(r, &err);
+    if (rc == NGX_OK) {
+        rc = ngx_http_mdm_api_path_id(r, path, &id, &err);
+    }
+    if (rc != NGX_OK) {
+        return ngx_http_mdm_api_bad(r, rc, err);
+    }
+
+    len = mdm_key(buf, k, id, NULL);
+
+    if (len == 0 || ngx_http_mdm_args_init(r, &args, 2) != NGX_OK
+        || ngx_http_mdm_args_add_copy(r, &args, buf, len) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the command goes first */
+    args.argv[1] = args.argv[0];
+    args.argvlen[1] = args.argvlen[0];
+    args.argv[0] = cmd;
+    args.argvlen[0] = ngx_strlen(cmd);
+    args.argc = 2;
+
+    return ngx_http_mdm_eval(r, &args, handler);
+}
+
+
+/* Each stored fact is JSON already: parsed back into the answer. */
+static ngx_int_t
+ngx_http_mdm_api_inventory_done(ngx_http_request_t *r, redisReply *reply)
+{
+    size_t       i;
+    json_t      *root, *v;
+    redisReply  *f, *e;
+
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        return ngx_http_mdm_api_unexpected(r, "HGETALL");
+    }
+
+    root = json_object();
+    if (root == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    for (i = 0; i + 1 < reply->elements; i += 2) {
+        f = reply->element[i];
+        e = reply->element[i + 1];
+
+        if (f->type != REDIS_REPLY_STRING || e->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+
+        v = json_loadb(e->str, e->len, 0, NULL);
+        if (v != NULL) {
+            json_object_set_new(root, f->str, v);
+        }
+    }
+
+    return ngx_http_mdm_api_send_json(r, NGX_HTTP_OK, root);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_api_applications_done(ngx_http_request_t *r, redisReply *reply)
+{
+    if (reply->type == REDIS_REPLY_NIL) {
+        return ngx_http_mdm_send(r, NGX_HTTP_OK, "application/json",
+                                 (u_char *) "[]", 2);
+    }
+
+    if (reply->type != REDIS_REPLY_STRING) {
+        return ngx_http_mdm_api_unexpected(r, "GET");
+    }
+
+    return ngx_http_mdm_send(r, NGX_HTTP_OK, "application/json",
+                             (u_char *) reply->str, reply->len);
+}
