@@ -187,6 +187,7 @@ stop:
 
 bench: deps-if-missing all $(B)/acme_bench
 	@bench/run.sh $(B)
+	@bench/vpp_bench.sh $(B)
 	$(B)/acme_bench
 
 # ACME device-attest-01 CPU per issuance, in-process (BENCHMARKS.md, "ACME")
@@ -206,7 +207,7 @@ FUZZ_TARGETS  = checkin cms command pushcert identity plist_json event \
                 apns_reply worker_config webhook_json scep \
                 machineinfo ddm_status ddm_declaration ota \
                 webhook_conf apns_goaway ade_fields acme_jws profile dep_token vpp \
-                acme_attest inventory albc
+                acme_attest inventory wellknown albc
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?= -1
 FUZZ_SMOKE_SECONDS ?= 3

@@ -1325,7 +1325,9 @@ ngx_http_mdm_api_notify_next(ngx_http_request_t *r)
     }
 
     /* every enrollment named or reached, each once, marks or not */
-    ngx_http_mdm_ddm_views_sort(op);
+    if (ngx_http_mdm_ddm_views_sort(r, op) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     ids = op->enrs->elts;
     for (i = 0; i < op->enrs->nelts; i++) {

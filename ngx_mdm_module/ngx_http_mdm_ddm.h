@@ -47,8 +47,14 @@ struct ngx_http_mdm_ddm_op_s {
 
     /* the enrollments whose views are rebuilt, then notified */
     ngx_array_t                *enrs;      /* char * */
-    ngx_uint_t                  enr_next;
-    ngx_array_t                *esets;     /* char *: of enrs[enr_next] */
+    ngx_uint_t                  win_start; /* the window of enrs written */
+    ngx_uint_t                  win_end;
+    ngx_array_t               **win_esets; /* each one's sets (char *) */
+    ngx_mdm_redis_cmd_t       **win_cmds;  /* in flight, cancelled if the
+                                              request goes first */
+    ngx_uint_t                  pending;   /* window calls in flight */
+    ngx_int_t                   failed;    /* the status to answer, or 0 */
+    ngx_array_t                *esets;     /* char *: POST /v1/notify's */
     ngx_array_t                *cache;     /* ngx_http_mdm_ddm_set_items_t */
     ngx_array_t                *notify;    /* char * */
     ngx_uint_t                  notify_next;
@@ -66,7 +72,8 @@ ngx_int_t ngx_http_mdm_ddm_add_enr(ngx_http_request_t *r,
     ngx_http_mdm_ddm_op_t *op, const char *id);
 ngx_int_t ngx_http_mdm_ddm_views(ngx_http_request_t *r,
     ngx_http_mdm_ddm_op_t *op);
-void ngx_http_mdm_ddm_views_sort(ngx_http_mdm_ddm_op_t *op);
+ngx_int_t ngx_http_mdm_ddm_views_sort(ngx_http_request_t *r,
+    ngx_http_mdm_ddm_op_t *op);
 ngx_int_t ngx_http_mdm_ddm_notify_start(ngx_http_request_t *r,
     ngx_http_mdm_ddm_op_t *op);
 ngx_array_t *ngx_http_mdm_ddm_strings(ngx_http_request_t *r,

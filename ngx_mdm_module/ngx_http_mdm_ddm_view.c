@@ -31,19 +31,33 @@
 
 
 #define NGX_HTTP_MDM_DDM_NOTIFY_CHUNK  500
+#define NGX_HTTP_MDM_DDM_WINDOW        256
+
+
+/* one call of a window in flight: which request, which entry */
+typedef struct {
+    ngx_http_request_t         *r;
+    ngx_uint_t                  k;
+} ngx_http_mdm_ddm_call_t;
 
 
 static void ngx_http_mdm_ddm_op_cleanup(void *data);
 static int ngx_http_mdm_ddm_shard_cmp(const void *a, const void *b);
-static ngx_int_t ngx_http_mdm_ddm_view_next(ngx_http_request_t *r);
-static ngx_int_t ngx_http_mdm_ddm_view_sets(ngx_http_request_t *r,
-    redisReply *reply);
-static ngx_int_t ngx_http_mdm_ddm_view_fill(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_ddm_window(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_ddm_phase_end(ngx_http_request_t *r,
+    ngx_http_mdm_ddm_op_t *op);
+static ngx_int_t ngx_http_mdm_ddm_send(ngx_http_request_t *r,
+    ngx_http_mdm_ddm_op_t *op, ngx_http_mdm_args_t *args,
+    ngx_mdm_redis_handler_pt handler, ngx_uint_t k);
+static void ngx_http_mdm_ddm_sets_done(void *data, redisReply *reply);
+static ngx_int_t ngx_http_mdm_ddm_window_fill(ngx_http_request_t *r);
 static ngx_int_t ngx_http_mdm_ddm_view_items(ngx_http_request_t *r,
     redisReply *reply);
-static ngx_int_t ngx_http_mdm_ddm_view_write(ngx_http_request_t *r);
-static ngx_int_t ngx_http_mdm_ddm_view_written(ngx_http_request_t *r,
-    redisReply *reply);
+static ngx_int_t ngx_http_mdm_ddm_window_write(ngx_http_request_t *r);
+static ngx_int_t ngx_http_mdm_ddm_view_args(ngx_http_request_t *r,
+    ngx_http_mdm_ddm_op_t *op, ngx_uint_t k, ngx_http_mdm_args_t *a);
+static void ngx_http_mdm_ddm_written(void *data, redisReply *reply);
+static ngx_int_t ngx_http_mdm_ddm_window_next(ngx_http_request_t *r);
 static ngx_http_mdm_ddm_set_items_t *ngx_http_mdm_ddm_cached(
     ngx_http_mdm_ddm_op_t *op, const char *set);
 static ngx_int_t ngx_http_mdm_ddm_notify(ngx_http_request_t *r);
@@ -51,7 +65,11 @@ static ngx_int_t ngx_http_mdm_ddm_notified(ngx_http_request_t *r,
     redisReply *reply);
 
 
-static unsigned  ngx_http_mdm_ddm_nshards;
+/* an enrollment ID with its shard, for the walk's order */
+typedef struct {
+    char                       *id;
+    unsigned                    shard;
+} ngx_http_mdm_ddm_sharded_t;
 
 
 /* The request's DDM state in ctx->data, made once. */
@@ -97,6 +115,16 @@ static void
 ngx_http_mdm_ddm_op_cleanup(void *data)
 {
     ngx_http_mdm_ddm_op_t  *op = data;
+
+    ngx_uint_t  k;
+
+    /* a reply still in flight must not touch the request */
+    for (k = 0; op->win_cmds && k < NGX_HTTP_MDM_DDM_WINDOW; k++) {
+        if (op->win_cmds[k] != NULL) {
+            ngx_mdm_redis_cancel(op->win_cmds[k]);
+            op->win_cmds[k] = NULL;
+        }
+    }
 
     if (op->parsed) {
         mdm_ddm_declaration_free(&op->d);
@@ -207,35 +235,60 @@ ngx_http_mdm_ddm_script(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
 ngx_int_t
 ngx_http_mdm_ddm_views(ngx_http_request_t *r, ngx_http_mdm_ddm_op_t *op)
 {
-    ngx_http_mdm_ddm_views_sort(op);
+    if (ngx_http_mdm_ddm_views_sort(r, op) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    op->enr_next = 0;
+    op->win_start = 0;
+    op->win_esets = ngx_pcalloc(r->pool, NGX_HTTP_MDM_DDM_WINDOW
+                                         * sizeof(ngx_array_t *));
+    op->win_cmds = ngx_pcalloc(r->pool, NGX_HTTP_MDM_DDM_WINDOW
+                                        * sizeof(ngx_mdm_redis_cmd_t *));
+    if (op->win_esets == NULL || op->win_cmds == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    return ngx_http_mdm_ddm_view_next(r);
+    return ngx_http_mdm_ddm_window(r);
 }
 
 
 /* op->enrs sorted by shard, then ID, each once. */
-void
-ngx_http_mdm_ddm_views_sort(ngx_http_mdm_ddm_op_t *op)
+ngx_int_t
+ngx_http_mdm_ddm_views_sort(ngx_http_request_t *r, ngx_http_mdm_ddm_op_t *op)
 {
-    char       **ids;
-    ngx_uint_t   i, n;
+    char                       **ids;
+    unsigned                     shards;
+    ngx_uint_t                   i, n;
+    ngx_http_mdm_ddm_sharded_t  *s;
 
     ids = op->enrs->elts;
-    ngx_http_mdm_ddm_nshards = ngx_http_mdm_shards();
+    n = op->enrs->nelts;
+    shards = ngx_http_mdm_shards();
 
-    ngx_qsort(ids, op->enrs->nelts, sizeof(char *),
+    /* each shard computed once, not in every comparison of 100,000 */
+    s = ngx_palloc(r->pool, (n ? n : 1) * sizeof(ngx_http_mdm_ddm_sharded_t));
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        s[i].id = ids[i];
+        s[i].shard = mdm_shard_of(ids[i], ngx_strlen(ids[i]), shards);
+    }
+
+    ngx_qsort(s, n, sizeof(ngx_http_mdm_ddm_sharded_t),
               ngx_http_mdm_ddm_shard_cmp);
 
     /* each once */
     for (i = 0, n = 0; i < op->enrs->nelts; i++) {
-        if (n == 0 || ngx_strcmp(ids[n - 1], ids[i]) != 0) {
-            ids[n++] = ids[i];
+        if (n == 0 || ngx_strcmp(ids[n - 1], s[i].id) != 0) {
+            ids[n++] = s[i].id;
         }
     }
 
     op->enrs->nelts = n;
+
+    return NGX_OK;
 }
 
 
@@ -253,100 +306,229 @@ ngx_http_mdm_ddm_notify_start(ngx_http_request_t *r,
 static int
 ngx_http_mdm_ddm_shard_cmp(const void *a, const void *b)
 {
-    const char  *x = *(const char **) a, *y = *(const char **) b;
-    unsigned     sx, sy;
+    const ngx_http_mdm_ddm_sharded_t  *x = a, *y = b;
 
-    sx = mdm_shard_of(x, ngx_strlen(x), ngx_http_mdm_ddm_nshards);
-    sy = mdm_shard_of(y, ngx_strlen(y), ngx_http_mdm_ddm_nshards);
-
-    if (sx != sy) {
-        return sx < sy ? -1 : 1;
+    if (x->shard != y->shard) {
+        return x->shard < y->shard ? -1 : 1;
     }
 
-    return ngx_strcmp(x, y);
+    return ngx_strcmp(x->id, y->id);
 }
 
 
+/*
+ * The views are written a window of enrollments at a time, its calls sent
+ * together (they are independent, each in its enrollment's slot), so that
+ * a fan-out costs Redis's time rather than a round trip per call: the
+ * window's sets, then the items of any set not read yet (one by one: few),
+ * then the window's views. Every call sent holds the request (count), and
+ * its reply releases it; the last reply of a phase starts the next.
+ */
 static ngx_int_t
-ngx_http_mdm_ddm_view_next(ngx_http_request_t *r)
+ngx_http_mdm_ddm_window(ngx_http_request_t *r)
 {
     char                   **ids;
+    ngx_uint_t               k;
     ngx_http_mdm_args_t      args;
     ngx_http_mdm_ddm_op_t   *op;
 
     op = ngx_http_mdm_ddm_op(r);
 
-    if (op->enr_next == op->enrs->nelts) {
+    if (op->win_start == op->enrs->nelts) {
         return ngx_http_mdm_ddm_notify_start(r, op);
     }
 
+    op->win_end = ngx_min(op->win_start + NGX_HTTP_MDM_DDM_WINDOW,
+                          op->enrs->nelts);
     ids = op->enrs->elts;
 
-    if (ngx_http_mdm_ddm_script(r, &args, "ddm_enr", MDM_K_ENR,
-                                MDM_K_DDM_ESETS, ids[op->enr_next], 1)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    for (k = 0; op->win_start + k < op->win_end; k++) {
+        if (ngx_http_mdm_ddm_script(r, &args, "ddm_enr", MDM_K_ENR,
+                                    MDM_K_DDM_ESETS, ids[op->win_start + k], 1)
+            != NGX_OK)
+        {
+            op->failed = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            break;
+        }
+
+        ngx_http_mdm_args_add_cstr(&args, "sets");
+
+        if (ngx_http_mdm_ddm_send(r, op, &args, ngx_http_mdm_ddm_sets_done, k)
+            != NGX_OK)
+        {
+            break;
+        }
     }
 
-    ngx_http_mdm_args_add_cstr(&args, "sets");
-
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_ddm_view_sets);
+    return ngx_http_mdm_ddm_phase_end(r, op);
 }
 
 
+/* A phase that sent what it could: wait for the replies, or answer. */
 static ngx_int_t
-ngx_http_mdm_ddm_view_sets(ngx_http_request_t *r, redisReply *reply)
+ngx_http_mdm_ddm_phase_end(ngx_http_request_t *r, ngx_http_mdm_ddm_op_t *op)
 {
+    if (op->pending > 0) {
+        return NGX_DONE;
+    }
+
+    return op->failed ? op->failed : NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+/* One call of a window, sent without waiting; its reply goes to handler. */
+static ngx_int_t
+ngx_http_mdm_ddm_send(ngx_http_request_t *r, ngx_http_mdm_ddm_op_t *op,
+    ngx_http_mdm_args_t *args, ngx_mdm_redis_handler_pt handler,
+    ngx_uint_t k)
+{
+    ngx_http_mdm_ddm_call_t   *call;
+    ngx_http_mdm_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_mdm_module);
+    call = ngx_palloc(r->pool, sizeof(ngx_http_mdm_ddm_call_t));
+
+    if (call == NULL || args->overflow) {
+        op->failed = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_mdm_schema_refused(r->connection->log)) {
+        op->failed = NGX_HTTP_SERVICE_UNAVAILABLE;
+        return NGX_ERROR;
+    }
+
+    call->r = r;
+    call->k = k;
+
+    op->win_cmds[k] = ngx_mdm_redis_send(mcf->rd, args->argc, args->argv,
+                                         args->argvlen, handler, call);
+    if (op->win_cmds[k] == NULL) {
+        op->failed = NGX_HTTP_SERVICE_UNAVAILABLE;
+        return NGX_ERROR;
+    }
+
+    op->pending++;
+    r->main->count++;
+    r->read_event_handler = ngx_http_test_reading;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A window call's reply: NULL (timeout, lost connection) or an error fails
+ * the request once every call of the phase is in; the phase's last reply
+ * runs next. Returns the reply to process, or NULL.
+ */
+static redisReply *
+ngx_http_mdm_ddm_reply_of(ngx_http_request_t *r, ngx_http_mdm_ddm_op_t *op,
+    redisReply *reply, int type)
+{
+    if (reply == NULL) {
+        op->failed = NGX_HTTP_SERVICE_UNAVAILABLE;
+        return NULL;
+    }
+
+    if (reply->type != type) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "mdm ddm: unexpected reply while writing views: %*s",
+                      reply->type == REDIS_REPLY_ERROR ? (int) reply->len : 0,
+                      reply->type == REDIS_REPLY_ERROR ? reply->str : "");
+        op->failed = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
+    }
+
+    return op->failed ? NULL : reply;
+}
+
+
+static void
+ngx_http_mdm_ddm_reply_done(ngx_http_request_t *r, ngx_http_mdm_ddm_op_t *op,
+    ngx_int_t (*next)(ngx_http_request_t *r))
+{
+    ngx_int_t          rc;
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+    if (--op->pending > 0) {
+        rc = NGX_DONE;
+
+    } else if (op->failed) {
+        rc = op->failed;
+
+    } else {
+        rc = next(r);
+    }
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_mdm_ddm_sets_done(void *data, redisReply *reply)
+{
+    ngx_http_mdm_ddm_call_t  *call = data;
+
+    redisReply             *e;
+    ngx_http_request_t     *r;
     ngx_http_mdm_ddm_op_t  *op;
 
+    r = call->r;
     op = ngx_http_mdm_ddm_op(r);
+    op->win_cmds[call->k] = NULL;
 
-    if (reply->type != REDIS_REPLY_ARRAY) {
-        return ngx_http_mdm_api_unexpected(r, "ddm_enr");
+    e = ngx_http_mdm_ddm_reply_of(r, op, reply, REDIS_REPLY_ARRAY);
+    if (e != NULL) {
+        op->win_esets[call->k] = ngx_http_mdm_ddm_strings(r, e->element,
+                                                         e->elements);
+        if (op->win_esets[call->k] == NULL) {
+            op->failed = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
-    op->esets = ngx_http_mdm_ddm_strings(r, reply->element, reply->elements);
-    if (op->esets == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_mdm_ddm_view_fill(r);
+    ngx_http_mdm_ddm_reply_done(r, op, ngx_http_mdm_ddm_window_fill);
 }
 
 
-/* The items of the enrollment's next set not read yet; then the view. */
+/* The items of the window's sets not read yet, one set a call; then the
+ * views. */
 static ngx_int_t
-ngx_http_mdm_ddm_view_fill(ngx_http_request_t *r)
+ngx_http_mdm_ddm_window_fill(ngx_http_request_t *r)
 {
     char                   **sets;
-    ngx_uint_t               i;
+    ngx_uint_t               i, k;
     ngx_http_mdm_args_t      args;
     ngx_http_mdm_ddm_op_t   *op;
 
     op = ngx_http_mdm_ddm_op(r);
-    sets = op->esets->elts;
 
-    for (i = 0; i < op->esets->nelts; i++) {
-        if (ngx_http_mdm_ddm_cached(op, sets[i]) != NULL) {
-            continue;
+    for (k = 0; op->win_start + k < op->win_end; k++) {
+        sets = op->win_esets[k]->elts;
+
+        for (i = 0; i < op->win_esets[k]->nelts; i++) {
+            if (ngx_http_mdm_ddm_cached(op, sets[i]) != NULL) {
+                continue;
+            }
+
+            op->set = sets[i];
+
+            if (ngx_http_mdm_ddm_script(r, &args, "ddm_set", MDM_K_DDM_SET,
+                                        MDM_K_DDM_SET_ENRS, sets[i], 1)
+                != NGX_OK)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ngx_http_mdm_args_add_cstr(&args, "items");
+
+            return ngx_http_mdm_eval(r, &args, ngx_http_mdm_ddm_view_items);
         }
-
-        op->set = sets[i];
-
-        if (ngx_http_mdm_ddm_script(r, &args, "ddm_set", MDM_K_DDM_SET,
-                                    MDM_K_DDM_SET_ENRS, sets[i], 1)
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_http_mdm_args_add_cstr(&args, "items");
-
-        return ngx_http_mdm_eval(r, &args, ngx_http_mdm_ddm_view_items);
     }
 
-    return ngx_http_mdm_ddm_view_write(r);
+    return ngx_http_mdm_ddm_window_write(r);
 }
 
 
@@ -385,7 +567,79 @@ ngx_http_mdm_ddm_view_items(ngx_http_request_t *r, redisReply *reply)
         c->kv[i].data[c->kv[i].len] = '\0';
     }
 
-    return ngx_http_mdm_ddm_view_fill(r);
+    return ngx_http_mdm_ddm_window_fill(r);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_ddm_window_write(ngx_http_request_t *r)
+{
+    ngx_uint_t               k;
+    ngx_http_mdm_args_t      args;
+    ngx_http_mdm_ddm_op_t   *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+
+    for (k = 0; op->win_start + k < op->win_end; k++) {
+        if (ngx_http_mdm_ddm_view_args(r, op, k, &args) != NGX_OK) {
+            op->failed = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            break;
+        }
+
+        if (ngx_http_mdm_ddm_send(r, op, &args, ngx_http_mdm_ddm_written, k)
+            != NGX_OK)
+        {
+            break;
+        }
+    }
+
+    return ngx_http_mdm_ddm_phase_end(r, op);
+}
+
+
+static void
+ngx_http_mdm_ddm_written(void *data, redisReply *reply)
+{
+    ngx_http_mdm_ddm_call_t  *call = data;
+
+    char                   **ids, **p;
+    redisReply              *e;
+    ngx_http_request_t      *r;
+    ngx_http_mdm_ddm_op_t   *op;
+
+    r = call->r;
+    op = ngx_http_mdm_ddm_op(r);
+    op->win_cmds[call->k] = NULL;
+    ids = op->enrs->elts;
+
+    e = ngx_http_mdm_ddm_reply_of(r, op, reply, REDIS_REPLY_INTEGER);
+
+    if (e != NULL && e->integer > 0) {
+        op->changed = 1;
+    }
+
+    if (e != NULL && e->integer == 2) {
+        p = ngx_array_push(op->notify);
+        if (p == NULL) {
+            op->failed = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        } else {
+            *p = ids[op->win_start + call->k];
+        }
+    }
+
+    ngx_http_mdm_ddm_reply_done(r, op, ngx_http_mdm_ddm_window_next);
+}
+
+
+static ngx_int_t
+ngx_http_mdm_ddm_window_next(ngx_http_request_t *r)
+{
+    ngx_http_mdm_ddm_op_t  *op;
+
+    op = ngx_http_mdm_ddm_op(r);
+    op->win_start = op->win_end;
+
+    return ngx_http_mdm_ddm_window(r);
 }
 
 
@@ -424,7 +678,8 @@ ngx_http_mdm_ddm_kv_cmp(const void *a, const void *b)
  * DeclarationsToken (libmdm/ddm/mdm_ddm_document.h).
  */
 static ngx_int_t
-ngx_http_mdm_ddm_view_write(ngx_http_request_t *r)
+ngx_http_mdm_ddm_view_args(ngx_http_request_t *r, ngx_http_mdm_ddm_op_t *op,
+    ngx_uint_t k, ngx_http_mdm_args_t *a)
 {
     char                          **ids, **sets, *doc, *sp;
     char                            token[MDM_DDM_DECLARATIONS_TOKEN_LEN + 1];
@@ -434,15 +689,14 @@ ngx_http_mdm_ddm_view_write(ngx_http_request_t *r)
     ngx_uint_t                      i, j, n, m;
     mdm_ddm_item_t                 *items;
     mdm_ddm_error_t                 err;
-    ngx_http_mdm_args_t             args;
-    ngx_http_mdm_ddm_op_t          *op;
+    ngx_array_t                    *esets;
     ngx_http_mdm_ddm_set_items_t   *c;
 
-    op = ngx_http_mdm_ddm_op(r);
     ids = op->enrs->elts;
-    sets = op->esets->elts;
+    esets = op->win_esets[k];
+    sets = esets->elts;
 
-    for (i = 0, n = 0; i < op->esets->nelts; i++) {
+    for (i = 0, n = 0; i < esets->nelts; i++) {
         n += ngx_http_mdm_ddm_cached(op, sets[i])->n;
     }
 
@@ -452,7 +706,7 @@ ngx_http_mdm_ddm_view_write(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    for (i = 0, j = 0; i < op->esets->nelts; i++) {
+    for (i = 0, j = 0; i < esets->nelts; i++) {
         c = ngx_http_mdm_ddm_cached(op, sets[i]);
         ngx_memcpy(&kv[j], c->kv, c->n * sizeof(ngx_str_t));
         j += c->n;
@@ -484,65 +738,34 @@ ngx_http_mdm_ddm_view_write(ngx_http_request_t *r)
     if (doc == NULL) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "mdm ddm: the view of \"%s\" cannot be listed: %s",
-                      ids[op->enr_next], err.msg);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+                      ids[op->win_start + k], err.msg);
+        return NGX_ERROR;
     }
 
-    rc = ngx_http_mdm_ddm_script(r, &args, "ddm_view", MDM_K_DDM_ITEMS,
-                                 MDM_K_DDM, ids[op->enr_next], 3 + 2 * m);
+    rc = ngx_http_mdm_ddm_script(r, a, "ddm_view", MDM_K_DDM_ITEMS,
+                                 MDM_K_DDM, ids[op->win_start + k], 3 + 2 * m);
     if (rc == NGX_OK) {
-        rc = ngx_http_mdm_args_add_int(r, &args, ngx_time());
+        rc = ngx_http_mdm_args_add_int(r, a, ngx_time());
     }
     if (rc == NGX_OK) {
-        rc = ngx_http_mdm_args_add_copy(r, &args, token,
+        rc = ngx_http_mdm_args_add_copy(r, a, token,
                                         MDM_DDM_DECLARATIONS_TOKEN_LEN);
     }
     if (rc == NGX_OK) {
-        rc = ngx_http_mdm_args_add_copy(r, &args, doc, len);
+        rc = ngx_http_mdm_args_add_copy(r, a, doc, len);
     }
 
     free(doc);
 
     if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     for (i = 0; i < 2 * m; i++) {
-        ngx_http_mdm_args_add(&args, kv[i].data, kv[i].len);
+        ngx_http_mdm_args_add(a, kv[i].data, kv[i].len);
     }
 
-    return ngx_http_mdm_eval(r, &args, ngx_http_mdm_ddm_view_written);
-}
-
-
-static ngx_int_t
-ngx_http_mdm_ddm_view_written(ngx_http_request_t *r, redisReply *reply)
-{
-    char                   **ids, **p;
-    ngx_http_mdm_ddm_op_t   *op;
-
-    op = ngx_http_mdm_ddm_op(r);
-    ids = op->enrs->elts;
-
-    if (reply->type != REDIS_REPLY_INTEGER) {
-        return ngx_http_mdm_api_unexpected(r, "ddm_view");
-    }
-
-    if (reply->integer > 0) {
-        op->changed = 1;
-    }
-
-    if (reply->integer == 2) {
-        p = ngx_array_push(op->notify);
-        if (p == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-        *p = ids[op->enr_next];
-    }
-
-    op->enr_next++;
-
-    return ngx_http_mdm_ddm_view_next(r);
+    return NGX_OK;
 }
 
 

@@ -4,6 +4,7 @@
 # enrollment sets, 204/304, the views materialised into each enrollment's
 # keys (items and DeclarationsToken), one coalesced DeclarativeManagement
 # command per device, and bad requests refused with nothing stored.
+# Has component sections (t/README.md): the 700-enrollment fan-out.
 
 use strict;
 use warnings;
@@ -281,6 +282,38 @@ is(api('DELETE', "/v1/enrollment-sets-all/$B")->{status}, 304,
 is_deeply(api('GET', "/v1/enrollment-sets/$B")->{json}, [], 'no sets left');
 is_deeply($t->redis('SMEMBERS', key_ddm_set_enrs('base')), [],
           'the set lists no enrollment');
+
+# --- a fan-out over several windows (component section) ---------------------
+# 700 enrollments assigned a set, written straight into Redis as
+# ddm_set.lua and ddm_enr.lua store an assignment (700 enrollments through
+# the check-in path would only make the test slow); one PUT then rewrites
+# all their views, 256 calls at a time, and gives each one command.
+
+my @many = map { sprintf 'FAN-%04d', $_ } 1 .. 700;
+for my $id (@many) {
+    $t->redis('HSET', key_enr($id), 'type', 'Device', 'enabled', '1',
+              'topic', $topic, 'token', 'ab' x 32, 'push_magic', "m-$id");
+    $t->redis('SADD', key_ddm_set_enrs('fan'), $id);
+    $t->redis('SADD', key_ddm_esets($id), 'fan');
+}
+my $fan = decl('com.apple.management.properties', 'fan-props', { n => 1 });
+is(api('PUT', '/v1/declarations', $fan)->{status}, 204, 'a declaration for the fan-out');
+is(api('PUT', '/v1/set-declarations/fan?declaration=fan-props')->{status}, 204,
+   'into the set of 700');
+my $fan_tok = api('GET', '/v1/declarations/fan-props')->{json}{ServerToken};
+my $want = declarations_token('fan-props' => $fan_tok);
+is(scalar(grep { ($t->redis('HGET', key_ddm($_), 'token') // '') eq $want } @many),
+   700, 'every view of the 700 holds it');
+is(scalar(grep { scalar(queue_of($_)) == 1 } @many), 700, 'each got one command');
+is(api('PUT', '/v1/declarations',
+       decl('com.apple.management.properties', 'fan-props', { n => 2 }))->{status},
+   204, 'an edit');
+$fan_tok = api('GET', '/v1/declarations/fan-props')->{json}{ServerToken};
+$want = declarations_token('fan-props' => $fan_tok);
+is(scalar(grep { ($t->redis('HGET', key_ddm($_), 'token') // '') eq $want } @many),
+   700, 'every view follows the edit');
+is(scalar(grep { scalar(queue_of($_)) == 1 } @many), 700,
+   'and no second command while the first is pending');
 
 # --- authentication --------------------------------------------------------
 

@@ -162,6 +162,15 @@ ok($t->wait_for(sub { token_field('quirk', 'status') eq 'revoked' }, 15),
 like(token_field('quirk', 'error'), qr/^9625 /, '... error recorded');
 is($t->redis('ZCARD', key_vpp_assets('quirk')), 0, 'nothing synced for it');
 
+# --- a token close to its expiry ------------------------------------------------------
+my @soon = gmtime(time + 10 * 86400);
+my $soon_date = sprintf '%04d-%02d-%02dT%02d:%02d:%02d+0000', $soon[5] + 1900, $soon[4] + 1, @soon[3, 2, 1, 0];
+my $expiring = $vpp->add_location(orgName => 'Expiring', expDate => $soon_date);
+is(api('PUT', '/v1/vpp/tokens/expiring', $expiring)->{status}, 201, 'a token that expires in 10 days, uploaded');
+ok($t->wait_for(sub { worker_log('w2') =~ /vpp expiring: the content token expires in (9|10) days/ }, 15),
+   'the worker warns that it expires soon');
+is(token_field('expiring', 'status'), 'ok', '... and uses it meanwhile');
+
 # --- a token another MDM claims ---------------------------------------------------------
 my $claimed = $vpp->add_location(orgName => 'Shared', assets => [{ adamId => $app }]);
 $vpp->control('POST', 'token', { sToken => $claimed, mdmInfo => { id => 'other-mdm', name => 'Other MDM' } });

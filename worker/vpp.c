@@ -16,6 +16,7 @@
 #include "mdm_script.h"
 #include "metrics.h"
 #include "vpp_int.h"
+#include "vpp/mdm_vpp_token.h"
 
 static void token_loaded(wk_redis_t *link, redisReply *r, void *data);
 static void assets_maybe(wk_vpp_t *v);
@@ -277,6 +278,21 @@ set_config(wk_vpp_t *v)
 }
 
 
+/* A token has a year; Apple says when it ends on every answer. A month
+ * ahead, every check says so (the operator downloads a new one). */
+static void
+warn_expiry(wk_vpp_t *v, const char *date)
+{
+    int64_t  at = date ? mdm_vpp_date_parse(date) : -1;
+    double   left = (double) at - ev_now(v->loop);
+
+    if (at > 0 && left < 30 * 86400.) {
+        wk_warn("vpp %s: the content token expires in %lld days (%s): "
+                "upload a new one", v->cur.name, (long long) (left / 86400.), date);
+    }
+}
+
+
 static void
 on_config(wk_vpp_t *v, wk_vpp_outcome_e o, mdm_vpp_reply_t *r)
 {
@@ -310,6 +326,7 @@ on_config(wk_vpp_t *v, wk_vpp_outcome_e o, mdm_vpp_reply_t *r)
         wk_vpp_next_location(v);
         return;
     }
+    warn_expiry(v, c.token_expiration);
     token_set(v, "status", "ok", "error", "", "checked", now,
               "location_name", c.location_name, "country", c.country,
               "uid", c.uid ? c.uid : "", "failures", "0", NULL);
