@@ -18,6 +18,7 @@ my %env = (
     MDM_PORT => $t->port('mdm'), API_PORT => $t->port('api'),
     REDIS_PORT => $t->port('redis'), APNS_PORT => $t->port('apns'),
     VPP_PORT => $t->port('vpp'),
+    DEP_PORT => $t->port('dep'),
 );
 local @ENV{keys %env} = values %env;
 
@@ -157,11 +158,22 @@ ok($t->wait_for(sub {
    'the worker checked the dev token with vpp-mock and synced its three assets')
     or diag explain $vtok;
 
+# Device Assignment: dep-mock's seeded organisation, synced by the worker
+# with the token dep-mock issued to the dev key (docs/dep.md)
+like($dev{DEP_MOCK_URL} // '', qr{^http://127\.0\.0\.1:$env{DEP_PORT}$}, 'dev.env has DEP_MOCK_URL');
+$t->{ports}{redis} = $env{REDIS_PORT};
+my $dep_cursor = key_dep_cursor($dev{DEP_NAME} // 'dev');
+ok($t->wait_for(sub {
+        my %c = @{ $t->redis('HGETALL', $dep_cursor) || [] };
+        ($c{phase} // '') eq 'sync' && ($c{devices} // 0) == 100 }, 30),
+   'the worker fetched dep-mock\'s 100 seeded devices and syncs');
+$t->redis_close;
+
 $out = `tools/dev-stack.sh start $MDM::Test::BUILD 2>&1`;
 like($out, qr/already running/, 'a second start says so instead of starting twice');
 
 my @pids = map { MDM::Test::slurp($_) + 0 } glob("$env{MDM_VAR}/run/*.pid");
-is(scalar @pids, 5, 'five processes started (redis, nginx, apns-mock, vpp-mock, mdm-worker)');
+is(scalar @pids, 6, 'six processes started (redis, nginx, apns-mock, vpp-mock, dep-mock, mdm-worker)');
 
 $out = `tools/dev-stack.sh stop 2>&1`;
 is($?, 0, 'stop succeeds');

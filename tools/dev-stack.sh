@@ -1,7 +1,8 @@
 #!/bin/bash
 # The local development stack behind `make run` / `make stop`: redis-server,
 # Debian's nginx loading the built module, mdm-worker, apns-mock standing
-# in for Apple's push service and vpp-mock for Apple's Apps and Books.
+# in for Apple's push service, vpp-mock for Apple's Apps and Books and
+# dep-mock for Apple's Device Assignment service.
 # Everything lives under var/ (or $MDM_VAR).
 #   dev-stack.sh start [build dir]     start what is not running
 #   dev-stack.sh stop                  stop exactly what start started
@@ -22,6 +23,7 @@ API_PORT=${API_PORT:-8444}
 REDIS_PORT=${REDIS_PORT:-16379}
 APNS_PORT=${APNS_PORT:-12197}
 VPP_PORT=${VPP_PORT:-12198}
+DEP_PORT=${DEP_PORT:-12199}
 TOPIC=com.apple.mgmt.External.ngx-mdm-dev
 NGINX=${MDM_NGINX:-/usr/sbin/nginx}
 
@@ -291,6 +293,27 @@ JSON
     sed -n 's/^sToken dev //p' "$VAR/log/vpp-mock.out" > "$VAR/vpp.vpptoken"
 }
 
+# dep-mock in place of Apple's Device Assignment service, with a seeded
+# organisation of 100 devices; the MDM's token PKI (key + certificate) is
+# "uploaded" to it and the .p7m it hands back is the worker's dep_token,
+# as an admin would download it from Apple Business Manager (docs/dep.md).
+start_dep_mock() {
+    running dep-mock && return 0
+    port_free "$DEP_PORT" DEP_PORT
+    "$ROOT/tools/dep-mock/dep-mock" --port "$DEP_PORT" --seed 100 \
+        > "$VAR/log/dep-mock.out" 2>&1 &
+    echo $! > "$RUN/dep-mock.pid"
+    wait_port "$DEP_PORT"
+    [ -f "$PKI/dep.key" ] || openssl_quiet req -x509 -newkey rsa:2048 -nodes \
+        -days 365 -subj /CN=depserver \
+        -addext keyUsage=keyEncipherment,digitalSignature \
+        -keyout "$PKI/dep.key" -out "$PKI/dep.pem"
+    curl -sf --data-binary "@$PKI/dep.pem" -o "$VAR/dep.p7m" \
+        "http://127.0.0.1:$DEP_PORT/_mock/token" \
+    || { echo "dev-stack: dep-mock issued no server token" >&2; return 1; }
+    [ -f "$VAR/dep.seal" ] || openssl rand -hex 32 > "$VAR/dep.seal"
+}
+
 # The seeded location's token, uploaded through the API as an operator would.
 store_vpp_token() {
     curl -sf --cacert "$PKI/device-ca.pem" -u "nanomdm:$(cat "$VAR/api.key")" \
@@ -343,6 +366,10 @@ vpp_url = http://127.0.0.1:$VPP_PORT/mdm/v2
 vpp_notify_url = https://localhost:$MDM_PORT/vpp/notify
 vpp_interval_ms = 1000
 vpp_poll_interval = 5
+dep_token = dev $VAR/dep.p7m $PKI/dep.key
+dep_url = http://127.0.0.1:$DEP_PORT
+dep_seal_key = $(cat "$VAR/dep.seal")
+dep_interval_ms = 60000
 CONF
     "$BUILD/mdm-worker" -c "$VAR/mdm-worker.conf" \
         > "$VAR/log/mdm-worker.log" 2>&1 &
@@ -408,12 +435,14 @@ ATTEST_AUTHORITY=$PKI/attest
 VPP_MOCK_URL=http://127.0.0.1:$VPP_PORT
 VPP_LOCATION=dev
 VPP_TOKEN_FILE=$VAR/vpp.vpptoken
+DEP_MOCK_URL=http://127.0.0.1:$DEP_PORT
+DEP_NAME=dev
 ENV
 }
 
 start() {
     if redis_running && running nginx && running mdm-worker \
-       && running apns-mock && running vpp-mock
+       && running apns-mock && running vpp-mock && running dep-mock
     then
         echo "ngx_mdm dev stack is already running ($VAR/dev.env):"
         cat "$VAR/dev.env"
@@ -424,6 +453,7 @@ start() {
     start_redis
     start_apns_mock
     start_vpp_mock
+    start_dep_mock
     start_nginx
     store_push_cert
     ddm_catalogue
@@ -457,6 +487,7 @@ stop() {
     stop_one nginx
     stop_one apns-mock
     stop_one vpp-mock
+    stop_one dep-mock
     stop_one redis
     for n in $(seq 1 "$CLUSTER_NODES"); do
         stop_one "redis-$n"
