@@ -377,6 +377,27 @@ static ngx_command_t  ngx_http_mdm_commands[] = {
       offsetof(ngx_http_mdm_loc_conf_t, acme.order_ttl),
       NULL },
 
+    { ngx_string("mdm_wellknown"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_mdm_set_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) NGX_HTTP_MDM_WELLKNOWN },
+
+    { ngx_string("mdm_wellknown_server"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
+      ngx_http_mdm_wellknown_set_server,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, wellknown.rules),
+      NULL },
+
+    { ngx_string("mdm_wellknown_message"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mdm_loc_conf_t, wellknown.message),
+      NULL },
+
     { ngx_string("mdm_scep_record_retention"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_sec_slot,
@@ -546,6 +567,7 @@ ngx_http_mdm_create_loc_conf(ngx_conf_t *cf)
     ngx_http_mdm_limits_create_conf(conf);
     ngx_http_mdm_scep_create_conf(&conf->scep);
     ngx_http_mdm_acme_create_conf(&conf->acme);
+    ngx_http_mdm_wellknown_create_conf(&conf->wellknown);
 
     return conf;
 }
@@ -601,7 +623,12 @@ ngx_http_mdm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (ngx_http_mdm_acme_merge_conf(cf, &prev->acme, &conf->acme,
                                      conf->endpoint == NGX_HTTP_MDM_ACME)
-        != NGX_CONF_OK)
+        != NGX_CONF_OK
+        || ngx_http_mdm_wellknown_merge_conf(cf, &prev->wellknown,
+                                             &conf->wellknown,
+                                             conf->endpoint
+                                             == NGX_HTTP_MDM_WELLKNOWN)
+           != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
     }
@@ -773,6 +800,9 @@ ngx_http_mdm_set_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
         clcf->handler = ngx_http_mdm_acme_handler;
         mcf->scep_used = 1;
+        break;
+    case NGX_HTTP_MDM_WELLKNOWN:
+        clcf->handler = ngx_http_mdm_wellknown_handler;
         break;
     default:
         clcf->handler = ngx_http_mdm_device_handler;

@@ -12,6 +12,7 @@
 #include "ngx_mdm_redis.h"
 #include "ngx_http_mdm_scep.h"
 #include "ngx_http_mdm_acme_conf.h"
+#include "ngx_http_mdm_wellknown.h"
 #include "enroll/mdm_ca.h"
 
 
@@ -23,6 +24,7 @@
 #define NGX_HTTP_MDM_METRICS        6
 #define NGX_HTTP_MDM_SCEP           10
 #define NGX_HTTP_MDM_ACME           11
+#define NGX_HTTP_MDM_WELLKNOWN      13
 #define NGX_HTTP_MDM_DDM_ASSETS     12  /* DDM asset data, device identity */
 #define NGX_HTTP_MDM_VPP_NOTIFY     20
 
@@ -81,6 +83,7 @@ typedef struct {
     time_t                      renew_grace;  /* previous cert after renewal */
     ngx_http_mdm_scep_conf_t    scep;
     ngx_http_mdm_acme_conf_t    acme;
+    ngx_http_mdm_wellknown_conf_t  wellknown;
 } ngx_http_mdm_loc_conf_t;
 
 

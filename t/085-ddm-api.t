@@ -147,6 +147,19 @@ for my $b (@bad) {
 }
 is($t->redis_snapshot, $before, 'refused declarations stored nothing');
 
+# dry run: validated and answered, nothing stored
+$r = api('PUT', '/v1/declarations?dryrun=1',
+         decl('com.apple.configuration.passcode.settings', 'cfg-dry', { MinimumLength => 4 }));
+is($r->{status}, 200, 'a dry run of a valid declaration: 200');
+ok($r->{json}{valid}, 'valid');
+like($r->{json}{ServerToken} // '', qr/^[0-9a-f]{32}$/, 'with the ServerToken it would get');
+is(api('PUT', '/v1/declarations?dryrun=1',
+       decl('com.apple.configuration.passcode.settings', 'cfg-dry', { MinimumLength => 99 }))
+   ->{json}{rule}, 'range', 'a dry run of an invalid one: the rule');
+is(api('PUT', '/v1/set-declarations/base?declaration=cfg-pass&dryrun=1')->{status}, 400,
+   'dryrun only on PUT /v1/declarations');
+is($t->redis_snapshot, $before, 'dry runs stored nothing');
+
 # --- sets -----------------------------------------------------------------
 
 $before = $t->redis_snapshot;

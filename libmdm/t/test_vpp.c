@@ -3,6 +3,7 @@
  * documented bodies (services.md §7.2–7.4) and on what must be refused.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,10 +66,12 @@ test_token(void)
 
     /* a pasted file with line breaks and a trailing newline */
     wrapped = malloc(n + 8);
-    memcpy(wrapped, file, 10);
-    memcpy(wrapped + 10, "\r\n", 2);
-    memcpy(wrapped + 12, file + 10, n - 10);
-    memcpy(wrapped + 2 + n, "\n", 2);
+    if (wrapped == NULL) {
+        ok(0, "malloc");
+        free(file);
+        return;
+    }
+    snprintf(wrapped, n + 8, "%.10s\r\n%s\n", file, file + 10);
     ok(mdm_vpp_token_parse(wrapped, strlen(wrapped), &t, &err) == MDM_OK,
        "line breaks in the file are dropped");
     is_str(t.stoken, file, "... also from the Bearer value");
