@@ -207,7 +207,7 @@ FUZZ_TARGETS  = checkin cms command pushcert identity plist_json event \
                 apns_reply worker_config webhook_json scep \
                 machineinfo ddm_status ddm_declaration ota \
                 webhook_conf apns_goaway ade_fields acme_jws profile dep_token vpp \
-                acme_attest inventory wellknown
+                acme_attest inventory wellknown albc
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS    ?= -1
 FUZZ_SMOKE_SECONDS ?= 3

@@ -681,7 +681,22 @@ s9() {
         "$(FMT=%.2f stat3 "${secs[@]}")" "" "" "≤ 2 s: $(met "$(median "${secs[@]}")" "<=" 2)"
 }
 
-for s in ${BENCH_ONLY:-s1 s2 s3 s5 s46 s8 s7 s9}; do "$s"; done
+# --- 10. Device Assignment sync (bench/dep_bench.pl) ------------------------
+s10() {
+    log "[load $(loadavg)] 10. DEP: mdm-worker fetching ${BENCH_DEP_N:-20000} devices from dep-mock"
+    local out
+    out=$(MDM_BUILD=$B BENCH_RUNS=$RUNS perl bench/dep_bench.pl) \
+        || { echo "bench: dep_bench failed" >&2; exit 1; }
+    f() { awk -v k="$1" '$1 == k { printf "%s (%s–%s)", $2, $3, $4 }' <<<"$out"; }
+    m() { awk -v k="$1" '$1 == k { print $2 }' <<<"$out"; }
+    row "10" "DEP fetch of ${BENCH_DEP_N:-20000} devices from dep-mock, pages of 1000, stored + linked, devices/s (ref: the same pages fetched, not stored)" \
+        "$(f dep_sync_devices_per_s)" "$(f dep_fetch_only_devices_per_s)" \
+        "$(awk -v a="$(m dep_sync_devices_per_s)" -v b="$(m dep_fetch_only_devices_per_s)" 'BEGIN { printf "%.2f", a / b }')" ""
+    row "10" "  mdm-worker CPU µs per device" "$(f dep_worker_cpu_us_per_device)" "" "" ""
+    row "10" "  Redis used_memory per DEP device (record + link), bytes" "$(f dep_redis_bytes_per_device)" "" "" ""
+}
+
+for s in ${BENCH_ONLY:-s1 s2 s3 s5 s46 s8 s7 s9 s10}; do "$s"; done
 
 # --- report --------------------------------------------------------------------
 mkdir -p "$(dirname "$OUT")"

@@ -407,6 +407,13 @@ const mdm_schema_key_t mdm_schema_keys[MDM_K_COUNT] = {
         "PayloadIdentifier, value = its PayloadUUID; what the reconcile "
         "compares the desired state with" },
 
+    [MDM_K_ALBC] = { "albc", "hash", MDM_TAG_DEVICE,
+        "mdm:{<id>}:albc",
+        "the device's Activation Lock bypass code (services.md §8.1), from "
+        "its ActivationLockBypassCode results by mdm-worker: `device_code` "
+        "(the last non-empty one, never overwritten by an empty one), "
+        "`device_at` (unix s reported)" },
+
     [MDM_K_VPP_LOCATIONS] = { "vpp_locations", "set", MDM_TAG_GLOBAL,
         "mdm:vpp:locations",
         "Apps and Books locations with a content token (docs/vpp.md): the "

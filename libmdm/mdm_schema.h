@@ -83,6 +83,7 @@ typedef enum {
     MDM_K_INV,
     MDM_K_INV_APPS,
     MDM_K_INV_PROFILES,
+    MDM_K_ALBC,
     MDM_K_VPP_LOCATIONS,
     MDM_K_VPP_TOKEN,
     MDM_K_VPP_ASSET,

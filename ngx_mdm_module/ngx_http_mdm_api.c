@@ -98,6 +98,10 @@ static ngx_http_mdm_api_route_t  ngx_http_mdm_api_routes[] = {
       NGX_HTTP_MDM_API_REST,
       { { NGX_HTTP_MDM_API_GET_HEAD, 0, ngx_http_mdm_api_inventory } } },
 
+    { ngx_string("/v1/enrollments/"), ngx_string("/bypass-code"),
+      NGX_HTTP_MDM_API_REST,
+      { { NGX_HTTP_MDM_API_GET_HEAD, 0, ngx_http_mdm_api_bypass_code } } },
+
     { ngx_string("/v1/enrollments/"), ngx_string("/applications"),
       NGX_HTTP_MDM_API_REST,
       { { NGX_HTTP_MDM_API_GET_HEAD, 0, ngx_http_mdm_api_applications } } },

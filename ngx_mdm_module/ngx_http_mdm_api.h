@@ -201,10 +201,12 @@ ngx_int_t ngx_http_mdm_api_enrollment_profiles(ngx_http_request_t *r,
     ngx_str_t *path);
 
 /* ngx_http_mdm_api_inventory.c: GET /v1/enrollments/<id>/inventory,
- * GET /v1/enrollments/<id>/applications */
+ * GET /v1/enrollments/<id>/applications, .../bypass-code */
 ngx_int_t ngx_http_mdm_api_inventory(ngx_http_request_t *r,
     ngx_str_t *path);
 ngx_int_t ngx_http_mdm_api_applications(ngx_http_request_t *r,
+    ngx_str_t *path);
+ngx_int_t ngx_http_mdm_api_bypass_code(ngx_http_request_t *r,
     ngx_str_t *path);
 
 /* ngx_http_mdm_api_ddm_status.c: GET /v1/declaration-status/<ids>,

@@ -103,6 +103,7 @@ ngx_http_mdm_api_ddm_query(ngx_http_request_t *r, ngx_http_mdm_ddm_op_t *op,
         { ngx_string("nonotify"), ngx_null_string, 0 },
         { ngx_string("declaration"), ngx_null_string, 0 },
         { ngx_string("set"), ngx_null_string, 0 },
+        { ngx_string("dryrun"), ngx_null_string, 0 },
         { ngx_null_string, ngx_null_string, 0 }
     };
 
@@ -119,8 +120,13 @@ ngx_http_mdm_api_ddm_query(ngx_http_request_t *r, ngx_http_mdm_ddm_op_t *op,
                    && ngx_strcasecmp(v->data, (u_char *) "no") != 0
                    && ngx_strcasecmp(v->data, (u_char *) "off") != 0;
 
+    /* dryrun: PUT /v1/declarations only (the one PUT without a want) */
+    op->dryrun = q[3].set && !(q[3].value.len == 1
+                               && q[3].value.data[0] == '0');
+
     if ((q[1].set && (want == NULL || want[0] != 'd'))
-        || (q[2].set && (want == NULL || want[0] != 's')))
+        || (q[2].set && (want == NULL || want[0] != 's'))
+        || (q[3].set && (want != NULL || r->method != NGX_HTTP_PUT)))
     {
         *err = "unexpected query parameter";
         return NGX_DECLINED;
@@ -401,6 +407,14 @@ ngx_http_mdm_api_decl_parse(ngx_http_request_t *r)
     }
 
     op->parsed = 1;
+
+    if (op->dryrun) {
+        json = json_pack("{s:b,s:s,s:s,s:s}", "valid", 1,
+                         "Identifier", op->d.identifier, "Type", op->d.type,
+                         "ServerToken", op->d.server_token);
+        return json ? ngx_http_mdm_api_send_json(r, NGX_HTTP_OK, json)
+                    : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     return ngx_http_mdm_api_decl_store(r, op);
 }

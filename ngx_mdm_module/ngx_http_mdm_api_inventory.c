@@ -5,6 +5,8 @@
  *   GET /v1/enrollments/<id>/inventory      {"<RequestType>.<key>":
  *                                            {"at", "value"}, ...}
  *   GET /v1/enrollments/<id>/applications   the latest application list
+ *   GET /v1/enrollments/<id>/bypass-code    the device's Activation Lock
+ *                                            bypass code and its escrow hash
  *
  * One read of one key in the enrollment's slot each.
  */
@@ -16,6 +18,7 @@
 #include <jansson.h>
 
 #include "mdm_keys.h"
+#include "albc/mdm_albc.h"
 #include "ngx_http_mdm_module.h"
 #include "ngx_http_mdm_api.h"
 
@@ -27,6 +30,70 @@ static ngx_int_t ngx_http_mdm_api_inventory_done(ngx_http_request_t *r,
     redisReply *reply);
 static ngx_int_t ngx_http_mdm_api_applications_done(ngx_http_request_t *r,
     redisReply *reply);
+static ngx_int_t ngx_http_mdm_api_bypass_done(ngx_http_request_t *r,
+    redisReply *reply);
+
+
+ngx_int_t
+ngx_http_mdm_api_bypass_code(ngx_http_request_t *r, ngx_str_t *path)
+{
+    return ngx_http_mdm_api_inventory_read(r, path, "HGETALL", MDM_K_ALBC,
+                                           ngx_http_mdm_api_bypass_done);
+}
+
+
+/* {"device_code", "device_hash", "device_at"}, or 404 before one */
+static ngx_int_t
+ngx_http_mdm_api_bypass_done(ngx_http_request_t *r, redisReply *reply)
+{
+    char           hash[MDM_ALBC_HASH_LEN + 1];
+    size_t         i;
+    json_t        *root;
+    redisReply    *f, *v;
+    unsigned char  raw[MDM_ALBC_RAW_LEN];
+
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        return ngx_http_mdm_api_unexpected(r, "HGETALL");
+    }
+
+    root = json_object();
+    if (root == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    for (i = 0; i + 1 < reply->elements; i += 2) {
+        f = reply->element[i];
+        v = reply->element[i + 1];
+
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+
+        if (ngx_strcmp(f->str, "device_code") == 0) {
+            json_object_set_new(root, "device_code",
+                                json_stringn(v->str, v->len));
+
+            if (mdm_albc_decode(v->str, v->len, raw) == 0
+                && mdm_albc_hash(raw, hash) == 0)
+            {
+                json_object_set_new(root, "device_hash", json_string(hash));
+            }
+
+        } else if (ngx_strcmp(f->str, "device_at") == 0) {
+            json_object_set_new(root, "device_at",
+                                json_integer(ngx_atotm((u_char *) v->str,
+                                                       v->len)));
+        }
+    }
+
+    if (json_object_get(root, "device_code") == NULL) {
+        json_decref(root);
+        return ngx_http_mdm_api_refuse(r, NGX_HTTP_NOT_FOUND,
+                                       "no bypass code reported");
+    }
+
+    return ngx_http_mdm_api_send_json(r, NGX_HTTP_OK, root);
+}
 
 
 ngx_int_t

@@ -36,6 +36,7 @@ struct ngx_http_mdm_ddm_op_s {
     char                       *id;
     ngx_uint_t                  changed;   /* 204, else 304 */
     ngx_uint_t                  nonotify;
+    ngx_uint_t                  dryrun;    /* validate, store nothing */
     ngx_http_mdm_ddm_done_pt    done;      /* once every view is written */
 
     /* PUT /v1/declarations: the parsed declaration, the sets holding it */

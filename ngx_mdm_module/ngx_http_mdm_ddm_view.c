@@ -11,9 +11,10 @@
  *
  * An enrollment whose token changed and which has no DeclarativeManagement
  * command pending is marked pending by ddm_view.lua; those are then given
- * one command, enqueued in chunks with a push (enqueue.lua), unless the
- * request said nonotify. The mark goes when the device fetches its tokens
- * or items, so ten quick changes make one sync per device.
+ * one command, enqueued in chunks with a push (enqueue.lua). A request
+ * that said nonotify marks nothing, so a later change still notifies. The
+ * mark goes when the device fetches its tokens or items, so ten quick
+ * changes make one sync per device.
  */
 
 #include <ngx_config.h>
@@ -743,7 +744,7 @@ ngx_http_mdm_ddm_view_args(ngx_http_request_t *r, ngx_http_mdm_ddm_op_t *op,
     }
 
     rc = ngx_http_mdm_ddm_script(r, a, "ddm_view", MDM_K_DDM_ITEMS,
-                                 MDM_K_DDM, ids[op->win_start + k], 3 + 2 * m);
+                                 MDM_K_DDM, ids[op->win_start + k], 4 + 2 * m);
     if (rc == NGX_OK) {
         rc = ngx_http_mdm_args_add_int(r, a, ngx_time());
     }
@@ -761,6 +762,8 @@ ngx_http_mdm_ddm_view_args(ngx_http_request_t *r, ngx_http_mdm_ddm_op_t *op,
         return NGX_ERROR;
     }
 
+    ngx_http_mdm_args_add_cstr(a, op->nonotify ? "0" : "1");
+
     for (i = 0; i < 2 * m; i++) {
         ngx_http_mdm_args_add(a, kv[i].data, kv[i].len);
     }
@@ -771,8 +774,7 @@ ngx_http_mdm_ddm_view_args(ngx_http_request_t *r, ngx_http_mdm_ddm_op_t *op,
 
 /*
  * One DeclarativeManagement command for every enrollment marked, in
- * chunks; with nonotify the marks stay and the next change or sync clears
- * them.
+ * chunks (with nonotify ddm_view.lua marked none).
  */
 static ngx_int_t
 ngx_http_mdm_ddm_notify(ngx_http_request_t *r)

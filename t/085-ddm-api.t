@@ -147,6 +147,19 @@ for my $b (@bad) {
 }
 is($t->redis_snapshot, $before, 'refused declarations stored nothing');
 
+# dry run: validated and answered, nothing stored
+$r = api('PUT', '/v1/declarations?dryrun=1',
+         decl('com.apple.configuration.passcode.settings', 'cfg-dry', { MinimumLength => 4 }));
+is($r->{status}, 200, 'a dry run of a valid declaration: 200');
+ok($r->{json}{valid}, 'valid');
+like($r->{json}{ServerToken} // '', qr/^[0-9a-f]{32}$/, 'with the ServerToken it would get');
+is(api('PUT', '/v1/declarations?dryrun=1',
+       decl('com.apple.configuration.passcode.settings', 'cfg-dry', { MinimumLength => 99 }))
+   ->{json}{rule}, 'range', 'a dry run of an invalid one: the rule');
+is(api('PUT', '/v1/set-declarations/base?declaration=cfg-pass&dryrun=1')->{status}, 400,
+   'dryrun only on PUT /v1/declarations');
+is($t->redis_snapshot, $before, 'dry runs stored nothing');
+
 # --- sets -----------------------------------------------------------------
 
 $before = $t->redis_snapshot;
@@ -226,7 +239,9 @@ is($t->redis('HGET', key_ddm($B), 'token'), $t->redis('HGET', key_ddm($A), 'toke
 
 # --- touch and notify ------------------------------------------------------
 
+ok(!$t->redis('HEXISTS', key_ddm($B), 'notify'), 'nonotify: not marked pending either');
 is(api('POST', '/v1/declarations/act-1/touch')->{status}, 204, 'touch: 204');
+is(scalar(queue_of($B)), 1, 'the next change notifies the enrollment assigned with nonotify');
 my $act_tok2 = api('GET', '/v1/declarations/act-1')->{json}{ServerToken};
 isnt($act_tok2, $act_tok, 'touch gives a new ServerToken');
 is($t->redis('HGET', key_ddm_items($A), 'act-1'), "activation $act_tok2",

@@ -5,7 +5,8 @@
 # InstalledApplicationList results into the enrollment's inventory (a
 # result too large for its event read from the stored result), readable
 # through the API; a ProfileList that lacks an installed profile gets it
-# queued again; a malformed result logged and not stored.
+# queued again; a malformed result logged and not stored; the device's
+# Activation Lock bypass code kept (the last non-empty one) with its hash.
 
 use strict;
 use warnings;
@@ -236,9 +237,43 @@ is($t->redis('HGET', key_cmd($q[0]), 'type'), 'InstallProfile', 'an InstallProfi
 
 $u = command($A, '{"request_type":"ProfileList","ManagedOnly":true}');
 is($u, $q[0], 'the device gets the InstallProfile first');
-report($A, Status => 'Acknowledged', CommandUUID => $u);
+my ($pl, $pltype) = report($A, Status => 'Acknowledged', CommandUUID => $u);
 ok($t->wait_for(sub { state_of($A, 'com.example.wifi') eq 'installed' }),
    'and is back to installed');
+is($pltype, 'ProfileList', 'then the ProfileList');
+report($A, Status => 'Acknowledged', CommandUUID => $pl,
+       ProfileList => [ subdict(PayloadIdentifier => 'com.example.wifi',
+                                PayloadUUID => '7A0C-0001', IsManaged => true()) ]);
+ok($t->wait_for(sub { ($t->redis('HGET', key_inv_profiles($A), 'com.example.wifi') // '') eq '7A0C-0001' }),
+   'which lists it again');
+is(state_of($A, 'com.example.wifi'), 'installed', 'installed it stays');
+
+# --- Activation Lock bypass code: the last non-empty one kept ----------------
+
+$u = command($A, '{"request_type":"ActivationLockBypassCode"}');
+report($A, Status => 'Acknowledged', CommandUUID => $u,
+       ActivationLockBypassCode => '3UM43-PUYVY-QYD1-UVCC-HEHJ-FKA4');
+ok($t->wait_for(sub { $t->redis('HGET', key_albc($A), 'device_code') }),
+   'an ActivationLockBypassCode result kept');
+$r = api('GET', "/v1/enrollments/$A/bypass-code");
+is($r->{json}{device_code}, '3UM43-PUYVY-QYD1-UVCC-HEHJ-FKA4',
+   'GET /v1/enrollments/<id>/bypass-code');
+like($r->{json}{device_hash} // '', qr/^6ab40d5e[0-9a-f]{50}0014b5$/,
+     'with its escrow hash (the published vector)');
+is(api('GET', "/v1/enrollments/$B/bypass-code")->{status}, 404,
+   'none reported: 404');
+
+$u = command($A, '{"request_type":"ActivationLockBypassCode"}');
+report($A, Status => 'Acknowledged', CommandUUID => $u, ActivationLockBypassCode => '');
+ok($t->wait_for(sub { worker_log() =~ /\Q$A\E reports no bypass code; the kept one stays/ }),
+   'an empty code reported');
+$u = command($A, '{"request_type":"ActivationLockBypassCode"}');
+report($A, Status => 'Acknowledged', CommandUUID => $u,
+       ActivationLockBypassCode => 'NOT-A-CODE');
+ok($t->wait_for(sub { worker_log() =~ /ActivationLockBypassCode \Q$u\E of \Q$A\E not stored: not a bypass code/ }),
+   'a malformed code: one log line');
+is($t->redis('HGET', key_albc($A), 'device_code'), '3UM43-PUYVY-QYD1-UVCC-HEHJ-FKA4',
+   'neither replaced the kept code');
 
 $t->stop('worker', 'TERM');
 is($?, 0, 'the worker drains and exits 0');

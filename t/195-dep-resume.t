@@ -96,6 +96,13 @@ my %bad = (
     'bad{name' => [ "bad{name $tf->{p7m} $tf->{key}", qr/a name is 1 to 64 of/ ],
 );
 my $badconf = conf('bad.conf', map { "dep_token = $bad{$_}[0]" } sort keys %bad);
+my $check = `$worker_bin --check-config -c $badconf 2>&1`;
+is($? >> 8, 1, '--check-config refuses the bad tokens');
+is(scalar(() = $check =~ /^mdm-worker: dep_token /mg), scalar keys %bad,
+   '... one line each') or diag $check;
+like($check, qr/does not decrypt with this server's key/, '... saying why');
+is(system("$worker_bin --check-config -c $good >/dev/null 2>&1"), 0,
+   '--check-config passes the good one');
 $t->spawn('wb', {}, $worker_bin, '-c', $badconf, '--name', 'wb');
 ok($t->wait_for(sub { (() = wlog('wb') =~ /nothing of it is stored/g) == keys %bad }, 10),
    'each bad token is one error line');

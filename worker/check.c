@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "dep_token.h"
 #include "redis_addr.h"
 #include "webhook_conf.h"
 
@@ -106,6 +107,36 @@ check_webhooks(int *n, const wk_config_t *cf)
 }
 
 
+/* Each token decrypted as a start would (a bad file, the wrong key), and
+ * the seal key they need. */
+static void
+check_dep(int *n, const wk_config_t *cf)
+{
+    unsigned char key[MDM_DEP_SEAL_KEY_LEN];
+    char err[1024];
+    wk_dep_token_t *t;
+
+    if (cf->ndep_tokens == 0) {
+        return;
+    }
+    if (!valid_url(cf->dep_url)) {
+        problem(n, "dep_url", "is not an http(s):// URL", cf->dep_url);
+    }
+    check_file(n, "dep_ca", cf->dep_ca);
+    if (mdm_dep_seal_key_hex(cf->dep_seal_key, key) != 0) {
+        print_problem(n, "dep_seal_key: must be 64 hex digits with dep_token");
+    }
+    t = malloc(sizeof(*t));
+    for (int i = 0; t && i < cf->ndep_tokens; i++) {
+        if (wk_dep_token_load(cf->dep_tokens[i], t, err, sizeof(err)) != 0) {
+            print_problem(n, err);
+        }
+        mdm_dep_token_clear(&t->tok);
+    }
+    free(t);
+}
+
+
 static void
 check_order(int *n, const char *lo_key, long lo, const char *hi_key, long hi)
 {
@@ -137,6 +168,7 @@ check_values(int *n, const wk_config_t *cf)
     check_file(n, "webhook_ca", cf->webhook_ca);
     check_redis(n, cf->redis);
     check_webhooks(n, cf);
+    check_dep(n, cf);
     check_order(n, "backoff_base_ms", cf->backoff_base_ms,
                 "backoff_max_ms", cf->backoff_max_ms);
     check_order(n, "webhook_backoff_base_ms", cf->webhook_backoff_base_ms,

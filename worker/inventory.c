@@ -30,6 +30,7 @@
 #include "mdm_script.h"
 #include "mdm_store.h"
 #include "mdm_uuid.h"
+#include "albc/mdm_albc.h"
 #include "inventory/mdm_inventory.h"
 #include "profile/mdm_profile.h"
 #include "stream.h"
@@ -83,6 +84,8 @@ static void reinstall_next(wk_inv_job_t *j);
 static void on_body(wk_redis_t *link, redisReply *r, void *data);
 static void on_pending(wk_redis_t *link, redisReply *r, void *data);
 static void on_enqueued(wk_redis_t *link, redisReply *r, void *data);
+static void job_bypass_code(wk_inv_job_t *j, const char *raw, size_t len);
+static void on_bypass_stored(wk_redis_t *link, redisReply *r, void *data);
 
 
 /* EVALSHA sha 2 k1 k2 args... */
@@ -223,7 +226,9 @@ on_type(wk_redis_t *link, redisReply *r, void *data)
         return;
     }
 
-    if (mdm_inventory_kind(j->type) == MDM_INV_NONE
+    int albc = strcmp(j->type, "ActivationLockBypassCode") == 0;
+
+    if ((!albc && mdm_inventory_kind(j->type) == MDM_INV_NONE)
         || strcmp(j->ev.status, "Acknowledged") != 0)
     {
         inv->skipped++;
@@ -232,7 +237,11 @@ on_type(wk_redis_t *link, redisReply *r, void *data)
     }
 
     if (j->ev.raw != NULL && j->ev.raw_len > 0) {
-        job_inventory(j, (const char *) j->ev.raw, j->ev.raw_len);
+        if (albc) {
+            job_bypass_code(j, (const char *) j->ev.raw, j->ev.raw_len);
+        } else {
+            job_inventory(j, (const char *) j->ev.raw, j->ev.raw_len);
+        }
         return;
     }
 
@@ -278,6 +287,10 @@ on_raw(wk_redis_t *link, redisReply *r, void *data)
     if (r->type != REDIS_REPLY_STRING) {
         j->inv->skipped++;             /* the result expired meanwhile */
         job_end(j, 1);
+        return;
+    }
+    if (strcmp(j->type, "ActivationLockBypassCode") == 0) {
+        job_bypass_code(j, r->str, r->len);
         return;
     }
     job_inventory(j, r->str, r->len);
@@ -589,6 +602,75 @@ on_enqueued(wk_redis_t *link, redisReply *r, void *data)
     }
     j->next++;
     reinstall_next(j);
+}
+
+
+/*
+ * An ActivationLockBypassCode result: the code kept if it is one; an empty
+ * or absent code (the device has none now) never replaces a kept one.
+ */
+static void
+job_bypass_code(wk_inv_job_t *j, const char *raw, size_t len)
+{
+    plist_t root;
+    mdm_err_t err;
+    const char *code = NULL;
+    unsigned char bytes[MDM_ALBC_RAW_LEN];
+    char k[MDM_KEY_MAX], now[24];
+
+    if (mdm_plist_parse(raw, len, 64 * 1024, &root, &err) != MDM_OK) {
+        j->inv->failed++;
+        wk_warn("inventory: ActivationLockBypassCode %s of %s not stored: %s",
+                j->ev.command_uuid, j->ev.id, err.msg);
+        job_end(j, 1);
+        return;
+    }
+    int rc = mdm_plist_get_string(root, "ActivationLockBypassCode", &code,
+                                  &err);
+    if (rc != MDM_OK || code == NULL || code[0] == '\0') {
+        plist_free(root);
+        j->inv->skipped++;
+        wk_debug("inventory: %s reports no bypass code; the kept one stays",
+                 j->ev.id);
+        job_end(j, 1);
+        return;
+    }
+    if (mdm_albc_decode(code, strlen(code), bytes) != 0) {
+        plist_free(root);
+        j->inv->failed++;
+        wk_warn("inventory: ActivationLockBypassCode %s of %s not stored: "
+                "not a bypass code", j->ev.command_uuid, j->ev.id);
+        job_end(j, 1);
+        return;
+    }
+    mdm_key(k, MDM_K_ALBC, j->ev.id, NULL);
+    snprintf(now, sizeof(now), "%lld", (long long) ev_now(j->inv->loop));
+    rc = wk_redis_cmd(j->inv->cmd, on_bypass_stored, j,
+                      "HSET %s device_code %s device_at %s", k, code, now);
+    plist_free(root);
+    if (rc != 0) {
+        job_end(j, 0);
+    }
+}
+
+
+static void
+on_bypass_stored(wk_redis_t *link, redisReply *r, void *data)
+{
+    wk_inv_job_t *j = data;
+    (void) link;
+
+    if (r == NULL) {
+        job_end(j, 0);
+        return;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        wk_redis_error("inventory: bypass code: %s", r->str);
+    } else {
+        j->inv->stored++;
+        wk_debug("inventory: bypass code of %s stored", j->ev.id);
+    }
+    job_end(j, 1);
 }
 
 

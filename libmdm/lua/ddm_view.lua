@@ -6,14 +6,17 @@
 -- declaration-items costs one HGET, not a rendering.
 --
 -- KEYS: 1 mdm:{<id>}:ddm:items, 2 mdm:{<id>}:ddm
--- ARGV: 1 now, 2 DeclarationsToken, 3 the DeclarationItemsResponse, 4..
---       Identifier, '<kind> <ServerToken>', ... (each Identifier once)
--- Returns 0 (token unchanged), 1 (changed, a command is already pending)
--- or 2 (changed, and the enrollment is now marked for a
+-- ARGV: 1 now, 2 DeclarationsToken, 3 the DeclarationItemsResponse,
+--       4 notify ('1': the caller sends a DeclarativeManagement command to
+--       what this marks; '0': nonotify, nothing is marked, as no command
+--       would clear the mark), 5.. Identifier, '<kind> <ServerToken>', ...
+--       (each Identifier once)
+-- Returns 0 (token unchanged), 1 (changed, a command is already pending,
+-- or nonotify) or 2 (changed, and the enrollment is now marked for a
 -- DeclarativeManagement command: the caller enqueues one).
 
 local items, view = KEYS[1], KEYS[2]
-local now, token, doc = ARGV[1], ARGV[2], ARGV[3]
+local now, token, doc, notify = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 
 local old = redis.call('HMGET', view, 'token', 'doc')
 if old[1] == token and old[2] then
@@ -21,7 +24,7 @@ if old[1] == token and old[2] then
 end
 
 redis.call('DEL', items)
-for i = 4, #ARGV, 1000 do
+for i = 5, #ARGV, 1000 do
     redis.call('HSET', items, unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
 redis.call('HSET', view, 'token', token, 'doc', doc)
@@ -33,7 +36,7 @@ if old[1] == token then
 end
 redis.call('HSET', view, 'ts', now)
 
-if redis.call('HSETNX', view, 'notify', now) == 1 then
+if notify == '1' and redis.call('HSETNX', view, 'notify', now) == 1 then
     return 2
 end
 return 1

@@ -59,6 +59,7 @@ function K.prof_dev(id) return 'mdm:{' .. id .. '}:prof' end
 function K.inv(id) return 'mdm:{' .. id .. '}:inv' end
 function K.inv_apps(id) return 'mdm:{' .. id .. '}:inv:apps' end
 function K.inv_profiles(id) return 'mdm:{' .. id .. '}:inv:profiles' end
+function K.albc(id) return 'mdm:{' .. id .. '}:albc' end
 function K.vpp_locations() return 'mdm:vpp:locations' end
 function K.vpp_token(location) return 'mdm:vpp:{' .. location .. '}:token' end
 function K.vpp_asset(location, adamId) return 'mdm:vpp:{' .. location .. '}:asset:' .. adamId end

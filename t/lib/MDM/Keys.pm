@@ -67,6 +67,7 @@ our @EXPORT = qw(
     key_inv
     key_inv_apps
     key_inv_profiles
+    key_albc
     key_vpp_locations
     key_vpp_token
     key_vpp_asset
@@ -150,6 +151,7 @@ our %SCHEMA = (
     inv => { type => 'hash', tag => 'device', pattern => 'mdm:{<id>}:inv' },
     inv_apps => { type => 'string', tag => 'device', pattern => 'mdm:{<id>}:inv:apps' },
     inv_profiles => { type => 'hash', tag => 'device', pattern => 'mdm:{<id>}:inv:profiles' },
+    albc => { type => 'hash', tag => 'device', pattern => 'mdm:{<id>}:albc' },
     vpp_locations => { type => 'set', tag => 'global', pattern => 'mdm:vpp:locations' },
     vpp_token => { type => 'hash', tag => 'owner', pattern => 'mdm:vpp:{<location>}:token' },
     vpp_asset => { type => 'hash', tag => 'owner', pattern => 'mdm:vpp:{<location>}:asset:<adamId>' },
@@ -246,6 +248,7 @@ sub key_prof_dev { my ($id) = @_; return 'mdm:{' . $id . '}:prof' }
 sub key_inv { my ($id) = @_; return 'mdm:{' . $id . '}:inv' }
 sub key_inv_apps { my ($id) = @_; return 'mdm:{' . $id . '}:inv:apps' }
 sub key_inv_profiles { my ($id) = @_; return 'mdm:{' . $id . '}:inv:profiles' }
+sub key_albc { my ($id) = @_; return 'mdm:{' . $id . '}:albc' }
 sub key_vpp_locations { return 'mdm:vpp:locations' }
 sub key_vpp_token { my ($location) = @_; return 'mdm:vpp:{' . $location . '}:token' }
 sub key_vpp_asset { my ($location, $adamId) = @_; return 'mdm:vpp:{' . $location . '}:asset:' . $adamId }
