@@ -25,9 +25,6 @@ static ngx_int_t ngx_http_mdm_api_ddm_query(ngx_http_request_t *r,
     ngx_http_mdm_ddm_op_t *op, const char *want, const char **err);
 static ngx_int_t ngx_http_mdm_api_ddm_name(ngx_http_request_t *r,
     ngx_str_t *s, const char *what, char **out, const char **err);
-static ngx_int_t ngx_http_mdm_api_ddm_plain(ngx_http_request_t *r,
-    const char *cmd, mdm_key_id_t k, const char *owner, const char *member,
-    ngx_http_mdm_reply_pt handler);
 static ngx_int_t ngx_http_mdm_api_ddm_list(ngx_http_request_t *r,
     redisReply *reply);
 static ngx_int_t ngx_http_mdm_api_ddm_keys(ngx_http_request_t *r,
@@ -183,39 +180,6 @@ ngx_http_mdm_api_ddm_name(ngx_http_request_t *r, ngx_str_t *s,
 }
 
 
-/* One plain command on one key: CMD key [member]. */
-static ngx_int_t
-ngx_http_mdm_api_ddm_plain(ngx_http_request_t *r, const char *cmd,
-    mdm_key_id_t k, const char *owner, const char *member,
-    ngx_http_mdm_reply_pt handler)
-{
-    char                 buf[MDM_KEY_MAX];
-    size_t               len;
-    ngx_http_mdm_args_t  args;
-
-    len = mdm_key(buf, k, owner, NULL);
-
-    if (len == 0 || ngx_http_mdm_args_init(r, &args, 3) != NGX_OK
-        || ngx_http_mdm_args_add_copy(r, &args, buf, len) != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* the command goes first */
-    args.argv[1] = args.argv[0];
-    args.argvlen[1] = args.argvlen[0];
-    args.argv[0] = cmd;
-    args.argvlen[0] = ngx_strlen(cmd);
-    args.argc = 2;
-
-    if (member != NULL) {
-        ngx_http_mdm_args_add_cstr(&args, member);
-    }
-
-    return ngx_http_mdm_eval(r, &args, handler);
-}
-
-
 static int
 ngx_http_mdm_api_ddm_strcmp(const void *a, const void *b)
 {
@@ -315,7 +279,7 @@ ngx_http_mdm_api_ddm_decls(ngx_http_request_t *r, ngx_str_t *path)
         return ngx_http_mdm_api_bad(r, rc, err);
     }
 
-    return ngx_http_mdm_api_ddm_plain(r, "SMEMBERS", MDM_K_DDM_DECLS, NULL,
+    return ngx_http_mdm_key_command(r, "SMEMBERS", MDM_K_DDM_DECLS, NULL,
                                       NULL, ngx_http_mdm_api_ddm_list);
 }
 
@@ -331,7 +295,7 @@ ngx_http_mdm_api_ddm_sets(ngx_http_request_t *r, ngx_str_t *path)
         return ngx_http_mdm_api_bad(r, rc, err);
     }
 
-    return ngx_http_mdm_api_ddm_plain(r, "SMEMBERS", MDM_K_DDM_SETS, NULL,
+    return ngx_http_mdm_key_command(r, "SMEMBERS", MDM_K_DDM_SETS, NULL,
                                       NULL, ngx_http_mdm_api_ddm_list);
 }
 
@@ -483,7 +447,7 @@ ngx_http_mdm_api_decl_stored(ngx_http_request_t *r, redisReply *reply)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_mdm_api_ddm_plain(r, "SADD", MDM_K_DDM_DECLS, NULL,
+    return ngx_http_mdm_key_command(r, "SADD", MDM_K_DDM_DECLS, NULL,
                                       op->decl,
                                       ngx_http_mdm_api_decl_indexed);
 }
@@ -643,7 +607,7 @@ ngx_http_mdm_api_decl_deleted(ngx_http_request_t *r, redisReply *reply)
         return ngx_http_mdm_send(r, NGX_HTTP_NOT_MODIFIED, NULL, NULL, 0);
     }
 
-    return ngx_http_mdm_api_ddm_plain(r, "SREM", MDM_K_DDM_DECLS, NULL,
+    return ngx_http_mdm_key_command(r, "SREM", MDM_K_DDM_DECLS, NULL,
                                       op->decl,
                                       ngx_http_mdm_api_decl_unindexed);
 }
@@ -679,7 +643,7 @@ ngx_http_mdm_api_ddm_decl_sets(ngx_http_request_t *r, ngx_str_t *path)
         return ngx_http_mdm_api_bad(r, rc, err);
     }
 
-    return ngx_http_mdm_api_ddm_plain(r, "SMEMBERS", MDM_K_DDM_DECL_SETS,
+    return ngx_http_mdm_key_command(r, "SMEMBERS", MDM_K_DDM_DECL_SETS,
                                       op->decl, NULL,
                                       ngx_http_mdm_api_ddm_list);
 }
@@ -820,7 +784,7 @@ ngx_http_mdm_api_setdecl_set(ngx_http_request_t *r, redisReply *reply)
     }
 
     /* the index lists the sets that hold something */
-    return ngx_http_mdm_api_ddm_plain(r, reply->element[1]->integer
+    return ngx_http_mdm_key_command(r, reply->element[1]->integer
                                          ? "SADD" : "SREM",
                                       MDM_K_DDM_SETS, NULL, op->set,
                                       ngx_http_mdm_api_setdecl_indexed);
@@ -877,7 +841,7 @@ ngx_http_mdm_api_ddm_enr_sets(ngx_http_request_t *r, ngx_str_t *path)
 
     case NGX_HTTP_PUT:
         /* an enrollment we do not know is refused before anything is set */
-        return ngx_http_mdm_api_ddm_plain(r, "EXISTS", MDM_K_ENR, op->id,
+        return ngx_http_mdm_key_command(r, "EXISTS", MDM_K_ENR, op->id,
                                           NULL,
                                           ngx_http_mdm_api_enrset_known);
 

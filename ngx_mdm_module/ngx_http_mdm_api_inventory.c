@@ -116,11 +116,9 @@ static ngx_int_t
 ngx_http_mdm_api_inventory_read(ngx_http_request_t *r, ngx_str_t *path,
     const char *cmd, mdm_key_id_t k, ngx_http_mdm_reply_pt handler)
 {
-    char                 *id, buf[MDM_KEY_MAX];
-    size_t                len;
-    ngx_int_t             rc;
-    const char           *err;
-    ngx_http_mdm_args_t   args;
+    char        *id;
+    ngx_int_t    rc;
+    const char  *err;
 
     rc = ngx_http_mdm_api_no_args(r, &err);
     if (rc == NGX_OK) {
@@ -130,22 +128,7 @@ ngx_http_mdm_api_inventory_read(ngx_http_request_t *r, ngx_str_t *path,
         return ngx_http_mdm_api_bad(r, rc, err);
     }
 
-    len = mdm_key(buf, k, id, NULL);
-
-    if (len == 0 || ngx_http_mdm_args_init(r, &args, 2) != NGX_OK
-        || ngx_http_mdm_args_add_copy(r, &args, buf, len) != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* the command goes first */
-    args.argv[1] = args.argv[0];
-    args.argvlen[1] = args.argvlen[0];
-    args.argv[0] = cmd;
-    args.argvlen[0] = ngx_strlen(cmd);
-    args.argc = 2;
-
-    return ngx_http_mdm_eval(r, &args, handler);
+    return ngx_http_mdm_key_command(r, cmd, k, id, NULL, handler);
 }
 
 

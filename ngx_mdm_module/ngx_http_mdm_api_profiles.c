@@ -240,30 +240,8 @@ static ngx_int_t
 ngx_http_mdm_prof_index(ngx_http_request_t *r, const char *cmd,
     const char *ident, ngx_http_mdm_reply_pt handler)
 {
-    char                 buf[MDM_KEY_MAX];
-    size_t               len;
-    ngx_http_mdm_args_t  args;
-
-    len = mdm_key(buf, MDM_K_PROFS, NULL, NULL);
-
-    if (len == 0 || ngx_http_mdm_args_init(r, &args, 3) != NGX_OK
-        || ngx_http_mdm_args_add_copy(r, &args, buf, len) != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* the command goes first */
-    args.argv[1] = args.argv[0];
-    args.argvlen[1] = args.argvlen[0];
-    args.argv[0] = cmd;
-    args.argvlen[0] = ngx_strlen(cmd);
-    args.argc = 2;
-
-    if (ident != NULL) {
-        ngx_http_mdm_args_add_cstr(&args, ident);
-    }
-
-    return ngx_http_mdm_eval(r, &args, handler);
+    return ngx_http_mdm_key_command(r, cmd, MDM_K_PROFS, NULL, ident,
+                                    handler);
 }
 
 

@@ -148,6 +148,9 @@ ngx_int_t ngx_http_mdm_args_add_int(ngx_http_request_t *r,
     ngx_http_mdm_args_t *args, int64_t n);
 ngx_int_t ngx_http_mdm_args_script(ngx_http_request_t *r,
     ngx_http_mdm_args_t *args, const char *script, int nkeys);
+ngx_int_t ngx_http_mdm_key_command(ngx_http_request_t *r, const char *cmd,
+    mdm_key_id_t k, const char *owner, const char *member,
+    ngx_http_mdm_reply_pt handler);
 ngx_int_t ngx_http_mdm_eval(ngx_http_request_t *r,
     ngx_http_mdm_args_t *args, ngx_http_mdm_reply_pt handler);
 ngx_int_t ngx_http_mdm_store_init(ngx_http_request_t *r, mdm_argv_t *a,

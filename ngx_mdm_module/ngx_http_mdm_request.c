@@ -495,6 +495,39 @@ ngx_http_mdm_args_script(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
 }
 
 
+/*
+ * One plain Redis command on one schema key: CMD <key of k and owner>
+ * [member]. For the API's reads and index updates that need no script.
+ */
+ngx_int_t
+ngx_http_mdm_key_command(ngx_http_request_t *r, const char *cmd,
+    mdm_key_id_t k, const char *owner, const char *member,
+    ngx_http_mdm_reply_pt handler)
+{
+    char                 buf[MDM_KEY_MAX];
+    size_t               len;
+    ngx_http_mdm_args_t  args;
+
+    len = mdm_key(buf, k, owner, NULL);
+
+    if (len == 0 || ngx_http_mdm_args_init(r, &args, 3) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_mdm_args_add_cstr(&args, cmd);
+
+    if (ngx_http_mdm_args_add_copy(r, &args, buf, len) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (member != NULL) {
+        ngx_http_mdm_args_add_cstr(&args, member);
+    }
+
+    return ngx_http_mdm_eval(r, &args, handler);
+}
+
+
 ngx_int_t
 ngx_http_mdm_eval(ngx_http_request_t *r, ngx_http_mdm_args_t *args,
     ngx_http_mdm_reply_pt handler)
