@@ -15,7 +15,11 @@ WARN      = -Wall -Wextra -Werror
 CFLAGS   ?= -g -O2
 CFLAGS   += $(WARN) -fPIC -std=gnu11 -Ilibmdm -I$(B)/gen $(SAN)
 LDFLAGS  += $(SAN)
-LIBS      = $(shell pkg-config --libs $(PKGS)) -lev -lm
+# --as-needed again after the sanitizer's own libraries: gcc's
+# -fsanitize=address turns it off for the rest of the link, and every program
+# then loaded every library, whose constructors (libjose's) allocate through
+# OpenSSL before a test can install its allocator (test_identity's budget)
+LIBS      = -Wl,--as-needed $(shell pkg-config --libs $(PKGS)) -lev -lm
 
 NGX_SRC  ?= /usr/share/nginx/src
 NGX_CC_OPT = -g -O2 -fPIC -fstack-protector-strong -Wformat \
