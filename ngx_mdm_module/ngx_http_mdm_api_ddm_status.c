@@ -352,8 +352,10 @@ ngx_http_mdm_api_ddm_values(ngx_http_mdm_ddm_status_q_t *q,
         /* KMFDDM's paths start at the report's root */
         len = ngx_sprintf(path, ".StatusItems.%s", p->str) - path;
 
+        /* no prefix: every value (its data is NULL, strncmp must not see it) */
         if (q->prefix.len > len
-            || ngx_strncmp(path, q->prefix.data, q->prefix.len) != 0)
+            || (q->prefix.len
+                && ngx_strncmp(path, q->prefix.data, q->prefix.len) != 0))
         {
             continue;
         }

@@ -270,6 +270,7 @@ mdmsim_fleet_free(struct mdmsim_fleet *fleet)
         mdmsim_body_free(&d->token_update);
         mdmsim_body_free(&d->user_token_update);
         mdmsim_body_free(&d->idle);
+        mdmsim_body_free(&d->ddm_items);
         mdmsim_ddm_free(d->ddm);
         free(d->ddm_data);
         EVP_PKEY_free(d->key);
