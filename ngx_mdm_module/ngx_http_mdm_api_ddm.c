@@ -280,7 +280,7 @@ ngx_http_mdm_api_ddm_decls(ngx_http_request_t *r, ngx_str_t *path)
     }
 
     return ngx_http_mdm_key_command(r, "SMEMBERS", MDM_K_DDM_DECLS, NULL,
-                                      NULL, ngx_http_mdm_api_ddm_list);
+                                    NULL, ngx_http_mdm_api_ddm_list);
 }
 
 
@@ -296,7 +296,7 @@ ngx_http_mdm_api_ddm_sets(ngx_http_request_t *r, ngx_str_t *path)
     }
 
     return ngx_http_mdm_key_command(r, "SMEMBERS", MDM_K_DDM_SETS, NULL,
-                                      NULL, ngx_http_mdm_api_ddm_list);
+                                    NULL, ngx_http_mdm_api_ddm_list);
 }
 
 
@@ -448,8 +448,8 @@ ngx_http_mdm_api_decl_stored(ngx_http_request_t *r, redisReply *reply)
     }
 
     return ngx_http_mdm_key_command(r, "SADD", MDM_K_DDM_DECLS, NULL,
-                                      op->decl,
-                                      ngx_http_mdm_api_decl_indexed);
+                                    op->decl,
+                                    ngx_http_mdm_api_decl_indexed);
 }
 
 
@@ -608,8 +608,8 @@ ngx_http_mdm_api_decl_deleted(ngx_http_request_t *r, redisReply *reply)
     }
 
     return ngx_http_mdm_key_command(r, "SREM", MDM_K_DDM_DECLS, NULL,
-                                      op->decl,
-                                      ngx_http_mdm_api_decl_unindexed);
+                                    op->decl,
+                                    ngx_http_mdm_api_decl_unindexed);
 }
 
 
@@ -644,8 +644,8 @@ ngx_http_mdm_api_ddm_decl_sets(ngx_http_request_t *r, ngx_str_t *path)
     }
 
     return ngx_http_mdm_key_command(r, "SMEMBERS", MDM_K_DDM_DECL_SETS,
-                                      op->decl, NULL,
-                                      ngx_http_mdm_api_ddm_list);
+                                    op->decl, NULL,
+                                    ngx_http_mdm_api_ddm_list);
 }
 
 
@@ -785,9 +785,9 @@ ngx_http_mdm_api_setdecl_set(ngx_http_request_t *r, redisReply *reply)
 
     /* the index lists the sets that hold something */
     return ngx_http_mdm_key_command(r, reply->element[1]->integer
-                                         ? "SADD" : "SREM",
-                                      MDM_K_DDM_SETS, NULL, op->set,
-                                      ngx_http_mdm_api_setdecl_indexed);
+                                       ? "SADD" : "SREM",
+                                    MDM_K_DDM_SETS, NULL, op->set,
+                                    ngx_http_mdm_api_setdecl_indexed);
 }
 
 
@@ -842,8 +842,8 @@ ngx_http_mdm_api_ddm_enr_sets(ngx_http_request_t *r, ngx_str_t *path)
     case NGX_HTTP_PUT:
         /* an enrollment we do not know is refused before anything is set */
         return ngx_http_mdm_key_command(r, "EXISTS", MDM_K_ENR, op->id,
-                                          NULL,
-                                          ngx_http_mdm_api_enrset_known);
+                                        NULL,
+                                        ngx_http_mdm_api_enrset_known);
 
     default:
         if (ngx_http_mdm_ddm_script(r, &args, "ddm_set", MDM_K_DDM_SET,
